@@ -1,0 +1,47 @@
+"""One call from a spec to a result: validate, load data, look in the cache, run, store."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from . import datasets
+from .cache import ResultCache, cache_key
+from .engine import Progress, resolve_device, run_sweep
+from .results import SweepResult
+from .spec import RunSpec, validate
+
+
+@dataclass
+class Outcome:
+    result: SweepResult
+    cached: bool
+    seconds: float
+
+
+@lru_cache(maxsize=8)
+def _cache_for(directory: str | None) -> ResultCache:
+    return ResultCache(directory)
+
+
+def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = None,
+             cache_dir: str | None = None) -> Outcome:
+    """Run (or fetch) a sweep. Raises :class:`SpecError` for bad input, nothing else for
+    divergence: non-finite runs come back flagged ``diverged``."""
+    started = time.perf_counter()
+    spec = validate(spec)
+    device = resolve_device(spec.device)
+    dataset = datasets.load(spec)
+    key = cache_key(spec, device.type, dataset.fingerprint)
+    cache = _cache_for(cache_dir) if use_cache else None
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            if progress is not None:
+                progress(1.0)
+            return Outcome(hit, True, time.perf_counter() - started)
+    result = run_sweep(spec, dataset, progress)
+    result.meta["key"] = key
+    if cache is not None:
+        cache.put(key, result)
+    return Outcome(result, False, time.perf_counter() - started)

@@ -1,0 +1,268 @@
+"""Datasets as float64 numpy arrays: features ``b`` (n x d) and labels ``y`` in {-1, +1}."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from .spec import RunSpec, SpecError
+
+CSV_MAX_BYTES = 50 * 2**20
+
+
+@dataclass(frozen=True)
+class Dataset:
+    features: np.ndarray   # (n, d) float64
+    labels: np.ndarray     # (n,) float64 in {-1, +1}
+    name: str
+    fingerprint: str = ""  # content hash for file-backed data (part of the cache key)
+
+    @property
+    def n(self) -> int:
+        return self.features.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.features.shape[1]
+
+
+def worst_case(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """science.md §1: one point (0.5, -1) labelled +1 and n-1 copies of (-0.5, -1) labelled -1."""
+    b = np.tile([-0.5, -1.0], (n, 1))
+    b[0] = [0.5, -1.0]
+    y = -np.ones(n)
+    y[0] = 1.0
+    return b, y
+
+
+def two_point() -> tuple[np.ndarray, np.ndarray]:
+    """science.md §1: (1, -1) labelled +1 and (-1, -4) labelled -1."""
+    return np.array([[1.0, -1.0], [-1.0, -4.0]]), np.array([1.0, -1.0])
+
+
+def minimal(d: int, mu: float) -> tuple[np.ndarray, np.ndarray]:
+    """science.md §2: b1 = (1,...,1) labelled +1, b2 = (1+mu, 1, ..., 1) labelled -1."""
+    b = np.ones((2, d))
+    b[1, 0] += mu
+    return b, np.array([1.0, -1.0])
+
+
+def gaussian(n: int, d: int, margin: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Standard normal points labelled by a random unit direction w*, then pushed
+    ``margin`` away from the hyperplane along w*, so every point has w*-margin >= margin."""
+    rng = np.random.default_rng(seed)
+    direction = rng.standard_normal(d)
+    direction /= np.linalg.norm(direction)
+    b = rng.standard_normal((n, d))
+    projection = b @ direction
+    y = np.where(projection >= 0, 1.0, -1.0)
+    if n >= 2 and np.all(y == y[0]):
+        y[-1] = -y[0]
+        b[-1] -= 2 * projection[-1] * direction
+    b += (margin * y)[:, None] * direction[None, :]
+    return b, y
+
+
+def breast_cancer(n: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    b = (data.data - data.data.mean(0)) / data.data.std(0)
+    y = np.where(data.target == 1, 1.0, -1.0)
+    return b[:n], y[:n]
+
+
+def _two_classes(images: np.ndarray, targets: np.ndarray, classes: tuple[int, ...], n: int | None,
+                 name: str) -> tuple[np.ndarray, np.ndarray]:
+    negative, positive = classes
+    keep = np.flatnonzero((targets == negative) | (targets == positive))
+    if n is not None:
+        if n > keep.size:
+            raise SpecError("n", f"must be in [2, {keep.size}] for {name} classes "
+                            f"{negative},{positive}, got {n}")
+        keep = keep[:n]
+    y = np.where(targets[keep] == positive, 1.0, -1.0)
+    if np.all(y == y[0]):
+        raise SpecError("n", f"the first {keep.size} samples of {name} hold one class only; raise n")
+    return images[keep].astype(np.float64), y
+
+
+def digits(classes: tuple[int, ...], n: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits, two classes (first is -1, second +1), pixels scaled to [0, 1]."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return _two_classes(data.data / 16.0, data.target, classes, n, "digits")
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR-10 batches (dicts, lists, numpy arrays) and nothing executable."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+
+
+def _cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    with open(path, "rb") as handle:
+        try:
+            batch = _ArrayUnpickler(handle, encoding="bytes").load()
+        except Exception as error:
+            raise SpecError("path", f"{path} is not a CIFAR-10 python batch ({error})") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise SpecError("path", f"{path} is not a CIFAR-10 python batch (no data/labels)")
+    data = np.asarray(batch[b"data"])
+    labels = np.asarray(batch[b"labels"])
+    if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != labels.shape[0]:
+        raise SpecError("path", f"{path}: expected data of shape (N, 3072) and N labels, "
+                        f"got {data.shape} and {labels.shape}")
+    return data, labels
+
+
+def cifar10(path: str, classes: tuple[int, ...], n: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Official CIFAR-10 python batches from a local folder (never downloaded)."""
+    if not os.path.isdir(path):
+        raise SpecError("path", f"{path!r} is not a folder holding CIFAR-10 python batches")
+    files = [os.path.join(path, f) for f in CIFAR_FILES if os.path.exists(os.path.join(path, f))]
+    if not files:
+        raise SpecError("path", f"no CIFAR-10 batch ({', '.join(CIFAR_FILES)}) in {path!r}")
+    digest = hashlib.sha256()
+    images, labels = [], []
+    total = 0
+    for file in files:
+        digest.update(_file_digest(file).encode())
+        data, target = _cifar_batch(file)
+        images.append(data)
+        labels.append(target)
+        total += int(np.isin(target, classes).sum())
+        if n is not None and total >= n:
+            break
+    b, y = _two_classes(np.concatenate(images) / 255.0, np.concatenate(labels), classes, n, "cifar10")
+    return b, y, digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=64)
+def _file_digest_cached(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    stat = os.stat(path)
+    return _file_digest_cached(path, stat.st_size, stat.st_mtime_ns)
+
+
+def parse_csv(content: bytes, label_column: str = "") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Parse a CSV with one label column and numeric feature columns; labels map to -1/+1
+    (sorted: the first value is -1). Raises SpecError with a one-line message on bad input."""
+    import pandas as pd
+
+    if len(content) > CSV_MAX_BYTES:
+        raise SpecError("path", f"the CSV file is {len(content) / 2**20:.1f} MiB; "
+                        f"the limit is {CSV_MAX_BYTES // 2**20} MiB")
+    if not content.strip():
+        raise SpecError("path", "the CSV file is empty")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SpecError("path", "the CSV file is not UTF-8 text") from None
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except Exception as error:  # pandas raises several parser error types
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise SpecError("path", f"could not parse the CSV file: {first_line}") from None
+    if frame.shape[0] == 0:
+        raise SpecError("path", "the CSV file has a header but no rows")
+    if frame.shape[1] < 2:
+        raise SpecError("path", "the CSV file needs a label column and at least one feature column")
+    column = label_column or ("label" if "label" in frame.columns else str(frame.columns[-1]))
+    if column not in frame.columns:
+        raise SpecError("label_column", f"{column!r} is not a column; columns: "
+                        f"{', '.join(map(str, frame.columns))}")
+    labels_raw = frame[column]
+    features = frame.drop(columns=[column])
+    if labels_raw.isna().any():
+        raise SpecError("path", f"label column {column!r} has empty cells "
+                        f"(row {int(np.flatnonzero(labels_raw.isna().to_numpy())[0]) + 2})")
+    numeric = features.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna() & features.notna()
+    if bad.to_numpy().any():
+        row, col = np.argwhere(bad.to_numpy())[0]
+        raise SpecError("path", f"non-numeric value {features.iat[row, col]!r} in column "
+                        f"{features.columns[col]!r}, row {row + 2}")
+    if numeric.isna().to_numpy().any():
+        row, col = np.argwhere(numeric.isna().to_numpy())[0]
+        raise SpecError("path", f"missing value (NaN) in column {features.columns[col]!r}, row {row + 2}")
+    values = numeric.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        row, col = np.argwhere(~np.isfinite(values))[0]
+        raise SpecError("path", f"infinite value in column {features.columns[col]!r}, row {row + 2}")
+    classes = sorted(labels_raw.unique(), key=str)
+    if len(classes) < 2:
+        raise SpecError("path", f"label column {column!r} has a single class ({classes[0]!r}); need two")
+    if len(classes) > 2:
+        shown = ", ".join(map(repr, classes[:5])) + (", ..." if len(classes) > 5 else "")
+        raise SpecError("path", f"label column {column!r} has {len(classes)} classes ({shown}); need two")
+    y = np.where(labels_raw.to_numpy() == classes[1], 1.0, -1.0)
+    return values, y, [str(c) for c in classes]
+
+
+def csv_file(path: str, label_column: str, n: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    if not os.path.isfile(path):
+        raise SpecError("path", f"no such file: {path!r}")
+    if os.path.getsize(path) > CSV_MAX_BYTES:
+        raise SpecError("path", f"the CSV file is {os.path.getsize(path) / 2**20:.1f} MiB; "
+                        f"the limit is {CSV_MAX_BYTES // 2**20} MiB")
+    with open(path, "rb") as handle:
+        content = handle.read()
+    b, y, _ = parse_csv(content, label_column)
+    if n is not None:
+        if n > b.shape[0]:
+            raise SpecError("n", f"must be in [2, {b.shape[0]}] for this CSV file, got {n}")
+        b, y = b[:n], y[:n]
+    return b, y, hashlib.sha256(content).hexdigest()[:16]
+
+
+def load(spec: RunSpec) -> Dataset:
+    """The dataset a (validated) spec names."""
+    fingerprint = ""
+    if spec.dataset == "worst_case":
+        b, y = worst_case(spec.n)
+    elif spec.dataset == "two_point":
+        b, y = two_point()
+    elif spec.dataset == "minimal":
+        b, y = minimal(spec.d, spec.mu)
+    elif spec.dataset == "gaussian":
+        b, y = gaussian(spec.n, spec.d, spec.margin, spec.data_seed)
+    elif spec.dataset == "breast_cancer":
+        b, y = breast_cancer(spec.n)
+    elif spec.dataset == "digits":
+        b, y = digits(spec.classes, spec.n)
+    elif spec.dataset == "cifar10":
+        b, y, fingerprint = cifar10(spec.path, spec.classes, spec.n)
+    elif spec.dataset == "csv":
+        b, y, fingerprint = csv_file(spec.path, spec.label_column, spec.n)
+        if spec.d is not None and spec.d != b.shape[1]:
+            raise SpecError("d", f"this CSV file has d = {b.shape[1]} feature columns, got {spec.d}")
+    else:  # validate() rejects unknown names first
+        raise SpecError("dataset", f"unknown dataset {spec.dataset!r}")
+    if spec.model == "two_layer_conv" and b.shape[1] < 2:
+        raise SpecError("d", "two_layer_conv needs d >= 2 (it convolves with a cyclic shift)")
+    return Dataset(np.ascontiguousarray(b, dtype=np.float64), y.astype(np.float64), spec.dataset,
+                   fingerprint)

@@ -1,0 +1,169 @@
+"""Results of a sweep: plain numpy arrays and JSON-able metadata (never torch objects)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .spec import RunSpec
+
+HISTORY_KEYS = ("loss", "accuracy", "min_margin", "grad_norm", "param_norm", "perceptron_gap")
+METRIC_DESCRIPTIONS = {
+    "loss": "logistic loss f(θ_t) = (1/n) Σ log(1 + exp(−m_i)) of the iterate",
+    "accuracy": "fraction of points with margin m_i > 0",
+    "min_margin": "min_i m_i (solved when > 0)",
+    "grad_norm": "‖∇f(θ_t)‖ for GD and normalized GD; for perceptrons the norm of the update "
+                 "direction per unit step",
+    "param_norm": "‖θ_t‖ (perceptron maps of 2-homogeneous models are rescaled to ‖θ_0‖ each step)",
+    "perceptron_gap": "linear: ‖θ_t/γ − θ̂_t‖ to the matching batch perceptron; nonlinear: "
+                      "‖θ_t/‖θ_t‖ − θ̂_t/‖θ̂_t‖‖ to the generalized perceptron (same γ, same θ_0)",
+}
+
+
+def _json_number(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class RunRecord:
+    step_size: float
+    seed: int
+    iterations_to_solve: int | None
+    diverged: bool
+    diverged_at: int | None
+    last_iteration: int
+    history: dict[str, np.ndarray]        # "iteration" plus metrics, same length
+    params: np.ndarray | None = None      # (len(history["iteration"]), p) where recorded
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.history["loss"][-1])
+
+    @property
+    def final_accuracy(self) -> float:
+        return float(self.history["accuracy"][-1])
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "step_size": self.step_size,
+            "seed": self.seed,
+            "iterations_to_solve": self.iterations_to_solve,
+            "diverged": self.diverged,
+            "diverged_at": self.diverged_at,
+            "last_iteration": self.last_iteration,
+            "final_loss": _json_number(self.final_loss),
+            "final_accuracy": _json_number(self.final_accuracy),
+        }
+
+
+@dataclass
+class SweepResult:
+    spec: RunSpec
+    runs: list[RunRecord]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.meta.get("key", "")
+
+    def run(self, step_size: float, seed: int | None = None) -> RunRecord:
+        for record in self.runs:
+            if math.isclose(record.step_size, step_size, rel_tol=1e-12) and (
+                    seed is None or record.seed == seed):
+                return record
+        raise KeyError(f"no run with step size {step_size} and seed {seed}")
+
+    # ------------------------------------------------------------ cache payload
+    def to_payload(self) -> dict[str, Any]:
+        """Plain data for the cache: a JSON string and a dict of numpy arrays."""
+        arrays: dict[str, np.ndarray] = {}
+        runs_meta = []
+        for index, record in enumerate(self.runs):
+            meta = record.summary()
+            meta["history_keys"] = list(record.history)
+            runs_meta.append(meta)
+            for name, values in record.history.items():
+                arrays[f"{index}/{name}"] = np.asarray(values)
+            if record.params is not None:
+                arrays[f"{index}/params"] = record.params
+        document = {"spec": self.spec.canonical(), "meta": self.meta, "runs": runs_meta}
+        return {"json": json.dumps(document, sort_keys=True), "arrays": arrays}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> "SweepResult":
+        """Inverse of :meth:`to_payload`; raises KeyError/ValueError on a malformed entry."""
+        document = json.loads(payload["json"])
+        arrays = payload["arrays"]
+        spec = RunSpec.from_query(document["spec"])
+        runs = []
+        for index, meta in enumerate(document["runs"]):
+            history = {name: np.asarray(arrays[f"{index}/{name}"]) for name in meta["history_keys"]}
+            lengths = {len(v) for v in history.values()}
+            if len(lengths) != 1:
+                raise ValueError("history arrays of different lengths")
+            params = arrays.get(f"{index}/params")
+            runs.append(RunRecord(float(meta["step_size"]), int(meta["seed"]),
+                                  meta["iterations_to_solve"], bool(meta["diverged"]),
+                                  meta["diverged_at"], int(meta["last_iteration"]), history,
+                                  None if params is None else np.asarray(params)))
+        if len(runs) != spec.batch_size:
+            raise ValueError("run count does not match the spec")
+        return cls(spec, runs, document["meta"])
+
+    # ------------------------------------------------------------ exports
+    def to_dict(self, cached: bool = False, include_history: bool = True) -> dict[str, Any]:
+        """The CLI's JSON document."""
+        runs = []
+        for record in self.runs:
+            entry = record.summary()
+            entry["id"] = self.spec.single(record.step_size, record.seed).canonical()
+            if include_history:
+                entry["history"] = {
+                    name: ([int(v) for v in values] if name == "iteration"
+                           else [_json_number(v) for v in values])
+                    for name, values in record.history.items()}
+            runs.append(entry)
+        return {"spec": _spec_fields(self.spec), "key": self.key, "cached": cached,
+                "canonical": self.spec.canonical(), "meta": self.meta, "runs": runs}
+
+    def to_json(self, cached: bool = False) -> str:
+        return json.dumps(self.to_dict(cached), indent=1, allow_nan=False)
+
+    def to_csv(self) -> str:
+        """One row per (run, recorded iteration); ``id`` is the run's canonical spec."""
+        keys = ["iteration"] + [k for k in HISTORY_KEYS if self.runs and k in self.runs[0].history]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["id", "step_size", "seed", "iterations_to_solve", "diverged"] + keys)
+        for record in self.runs:
+            run_id = self.spec.single(record.step_size, record.seed).canonical()
+            solve = "" if record.iterations_to_solve is None else record.iterations_to_solve
+            columns = [record.history[k] for k in keys]
+            for row in zip(*columns):
+                writer.writerow([run_id, repr(record.step_size), record.seed, solve,
+                                 int(record.diverged)] + [_csv_number(v) for v in row])
+        return buffer.getvalue()
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        return [record.summary() for record in self.runs]
+
+
+def _csv_number(value: Any) -> str:
+    value = float(value)
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def _spec_fields(spec: RunSpec) -> dict[str, Any]:
+    out = {}
+    for name in spec.relevant_fields():
+        value = getattr(spec, name)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out

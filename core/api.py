@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from . import datasets
-from .cache import ResultCache, cache_key
+from .cache import ResultCache, cache_key, default_directory
 from .engine import Progress, resolve_device, run_sweep
 from .results import SweepResult
 from .spec import RunSpec, validate
@@ -20,8 +20,13 @@ class Outcome:
 
 
 @lru_cache(maxsize=8)
-def _cache_for(directory: str | None) -> ResultCache:
+def _open_cache(directory: str) -> ResultCache:
     return ResultCache(directory)
+
+
+def open_cache(directory: str | None = None) -> ResultCache:
+    """The cache at ``directory`` (default: ``GDX_CACHE_DIR`` or ./cache), opened once per process."""
+    return _open_cache(directory or default_directory())
 
 
 def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = None,
@@ -33,7 +38,7 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     device = resolve_device(spec.device)
     dataset = datasets.load(spec)
     key = cache_key(spec, device.type, dataset.fingerprint)
-    cache = _cache_for(cache_dir) if use_cache else None
+    cache = open_cache(cache_dir) if use_cache else None
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:

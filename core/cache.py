@@ -95,6 +95,10 @@ class ResultCache:
         except Exception:
             pass
 
+    def volume(self) -> int:
+        """Bytes on disk."""
+        return self._store.volume()
+
     def __len__(self) -> int:
         return len(self._store)
 

@@ -272,7 +272,7 @@ def _check_choice(field: str, value: str, choices: Iterable[str]) -> None:
 
 def _check_range(field: str, value: float | int, low: float, high: float) -> None:
     if not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
-        raise SpecError(field, f"must be in [{_fmt(low)}, {_fmt(high)}], got {_fmt(value)}")
+        raise SpecError(field, f"must be in [{low:g}, {high:g}], got {value:g}")
 
 
 def validate(spec: RunSpec) -> RunSpec:

@@ -1,0 +1,265 @@
+"""``python -m core``: the stable scripting interface.
+
+    python -m core run --model linear --dataset worst_case --n 1000 \
+        --algorithm normalized_gd --step-size 100,10,1,0.1 --max-iters 5000 --format json
+    python -m core sweep-d --models linear:batch_perceptron,two_layer_conv:gd:scaled \
+        --dataset minimal --d 16:2048:x2 --seed 0:7 --format text
+    python -m core cache info|clear
+
+Bad input exits with code 2 and one line on stderr naming the flag and what it allows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from typing import Sequence
+
+from .spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEVICES, DTYPES, MODELS, TRAINED_LAYERS,
+                   QUERY_NAMES, SpecError, make_spec, parse_range)
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def flag_name(field: str) -> str:
+    return "--" + QUERY_NAMES.get(field, field).replace("_", "-")
+
+
+def expand_list(text: str, kind: type, geometric: bool = False) -> tuple:
+    """``"1,2,4"``, ``"16:2048:x2"``, ``"1e-3:1e2:log20"``, ``"0:7"`` (integers 0..7) or
+    ``"16,32,...,2048"`` (continues the pattern: ratio when ``geometric``, else difference)."""
+    text = text.strip()
+    if "..." in text:
+        head, _, tail = text.partition("...")
+        first = [kind(float(v)) for v in head.split(",") if v.strip()]
+        last = kind(float(tail.strip(", ")))
+        if not first:
+            raise ValueError(f"nothing before '...' in {text!r}")
+        values = list(first)
+        if len(first) == 1:
+            step = 2 if geometric else 1
+        else:
+            step = first[-1] / first[-2] if geometric else first[-1] - first[-2]
+        if (geometric and step <= 1) or (not geometric and step <= 0):
+            raise ValueError(f"the values before '...' in {text!r} must increase")
+        while True:
+            following = values[-1] * step if geometric else values[-1] + step
+            following = kind(round(following)) if kind is int else following
+            if following > last * (1 + 1e-12):
+                break
+            values.append(following)
+        if values[-1] != last:
+            values.append(last)
+        return tuple(values)
+    parts = text.split(":")
+    if kind is int and len(parts) == 2:
+        start, stop = int(parts[0]), int(parts[1])
+        if stop < start:
+            raise ValueError(f"empty range {text!r}")
+        return tuple(range(start, stop + 1))
+    return parse_range(text, kind)
+
+
+def _list_arg(kind: type, geometric: bool = False):
+    def convert(text: str):
+        try:
+            return expand_list(text, kind, geometric)
+        except SpecError as error:
+            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from None
+        except (ValueError, OverflowError, ZeroDivisionError) as error:
+            raise argparse.ArgumentTypeError(str(error) or f"bad list {text!r}") from None
+    convert.__name__ = "list of numbers"
+    return convert
+
+
+def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
+    parser.add_argument("--dataset", default=dataset_default, choices=DATASETS)
+    parser.add_argument("--n", type=int, help="number of points (fixed by some datasets)")
+    parser.add_argument("--seed", type=_list_arg(int), default=(0,), help="init seeds: 0,1,2 or 0:7")
+    parser.add_argument("--max-iters", type=int, default=None)
+    parser.add_argument("--init-scale", type=float, default=1.0,
+                        help="norm of the random init of nonlinear models")
+    parser.add_argument("--dtype", default="float64", choices=DTYPES)
+    parser.add_argument("--device", default="auto", choices=DEVICES)
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument("--output", "-o", help="write to this file instead of stdout")
+    parser.add_argument("--progress", action="store_true", help="show progress on stderr")
+    group = parser.add_argument_group("dataset parameters")
+    group.add_argument("--mu", type=float, default=0.7, help="minimal: b2 = (1+mu, 1, ..., 1)")
+    group.add_argument("--margin", type=float, default=0.1, help="gaussian: margin")
+    group.add_argument("--data-seed", type=int, default=0, help="gaussian: data seed")
+    group.add_argument("--classes", type=_list_arg(int), default=(0, 1), help="digits/cifar10: a,b")
+    group.add_argument("--path", default="", help="cifar10 folder or csv file")
+    group.add_argument("--label-column", default="", help="csv: label column (default label/last)")
+    group = parser.add_argument_group("model parameters")
+    group.add_argument("--activation", default="identity", choices=ACTIVATIONS)
+    group.add_argument("--leak", type=float, default=0.1, help="leaky_relu negative slope")
+    group.add_argument("--width", type=int, default=16, help="mlp hidden width")
+    group.add_argument("--bias", action="store_true", help="linear: add a bias")
+    group.add_argument("--train", default="both", choices=TRAINED_LAYERS, help="mlp: trained layers")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m core", description="GD Dynamics Explorer core")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="one batched sweep over step sizes and seeds")
+    run.add_argument("--model", default="linear", choices=MODELS)
+    run.add_argument("--algorithm", default="gd", choices=ALGORITHMS)
+    run.add_argument("--d", type=int, help="dimension (fixed by some datasets)")
+    run.add_argument("--step-size", type=_list_arg(float), default=(1.0,),
+                     help="comma list, or 1e-3:1e3:log50 / 0.1:100:x10")
+    run.add_argument("--run-to-max", action="store_true",
+                     help="keep iterating after a run solves (to see the post-solve loss)")
+    run.add_argument("--history-points", type=int, default=512)
+    run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
+    _add_common(run, "worst_case")
+
+    sweep = commands.add_parser("sweep-d", help="iterations to solve against d, log-log slopes")
+    sweep.add_argument("--models", default="linear:batch_perceptron,two_layer_conv:gd:scaled",
+                       help="model[:algorithm[:step]] list; step is a number or 'scaled' "
+                            "(γ = c·n/λ2(d, μ))")
+    sweep.add_argument("--algorithm", default="gd", choices=ALGORITHMS,
+                       help="algorithm for models that name none")
+    sweep.add_argument("--step-size", default="scaled", help="step for models that name none")
+    sweep.add_argument("--c", type=float, default=1.0, help="the constant of the scaled rule")
+    sweep.add_argument("--d", type=_list_arg(int, geometric=True), default=(16, 32, 64, 128, 256),
+                       help="16,32,...,2048 or 16:2048:x2")
+    sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
+    _add_common(sweep, "minimal")
+
+    cache = commands.add_parser("cache", help="inspect or clear the result cache")
+    cache.add_argument("action", choices=("info", "clear"))
+    return parser
+
+
+def _write(text: str, output: str | None) -> None:
+    if not output:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise SpecError("output", f"folder {directory!r} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".gdx-")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, output)
+
+
+def _progress_printer(enabled: bool):
+    if not enabled:
+        return None
+
+    def show(fraction: float) -> None:
+        sys.stderr.write(f"\r{100 * fraction:5.1f} %")
+        if fraction >= 1:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+    return show
+
+
+def _spec_fields(args: argparse.Namespace) -> dict:
+    return dict(dataset=args.dataset, n=args.n, seeds=args.seed, init_scale=args.init_scale,
+                dtype=args.dtype, device=args.device, mu=args.mu, margin=args.margin,
+                data_seed=args.data_seed, classes=args.classes, path=args.path,
+                label_column=args.label_column, activation=args.activation, leak=args.leak,
+                width=args.width, bias=args.bias, train=args.train)
+
+
+def command_run(args: argparse.Namespace) -> None:
+    from .api import run_spec
+
+    spec = make_spec(model=args.model, algorithm=args.algorithm, d=args.d,
+                     step_sizes=args.step_size, run_to_max=args.run_to_max,
+                     history_points=args.history_points,
+                     max_iters=args.max_iters if args.max_iters is not None else 1000,
+                     **_spec_fields(args))
+    outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))
+    result = outcome.result
+    if args.format == "json":
+        text = result.to_json(cached=outcome.cached)
+    elif args.format == "csv":
+        text = result.to_csv()
+    else:
+        text = json.dumps({"canonical": spec.canonical(), "cached": outcome.cached,
+                           "runs": result.summary_rows()}, indent=1)
+    _write(text, args.output)
+
+
+def command_sweep(args: argparse.Namespace) -> None:
+    from .scaling import parse_curves, sweep_dimensions
+
+    curves = parse_curves(args.models, args.algorithm, args.step_size)
+    base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=args.d[0],
+                     history_points=16,
+                     max_iters=args.max_iters if args.max_iters is not None else 20000,
+                     **_spec_fields(args))
+    result = sweep_dimensions(base, curves, list(args.d), c=args.c, use_cache=not args.no_cache,
+                              progress=_progress_printer(args.progress))
+    if args.format == "json":
+        text = json.dumps(result.to_dict(), indent=1)
+    elif args.format == "csv":
+        text = result.to_csv()
+    else:
+        text = format_sweep_text(result)
+    _write(text, args.output)
+
+
+def format_sweep_text(result) -> str:
+    lines = [f"seeds: {len(result.seeds)}   c = {result.c:g}   base: {result.base.canonical()}"]
+    for curve in result.curves:
+        lines.append("")
+        lines.append(curve.label)
+        lines.append(f"{'d':>8} {'step':>10} {'median':>9} {'p10':>8} {'p90':>8} {'unsolved':>8}")
+        for d in result.dims:
+            stats = result.stats(curve, d)
+            lines.append(f"{d:>8} {result.step_sizes[(curve, d)]:>10.4g} {stats['median']:>9g} "
+                         f"{stats['p10']:>8g} {stats['p90']:>8g} {stats['unsolved']:>8}")
+        fit = result.fits.get(curve)
+        lines.append("slope of the median: " + ("n/a (fewer than 2 solved medians)" if fit is None else
+                     f"{fit.slope:.3f}  (95 % bootstrap CI {fit.ci_low:.3f} to {fit.ci_high:.3f})"))
+    return "\n".join(lines)
+
+
+def command_cache(args: argparse.Namespace) -> None:
+    from .cache import CODE_VERSION, ResultCache
+
+    cache = ResultCache()
+    if args.action == "clear":
+        removed = cache.clear()
+        print(f"removed {removed} entries from {cache.directory}")
+    else:
+        size = cache.volume()
+        print(json.dumps({"directory": cache.directory, "entries": len(cache), "bytes": size,
+                          "code_version": CODE_VERSION}))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        {"run": command_run, "sweep-d": command_sweep, "cache": command_cache}[args.command](args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpecError as error:
+        message = str(error).split(": ", 1)[-1]
+        print(f"error: {flag_name(error.field)}: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0

@@ -1,0 +1,192 @@
+"""Iterations to solve against the dimension d, and fitted log–log slopes (science.md §2).
+
+A *curve* is one (model, algorithm, step-size rule) combination, written
+``model[:algorithm[:step]]`` where step is a number or ``scaled`` (γ = c·n/λ2(d, μ),
+minimal_example.md). Each (curve, d) is one batched, cached run over all seeds.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .api import run_spec
+from .spec import ALGORITHMS, MODELS, RunSpec, SpecError, validate
+from .theory import minimal_step_size
+
+BOOTSTRAP_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Curve:
+    model: str
+    algorithm: str
+    step: str          # a number, or "scaled"
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} · {self.algorithm} · γ={'c·n/λ2' if self.step == 'scaled' else self.step}"
+
+    def step_size(self, base: RunSpec, d: int, c: float) -> float:
+        if self.step == "scaled":
+            return minimal_step_size(d, base.mu, c, base.n or 2)
+        return float(self.step)
+
+
+def parse_curves(text: str, algorithm: str, step: str) -> list[Curve]:
+    curves = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        parts = item.split(":")
+        if len(parts) > 3:
+            raise SpecError("models", f"expected model[:algorithm[:step]], got {item!r}")
+        model = parts[0]
+        curve_algorithm = parts[1] if len(parts) > 1 and parts[1] else algorithm
+        curve_step = parts[2] if len(parts) > 2 and parts[2] else step
+        if model not in MODELS:
+            raise SpecError("models", f"{model!r} is not one of {', '.join(MODELS)}")
+        if curve_algorithm not in ALGORITHMS:
+            raise SpecError("models", f"{curve_algorithm!r} is not one of {', '.join(ALGORITHMS)}")
+        if curve_step != "scaled":
+            try:
+                value = float(curve_step)
+            except ValueError:
+                raise SpecError("models", f"step {curve_step!r} must be a number or 'scaled'") from None
+            if not 1e-12 <= value <= 1e12:
+                raise SpecError("models", f"step must be in [1e-12, 1e12], got {curve_step}")
+        curves.append(Curve(model, curve_algorithm, curve_step))
+    if not curves:
+        raise SpecError("models", "needs at least one model")
+    return curves
+
+
+@dataclass
+class CurveFit:
+    slope: float
+    intercept: float
+    ci_low: float
+    ci_high: float
+    points: int
+
+
+@dataclass
+class ScalingResult:
+    curves: list[Curve]
+    dims: list[int]
+    seeds: list[int]
+    c: float
+    iterations: dict[tuple[Curve, int], np.ndarray]      # per (curve, d): per seed, inf = unsolved
+    step_sizes: dict[tuple[Curve, int], float]
+    fits: dict[Curve, CurveFit | None] = field(default_factory=dict)
+    base: RunSpec | None = None
+    cached_runs: int = 0
+
+    def stats(self, curve: Curve, d: int) -> dict[str, float]:
+        values = self.iterations[(curve, d)]
+        return {"median": float(np.median(values)),
+                "p10": float(np.quantile(values, 0.1, method="inverted_cdf")),
+                "p90": float(np.quantile(values, 0.9, method="inverted_cdf")),
+                "unsolved": int(np.isinf(values).sum())}
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for curve in self.curves:
+            for d in self.dims:
+                for seed, value in zip(self.seeds, self.iterations[(curve, d)]):
+                    out.append({"curve": curve.label, "model": curve.model,
+                                "algorithm": curve.algorithm, "step_rule": curve.step, "d": d,
+                                "seed": seed, "step_size": self.step_sizes[(curve, d)],
+                                "iterations_to_solve": None if math.isinf(value) else int(value)})
+        return out
+
+    def summary(self) -> list[dict[str, Any]]:
+        out = []
+        for curve in self.curves:
+            for d in self.dims:
+                entry = {"curve": curve.label, "d": d, "step_size": self.step_sizes[(curve, d)]}
+                entry.update({k: (None if isinstance(v, float) and math.isinf(v) else v)
+                              for k, v in self.stats(curve, d).items()})
+                out.append(entry)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        fits = {}
+        for curve in self.curves:
+            fit = self.fits.get(curve)
+            fits[curve.label] = None if fit is None else fit.__dict__.copy()
+        return {"base": self.base.canonical() if self.base else "", "c": self.c,
+                "dims": self.dims, "seeds": self.seeds, "rows": self.rows(),
+                "summary": self.summary(), "fits": fits}
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        rows = self.rows()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        return buffer.getvalue()
+
+
+def fit_loglog(dims: np.ndarray, values: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares slope and intercept of log(values) on log(dims) over finite values."""
+    keep = np.isfinite(values) & (values > 0)
+    if keep.sum() < 2:
+        return None
+    slope, intercept = np.polyfit(np.log(dims[keep]), np.log(values[keep]), 1)
+    return float(slope), float(intercept)
+
+
+def fit_curve(dims: list[int], per_d: list[np.ndarray], samples: int = BOOTSTRAP_SAMPLES,
+              seed: int = 0) -> CurveFit | None:
+    """Slope of the median against d, with a bootstrap (over seeds) 95 % interval."""
+    dims_array = np.asarray(dims, dtype=float)
+    medians = np.array([np.median(v) for v in per_d])
+    fitted = fit_loglog(dims_array, medians)
+    if fitted is None:
+        return None
+    rng = np.random.default_rng(seed)
+    slopes = []
+    for _ in range(samples):
+        resampled = np.array([np.median(v[rng.integers(0, len(v), len(v))]) for v in per_d])
+        refit = fit_loglog(dims_array, resampled)
+        if refit is not None:
+            slopes.append(refit[0])
+    low, high = (np.percentile(slopes, [2.5, 97.5]) if slopes else (math.nan, math.nan))
+    return CurveFit(fitted[0], fitted[1], float(low), float(high),
+                    int(np.isfinite(medians).sum()))
+
+
+def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: float = 1.0,
+                     use_cache: bool = True,
+                     progress: Callable[[float], None] | None = None) -> ScalingResult:
+    """Iterations to solve for every (curve, d, seed); each (curve, d) is one batched run."""
+    if not dims:
+        raise SpecError("d", "needs at least one dimension")
+    if not 0 < c <= 100:
+        raise SpecError("c", f"must be in (0, 100], got {c}")
+    result = ScalingResult(curves, list(dims), list(base.seeds), c, {}, {}, base=base)
+    total = len(curves) * len(dims)
+    for index, (curve, d) in enumerate((cv, d) for cv in curves for d in dims):
+        spec = validate(base.replace(model=curve.model, algorithm=curve.algorithm, d=d,
+                                     step_sizes=(1.0,)))
+        spec = validate(spec.replace(step_sizes=(curve.step_size(spec, d, c),)))
+
+        def report(fraction: float, index: int = index) -> None:
+            if progress is not None:
+                progress((index + fraction) / total)
+
+        outcome = run_spec(spec, use_cache=use_cache, progress=report)
+        result.cached_runs += int(outcome.cached)
+        result.iterations[(curve, d)] = np.array(
+            [math.inf if r.iterations_to_solve is None else r.iterations_to_solve
+             for r in outcome.result.runs], dtype=float)
+        result.step_sizes[(curve, d)] = spec.step_sizes[0]
+    for curve in curves:
+        result.fits[curve] = fit_curve(dims, [result.iterations[(curve, d)] for d in dims])
+    return result

@@ -122,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma list, or 1e-3:1e3:log50 / 0.1:100:x10")
     run.add_argument("--run-to-max", action="store_true",
                      help="keep iterating after a run solves (to see the post-solve loss)")
-    run.add_argument("--history-points", type=int, default=512)
+    run.add_argument("--history-points", type=int, default=512,
+                     help="evenly spaced iterations kept per run (first, solve, last always)")
+    run.add_argument("--tail-points", type=int, default=0,
+                     help="also keep the last K iterations exactly (orbit diagrams)")
     run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
     _add_common(run, "worst_case")
 
@@ -182,7 +185,7 @@ def command_run(args: argparse.Namespace) -> None:
 
     spec = make_spec(model=args.model, algorithm=args.algorithm, d=args.d,
                      step_sizes=args.step_size, run_to_max=args.run_to_max,
-                     history_points=args.history_points,
+                     history_points=args.history_points, tail_points=args.tail_points,
                      max_iters=args.max_iters if args.max_iters is not None else 1000,
                      **_spec_fields(args))
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))

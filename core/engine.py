@@ -212,6 +212,10 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     last_params = theta[:batch].clone() if keep_params else None
     solve_params = theta[:batch].clone() if keep_params else None
 
+    tail_size = spec.tail_points
+    tail_buffer = (torch.full((tail_size, batch, metric_count), float("nan"), dtype=dtype,
+                              device=device) if tail_size else None)
+
     check_every = 1 if device.type == "cpu" else 16
     report_every = max(1, spec.max_iters // 100)
     for t in range(spec.max_iters + 1):
@@ -259,6 +263,9 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             solve_values = torch.where(newly_solved[:, None], current, solve_values)
             if keep_params:
                 solve_params = torch.where(newly_solved[:, None], main_theta, solve_params)
+        if tail_buffer is not None:
+            slot = t % tail_size
+            tail_buffer[slot] = torch.where(active[:, None], current, tail_buffer[slot])
         active = active & finite
         if not spec.run_to_max:
             active = active & (solve_iter < 0)
@@ -285,7 +292,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
         progress(1.0)
     records = _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged_at,
                         last_iter, solve_values, last_values, solve_params, last_params,
-                        companion is not None)
+                        companion is not None, tail_buffer)
     meta = {"device": str(device), "dtype": spec.dtype, "n": dataset.n, "d": dataset.d,
             "model": model.describe(), "seconds": time.perf_counter() - started,
             "dataset_fingerprint": dataset.fingerprint, "param_count": p}
@@ -293,7 +300,8 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
 
 
 def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged_at, last_iter,
-              solve_values, last_values, solve_params, last_params, has_gap) -> list[RunRecord]:
+              solve_values, last_values, solve_params, last_params, has_gap,
+              tail_buffer=None) -> list[RunRecord]:
     grid_iters, grid_values = grid.numpy()
     if param_grid is not None:
         _, grid_params = param_grid.numpy()
@@ -303,6 +311,7 @@ def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged
     solve_values, last_values = solve_values.cpu().numpy(), last_values.cpu().numpy()
     keys = [k for k in HISTORY_KEYS if has_gap or k != "perceptron_gap"]
     columns = [HISTORY_KEYS.index(k) for k in keys]
+    tail_values = tail_buffer.cpu().numpy() if tail_buffer is not None else None
 
     records = []
     for row, (gamma, seed) in enumerate(zip(step_list, seed_list)):
@@ -326,6 +335,14 @@ def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged
         params = (np.stack([points[t][1] for t in iterations]).astype(np.float64)
                   if param_grid is not None else None)
         diverged = int(diverged_at[row]) if diverged_at[row] >= 0 else None
+        tail = None
+        if tail_values is not None:
+            size = tail_values.shape[0]
+            tail_iters = np.arange(max(0, last - size + 1), last + 1)
+            rows_at = tail_values[tail_iters % size, row]
+            tail = {"iteration": tail_iters}
+            tail.update({key: rows_at[:, column].astype(np.float64)
+                         for key, column in zip(keys, columns)})
         records.append(RunRecord(float(gamma), int(seed), solved, diverged is not None, diverged,
-                                 last, history, params))
+                                 last, history, params, tail))
     return records

@@ -40,6 +40,7 @@ class RunRecord:
     last_iteration: int
     history: dict[str, np.ndarray]        # "iteration" plus metrics, same length
     params: np.ndarray | None = None      # (len(history["iteration"]), p) where recorded
+    tail: dict[str, np.ndarray] | None = None  # the last tail_points iterations, exactly
 
     @property
     def final_loss(self) -> float:
@@ -92,6 +93,8 @@ class SweepResult:
                 arrays[f"{index}/{name}"] = np.asarray(values)
             if record.params is not None:
                 arrays[f"{index}/params"] = record.params
+            for name, values in (record.tail or {}).items():
+                arrays[f"{index}/tail/{name}"] = np.asarray(values)
         document = {"spec": self.spec.canonical(), "meta": self.meta, "runs": runs_meta}
         return {"json": json.dumps(document, sort_keys=True), "arrays": arrays}
 
@@ -108,10 +111,13 @@ class SweepResult:
             if len(lengths) != 1:
                 raise ValueError("history arrays of different lengths")
             params = arrays.get(f"{index}/params")
+            prefix = f"{index}/tail/"
+            tail = {name[len(prefix):]: np.asarray(values) for name, values in arrays.items()
+                    if name.startswith(prefix)} or None
             runs.append(RunRecord(float(meta["step_size"]), int(meta["seed"]),
                                   meta["iterations_to_solve"], bool(meta["diverged"]),
                                   meta["diverged_at"], int(meta["last_iteration"]), history,
-                                  None if params is None else np.asarray(params)))
+                                  None if params is None else np.asarray(params), tail))
         if len(runs) != spec.batch_size:
             raise ValueError("run count does not match the spec")
         return cls(spec, runs, document["meta"])
@@ -128,6 +134,10 @@ class SweepResult:
                     name: ([int(v) for v in values] if name == "iteration"
                            else [_json_number(v) for v in values])
                     for name, values in record.history.items()}
+                if record.tail:
+                    entry["tail"] = {name: ([int(v) for v in values] if name == "iteration"
+                                            else [_json_number(v) for v in values])
+                                     for name, values in record.tail.items()}
             runs.append(entry)
         return {"spec": _spec_fields(self.spec), "key": self.key, "cached": cached,
                 "canonical": self.spec.canonical(), "meta": self.meta, "runs": runs}

@@ -92,6 +92,7 @@ class RunSpec:
     device: str = "auto"
     run_to_max: bool = False
     history_points: int = 512
+    tail_points: int = 0       # also keep the last K iterations exactly (orbit diagrams)
     # dataset parameters
     mu: float = 0.7
     margin: float = 0.1
@@ -115,6 +116,8 @@ class RunSpec:
         """The fields that change the result of this spec (the others are ignored)."""
         names = ["model", "dataset", "algorithm", "n", "d", "step_sizes", "seeds",
                  "max_iters", "dtype", "device", "run_to_max", "history_points"]
+        if self.tail_points:
+            names.append("tail_points")
         if self.model != "linear":
             names += ["init_scale", "activation", "width" if self.model == "mlp" else None]
             if self.activation == "leaky_relu":
@@ -179,7 +182,7 @@ QUERY_NAMES = {f.name: ("step_size" if f.name == "step_sizes" else "seed" if f.n
                         else f.name) for f in dataclasses.fields(RunSpec)}
 FIELD_BY_QUERY = {query: name for name, query in QUERY_NAMES.items()}
 FIELD_TYPES = {
-    "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int,
+    "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int, "tail_points": int,
     "init_scale": float, "mu": float, "margin": float, "leak": float,
     "run_to_max": bool, "bias": bool,
     "step_sizes": float, "seeds": int, "classes": int,
@@ -298,6 +301,7 @@ def validate(spec: RunSpec) -> RunSpec:
                         f"got {len(spec.step_sizes)} x {len(spec.seeds)} = {spec.batch_size}")
     _check_range("max_iters", spec.max_iters, 1, MAX_ITERS)
     _check_range("history_points", spec.history_points, 8, 100_000)
+    _check_range("tail_points", spec.tail_points, 0, 10_000)
     _check_range("init_scale", spec.init_scale, 1e-12, 1e6)
     _check_range("mu", spec.mu, 1e-9, 1e6)
     _check_range("margin", spec.margin, 0.0, 1e6)

@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep iterating after a run solves (to see the post-solve loss)")
     run.add_argument("--history-points", type=int, default=512,
                      help="evenly spaced iterations kept per run (first, solve, last always)")
+    run.add_argument("--no-perceptron-gap", action="store_true",
+                     help="skip the matching perceptron runs (faster; no perceptron_gap history)")
     run.add_argument("--tail-points", type=int, default=0,
                      help="also keep the last K iterations exactly (orbit diagrams)")
     run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
@@ -186,6 +188,7 @@ def command_run(args: argparse.Namespace) -> None:
     spec = make_spec(model=args.model, algorithm=args.algorithm, d=args.d,
                      step_sizes=args.step_size, run_to_max=args.run_to_max,
                      history_points=args.history_points, tail_points=args.tail_points,
+                     perceptron_gap=not args.no_perceptron_gap,
                      max_iters=args.max_iters if args.max_iters is not None else 1000,
                      **_spec_fields(args))
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))

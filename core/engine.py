@@ -81,6 +81,8 @@ class Companion:
 
 
 def plan_companion(spec: RunSpec, model: Model, theta0: np.ndarray, device) -> Companion | None:
+    if not spec.perceptron_gap:
+        return None
     batch = spec.batch_size
     if spec.model == "linear" and spec.algorithm in ("gd", "normalized_gd"):
         algorithm = "batch_perceptron" if spec.algorithm == "gd" else "normalized_batch_perceptron"
@@ -194,10 +196,11 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     if homogeneous_map and companion is not None and companion.algorithm == "generalized_perceptron":
         renormalize[batch:] = True
     target_norm = theta.norm(dim=1)
+    renormalize_all = bool(renormalize.all())
+    renormalize_some = bool(renormalize.any()) and not renormalize_all
 
     metric_count = len(HISTORY_KEYS)
     active = torch.ones(batch, dtype=torch.bool, device=device)
-    alive = torch.ones(rows, dtype=torch.bool, device=device)   # finite so far
     solve_iter = torch.full((batch,), -1, dtype=torch.long, device=device)
     diverged_at = torch.full((batch,), -1, dtype=torch.long, device=device)
     last_iter = torch.zeros(batch, dtype=torch.long, device=device)
@@ -229,7 +232,8 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
         pulled = model.pullback(theta, shared, saved, coef)
 
         main_theta = theta[:batch]
-        param_norm = main_theta.norm(dim=1)
+        row_norms = theta.norm(dim=1)
+        param_norm = row_norms[:batch]
         if companion is None:
             gap = nan.expand(batch)
         else:
@@ -237,9 +241,9 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             if companion.linear:
                 gap = (main_theta / steps[:, None] - reference).norm(dim=1)
             else:
+                reference_norm = row_norms[batch:][companion.rows_of_main]
                 gap = (main_theta / param_norm[:, None]
-                       - reference / reference.norm(dim=1, keepdim=True)).norm(dim=1)
-            gap = torch.where(alive[batch:][companion.rows_of_main], gap, nan)
+                       - reference / reference_norm[:, None]).norm(dim=1)
         current = torch.stack([
             F.softplus(-main_margins).mean(dim=1),
             (main_margins > 0).to(dtype).mean(dim=1),
@@ -249,8 +253,8 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             gap,
         ], dim=1)
 
-        finite_rows = torch.isfinite(theta).all(dim=1) & torch.isfinite(margins).all(dim=1)
-        finite = finite_rows[:batch] & torch.isfinite(current[:, 0])
+        # ‖θ‖ overflowing counts as divergence, as does any non-finite metric.
+        finite = torch.isfinite(current[:, :5]).all(dim=1)
         newly_diverged = active & ~finite
         diverged_at = torch.where(newly_diverged, t, diverged_at)
         last_values = torch.where(active[:, None], current, last_values)
@@ -279,14 +283,15 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             progress(t / spec.max_iters)
         if t % check_every == 0 and not bool(active.any()):
             break
-        alive = alive & finite_rows
-        moving = torch.cat([active, alive[batch:]]) if companion is not None else active
+        # Rows never mix (every op is row-wise), so a non-finite row cannot spoil another;
+        # a stopped row gets a zero step and keeps its θ.
+        moving = active if companion is None else torch.cat([active, torch.isfinite(row_norms[batch:])])
         theta = theta + (all_steps * moving)[:, None] * pulled
-        if bool(renormalize.any()):
-            scale = target_norm / theta.norm(dim=1)
-            theta = torch.where(renormalize[:, None], theta * scale[:, None], theta)
-        # Diverged rows are parked at 0 so that inf/NaN arithmetic never runs on.
-        theta = torch.where(alive[:, None], theta, torch.zeros_like(theta))
+        if renormalize_all:
+            theta = theta * (target_norm / theta.norm(dim=1))[:, None]
+        elif renormalize_some:
+            scale = torch.where(renormalize, target_norm / theta.norm(dim=1), torch.ones_like(target_norm))
+            theta = theta * scale[:, None]
 
     if progress is not None:
         progress(1.0)

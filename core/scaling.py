@@ -174,7 +174,7 @@ def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: flo
     total = len(curves) * len(dims)
     for index, (curve, d) in enumerate((cv, d) for cv in curves for d in dims):
         spec = validate(base.replace(model=curve.model, algorithm=curve.algorithm, d=d,
-                                     step_sizes=(1.0,)))
+                                     step_sizes=(1.0,), perceptron_gap=False))
         spec = validate(spec.replace(step_sizes=(curve.step_size(spec, d, c),)))
 
         def report(fraction: float, index: int = index) -> None:

@@ -93,6 +93,7 @@ class RunSpec:
     run_to_max: bool = False
     history_points: int = 512
     tail_points: int = 0       # also keep the last K iterations exactly (orbit diagrams)
+    perceptron_gap: bool = True  # carry the matching perceptron runs to measure the gap
     # dataset parameters
     mu: float = 0.7
     margin: float = 0.1
@@ -118,6 +119,8 @@ class RunSpec:
                  "max_iters", "dtype", "device", "run_to_max", "history_points"]
         if self.tail_points:
             names.append("tail_points")
+        if self.algorithm == "gd" or (self.algorithm == "normalized_gd" and self.model == "linear"):
+            names.append("perceptron_gap")
         if self.model != "linear":
             names += ["init_scale", "activation", "width" if self.model == "mlp" else None]
             if self.activation == "leaky_relu":
@@ -184,7 +187,7 @@ FIELD_BY_QUERY = {query: name for name, query in QUERY_NAMES.items()}
 FIELD_TYPES = {
     "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int, "tail_points": int,
     "init_scale": float, "mu": float, "margin": float, "leak": float,
-    "run_to_max": bool, "bias": bool,
+    "run_to_max": bool, "bias": bool, "perceptron_gap": bool,
     "step_sizes": float, "seeds": int, "classes": int,
 }
 TUPLE_FIELDS = {"step_sizes", "seeds", "classes"}

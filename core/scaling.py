@@ -166,6 +166,7 @@ def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: flo
                      use_cache: bool = True,
                      progress: Callable[[float], None] | None = None) -> ScalingResult:
     """Iterations to solve for every (curve, d, seed); each (curve, d) is one batched run."""
+    dims = sorted(set(int(d) for d in dims))
     if not dims:
         raise SpecError("d", "needs at least one dimension")
     if not 0 < c <= 100:

@@ -48,24 +48,33 @@ def perceptron_weights(margins: torch.Tensor, t: int) -> torch.Tensor:
     return (margins <= 0).to(margins.dtype)
 
 
-def coefficients(algorithm: str, margins: torch.Tensor, labels: torch.Tensor,
-                 t: int) -> tuple[torch.Tensor, torch.Tensor | float]:
-    """Coefficients c (B x n) of the update θ += γ Σ_i c_i ∇g(b_i), and the factor that turns
-    ‖Σ_i c_i ∇g(b_i)‖ into the reported gradient norm."""
+@dataclass(frozen=True)
+class Step:
+    """The update θ += γ · scale · Σ_i coef_i ∇m_i, and the factor turning
+    ‖Σ_i coef_i ∇m_i‖ into the reported gradient norm."""
+
+    coef: torch.Tensor                 # (B, n)
+    scale: torch.Tensor | float        # scalar or (B, 1)
+    grad_scale: torch.Tensor | float   # scalar or (B,)
+
+
+def coefficients(algorithm: str, margins: torch.Tensor, t: int) -> Step:
+    """GD is θ += (γ/n) Σ σ(−m_i) ∇m_i (∇m_i = y_i ∇g(b_i)); the perceptrons replace σ(−m)
+    by the indicator of the misclassified set (science.md §1–2)."""
     n = margins.shape[1]
     if algorithm == "gd":
-        return torch.sigmoid(-margins) * labels / n, 1.0
+        return Step(torch.sigmoid(-margins), 1.0 / n, 1.0 / n)
     if algorithm == "normalized_gd":
         # w_i / Σ w with w = σ(−m), in the log domain: σ(−m) underflows for m > ~745.
         log_w = -F.softplus(margins)
         log_total = torch.logsumexp(log_w, dim=1, keepdim=True)
-        return torch.exp(log_w - log_total) * labels, torch.exp(log_total[:, 0]) / n
+        return Step(torch.exp(log_w - log_total), 1.0, torch.exp(log_total[:, 0]) / n)
     weights = perceptron_weights(margins, t)
     if algorithm in ("batch_perceptron", "generalized_perceptron"):
-        return weights * labels / n, 1.0
+        return Step(weights, 1.0 / n, 1.0 / n)
     if algorithm == "normalized_batch_perceptron":
-        count = weights.sum(dim=1, keepdim=True)
-        return weights * labels / torch.clamp(count, min=1.0), 1.0
+        scale = 1.0 / torch.clamp(weights.sum(dim=1, keepdim=True), min=1.0)
+        return Step(weights, scale, scale[:, 0])
     raise SpecError("algorithm", f"unknown algorithm {algorithm!r}")
 
 
@@ -166,8 +175,37 @@ def check_memory(spec: RunSpec, n: int, d: int, device: torch.device) -> None:
 
 
 # ---------------------------------------------------------------------- the loop
+def _metrics(margins: torch.Tensor, pulled: torch.Tensor, grad_scale, theta: torch.Tensor,
+             gap: torch.Tensor) -> torch.Tensor:
+    """(B, 6) in HISTORY_KEYS order."""
+    return torch.stack([
+        F.softplus(-margins).mean(dim=1),
+        (margins > 0).to(margins.dtype).mean(dim=1),
+        margins.amin(dim=1),
+        pulled.norm(dim=1) * grad_scale,
+        theta.norm(dim=1),
+        gap,
+    ], dim=1)
+
+
+def _gap(companion: Companion | None, main: torch.Tensor, reference: torch.Tensor | None,
+         steps: torch.Tensor) -> torch.Tensor:
+    if companion is None:
+        return torch.full((main.shape[0],), float("nan"), dtype=main.dtype, device=main.device)
+    if companion.linear:
+        return (main / steps[:, None] - reference).norm(dim=1)
+    return (main / main.norm(dim=1, keepdim=True)
+            - reference / reference.norm(dim=1, keepdim=True)).norm(dim=1)
+
+
 def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None) -> SweepResult:
-    """Run every (step size x seed) configuration of ``spec`` on ``dataset`` in one batch."""
+    """Run every (step size x seed) configuration of ``spec`` on ``dataset`` in one batch.
+
+    Per iteration only what decides the dynamics touches the (B, n) arrays: the margins, their
+    minimum (solve and divergence checks), the coefficients and two matmuls. The full metric
+    set is computed at the recorded iterations; a stopped run keeps its θ, so its solve and
+    last values are recomputed from the stored θ at the end.
+    """
     started = time.perf_counter()
     device = resolve_device(spec.device)
     check_memory(spec, dataset.n, dataset.d, device)
@@ -204,17 +242,13 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     solve_iter = torch.full((batch,), -1, dtype=torch.long, device=device)
     diverged_at = torch.full((batch,), -1, dtype=torch.long, device=device)
     last_iter = torch.zeros(batch, dtype=torch.long, device=device)
-    nan = torch.tensor(float("nan"), dtype=dtype, device=device)
-    last_values = torch.full((batch, metric_count), float("nan"), dtype=dtype, device=device)
-    solve_values = last_values.clone()
+    solve_theta = theta[:batch].clone()
+    nan_gap = torch.full((batch,), float("nan"), dtype=dtype, device=device)
+    last_gap, solve_gap = nan_gap.clone(), nan_gap.clone()
     grid = HistoryGrid(spec.history_points, (batch, metric_count), dtype, device)
-
     p = theta.shape[1]
     keep_params = (spec.history_points + 1) * batch * p <= PARAM_HISTORY_LIMIT
     param_grid = HistoryGrid(spec.history_points, (batch, p), dtype, device) if keep_params else None
-    last_params = theta[:batch].clone() if keep_params else None
-    solve_params = theta[:batch].clone() if keep_params else None
-
     tail_size = spec.tail_points
     tail_buffer = (torch.full((tail_size, batch, metric_count), float("nan"), dtype=dtype,
                               device=device) if tail_size else None)
@@ -222,60 +256,47 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     check_every = 1 if device.type == "cpu" else 16
     report_every = max(1, spec.max_iters // 100)
     for t in range(spec.max_iters + 1):
-        outputs, saved = model.outputs(theta, shared)
-        margins = outputs * labels
+        margins, saved = model.margins(theta, shared)
         main_margins = margins[:batch]
-        coef, grad_scale = coefficients(spec.algorithm, main_margins, labels, t)
+        step = coefficients(spec.algorithm, main_margins, t)
+        coef, scale = step.coef, step.scale
         if companion is not None:
-            companion_coef, _ = coefficients(companion.algorithm, margins[batch:], labels, t)
-            coef = torch.cat([coef, companion_coef])
-        pulled = model.pullback(theta, shared, saved, coef)
+            other = coefficients(companion.algorithm, margins[batch:], t)
+            coef = torch.cat([coef, other.coef])
+            scale = torch.cat([_as_column(step.scale, batch, dtype, device),
+                               _as_column(other.scale, rows - batch, dtype, device)])
+        pulled = model.margin_pullback(theta, shared, saved, coef)
 
         main_theta = theta[:batch]
-        row_norms = theta.norm(dim=1)
-        param_norm = row_norms[:batch]
-        if companion is None:
-            gap = nan.expand(batch)
-        else:
-            reference = theta[batch:][companion.rows_of_main]
-            if companion.linear:
-                gap = (main_theta / steps[:, None] - reference).norm(dim=1)
-            else:
-                reference_norm = row_norms[batch:][companion.rows_of_main]
-                gap = (main_theta / param_norm[:, None]
-                       - reference / reference_norm[:, None]).norm(dim=1)
-        current = torch.stack([
-            F.softplus(-main_margins).mean(dim=1),
-            (main_margins > 0).to(dtype).mean(dim=1),
-            main_margins.amin(dim=1),
-            pulled[:batch].norm(dim=1) * grad_scale,
-            param_norm,
-            gap,
-        ], dim=1)
-
-        # ‖θ‖ overflowing counts as divergence, as does any non-finite metric.
-        finite = torch.isfinite(current[:, :5]).all(dim=1)
-        newly_diverged = active & ~finite
-        diverged_at = torch.where(newly_diverged, t, diverged_at)
-        last_values = torch.where(active[:, None], current, last_values)
+        min_margin = main_margins.amin(dim=1)
+        # Non-finite margins (θ overflowed) make the minimum non-finite: that is divergence.
+        finite = torch.isfinite(min_margin)
+        gap = None
+        if companion is not None:
+            gap = _gap(companion, main_theta, theta[batch:][companion.rows_of_main], steps)
+            last_gap = torch.where(active, gap, last_gap)
+        diverged_at = torch.where(active & ~finite, t, diverged_at)
         last_iter = torch.where(active, t, last_iter)
-        if keep_params:
-            last_params = torch.where(active[:, None], main_theta, last_params)
         if t >= 1:
-            newly_solved = active & finite & (current[:, 2] > 0) & (solve_iter < 0)
+            newly_solved = active & finite & (min_margin > 0) & (solve_iter < 0)
             solve_iter = torch.where(newly_solved, t, solve_iter)
-            solve_values = torch.where(newly_solved[:, None], current, solve_values)
-            if keep_params:
-                solve_params = torch.where(newly_solved[:, None], main_theta, solve_params)
-        if tail_buffer is not None:
-            slot = t % tail_size
-            tail_buffer[slot] = torch.where(active[:, None], current, tail_buffer[slot])
+            solve_theta = torch.where(newly_solved[:, None], main_theta, solve_theta)
+            if gap is not None:
+                solve_gap = torch.where(newly_solved, gap, solve_gap)
+        recording = t % grid.stride == 0
+        if recording or tail_buffer is not None:
+            current = _metrics(main_margins, pulled[:batch], step.grad_scale, main_theta,
+                               nan_gap if gap is None else gap)
+            if recording:
+                grid.maybe_record(t, current)
+                if param_grid is not None:
+                    param_grid.maybe_record(t, main_theta)
+            if tail_buffer is not None:
+                slot = t % tail_size
+                tail_buffer[slot] = torch.where(active[:, None], current, tail_buffer[slot])
         active = active & finite
         if not spec.run_to_max:
             active = active & (solve_iter < 0)
-        grid.maybe_record(t, current)
-        if param_grid is not None:
-            param_grid.maybe_record(t, main_theta)
 
         if t == spec.max_iters:
             break
@@ -283,25 +304,39 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             progress(t / spec.max_iters)
         if t % check_every == 0 and not bool(active.any()):
             break
-        # Rows never mix (every op is row-wise), so a non-finite row cannot spoil another;
-        # a stopped row gets a zero step and keeps its θ.
-        moving = active if companion is None else torch.cat([active, torch.isfinite(row_norms[batch:])])
-        theta = theta + (all_steps * moving)[:, None] * pulled
+        moving = active if companion is None else torch.cat(
+            [active, torch.isfinite(margins[batch:].amin(dim=1))])
+        # A stopped run keeps its θ exactly (a where, not a zero step: 0·NaN would be NaN).
+        theta = torch.where(moving[:, None], theta + (all_steps[:, None] * scale) * pulled, theta)
         if renormalize_all:
             theta = theta * (target_norm / theta.norm(dim=1))[:, None]
         elif renormalize_some:
-            scale = torch.where(renormalize, target_norm / theta.norm(dim=1), torch.ones_like(target_norm))
-            theta = theta * scale[:, None]
+            factor = torch.where(renormalize, target_norm / theta.norm(dim=1), torch.ones_like(target_norm))
+            theta = torch.where(moving[:, None], theta * factor[:, None], theta)
 
     if progress is not None:
         progress(1.0)
+    last_theta = theta[:batch]
+    final = {}
+    for name, rows_theta, rows_gap in (("last", last_theta, last_gap), ("solve", solve_theta, solve_gap)):
+        margins, saved = model.margins(rows_theta, shared)
+        step = coefficients(spec.algorithm, margins, 1)
+        pulled = model.margin_pullback(rows_theta, shared, saved, step.coef)
+        final[name] = _metrics(margins, pulled, step.grad_scale, rows_theta, rows_gap)
     records = _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged_at,
-                        last_iter, solve_values, last_values, solve_params, last_params,
+                        last_iter, final["solve"], final["last"],
+                        solve_theta if keep_params else None, last_theta if keep_params else None,
                         companion is not None, tail_buffer)
     meta = {"device": str(device), "dtype": spec.dtype, "n": dataset.n, "d": dataset.d,
             "model": model.describe(), "seconds": time.perf_counter() - started,
             "dataset_fingerprint": dataset.fingerprint, "param_count": p}
     return SweepResult(spec, records, meta)
+
+
+def _as_column(value, count: int, dtype, device) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.reshape(count, 1)
+    return torch.full((count, 1), float(value), dtype=dtype, device=device)
 
 
 def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged_at, last_iter,

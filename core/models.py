@@ -44,6 +44,7 @@ class SharedData:
     features: torch.Tensor          # (n, d)
     labels: torch.Tensor            # (n,)
     stacked: torch.Tensor | None    # two_layer_conv: [b; Pb] (2n, d); linear+bias: [b, 1] (n, d+1)
+    signed: torch.Tensor | None = None  # linear: rows y_i·[b_i(, 1)], so margins are one matmul
 
 
 class Model(abc.ABC):
@@ -77,6 +78,16 @@ class Model(abc.ABC):
                  coef: torch.Tensor) -> torch.Tensor:
         """sum_i coef[r, i] * grad_theta g(b_i; theta_r), shape (B, p)."""
 
+    def margins(self, theta: torch.Tensor, data: SharedData) -> tuple[torch.Tensor, object]:
+        """m_ri = y_i g(b_i; θ_r), shape (B, n)."""
+        outputs, saved = self.outputs(theta, data)
+        return outputs * data.labels, saved
+
+    def margin_pullback(self, theta: torch.Tensor, data: SharedData, saved: object,
+                        coef: torch.Tensor) -> torch.Tensor:
+        """sum_i coef[r, i] * grad_theta m_i(θ_r) = pullback of coef·y."""
+        return self.pullback(theta, data, saved, coef * data.labels)
+
     def describe(self) -> str:
         return self.name
 
@@ -90,10 +101,12 @@ class Linear(Model):
         return d + (1 if self.spec.bias else 0)
 
     def prepare(self, features, labels):
+        design = features
         if self.spec.bias:
             ones = torch.ones(features.shape[0], 1, dtype=features.dtype, device=features.device)
-            return SharedData(features, labels, torch.cat([features, ones], dim=1))
-        return SharedData(features, labels, None)
+            design = torch.cat([features, ones], dim=1)
+        return SharedData(features, labels, design if self.spec.bias else None,
+                          labels[:, None] * design)
 
     def init(self, d, seed):
         return np.zeros(self.num_params(d))
@@ -109,6 +122,12 @@ class Linear(Model):
 
     def pullback(self, theta, data, saved, coef):
         return coef @ self._design(data)
+
+    def margins(self, theta, data):
+        return theta @ data.signed.T, None
+
+    def margin_pullback(self, theta, data, saved, coef):
+        return coef @ data.signed
 
     def describe(self):
         return "g(b) = vᵀb" + (" + c" if self.spec.bias else "")

@@ -69,18 +69,39 @@ def test_two_layer_conv_output_is_the_paper_formula():
     np.testing.assert_allclose(outputs[0].numpy(), expected, rtol=1e-13)
 
 
-def test_gd_coefficients_are_the_logistic_gradient():
+def test_coefficients_follow_science_md():
     margins = torch.tensor([[-3.0, 0.0, 800.0, -800.0]], dtype=torch.float64)
-    labels = torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
-    coef, _ = coefficients("gd", margins, labels, 3)
-    expected = np.exp(-np.logaddexp(0, margins.numpy())) * labels.numpy() / 4
-    np.testing.assert_allclose(coef.numpy(), expected, rtol=1e-15)
-    normalized, scale = coefficients("normalized_gd", margins * 10, labels, 3)
-    assert torch.isfinite(normalized).all() and float(normalized.abs().sum()) == pytest.approx(1.0)
-    first, _ = coefficients("batch_perceptron", torch.zeros(1, 4, dtype=torch.float64), labels, 0)
-    np.testing.assert_allclose(first.numpy(), 0.5 * labels.numpy()[None] / 4)
-    later, _ = coefficients("batch_perceptron", torch.zeros(1, 4, dtype=torch.float64), labels, 1)
-    np.testing.assert_allclose(later.numpy(), labels.numpy()[None] / 4)   # m <= 0 counts
+    step = coefficients("gd", margins, 3)
+    np.testing.assert_allclose(step.coef.numpy(), np.exp(-np.logaddexp(0, margins.numpy())), rtol=1e-15)
+    assert step.scale == 0.25
+    normalized = coefficients("normalized_gd", margins * 10, 3)
+    assert torch.isfinite(normalized.coef).all()
+    assert float(normalized.coef.sum()) == pytest.approx(1.0)
+    first = coefficients("batch_perceptron", torch.zeros(1, 4, dtype=torch.float64), 0)
+    np.testing.assert_allclose(first.coef.numpy(), 0.5)          # θ̂_1 = (1/(2n)) Σ y_i b_i
+    later = coefficients("batch_perceptron", torch.zeros(1, 4, dtype=torch.float64), 1)
+    np.testing.assert_allclose(later.coef.numpy(), 1.0)          # m <= 0 counts as wrong
+    counted = coefficients("normalized_batch_perceptron", margins, 2)
+    np.testing.assert_allclose(counted.coef.numpy(), [[1, 1, 0, 1]])
+    np.testing.assert_allclose(float(counted.scale), 1 / 3)
+
+
+def test_margin_pullback_is_the_gradient_of_the_margins():
+    for fields in (dict(model="linear", bias=True), dict(model="two_layer_conv", activation="tanh")):
+        spec = make_spec(dataset="gaussian", n=6, d=4, **fields)
+        model = build(spec)
+        data = datasets.load(spec)
+        shared = model.prepare(torch.as_tensor(data.features), torch.as_tensor(data.labels))
+        theta = torch.randn(2, model.num_params(4), dtype=torch.float64,
+                            generator=torch.Generator().manual_seed(3)).requires_grad_(True)
+        coef = torch.rand(2, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+        margins, saved = model.margins(theta, shared)
+        outputs, _ = model.outputs(theta, shared)
+        np.testing.assert_allclose(margins.detach().numpy(),
+                                   (outputs * shared.labels).detach().numpy(), rtol=1e-13)
+        pulled = model.margin_pullback(theta.detach(), shared, saved, coef)
+        (margins * coef).sum().backward()
+        np.testing.assert_allclose(pulled.detach().numpy(), theta.grad.numpy(), rtol=1e-12)
 
 
 # ---------------------------------------------------------------- engine

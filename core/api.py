@@ -9,6 +9,7 @@ from . import datasets
 from .cache import ResultCache, cache_key, default_directory
 from .engine import Progress, resolve_device, run_sweep
 from .results import SweepResult
+from .shallow import run_shallow
 from .spec import RunSpec, validate
 
 
@@ -36,8 +37,9 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     started = time.perf_counter()
     spec = validate(spec)
     device = resolve_device(spec.device)
-    dataset = datasets.load(spec)
-    key = cache_key(spec, device.type, dataset.fingerprint)
+    shallow = spec.model == "shallow_linear"
+    dataset = None if shallow else datasets.load(spec)
+    key = cache_key(spec, device.type, "" if shallow else dataset.fingerprint)
     cache = open_cache(cache_dir) if use_cache else None
     if cache is not None:
         hit = cache.get(key)
@@ -45,7 +47,7 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
             if progress is not None:
                 progress(1.0)
             return Outcome(hit, True, time.perf_counter() - started)
-    result = run_sweep(spec, dataset, progress)
+    result = run_shallow(spec, progress) if shallow else run_sweep(spec, dataset, progress)
     result.meta["key"] = key
     if cache is not None:
         cache.put(key, result)

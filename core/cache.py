@@ -16,7 +16,8 @@ from .results import SweepResult
 from .spec import RunSpec
 
 DEFAULT_SIZE_LIMIT = 2 * 2**30
-_COMPUTE_MODULES = ("spec.py", "datasets.py", "models.py", "engine.py", "results.py", "cache.py")
+_COMPUTE_MODULES = ("spec.py", "datasets.py", "models.py", "engine.py", "results.py", "cache.py",
+                    "shallow.py")
 
 
 def code_version() -> str:

@@ -88,7 +88,7 @@ def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
     parser.add_argument("--n", type=int, help="number of points (fixed by some datasets)")
     parser.add_argument("--seed", type=_list_arg(int), default=(0,), help="init seeds: 0,1,2 or 0:7")
     parser.add_argument("--max-iters", type=int, default=None)
-    parser.add_argument("--init-scale", type=float, default=1.0,
+    parser.add_argument("--init-scale", "--scale", type=float, default=1.0,
                         help="norm of the random init of nonlinear models")
     parser.add_argument("--dtype", default="float64", choices=DTYPES)
     parser.add_argument("--device", default="auto", choices=DEVICES)
@@ -102,6 +102,14 @@ def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
     group.add_argument("--classes", type=_list_arg(int), default=(0, 1), help="digits/cifar10: a,b")
     group.add_argument("--path", default="", help="cifar10 folder or csv file")
     group.add_argument("--label-column", default="", help="csv: label column (default label/last)")
+    group = parser.add_argument_group("shallow_linear (a·b) parameters")
+    group.add_argument("--phi", type=float, default=1.0, help="target Φ of L = ½(aᵀb − Φ)²")
+    group.add_argument("--a", type=_list_arg(float), default=(), help="explicit init a (comma list)")
+    group.add_argument("--b", type=_list_arg(float), default=(), help="explicit init b (comma list)")
+    group.add_argument("--init", default="", choices=("", "explicit", "random", "fig3"),
+                       help="explicit (needs --a/--b), random (scale x random directions), "
+                            "fig3 (a0 = s e1, b0 = (s/2) e2); default explicit if --a is given, else fig3")
+    group.add_argument("--tol", type=float, default=1e-10, help="converged when |ε| <= tol")
     group = parser.add_argument_group("model parameters")
     group.add_argument("--activation", default="identity", choices=ACTIVATIONS)
     group.add_argument("--leak", type=float, default=0.1, help="leaky_relu negative slope")
@@ -179,7 +187,8 @@ def _spec_fields(args: argparse.Namespace) -> dict:
                 dtype=args.dtype, device=args.device, mu=args.mu, margin=args.margin,
                 data_seed=args.data_seed, classes=args.classes, path=args.path,
                 label_column=args.label_column, activation=args.activation, leak=args.leak,
-                width=args.width, bias=args.bias, train=args.train)
+                width=args.width, bias=args.bias, train=args.train, phi=args.phi, a=args.a,
+                b=args.b, init=args.init, tol=args.tol)
 
 
 def command_run(args: argparse.Namespace) -> None:

@@ -41,6 +41,7 @@ class RunRecord:
     history: dict[str, np.ndarray]        # "iteration" plus metrics, same length
     params: np.ndarray | None = None      # (len(history["iteration"]), p) where recorded
     tail: dict[str, np.ndarray] | None = None  # the last tail_points iterations, exactly
+    extras: dict[str, Any] = field(default_factory=dict)  # model-specific run-level values
 
     @property
     def final_loss(self) -> float:
@@ -48,7 +49,7 @@ class RunRecord:
 
     @property
     def final_accuracy(self) -> float:
-        return float(self.history["accuracy"][-1])
+        return float(self.history["accuracy"][-1]) if "accuracy" in self.history else math.nan
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -59,7 +60,9 @@ class RunRecord:
             "diverged_at": self.diverged_at,
             "last_iteration": self.last_iteration,
             "final_loss": _json_number(self.final_loss),
-            "final_accuracy": _json_number(self.final_accuracy),
+            "final_accuracy": (_json_number(self.final_accuracy)
+                               if "accuracy" in self.history else None),
+            **self.extras,
         }
 
 
@@ -105,6 +108,7 @@ class SweepResult:
         arrays = payload["arrays"]
         spec = RunSpec.from_query(document["spec"])
         runs = []
+        base_keys = set(RunRecord.__dataclass_fields__) | {"final_loss", "final_accuracy", "history_keys"}
         for index, meta in enumerate(document["runs"]):
             history = {name: np.asarray(arrays[f"{index}/{name}"]) for name in meta["history_keys"]}
             lengths = {len(v) for v in history.values()}
@@ -117,7 +121,8 @@ class SweepResult:
             runs.append(RunRecord(float(meta["step_size"]), int(meta["seed"]),
                                   meta["iterations_to_solve"], bool(meta["diverged"]),
                                   meta["diverged_at"], int(meta["last_iteration"]), history,
-                                  None if params is None else np.asarray(params), tail))
+                                  None if params is None else np.asarray(params), tail,
+                                  {k: v for k, v in meta.items() if k not in base_keys}))
         if len(runs) != spec.batch_size:
             raise ValueError("run count does not match the spec")
         return cls(spec, runs, document["meta"])
@@ -147,7 +152,7 @@ class SweepResult:
 
     def to_csv(self) -> str:
         """One row per (run, recorded iteration); ``id`` is the run's canonical spec."""
-        keys = ["iteration"] + [k for k in HISTORY_KEYS if self.runs and k in self.runs[0].history]
+        keys = list(self.runs[0].history) if self.runs else ["iteration"]
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["id", "step_size", "seed", "iterations_to_solve", "diverged"] + keys)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
-MODELS = ("linear", "two_layer_conv", "mlp")
+MODELS = ("linear", "two_layer_conv", "mlp", "shallow_linear")
+CLASSIFIERS = ("linear", "two_layer_conv", "mlp")
 DATASETS = ("worst_case", "two_point", "minimal", "gaussian", "breast_cancer", "digits",
             "cifar10", "csv")
 ALGORITHMS = ("gd", "normalized_gd", "batch_perceptron", "normalized_batch_perceptron",
-              "generalized_perceptron")
+              "generalized_perceptron", "gradient_flow")
+SHALLOW_INITS = ("explicit", "random", "fig3")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh")
 TRAINED_LAYERS = ("both", "hidden", "output")
 DTYPES = ("float64", "float32")
@@ -101,6 +103,12 @@ class RunSpec:
     classes: tuple[int, ...] = (0, 1)
     path: str = ""
     label_column: str = ""
+    # shallow linear network a·b (science.md §3)
+    phi: float = 1.0
+    init: str = ""               # explicit (a, b given) | random | fig3; "" picks explicit or fig3
+    a: tuple[float, ...] = ()
+    b: tuple[float, ...] = ()
+    tol: float = 1e-10
     # model parameters
     activation: str = "identity"
     leak: float = 0.1
@@ -115,6 +123,14 @@ class RunSpec:
 
     def relevant_fields(self) -> list[str]:
         """The fields that change the result of this spec (the others are ignored)."""
+        if self.model == "shallow_linear":
+            names = ["model", "algorithm", "d", "step_sizes", "max_iters", "dtype", "device",
+                     "run_to_max", "history_points", "phi", "init", "tol"]
+            if self.tail_points:
+                names.append("tail_points")
+            names += {"explicit": ["a", "b"], "random": ["init_scale", "seeds"],
+                      "fig3": ["init_scale"]}.get(self.init, [])
+            return sorted(names)
         names = ["model", "dataset", "algorithm", "n", "d", "step_sizes", "seeds",
                  "max_iters", "dtype", "device", "run_to_max", "history_points"]
         if self.tail_points:
@@ -187,10 +203,10 @@ FIELD_BY_QUERY = {query: name for name, query in QUERY_NAMES.items()}
 FIELD_TYPES = {
     "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int, "tail_points": int,
     "init_scale": float, "mu": float, "margin": float, "leak": float,
-    "run_to_max": bool, "bias": bool, "perceptron_gap": bool,
-    "step_sizes": float, "seeds": int, "classes": int,
+    "run_to_max": bool, "bias": bool, "perceptron_gap": bool, "phi": float, "tol": float,
+    "step_sizes": float, "seeds": int, "classes": int, "a": float, "b": float,
 }
-TUPLE_FIELDS = {"step_sizes", "seeds", "classes"}
+TUPLE_FIELDS = {"step_sizes", "seeds", "classes", "a", "b"}
 
 
 def _parse_scalar(name: str, kind: type, raw: Any) -> Any:
@@ -312,6 +328,10 @@ def validate(spec: RunSpec) -> RunSpec:
     _check_range("leak", spec.leak, 0.0, 1.0)
     _check_range("width", spec.width, 1, 65_536)
 
+    if spec.model == "shallow_linear":
+        return _validate_shallow(spec)
+    if spec.algorithm == "gradient_flow":
+        raise SpecError("algorithm", "gradient_flow is available for the shallow_linear model")
     if spec.algorithm in ("batch_perceptron", "normalized_batch_perceptron") and spec.model != "linear":
         raise SpecError("algorithm", f"{spec.algorithm} is defined for the linear model; "
                         "use generalized_perceptron for two_layer_conv or mlp")
@@ -344,6 +364,40 @@ def validate(spec: RunSpec) -> RunSpec:
     return dataclasses.replace(spec, n=n, d=d, step_sizes=step_sizes,
                                seeds=tuple(int(s) for s in spec.seeds),
                                classes=tuple(int(c) for c in spec.classes))
+
+
+def _validate_shallow(spec: RunSpec) -> RunSpec:
+    if spec.algorithm not in ("gd", "gradient_flow"):
+        raise SpecError("algorithm", f"shallow_linear runs gd or gradient_flow, got {spec.algorithm!r}")
+    _check_range("phi", spec.phi, -1e6, 1e6)
+    _check_range("tol", spec.tol, 0.0, 1e6)
+    init = spec.init or ("explicit" if spec.a or spec.b else "fig3")
+    _check_choice("init", init, SHALLOW_INITS)
+    d = spec.d
+    if init == "explicit":
+        if not spec.a or not spec.b:
+            raise SpecError("a" if not spec.a else "b", "explicit init needs both a and b")
+        if len(spec.a) != len(spec.b):
+            raise SpecError("b", f"a and b need the same length, got {len(spec.a)} and {len(spec.b)}")
+        if d is not None and d != len(spec.a):
+            raise SpecError("d", f"a and b have length {len(spec.a)}, got d = {d}")
+        d = len(spec.a)
+        for name in ("a", "b"):
+            for value in getattr(spec, name):
+                _check_range(name, value, -1e150, 1e150)
+    elif spec.a or spec.b:
+        raise SpecError("init", f"a and b are only used with init=explicit, not {init}")
+    d = d if d is not None else 2
+    _check_range("d", d, 2 if init == "fig3" else 1, 100_000)
+    seeds = spec.seeds if init == "random" else (0,)
+    resolved = dataclasses.replace(spec, init=init, d=d, n=None, dataset=RunSpec.dataset,
+                                   step_sizes=tuple(float(g) for g in spec.step_sizes),
+                                   seeds=tuple(int(s) for s in seeds),
+                                   a=tuple(float(v) for v in spec.a),
+                                   b=tuple(float(v) for v in spec.b))
+    if resolved.batch_size > MAX_BATCH:
+        raise SpecError("step_size", f"step sizes x seeds must be at most {MAX_BATCH}")
+    return resolved
 
 
 def make_spec(**fields: Any) -> RunSpec:

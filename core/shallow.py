@@ -1,0 +1,293 @@
+"""Shallow linear networks a·b: GD against gradient flow (Beneventano & Woodworth, science.md §3).
+
+L(a, b) = ½ (aᵀb − Φ)², residual ε = aᵀb − Φ, norm λ = ‖a‖² + ‖b‖², imbalance
+Q_i = a_i² − b_i², invariant C = ‖a+b‖² ‖a−b‖². GD runs batched over (step size x init) like
+the rest of the engine; gradient flow is integrated with scipy's DOP853 and reported at the
+times t = kη that match GD step k.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from scipy.integrate import solve_ivp
+
+from .engine import HistoryGrid, Progress, resolve_device, torch_dtype
+from .results import RunRecord, SweepResult
+from .spec import RunSpec
+
+SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness")
+SHALLOW_DESCRIPTIONS = {
+    "loss": "½ ε², ε = aᵀb − Φ",
+    "residual": "ε = aᵀb − Φ",
+    "norm": "λ = ‖a‖² + ‖b‖² (the sharpness at a minimum)",
+    "imbalance": "Q = ‖a‖² − ‖b‖² (GD multiplies every Q_i by 1 − η²ε²; GF conserves it)",
+    "invariant": "C = ‖a+b‖² ‖a−b‖² (GD multiplies it by (1 − η²ε²)²)",
+    "sharpness": "top Hessian eigenvalue (λ + sqrt(λ² + 4ε(2Φ + 3ε)))/2",
+    "gf_sharpness": "sqrt(4Φ² + C): the sharpness of the minimum gradient flow reaches from here",
+}
+GF_RTOL, GF_ATOL = 1e-11, 1e-14
+
+
+# ---------------------------------------------------------------------- closed forms
+def residual(a, b, phi):
+    return (a * b).sum(-1) - phi
+
+
+def invariant(a, b):
+    """C computed as ‖a+b‖²‖a−b‖² (not λ² − 4(aᵀb)², which cancels catastrophically)."""
+    return ((a + b) ** 2).sum(-1) * ((a - b) ** 2).sum(-1)
+
+
+def sharpness(norm, eps, phi):
+    """Top Hessian eigenvalue of L at a point with norm λ and residual ε."""
+    return (norm + np.sqrt(norm**2 + 4 * eps * (2 * phi + 3 * eps))) / 2
+
+
+def gf_limit_sharpness(phi: float, c0: float) -> float:
+    """λ_GF = sqrt(4Φ² + C_0)."""
+    return math.sqrt(4 * phi**2 + c0)
+
+
+def gd_limit_sharpness(phi: float, c0: float, contraction: float) -> float:
+    """λ_GD = sqrt(4Φ² + S² C_0), S = Π_t (1 − η²ε_t²)."""
+    return math.sqrt(4 * phi**2 + contraction**2 * c0)
+
+
+def theorem1_step_bound(a0: np.ndarray, b0: np.ndarray, phi: float) -> float:
+    """η below min{1/(2|ε(0)|), 2/sqrt(λ(0)² + 4Φ²)} converges linearly (needs C_0 > 0)."""
+    eps0 = abs(float(a0 @ b0) - phi)
+    lam0 = float(a0 @ a0 + b0 @ b0)
+    first = math.inf if eps0 == 0 else 1 / (2 * eps0)
+    return min(first, 2 / math.sqrt(lam0**2 + 4 * phi**2))
+
+
+def gf_time_of_residual(m: float, phi: float, c0: float) -> float:
+    """An antiderivative F with F'(m) = 1/((m − Φ) sqrt(4m² + C_0)); along gradient flow
+    m = aᵀb obeys ṁ = −(m − Φ) sqrt(4m² + C_0), so t = F(m(0)) − F(m(t))."""
+    root = math.sqrt(4 * phi**2 + c0)
+    inner = 4 * phi * m + c0 + root * math.sqrt(4 * m * m + c0)
+    return math.log(abs(m - phi) / abs(inner)) / root
+
+
+# ---------------------------------------------------------------------- initialisation
+def initial_points(spec: RunSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(a0, b0) per row, rows ordered (step size, seed) like the engine."""
+    d, scale = spec.d, spec.init_scale
+    if spec.init == "explicit":
+        a0, b0 = np.array(spec.a), np.array(spec.b)
+        pairs = [(a0, b0)] * len(spec.seeds)
+    elif spec.init == "fig3":
+        a0, b0 = np.zeros(d), np.zeros(d)
+        a0[0], b0[1] = scale, scale / 2
+        pairs = [(a0, b0)] * len(spec.seeds)
+    else:
+        pairs = []
+        for seed in spec.seeds:
+            rng = np.random.default_rng(seed)
+            a0, b0 = rng.standard_normal(d), rng.standard_normal(d)
+            pairs.append((scale * a0 / np.linalg.norm(a0), scale * b0 / np.linalg.norm(b0)))
+    rows = [pair for _ in spec.step_sizes for pair in pairs]
+    return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+
+
+def _metrics(a: torch.Tensor, b: torch.Tensor, phi: float) -> torch.Tensor:
+    eps = (a * b).sum(1) - phi
+    aa, bb = (a * a).sum(1), (b * b).sum(1)
+    norm = aa + bb
+    c = ((a + b) ** 2).sum(1) * ((a - b) ** 2).sum(1)
+    sharp = (norm + torch.sqrt(norm * norm + 4 * eps * (2 * phi + 3 * eps))) / 2
+    return torch.stack([eps * eps / 2, eps, norm, aa - bb, c, sharp,
+                        torch.sqrt(4 * phi * phi + c)], dim=1)
+
+
+# ---------------------------------------------------------------------- gradient descent
+def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
+    started = time.perf_counter()
+    device = resolve_device(spec.device)
+    dtype = torch_dtype(spec.dtype)
+    a0, b0 = initial_points(spec)
+    a = torch.as_tensor(a0, dtype=dtype, device=device).clone()
+    b = torch.as_tensor(b0, dtype=dtype, device=device).clone()
+    phi = float(spec.phi)
+    rows = a.shape[0]
+    steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=dtype, device=device)
+
+    active = torch.ones(rows, dtype=torch.bool, device=device)
+    converged_at = torch.full((rows,), -1, dtype=torch.long, device=device)
+    diverged_at = torch.full((rows,), -1, dtype=torch.long, device=device)
+    last_iter = torch.zeros(rows, dtype=torch.long, device=device)
+    log_contraction = torch.zeros(rows, dtype=dtype, device=device)
+    contraction_sign = torch.ones(rows, dtype=dtype, device=device)
+    keys = len(SHALLOW_KEYS)
+    grid = HistoryGrid(spec.history_points, (rows, keys), dtype, device)
+    keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= 2_000_000
+    param_grid = HistoryGrid(spec.history_points, (rows, 2 * spec.d), dtype, device) if keep_params else None
+    tail = (torch.full((spec.tail_points, rows, keys), float("nan"), dtype=dtype, device=device)
+            if spec.tail_points else None)
+    check_every = 1 if device.type == "cpu" else 16
+    report_every = max(1, spec.max_iters // 100)
+
+    for t in range(spec.max_iters + 1):
+        eps = (a * b).sum(1) - phi
+        finite = torch.isfinite(eps) & torch.isfinite(a).all(1) & torch.isfinite(b).all(1)
+        diverged_at = torch.where(active & ~finite, t, diverged_at)
+        newly = active & finite & (eps.abs() <= spec.tol) & (converged_at < 0)
+        converged_at = torch.where(newly, t, converged_at)
+        last_iter = torch.where(active, t, last_iter)
+        if t % grid.stride == 0 or tail is not None:
+            current = _metrics(a, b, phi)
+            grid.maybe_record(t, current)
+            if param_grid is not None:
+                param_grid.maybe_record(t, torch.cat([a, b], dim=1))
+            if tail is not None:
+                slot = t % spec.tail_points
+                tail[slot] = torch.where(active[:, None], current, tail[slot])
+        active = active & finite
+        if not spec.run_to_max:
+            active = active & (converged_at < 0)
+        if t == spec.max_iters:
+            break
+        if progress is not None and t % report_every == 0:
+            progress(t / spec.max_iters)
+        if t % check_every == 0 and not bool(active.any()):
+            break
+        step = torch.where(active, steps * eps, torch.zeros_like(eps))
+        factor = 1 - step * step
+        # S = Π(1 − η²ε²) may underflow or change sign: keep it as sign · exp(log|S|).
+        log_contraction = log_contraction + torch.log(torch.abs(factor))
+        contraction_sign = contraction_sign * torch.sign(factor)
+        a, b = a - step[:, None] * b, b - step[:, None] * a
+
+    if progress is not None:
+        progress(1.0)
+    final = _metrics(a, b, phi).cpu().numpy()
+    contraction = (contraction_sign * torch.exp(log_contraction)).cpu().numpy()
+    records = []
+    grid_iters, grid_values = grid.numpy()
+    grid_params = param_grid.numpy()[1] if param_grid is not None else None
+    tail_values = tail.cpu().numpy() if tail is not None else None
+    last_iter, converged_at = last_iter.cpu().numpy(), converged_at.cpu().numpy()
+    diverged_at = diverged_at.cpu().numpy()
+    final_params = torch.cat([a, b], dim=1).cpu().numpy()
+    for row in range(rows):
+        last = int(last_iter[row])
+        keep = grid_iters <= last
+        iterations = list(grid_iters[keep])
+        values = list(grid_values[keep, row])
+        params = list(grid_params[keep, row]) if grid_params is not None else None
+        if not iterations or iterations[-1] != last:
+            iterations.append(last)
+            values.append(final[row])
+            if params is not None:
+                params.append(final_params[row])
+        values = np.stack(values)
+        history = {"iteration": np.asarray(iterations, dtype=np.int64)}
+        history.update({key: values[:, k].astype(np.float64) for k, key in enumerate(SHALLOW_KEYS)})
+        tail_dict = None
+        if tail_values is not None:
+            size = tail_values.shape[0]
+            tail_iters = np.arange(max(0, last - size + 1), last + 1)
+            tail_rows = tail_values[tail_iters % size, row]
+            tail_dict = {"iteration": tail_iters}
+            tail_dict.update({key: tail_rows[:, k] for k, key in enumerate(SHALLOW_KEYS)})
+        extras = _run_extras(a0[row], b0[row], phi, final[row], float(contraction[row]),
+                             float(steps[row]))
+        converged = int(converged_at[row]) if converged_at[row] >= 0 else None
+        diverged = int(diverged_at[row]) if diverged_at[row] >= 0 else None
+        record = RunRecord(float(steps[row]), int(spec.seeds[row % len(spec.seeds)]), converged,
+                           diverged is not None, diverged, last, history,
+                           np.stack(params) if params is not None else None, tail_dict)
+        record.extras = dict(extras, steps_to_tol=converged)
+        records.append(record)
+    meta = {"device": str(device), "dtype": spec.dtype, "d": spec.d, "model": "L = ½(aᵀb − Φ)²",
+            "seconds": time.perf_counter() - started, "phi": phi}
+    return SweepResult(spec, records, meta)
+
+
+def _run_extras(a0, b0, phi, final_values, contraction, step) -> dict:
+    c0 = float(invariant(a0, b0))
+    q0 = float(a0 @ a0 - b0 @ b0)
+    final_q = float(final_values[SHALLOW_KEYS.index("imbalance")])
+    lam0 = float(a0 @ a0 + b0 @ b0)
+    return {
+        "imbalance_ratio": final_q / q0 if q0 != 0 and math.isfinite(final_q) else None,
+        "final_sharpness": _finite_or_none(final_values[SHALLOW_KEYS.index("sharpness")]),
+        "gf_sharpness": gf_limit_sharpness(phi, c0),
+        "gd_limit_sharpness": _finite_or_none(gd_limit_sharpness(phi, c0, contraction))
+        if math.isfinite(contraction) else None,
+        "contraction": _finite_or_none(contraction),
+        "theorem1_step_bound": theorem1_step_bound(a0, b0, phi),
+        "eta_lambda0": step * lam0,
+        "initial_norm": lam0,
+    }
+
+
+def _finite_or_none(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------- gradient flow
+def _flow(d: int, phi: float):
+    def field(_, state):
+        a, b = state[:d], state[d:]
+        eps = a @ b - phi
+        return np.concatenate([-eps * b, -eps * a])
+    return field
+
+
+def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray, tol: float):
+    """Gradient flow from (a0, b0), states at ``times``, and the first time |ε| = tol."""
+    d = a0.shape[0]
+    field = _flow(d, phi)
+    eps0 = float(a0 @ b0 - phi)
+
+    def reaches_tol(_, state):
+        return abs(state[:d] @ state[d:] - phi) - tol
+    reaches_tol.terminal = False
+    reaches_tol.direction = -1
+    solution = solve_ivp(field, (0.0, float(times[-1])), np.concatenate([a0, b0]), method="DOP853",
+                         t_eval=times, rtol=GF_RTOL, atol=GF_ATOL, events=reaches_tol)
+    if not solution.success:
+        raise RuntimeError(f"gradient flow integration failed: {solution.message}")
+    hit = solution.t_events[0]
+    first = 0.0 if abs(eps0) <= tol else (float(hit[0]) if len(hit) else None)
+    return solution.y.T, first
+
+
+def run_flow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
+    started = time.perf_counter()
+    a0s, b0s = initial_points(spec)
+    phi = float(spec.phi)
+    step_list = [g for g in spec.step_sizes for _ in spec.seeds]
+    count = spec.history_points
+    iterations = np.unique(np.linspace(0, spec.max_iters, count + 1).round().astype(np.int64))
+    records = []
+    for row, step in enumerate(step_list):
+        states, t_tol = integrate_flow(a0s[row], b0s[row], phi, iterations * step, spec.tol)
+        a = torch.as_tensor(states[:, : spec.d])
+        b = torch.as_tensor(states[:, spec.d:])
+        values = _metrics(a, b, phi).numpy()
+        steps_to_tol = None if t_tol is None else int(math.ceil(t_tol / step - 1e-9))
+        history = {"iteration": iterations.copy()}
+        history.update({key: values[:, k] for k, key in enumerate(SHALLOW_KEYS)})
+        record = RunRecord(float(step), int(spec.seeds[row % len(spec.seeds)]), steps_to_tol,
+                           False, None, int(iterations[-1]), history, states)
+        record.extras = dict(_run_extras(a0s[row], b0s[row], phi, values[-1], 1.0, float(step)),
+                             steps_to_tol=steps_to_tol, gf_time_to_tol=t_tol)
+        records.append(record)
+        if progress is not None:
+            progress((row + 1) / len(step_list))
+    meta = {"device": "cpu (scipy DOP853)", "dtype": "float64", "d": spec.d,
+            "model": "L = ½(aᵀb − Φ)², gradient flow", "seconds": time.perf_counter() - started,
+            "phi": phi, "rtol": GF_RTOL}
+    return SweepResult(spec, records, meta)
+
+
+def run_shallow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
+    if spec.algorithm == "gradient_flow":
+        return run_flow(spec, progress)
+    return run_gd(spec, progress)

@@ -17,8 +17,8 @@ import sys
 import tempfile
 from typing import Sequence
 
-from .spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEVICES, DTYPES, MODELS, TRAINED_LAYERS,
-                   QUERY_NAMES, SpecError, make_spec, parse_range)
+from .spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEVICES, DTYPES, MODELS, QUERY_NAMES,
+                   READOUTS, TRAINED_LAYERS, SpecError, make_spec, parse_range)
 
 EXIT_USAGE = 2
 
@@ -111,11 +111,19 @@ def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
                             "fig3 (a0 = s e1, b0 = (s/2) e2); default explicit if --a is given, else fig3")
     group.add_argument("--tol", type=float, default=1e-10, help="converged when |ε| <= tol")
     group = parser.add_argument_group("model parameters")
-    group.add_argument("--activation", default="identity", choices=ACTIVATIONS)
+    group.add_argument("--activation", default="", choices=("",) + ACTIVATIONS,
+                       help="default: relu for cnn, identity otherwise")
     group.add_argument("--leak", type=float, default=0.1, help="leaky_relu negative slope")
     group.add_argument("--width", type=int, default=16, help="mlp hidden width")
     group.add_argument("--bias", action="store_true", help="linear: add a bias")
     group.add_argument("--train", default="both", choices=TRAINED_LAYERS, help="mlp: trained layers")
+    group.add_argument("--kernel-size", type=int, default=3, help="cnn: convolution kernel size")
+    group.add_argument("--channels", type=int, default=8, help="cnn: channels per conv layer")
+    group.add_argument("--conv-layers", type=int, default=1, choices=(1, 2), help="cnn: conv layers")
+    group.add_argument("--readout", default="avg", choices=READOUTS,
+                       help="cnn: global average pool (avg) or a linear readout of all pixels")
+    group.add_argument("--sharpness-every", type=int, default=0,
+                       help="top Hessian eigenvalue (Lanczos) every K iterations; 0 = never")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,7 +196,9 @@ def _spec_fields(args: argparse.Namespace) -> dict:
                 data_seed=args.data_seed, classes=args.classes, path=args.path,
                 label_column=args.label_column, activation=args.activation, leak=args.leak,
                 width=args.width, bias=args.bias, train=args.train, phi=args.phi, a=args.a,
-                b=args.b, init=args.init, tol=args.tol)
+                b=args.b, init=args.init, tol=args.tol, kernel_size=args.kernel_size,
+                channels=args.channels, conv_layers=args.conv_layers, readout=args.readout,
+                sharpness_every=args.sharpness_every)
 
 
 def command_run(args: argparse.Namespace) -> None:

@@ -21,6 +21,7 @@ class Dataset:
     labels: np.ndarray     # (n,) float64 in {-1, +1}
     name: str
     fingerprint: str = ""  # content hash for file-backed data (part of the cache key)
+    image_shape: tuple[int, int, int] | None = None   # (channels, height, width) for images
 
     @property
     def n(self) -> int:
@@ -264,5 +265,9 @@ def load(spec: RunSpec) -> Dataset:
         raise SpecError("dataset", f"unknown dataset {spec.dataset!r}")
     if spec.model == "two_layer_conv" and b.shape[1] < 2:
         raise SpecError("d", "two_layer_conv needs d >= 2 (it convolves with a cyclic shift)")
+    image_shape = IMAGE_SHAPES.get(spec.dataset)
     return Dataset(np.ascontiguousarray(b, dtype=np.float64), y.astype(np.float64), spec.dataset,
-                   fingerprint)
+                   fingerprint, image_shape)
+
+
+IMAGE_SHAPES = {"digits": (1, 8, 8), "cifar10": (3, 32, 32)}

@@ -174,6 +174,47 @@ def check_memory(spec: RunSpec, n: int, d: int, device: torch.device) -> None:
                         "the number of step sizes x seeds")
 
 
+# ---------------------------------------------------------------------- sharpness
+EXACT_HESSIAN_LIMIT = 16
+
+
+def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: int = 0,
+                           exact: bool | None = None) -> float:
+    """Top eigenvalue of the Hessian of f(θ) = (1/n) Σ log(1 + exp(−m_i)) at one θ: Lanczos
+    (scipy eigsh) on Hessian-vector products, or a dense eigh for small parameter counts."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    p = theta_row.numel()
+    exact = p <= EXACT_HESSIAN_LIMIT if exact is None else exact
+    with torch.enable_grad():
+        theta = theta_row.detach().clone().requires_grad_(True)
+        loss = F.softplus(-model.differentiable_margins(theta[None], shared)[0]).mean()
+        (grad,) = torch.autograd.grad(loss, theta, create_graph=True)
+        if not grad.requires_grad:          # the loss is linear in θ here: H = 0
+            return 0.0
+
+        def hvp(vector: torch.Tensor) -> torch.Tensor:
+            (product,) = torch.autograd.grad(grad, theta, vector, retain_graph=True,
+                                             allow_unused=True)
+            return torch.zeros_like(theta) if product is None else product
+
+        if exact:
+            eye = torch.eye(p, dtype=theta.dtype, device=theta.device)
+            hessian = torch.stack([hvp(column) for column in eye])
+            hessian = (hessian + hessian.T) / 2
+            return float(torch.linalg.eigvalsh(hessian)[-1])
+
+        def matvec(vector: np.ndarray) -> np.ndarray:
+            tensor = torch.as_tensor(np.ravel(vector), dtype=theta.dtype, device=theta.device)
+            return hvp(tensor).detach().cpu().numpy().astype(np.float64)
+
+        operator = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
+        start = np.random.default_rng(seed).standard_normal(p)
+        values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-7,
+                       maxiter=max(300, 5 * p), return_eigenvectors=False)
+        return float(values[0])
+
+
 # ---------------------------------------------------------------------- the loop
 def _metrics(margins: torch.Tensor, pulled: torch.Tensor, grad_scale, theta: torch.Tensor,
              gap: torch.Tensor) -> torch.Tensor:
@@ -253,6 +294,12 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     tail_buffer = (torch.full((tail_size, batch, metric_count), float("nan"), dtype=dtype,
                               device=device) if tail_size else None)
 
+    extra_points: list = []
+    sharpness: dict[int, np.ndarray] = {}
+    # Hessian-vector products in float32 are too noisy for Lanczos: measure in float64.
+    sharp_shared = shared if dtype == torch.float64 or not spec.sharpness_every else model.prepare(
+        features.double(), labels.double())
+
     check_every = 1 if device.type == "cpu" else 16
     report_every = max(1, spec.max_iters // 100)
     for t in range(spec.max_iters + 1):
@@ -284,6 +331,18 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             if gap is not None:
                 solve_gap = torch.where(newly_solved, gap, solve_gap)
         recording = t % grid.stride == 0
+        measuring = spec.sharpness_every > 0 and t % spec.sharpness_every == 0
+        if measuring:
+            values = _metrics(main_margins, pulled[:batch], step.grad_scale, main_theta,
+                              nan_gap if gap is None else gap)
+            sharp = np.full(batch, np.nan)
+            running = (active & finite).cpu().numpy()
+            for row in np.flatnonzero(running):
+                sharp[row] = top_hessian_eigenvalue(model, sharp_shared, main_theta[row].double(),
+                                                    seed=t)
+            extra_points.append((t, values.cpu().numpy(), running,
+                                 main_theta.cpu().numpy() if keep_params else None))
+            sharpness[t] = sharp
         if recording or tail_buffer is not None:
             current = _metrics(main_margins, pulled[:batch], step.grad_scale, main_theta,
                                nan_gap if gap is None else gap)
@@ -326,7 +385,8 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     records = _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged_at,
                         last_iter, final["solve"], final["last"],
                         solve_theta if keep_params else None, last_theta if keep_params else None,
-                        companion is not None, tail_buffer)
+                        companion is not None, tail_buffer, extra_points,
+                        sharpness if spec.sharpness_every else None)
     meta = {"device": str(device), "dtype": spec.dtype, "n": dataset.n, "d": dataset.d,
             "model": model.describe(), "seconds": time.perf_counter() - started,
             "dataset_fingerprint": dataset.fingerprint, "param_count": p}
@@ -341,7 +401,7 @@ def _as_column(value, count: int, dtype, device) -> torch.Tensor:
 
 def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged_at, last_iter,
               solve_values, last_values, solve_params, last_params, has_gap,
-              tail_buffer=None) -> list[RunRecord]:
+              tail_buffer=None, extra_points=(), sharpness=None) -> list[RunRecord]:
     grid_iters, grid_values = grid.numpy()
     if param_grid is not None:
         _, grid_params = param_grid.numpy()
@@ -367,11 +427,17 @@ def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged
             points[solved] = (solve_values[row],
                               solve_params[row] if param_grid is not None else None)
         points[last] = (last_values[row], last_params[row] if param_grid is not None else None)
+        for t, values_at, running, params_at in extra_points:
+            if running[row] and t <= last:
+                points[t] = (values_at[row], params_at[row] if params_at is not None else None)
         iterations = sorted(points)
         values = np.stack([points[t][0] for t in iterations])
         history = {"iteration": np.asarray(iterations, dtype=np.int64)}
         for key, column in zip(keys, columns):
             history[key] = values[:, column].astype(np.float64)
+        if sharpness is not None:
+            history["sharpness"] = np.array([sharpness[t][row] if t in sharpness else np.nan
+                                             for t in iterations])
         params = (np.stack([points[t][1] for t in iterations]).astype(np.float64)
                   if param_grid is not None else None)
         diverged = int(diverged_at[row]) if diverged_at[row] >= 0 else None

@@ -88,6 +88,10 @@ class Model(abc.ABC):
         """sum_i coef[r, i] * grad_theta m_i(θ_r) = pullback of coef·y."""
         return self.pullback(theta, data, saved, coef * data.labels)
 
+    def differentiable_margins(self, theta: torch.Tensor, data: SharedData) -> torch.Tensor:
+        """Margins built with autograd-tracked ops (for Hessian-vector products)."""
+        return self.margins(theta, data)[0]
+
     def describe(self) -> str:
         return self.name
 
@@ -221,7 +225,100 @@ class MLP(Model):
         return f"g(b) = Σⱼ vⱼ {self.spec.activation}(Wⱼb), width {self.spec.width}, trained: {self.spec.train}"
 
 
-MODEL_CLASSES = {cls.name: cls for cls in (Linear, TwoLayerConv, MLP)}
+class CNN(Model):
+    """Convolutions with kernel size k ('same' padding, stride 1), an activation, then a global
+    average pool or a linear readout to one output. All (step size x seed) rows are evaluated
+    by ``torch.func.vmap`` over the stacked parameters, so a sweep is one set of tensor ops;
+    where vmap is unavailable the rows run in a loop (same numbers)."""
+
+    name = "cnn"
+
+    def __init__(self, spec: RunSpec):
+        super().__init__(spec)
+        from .datasets import IMAGE_SHAPES
+
+        self.image_shape = IMAGE_SHAPES[spec.dataset]
+        self.use_vmap = True
+
+    def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        channels_in, height, width = self.image_shape
+        c, k = self.spec.channels, self.spec.kernel_size
+        shapes = [("conv1.weight", (c, channels_in, k, k)), ("conv1.bias", (c,))]
+        if self.spec.conv_layers == 2:
+            shapes += [("conv2.weight", (c, c, k, k)), ("conv2.bias", (c,))]
+        readout = c if self.spec.readout == "avg" else c * height * width
+        return shapes + [("readout.weight", (readout,)), ("readout.bias", (1,))]
+
+    def num_params(self, d):
+        return sum(math.prod(shape) for _, shape in self.shapes())
+
+    def init(self, d, seed):
+        """Weights N(0, s²/fan_in) (s = init_scale), biases 0."""
+        rng = np.random.default_rng(seed)
+        parts = []
+        for name, shape in self.shapes():
+            if name.endswith("bias"):
+                parts.append(np.zeros(math.prod(shape)))
+                continue
+            fan_in = math.prod(shape[1:]) if len(shape) > 1 else shape[0]
+            parts.append(self.spec.init_scale * rng.standard_normal(math.prod(shape)) / math.sqrt(fan_in))
+        return np.concatenate(parts)
+
+    def prepare(self, features, labels):
+        images = features.reshape(features.shape[0], *self.image_shape)
+        return SharedData(features, labels, images)
+
+    def homogeneity(self):
+        return None
+
+    def _single(self, flat: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        params, offset = {}, 0
+        for name, shape in self.shapes():
+            size = math.prod(shape)
+            params[name] = flat[offset: offset + size].reshape(shape)
+            offset += size
+        hidden = images
+        for layer in range(1, self.spec.conv_layers + 1):
+            hidden = F.conv2d(hidden, params[f"conv{layer}.weight"], params[f"conv{layer}.bias"],
+                              padding="same")
+            hidden, _ = activation(self.spec.activation, hidden, self.spec.leak)
+        features = hidden.mean(dim=(2, 3)) if self.spec.readout == "avg" else hidden.flatten(1)
+        return features @ params["readout.weight"] + params["readout.bias"]
+
+    def _outputs(self, theta, images):
+        if self.use_vmap:
+            try:
+                return torch.func.vmap(self._single, in_dims=(0, None))(theta, images)
+            except (RuntimeError, NotImplementedError):
+                self.use_vmap = False
+        return torch.stack([self._single(row, images) for row in theta])
+
+    def outputs(self, theta, data):
+        with torch.enable_grad():
+            variable = theta.detach().requires_grad_(True)
+            outputs = self._outputs(variable, data.stacked)
+        return outputs.detach(), (variable, outputs)
+
+    def pullback(self, theta, data, saved, coef):
+        variable, outputs = saved
+        (grad,) = torch.autograd.grad(outputs, variable, grad_outputs=coef)
+        return grad
+
+    def differentiable_margins(self, theta, data):
+        # Row by row: double backward (Hessian-vector products) through vmap'd convolutions is slow.
+        outputs = torch.stack([self._single(row, data.stacked) for row in theta])
+        return outputs * data.labels
+
+    def describe(self):
+        s = self.spec
+        pool = "global average pool" if s.readout == "avg" else "linear readout"
+        return (f"{s.conv_layers} conv layer(s), kernel {s.kernel_size}, {s.channels} channels, "
+                f"{s.activation}, {pool}")
+
+
+MODEL_CLASSES = {cls.name: cls for cls in (Linear, TwoLayerConv, MLP, CNN)}
 
 
 def build(spec: RunSpec) -> Model:

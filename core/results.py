@@ -20,6 +20,8 @@ METRIC_DESCRIPTIONS = {
     "grad_norm": "‖∇f(θ_t)‖ for GD and normalized GD; for perceptrons the norm of the update "
                  "direction per unit step",
     "param_norm": "‖θ_t‖ (perceptron maps of 2-homogeneous models are rescaled to ‖θ_0‖ each step)",
+    "sharpness": "top eigenvalue of the Hessian of f (Lanczos on Hessian-vector products); "
+                 "compare with 2/γ (edge of stability)",
     "perceptron_gap": "linear: ‖θ_t/γ − θ̂_t‖ to the matching batch perceptron; nonlinear: "
                       "‖θ_t/‖θ_t‖ − θ̂_t/‖θ̂_t‖‖ to the generalized perceptron (same γ, same θ_0)",
 }

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
-MODELS = ("linear", "two_layer_conv", "mlp", "shallow_linear")
-CLASSIFIERS = ("linear", "two_layer_conv", "mlp")
+MODELS = ("linear", "two_layer_conv", "mlp", "cnn", "shallow_linear")
+CLASSIFIERS = ("linear", "two_layer_conv", "mlp", "cnn")
+READOUTS = ("avg", "linear")
+IMAGE_DATASETS = ("digits", "cifar10")
 DATASETS = ("worst_case", "two_point", "minimal", "gaussian", "breast_cancer", "digits",
             "cifar10", "csv")
 ALGORITHMS = ("gd", "normalized_gd", "batch_perceptron", "normalized_batch_perceptron",
@@ -110,11 +112,16 @@ class RunSpec:
     b: tuple[float, ...] = ()
     tol: float = 1e-10
     # model parameters
-    activation: str = "identity"
+    activation: str = ""         # "" = the model's default: relu for cnn, identity otherwise
     leak: float = 0.1
     width: int = 16
     bias: bool = False
     train: str = "both"
+    kernel_size: int = 3
+    channels: int = 8
+    conv_layers: int = 1
+    readout: str = "avg"
+    sharpness_every: int = 0     # top Hessian eigenvalue every K iterations (0 = never)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -137,6 +144,10 @@ class RunSpec:
             names.append("tail_points")
         if self.algorithm == "gd" or (self.algorithm == "normalized_gd" and self.model == "linear"):
             names.append("perceptron_gap")
+        if self.sharpness_every:
+            names.append("sharpness_every")
+        if self.model == "cnn":
+            names += ["kernel_size", "channels", "conv_layers", "readout"]
         if self.model != "linear":
             names += ["init_scale", "activation", "width" if self.model == "mlp" else None]
             if self.activation == "leaky_relu":
@@ -201,7 +212,8 @@ QUERY_NAMES = {f.name: ("step_size" if f.name == "step_sizes" else "seed" if f.n
                         else f.name) for f in dataclasses.fields(RunSpec)}
 FIELD_BY_QUERY = {query: name for name, query in QUERY_NAMES.items()}
 FIELD_TYPES = {
-    "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int, "tail_points": int,
+    "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int, "tail_points": int, "kernel_size": int,
+    "channels": int, "conv_layers": int, "sharpness_every": int,
     "init_scale": float, "mu": float, "margin": float, "leak": float,
     "run_to_max": bool, "bias": bool, "perceptron_gap": bool, "phi": float, "tol": float,
     "step_sizes": float, "seeds": int, "classes": int, "a": float, "b": float,
@@ -304,7 +316,9 @@ def validate(spec: RunSpec) -> RunSpec:
     _check_choice("algorithm", spec.algorithm, ALGORITHMS)
     _check_choice("dtype", spec.dtype, DTYPES)
     _check_choice("device", spec.device, DEVICES)
-    _check_choice("activation", spec.activation, ACTIVATIONS)
+    activation = spec.activation or ("relu" if spec.model == "cnn" else "identity")
+    _check_choice("activation", activation, ACTIVATIONS)
+    spec = dataclasses.replace(spec, activation=activation)
     _check_choice("train", spec.train, TRAINED_LAYERS)
 
     if not spec.step_sizes:
@@ -327,6 +341,15 @@ def validate(spec: RunSpec) -> RunSpec:
     _check_range("data_seed", spec.data_seed, 0, 2**32 - 1)
     _check_range("leak", spec.leak, 0.0, 1.0)
     _check_range("width", spec.width, 1, 65_536)
+    _check_range("sharpness_every", spec.sharpness_every, 0, MAX_ITERS)
+    if spec.model == "cnn":
+        _check_choice("readout", spec.readout, READOUTS)
+        _check_range("kernel_size", spec.kernel_size, 1, 15)
+        _check_range("channels", spec.channels, 1, 256)
+        _check_range("conv_layers", spec.conv_layers, 1, 2)
+        if spec.dataset not in IMAGE_DATASETS:
+            raise SpecError("dataset", f"cnn needs images: one of {', '.join(IMAGE_DATASETS)}, "
+                            f"got {spec.dataset}")
 
     if spec.model == "shallow_linear":
         return _validate_shallow(spec)

@@ -210,7 +210,7 @@ def test_canonical_round_trip_and_ignored_fields():
 @pytest.mark.parametrize("fields, field", [
     (dict(step_sizes=(-1.0,)), "step_size"), (dict(step_sizes=(0.0,)), "step_size"),
     (dict(step_sizes=(float("nan"),)), "step_size"), (dict(step_sizes=()), "step_size"),
-    (dict(model="cnn"), "model"), (dict(dataset="worst_case", d=3), "d"),
+    (dict(model="resnet"), "model"), (dict(dataset="worst_case", d=3), "d"),
     (dict(dataset="two_point", n=5), "n"), (dict(max_iters=0), "max_iters"),
     (dict(dataset="digits", classes=(3, 3)), "classes"), (dict(dataset="csv"), "path"),
     (dict(dataset="minimal", d=5, mu=0.0), "mu"), (dict(seeds=(-1,)), "seed"),

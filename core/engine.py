@@ -210,7 +210,7 @@ def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: 
 
         operator = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
         start = np.random.default_rng(seed).standard_normal(p)
-        values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-7,
+        values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-6,
                        maxiter=max(300, 5 * p), return_eigenvectors=False)
         return float(values[0])
 

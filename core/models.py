@@ -34,6 +34,19 @@ def activation(name: str, z: torch.Tensor, leak: float) -> tuple[torch.Tensor, t
     raise ValueError(f"unknown activation {name!r}")
 
 
+def activation_value(name: str, z: torch.Tensor, leak: float) -> torch.Tensor:
+    """s(z) alone, with fused kernels (for models differentiated by autograd)."""
+    import torch.nn.functional as F
+
+    if name == "identity":
+        return z
+    if name == "relu":
+        return F.relu(z)
+    if name == "leaky_relu":
+        return F.leaky_relu(z, leak)
+    return torch.tanh(z)
+
+
 POSITIVELY_HOMOGENEOUS = ("identity", "relu", "leaky_relu")
 
 
@@ -227,9 +240,13 @@ class MLP(Model):
 
 class CNN(Model):
     """Convolutions with kernel size k ('same' padding, stride 1), an activation, then a global
-    average pool or a linear readout to one output. All (step size x seed) rows are evaluated
-    by ``torch.func.vmap`` over the stacked parameters, so a sweep is one set of tensor ops;
-    where vmap is unavailable the rows run in a loop (same numbers)."""
+    average pool or a linear readout to one output.
+
+    All (step size x seed) rows run as one network: the first convolution has B·c output
+    channels over the shared images (no copy of the data per row), the second is a grouped
+    convolution with B groups, and the readout is one einsum — a sweep is one set of tensor
+    ops. ``batched = False`` runs the rows in a loop instead (same numbers; used as a fallback
+    and to check the batched path)."""
 
     name = "cnn"
 
@@ -238,7 +255,7 @@ class CNN(Model):
         from .datasets import IMAGE_SHAPES
 
         self.image_shape = IMAGE_SHAPES[spec.dataset]
-        self.use_vmap = True
+        self.batched = True
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:
         channels_in, height, width = self.image_shape
@@ -271,29 +288,38 @@ class CNN(Model):
     def homogeneity(self):
         return None
 
-    def _single(self, flat: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-        import torch.nn.functional as F
-
+    def _split(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Views of the (B, p) rows as (B, *shape) parameter tensors."""
         params, offset = {}, 0
         for name, shape in self.shapes():
             size = math.prod(shape)
-            params[name] = flat[offset: offset + size].reshape(shape)
+            params[name] = theta[:, offset: offset + size].reshape(theta.shape[0], *shape)
             offset += size
-        hidden = images
-        for layer in range(1, self.spec.conv_layers + 1):
-            hidden = F.conv2d(hidden, params[f"conv{layer}.weight"], params[f"conv{layer}.bias"],
-                              padding="same")
-            hidden, _ = activation(self.spec.activation, hidden, self.spec.leak)
-        features = hidden.mean(dim=(2, 3)) if self.spec.readout == "avg" else hidden.flatten(1)
-        return features @ params["readout.weight"] + params["readout.bias"]
+        return params
 
-    def _outputs(self, theta, images):
-        if self.use_vmap:
-            try:
-                return torch.func.vmap(self._single, in_dims=(0, None))(theta, images)
-            except (RuntimeError, NotImplementedError):
-                self.use_vmap = False
-        return torch.stack([self._single(row, images) for row in theta])
+    def _forward(self, theta: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        batch, c = theta.shape[0], self.spec.channels
+        params = self._split(theta)
+        hidden = images
+        for layer in (1, 2)[: self.spec.conv_layers]:
+            weight = params[f"conv{layer}.weight"]
+            hidden = F.conv2d(hidden, weight.reshape(batch * c, *weight.shape[2:]),
+                              params[f"conv{layer}.bias"].reshape(batch * c), padding="same",
+                              groups=1 if layer == 1 else batch)
+            hidden = activation_value(self.spec.activation, hidden, self.spec.leak)
+        n = images.shape[0]
+        if self.spec.readout == "avg":
+            pooled = hidden.mean(dim=(2, 3)).reshape(n, batch, c)
+        else:
+            pooled = hidden.reshape(n, batch, -1)
+        return torch.einsum("nbf,bf->bn", pooled, params["readout.weight"]) + params["readout.bias"]
+
+    def _outputs(self, theta: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        if self.batched and theta.shape[0] > 1:
+            return self._forward(theta, images)
+        return torch.cat([self._forward(row[None], images) for row in theta])
 
     def outputs(self, theta, data):
         with torch.enable_grad():
@@ -307,9 +333,7 @@ class CNN(Model):
         return grad
 
     def differentiable_margins(self, theta, data):
-        # Row by row: double backward (Hessian-vector products) through vmap'd convolutions is slow.
-        outputs = torch.stack([self._single(row, data.stacked) for row in theta])
-        return outputs * data.labels
+        return self._outputs(theta, data.stacked) * data.labels
 
     def describe(self):
         s = self.spec

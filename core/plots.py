@@ -93,6 +93,21 @@ def base_figure(title: str, x_title: str, y_title: str, *, log_x: bool = False,
     return figure
 
 
+def log_ticks(values: Iterable[float]) -> list[float]:
+    """Tick values 1, 2, 5, 10, 20, … covering the positive finite ``values`` (for count
+    axes, which then read as plain numbers instead of bare leading digits)."""
+    array = np.asarray([v for v in values if v is not None], dtype=float)
+    array = array[np.isfinite(array) & (array > 0)]
+    if array.size == 0:
+        return []
+    low, high = math.floor(math.log10(array.min())), math.ceil(math.log10(array.max()))
+    ticks = [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
+    inside = [t for t in ticks if array.min() / 2.5 <= t <= array.max() * 2.5]
+    if len(inside) > 12:
+        inside = [t for t in inside if round(t / 10 ** math.floor(math.log10(t))) == 1]
+    return inside
+
+
 def figure_html(figure: go.Figure) -> str:
     """A standalone HTML page with plotly.js inlined (works offline)."""
     return figure.to_html(include_plotlyjs=True, full_html=True)
@@ -420,6 +435,7 @@ def scaling_figure(result, height: int = 500) -> go.Figure:
                 mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
                 hoverinfo="skip"))
     figure.update_xaxes(tickvals=dims.tolist(), ticktext=[str(int(d)) for d in dims])
+    figure.update_yaxes(tickvals=log_ticks(v for trace in figure.data for v in (trace.y or ())))
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=170))
     return figure
@@ -557,6 +573,11 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          plain_x=True, plain_y=True)
     solved = [(r.step_size, r.iterations_to_solve) for r in result.runs
               if r.iterations_to_solve is not None]
+    if not solved:
+        figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations "
+                              "(are the data linearly separable?)", x=0.5, y=0.5,
+                              xref="paper", yref="paper", showarrow=False,
+                              bgcolor="rgba(255,255,255,0.85)")
     figure.add_trace(go.Scatter(
         x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
         name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
@@ -574,6 +595,9 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
             hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
+    figure.update_yaxes(tickvals=log_ticks([i for _, i in solved] + [result.spec.max_iters]))
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+                         margin=dict(b=110))
     return figure
 
 
@@ -597,6 +621,8 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
                         line=dict(width=1)),
             hovertemplate="γ=%{x:.4g}: the recorded loss is non-monotone<extra></extra>"))
     figure.update_yaxes(range=[-0.08, 1.02], tickformat=".0%")
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
+                         margin=dict(b=110))
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
     return figure

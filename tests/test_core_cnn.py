@@ -21,7 +21,7 @@ def prepared(spec, dtype=torch.float64):
 
 
 @pytest.mark.parametrize("layers, readout", [(1, "avg"), (2, "linear")])
-def test_cnn_is_a_standard_conv_net_and_vmap_equals_the_loop(layers, readout):
+def test_cnn_is_a_standard_conv_net_and_batched_equals_the_loop(layers, readout):
     spec = make_spec(model="cnn", dataset="digits", classes=(3, 8), n=20, kernel_size=3, channels=4,
                      conv_layers=layers, readout=readout, seeds=(0, 1))
     model, data, shared = prepared(spec)
@@ -31,11 +31,7 @@ def test_cnn_is_a_standard_conv_net_and_vmap_equals_the_loop(layers, readout):
     # the same network written with torch.nn
     images = shared.stacked
     for row in range(2):
-        params, offset = {}, 0
-        for name, shape in model.shapes():
-            size = int(np.prod(shape))
-            params[name] = theta[row, offset: offset + size].reshape(shape)
-            offset += size
+        params = {name: value[row] for name, value in model._split(theta).items()}
         hidden = images
         for layer in range(1, layers + 1):
             conv = torch.nn.Conv2d(hidden.shape[1], 4, 3, padding=1).double()
@@ -47,7 +43,7 @@ def test_cnn_is_a_standard_conv_net_and_vmap_equals_the_loop(layers, readout):
 
     coef = torch.randn(2, 20, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     pulled = model.pullback(theta, shared, saved, coef)
-    model.use_vmap = False
+    model.batched = False
     outputs_loop, saved_loop = model.outputs(theta, shared)
     np.testing.assert_allclose(outputs_loop.numpy(), outputs.numpy(), rtol=1e-12)
     np.testing.assert_allclose(model.pullback(theta, shared, saved_loop, coef).numpy(), pulled.numpy(),

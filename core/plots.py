@@ -37,11 +37,11 @@ ALGORITHM_DASH = {
 }
 PERCEPTRONS = ("batch_perceptron", "normalized_batch_perceptron", "generalized_perceptron")
 METRIC_TITLES = {
-    "loss": "logistic loss f(θ_t)",
+    "loss": "logistic loss f(θₜ)",
     "accuracy": "training accuracy",
-    "min_margin": "min margin  min_i m_i",
-    "grad_norm": "gradient norm ‖∇f(θ_t)‖",
-    "param_norm": "‖θ_t‖",
+    "min_margin": "min margin minᵢ mᵢ",
+    "grad_norm": "gradient norm ‖∇f(θₜ)‖",
+    "param_norm": "‖θₜ‖",
     "perceptron_gap": "distance to the perceptron",
 }
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
@@ -93,19 +93,46 @@ def base_figure(title: str, x_title: str, y_title: str, *, log_x: bool = False,
     return figure
 
 
-def log_ticks(values: Iterable[float]) -> list[float]:
-    """Tick values 1, 2, 5, 10, 20, … covering the positive finite ``values`` (for count
-    axes, which then read as plain numbers instead of bare leading digits)."""
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def tick_text(value: float) -> str:
+    """0.05, 20, 1000 as plain numbers; 10⁻⁶ or 2·10⁸ outside 1e-3…1e5."""
+    if 1e-3 <= value < 1e5:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(value) + 1e-9)
+    mantissa = round(value / 10**exponent)
+    power = "10" + str(exponent).translate(SUPERSCRIPTS)
+    return power if mantissa == 1 else f"{mantissa}·{power}"
+
+
+def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
+    """Tick values 1, 2, 5, 10, 20, … covering the positive finite ``values``; decades only
+    (every k-th decade if needed) when that would be more than ``max_ticks`` ticks."""
     array = np.asarray([v for v in values if v is not None], dtype=float)
     array = array[np.isfinite(array) & (array > 0)]
     if array.size == 0:
         return []
-    low, high = math.floor(math.log10(array.min())), math.ceil(math.log10(array.max()))
-    ticks = [m * 10.0**e for e in range(low, high + 1) for m in (1, 2, 5)]
-    inside = [t for t in ticks if array.min() / 2.5 <= t <= array.max() * 2.5]
-    if len(inside) > 12:
-        inside = [t for t in inside if round(t / 10 ** math.floor(math.log10(t))) == 1]
-    return inside
+    low, high = float(array.min()), float(array.max())
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2]
+    if len(ticks) > max_ticks:
+        decades = list(range(first, last + 1))
+        stride = max(1, math.ceil(len(decades) / max_ticks))
+        ticks = [10.0**e for e in decades[::stride]]
+    return ticks
+
+
+def tidy_log_axis(figure: go.Figure, axis: str = "y", values: Iterable[float] | None = None) -> None:
+    """Readable ticks on a log axis: 1-2-5 steps (or decades) with full labels."""
+    if values is None:
+        values = [v for trace in figure.data for v in (getattr(trace, axis) or ())
+                  if isinstance(v, (int, float))]
+    ticks = log_ticks(values)
+    if ticks:
+        update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+        update(tickvals=ticks, ticktext=[tick_text(t) for t in ticks])
 
 
 def figure_html(figure: go.Figure) -> str:
@@ -154,7 +181,7 @@ def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: boo
     Colour encodes the step size, the dash pattern the algorithm (perceptrons dotted).
     A diverged run ends at its last finite value, marked with a red cross."""
     log_y = metric in LOG_METRICS
-    y_title = METRIC_TITLES.get(metric, metric) + (" / ‖θ_t‖" if per_norm else "")
+    y_title = METRIC_TITLES.get(metric, metric) + (" / ‖θₜ‖" if per_norm else "")
     figure = base_figure(y_title, "iteration t", y_title, log_y=log_y, height=height)
     colors = step_colors(r.step_size for res in results for r in res.runs)
     crosses_x, crosses_y, crosses_text = [], [], []
@@ -196,6 +223,8 @@ def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: boo
         return empty_figure(y_title, f"no run records {metric.replace('_', ' ')}", height)
     if metric == "accuracy":
         figure.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
+    if log_y:
+        tidy_log_axis(figure)
     figure.update_layout(showlegend=legend)
     return figure
 
@@ -273,11 +302,14 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
     xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
     mesh = np.array(np.meshgrid(xs, ys)).reshape(2, -1).T
     earlier = sorted(set(np.linspace(0, index, min(index, 6) + 1).round().astype(int)) - {index})
+    legend_shown = False
     for step, past in enumerate(earlier):
-        _add_zero_contour(figure, spec, record.params[past], mesh, xs, ys,
-                          color="rgba(90,90,90,%.2f)" % (0.15 + 0.35 * step / max(len(earlier), 1)),
-                          width=1.5, name=f"t = {int(record.history['iteration'][past])}",
-                          legend=step == 0, legend_name="earlier boundaries")
+        drawn = _add_zero_contour(
+            figure, spec, record.params[past], mesh, xs, ys,
+            color="rgba(90,90,90,%.2f)" % (0.15 + 0.35 * step / max(len(earlier), 1)), width=1.5,
+            name=f"t = {int(record.history['iteration'][past])}", legend=not legend_shown,
+            legend_name="earlier boundaries")
+        legend_shown = legend_shown or drawn is not None
     values = _add_zero_contour(figure, spec, record.params[index], mesh, xs, ys, color="#111",
                                width=4, name=f"t = {t}", legend=True,
                                legend_name=f"boundary at t = {t}")
@@ -302,8 +334,8 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
                           + ("" if values is not None else "; g has no zero level in view"),
                           x=0.01, y=0.01, xref="paper", yref="paper", xanchor="left",
                           yanchor="bottom", showarrow=False, bgcolor="rgba(255,255,255,0.8)")
-    figure.update_xaxes(range=[x0, x1])
-    figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1)
+    figure.update_xaxes(range=[x0, x1], constrain="domain")
+    figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 
@@ -356,9 +388,9 @@ def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float,
     """The path of θ_t/‖θ_t‖ in the plane of its two principal directions; the selected
     run (algorithm, step size, seed) is drawn bold with a marker at iteration ``t``."""
     paths, explained = direction_paths(results)
-    title = "direction θ_t/‖θ_t‖ on its two principal directions"
+    title = "direction θₜ/‖θₜ‖ on its two principal directions"
     if not paths:
-        return empty_figure(title, "θ_t was not kept (too many parameters × iterations)", height)
+        return empty_figure(title, "θₜ was not kept (too many parameters × iterations)", height)
     figure = base_figure(title, f"PC 1 ({explained[0]:.0%} of variance)",
                          f"PC 2 ({explained[1]:.0%} of variance)", height=height)
     colors = step_colors(r.step_size for _, r, _ in paths)
@@ -435,7 +467,7 @@ def scaling_figure(result, height: int = 500) -> go.Figure:
                 mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
                 hoverinfo="skip"))
     figure.update_xaxes(tickvals=dims.tolist(), ticktext=[str(int(d)) for d in dims])
-    figure.update_yaxes(tickvals=log_ticks(v for trace in figure.data for v in (trace.y or ())))
+    tidy_log_axis(figure)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=170))
     return figure
@@ -521,7 +553,7 @@ def orbit_figure(result: SweepResult, selected: float | None = None,
     Diverged runs are marked along the top; the selected step size is a vertical line.
     The y range covers the bulk of the values; the count of values outside it is noted."""
     figure = base_figure("orbit diagram: the last K losses of each run against its step size",
-                         "step size γ", "loss f(θ_t), last K iterations", log_x=True,
+                         "step size γ", "loss f(θₜ), last K iterations", log_x=True,
                          log_y=True, height=height, plain_x=True)
     xs, ys, ts = [], [], []
     underflow, diverged_x, diverged_text = 0, [], []
@@ -538,16 +570,18 @@ def orbit_figure(result: SweepResult, selected: float | None = None,
         ys.extend(loss[keep].tolist())
         ts.extend(np.asarray(record.tail["iteration"])[keep].tolist())
     figure.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers", name="f(θ_t), last K iterations",
+        x=xs, y=ys, mode="markers", name="f(θₜ), last K iterations",
         marker=dict(size=3, color="#1f3b73", opacity=0.55), customdata=ts,
         hovertemplate="γ=%{x:.4g}<br>t=%{customdata}<br>loss=%{y:.4g}<extra></extra>"))
     span = robust_log_range(ys)
     notes = []
     if span is not None:
         figure.update_yaxes(range=list(span))
+        tidy_log_axis(figure, values=[10 ** span[0], 10 ** span[1]])
         outside = sum(1 for y in ys if not span[0] <= math.log10(y) <= span[1])
         if outside:
             notes.append(f"{outside} values outside the view")
+    tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
     if diverged_x:
         top = 10 ** (span[1] - 0.1) if span is not None else 1.0
         figure.add_trace(go.Scatter(
@@ -575,7 +609,7 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
               if r.iterations_to_solve is not None]
     if not solved:
         figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations "
-                              "(are the data linearly separable?)", x=0.5, y=0.5,
+                              "(are the data linearly separable?)", x=0.5, y=0.15,
                               xref="paper", yref="paper", showarrow=False,
                               bgcolor="rgba(255,255,255,0.85)")
     figure.add_trace(go.Scatter(
@@ -595,7 +629,8 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
             hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
-    figure.update_yaxes(tickvals=log_ticks([i for _, i in solved] + [result.spec.max_iters]))
+    tidy_log_axis(figure, values=[i for _, i in solved] + [result.spec.max_iters])
+    tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     return figure
@@ -621,6 +656,7 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
                         line=dict(width=1)),
             hovertemplate="γ=%{x:.4g}: the recorded loss is non-monotone<extra></extra>"))
     figure.update_yaxes(range=[-0.08, 1.02], tickformat=".0%")
+    tidy_log_axis(figure, "x", [row["step size γ"] for row in rows])
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     if selected is not None:
@@ -631,7 +667,7 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
 def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> go.Figure:
     """The full recorded loss curve of one run, with its exact tail overlaid."""
     title = f"loss of the run with γ = {format_step(record.step_size)} ({status_text(record)})"
-    figure = base_figure(title, "iteration t", "logistic loss f(θ_t)", log_y=True, height=height)
+    figure = base_figure(title, "iteration t", "logistic loss f(θₜ)", log_y=True, height=height)
     loss = np.asarray(record.history["loss"], dtype=float)
     figure.add_trace(go.Scatter(
         x=np.asarray(record.history["iteration"]).tolist(), y=clean(np.where(loss > 0, loss, np.nan)),
@@ -643,6 +679,7 @@ def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> g
             x=np.asarray(record.tail["iteration"]).tolist(), y=clean(np.where(tail > 0, tail, np.nan)),
             mode="markers", name="last K iterations (exact)",
             marker=dict(size=4, color="#ff7f0e")))
+    tidy_log_axis(figure)
     if record.iterations_to_solve is not None:
         figure.add_vline(x=record.iterations_to_solve, line=dict(color="#2ca02c", dash="dot"),
                          annotation_text=f"solved at t={record.iterations_to_solve}",

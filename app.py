@@ -1,0 +1,34 @@
+"""GD Dynamics Explorer: ``streamlit run app.py``.
+
+One file per page in ``pages/``; this script sets the page up, runs the chosen page and
+then adds the shared sidebar footer (device and cache)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import streamlit as st
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from ui.sidebar import limit_torch_threads, sidebar_footer  # noqa: E402
+
+limit_torch_threads()
+
+st.set_page_config(page_title="GD Dynamics Explorer", page_icon=":material/timeline:",
+                   layout="wide")
+
+PAGES = [
+    st.Page("pages/dynamics.py", title="Perceptron dynamics", icon=":material/show_chart:",
+            url_path="dynamics", default=True),
+    st.Page("pages/complexity.py", title="Iteration complexity", icon=":material/stacked_line_chart:",
+            url_path="complexity"),
+    st.Page("pages/step_size_map.py", title="Step-size map", icon=":material/scatter_plot:",
+            url_path="step_size_map"),
+]
+
+page = st.navigation(PAGES)
+st.sidebar.caption("GD Dynamics Explorer · gradient descent on the logistic loss and "
+                   "its perceptron limits")
+page.run()
+sidebar_footer()

@@ -1,0 +1,127 @@
+"""Step-size map: one batched sweep over a dense log grid of step sizes, every run kept
+going to the iteration budget, with its last K losses kept exactly (orbit diagram)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from core import plots
+from core.api import run_spec
+from core.spec import SpecError, make_spec
+from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
+from ui.controls import (LINEAR_ALGORITHMS, algorithms_for, dataset_controls, dataset_fields, model_controls,
+                         model_fields, spec_fields)
+from ui.navigation import require_app
+from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
+
+PAGE = "step_size_map"
+MIN_GRID, MAX_GRID = 200, 2000
+# Default view: linear GD on all 569 breast-cancer points, which are not linearly separable
+# (checked by linear programming; the first 500 are), so the loss cannot go to 0 and above
+# γ ≈ 40 the last iterations oscillate instead of settling.
+INTRO = r"""
+Every point of a dense logarithmic grid of step sizes $\gamma$ is one run of the same batched
+sweep, kept going to the iteration budget $T$ even after it solves. The **orbit diagram** plots
+the last $K$ losses $f(\theta_{T-K+1}), \dots, f(\theta_T)$ of each run above its $\gamma$: one dot
+per $\gamma$ means the loss settled (or decays smoothly), a vertical smear means it oscillates —
+period doubling and chaos although everything is deterministic. For linear models large
+$\gamma$ gives higher, oscillating loss and yet fewer iterations to solve; the loss can rise
+($f(\theta_{t+1}) > f(\theta_t)$) long before it falls. Pick one $\gamma$ below to see its whole
+loss curve.
+"""
+
+
+def fields() -> list[Field]:
+    return model_fields("linear") + dataset_fields("breast_cancer") + [
+        Field("algorithm", "gd", choice_parser("algorithm", LINEAR_ALGORITHMS)),
+        Field("step_min", 1.0, number_parser("step_min", float)),
+        Field("step_max", 1e4, number_parser("step_max", float)),
+        Field("step_count", MIN_GRID, number_parser("step_count", int)),
+        Field("seed", 0, number_parser("seed", int)),
+        Field("max_iters", 300, spec_parser("max_iters")),
+        Field("tail_points", 32, spec_parser("tail_points")),
+        Field("gamma", None, number_parser("gamma", float)),
+    ]
+
+
+def controls(state: UrlState) -> dict:
+    st.sidebar.header("Model")
+    values = model_controls(state)
+    st.sidebar.header("Data")
+    values.update(dataset_controls(state))
+    st.sidebar.header("Step-size grid")
+    values["algorithm"] = state.selectbox("algorithm", "Algorithm",
+                                          list(algorithms_for(values["model"])),
+                                          format_func=plots.algorithm_label)
+    values["step_min"] = state.number("step_min", "Smallest γ", float)
+    values["step_max"] = state.number("step_max", "Largest γ", float)
+    values["step_count"] = state.number("step_count", f"Grid points ({MIN_GRID}–{MAX_GRID})", int)
+    values["max_iters"] = state.number("max_iters", "Iterations T", int)
+    values["tail_points"] = state.number("tail_points", "Last K iterations kept", int)
+    values["seeds"] = (state.number("seed", "Init seed", int),)
+    return values
+
+
+def step_grid(low: float | None, high: float | None, count: int | None) -> tuple[float, ...]:
+    """``count`` log-spaced step sizes from ``low`` to ``high`` (raises SpecError)."""
+    if low is None or not low > 0:
+        raise SpecError("step_min", f"must be > 0, got {low}")
+    if high is None or not high > low:
+        raise SpecError("step_max", f"must be larger than the smallest step {low:g}, got {high}")
+    if count is None or not MIN_GRID <= count <= MAX_GRID:
+        raise SpecError("step_count", f"must be in [{MIN_GRID}, {MAX_GRID}], got {count}")
+    return tuple(float(g) for g in np.logspace(math.log10(low), math.log10(high), count))
+
+
+def build_spec(values: dict):
+    steps = step_grid(values.pop("step_min"), values.pop("step_max"), values.pop("step_count"))
+    return make_spec(step_sizes=steps, run_to_max=True, history_points=256, **spec_fields(values))
+
+
+def main() -> None:
+    require_app()
+    state = UrlState.create(PAGE, fields())
+    st.title("Step-size map")
+    st.markdown(INTRO)
+    state.show_errors()
+    values = controls(state)
+    try:
+        spec = build_spec(values)
+        outcome = run_with_progress(lambda progress: run_spec(spec, progress=progress),
+                                    f"running {spec.batch_size} step sizes")
+    except SpecError as error:
+        show_error(error)
+        state.publish()
+        return
+    result = outcome.result
+    cache_note(1, int(outcome.cached), outcome.seconds, result.meta.get("device", ""))
+    st.caption(f"Model: {result.meta.get('model', '')} · n = {result.meta.get('n')}, "
+               f"d = {result.meta.get('d')} · {plots.algorithm_label(spec.algorithm)} · "
+               f"{len(spec.step_sizes)} step sizes from {spec.step_sizes[0]:.3g} to "
+               f"{spec.step_sizes[-1]:.3g}")
+
+    steps = list(spec.step_sizes)
+    solved = [r.step_size for r in result.runs if r.iterations_to_solve is not None]
+    default = solved[len(solved) // 2] if solved else steps[len(steps) // 2]
+    current = state.get("gamma")
+    if current is not None and current not in steps:
+        state.set("gamma", min(steps, key=lambda g: abs(math.log(g / current))))
+    gamma = state.select_slider("gamma", "Step size γ shown in detail", steps, st,
+                                default=default, format_func=plots.format_step)
+    chart(plots.orbit_figure(result, gamma), "orbit_diagram")
+    left, right = st.columns(2)
+    chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step", left)
+    chart(plots.nonmonotone_figure(result, gamma), "nonmonotone", right)
+    chart(plots.loss_curve_figure(result.run(gamma, spec.seeds[0]), spec.algorithm),
+          "loss_at_step")
+
+    with st.expander("The numbers, one row per step size"):
+        table(plots.step_map_rows(result), height=320)
+    st.markdown("**Downloads** (the CLI's formats)")
+    result_downloads(result, outcome.cached, "step_size_map")
+    state.publish()
+
+
+main()

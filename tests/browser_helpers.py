@@ -1,0 +1,139 @@
+"""Start the app with ``streamlit run`` and drive it with Debian's Chromium (Playwright).
+
+Used by tests/test_browser.py; also runnable by hand to take screenshots:
+``python3 tests/browser_helpers.py artifacts/screenshots``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1500, "height": 1000}
+SHOT_VIEWPORT = {"width": 1500, "height": 4400}
+PAGES = {"dynamics": "Perceptron dynamics", "complexity": "Iteration complexity",
+         "step_size_map": "Step-size map"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``streamlit run app.py`` on a free port, with its own cache folder."""
+
+    def __init__(self, cache_dir: str, log_path: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ, GDX_CACHE_DIR=cache_dir, PYTHONUNBUFFERED="1")
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.process.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"streamlit did not become healthy within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.log.close()
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def wait_for_app(page, charts: int, timeout_ms: int = 90_000) -> None:
+    """Wait until the script has finished and at least ``charts`` plotly charts are drawn."""
+    page.wait_for_function(
+        """(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n
+                  && !document.querySelector('[data-testid="stStatusWidget"] button')""",
+        arg=charts, timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+
+
+def wait_idle(page, timeout_ms: int = 90_000) -> None:
+    """Wait for the app's run to finish (the 'running' indicator is gone) and plots settle."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                  || !document.querySelector('[data-testid="stStatusWidget"]').innerText.match(/Running|Stop/)""",
+        timeout=timeout_ms)
+    page.wait_for_timeout(700)
+
+
+def chart_data(page, index: int = 0) -> str:
+    """The data of the index-th plotly chart on the page, as JSON text."""
+    return page.evaluate(
+        """(i) => { const plots = document.querySelectorAll('.js-plotly-plot');
+                    const gd = plots[i];
+                    return JSON.stringify((gd && gd.data || []).map(t => [t.name, t.x, t.y])); }""",
+        index)
+
+
+def set_text(page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+
+
+@contextmanager
+def running_app(log_dir: Path):
+    cache = tempfile.mkdtemp(prefix="gdx-browser-cache-")
+    server = Server(cache, log_dir / "streamlit.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def screenshot_all(out: Path) -> None:
+    """Open every page at its defaults and save full-page screenshots (manual use)."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with running_app(out) as server, sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        page = browser.new_page(viewport=SHOT_VIEWPORT)
+        for path, charts in (("dynamics", 6), ("complexity", 1), ("step_size_map", 4)):
+            page.goto(f"{server.url}/{path}")
+            wait_for_app(page, charts)
+            page.screenshot(path=str(out / f"{path}.png"), full_page=True)
+            print(path, json.dumps(page.evaluate("() => location.search"))[:200])
+        browser.close()
+
+
+if __name__ == "__main__":
+    screenshot_all(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "artifacts" / "screenshots"))

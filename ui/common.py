@@ -1,0 +1,81 @@
+"""Page helpers: progress for long runs, the cache note, errors, charts and downloads."""
+from __future__ import annotations
+
+import time
+from typing import Callable, TypeVar
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.plots import figure_html
+from core.results import SweepResult
+from core.spec import SpecError
+
+T = TypeVar("T")
+PROGRESS_AFTER_S = 0.3
+
+
+def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) -> T:
+    """Run ``task(progress)``; a progress bar appears once it has taken PROGRESS_AFTER_S."""
+    slot = st.empty()
+    started = time.perf_counter()
+    bar = None
+
+    def progress(fraction: float) -> None:
+        nonlocal bar
+        if bar is None and time.perf_counter() - started < PROGRESS_AFTER_S:
+            return
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        text = f"{label} … {fraction:.0%}"
+        if bar is None:
+            bar = slot.progress(fraction, text=text)
+        else:
+            bar.progress(fraction, text=text)
+
+    try:
+        return task(progress)
+    finally:
+        slot.empty()
+
+
+def cache_note(runs: int, cached: int, seconds: float, device: str = "") -> None:
+    """One caption: how many runs, whether they came from the cache, the time taken."""
+    where = f" on {device}" if device else ""
+    if cached == runs:
+        text = f"{runs} batched sweep(s) from cache in {seconds:.2f} s"
+    elif cached:
+        text = f"{runs} batched sweep(s), {cached} from cache, {runs - cached} computed{where} in {seconds:.2f} s"
+    else:
+        text = f"{runs} batched sweep(s) computed{where} in {seconds:.2f} s"
+    st.caption(text)
+
+
+def show_error(error: SpecError) -> None:
+    """A bad value, naming the field; the page carries on."""
+    st.error(str(error), icon=":material/error:")
+
+
+def chart(figure: go.Figure, name: str, container=None) -> None:
+    """Draw a figure and offer it as a standalone HTML file (plotly.js inlined)."""
+    box = container or st
+    box.plotly_chart(figure, theme=None, key=f"chart-{name}", config={"displaylogo": False})
+    box.download_button("Figure as HTML", data=lambda: figure_html(figure),
+                        file_name=f"{name}.html", mime="text/html", key=f"html-{name}",
+                        on_click="ignore", type="tertiary", icon=":material/download:")
+
+
+def result_downloads(result: SweepResult, cached: bool, name: str, container=None) -> None:
+    """The CLI's exports of one sweep: CSV and JSON."""
+    box = container or st
+    left, right = box.columns(2)
+    left.download_button(f"{name}.csv", data=result.to_csv, file_name=f"{name}.csv",
+                         mime="text/csv", key=f"csv-{name}", on_click="ignore",
+                         icon=":material/table:")
+    right.download_button(f"{name}.json", data=lambda: result.to_json(cached),
+                          file_name=f"{name}.json", mime="application/json",
+                          key=f"json-{name}", on_click="ignore", icon=":material/data_object:")
+
+
+def table(rows: list[dict], **kwargs) -> None:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, **kwargs)

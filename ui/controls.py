@@ -1,0 +1,232 @@
+"""Sidebar controls shared by the pages: model, dataset and run lists.
+
+Each ``*_fields`` function declares the URL fields of a group of controls; the matching
+``*_controls`` function draws them (only those that apply to the current choices) and
+returns raw values. :func:`spec_fields` turns raw values into ``make_spec`` keywords,
+raising :class:`SpecError` naming the field, so a page can draw every control first and
+report a bad value afterwards.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Sequence
+
+import streamlit as st
+
+from core.cache import default_directory
+from core.cli import expand_list
+from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEFAULT_SHAPES, FIXED_SHAPES, MODELS,
+                       TRAINED_LAYERS, SpecError, parse_field)
+
+from .state import Field, UrlState, choice_parser, multi_parser, number_parser, spec_parser
+
+MODEL_LABELS = {
+    "linear": "linear  g(b) = vᵀb",
+    "two_layer_conv": "two-layer conv  u₁·s(wᵀb) + u₂·s(wᵀPb)",
+    "mlp": "MLP, one hidden layer",
+}
+DATASET_LABELS = {
+    "worst_case": "worst case (d = 2)",
+    "two_point": "two points (d = 2)",
+    "minimal": "minimal example (n = 2)",
+    "gaussian": "Gaussian with a margin",
+    "breast_cancer": "breast cancer (scikit-learn)",
+    "digits": "digits, two classes (scikit-learn)",
+    "cifar10": "CIFAR-10, two classes (local folder)",
+    "csv": "CSV upload",
+}
+ACTIVATION_LABELS = {"identity": "identity", "relu": "ReLU", "leaky_relu": "leaky ReLU",
+                     "tanh": "tanh"}
+# The classifiers and algorithms of science.md §1–2 (the core also has other models).
+CLASSIFIER_MODELS = tuple(m for m in ("linear", "two_layer_conv", "mlp") if m in MODELS)
+LINEAR_ALGORITHMS = tuple(a for a in ("gd", "normalized_gd", "batch_perceptron",
+                                      "normalized_batch_perceptron", "generalized_perceptron")
+                          if a in ALGORITHMS)
+NONLINEAR_ALGORITHMS = ("gd", "normalized_gd", "generalized_perceptron")
+# When the model changes, perceptron choices follow the model.
+ALGORITHM_FOR_MODEL = {
+    ("linear", "generalized_perceptron"): "batch_perceptron",
+    ("nonlinear", "batch_perceptron"): "generalized_perceptron",
+    ("nonlinear", "normalized_batch_perceptron"): "generalized_perceptron",
+}
+UPLOAD_LIMIT_MB = 50
+
+
+def upload_directory() -> str:
+    return os.path.join(default_directory(), "uploads")
+
+
+# ---------------------------------------------------------------------- parsing
+def parse_list(field: str, text: str, kind: type, geometric: bool = False) -> tuple:
+    """``"0.1,1,10"``, ``"1e-3:1e2:log20"``, ``"16:2048:x2"``, ``"0:7"`` or ``"16,32,...,256"``."""
+    try:
+        values = expand_list(str(text), kind, geometric)
+    except SpecError as error:
+        raise SpecError(field, str(error).split(": ", 1)[-1]) from None
+    except (ValueError, OverflowError, ZeroDivisionError):
+        raise SpecError(field, f"could not read {text!r}; use a list such as 1,2,4 or a "
+                        "range such as 16:256:x2 or 1e-3:1e2:log20") from None
+    if not values:
+        raise SpecError(field, "needs at least one value")
+    return values
+
+
+def algorithms_for(model: str) -> tuple[str, ...]:
+    return LINEAR_ALGORITHMS if model == "linear" else NONLINEAR_ALGORITHMS
+
+
+def label_of(labels: dict[str, str]):
+    """A format_func that falls back to the raw name."""
+    return lambda name: labels.get(name, str(name))
+
+
+def adapt_algorithms(model: str, chosen: Sequence[str]) -> list[str]:
+    """Map perceptron choices to the model's own perceptron, keeping the order."""
+    family = "linear" if model == "linear" else "nonlinear"
+    out: list[str] = []
+    for algorithm in chosen:
+        algorithm = ALGORITHM_FOR_MODEL.get((family, algorithm), algorithm)
+        if algorithm in algorithms_for(model) and algorithm not in out:
+            out.append(algorithm)
+    return out
+
+
+# ---------------------------------------------------------------------- model
+def model_fields(default_model: str = "linear") -> list[Field]:
+    return [
+        Field("model", default_model, choice_parser("model", CLASSIFIER_MODELS)),
+        Field("activation", "identity", choice_parser("activation", ACTIVATIONS)),
+        Field("leak", 0.1, spec_parser("leak")),
+        Field("width", 16, spec_parser("width")),
+        Field("train", "both", choice_parser("train", TRAINED_LAYERS)),
+        Field("init_scale", 1.0, spec_parser("init_scale")),
+        Field("bias", False, spec_parser("bias")),
+    ]
+
+
+def model_controls(state: UrlState, container=None, models: Sequence[str] = CLASSIFIER_MODELS,
+                   choose_model: bool = True) -> dict[str, Any]:
+    box = container or st.sidebar
+    values: dict[str, Any] = {}
+    if choose_model:
+        values["model"] = state.selectbox("model", "Model", list(models), box,
+                                          format_func=label_of(MODEL_LABELS))
+    model = values.get("model")
+    if model == "linear":
+        values["bias"] = state.checkbox("bias", "with a bias term", box)
+        return values
+    values["activation"] = state.selectbox("activation", "Activation s", list(ACTIVATIONS), box,
+                                           format_func=label_of(ACTIVATION_LABELS))
+    if values["activation"] == "leaky_relu":
+        values["leak"] = state.number("leak", "Leak (negative slope)", float, box)
+    if model == "mlp" or model is None:
+        values["width"] = state.number("width", "Hidden width m (MLP)", int, box)
+        if model == "mlp":
+            values["train"] = state.selectbox("train", "Trained layers", list(TRAINED_LAYERS), box)
+    values["init_scale"] = state.number(
+        "init_scale", "Init scale s", float, box,
+        help="θ₀ = s·N(0, I)/√p, so ‖θ₀‖ ≈ s (the linear model starts at θ₀ = 0)")
+    return values
+
+
+# ---------------------------------------------------------------------- dataset
+def dataset_fields(default_dataset: str, datasets: Sequence[str] = DATASETS,
+                   n: int | None = None, d: int | None = None) -> list[Field]:
+    """``n``/``d``: the page's own defaults for its default dataset (None: the dataset's)."""
+    return [
+        Field("dataset", default_dataset, choice_parser("dataset", datasets)),
+        Field("n", n, number_parser("n", int)),
+        Field("d", d, number_parser("d", int)),
+        Field("mu", 0.7, spec_parser("mu")),
+        Field("margin", 0.1, spec_parser("margin")),
+        Field("data_seed", 0, spec_parser("data_seed")),
+        Field("classes", "0,1"),
+        Field("path", ""),
+        Field("label_column", ""),
+    ]
+
+
+def _reset_dataset_fields(state: UrlState) -> None:
+    """A new dataset starts from its own sizes (filled in by dataset_controls)."""
+    for name in ("n", "d"):
+        state.set(name, None)
+    for name in ("path", "label_column"):
+        state.set(name, "")
+
+
+def save_upload(content: bytes) -> str:
+    """Store uploaded CSV bytes as <cache>/uploads/<sha256>.csv (once) and return the path."""
+    directory = upload_directory()
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, hashlib.sha256(content).hexdigest() + ".csv")
+    if not os.path.exists(path):
+        temporary = f"{path}.{os.getpid()}.part"
+        with open(temporary, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    return path
+
+
+def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, container=None,
+                     show_d: bool = True) -> dict[str, Any]:
+    box = container or st.sidebar
+    dataset = state.selectbox("dataset", "Dataset", list(datasets), box,
+                              format_func=label_of(DATASET_LABELS),
+                              on_change=_reset_dataset_fields, args=(state,))
+    values: dict[str, Any] = {"dataset": dataset}
+    fixed_n, fixed_d = FIXED_SHAPES.get(dataset, (None, None))
+    default_n, default_d = DEFAULT_SHAPES[dataset]
+    if fixed_n is None:
+        if state.get("n") is None and default_n is not None:
+            state.set("n", default_n)
+        values["n"] = state.number("n", "Number of points n", int, box,
+                                   placeholder="all samples")
+    if show_d and fixed_d is None and dataset != "csv":
+        if state.get("d") is None and default_d is not None:
+            state.set("d", default_d)
+        values["d"] = state.number("d", "Dimension d", int, box)
+    if dataset == "minimal":
+        values["mu"] = state.number("mu", "μ  (b₂ = (1+μ, 1, …, 1))", float, box)
+    if dataset == "gaussian":
+        values["margin"] = state.number("margin", "Margin", float, box)
+        values["data_seed"] = state.number("data_seed", "Data seed", int, box)
+    if dataset in ("digits", "cifar10"):
+        values["classes"] = state.text("classes", "Two classes (−1, +1)", box)
+    if dataset == "cifar10":
+        values["path"] = state.text("path", "Folder with the CIFAR-10 python batches", box,
+                                    placeholder="/data/cifar-10-batches-py")
+    if dataset == "csv":
+        upload = box.file_uploader("CSV file (numeric features and one label column)",
+                                   type=["csv"], key=state.key("upload"),
+                                   max_upload_size=UPLOAD_LIMIT_MB)
+        if upload is not None:
+            state.set("path", save_upload(upload.getvalue()))
+        state.mark_shown("path")
+        values["path"] = state.get("path")
+        values["label_column"] = state.text("label_column", "Label column", box,
+                                            placeholder="label, or the last column")
+        if values["path"]:
+            box.caption(f"Using upload {os.path.basename(values['path'])[:12]}…")
+    return values
+
+
+def check_upload_path(path: str) -> None:
+    """A CSV path (from the URL) must be one of this app's uploads."""
+    if not path:
+        raise SpecError("path", "upload a CSV file")
+    directory = os.path.realpath(upload_directory())
+    if os.path.dirname(os.path.realpath(path)) != directory:
+        raise SpecError("path", "a CSV file must come from an upload on this page")
+    if not os.path.isfile(path):
+        raise SpecError("path", "this upload is no longer on the server; upload the file again")
+
+
+def spec_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """Raw control values -> ``make_spec`` keywords (raises SpecError naming the field)."""
+    out = dict(values)
+    if "classes" in out:
+        out["classes"] = parse_field("classes", out["classes"])
+    if out.get("dataset") == "csv":
+        check_upload_path(out.get("path", ""))
+    return out

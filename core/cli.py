@@ -4,6 +4,7 @@
         --algorithm normalized_gd --step-size 100,10,1,0.1 --max-iters 5000 --format json
     python -m core sweep-d --models linear:batch_perceptron,two_layer_conv:gd:scaled \
         --dataset minimal --d 16:2048:x2 --seed 0:7 --format text
+    python -m core reproduce [CLAIM ...] [--all] [--format text|json]
     python -m core cache info|clear
 
 Bad input exits with code 2 and one line on stderr naming the flag and what it allows.
@@ -160,6 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
     _add_common(sweep, "minimal")
 
+    reproduce = commands.add_parser("reproduce", help="check the papers' claims: expected vs measured")
+    reproduce.add_argument("claims", nargs="*", help="claim names (default: the quick subset)")
+    reproduce.add_argument("--all", action="store_true", help="also the slow claims")
+    reproduce.add_argument("--list", action="store_true", help="list the claims and exit")
+    reproduce.add_argument("--format", default="text", choices=("text", "json"))
+    reproduce.add_argument("--no-cache", action="store_true")
+    reproduce.add_argument("--output", "-o")
+
     cache = commands.add_parser("cache", help="inspect or clear the result cache")
     cache.add_argument("action", choices=("info", "clear"))
     return parser
@@ -257,6 +266,21 @@ def format_sweep_text(result) -> str:
     return "\n".join(lines)
 
 
+def command_reproduce(args: argparse.Namespace) -> int:
+    from .claims import CLAIMS, check, format_text, select
+
+    if args.list:
+        _write("\n".join(f"{c.name:28s} {'quick' if c.fast else 'slow '}  {c.paper}" for c in CLAIMS),
+               args.output)
+        return 0
+    verdicts = [check(claim, use_cache=not args.no_cache) for claim in select(args.claims, args.all)]
+    if args.format == "json":
+        _write(json.dumps([v.to_dict() for v in verdicts], indent=1), args.output)
+    else:
+        _write(format_text(verdicts), args.output)
+    return 0 if all(v.measurement.passed for v in verdicts) else 1
+
+
 def command_cache(args: argparse.Namespace) -> None:
     from .cache import CODE_VERSION, ResultCache
 
@@ -274,7 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        {"run": command_run, "sweep-d": command_sweep, "cache": command_cache}[args.command](args)
+        commands = {"run": command_run, "sweep-d": command_sweep, "cache": command_cache,
+                    "reproduce": command_reproduce}
+        return commands[args.command](args) or 0
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -287,4 +313,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    return 0
+    except Exception as error:  # never a traceback for users; GDX_DEBUG=1 shows it
+        if os.environ.get("GDX_DEBUG"):
+            raise
+        print(f"error: internal error ({type(error).__name__}: {error}); rerun with GDX_DEBUG=1 "
+              "for the traceback", file=sys.stderr)
+        return 1

@@ -45,6 +45,7 @@ METRIC_TITLES = {
     "perceptron_gap": "distance to the perceptron",
 }
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
+SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -54,7 +55,13 @@ def clean(values: Iterable[float]) -> list[float | None]:
 
 
 def format_step(step: float) -> str:
-    return f"{step:.3g}"
+    """3 significant digits: 0.05, 1000, 2.5·10⁶."""
+    if step == 0 or 1e-3 <= abs(step) < 1e5:
+        return np.format_float_positional(float(f"{step:.3g}"), trim="-")
+    exponent = math.floor(math.log10(abs(step)))
+    mantissa = f"{step / 10**exponent:.3g}"
+    power = "10" + str(exponent).translate(SUPERSCRIPTS)
+    return power if mantissa == "1" else f"{mantissa}·{power}"
 
 
 def algorithm_label(algorithm: str) -> str:
@@ -91,9 +98,6 @@ def base_figure(title: str, x_title: str, y_title: str, *, log_x: bool = False,
                         exponentformat="power" if log_y and not plain_y else "none",
                         showline=True, linecolor="#888", mirror=True, zeroline=not log_y)
     return figure
-
-
-SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def tick_text(value: float) -> str:
@@ -363,7 +367,11 @@ def direction_paths(results: Sequence[SweepResult]) -> tuple[list[tuple[str, Run
         for record in result.runs:
             if record.params is None:
                 continue
-            norms = np.linalg.norm(record.params, axis=1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                # scale first: θ of a diverging run can overflow ‖θ‖² in float64
+                scale = np.max(np.abs(record.params), axis=1)
+                norms = scale * np.linalg.norm(record.params / np.where(scale > 0, scale, 1)[:, None],
+                                               axis=1)
             keep = np.isfinite(norms) & (norms > 0)
             directions = np.full_like(record.params, np.nan)
             directions[keep] = record.params[keep] / norms[keep, None]

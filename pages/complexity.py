@@ -86,6 +86,16 @@ def controls(state: UrlState) -> dict:
     return values
 
 
+def read_curves(chosen: list[str]) -> list[Curve]:
+    """The chosen curves (errors name the 'curves' control)."""
+    if not chosen:
+        raise SpecError("curves", "choose at least one curve")
+    try:
+        return parse_curves(",".join(chosen), "gd", "scaled")
+    except SpecError as error:
+        raise SpecError("curves", str(error).split(": ", 1)[-1]) from None
+
+
 def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
     if curve.step == "scaled":
         return (f"scaled: γ = c·n/λ₂(d, μ) = {c:g}·{n}/√((2+{mu:g})² + 2(d−2))")
@@ -100,7 +110,7 @@ def main() -> None:
     state.show_errors()
     values = controls(state)
     try:
-        curves = parse_curves(",".join(values.pop("curves")), "gd", "scaled")
+        curves = read_curves(values.pop("curves"))
         dims = list(parse_list("dims", values.pop("dims"), int, geometric=True))
         c = values.pop("c")
         if c is None or not 0 < c <= 100:

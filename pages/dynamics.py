@@ -138,6 +138,9 @@ def trajectory(state: UrlState, results: list) -> None:
         format_func=lambda k: plots.run_name(records[k][0].spec.algorithm, records[k][1], True))
     result, record = records[chosen]
     iterations = [int(t) for t in record.history["iteration"]]
+    wanted = state.get("t")
+    if wanted is not None and wanted not in iterations:   # e.g. from a URL: nearest recorded t
+        state.set("t", min(iterations, key=lambda value: abs(value - wanted)))
     t = state.select_slider("t", "Iteration t (recorded iterations)", iterations, left,
                             default=iterations[-1])
     index = iterations.index(t)

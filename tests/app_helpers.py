@@ -1,0 +1,70 @@
+"""Helpers for the AppTest tests: open a page of app.py, read plotly chart specs."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+TIMEOUT = 180  # seconds per script run: generous for a loaded 2-core CI machine
+PAGE_FILES = {"dynamics": "pages/dynamics.py", "complexity": "pages/complexity.py",
+              "step_size_map": "pages/step_size_map.py"}
+
+
+def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
+    """Run app.py and show ``page``; ``query`` is the URL's query string."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if page == "dynamics":          # the default page: the first run shows it
+        at.query_params = dict(query or {})
+        return at.run()
+    at.run()
+    at.query_params = dict(query or {})   # a page switch starts from that page's own URL
+    return at.switch_page(PAGE_FILES[page]).run()
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception and no error on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def charts(at: AppTest) -> list[dict[str, Any]]:
+    """The plotly figures on the page (parsed spec JSON), in page order."""
+    return [json.loads(element.proto.spec) for element in at.get("plotly_chart")]
+
+
+def title(figure: dict[str, Any]) -> str:
+    text = figure.get("layout", {}).get("title", {})
+    return text.get("text", "") if isinstance(text, dict) else str(text)
+
+
+def chart(at: AppTest, title_part: str) -> dict[str, Any]:
+    """The one chart whose title contains ``title_part``."""
+    found = [f for f in charts(at) if title_part in title(f)]
+    assert len(found) == 1, (title_part, [title(f) for f in charts(at)])
+    return found[0]
+
+
+def values(trace: dict[str, Any], key: str) -> np.ndarray:
+    """A trace's x or y as floats (None -> NaN), typed arrays (bdata) decoded."""
+    raw = trace.get(key, [])
+    if isinstance(raw, dict) and "bdata" in raw:
+        return np.frombuffer(base64.b64decode(raw["bdata"]), dtype=np.dtype(raw["dtype"])).astype(float)
+    return np.array([np.nan if v is None else v for v in raw], dtype=float)
+
+
+def trace_names(figure: dict[str, Any]) -> list[str]:
+    return [trace.get("name", "") for trace in figure["data"]]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [element.value for element in at.error]
+
+
+def table_rows(at: AppTest, index: int = 0) -> list[dict[str, Any]]:
+    return at.dataframe[index].value.to_dict("records")

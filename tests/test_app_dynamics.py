@@ -1,0 +1,150 @@
+"""AppTest: the Perceptron dynamics page (defaults, widgets, errors, URL state)."""
+import numpy as np
+
+from tests.app_helpers import (assert_clean, chart, charts, errors, open_page, table_rows,
+                               trace_names, values)
+
+KEY = "dynamics."
+
+
+def solve_table(at):
+    return {(row["algorithm"], row["step size γ"]): row for row in table_rows(at)}
+
+
+def test_defaults_reproduce_the_papers_worst_case_numbers():
+    at = open_page("dynamics")
+    assert_clean(at)
+    assert len(charts(at)) == 6          # loss, accuracy, margin, gradient, gap, trajectory
+    loss = chart(at, "logistic loss")
+    names = trace_names(loss)
+    for gamma in ("0.1", "1", "10", "100"):
+        assert f"GD γ={gamma}" in names and f"batch perceptron γ={gamma}" in names
+    table = solve_table(at)
+    # science.md §1, Table 1 (worst case, n = 1000): LR+GD with γ = 100 solves in 308 steps.
+    assert table[("GD", 100.0)]["iterations to solve"] == 308
+    assert table[("GD", 0.1)]["status"] == "not solved"
+    # The batch perceptron does not depend on γ (θ_t = γ θ̂_t).
+    assert {table[("batch perceptron", g)]["iterations to solve"] for g in (0.1, 1.0, 10.0, 100.0)} == {301}
+    # The URL holds the view, named like the spec's query string.
+    assert at.query_params["step_size"] == "0.1, 1, 10, 100"
+    assert at.query_params["dataset"] == "worst_case" and at.query_params["n"] == "1000"
+    assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
+
+
+def test_changing_step_sizes_and_algorithms_changes_the_figures():
+    at = open_page("dynamics")
+    before = chart(at, "logistic loss")
+    at.text_input(key=KEY + "step_size").set_value("1, 1000").run()
+    at.multiselect(key=KEY + "algorithm").set_value(["normalized_gd"]).run()
+    assert_clean(at)
+    after = chart(at, "logistic loss")
+    assert trace_names(after) == ["normalized GD γ=1", "normalized GD γ=1000"]
+    assert trace_names(after) != trace_names(before)
+    table = solve_table(at)
+    # Table 1: normalized LR+GD with γ = 1 needs 16 iterations; large γ needs 2.
+    assert table[("normalized GD", 1.0)]["iterations to solve"] == 16
+    assert table[("normalized GD", 1000.0)]["iterations to solve"] == 2
+    assert at.query_params["algorithm"] == "normalized_gd"
+
+
+def test_bad_step_size_names_the_field_and_the_page_recovers():
+    at = open_page("dynamics")
+    at.text_input(key=KEY + "step_size").set_value("0.1, abc").run()
+    assert not at.exception
+    assert any(message.startswith("step_size:") for message in errors(at)), errors(at)
+    assert not charts(at)
+    at.text_input(key=KEY + "step_size").set_value("-1").run()
+    assert any(message.startswith("step_size:") for message in errors(at))
+    at.text_input(key=KEY + "step_size").set_value("10").run()
+    assert_clean(at)
+    assert trace_names(chart(at, "logistic loss")) == ["GD γ=10", "batch perceptron γ=10"]
+
+
+def test_out_of_range_n_names_the_field():
+    at = open_page("dynamics")
+    at.number_input(key=KEY + "n").set_value(2).run()
+    assert not at.exception
+    assert any(message.startswith("n:") for message in errors(at)), errors(at)
+
+
+def test_query_parameters_restore_the_widgets():
+    query = {"model": "two_layer_conv", "dataset": "gaussian", "n": "40", "d": "5",
+             "algorithm": "gd,generalized_perceptron", "step_size": "0.5,2", "seed": "0,1",
+             "max_iters": "60", "init_scale": "0.5", "t": "3"}
+    at = open_page("dynamics", query)
+    assert_clean(at)
+    assert at.selectbox(key=KEY + "model").value == "two_layer_conv"
+    assert at.selectbox(key=KEY + "dataset").value == "gaussian"
+    assert at.number_input(key=KEY + "n").value == 40
+    assert at.number_input(key=KEY + "d").value == 5
+    assert at.text_input(key=KEY + "step_size").value == "0.5,2"
+    assert at.multiselect(key=KEY + "algorithm").value == ["gd", "generalized_perceptron"]
+    assert at.number_input(key=KEY + "init_scale").value == 0.5
+    for name, value in query.items():
+        assert at.query_params[name] == value, name
+    # Two seeds x two step sizes per algorithm; d = 5 shows the θ/‖θ‖ projection.
+    assert len(chart(at, "logistic loss")["data"]) == 8
+    assert chart(at, "principal directions")
+
+
+def test_bad_query_parameter_is_reported_and_defaults_are_used():
+    at = open_page("dynamics", {"n": "many", "model": "resnet"})
+    assert not at.exception
+    messages = errors(at)
+    assert any(m.startswith("URL parameter n:") for m in messages), messages
+    assert any(m.startswith("URL parameter model:") for m in messages), messages
+    assert at.number_input(key=KEY + "n").value == 1000
+    assert len(charts(at)) == 6
+
+
+def test_trajectory_slider_moves_the_decision_boundary():
+    at = open_page("dynamics")
+    boundary = chart(at, "decision boundary")
+    assert "t = 308" in boundary["layout"]["title"]["text"]
+    slider = at.select_slider(key=KEY + "t")
+    slider.set_value(slider.options[len(slider.options) // 3]).run()
+    assert_clean(at)
+    moved = chart(at, "decision boundary")
+    assert moved["layout"]["title"]["text"] != boundary["layout"]["title"]["text"]
+    z_before = [t["z"] for t in boundary["data"] if t["type"] == "contour"][-1]
+    z_after = [t["z"] for t in moved["data"] if t["type"] == "contour"][-1]
+    assert not np.allclose(np.array(z_before, dtype=float), np.array(z_after, dtype=float))
+    assert at.query_params["t"] == str(slider.value)
+
+
+def test_divergent_runs_are_results_not_exceptions():
+    at = open_page("dynamics", {"model": "two_layer_conv", "dataset": "minimal", "d": "16",
+                                "algorithm": "gd", "step_size": "0.1,50", "max_iters": "200"})
+    assert_clean(at)
+    rows = {row["step size γ"]: row for row in table_rows(at)}
+    assert rows[50.0]["status"].startswith("diverged at t=")
+    assert not rows[0.1]["status"].startswith("diverged")
+    loss = chart(at, "logistic loss")
+    crosses = [t for t in loss["data"] if t["name"] == "diverged"]
+    assert crosses and np.isfinite(values(crosses[0], "y")).all()
+
+
+CSV_GOOD = b"x1,x2,label\n1,2,a\n-1,-2,b\n2,1,a\n-2,-1,b\n0.5,1.5,a\n"
+CSV_BAD = b"x1,x2,label\n1,2,a\n-1,oops,b\n"
+
+
+def test_csv_upload_runs_and_a_bad_csv_names_the_field(tmp_path):
+    at = open_page("dynamics", {"dataset": "csv"})
+    assert any(m.startswith("path:") for m in errors(at))       # nothing uploaded yet
+    at.file_uploader[0].set_value(("points.csv", CSV_GOOD, "text/csv")).run()
+    assert_clean(at)
+    table = table_rows(at)
+    assert table and all(row["status"] == "solved" for row in table)
+    assert at.query_params["path"].endswith(".csv") and "uploads" in at.query_params["path"]
+    at.file_uploader[0].set_value(("bad.csv", CSV_BAD, "text/csv")).run()
+    assert not at.exception
+    assert any(m.startswith("path:") and "non-numeric" in m for m in errors(at)), errors(at)
+
+
+def test_model_switch_maps_perceptrons():
+    at = open_page("dynamics")
+    at.selectbox(key=KEY + "model").set_value("mlp").run()
+    assert_clean(at)
+    assert at.multiselect(key=KEY + "algorithm").value == ["gd", "generalized_perceptron"]
+    names = trace_names(chart(at, "logistic loss"))
+    assert "generalized perceptron γ=10" in names

@@ -1,0 +1,178 @@
+"""The pure figure builders in core/plots.py (no streamlit involved)."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import plots
+from core.results import RunRecord, SweepResult
+from core.scaling import parse_curves, sweep_dimensions
+from core.spec import make_spec
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def record(step, loss, *, seed=0, diverged_at=None, solve=None, params=None, tail=None):
+    loss = np.asarray(loss, dtype=float)
+    iterations = np.arange(len(loss))
+    history = {"iteration": iterations, "loss": loss, "accuracy": np.ones_like(loss),
+               "min_margin": np.linspace(-1, 1, len(loss)), "grad_norm": loss / 2,
+               "param_norm": np.linspace(0, 2, len(loss))}
+    return RunRecord(step, seed, solve, diverged_at is not None, diverged_at,
+                     int(iterations[-1]), history, params, tail)
+
+
+def sweep(records, algorithm="gd", **fields):
+    spec = make_spec(dataset="two_point", algorithm=algorithm,
+                     step_sizes=tuple(sorted({r.step_size for r in records})),
+                     seeds=tuple(sorted({r.seed for r in records})), **fields)
+    return SweepResult(spec, records, {})
+
+
+def test_plots_never_imports_streamlit():
+    code = "import sys, core.plots; assert 'streamlit' not in sys.modules, 'streamlit imported'"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_history_figure_ends_a_diverged_run_with_a_cross():
+    result = sweep([record(1.0, [0.7, 0.5, 0.3, 0.2]),
+                    record(100.0, [0.7, 3.0, 1e200, math.inf], diverged_at=3)])
+    figure = plots.history_figure([result], "loss")
+    assert figure.layout.yaxis.type == "log"
+    lines = {t.name: t for t in figure.data if t.mode == "lines"}
+    assert set(lines) == {"GD γ=1", "GD γ=100"}
+    assert lines["GD γ=100"].y[-1] is None               # inf is a gap, not a value
+    (cross,) = [t for t in figure.data if t.name == "diverged"]
+    assert cross.x == (2,) and cross.y == (1e200,)
+    assert "diverged at t=3" in cross.text[0]
+
+
+def test_history_figure_colours_follow_the_step_size_and_dash_the_perceptron():
+    gd = sweep([record(g, [0.7, 0.1]) for g in (0.1, 10.0)])
+    perceptron = sweep([record(g, [0.7, 0.1]) for g in (0.1, 10.0)], algorithm="batch_perceptron")
+    figure = plots.history_figure([gd, perceptron], "accuracy")
+    colours = {t.name: t.line.color for t in figure.data}
+    assert colours["GD γ=0.1"] == colours["batch perceptron γ=0.1"]
+    assert colours["GD γ=0.1"] != colours["GD γ=10"]
+    dashes = {t.name: t.line.dash for t in figure.data}
+    assert dashes["GD γ=10"] == "solid" and dashes["batch perceptron γ=10"] == "dot"
+
+
+def test_min_margin_per_norm_divides_by_the_parameter_norm():
+    result = sweep([record(1.0, [0.7, 0.5, 0.3])])
+    raw = plots.history_figure([result], "min_margin").data[0].y
+    scaled = plots.history_figure([result], "min_margin", per_norm=True).data[0].y
+    assert raw == (-1.0, 0.0, 1.0)
+    assert scaled[0] is None and scaled[1:] == (0.0, 0.5)   # ‖θ_0‖ = 0: undefined
+
+
+def test_missing_metric_gives_an_explanatory_empty_figure():
+    figure = plots.history_figure([sweep([record(1.0, [0.7, 0.5])])], "perceptron_gap")
+    assert not figure.data and "no run records" in figure.layout.annotations[0].text
+
+
+def test_run_table_marks_divergence():
+    rows = plots.run_table([sweep([record(1.0, [0.7, 0.2], solve=1),
+                                   record(9.0, [0.7, math.nan], diverged_at=1)])])
+    assert [row["status"] for row in rows] == ["solved", "diverged at t=1"]
+    assert rows[1]["final loss"] is None
+
+
+def test_boundary_figure_draws_the_zero_level_of_the_linear_model():
+    spec = make_spec(dataset="two_point", model="linear")
+    features = np.array([[1.0, -1.0], [-1.0, -4.0]])
+    labels = np.array([1.0, -1.0])
+    params = np.array([[0.0, 0.0], [1.0, 1.0], [1.0, -0.2]])
+    rec = record(1.0, [0.7, 0.6, 0.1], params=params)
+    figure = plots.boundary_figure(spec, features, labels, rec, 2)
+    (contour,) = [t for t in figure.data if t.type == "contour" and t.line.width == 4]
+    z = np.array(contour.z)
+    xs, ys = np.array(contour.x), np.array(contour.y)
+    assert np.allclose(z, xs[None, :] - 0.2 * ys[:, None])   # g(b) = θᵀb on the grid
+    note = figure.layout.annotations[0].text
+    assert note.startswith("0 of 2 points misclassified")
+    at_t1 = plots.boundary_figure(spec, features, labels, rec, 1)
+    assert at_t1.layout.annotations[0].text.startswith("1 of 2 points misclassified")
+
+
+def test_direction_paths_project_onto_two_principal_directions():
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal((6, 5)) * np.array([5, 3, 0.1, 0.1, 0.1])
+    result = sweep([record(1.0, np.linspace(0.7, 0.1, 6), params=params)])
+    paths, explained = plots.direction_paths([result])
+    (_, _, coords), = paths
+    assert coords.shape == (6, 2)
+    assert explained.sum() <= 1 + 1e-12 and explained[0] >= explained[1]
+    figure = plots.direction_figure([result], ("gd", 1.0, 0), 3)
+    assert any(t.name == "t = 3" for t in figure.data)
+
+
+def test_orbit_and_step_map_figures():
+    tail_settled = {"iteration": np.arange(6, 10), "loss": np.full(4, 0.05)}
+    tail_oscillating = {"iteration": np.arange(6, 10), "loss": np.array([0.1, 0.3, 0.1, 0.3])}
+    result = sweep([record(1.0, np.linspace(0.7, 0.05, 10), tail=tail_settled, solve=4),
+                    record(50.0, np.r_[np.linspace(0.7, 0.1, 9), 0.3], tail=tail_oscillating),
+                    record(900.0, [0.7, math.inf], diverged_at=1)], run_to_max=True, tail_points=4)
+    orbit = plots.orbit_figure(result, selected=50.0)
+    points = orbit.data[0]
+    assert sorted(set(points.x)) == [1.0, 50.0] and len(points.x) == 8
+    assert [t.name for t in orbit.data][1] == "diverged (inf/NaN)"
+    assert orbit.layout.shapes[0].x0 == 50.0
+    rows = plots.step_map_rows(result)
+    assert [row["loss increases in tail"] for row in rows][:2] == [0.0, pytest.approx(2 / 3)]
+    assert [row["loss ever rose"] for row in rows] == [False, True, False]
+    solve = plots.solve_vs_step_figure(result)
+    assert solve.data[0].x == (1.0,) and solve.data[0].y == (4,)
+    assert solve.data[1].marker.symbol == ("triangle-up", "x")
+    share = plots.nonmonotone_figure(result)
+    assert share.data[0].y[:2] == (0.0, pytest.approx(2 / 3))
+    curve = plots.loss_curve_figure(result.runs[1], "gd")
+    assert curve.data[1].name == "last K iterations (exact)" and len(curve.data[1].x) == 4
+
+
+def test_robust_range_keeps_huge_losses_from_flattening_the_view():
+    span = plots.robust_log_range([1e-2] * 50 + [1.0] * 50 + [1e290])
+    assert span[0] == pytest.approx(-2.25) and span[1] <= 1.0
+    assert plots.robust_log_range([0.0, math.nan]) is None
+
+
+def test_loss_increase_fraction():
+    assert plots.loss_increase_fraction(np.array([3.0, 2.0, 1.0])) == 0.0
+    assert plots.loss_increase_fraction(np.array([1.0, 2.0, 1.0, 2.0, 1.0])) == 0.5
+    assert math.isnan(plots.loss_increase_fraction(np.array([1.0])))
+
+
+def test_ticks_and_step_labels():
+    assert plots.log_ticks([3.0, 40.0]) == [2.0, 5.0, 10.0, 20.0, 50.0]
+    assert plots.log_ticks([1e-15, 1.0]) == [10.0**e for e in range(-15, 1, 2)]
+    assert plots.tick_text(0.05) == "0.05" and plots.tick_text(1e-6) == "10⁻⁶"
+    assert plots.tick_text(2e8) == "2·10⁸"
+    assert [plots.format_step(g) for g in (0.1, 1000.0, 1e6, 0.3366)] == ["0.1", "1000", "10⁶", "0.337"]
+
+
+def test_standalone_html_inlines_plotly():
+    figure = plots.history_figure([sweep([record(1.0, [0.7, 0.5])])], "loss")
+    html = plots.figure_html(figure)
+    assert html.lstrip().lower().startswith("<!doctype html>") and html.rstrip().endswith("</html>")
+    assert "cdn.plot.ly" not in html and "Plotly.newPlot" in html
+    assert len(html) > 1_000_000                     # plotly.js itself is in the file
+
+
+def test_scaling_figure_reference_slopes_and_fit():
+    base = make_spec(dataset="minimal", algorithm="batch_perceptron", seeds=(0, 1),
+                     history_points=16, max_iters=5000, d=8)
+    result = sweep_dimensions(base, parse_curves("linear:batch_perceptron:1", "gd", "1"),
+                              [8, 16, 32, 64])
+    figure = plots.scaling_figure(result)
+    traces = {t.name: t for t in figure.data}
+    slope1 = traces["reference slope 1 (∝ d)"]
+    half = traces["reference slope ½ (∝ √d)"]
+    assert np.allclose(np.diff(np.log(slope1.y)) / np.diff(np.log(slope1.x)), 1.0)
+    assert np.allclose(np.diff(np.log(half.y)) / np.diff(np.log(half.x)), 0.5)
+    (fit_name,) = [name for name in traces if name.startswith("fit: slope")]
+    assert f"{result.fits[result.curves[0]].slope:.2f}" in fit_name
+    assert list(figure.layout.xaxis.tickvals) == [8, 16, 32, 64]
+    rows = plots.scaling_rows(result)
+    assert [row["d"] for row in rows] == [8, 16, 32, 64]

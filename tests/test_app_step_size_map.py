@@ -1,0 +1,81 @@
+"""AppTest: the Step-size map page."""
+import numpy as np
+
+from tests.app_helpers import assert_clean, chart, charts, errors, open_page, table_rows, values
+
+KEY = "step_size_map."
+
+
+def test_defaults_draw_an_orbit_diagram_over_a_dense_grid():
+    at = open_page("step_size_map")
+    assert_clean(at)
+    assert len(charts(at)) == 4
+    orbit = chart(at, "orbit diagram")
+    points = orbit["data"][0]
+    steps = np.unique(values(points, "x"))
+    assert len(steps) >= 200                        # one run per grid point, K losses each
+    assert len(values(points, "y")) > 5 * len(steps)
+    assert orbit["layout"]["xaxis"]["type"] == "log" and orbit["layout"]["yaxis"]["type"] == "log"
+    # Non-separable data: small steps settle (one loss value), large steps keep oscillating.
+    ys = values(points, "y")
+    xs = values(points, "x")
+    spread = {g: np.log10(ys[xs == g].max() / ys[xs == g].min()) for g in steps}
+    assert spread[steps[0]] < 0.05 and spread[steps[-1]] > 0.3
+    share = chart(at, "non-monotone")["data"][0]
+    assert values(share, "y")[0] == 0 and values(share, "y")[-1] > 0.2
+    assert chart(at, "loss of the run with γ")
+    rows = table_rows(at)
+    assert len(rows) == len(steps)
+
+
+def test_choosing_a_step_size_shows_its_loss_curve():
+    at = open_page("step_size_map")
+    before = chart(at, "loss of the run with γ")
+    grid = np.logspace(0, 4, 200)                   # the default grid: 1 … 1e4, 200 points
+    gamma = float(grid[5])
+    at.select_slider(key=KEY + "gamma").set_value(gamma).run()
+    assert_clean(at)
+    after = chart(at, "loss of the run with γ")
+    assert after["layout"]["title"]["text"] != before["layout"]["title"]["text"]
+    assert not np.allclose(values(after["data"][0], "y"), values(before["data"][0], "y"),
+                           equal_nan=True)
+    vline = chart(at, "orbit diagram")["layout"]["shapes"][0]
+    assert np.isclose(vline["x0"], gamma)
+    assert np.isclose(float(at.query_params["gamma"]), gamma)
+
+
+def test_changing_the_grid_changes_the_orbit():
+    at = open_page("step_size_map")
+    at.number_input(key=KEY + "step_max").set_value(100.0).run()
+    assert_clean(at)
+    steps = np.unique(values(chart(at, "orbit diagram")["data"][0], "x"))
+    assert np.isclose(steps.max(), 100.0) and len(steps) == 200
+    assert at.query_params["step_max"] == "100"
+
+
+def test_too_coarse_a_grid_names_the_field():
+    at = open_page("step_size_map")
+    at.number_input(key=KEY + "step_count").set_value(20).run()
+    assert not at.exception
+    assert any(m.startswith("step_count:") for m in errors(at)), errors(at)
+    at.number_input(key=KEY + "step_count").set_value(200)
+    at.number_input(key=KEY + "step_min").set_value(-1.0).run()
+    assert any(m.startswith("step_min:") for m in errors(at)), errors(at)
+
+
+def test_query_parameters_restore_a_diverging_view():
+    query = {"model": "two_layer_conv", "dataset": "minimal", "d": "16", "step_min": "0.01",
+             "step_max": "100", "max_iters": "80", "tail_points": "8", "seed": "3"}
+    at = open_page("step_size_map", query)
+    assert_clean(at)
+    assert at.selectbox(key=KEY + "model").value == "two_layer_conv"
+    assert at.number_input(key=KEY + "d").value == 16
+    assert at.number_input(key=KEY + "step_min").value == 0.01
+    assert at.number_input(key=KEY + "seed").value == 3
+    for name, value in query.items():
+        assert at.query_params[name] == value, name
+    orbit = chart(at, "orbit diagram")
+    assert "diverged (inf/NaN)" in [t["name"] for t in orbit["data"]]
+    statuses = [row["status"] for row in table_rows(at)]
+    assert any(s.startswith("diverged") for s in statuses)
+    assert any(s == "solved" for s in statuses)

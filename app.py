@@ -20,14 +20,18 @@ st.set_page_config(page_title="GD Dynamics Explorer", page_icon=":material/timel
 
 PAGES = [
     st.Page("pages/dynamics.py", title="Perceptron dynamics", icon=":material/show_chart:",
-            url_path="dynamics", default=True),
+            url_path="perceptron_dynamics", default=True),
     st.Page("pages/complexity.py", title="Iteration complexity", icon=":material/stacked_line_chart:",
             url_path="complexity"),
     st.Page("pages/step_size_map.py", title="Step-size map", icon=":material/scatter_plot:",
             url_path="step_size_map"),
 ]
 
-page = st.navigation(PAGES)
+# The default page lives at "/"; this hidden twin keeps "/dynamics" links working too.
+ALIASES = [st.Page("pages/dynamics.py", title="Perceptron dynamics", url_path="dynamics",
+                   visibility="hidden")]
+
+page = st.navigation(PAGES + ALIASES)
 st.sidebar.caption("GD Dynamics Explorer · gradient descent on the logistic loss and "
                    "its perceptron limits")
 page.run()

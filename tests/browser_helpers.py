@@ -74,36 +74,39 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def wait_for_app(page, charts: int, timeout_ms: int = 90_000) -> None:
-    """Wait until the script has finished and at least ``charts`` plotly charts are drawn."""
-    page.wait_for_function(
-        """(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n
-                  && !document.querySelector('[data-testid="stStatusWidget"] button')""",
-        arg=charts, timeout=timeout_ms)
-    wait_idle(page, timeout_ms)
+IDLE_SCRIPT = """(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n
+    && !document.querySelector('[data-stale="true"]')"""
+CHART_SCRIPT = """(i) => { const gd = document.querySelectorAll('.js-plotly-plot')[i];
+    if (!gd || !gd.data) return null;
+    const list = (v) => (v == null ? null : Array.from(v));
+    return JSON.stringify(gd.data.map(t => [t.name, list(t.x), list(t.y)])); }"""
 
 
-def wait_idle(page, timeout_ms: int = 90_000) -> None:
-    """Wait for the app's run to finish (the 'running' indicator is gone) and plots settle."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stStatusWidget"]')
-                  || !document.querySelector('[data-testid="stStatusWidget"]').innerText.match(/Running|Stop/)""",
-        timeout=timeout_ms)
-    page.wait_for_timeout(700)
+def wait_for_app(page, charts: int, timeout_ms: int = 120_000) -> None:
+    """Wait until at least ``charts`` plotly charts are drawn and no element is stale (the
+    script run has finished), then until that state has held for half a second."""
+    page.wait_for_function(IDLE_SCRIPT, arg=charts, timeout=timeout_ms)
+    page.wait_for_timeout(500)
+    page.wait_for_function(IDLE_SCRIPT, arg=charts, timeout=timeout_ms)
 
 
-def chart_data(page, index: int = 0) -> str:
-    """The data of the index-th plotly chart on the page, as JSON text."""
-    return page.evaluate(
-        """(i) => { const plots = document.querySelectorAll('.js-plotly-plot');
-                    const gd = plots[i];
-                    return JSON.stringify((gd && gd.data || []).map(t => [t.name, t.x, t.y])); }""",
-        index)
+def chart_data(page, index: int = 0) -> str | None:
+    """The traces (name, x, y) of the index-th plotly chart on the page, as JSON text."""
+    return page.evaluate(CHART_SCRIPT, index)
 
 
-def set_text(page, label: str, value: str) -> None:
-    box = page.get_by_label(label, exact=True)
+def wait_for_change(page, before: str | None, index: int = 0, timeout_ms: int = 120_000) -> str:
+    """Wait until the index-th chart's data differs from ``before``; return the new data."""
+    changed = (f"(old) => {{ const now = ({CHART_SCRIPT})({index}); "
+               f"return now !== null && now !== old; }}")
+    page.wait_for_function(changed, arg=before, timeout=timeout_ms)
+    wait_for_app(page, index + 1, timeout_ms)
+    return chart_data(page, index)
+
+
+def set_input(page, label: str, value: str) -> None:
+    """Type into the sidebar text or number input with this label and commit it."""
+    box = page.locator('section[data-testid="stSidebar"]').get_by_label(label, exact=True)
     box.fill(value)
     box.press("Enter")
 

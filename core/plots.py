@@ -616,25 +616,28 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     solved = [(r.step_size, r.iterations_to_solve) for r in result.runs
               if r.iterations_to_solve is not None]
     if not solved:
-        figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations "
-                              "(are the data linearly separable?)", x=0.5, y=0.15,
-                              xref="paper", yref="paper", showarrow=False,
-                              bgcolor="rgba(255,255,255,0.85)")
-    figure.add_trace(go.Scatter(
-        x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
-        name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
-        hovertemplate="γ=%{x:.4g}<br>solved at t=%{y}<extra></extra>"))
-    unsolved = [r for r in result.runs if r.iterations_to_solve is None]
-    if unsolved:
-        top = result.spec.max_iters
+        figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations<br>"
+                              "(are the data linearly separable?)", x=0.5, y=0.5,
+                              xref="paper", yref="paper", showarrow=False)
+        figure.update_yaxes(showticklabels=False)
+        figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
+                                            result.spec.step_sizes[-1]]).tolist())
+    else:
         figure.add_trace(go.Scatter(
-            x=[r.step_size for r in unsolved], y=[top] * len(unsolved), mode="markers",
-            name=f"not solved within {top} (× diverged)",
-            marker=dict(symbol=["x" if r.diverged else "triangle-up" for r in unsolved],
-                        color=[DIVERGED_COLOR if r.diverged else "#7f7f7f" for r in unsolved],
-                        size=8),
-            text=[status_text(r) for r in unsolved],
-            hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
+            x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
+            name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
+            hovertemplate="γ=%{x:.4g}<br>solved at t=%{y}<extra></extra>"))
+        unsolved = [r for r in result.runs if r.iterations_to_solve is None]
+        if unsolved:
+            top = result.spec.max_iters
+            figure.add_trace(go.Scatter(
+                x=[r.step_size for r in unsolved], y=[top] * len(unsolved), mode="markers",
+                name=f"not solved within {top} (× diverged)",
+                marker=dict(symbol=["x" if r.diverged else "triangle-up" for r in unsolved],
+                            color=[DIVERGED_COLOR if r.diverged else "#7f7f7f" for r in unsolved],
+                            size=8),
+                text=[status_text(r) for r in unsolved],
+                hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
     tidy_log_axis(figure, values=[i for _, i in solved] + [result.spec.max_iters])
@@ -648,7 +651,7 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
                        height: int = 380) -> go.Figure:
     """Share of loss increases f(θ_{t+1}) > f(θ_t) in the last K iterations, per step size."""
     figure = base_figure("where the loss is non-monotone", "step size γ",
-                         "share of steps where the loss rose", log_x=True, height=height,
+                         "steps that raised the loss", log_x=True, height=height,
                          plain_x=True)
     rows = step_map_rows(result)
     fractions = [row["loss increases in tail"] for row in rows]
@@ -660,7 +663,7 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
     if rose:
         figure.add_trace(go.Scatter(
             x=rose, y=[-0.04] * len(rose), mode="markers", name="loss rose somewhere (recorded history)",
-            marker=dict(symbol="line-ns-open", size=8, color="rgba(255,127,14,0.6)",
+            marker=dict(symbol="line-ns-open", size=6, color="rgba(255,127,14,0.5)",
                         line=dict(width=1)),
             hovertemplate="γ=%{x:.4g}: the recorded loss is non-monotone<extra></extra>"))
     figure.update_yaxes(range=[-0.08, 1.02], tickformat=".0%")

@@ -60,7 +60,7 @@ def controls(state: UrlState) -> dict:
     values["step_count"] = state.number("step_count", f"Grid points ({MIN_GRID}–{MAX_GRID})", int)
     values["max_iters"] = state.number("max_iters", "Iterations T", int)
     values["tail_points"] = state.number("tail_points", "Last K iterations kept", int)
-    values["seeds"] = (state.number("seed", "Init seed", int),)
+    values["seed"] = state.number("seed", "Init seed", int)
     return values
 
 
@@ -77,7 +77,14 @@ def step_grid(low: float | None, high: float | None, count: int | None) -> tuple
 
 def build_spec(values: dict):
     steps = step_grid(values.pop("step_min"), values.pop("step_max"), values.pop("step_count"))
-    return make_spec(step_sizes=steps, run_to_max=True, history_points=256, **spec_fields(values))
+    seed = values.pop("seed")
+    if seed is None:
+        raise SpecError("seed", "needs a value")
+    values["seeds"] = (seed,)
+    # Record every iteration up to T = 1023, so the detailed loss curve is exact.
+    history = min(max(int(values.get("max_iters") or 0) + 1, 256), 1024)
+    return make_spec(step_sizes=steps, run_to_max=True, history_points=history,
+                     **spec_fields(values))
 
 
 def main() -> None:

@@ -178,3 +178,12 @@ def test_scaling_figure_reference_slopes_and_fit():
     assert list(figure.layout.xaxis.tickvals) == [8, 16, 32, 64]
     rows = plots.scaling_rows(result)
     assert [row["d"] for row in rows] == [8, 16, 32, 64]
+
+
+def test_solve_figure_explains_when_nothing_solved():
+    tail = {"iteration": np.arange(2, 4), "loss": np.array([0.3, 0.2])}
+    result = sweep([record(g, [0.7, 0.5, 0.3, 0.2], tail=tail) for g in (1.0, 10.0)],
+                   run_to_max=True, tail_points=2, max_iters=3)
+    figure = plots.solve_vs_step_figure(result)
+    assert not figure.data
+    assert figure.layout.annotations[0].text.startswith("no run solved within 3 iterations")

@@ -95,13 +95,22 @@ def test_dynamics_page(server, browser, page):
     after = wait_for_change(page, before)
     names = [name for name, _ in names_and_x(after)]
     assert "GD γ=1000" in names and "GD γ=100" not in names
-    wait_for_app(page, 6)
     page.screenshot(path=str(SHOTS / "dynamics_changed.png"))
     assert "step_size=1" in page.url
     reopen_matches(browser, page.url, 6, after)
+    # A bad value: an error naming the field, no traceback; fixing it brings the charts back.
+    set_input(page, "Seeds", "0, x")
+    error = page.locator('[data-testid="stAlertContentError"]').first
+    error.wait_for(timeout=60_000)
+    assert error.inner_text().splitlines()[-1].startswith("seed:"), error.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "dynamics_error.png"))
+    set_input(page, "Seeds", "0")
+    wait_for_app(page, 6)
+    assert chart_data(page) == after
 
 
-def test_complexity_page(server, browser, page):
+def test_complexity_page(server, page):
     page.goto(f"{server.url}/complexity")
     wait_for_app(page, 1)
     page.screenshot(path=str(SHOTS / "complexity.png"))
@@ -111,10 +120,9 @@ def test_complexity_page(server, browser, page):
     medians = [x for name, x in names_and_x(after) if name.endswith("(median)")]
     assert medians and all(x[-1] == 512 for x in medians)
     page.screenshot(path=str(SHOTS / "complexity_changed.png"))
-    reopen_matches(browser, page.url, 1, after)
 
 
-def test_step_size_map_page(server, browser, page):
+def test_step_size_map_page(server, page):
     page.goto(f"{server.url}/step_size_map")
     wait_for_app(page, 4)
     page.screenshot(path=str(SHOTS / "step_size_map.png"))
@@ -124,16 +132,3 @@ def test_step_size_map_page(server, browser, page):
     steps = json.loads(after)[0][1]
     assert max(steps) == pytest.approx(100.0)
     page.screenshot(path=str(SHOTS / "step_size_map_changed.png"))
-    reopen_matches(browser, page.url, 4, after)
-
-
-def test_a_bad_value_shows_an_error_naming_the_field(server, page):
-    page.goto(f"{server.url}/dynamics")
-    wait_for_app(page, 6)
-    set_input(page, "Seeds", "0, x")
-    page.wait_for_selector('[data-testid="stAlertContentError"]', timeout=60_000)
-    text = page.locator('[data-testid="stAlertContentError"]').first.inner_text()
-    assert text.startswith("seed:")
-    page.screenshot(path=str(SHOTS / "dynamics_error.png"))
-    set_input(page, "Seeds", "0")
-    wait_for_app(page, 6)

@@ -17,7 +17,7 @@ import streamlit as st
 from core.cache import default_directory
 from core.cli import expand_list
 from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEFAULT_SHAPES, FIXED_SHAPES, MODELS,
-                       TRAINED_LAYERS, SpecError, parse_field)
+                       QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
 from .state import Field, UrlState, choice_parser, multi_parser, number_parser, spec_parser
 
@@ -225,6 +225,9 @@ def check_upload_path(path: str) -> None:
 def spec_fields(values: dict[str, Any]) -> dict[str, Any]:
     """Raw control values -> ``make_spec`` keywords (raises SpecError naming the field)."""
     out = dict(values)
+    for name, value in out.items():
+        if value is None and name not in ("n", "d"):      # an emptied number box
+            raise SpecError(QUERY_NAMES.get(name, name), "needs a value")
     if "classes" in out:
         out["classes"] = parse_field("classes", out["classes"])
     if out.get("dataset") == "csv":

@@ -3,6 +3,7 @@ example, for linear and two-layer models, with fitted log–log slopes."""
 from __future__ import annotations
 
 import json
+import time
 
 import streamlit as st
 
@@ -10,7 +11,7 @@ from core import plots
 from core.scaling import Curve, parse_curves, sweep_dimensions
 from core.spec import SpecError, make_spec
 from core.theory import minimal_lambda2
-from ui.common import chart, run_with_progress, show_error, table
+from ui.common import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
 from ui.navigation import require_app
@@ -118,17 +119,18 @@ def main() -> None:
         values["seeds"] = parse_list("seed", values.pop("seeds"), int)
         base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=dims[0],
                          history_points=16, **spec_fields(values))
+        started = time.perf_counter()
         result = run_with_progress(
             lambda progress: sweep_dimensions(base, curves, dims, c=c, progress=progress),
             "sweeping d")
+        seconds = time.perf_counter() - started
     except SpecError as error:
         show_error(error)
         state.publish()
         return
 
-    runs = len(curves) * len(dims)
-    st.caption(f"{runs} batched runs × {len(result.seeds)} seeds · {result.cached_runs} of "
-               f"{runs} from cache")
+    cache_note(len(curves) * len(result.dims), result.cached_runs, seconds)
+    st.caption(f"Each (curve, d) is one batched run over {len(result.seeds)} seeds.")
     st.markdown("**Step-size rule of each curve**\n" + "\n".join(
         f"* {curve.label} — {rule_text(curve, c, base.mu, base.n)}" for curve in curves))
     chart(plots.scaling_figure(result), "iterations_vs_d")

@@ -84,3 +84,14 @@ def test_unknown_curve_in_the_url_names_the_field():
     at = open_page("complexity", {"curves": "resnet:gd"})
     assert not at.exception
     assert any(m.startswith("curves:") for m in errors(at)), errors(at)
+
+
+def test_a_custom_curve_from_the_url_is_an_option():
+    at = open_page("complexity", {"dims": "8,16", "seed": "0:1", "max_iters": "2000",
+                                  "curves": "linear:batch_perceptron:1,mlp:gd:0.5"})
+    assert_clean(at)
+    curves = at.multiselect(key=KEY + "curves")
+    assert curves.value == ["linear:batch_perceptron:1", "mlp:gd:0.5"]
+    assert "mlp · gd · γ=0.5" in curves.options          # typed curves get a readable label
+    names = list(medians(chart(at, "against the dimension d")))
+    assert names == ["linear · batch_perceptron · γ=1 (median)", "mlp · gd · γ=0.5 (median)"]

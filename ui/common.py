@@ -17,7 +17,8 @@ PROGRESS_AFTER_S = 0.3
 
 
 def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) -> T:
-    """Run ``task(progress)``; a progress bar appears once it has taken PROGRESS_AFTER_S."""
+    """Run ``task(progress)``; a progress bar appears once it has taken PROGRESS_AFTER_S.
+    Running out of memory becomes a SpecError naming "memory" (the page shows it)."""
     slot = st.empty()
     started = time.perf_counter()
     bar = None
@@ -35,6 +36,14 @@ def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) 
 
     try:
         return task(progress)
+    except MemoryError:
+        raise SpecError("memory", "the run did not fit in memory; lower n, d, the width, "
+                        "the iterations or the number of step sizes × seeds") from None
+    except RuntimeError as error:       # torch reports allocation failures this way
+        if "out of memory" not in str(error).lower():
+            raise
+        raise SpecError("memory", f"{str(error).splitlines()[0]}; lower n, d, the width or the "
+                        "number of step sizes × seeds") from None
     finally:
         slot.empty()
 

@@ -334,10 +334,9 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
             customdata=counts[keep].tolist(),
             hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
     wrong = int((margins <= 0).sum())
-    figure.add_annotation(text=f"{wrong} of {len(labels)} points misclassified (red outline)"
-                          + ("" if values is not None else "; g has no zero level in view"),
-                          x=0.01, y=0.01, xref="paper", yref="paper", xanchor="left",
-                          yanchor="bottom", showarrow=False, bgcolor="rgba(255,255,255,0.8)")
+    note = (f"{wrong} of {len(labels)} points misclassified (red outline)"
+            + ("" if values is not None else "; g has no zero level in view"))
+    figure.update_layout(title=dict(subtitle=dict(text=note)), margin=dict(t=85))
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
@@ -392,7 +391,7 @@ def direction_paths(results: Sequence[SweepResult]) -> tuple[list[tuple[str, Run
 
 
 def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float, int] | None,
-                     t: int | None, height: int = 460) -> go.Figure:
+                     t: int | None, height: int = 560) -> go.Figure:
     """The path of θ_t/‖θ_t‖ in the plane of its two principal directions; the selected
     run (algorithm, step size, seed) is drawn bold with a marker at iteration ``t``."""
     paths, explained = direction_paths(results)
@@ -423,6 +422,8 @@ def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float,
                     name=f"t = {int(iterations[at])}",
                     marker=dict(size=18, color=colors[record.step_size], symbol="star",
                                 line=dict(width=2, color="#111"))))
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
+                         margin=dict(b=140))
     return figure
 
 
@@ -558,17 +559,18 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
 def orbit_figure(result: SweepResult, selected: float | None = None,
                  height: int = 480) -> go.Figure:
     """Bifurcation diagram: the last K losses of each run against its step size (log–log).
-    Diverged runs are marked along the top; the selected step size is a vertical line.
-    The y range covers the bulk of the values; the count of values outside it is noted."""
+    Diverged runs are marked with a cross along the top instead; the selected step size is
+    a vertical line. The y range covers the bulk of the values (the count outside is noted)."""
     figure = base_figure("orbit diagram: the last K losses of each run against its step size",
                          "step size γ", "loss f(θₜ), last K iterations", log_x=True,
                          log_y=True, height=height, plain_x=True)
     xs, ys, ts = [], [], []
     underflow, diverged_x, diverged_text = 0, [], []
     for record in result.runs:
-        if record.diverged:
+        if record.diverged:      # its last finite losses are the blow-up, not an orbit
             diverged_x.append(record.step_size)
             diverged_text.append(f"γ={format_step(record.step_size)} diverged at t={record.diverged_at}")
+            continue
         if not record.tail:
             continue
         loss = np.asarray(record.tail["loss"], dtype=float)
@@ -594,6 +596,7 @@ def orbit_figure(result: SweepResult, selected: float | None = None,
         top = 10 ** (span[1] - 0.1) if span is not None else 1.0
         figure.add_trace(go.Scatter(
             x=diverged_x, y=[top] * len(diverged_x), mode="markers", name="diverged (inf/NaN)",
+            cliponaxis=False,
             marker=dict(symbol="x", size=9, color=DIVERGED_COLOR), text=diverged_text,
             hovertemplate="%{text}<extra></extra>"))
     if selected is not None:

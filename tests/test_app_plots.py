@@ -92,10 +92,9 @@ def test_boundary_figure_draws_the_zero_level_of_the_linear_model():
     z = np.array(contour.z)
     xs, ys = np.array(contour.x), np.array(contour.y)
     assert np.allclose(z, xs[None, :] - 0.2 * ys[:, None])   # g(b) = θᵀb on the grid
-    note = figure.layout.annotations[0].text
-    assert note.startswith("0 of 2 points misclassified")
+    assert figure.layout.title.subtitle.text.startswith("0 of 2 points misclassified")
     at_t1 = plots.boundary_figure(spec, features, labels, rec, 1)
-    assert at_t1.layout.annotations[0].text.startswith("1 of 2 points misclassified")
+    assert at_t1.layout.title.subtitle.text.startswith("1 of 2 points misclassified")
 
 
 def test_direction_paths_project_onto_two_principal_directions():
@@ -115,10 +114,12 @@ def test_orbit_and_step_map_figures():
     tail_oscillating = {"iteration": np.arange(6, 10), "loss": np.array([0.1, 0.3, 0.1, 0.3])}
     result = sweep([record(1.0, np.linspace(0.7, 0.05, 10), tail=tail_settled, solve=4),
                     record(50.0, np.r_[np.linspace(0.7, 0.1, 9), 0.3], tail=tail_oscillating),
-                    record(900.0, [0.7, math.inf], diverged_at=1)], run_to_max=True, tail_points=4)
+                    record(900.0, [0.7, math.inf], diverged_at=1,
+                           tail={"iteration": np.arange(2), "loss": np.array([1e300, math.inf])})],
+                   run_to_max=True, tail_points=4)
     orbit = plots.orbit_figure(result, selected=50.0)
     points = orbit.data[0]
-    assert sorted(set(points.x)) == [1.0, 50.0] and len(points.x) == 8
+    assert sorted(set(points.x)) == [1.0, 50.0] and len(points.x) == 8   # no blow-up drawn
     assert [t.name for t in orbit.data][1] == "diverged (inf/NaN)"
     assert orbit.layout.shapes[0].x0 == 50.0
     rows = plots.step_map_rows(result)

@@ -25,6 +25,12 @@ PAGES = [
             url_path="complexity"),
     st.Page("pages/step_size_map.py", title="Step-size map", icon=":material/scatter_plot:",
             url_path="step_size_map"),
+    st.Page("pages/shallow.py", title="Shallow linear networks", icon=":material/functions:",
+            url_path="shallow"),
+    st.Page("pages/images.py", title="Image classifiers", icon=":material/image:",
+            url_path="images"),
+    st.Page("pages/checks.py", title="Paper checks", icon=":material/fact_check:",
+            url_path="checks"),
 ]
 
 # The default page lives at "/"; this hidden twin keeps "/dynamics" links working too.

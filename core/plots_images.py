@@ -1,0 +1,258 @@
+"""Plotly figures for the image-classifier page: CNNs of several kernel sizes against the
+linear model, on two classes of digits or CIFAR-10.
+
+Pure builders (no streamlit): each takes a list of :class:`Series` — a sweep result with the
+model it belongs to — and returns a figure. Colour is the step size η (as on every page),
+the dash pattern the kernel size; the linear baseline is dotted.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, base_figure, clean, empty_figure,
+                    format_step, step_colors, tidy_log_axis)
+from .results import RunRecord, SweepResult
+
+KERNEL_DASHES = ("solid", "dash", "longdash", "dashdot", "longdashdot")
+LINEAR_DASH = "dot"
+DIGIT_NAMES = {i: str(i) for i in range(10)}
+CIFAR_NAMES = {0: "airplane", 1: "automobile", 2: "bird", 3: "cat", 4: "deer", 5: "dog",
+               6: "frog", 7: "horse", 8: "ship", 9: "truck"}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One sweep on the page: a CNN with ``kernel`` (or the linear model, kernel None)."""
+    result: SweepResult
+    kernel: int | None = None
+
+    @property
+    def label(self) -> str:
+        return "linear" if self.kernel is None else f"CNN k={self.kernel}"
+
+
+def class_names(dataset: str) -> dict[int, str]:
+    return CIFAR_NAMES if dataset == "cifar10" else DIGIT_NAMES
+
+
+def _dash(series: Series, kernels: Sequence[int]) -> str:
+    if series.kernel is None:
+        return LINEAR_DASH
+    return KERNEL_DASHES[sorted(kernels).index(series.kernel) % len(KERNEL_DASHES)]
+
+
+def run_label(series: Series, record: RunRecord, many_seeds: bool) -> str:
+    name = f"{series.label} η={format_step(record.step_size)}"
+    return f"{name} seed {record.seed}" if many_seeds else name
+
+
+def _kernels(series_list: Sequence[Series]) -> list[int]:
+    return sorted({s.kernel for s in series_list if s.kernel is not None})
+
+
+def _colors(series_list: Sequence[Series]) -> dict[float, str]:
+    return step_colors(r.step_size for s in series_list for r in s.result.runs)
+
+
+# ---------------------------------------------------------------------- curves
+CURVE_TITLES = {"loss": "logistic loss f(θₜ) (log)", "accuracy": "training accuracy",
+                "sharpness": "sharpness (top Hessian eigenvalue) against 2/η"}
+
+
+def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIGHT) -> go.Figure:
+    """Loss, accuracy or sharpness against the iteration, one trace per (model, η, seed).
+
+    Sharpness is drawn at the iterations where it was measured (every K steps), with the
+    edge-of-stability line 2/η for each step size."""
+    title = CURVE_TITLES[metric]
+    log_y = metric == "loss"
+    figure = base_figure(title, "iteration t", title.split(" (")[0] if metric != "sharpness"
+                         else "top Hessian eigenvalue", log_y=log_y, height=height)
+    colors = _colors(series_list)
+    kernels = _kernels(series_list)
+    crosses: list[tuple[float, float, str]] = []
+    for series in series_list:
+        many = len(series.result.spec.seeds) > 1
+        for record in series.result.runs:
+            if metric not in record.history:
+                continue
+            iterations = np.asarray(record.history["iteration"], dtype=float)
+            values = np.asarray(record.history[metric], dtype=float)
+            if metric == "sharpness":
+                keep = np.isfinite(values)
+                iterations, values = iterations[keep], values[keep]
+            if log_y:
+                values = np.where(values > 0, values, np.nan)
+            name = run_label(series, record, many)
+            figure.add_trace(go.Scatter(
+                x=iterations.tolist(), y=clean(values),
+                mode="lines+markers" if metric == "sharpness" else "lines", name=name,
+                line=dict(color=colors[record.step_size], dash=_dash(series, kernels),
+                          width=1.6 if series.kernel is None else 2.2),
+                marker=dict(size=6),
+                hovertemplate=f"{name}<br>t=%{{x}}<br>{metric}=%{{y:.5g}}<extra></extra>"))
+            if record.diverged and metric != "sharpness":
+                finite = np.flatnonzero(np.isfinite(values))
+                if finite.size:
+                    crosses.append((float(iterations[finite[-1]]), float(values[finite[-1]]),
+                                    f"{name} diverged at t={record.diverged_at}"))
+    if crosses:
+        figure.add_trace(go.Scatter(
+            x=[c[0] for c in crosses], y=[c[1] for c in crosses], mode="markers", name="diverged",
+            marker=dict(symbol="x", size=12, color=DIVERGED_COLOR), text=[c[2] for c in crosses],
+            hovertemplate="%{text}<extra></extra>"))
+    if not figure.data:
+        message = ("no sharpness measured: set the sharpness interval K > 0"
+                   if metric == "sharpness" else "nothing recorded")
+        return empty_figure(title, message, height)
+    if metric == "sharpness":
+        top = max((v for t in figure.data for v in (t.y or ()) if v is not None), default=0.0)
+        for step, color in sorted(colors.items()):
+            figure.add_hline(y=2 / step, line=dict(color=color, dash="dot", width=1.5),
+                             annotation_text=f"2/η = {2 / step:.3g}",
+                             annotation_position="top right",
+                             annotation_font=dict(size=FONT_SIZE - 4, color=color))
+        lines = [2 / s for s in colors if 2 / s <= 3 * max(top, 1e-9)]
+        high = max([top] + lines)
+        figure.update_yaxes(range=[0, 1.08 * high if high > 0 else 1])
+    if metric == "accuracy":
+        figure.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
+    if log_y:
+        tidy_log_axis(figure)
+    return figure
+
+
+# ---------------------------------------------------------------------- iterations to 100 %
+def solve_figure(series_list: Sequence[Series], height: int = HEIGHT) -> go.Figure:
+    """Iterations to 100 % training accuracy (the first t ≥ 1 with every margin > 0) against
+    the kernel size, one line per step size; the linear model as a dotted horizontal line in
+    the step size's colour. Runs that never reach 100 % sit on the top line."""
+    title = "iterations to 100 % accuracy against the kernel size"
+    figure = base_figure(title, "kernel size k", "iterations to 100 % accuracy", log_y=True,
+                         height=height, plain_y=True)
+    colors = _colors(series_list)
+    cnn = [s for s in series_list if s.kernel is not None]
+    linear = [s for s in series_list if s.kernel is None]
+    budget = max((s.result.spec.max_iters for s in series_list), default=1)
+    values: list[float] = [budget]
+    missed_x, missed_y, missed_text = [], [], []
+    for step in sorted(colors):
+        xs, ys = [], []
+        for series in sorted(cnn, key=lambda s: s.kernel):
+            for record in series.result.runs:
+                if record.step_size != step:
+                    continue
+                if record.iterations_to_solve is None:
+                    missed_x.append(series.kernel)
+                    missed_y.append(budget)
+                    missed_text.append(f"k={series.kernel}, η={format_step(step)}: "
+                                       + (f"diverged at t={record.diverged_at}" if record.diverged
+                                          else f"not 100 % within {series.result.spec.max_iters}"))
+                    xs.append(series.kernel)
+                    ys.append(None)
+                else:
+                    xs.append(series.kernel)
+                    ys.append(record.iterations_to_solve)
+                    values.append(record.iterations_to_solve)
+        if xs:
+            figure.add_trace(go.Scatter(
+                x=xs, y=ys, mode="lines+markers", name=f"CNN η={format_step(step)}",
+                line=dict(color=colors[step], width=2.2), marker=dict(size=10),
+                hovertemplate=f"CNN η={format_step(step)}<br>k=%{{x}}<br>t=%{{y}}<extra></extra>"))
+        for series in linear:
+            for record in series.result.runs:
+                if record.step_size != step:
+                    continue
+                solved = record.iterations_to_solve
+                y = solved if solved is not None else budget
+                values.append(y)
+                label = (f"linear η={format_step(step)}: {solved}" if solved is not None else
+                         f"linear η={format_step(step)}: not 100 % within {series.result.spec.max_iters}")
+                figure.add_hline(y=y, line=dict(color=colors[step], dash=LINEAR_DASH, width=2))
+                figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
+                                            line=dict(color=colors[step], dash=LINEAR_DASH, width=2)))
+    if missed_x:
+        figure.add_trace(go.Scatter(
+            x=missed_x, y=missed_y, mode="markers", name=f"not 100 % within the budget",
+            marker=dict(symbol="triangle-up", size=11, color="#7f7f7f",
+                        line=dict(color="black", width=1)),
+            text=missed_text, hovertemplate="%{text}<extra></extra>"))
+    if not figure.data:
+        return empty_figure(title, "no runs", height)
+    kernels = sorted({s.kernel for s in cnn})
+    if kernels:
+        figure.update_xaxes(tickvals=kernels, range=[min(kernels) - 0.7, max(kernels) + 0.7])
+    else:
+        figure.add_annotation(text="linear model only: choose the CNN to compare kernel sizes",
+                              x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                              bgcolor="rgba(255,255,255,0.85)")
+        figure.update_xaxes(range=[0, 1], showticklabels=False)
+    tidy_log_axis(figure, values=[max(v, 1) for v in values])
+    figure.update_yaxes(range=[math.log10(max(min(values), 1)) - 0.15,
+                               math.log10(max(values)) + 0.15])
+    return figure
+
+
+def solve_rows(series_list: Sequence[Series]) -> list[dict[str, Any]]:
+    rows = []
+    for series in series_list:
+        for record in series.result.runs:
+            sharp = record.history.get("sharpness")
+            measured = sharp[np.isfinite(sharp)] if sharp is not None else np.array([])
+            rows.append({
+                "model": series.label, "step size η": record.step_size, "seed": record.seed,
+                "iterations to 100 %": record.iterations_to_solve,
+                "status": ("diverged at t=%d" % record.diverged_at if record.diverged else
+                           "100 %" if record.iterations_to_solve is not None else "not 100 %"),
+                "final accuracy": _finite(record.history["accuracy"][-1]),
+                "final loss": _finite(record.history["loss"][-1]),
+                "last sharpness": _finite(measured[-1]) if measured.size else None,
+                "2/η": 2 / record.step_size,
+            })
+    return rows
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------- gallery
+def gallery_figure(features: np.ndarray, labels: np.ndarray, image_shape: tuple[int, int, int],
+                   classes: Sequence[int], dataset: str, per_class: int = 8,
+                   height: int = 260) -> go.Figure:
+    """The first ``per_class`` training images of each class, one row per class (label −1
+    above, +1 below), as one mosaic. Pixels are in [0, 1]; grey digits show ink dark."""
+    channels, rows, cols = image_shape
+    names = class_names(dataset)
+    gap = max(1, rows // 8)
+    tiles = []
+    counts = []
+    for label in (-1.0, 1.0):
+        picked = np.flatnonzero(labels == label)[:per_class]
+        counts.append(len(picked))
+        row = np.ones((rows, per_class * (cols + gap) - gap, 3))
+        for slot, index in enumerate(picked):
+            image = features[index].reshape(channels, rows, cols).transpose(1, 2, 0)
+            image = np.clip(image, 0.0, 1.0)
+            if channels == 1:
+                image = np.repeat(1.0 - image, 3, axis=2)      # ink dark on white
+            row[:, slot * (cols + gap): slot * (cols + gap) + cols] = image
+        tiles.append(row)
+    mosaic = np.concatenate([tiles[0], np.ones((gap * 2, tiles[0].shape[1], 3)), tiles[1]])
+    figure = go.Figure(go.Image(z=(mosaic * 255).round().astype(np.uint8), hoverinfo="skip"))
+    negative, positive = classes
+    figure.update_layout(
+        title=dict(text=f"the images: class {names.get(negative, negative)} (label −1, top) and "
+                        f"{names.get(positive, positive)} (label +1, bottom), first "
+                        f"{max(counts)} of each", x=0.01, xanchor="left"),
+        height=height, margin=dict(l=10, r=10, t=50, b=10), font=dict(size=FONT_SIZE - 2),
+        template="plotly_white")
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure

@@ -1,0 +1,124 @@
+"""Paper checks: every claim of core.claims run and judged, with a link to the view that
+shows it. The same list as ``python -m core reproduce``."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from core.claims import CLAIMS, check, select
+from ui.common import run_with_progress
+from ui.extra import keep_values, relative_link
+from ui.navigation import require_app
+from ui.state import Field, UrlState, bool_parser
+
+PAGE = "checks"
+ROW_HEIGHT = 72
+INTRO = """
+Each row is one claim of the three papers (or of the neighbouring results in science.md §4):
+what the paper says, the run that measures it, the tolerance and the verdict. The runs are
+ordinary sweeps, cached like every other view; **open view** shows the claim's run on its
+dashboard page. The same checks run on the command line:
+`python -m core reproduce` (the quick ones) or `python -m core reproduce --all`
+(add `--format json` for the JSON below, `--no-cache` to recompute).
+"""
+
+
+def fields() -> list[Field]:
+    return [Field("slow", False, bool_parser("slow"))]
+
+
+def run_checks(claims, use_cache: bool) -> list:
+    def task(progress):
+        verdicts = []
+        for index, claim in enumerate(claims):
+            verdicts.append(check(claim, use_cache=use_cache,
+                                  progress=lambda f, i=index: progress((i + f) / len(claims))))
+            progress((index + 1) / len(claims))
+        return verdicts
+
+    return run_with_progress(task, f"checking {len(claims)} claims")
+
+
+def verdict_rows(verdicts) -> list[dict]:
+    rows = []
+    for verdict in verdicts:
+        claim = verdict.claim
+        rows.append({
+            "result": "PASS" if verdict.measurement.passed else "FAIL",
+            "claim": claim.name,
+            "paper & section": claim.paper,
+            "what the paper says": claim.statement,
+            "what we measure": verdict.measurement.measured,
+            "expected": claim.expected,
+            "tolerance": claim.tolerance,
+            "view": relative_link(claim.link()),
+            "speed": "quick" if claim.fast else "slow",
+            "seconds": round(verdict.seconds, 2),
+        })
+    return rows
+
+
+def result_style(value: str) -> str:
+    return "color: #1a7f37; font-weight: 600" if value == "PASS" else "color: #cf222e; font-weight: 700"
+
+
+def summary(verdicts) -> tuple[int, int]:
+    passed = sum(v.measurement.passed for v in verdicts)
+    return passed, len(verdicts) - passed
+
+
+def main() -> None:
+    require_app()
+    state = UrlState.create(PAGE, fields())
+    keep_values(state)
+    st.title("Paper checks")
+    st.markdown(INTRO)
+    state.show_errors()
+    slow_count = sum(not claim.fast for claim in CLAIMS)
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    include_slow = state.checkbox(
+        "slow", f"Also run the {slow_count} slow checks (about 15 s on a CPU the first time)", left)
+    fresh = right.button("Run again, ignoring the cache", icon=":material/refresh:")
+    claims = select(None, include_slow)
+    verdicts = run_checks(claims, use_cache=not fresh)
+    passed, failed = summary(verdicts)
+    cached = sum(v.cached for v in verdicts)
+    line = f"{passed} passed, {failed} failed"
+    if failed:
+        st.warning(line, icon=":material/report:")
+    else:
+        st.success(line, icon=":material/check_circle:")
+    st.caption(f"{len(verdicts)} claims in {sum(v.seconds for v in verdicts):.2f} s "
+               f"({cached} entirely from the cache)"
+               + ("" if include_slow else f"; {slow_count} slow claims not run"))
+    rows = verdict_rows(verdicts)
+    st.dataframe(
+        pd.DataFrame(rows).style.map(result_style, subset=["result"]), hide_index=True,
+        width="stretch", row_height=ROW_HEIGHT, height=(len(rows) + 1) * ROW_HEIGHT + 3,
+        column_config={
+            "result": st.column_config.TextColumn(width=60),
+            "claim": st.column_config.TextColumn(width=150),
+            "paper & section": st.column_config.TextColumn(width=200),
+            "what the paper says": st.column_config.TextColumn(width=330),
+            "what we measure": st.column_config.TextColumn(width=330),
+            "expected": st.column_config.TextColumn(width=220),
+            "tolerance": st.column_config.TextColumn(width=100),
+            "view": st.column_config.LinkColumn("view", display_text="open view", width=90,
+                                                help="the dashboard view of the claim's run"),
+        })
+    with st.expander("Details of failed checks" if failed else "Details"):
+        for verdict in verdicts:
+            detail = verdict.measurement.detail
+            mark = ":green[PASS]" if verdict.measurement.passed else ":red[FAIL]"
+            st.markdown(f"{mark} **{verdict.claim.name}** — [{verdict.claim.page} view]"
+                        f"({relative_link(verdict.claim.link())}) · {verdict.measurement.measured}"
+                        + (f" · {detail}" if detail else ""))
+    st.download_button("verdicts.json", data=json.dumps([v.to_dict() for v in verdicts], indent=1),
+                       file_name="verdicts.json", mime="application/json",
+                       on_click="ignore", icon=":material/data_object:")
+    state.publish()
+
+
+main()

@@ -1,0 +1,202 @@
+"""Image classifiers: full-batch GD on the logistic loss for small CNNs of several kernel
+sizes and for the linear model, on two classes of digits or CIFAR-10."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core import datasets
+from core import plots_images as pi
+from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
+                       make_spec, parse_field)
+from ui.common import cache_note, chart, result_downloads, show_error, table
+from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, label_of, parse_list
+from ui.extra import keep_values, run_specs
+from ui.navigation import require_app
+from ui.state import Field, UrlState, bool_parser, choice_parser, number_parser, spec_parser
+
+PAGE = "images"
+MAX_KERNELS = 6
+MODEL_LABELS = {"cnn": "CNN (kernel sizes below)", "linear": "linear  g(b) = vᵀb"}
+INTRO = r"""
+Full-batch GD $\theta_{t+1} = \theta_t - \eta\nabla f(\theta_t)$ on the logistic loss
+$f(\theta) = \frac1n\sum_i \log(1 + e^{-m_i})$, margins $m_i = y_i\,g(b_i;\theta)$, labels $\pm1$ for
+two classes. The **CNN** is $g(b) = v^\top \mathrm{pool}\big(s(W * b + c)\big) + v_0$: one (or two)
+$k\times k$ convolutions with $C$ channels ("same" padding), activation $s$, then a global average
+pool (or a linear readout of every pixel). Its step is GD written as a generalized perceptron,
+$\theta_{t+1} = \theta_t + \frac{\eta}{n}\sum_i \sigma(-m_i)\,y_i\nabla_\theta g(b_i;\theta_t)$. The
+**linear** baseline is $g(b) = v^\top b$ on the same pixels. **Iterations to 100 %** = the first
+$t \ge 1$ after whose update every margin is positive. **Sharpness** = the top eigenvalue of the
+Hessian of $f$ (Lanczos on Hessian-vector products, every $K$ steps); under GD it rises to the
+**edge of stability** $2/\eta$ and hovers there while the loss keeps falling, non-monotonically
+(Cohen et al. 2021). Colour is the step size $\eta$, the dash pattern the kernel size; the linear
+model is dotted.
+"""
+
+
+def fields() -> list[Field]:
+    return [
+        Field("dataset", "digits", choice_parser("dataset", IMAGE_DATASETS)),
+        Field("path", ""),
+        Field("classes", "3,8"),
+        Field("n", 100, number_parser("n", int)),
+        Field("model", "cnn", choice_parser("model", list(MODEL_LABELS))),
+        Field("baseline", True, bool_parser("baseline")),
+        Field("kernel_size", "3, 5"),
+        Field("channels", 8, spec_parser("channels")),
+        Field("conv_layers", 1, spec_parser("conv_layers")),
+        Field("readout", "avg", choice_parser("readout", READOUTS)),
+        Field("activation", "relu", choice_parser("activation", ACTIVATIONS)),
+        Field("init_scale", 1.0, spec_parser("init_scale")),
+        Field("step_size", "1, 4"),
+        Field("seed", "0"),
+        Field("max_iters", 300, spec_parser("max_iters")),
+        Field("sharpness_every", 50, spec_parser("sharpness_every")),
+        Field("run_to_max", False, spec_parser("run_to_max")),
+        Field("history_points", 512, spec_parser("history_points")),
+        Field("dtype", "float32", choice_parser("dtype", DTYPES)),
+    ]
+
+
+def controls(state: UrlState) -> dict:
+    values: dict = {}
+    st.sidebar.header("Data")
+    values["dataset"] = state.selectbox("dataset", "Dataset", list(IMAGE_DATASETS),
+                                        format_func=label_of(DATASET_LABELS))
+    if values["dataset"] == "cifar10":
+        values["path"] = state.text("path", "Folder with the CIFAR-10 python batches",
+                                    placeholder="/data/cifar-10-batches-py",
+                                    help="data_batch_1 … data_batch_5 / test_batch of the "
+                                         "official python version; nothing is downloaded")
+    values["classes"] = state.text("classes", "Two classes (−1, +1)",
+                                   help="digits 0–9; CIFAR-10 0 airplane, 1 automobile, 2 bird, "
+                                        "3 cat, 4 deer, 5 dog, 6 frog, 7 horse, 8 ship, 9 truck")
+    values["n"] = state.number("n", "Number of images N", int, placeholder="all of both classes")
+    st.sidebar.header("Model")
+    values["model"] = state.selectbox("model", "Model", list(MODEL_LABELS),
+                                      format_func=lambda m: MODEL_LABELS[m])
+    if values["model"] == "cnn":
+        values["baseline"] = state.checkbox("baseline", "Also run the linear model (baseline)")
+        values["kernel_size"] = state.text("kernel_size", "Kernel sizes k",
+                                           help="several: one batched sweep per kernel size, "
+                                                "e.g. 3, 5, 7 or 1:7:x2")
+        values["channels"] = state.number("channels", "Channels C", int)
+        values["conv_layers"] = state.selectbox("conv_layers", "Convolution layers", [1, 2])
+        values["readout"] = state.selectbox("readout", "Readout", list(READOUTS),
+                                            format_func=lambda r: "global average pool"
+                                            if r == "avg" else "linear (every pixel)")
+        values["activation"] = state.selectbox("activation", "Activation s", list(ACTIVATIONS),
+                                               format_func=label_of(ACTIVATION_LABELS))
+        values["init_scale"] = state.number("init_scale", "Init scale s", float,
+                                            help="weights N(0, s²/fan-in), biases 0")
+    st.sidebar.header("Runs")
+    values["step_size"] = state.text("step_size", "Step sizes η", help="several, batched in one "
+                                     "run per model: e.g. 1, 4 or 0.5:8:x2")
+    values["seed"] = state.text("seed", "Seeds", help="initialisation seeds, e.g. 0 or 0,1")
+    values["max_iters"] = state.number("max_iters", "Iterations", int)
+    values["sharpness_every"] = state.number(
+        "sharpness_every", "Sharpness every K iterations (0 = off)", int,
+        help="each measurement is a Lanczos run on Hessian-vector products (float64)")
+    values["run_to_max"] = state.checkbox("run_to_max", "Keep iterating after 100 % accuracy")
+    box = st.sidebar.expander("Recording and precision")
+    values["history_points"] = state.number("history_points", "Recorded points", int, box)
+    values["dtype"] = state.selectbox("dtype", "Precision", list(DTYPES), box)
+    return values
+
+
+def classes_of(text: str) -> tuple[int, ...]:
+    return parse_field("classes", text)
+
+
+def build_specs(values: dict) -> list[tuple[int | None, RunSpec]]:
+    """(kernel size or None for the linear model, spec) pairs; raises SpecError."""
+    common = dict(dataset=values["dataset"], classes=classes_of(values["classes"]),
+                  n=values["n"], step_sizes=parse_list("step_size", values["step_size"], float),
+                  seeds=parse_list("seed", values["seed"], int), max_iters=values["max_iters"],
+                  sharpness_every=values["sharpness_every"], run_to_max=values["run_to_max"],
+                  history_points=values["history_points"], dtype=values["dtype"],
+                  perceptron_gap=False)
+    if values["dataset"] == "cifar10":
+        common["path"] = values.get("path", "").strip()
+    for name in ("max_iters", "sharpness_every", "history_points"):
+        if common[name] is None:
+            raise SpecError(name, "needs a value")
+    specs: list[tuple[int | None, RunSpec]] = []
+    if values["model"] == "cnn":
+        kernels = parse_list("kernel_size", values["kernel_size"], int, geometric=True)
+        if len(kernels) > MAX_KERNELS:
+            raise SpecError("kernel_size", f"at most {MAX_KERNELS} kernel sizes, got {len(kernels)}")
+        for name in ("channels", "init_scale"):
+            if values[name] is None:
+                raise SpecError(name, "needs a value")
+        for kernel in dict.fromkeys(kernels):
+            specs.append((kernel, make_spec(model="cnn", kernel_size=kernel,
+                                            channels=values["channels"],
+                                            conv_layers=values["conv_layers"],
+                                            readout=values["readout"],
+                                            activation=values["activation"],
+                                            init_scale=values["init_scale"], **common)))
+    if values["model"] == "linear" or values.get("baseline"):
+        specs.append((None, make_spec(model="linear", **common)))
+    return specs
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """A few images of each class (the data as core.datasets loads it for the runs)."""
+    data = datasets.load(RunSpec.from_query(canonical))
+    picked = np.concatenate([np.flatnonzero(data.labels == label)[:8] for label in (-1.0, 1.0)])
+    return data.features[picked], data.labels[picked], data.image_shape
+
+
+def main() -> None:
+    require_app()
+    state = UrlState.create(PAGE, fields())
+    keep_values(state)
+    st.title("Image classifiers")
+    st.markdown(INTRO)
+    state.show_errors()
+    values = controls(state)
+    try:
+        pairs = build_specs(values)
+        weights = [10.0 if kernel is not None else 1.0 for kernel, _ in pairs]
+        outcomes, cached, seconds = run_specs([spec for _, spec in pairs],
+                                              f"{len(pairs)} sweep(s)", weights)
+    except SpecError as error:
+        show_error(error)
+        state.publish()
+        return
+    series = [pi.Series(outcome.result, kernel) for (kernel, _), outcome in zip(pairs, outcomes)]
+    first = outcomes[0].result
+    cache_note(len(outcomes), cached, seconds, first.meta.get("device", ""))
+    st.caption(f"{first.spec.dataset}, classes {first.spec.classes[0]} (−1) and "
+               f"{first.spec.classes[1]} (+1), N = {first.meta.get('n')}, d = {first.meta.get('d')} · "
+               + " · ".join(f"{s.label}: {s.result.meta.get('param_count', '?')} parameters"
+                            for s in series))
+
+    left, right = st.columns(2)
+    chart(pi.curves_figure(series, "loss"), "images_loss", left)
+    chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
+    left, right = st.columns(2)
+    chart(pi.solve_figure(series), "images_iterations_to_100", left)
+    left.caption("Iterations to 100 % = the first t ≥ 1 with every margin mᵢ > 0 (▲: not within "
+                 "the iteration budget). Dotted horizontal lines: the linear model, same η.")
+    chart(pi.curves_figure(series, "sharpness"), "images_sharpness", right)
+    right.caption("Dotted lines: 2/η. A quadratic model diverges when the sharpness exceeds 2/η; "
+                  "GD on these networks instead self-stabilises near it (edge of stability).")
+    features, labels, shape = gallery_data(first.spec.canonical())
+    chart(pi.gallery_figure(features, labels, shape, first.spec.classes, first.spec.dataset),
+          "images_gallery")
+    st.subheader("Runs")
+    table(pi.solve_rows(series))
+    st.markdown("**Downloads** (the CLI's formats, one file per model)")
+    for item, outcome in zip(series, outcomes):
+        name = "linear" if item.kernel is None else f"cnn_k{item.kernel}"
+        result_downloads(outcome.result, outcome.cached, f"images_{name}")
+    with st.expander("Spec ids (cache keys and export row ids)"):
+        for outcome in outcomes:
+            st.code(outcome.result.spec.canonical(), language=None, wrap_lines=True)
+    state.publish()
+
+
+main()

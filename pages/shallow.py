@@ -1,0 +1,409 @@
+"""Shallow linear networks: GD against gradient flow on L(a, b) = ½(aᵀb − Φ)²
+(Beneventano & Woodworth), Figure 3, the orbit diagram of the balanced dynamics and the
+catapult."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from core import plots_shallow as ps
+from core.engine import check_memory, resolve_device
+from core.shallow import initial_points
+from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
+from ui.common import cache_note, chart, result_downloads, show_error, table
+from ui.controls import parse_list
+from ui.extra import keep_values, run_specs, view_selector
+from ui.navigation import require_app
+from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
+
+PAGE = "shallow"
+VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularization vs speed",
+         "orbit": "Orbit diagram (period doubling, chaos)", "catapult": "Catapult (Φ = 0)"}
+INIT_LABELS = {"explicit": "explicit a₀, b₀", "random": "random (‖a₀‖ = ‖b₀‖ = s)",
+               "fig3": "Figure 3: a₀ = s·e₁, b₀ = (s/2)·e₂"}
+GF_HISTORY_POINTS = 2048
+MIN_ORBIT, MAX_ORBIT = 200, 4096
+
+INTRO = r"""
+Two vectors $a, b \in \mathbb R^d$ fit one number: $L(a,b) = \tfrac12(a^\top b - \Phi)^2$, residual
+$\varepsilon = a^\top b - \Phi$, norm $\lambda = \lVert a\rVert^2 + \lVert b\rVert^2$, imbalance
+$Q_i = a_i^2 - b_i^2$ ($Q = \lVert a\rVert^2 - \lVert b\rVert^2$), invariant
+$C = \lVert a+b\rVert^2\,\lVert a-b\rVert^2$.
+**GD** $a^+ = a - \eta\varepsilon b$, $b^+ = b - \eta\varepsilon a$ scales $a+b$ by $(1-\eta\varepsilon)$
+and $a-b$ by $(1+\eta\varepsilon)$, so every $Q_i$ is multiplied by $(1-\eta^2\varepsilon^2)$:
+$Q_T/Q_0 = S = \prod_t (1-\eta^2\varepsilon_t^2)$. **Gradient flow** $\dot a = -\varepsilon b$,
+$\dot b = -\varepsilon a$ conserves every $Q_i$ and $C$ and ends at the sharpness
+$\lambda_{GF} = \sqrt{4\Phi^2 + C_0}$; GD ends at $\lambda_{GD} = \sqrt{4\Phi^2 + S^2 C_0}$, with
+$2|\Phi| \le \lambda_{GD} < \lambda_{GF}$: **GD goes flatter**.
+"""
+GD_GF_TEXT = r"""
+Solid lines are GD with step $\eta$, dashed lines gradient flow (DOP853, rtol $10^{-11}$) read at
+the times $t = k\eta$ of GD step $k$, up to GD's last step (its $|\varepsilon|$ bottoms out near
+$10^{-11}$, the integrator's accuracy). Sharpness (top Hessian eigenvalue)
+$= \big(\lambda + \sqrt{\lambda^2 + 4\varepsilon(2\Phi + 3\varepsilon)}\big)/2$, equal to $\lambda$ at a
+minimum; dotted lines are $2/\eta$. **Theorem 1**: GD converges linearly for
+$0 < \eta < \eta^* = \min\{1/(2|\varepsilon(0)|),\ 2/\sqrt{\lambda(0)^2 + 4\Phi^2}\}$ (needs $C_0 > 0$);
+larger steps may still converge, slowly, while $\eta\lambda_\infty < 2$, and as $\eta \to 1/|\Phi|$
+the time to converge blows up.
+"""
+FIGURE3_TEXT = r"""
+Initial point $a_0 = s\,e_1$, $b_0 = (s/2)\,e_2$ (so $\lambda(0) = 1.25\,s^2$ and $\varepsilon(0) = -\Phi$),
+one batched GD sweep per initial scale $s$ over step sizes $\eta = x/\lambda(0)$ for the chosen
+values $x$ of $\eta\lambda(0)$. Left: $Q(T)/Q(0) = \prod_t(1-\eta^2\varepsilon_t^2)$ — smaller is more
+regularization (a flatter end point). Right: steps until $|\varepsilon| \le$ tol. Convergence is slow
+near $\eta\lambda(0) \approx 2$; dotted lines mark $\eta|\varepsilon(0)| = \eta|\Phi| = 1$ for each $s$:
+beyond it $a \pm b$ flip sign ($\eta|\varepsilon| > 1$), $Q$ can change sign, no minimum is stable and
+the dynamics turn chaotic. Trade-off: more regularization, slower convergence.
+"""
+ORBIT_TEXT = r"""
+With $d = 1$ and a balanced start $a_0 = b_0 = x_0$ the dynamics stay balanced ($Q = 0$) and GD is
+the cubic map $x \mapsto x\,(1 - \eta(x^2 - \Phi))$. For $\eta|\Phi| < 1$ it converges; past
+$\eta|\Phi| = 1$ no minimum is stable: the last $K$ values split into 2, 4, 8, … (period doubling)
+and then fill bands (chaos) — although every step is deterministic. One batched sweep runs every
+$\eta$ of the grid to the end and keeps its last $K$ iterations exactly.
+"""
+CATAPULT_TEXT = r"""
+With $\Phi = 0$ (Lewkowycz et al. 2020): for $2 < \eta\lambda_0 < 4$ the loss first **spikes** — the
+start is sharper than $2/\eta$ — then GD settles at a flatter minimum with $\lambda_\infty < 2/\eta$;
+for $\eta\lambda_0 > 4$ it diverges. $\eta = x/\lambda_0$ for the chosen values $x$ of $\eta\lambda_0$.
+"""
+
+
+def fields() -> list[Field]:
+    return [
+        Field("view", "gd_gf", choice_parser("view", list(VIEWS))),
+        Field("phi", 1.0, spec_parser("phi")),
+        Field("init", "explicit", choice_parser("init", SHALLOW_INITS)),
+        Field("a", "1, 0.5, -0.2"),
+        Field("b", "0.3, -0.4, 0.6"),
+        Field("d", 2, number_parser("d", int)),
+        Field("init_scale", 1.0, spec_parser("init_scale")),
+        Field("seed", "0"),
+        Field("step_size", "0.05, 0.3, 0.45"),
+        Field("max_iters", 2000, spec_parser("max_iters")),
+        Field("tol", 1e-10, spec_parser("tol")),
+        Field("run_to_max", False, spec_parser("run_to_max")),
+        Field("history_points", 512, spec_parser("history_points")),
+        Field("tail_points", 0, spec_parser("tail_points")),
+        Field("dtype", "float64", choice_parser("dtype", DTYPES)),
+        # Figure 3
+        Field("scales", "1, 2, 4, 8"),
+        Field("eta_lambda_min", 0.05, number_parser("eta_lambda_min", float)),
+        Field("eta_lambda_max", 3.0, number_parser("eta_lambda_max", float)),
+        Field("eta_lambda_count", 60, number_parser("eta_lambda_count", int)),
+        Field("fig3_iters", 3000, number_parser("fig3_iters", int)),
+        Field("fig3_tol", 1e-8, number_parser("fig3_tol", float)),
+        # orbit diagram
+        Field("orbit_min", 0.8, number_parser("orbit_min", float)),
+        Field("orbit_max", 1.6, number_parser("orbit_max", float)),
+        Field("orbit_count", 300, number_parser("orbit_count", int)),
+        Field("orbit_x0", 0.7, number_parser("orbit_x0", float)),
+        Field("orbit_iters", 2000, number_parser("orbit_iters", int)),
+        Field("orbit_tail", 64, number_parser("orbit_tail", int)),
+        Field("orbit_y", "residual", choice_parser("orbit_y", ["residual", "product"])),
+        # catapult
+        Field("cat_a", "1, 0.3"),
+        Field("cat_b", "0.2, 0.9"),
+        Field("cat_eta_lambda", "1.5, 3, 3.9, 4.5"),
+        Field("cat_iters", 5000, number_parser("cat_iters", int)),
+    ]
+
+
+# ---------------------------------------------------------------------- helpers
+def vector(name: str, text: str) -> tuple[float, ...]:
+    """A comma-separated vector (errors name the control ``name``)."""
+    try:
+        values = parse_field("a", text)          # the spec's float-tuple parser
+    except SpecError as error:
+        raise SpecError(name, str(error).split(": ", 1)[-1]) from None
+    if not values:
+        raise SpecError(name, "needs at least one number, e.g. 1, 0.5")
+    if not all(math.isfinite(v) for v in values):
+        raise SpecError(name, "must be finite numbers")
+    return values
+
+
+def initial_norm(spec) -> float:
+    """λ(0) = ‖a₀‖² + ‖b₀‖² of the spec's (first) initial point, from core.shallow."""
+    a0, b0 = initial_points(spec.replace(step_sizes=(1.0,)))
+    return float(a0[0] @ a0[0] + b0[0] @ b0[0])
+
+
+def checked(spec):
+    """Refuse specs over the memory budget (naming the field) before running them."""
+    check_memory(spec, 0, int(spec.d), resolve_device(spec.device))
+    return spec
+
+
+def positive(name: str, value, low: float = 0.0, high: float = math.inf, kind=float):
+    if value is None or not (low < value <= high if low == 0 else low <= value <= high):
+        bounds = f"> {low:g}" if low == 0 else f"in [{low:g}, {high:g}]"
+        raise SpecError(name, f"must be {bounds}, got {value}")
+    return kind(value)
+
+
+def downloads(outcomes, names) -> None:
+    st.markdown("**Downloads** (the CLI's formats)")
+    for outcome, name in zip(outcomes, names):
+        result_downloads(outcome.result, outcome.cached, name)
+
+
+def spec_ids(outcomes) -> None:
+    with st.expander("Spec ids (cache keys and export row ids)"):
+        for outcome in outcomes:
+            st.code(outcome.result.spec.canonical(), language=None, wrap_lines=True)
+
+
+# ---------------------------------------------------------------------- views
+def model_controls(state: UrlState) -> dict:
+    st.sidebar.header("Model  L = ½(aᵀb − Φ)²")
+    values = {"phi": state.number("phi", "Target Φ", float)}
+    values["init"] = state.selectbox("init", "Initial point", list(SHALLOW_INITS),
+                                     format_func=lambda k: INIT_LABELS[k])
+    if values["init"] == "explicit":
+        values["a"] = state.text("a", "a₀ (comma-separated)", help="d = the length of a₀")
+        values["b"] = state.text("b", "b₀ (same length as a₀)")
+    else:
+        values["d"] = state.number("d", "Dimension d", int)
+        values["init_scale"] = state.number("init_scale", "Init scale s", float)
+        if values["init"] == "random":
+            values["seed"] = state.text("seed", "Seeds", help="0, or 0,1,2, or a range 0:3")
+    st.sidebar.header("Runs")
+    values["step_size"] = state.text("step_size", "Step sizes η",
+                                     help="A list (0.05, 0.3) or a log range such as 1e-2:1:log5")
+    values["max_iters"] = state.number("max_iters", "Iterations (GD steps)", int)
+    values["tol"] = state.number("tol", "Tolerance on |ε|", float, format="%.3g")
+    values["run_to_max"] = state.checkbox("run_to_max", "Keep iterating after |ε| ≤ tol")
+    box = st.sidebar.expander("Recording and precision")
+    values["history_points"] = state.number("history_points", "Recorded points", int, box)
+    values["tail_points"] = state.number(
+        "tail_points", "Last K iterations kept exactly", int, box,
+        help="> 0 adds a chart of the last K residuals (periodic orbits, chaos)")
+    values["dtype"] = state.selectbox("dtype", "Precision", list(DTYPES), box)
+    return values
+
+
+def build_gd_spec(values: dict):
+    fields = {"model": "shallow_linear", "algorithm": "gd", "phi": values["phi"],
+              "init": values["init"],
+              "step_sizes": parse_list("step_size", values["step_size"], float),
+              "max_iters": values["max_iters"], "tol": values["tol"],
+              "run_to_max": values["run_to_max"], "history_points": values["history_points"],
+              "tail_points": values["tail_points"], "dtype": values["dtype"]}
+    if values["init"] == "explicit":
+        fields["a"], fields["b"] = vector("a", values["a"]), vector("b", values["b"])
+    else:
+        fields["d"], fields["init_scale"] = values["d"], values["init_scale"]
+        if values["init"] == "random":
+            fields["seeds"] = parse_list("seed", values["seed"], int)
+    for name in ("phi", "max_iters", "tol", "history_points", "tail_points"):
+        if fields[name] is None:
+            raise SpecError(name, "needs a value")
+    return checked(make_spec(**fields))
+
+
+def flow_spec(gd_spec, gd_result):
+    """Gradient flow for the same initial points, reported at t = kη up to GD's last step."""
+    horizon = max([r.last_iteration for r in gd_result.runs] + [10])
+    return gd_spec.replace(algorithm="gradient_flow", max_iters=min(horizon, gd_spec.max_iters),
+                           history_points=min(gd_spec.history_points, GF_HISTORY_POINTS),
+                           dtype="float64", tail_points=0, run_to_max=False)
+
+
+def theorem1_text(gd) -> str:
+    record = gd.runs[0]
+    eps0 = abs(float(record.history["residual"][0]))
+    lam0 = record.extras["initial_norm"]
+    phi = float(gd.spec.phi)
+    c0 = float(record.history["invariant"][0])
+    first = "∞" if eps0 == 0 else f"{1 / (2 * eps0):.5g}"
+    second = 2 / math.sqrt(lam0**2 + 4 * phi**2) if lam0 or phi else math.inf
+    bound = record.extras["theorem1_step_bound"]
+    where = ", ".join(f"η = {r.step_size:.4g} is **{r.step_size / bound:.3g} η\\***" for r in gd.runs
+                      if r.seed == record.seed)
+    text = (f"**Theorem 1** at this start: ε(0) = {record.history['residual'][0]:.5g}, "
+            f"λ(0) = {lam0:.5g}, C₀ = {c0:.5g}; η\\* = min{{1/(2|ε(0)|) = {first}, "
+            f"2/√(λ(0)² + 4Φ²) = {second:.5g}}} = **{bound:.5g}**. {where}.")
+    if len(gd.spec.seeds) > 1:
+        text += " (Random starts: first seed; every run's ratio is in the table.)"
+    if c0 <= 0:
+        text += " ⚠ C₀ = 0 (a₀ = ±b₀): the theorem does not apply."
+    return text
+
+
+def gd_gf_view(state: UrlState) -> None:
+    values = model_controls(state)
+    st.markdown(GD_GF_TEXT)
+    try:
+        spec = build_gd_spec(values)
+        (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
+        gf = checked(flow_spec(spec, gd_outcome.result))
+        (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow (DOP853)")
+    except SpecError as error:
+        show_error(error)
+        return
+    gd_result, gf_result = gd_outcome.result, gf_outcome.result
+    cache_note(2, cached + gf_cached, seconds + gf_seconds, gd_result.meta.get("device", ""))
+    st.markdown(theorem1_text(gd_result))
+
+    for row in (("residual", "norm"), ("imbalance", "sharpness")):
+        columns = st.columns(2)
+        for column, metric in zip(columns, row):
+            chart(ps.history_figure(gd_result, gf_result, metric), f"shallow_{metric}", column)
+    left, right = st.columns([3, 2])
+    chart(ps.trajectory_figure(gd_result, gf_result), "shallow_trajectory", left)
+    left.caption(("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. "
+                  if gd_result.spec.d == 1 else
+                  "a+b keeps the direction u₀ = a₀+b₀ and a−b the direction v₀ = a₀−b₀ (GD and "
+                  "GF only rescale them), so the path is exact in x = (a+b)·u₀/‖u₀‖, "
+                  "y = (a−b)·v₀/‖v₀‖: the minima are x² − y² = 4Φ and C = x²y². ")
+                 + "GF moves along C = const; GD also shrinks C by (1 − η²ε²)² per step and lands "
+                   "closer to the balanced point.")
+    chart(ps.theorem1_figure(gd_result), "shallow_theorem1", right)
+    right.caption("Markers: steps until |ε| ≤ tol (▲ not within the budget, × diverged).")
+    if gd_result.spec.tail_points:
+        chart(ps.tail_figure(gd_result), "shallow_tail")
+    st.subheader("Where each run ends")
+    table(ps.summary_rows(gd_result, gf_result))
+    downloads([gd_outcome, gf_outcome], ["shallow_gd", "shallow_gradient_flow"])
+    spec_ids([gd_outcome, gf_outcome])
+
+
+def figure3_view(state: UrlState) -> None:
+    st.sidebar.header("Model")
+    phi = state.number("phi", "Target Φ", float)
+    st.sidebar.header("Figure 3 sweep")
+    scales_text = state.text("scales", "Initial scales s", help="e.g. 1, 2, 4, 8")
+    low = state.number("eta_lambda_min", "Smallest ηλ(0)", float)
+    high = state.number("eta_lambda_max", "Largest ηλ(0)", float)
+    count = state.number("eta_lambda_count", "Points per scale", int)
+    iters = state.number("fig3_iters", "Iterations T", int)
+    tol = state.number("fig3_tol", "Tolerance on |ε|", float, format="%.3g")
+    st.markdown(FIGURE3_TEXT)
+    try:
+        scales = parse_list("scales", scales_text, float)
+        low = positive("eta_lambda_min", low)
+        high = positive("eta_lambda_max", high)
+        if high <= low:
+            raise SpecError("eta_lambda_max", f"must be larger than the smallest ηλ(0) {low:g}")
+        count = positive("eta_lambda_count", count, 2, 2000, int)
+        grid = np.linspace(low, high, count)
+        specs = []
+        for scale in scales:
+            if not scale > 0:
+                raise SpecError("scales", f"must be > 0, got {scale:g}")
+            base = make_spec(model="shallow_linear", phi=phi, init="fig3", init_scale=scale,
+                             d=2, step_sizes=(1.0,), max_iters=iters, tol=tol, history_points=32)
+            lam0 = initial_norm(base)
+            specs.append(checked(base.replace(step_sizes=tuple(float(x / lam0) for x in grid))))
+        outcomes, cached, seconds = run_specs(specs, f"{len(specs)} sweeps of {count} step sizes")
+    except SpecError as error:
+        show_error(error)
+        return
+    results = [o.result for o in outcomes]
+    cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
+    left, right = st.columns(2)
+    chart(ps.figure3_figure(results, "ratio"), "figure3_imbalance", left)
+    chart(ps.figure3_figure(results, "steps"), "figure3_steps", right)
+    with st.expander("The numbers, one row per run"):
+        table(ps.figure3_rows(results), height=320)
+    downloads(outcomes, [f"figure3_s{spec.init_scale:g}" for spec in specs])
+    spec_ids(outcomes)
+
+
+def orbit_view(state: UrlState) -> None:
+    st.sidebar.header("Model")
+    phi = state.number("phi", "Target Φ", float)
+    st.sidebar.header("Orbit diagram")
+    low = state.number("orbit_min", "Smallest η|Φ|", float)
+    high = state.number("orbit_max", "Largest η|Φ|", float)
+    count = state.number("orbit_count", f"Step sizes ({MIN_ORBIT}–{MAX_ORBIT})", int)
+    x0 = state.number("orbit_x0", "Start a₀ = b₀ = x₀", float)
+    iters = state.number("orbit_iters", "Iterations T", int)
+    tail = state.number("orbit_tail", "Last K iterations kept", int)
+    quantity = state.selectbox("orbit_y", "Plot", ["residual", "product"],
+                               format_func=lambda q: "ε = aᵀb − Φ" if q == "residual" else "aᵀb")
+    st.markdown(ORBIT_TEXT)
+    try:
+        if phi is None or phi == 0:
+            raise SpecError("phi", "the orbit diagram is drawn over η|Φ|: needs Φ ≠ 0")
+        low = positive("orbit_min", low)
+        high = positive("orbit_max", high)
+        if high <= low:
+            raise SpecError("orbit_max", f"must be larger than the smallest η|Φ| {low:g}")
+        count = positive("orbit_count", count, MIN_ORBIT, MAX_ORBIT, int)
+        if x0 is None or not math.isfinite(x0):
+            raise SpecError("orbit_x0", "needs a number")
+        steps = tuple(float(x) for x in np.linspace(low, high, count) / abs(phi))
+        spec = checked(make_spec(model="shallow_linear", phi=phi, a=(x0,), b=(x0,),
+                                 step_sizes=steps, max_iters=iters, run_to_max=True,
+                                 tail_points=tail, history_points=16))
+        if not spec.tail_points:
+            raise SpecError("orbit_tail", "keep at least one iteration (K ≥ 1)")
+        (outcome,), cached, seconds = run_specs([spec], f"{count} step sizes")
+    except SpecError as error:
+        show_error(error)
+        return
+    result = outcome.result
+    cache_note(1, cached, seconds, result.meta.get("device", ""))
+    chart(ps.orbit_figure(result, quantity), "orbit_diagram")
+    rows = ps.orbit_periods(result)
+    with st.expander("Distinct values among the last K residuals, per η|Φ|"):
+        table(rows, height=320)
+    downloads([outcome], ["shallow_orbit"])
+    spec_ids([outcome])
+
+
+def catapult_view(state: UrlState) -> None:
+    st.sidebar.header("Catapult  (Φ = 0)")
+    a_text = state.text("cat_a", "a₀")
+    b_text = state.text("cat_b", "b₀ (same length)")
+    fractions = state.text("cat_eta_lambda", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5")
+    iters = state.number("cat_iters", "Iterations", int)
+    st.markdown(CATAPULT_TEXT)
+    try:
+        a, b = vector("cat_a", a_text), vector("cat_b", b_text)
+        if len(a) != len(b):
+            raise SpecError("cat_b", f"a₀ and b₀ need the same length, got {len(a)} and {len(b)}")
+        xs = parse_list("cat_eta_lambda", fractions, float)
+        if any(not x > 0 for x in xs):
+            raise SpecError("cat_eta_lambda", "values must be > 0")
+        base = make_spec(model="shallow_linear", phi=0.0, a=a, b=b, step_sizes=(1.0,),
+                         max_iters=iters, tol=1e-10)
+        lam0 = initial_norm(base)
+        if lam0 == 0:
+            raise SpecError("cat_a", "a₀ = b₀ = 0 is a stationary point; start elsewhere")
+        spec = checked(base.replace(step_sizes=tuple(float(x / lam0) for x in xs)))
+        (outcome,), cached, seconds = run_specs([spec], "catapult runs")
+    except SpecError as error:
+        show_error(error)
+        return
+    result = outcome.result
+    cache_note(1, cached, seconds, result.meta.get("device", ""))
+    left, right = st.columns(2)
+    chart(ps.catapult_figure(result, "loss"), "catapult_loss", left)
+    chart(ps.catapult_figure(result, "norm"), "catapult_norm", right)
+    table(ps.catapult_rows(result))
+    downloads([outcome], ["shallow_catapult"])
+    spec_ids([outcome])
+
+
+VIEW_FUNCTIONS = {"gd_gf": gd_gf_view, "figure3": figure3_view, "orbit": orbit_view,
+                  "catapult": catapult_view}
+
+
+def main() -> None:
+    require_app()
+    state = UrlState.create(PAGE, fields())
+    keep_values(state)
+    st.title("Shallow linear networks")
+    st.markdown(INTRO)
+    state.show_errors()
+    view = view_selector(state, "view", VIEWS)
+    VIEW_FUNCTIONS[view](state)
+    state.publish()
+
+
+main()

@@ -1,0 +1,143 @@
+"""AppTest: the Image classifiers page (CNN kernel sizes against the linear model)."""
+import pickle
+
+import numpy as np
+
+from core.claims import CLAIMS_BY_NAME
+from tests.app_helpers import assert_clean, chart, charts, errors, table_rows, title, trace_names, values
+from tests.extra_helpers import link_query, open_extra
+
+KEY = "images."
+SMALL = {"n": "60", "max_iters": "40", "sharpness_every": "10", "channels": "4",
+         "kernel_size": "3", "step_size": "2"}
+
+
+def runs(at):
+    return {(row["model"], row["step size η"]): row for row in table_rows(at)}
+
+
+def test_defaults_render_every_chart_consistently():
+    at = open_extra("images")
+    assert_clean(at)
+    titles = [title(f) for f in charts(at)]
+    assert len(titles) == 5, titles
+    loss = chart(at, "logistic loss")
+    assert trace_names(loss) == ["CNN k=3 η=1", "CNN k=3 η=4", "CNN k=5 η=1", "CNN k=5 η=4",
+                                 "linear η=1", "linear η=4"]
+    table = runs(at)
+    accuracy = chart(at, "training accuracy")
+    for trace in accuracy["data"]:
+        model, eta = trace["name"].rsplit(" η=", 1)
+        row = table[(model, float(eta))]
+        t, acc = values(trace, "x"), values(trace, "y")
+        assert np.isclose(acc[-1], row["final accuracy"])
+        solved = row["iterations to 100 %"]
+        if solved is not None and not np.isnan(solved):
+            # iterations to 100 % = the first t >= 1 after whose update every margin is > 0
+            assert acc[t == solved][0] == 1.0
+            assert np.all(acc[(t >= 1) & (t < solved)] < 1.0)
+        else:
+            assert np.all(acc[t >= 1] < 1.0)
+    # Iterations to 100 % against the kernel size, the linear model as dotted lines.
+    solve = chart(at, "iterations to 100 %")
+    cnn = {t["name"]: t for t in solve["data"] if t["name"].startswith("CNN")}
+    assert set(cnn) == {"CNN η=1", "CNN η=4"}
+    assert list(values(cnn["CNN η=4"], "x")) == [3, 5]
+    for eta in (1.0, 4.0):
+        ys = values(cnn[f"CNN η={eta:g}"], "y")
+        expected = [table[(f"CNN k={k}", eta)]["iterations to 100 %"] for k in (3, 5)]
+        assert np.allclose(ys, np.array(expected, dtype=float), equal_nan=True)
+    linear_lines = [s["y0"] for s in solve["layout"]["shapes"]]
+    assert sorted(linear_lines) == sorted(table[("linear", eta)]["iterations to 100 %"] for eta in (1.0, 4.0))
+    # Sharpness measured every K = 50 iterations, with the edge-of-stability lines 2/η.
+    sharp = chart(at, "sharpness")
+    for trace in sharp["data"]:
+        assert np.all(values(trace, "x") % 50 == 0)
+    assert sorted(s["y0"] for s in sharp["layout"]["shapes"]) == [0.5, 2.0]
+    assert "class 3 (label −1, top) and 8" in title(chart(at, "the images"))
+    assert at.query_params["kernel_size"] == "3, 5" and at.query_params["n"] == "100"
+    assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
+
+
+def test_changing_kernel_sizes_and_steps_changes_the_figures():
+    at = open_extra("images", SMALL)
+    assert_clean(at)
+    before = chart(at, "logistic loss")
+    assert trace_names(before) == ["CNN k=3 η=2", "linear η=2"]
+    at.text_input(key=KEY + "kernel_size").set_value("1, 5").run()
+    at.text_input(key=KEY + "step_size").set_value("0.5").run()
+    assert_clean(at)
+    after = chart(at, "logistic loss")
+    assert trace_names(after) == ["CNN k=1 η=0.5", "CNN k=5 η=0.5", "linear η=0.5"]
+    assert list(values([t for t in chart(at, "iterations to 100 %")["data"]
+                        if t["name"] == "CNN η=0.5"][0], "x")) == [1, 5]
+    at.checkbox(key=KEY + "baseline").set_value(False).run()
+    assert "linear η=0.5" not in trace_names(chart(at, "logistic loss"))
+    at.selectbox(key=KEY + "model").set_value("linear").run()
+    assert_clean(at)
+    assert trace_names(chart(at, "logistic loss")) == ["linear η=0.5"]
+    assert at.query_params["model"] == "linear" and "kernel_size" not in at.query_params
+
+
+def test_bad_inputs_name_the_field():
+    at = open_extra("images", SMALL)
+    for key, widget, value, field in (
+            ("kernel_size", "text_input", "3, 40", "kernel_size:"),
+            ("classes", "text_input", "3", "classes:"),
+            ("n", "number_input", 5000, "n:"),
+            ("step_size", "text_input", "fast", "step_size:")):
+        getattr(at, widget)(key=KEY + key).set_value(value).run()
+        assert not at.exception
+        assert any(m.startswith(field) for m in errors(at)), (field, errors(at))
+        assert not charts(at)
+        getattr(at, widget)(key=KEY + key).set_value(SMALL.get(key, "3,8")
+                                                     if widget == "text_input" else 60).run()
+        assert_clean(at)
+    at.selectbox(key=KEY + "dataset").set_value("cifar10").run()
+    assert any(m.startswith("path:") for m in errors(at)), errors(at)
+    at.text_input(key=KEY + "path").set_value("/nonexistent/cifar").run()
+    assert any(m.startswith("path:") and "not a folder" in m for m in errors(at)), errors(at)
+
+
+def test_a_claim_link_restores_the_widgets():
+    page, query = link_query(CLAIMS_BY_NAME["edge_of_stability"].link())
+    assert page == "images"
+    query.update(max_iters="30", n="60")      # the claim runs 800 steps on 300 images: too slow here
+    at = open_extra("images", query)
+    assert_clean(at)
+    assert not any(m.startswith("URL parameter") for m in errors(at))
+    assert at.text_input(key=KEY + "classes").value == "3,8"
+    assert at.text_input(key=KEY + "kernel_size").value == "3"
+    assert at.text_input(key=KEY + "step_size").value == "2,8"
+    assert at.number_input(key=KEY + "sharpness_every").value == 50
+    assert at.number_input(key=KEY + "channels").value == 8
+    assert at.checkbox(key=KEY + "run_to_max").value is True
+    assert at.selectbox(key=KEY + "dtype").value == "float32"
+    for name in ("classes", "kernel_size", "step_size", "sharpness_every", "readout", "dtype",
+                 "run_to_max", "n", "max_iters"):
+        assert at.query_params[name] == query[name], name
+    assert trace_names(chart(at, "logistic loss"))[:2] == ["CNN k=3 η=2", "CNN k=3 η=8"]
+
+
+def test_bad_query_parameter_is_reported():
+    at = open_extra("images", dict(SMALL, readout="sideways", n="few"))
+    assert not at.exception
+    messages = errors(at)
+    assert any(m.startswith("URL parameter readout:") for m in messages), messages
+    assert any(m.startswith("URL parameter n:") for m in messages), messages
+    assert at.selectbox(key=KEY + "readout").value == "avg"
+
+
+def test_cifar10_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    labels = [3, 5] * 20 + [0] * 10
+    batch = {b"data": rng.integers(0, 256, size=(len(labels), 3072), dtype=np.uint8),
+             b"labels": labels}
+    with open(tmp_path / "data_batch_1", "wb") as handle:
+        pickle.dump(batch, handle)
+    at = open_extra("images", dict(SMALL, dataset="cifar10", path=str(tmp_path), classes="3,5",
+                                   n="30", max_iters="5", sharpness_every="0"))
+    assert_clean(at)
+    assert "class cat (label −1, top) and dog" in title(chart(at, "the images"))
+    assert "no sharpness measured" in str(chart(at, "sharpness")["layout"]["annotations"])
+    assert at.query_params["path"] == str(tmp_path)

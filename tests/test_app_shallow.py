@@ -1,0 +1,217 @@
+"""AppTest: the Shallow linear networks page (GD vs gradient flow, Figure 3, orbit diagram,
+catapult): defaults, widgets, errors, URL state, and the numbers of science.md §3."""
+import math
+
+import numpy as np
+
+from core.claims import CLAIMS_BY_NAME
+from tests.app_helpers import assert_clean, chart, charts, errors, table_rows, title, trace_names, values
+from tests.extra_helpers import link_query, open_extra
+
+KEY = "shallow."
+A0, B0, PHI = np.array([1.0, 0.5, -0.2]), np.array([0.3, -0.4, 0.6]), 1.0
+
+
+def rows_by_step(at):
+    return {row["η"]: row for row in table_rows(at)}
+
+
+def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
+    at = open_extra("shallow")
+    assert_clean(at)
+    titles = [title(f) for f in charts(at)]
+    assert len(titles) == 6, titles
+    names = trace_names(chart(at, "|ε|"))
+    for eta in ("0.05", "0.3", "0.45"):
+        assert f"GD η={eta}" in names and f"GF η={eta}" in names
+
+    # Q(t)/Q(0): gradient flow conserves Q, GD multiplies it by Π(1 − η²ε²) < 1.
+    ratio = chart(at, "Q(t)/Q(0)")
+    for trace in ratio["data"]:
+        if trace.get("name", "").startswith("GF"):
+            assert np.allclose(values(trace, "y"), 1.0, atol=1e-9)
+    rows = rows_by_step(at)
+    c0 = np.sum((A0 + B0) ** 2) * np.sum((A0 - B0) ** 2)      # C = ‖a+b‖²‖a−b‖²
+    lam_gf = math.sqrt(4 * PHI**2 + c0)
+    for eta, row in rows.items():
+        gd_q = [t for t in ratio["data"] if t.get("name") == f"GD η={eta:g}"][0]
+        assert math.isclose(values(gd_q, "y")[-1], row["Q(T)/Q(0) = S"], rel_tol=1e-9)
+        s = row["S = Π(1 − η²ε²)"]
+        assert math.isclose(row["λ_GD = √(4Φ² + S²C₀)"], math.sqrt(4 * PHI**2 + s * s * c0), rel_tol=1e-12)
+        assert math.isclose(row["λ_GF = √(4Φ² + C₀)"], lam_gf, rel_tol=1e-12)
+        # GD ends flatter than gradient flow, at the predicted sharpness (claim of §3).
+        assert 2 * abs(PHI) <= row["GD final sharpness"] < lam_gf
+        assert math.isclose(row["GD final sharpness"], row["λ_GD = √(4Φ² + S²C₀)"], rel_tol=1e-6)
+        assert math.isclose(row["GF final λ (t = kη)"], lam_gf, rel_tol=1e-6)
+    # Larger steps regularize more: S falls with η.
+    ordered = [rows[eta]["Q(T)/Q(0) = S"] for eta in sorted(rows)]
+    assert ordered == sorted(ordered, reverse=True)
+
+    # Theorem 1: η* = min{1/(2|ε(0)|), 2/√(λ(0)² + 4Φ²)}.
+    eps0, lam0 = float(A0 @ B0 - PHI), float(A0 @ A0 + B0 @ B0)
+    bound = min(1 / (2 * abs(eps0)), 2 / math.sqrt(lam0**2 + 4 * PHI**2))
+    assert any(f"**{bound:.5g}**" in m.value for m in at.markdown)
+    for eta, row in rows.items():
+        assert math.isclose(row["η / η* (Theorem 1)"], eta / bound, rel_tol=1e-12)
+    theorem = chart(at, "Theorem 1")
+    assert any(n.startswith("Theorem 1") and f"{bound:.4g}" in n for n in trace_names(theorem))
+
+    # λ chart carries a 2/η line per step size.
+    norm = chart(at, "λ = ‖a‖² + ‖b‖²")
+    lines = sorted(shape["y0"] for shape in norm["layout"]["shapes"])
+    for eta in rows:
+        assert any(math.isclose(y, 2 / eta) for y in lines)
+    # The trajectory has the set of minima x² − y² = 4Φ and one GF path.
+    path = chart(at, "trajectory")
+    minima = [t for t in path["data"] if t["name"].startswith("minima")][0]
+    x, y = values(minima, "x"), values(minima, "y")
+    keep = np.isfinite(x)
+    assert np.allclose(x[keep] ** 2 - y[keep] ** 2, 4 * PHI)
+    assert "gradient flow" in trace_names(path)
+    assert at.query_params["step_size"] == "0.05, 0.3, 0.45" and at.query_params["view"] == "gd_gf"
+    assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
+
+
+def test_changing_step_sizes_and_phi_changes_the_figures():
+    at = open_extra("shallow")
+    before = chart(at, "|ε|")
+    at.text_input(key=KEY + "step_size").set_value("0.1, 0.2").run()
+    assert_clean(at)
+    after = chart(at, "|ε|")
+    assert trace_names(after) == ["GD η=0.1", "GF η=0.1", "GD η=0.2", "GF η=0.2"]
+    at.number_input(key=KEY + "phi").set_value(2.0).run()
+    assert_clean(at)
+    moved = chart(at, "|ε|")
+    assert not np.allclose(values(moved["data"][0], "y")[:5], values(after["data"][0], "y")[:5])
+    assert trace_names(before) != trace_names(after)
+    assert at.query_params["phi"] == "2" and at.query_params["step_size"] == "0.1, 0.2"
+
+
+def test_bad_inputs_name_the_field_and_the_page_recovers():
+    at = open_extra("shallow")
+    at.text_input(key=KEY + "step_size").set_value("0.1, abc").run()
+    assert not at.exception
+    assert any(m.startswith("step_size:") for m in errors(at)), errors(at)
+    assert not charts(at)
+    at.text_input(key=KEY + "step_size").set_value("0.1").run()
+    at.text_input(key=KEY + "b").set_value("1, 2").run()
+    assert any(m.startswith("b:") for m in errors(at)), errors(at)
+    at.text_input(key=KEY + "b").set_value("0.3, -0.4, 0.6").run()
+    at.number_input(key=KEY + "max_iters").set_value(0).run()
+    assert any(m.startswith("max_iters:") for m in errors(at)), errors(at)
+    at.number_input(key=KEY + "max_iters").set_value(500).run()
+    assert_clean(at)
+    assert trace_names(chart(at, "|ε|")) == ["GD η=0.1", "GF η=0.1"]
+
+
+def test_a_claim_link_restores_its_run():
+    page, query = link_query(CLAIMS_BY_NAME["q_contraction"].link())
+    assert page == "shallow"
+    at = open_extra("shallow", query)
+    assert_clean(at)
+    assert at.text_input(key=KEY + "a").value == "1,0.5,-0.2"
+    assert at.text_input(key=KEY + "step_size").value == "0.05,0.3"
+    assert at.number_input(key=KEY + "max_iters").value == 200
+    assert at.number_input(key=KEY + "history_points").value == 256
+    assert at.checkbox(key=KEY + "run_to_max").value is True
+    for name in ("a", "b", "step_size", "max_iters", "history_points", "run_to_max", "tol", "phi"):
+        assert at.query_params[name] == query[name], name
+    # run_to_max: every GD run goes to k = 200.
+    residual = chart(at, "|ε|")
+    gd = [t for t in residual["data"] if t["name"].startswith("GD")]
+    assert [values(t, "x")[-1] for t in gd] == [200, 200]
+
+
+def test_period_doubling_claim_link_shows_the_tail():
+    page, query = link_query(CLAIMS_BY_NAME["period_doubling"].link())
+    at = open_extra(page, query)
+    assert_clean(at)
+    assert at.number_input(key=KEY + "tail_points").value == 64
+    tail = chart(at, "last K iterations")
+    x, y = values(tail["data"][0], "x"), values(tail["data"][0], "y")
+    distinct = [len(np.unique(np.round(y[x == eta], 8))) for eta in (0.9, 1.1, 1.25)]
+    assert distinct == [1, 2, 4]
+    # d = 1: the (a, b) plane, with the minima ab = Φ.
+    path = chart(at, "(a, b) plane")
+    minima = [t for t in path["data"] if t["name"].startswith("minima")][0]
+    mx, my = values(minima, "x"), values(minima, "y")
+    keep = np.isfinite(mx)
+    assert np.allclose(mx[keep] * my[keep], 1.0)
+
+
+def test_bad_query_parameters_are_reported():
+    at = open_extra("shallow", {"init": "sideways", "max_iters": "lots", "view": "gd_gf"})
+    assert not at.exception
+    messages = errors(at)
+    assert any(m.startswith("URL parameter init:") for m in messages), messages
+    assert any(m.startswith("URL parameter max_iters:") for m in messages), messages
+    assert at.selectbox(key=KEY + "init").value == "explicit"
+    assert len(charts(at)) == 6
+
+
+def test_random_init_with_seeds():
+    at = open_extra("shallow", {"init": "random", "d": "4", "init_scale": "1.5", "seed": "0,1",
+                                "step_size": "0.2"})
+    assert_clean(at)
+    names = trace_names(chart(at, "|ε|"))
+    assert names == ["GD η=0.2 seed 0", "GF η=0.2 seed 0", "GD η=0.2 seed 1", "GF η=0.2 seed 1"]
+    rows = table_rows(at)
+    assert {row["seed"] for row in rows} == {0, 1}
+    for row in rows:    # ‖a₀‖ = ‖b₀‖ = s, so λ(0) = 2s²
+        assert math.isclose(row["ηλ(0)"], 0.2 * 2 * 1.5**2, rel_tol=1e-12)
+
+
+def test_figure3_view():
+    at = open_extra("shallow", {"view": "figure3", "scales": "2, 8", "eta_lambda_count": "40"})
+    assert_clean(at)
+    ratio, steps = chart(at, "Q(T)/Q(0) against"), chart(at, "steps to |ε|")
+    curves = [t for t in ratio["data"] if t["name"].startswith("s = ")]
+    assert [t["name"].split(" (")[0] for t in curves] == ["s = 2", "s = 8"]
+    for trace in curves:
+        x, y = values(trace, "x"), values(trace, "y")
+        assert len(x) == 40 and math.isclose(x[0], 0.05) and math.isclose(x[-1], 3.0)
+        # Q(T)/Q(0) = Π(1 − η²ε²) ≤ 1, and falls from ≈ 1 at small ηλ(0).
+        assert np.nanmax(y) <= 1 + 1e-12 and y[0] > 0.99
+    # s = 8: the slowest converging step is near ηλ(0) = 2 (Figure 3, right).
+    s8 = [t for t in steps["data"] if t["name"].startswith("s = 8")][0]
+    x, y = values(s8, "x"), values(s8, "y")
+    assert 1.8 <= x[np.nanargmax(y)] <= 2.2
+    at.text_input(key=KEY + "scales").set_value("4").run()
+    assert_clean(at)
+    assert [t["name"].split(" (")[0] for t in chart(at, "Q(T)/Q(0) against")["data"]
+            if t["name"].startswith("s = ")] == ["s = 4"]
+    at.number_input(key=KEY + "eta_lambda_max").set_value(0.01).run()
+    assert any(m.startswith("eta_lambda_max:") for m in errors(at)), errors(at)
+
+
+def test_orbit_view_period_doubling_in_one_sweep():
+    at = open_extra("shallow", {"view": "orbit", "orbit_count": "200", "orbit_iters": "1500"})
+    assert_clean(at)
+    orbit = chart(at, "orbit diagram")
+    x = values(orbit["data"][0], "x")
+    assert len(np.unique(x)) == 200                       # 200 step sizes, one batched sweep
+    assert sum("1 batched sweep(s)" in c.value for c in at.caption) == 1
+    periods = {round(row["η|Φ|"], 6): row["distinct values"] for row in table_rows(at)}
+    grid = sorted(periods)
+    assert periods[grid[0]] == 1                          # η|Φ| = 0.8: converges
+    assert max(periods.values()) > 16                     # chaos at the top of the range
+    at.number_input(key=KEY + "orbit_count").set_value(50).run()
+    assert any(m.startswith("orbit_count:") for m in errors(at)), errors(at)
+    at.number_input(key=KEY + "orbit_count").set_value(200).run()
+    at.number_input(key=KEY + "phi").set_value(0.0).run()
+    assert any(m.startswith("phi:") for m in errors(at)), errors(at)
+
+
+def test_catapult_view():
+    at = open_extra("shallow", {"view": "catapult", "cat_eta_lambda": "3, 4.5"})
+    assert_clean(at)
+    rows = table_rows(at)
+    spike, beyond = rows
+    assert math.isclose(spike["ηλ(0)"], 3.0) and math.isclose(beyond["ηλ(0)"], 4.5)
+    assert spike["peak loss / initial loss"] > 1 and spike["λ_∞ < 2/η"] is True
+    assert spike["final sharpness λ_∞"] < spike["2/η"]
+    assert beyond["status"].startswith("diverged")
+    norm = chart(at, "against 2/η")
+    assert len([t for t in norm["data"] if t["name"].startswith("ηλ(0)")]) == 2
+    at.text_input(key=KEY + "cat_b").set_value("0.2").run()
+    assert any(m.startswith("cat_b:") for m in errors(at)), errors(at)

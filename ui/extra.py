@@ -1,0 +1,63 @@
+"""UI helpers of the shallow-network, image-classifier and paper-check pages (on top of
+ui.state and ui.common): several runs with one progress bar, views bound to the URL,
+controls of hidden views that keep their values, and relative links."""
+from __future__ import annotations
+
+import time
+from typing import Callable, Sequence
+
+import streamlit as st
+
+from core.api import Outcome, run_spec
+from core.spec import RunSpec
+
+from .common import run_with_progress
+from .state import UrlState
+
+
+def keep_values(state: UrlState) -> None:
+    """Streamlit forgets the value of a widget that is not drawn in a run; re-storing every
+    control's value at the top of the run keeps what the user set in views that are hidden
+    now (switching back shows them unchanged)."""
+    for name in state.fields:
+        key = state.key(name)
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
+def view_selector(state: UrlState, name: str, labels: dict[str, str], container=None) -> str:
+    """A horizontal radio choosing one view of a page (URL field ``name``)."""
+    key = state.prepare(name)
+    options = list(labels)
+    if st.session_state[key] not in options:
+        st.session_state[key] = state.fields[name].default
+    return (container or st).radio("View", options, key=key, horizontal=True,
+                                   format_func=lambda value: labels[value],
+                                   label_visibility="collapsed")
+
+
+def run_specs(specs: Sequence[RunSpec], label: str,
+              weights: Sequence[float] | None = None) -> tuple[list[Outcome], int, float]:
+    """run_spec for each spec (from the cache where possible) under one progress bar.
+    Returns the outcomes, how many came from the cache and the wall time."""
+    started = time.perf_counter()
+    weights = list(weights) if weights is not None else [1.0] * len(specs)
+    total = sum(weights) or 1.0
+    outcomes: list[Outcome] = []
+
+    def task(progress: Callable[[float], None]) -> list[Outcome]:
+        done = 0.0
+        for spec, weight in zip(specs, weights):
+            outcomes.append(run_spec(spec, progress=lambda f, base=done, w=weight:
+                                     progress((base + w * f) / total)))
+            done += weight
+        return outcomes
+
+    run_with_progress(task, label)
+    return outcomes, sum(o.cached for o in outcomes), time.perf_counter() - started
+
+
+def relative_link(link: str) -> str:
+    """'/page?query' -> 'page?query': resolved against the current page's URL, so it keeps
+    any base path the app is served under."""
+    return link.lstrip("/")

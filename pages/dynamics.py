@@ -9,10 +9,10 @@ import streamlit as st
 
 from core import datasets, plots
 from core.api import run_spec
-from core.spec import SpecError, make_spec
+from core.spec import RunSpec, SpecError, make_spec
 from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
-from ui.controls import (adapt_algorithms, algorithms_for, dataset_controls, dataset_fields,
-                         model_controls, model_fields, parse_list, spec_fields)
+from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
+                         dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.navigation import require_app
 from ui.state import Field, UrlState, bool_parser, multi_parser, number_parser, spec_parser
 
@@ -50,8 +50,8 @@ METRIC_GRID = (("accuracy", "min_margin"), ("grad_norm", "perceptron_gap"))
 
 def fields() -> list[Field]:
     return model_fields("linear") + dataset_fields("worst_case") + [
-        Field("algorithm", ["gd", "batch_perceptron"], multi_parser("algorithm")),
-        Field("step_size", "0.1, 1, 10, 100"),
+        Field("algorithm", ["gd", "batch_perceptron"], multi_parser("algorithm", LINEAR_ALGORITHMS)),
+        Field("step_size", "0.1,1,10,100"),
         Field("seed", "0"),
         Field("max_iters", 1000, spec_parser("max_iters")),
         Field("run_to_max", False, spec_parser("run_to_max")),
@@ -108,8 +108,7 @@ def run_all(specs: list) -> tuple[list, int, float]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def points_of(canonical: str) -> tuple[np.ndarray, np.ndarray]:
-    from core.spec import RunSpec
-
+    """The dataset of a spec (for the decision-boundary view), cached per canonical string."""
     data = datasets.load(RunSpec.from_query(canonical))
     return data.features, data.labels
 
@@ -124,7 +123,7 @@ def trajectory(state: UrlState, results: list) -> None:
     records = {run_key(r.spec.algorithm, rec.step_size, rec.seed): (r, rec)
                for r in results for rec in r.runs if rec.params is not None}
     if not records:
-        st.info("θ_t was not kept for these runs (too many parameters × recorded iterations); "
+        st.info("θₜ was not kept for these runs (too many parameters × recorded iterations); "
                 "lower n, d, the width or the number of runs to see the trajectory.")
         return
     keys = list(records)
@@ -191,7 +190,7 @@ def main() -> None:
             chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False), metric,
                   column)
             if metric == "min_margin":
-                state.checkbox("margin_per_norm", "divide by ‖θ_t‖", column)
+                state.checkbox("margin_per_norm", "divide by ‖θₜ‖", column)
             column.caption(plots.metric_help(metric))
 
     st.subheader("Iterations to solve")

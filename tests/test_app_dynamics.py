@@ -26,7 +26,7 @@ def test_defaults_reproduce_the_papers_worst_case_numbers():
     # The batch perceptron does not depend on γ (θ_t = γ θ̂_t).
     assert {table[("batch perceptron", g)]["iterations to solve"] for g in (0.1, 1.0, 10.0, 100.0)} == {301}
     # The URL holds the view, named like the spec's query string.
-    assert at.query_params["step_size"] == "0.1, 1, 10, 100"
+    assert at.query_params["step_size"] == "0.1,1,10,100"
     assert at.query_params["dataset"] == "worst_case" and at.query_params["n"] == "1000"
     assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
 

@@ -19,7 +19,7 @@ from core.cli import expand_list
 from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEFAULT_SHAPES, FIXED_SHAPES, MODELS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
-from .state import Field, UrlState, choice_parser, multi_parser, number_parser, spec_parser
+from .state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 MODEL_LABELS = {
     "linear": "linear  g(b) = vᵀb",

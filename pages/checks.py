@@ -14,7 +14,7 @@ from ui.navigation import require_app
 from ui.state import Field, UrlState, bool_parser
 
 PAGE = "checks"
-ROW_HEIGHT = 72
+ROW_HEIGHT = 80
 INTRO = """
 Each row is one claim of the three papers (or of the neighbouring results in science.md §4):
 what the paper says, the run that measures it, the tolerance and the verdict. The runs are
@@ -48,12 +48,12 @@ def verdict_rows(verdicts) -> list[dict]:
         rows.append({
             "result": "PASS" if verdict.measurement.passed else "FAIL",
             "claim": claim.name,
+            "view": relative_link(claim.link()),
             "paper & section": claim.paper,
             "what the paper says": claim.statement,
             "what we measure": verdict.measurement.measured,
             "expected": claim.expected,
             "tolerance": claim.tolerance,
-            "view": relative_link(claim.link()),
             "speed": "quick" if claim.fast else "slow",
             "seconds": round(verdict.seconds, 2),
         })
@@ -96,13 +96,13 @@ def main() -> None:
     rows = verdict_rows(verdicts)
     st.dataframe(
         pd.DataFrame(rows).style.map(result_style, subset=["result"]), hide_index=True,
-        width="stretch", row_height=ROW_HEIGHT, height=(len(rows) + 1) * ROW_HEIGHT + 3,
+        width="stretch", row_height=ROW_HEIGHT, height=len(rows) * ROW_HEIGHT + 40,
         column_config={
             "result": st.column_config.TextColumn(width=60),
             "claim": st.column_config.TextColumn(width=150),
-            "paper & section": st.column_config.TextColumn(width=200),
-            "what the paper says": st.column_config.TextColumn(width=330),
-            "what we measure": st.column_config.TextColumn(width=330),
+            "paper & section": st.column_config.TextColumn(width=210),
+            "what the paper says": st.column_config.TextColumn(width=300),
+            "what we measure": st.column_config.TextColumn(width=300),
             "expected": st.column_config.TextColumn(width=220),
             "tolerance": st.column_config.TextColumn(width=100),
             "view": st.column_config.LinkColumn("view", display_text="open view", width=90,

@@ -39,7 +39,7 @@ $\lambda_{GF} = \sqrt{4\Phi^2 + C_0}$; GD ends at $\lambda_{GD} = \sqrt{4\Phi^2 
 $2|\Phi| \le \lambda_{GD} < \lambda_{GF}$: **GD goes flatter**.
 """
 GD_GF_TEXT = r"""
-Solid lines are GD with step $\eta$, dashed lines gradient flow (DOP853, rtol $10^{-11}$) read at
+Solid lines are GD with step $\eta$, dashed lines gradient flow (scipy ODE solver, rtol $10^{-11}$) read at
 the times $t = k\eta$ of GD step $k$, up to GD's last step (its $|\varepsilon|$ bottoms out near
 $10^{-11}$, the integrator's accuracy). Sharpness (top Hessian eigenvalue)
 $= \big(\lambda + \sqrt{\lambda^2 + 4\varepsilon(2\Phi + 3\varepsilon)}\big)/2$, equal to $\lambda$ at a
@@ -81,7 +81,7 @@ def fields() -> list[Field]:
         Field("d", 2, number_parser("d", int)),
         Field("init_scale", 1.0, spec_parser("init_scale")),
         Field("seed", "0"),
-        Field("step_size", "0.05, 0.3, 0.45"),
+        Field("step_size", "0.05, 0.3, 0.6"),
         Field("max_iters", 2000, spec_parser("max_iters")),
         Field("tol", 1e-10, spec_parser("tol")),
         Field("run_to_max", False, spec_parser("run_to_max")),
@@ -240,12 +240,14 @@ def gd_gf_view(state: UrlState) -> None:
         spec = build_gd_spec(values)
         (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
         gf = checked(flow_spec(spec, gd_outcome.result))
-        (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow (DOP853)")
+        (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow")
     except SpecError as error:
         show_error(error)
         return
     gd_result, gf_result = gd_outcome.result, gf_outcome.result
     cache_note(2, cached + gf_cached, seconds + gf_seconds, gd_result.meta.get("device", ""))
+    st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
+               f"{gf_result.spec.max_iters}·η (GD's last step).")
     st.markdown(theorem1_text(gd_result))
 
     for row in (("residual", "norm"), ("imbalance", "sharpness")):

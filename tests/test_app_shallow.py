@@ -22,7 +22,7 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
     titles = [title(f) for f in charts(at)]
     assert len(titles) == 6, titles
     names = trace_names(chart(at, "|ε|"))
-    for eta in ("0.05", "0.3", "0.45"):
+    for eta in ("0.05", "0.3", "0.6"):
         assert f"GD η={eta}" in names and f"GF η={eta}" in names
 
     # Q(t)/Q(0): gradient flow conserves Q, GD multiplies it by Π(1 − η²ε²) < 1.
@@ -68,7 +68,7 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
     keep = np.isfinite(x)
     assert np.allclose(x[keep] ** 2 - y[keep] ** 2, 4 * PHI)
     assert "gradient flow" in trace_names(path)
-    assert at.query_params["step_size"] == "0.05, 0.3, 0.45" and at.query_params["view"] == "gd_gf"
+    assert at.query_params["step_size"] == "0.05, 0.3, 0.6" and at.query_params["view"] == "gd_gf"
     assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
 
 
@@ -102,6 +102,13 @@ def test_bad_inputs_name_the_field_and_the_page_recovers():
     at.number_input(key=KEY + "max_iters").set_value(500).run()
     assert_clean(at)
     assert trace_names(chart(at, "|ε|")) == ["GD η=0.1", "GF η=0.1"]
+
+
+def test_a_run_over_the_memory_budget_is_refused_naming_the_field():
+    at = open_extra("shallow", {"init": "random", "d": "100000", "step_size": "1e-3:1:log4000"})
+    assert not at.exception
+    assert any(m.startswith("d:") and "GiB" in m for m in errors(at)), errors(at)
+    assert not charts(at)
 
 
 def test_a_claim_link_restores_its_run():

@@ -9,6 +9,7 @@ import tempfile
 
 import pytest
 
+from core.claims import CLAIMS
 from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, launch_browser, set_input,
                                    wait_for_app, wait_for_change)
 
@@ -17,13 +18,19 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                        "`playwright install` cannot download browsers here)")
 
 SHOTS = ROOT / "artifacts" / "screenshots"
+# The checks table's geometry: its row height (pages/checks.py) and the grid's header row.
+ROW_HEIGHT = int(re.search(r"^ROW_HEIGHT = (\d+)", (ROOT / "pages" / "checks.py").read_text(),
+                           re.M).group(1))
+HEADER = 35
 VIEWPORT = {"width": 1500, "height": 2600}
 
 
 @pytest.fixture(scope="module")
 def server(request):
     SHOTS.mkdir(parents=True, exist_ok=True)
-    app = Server(tempfile.mkdtemp(prefix="gdx-browser-extra-cache-"), SHOTS / "streamlit_extra.log")
+    # The test session's cache (tests/conftest.py): runs the AppTests made are reused.
+    cache = os.environ.get("GDX_CACHE_DIR") or tempfile.mkdtemp(prefix="gdx-browser-extra-cache-")
+    app = Server(cache, SHOTS / "streamlit_extra.log")
     request.addfinalizer(app.stop)
     app.wait_ready()
     return app
@@ -67,7 +74,7 @@ def test_shallow_page(server, page):
     no_exception(page)
     page.screenshot(path=str(SHOTS / "shallow.png"), full_page=True)
     before = chart_data(page)
-    assert "GD η=0.45" in names(before) and "GF η=0.45" in names(before)
+    assert "GD η=0.6" in names(before) and "GF η=0.6" in names(before)
     set_input(page, "Step sizes η", "0.1, 0.6")
     after = wait_for_change(page, before)
     assert names(after) == ["GD η=0.1", "GF η=0.1", "GD η=0.6", "GF η=0.6"]
@@ -85,13 +92,14 @@ def test_shallow_page(server, page):
     choose_view(page, "Orbit diagram (period doubling, chaos)")
     page.wait_for_function("() => location.search.includes('view=orbit')", timeout=60_000)
     wait_for_app(page, 1)
+    page.screenshot(path=str(SHOTS / "shallow_orbit.png"), full_page=True)
     orbit = chart_data(page)
     xs = json.loads(orbit)[0][1]
     assert len(set(round(x, 9) for x in xs)) == 300           # 300 values of η|Φ|, one sweep
     set_input(page, "Largest η|Φ|", "1.3")
     narrower = wait_for_change(page, orbit)
     assert max(json.loads(narrower)[0][1]) == pytest.approx(1.3)
-    page.screenshot(path=str(SHOTS / "shallow_orbit.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "shallow_orbit_changed.png"), full_page=True)
 
     choose_view(page, "Catapult (Φ = 0)")
     page.wait_for_function("() => location.search.includes('view=catapult')", timeout=60_000)
@@ -126,25 +134,46 @@ def test_images_page(server, page):
     page.screenshot(path=str(SHOTS / "images_error.png"))
 
 
-def test_checks_page_and_a_claim_link(server, page):
-    page.goto(f"{server.url}/checks")
-    page.get_by_text("passed,", exact=False).first.wait_for(timeout=180_000)
-    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
-    page.wait_for_timeout(1500)
-    no_exception(page)
-    summary = page.get_by_text("passed,", exact=False).first.inner_text()
-    page.screenshot(path=str(SHOTS / "checks.png"), full_page=True)
-    assert re.fullmatch(r"\d+ passed, \d+ failed", summary.strip()), summary
-    # The details list has the same relative links as the table: follow one.
-    page.get_by_text("Details", exact=True).click()
-    link = page.locator('a[href^="shallow?"]').first
-    link.wait_for(timeout=30_000)
-    href = link.get_attribute("href")
-    target = page.evaluate("(h) => new URL(h, location.href).href", href)
-    assert target.startswith(f"{server.url}/shallow?")
-    page.goto(target)
-    wait_for_app(page, 6)
-    no_exception(page)
-    box = page.locator('section[data-testid="stSidebar"]').get_by_label("Step sizes η", exact=True)
-    assert box.input_value() and box.input_value() in target.replace("%2C", ",")
-    page.screenshot(path=str(SHOTS / "checks_link_target.png"), full_page=True)
+def test_checks_page_and_its_claim_links(server, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/checks")
+        page.get_by_text("passed,", exact=False).first.wait_for(timeout=180_000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        no_exception(page)
+        summary = page.get_by_text("passed,", exact=False).first.inner_text()
+        assert re.fullmatch(r"\d+ passed, \d+ failed", summary.strip()), summary
+        page.screenshot(path=str(SHOTS / "checks.png"), full_page=True)
+
+        # The "open view" cell of the q_contraction row opens its run on the shallow page.
+        row = [c.name for c in CLAIMS if c.fast].index("q_contraction")
+        box = grid.bounding_box()
+        x = box["x"] + 60 + 150 + 40                      # result, claim, then the view column
+        y = box["y"] + HEADER + ROW_HEIGHT * row + ROW_HEIGHT / 2
+        with context.expect_page(timeout=30_000) as opened:
+            page.mouse.click(x, y)
+            page.wait_for_timeout(500)
+            page.mouse.click(x, y)
+        target = opened.value
+        wait_for_app(target, 6)
+        no_exception(target)
+        # the page has rewritten the URL with its own controls, holding the claim's values
+        assert target.url.startswith(f"{server.url}/shallow?")
+        for part in ("step_size=0.05%2C0.3", "max_iters=200", "history_points=256", "run_to_max=1"):
+            assert part in target.url, (part, target.url)
+        box = target.locator('section[data-testid="stSidebar"]').get_by_label("Step sizes η",
+                                                                               exact=True)
+        assert box.input_value() == "0.05,0.3"
+        target.screenshot(path=str(SHOTS / "checks_link_target.png"), full_page=True)
+
+        # The details list carries the same relative links.
+        page.get_by_text("Details", exact=True).click()
+        link = page.locator('a[href^="shallow?"]').first
+        link.wait_for(timeout=30_000)
+        resolved = page.evaluate("(h) => new URL(h, location.href).href", link.get_attribute("href"))
+        assert resolved.startswith(f"{server.url}/shallow?")
+    finally:
+        context.close()

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from . import datasets
 from .cache import ResultCache, cache_key, default_directory
-from .engine import Progress, resolve_device, run_sweep
+from .engine import Progress, check_memory, resolve_device, run_sweep
 from .results import SweepResult
 from .shallow import run_shallow
 from .spec import RunSpec, validate
@@ -38,6 +38,8 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     spec = validate(spec)
     device = resolve_device(spec.device)
     shallow = spec.model == "shallow_linear"
+    if spec.d is not None and (shallow or spec.n is not None):
+        check_memory(spec, spec.n or 0, spec.d, device)     # before any data is made
     dataset = None if shallow else datasets.load(spec)
     key = cache_key(spec, device.type, "" if shallow else dataset.fingerprint)
     cache = open_cache(cache_dir) if use_cache else None

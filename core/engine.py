@@ -134,17 +134,25 @@ class HistoryGrid:
 
 # ---------------------------------------------------------------------- memory
 def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
-    """Bytes the engine needs for a (resolved) spec: data, parameters, the (B, n) work arrays
+    """Bytes a (resolved) spec needs: data, parameters, the (B, n) work arrays, activations
     and the history, with room for temporaries."""
     bytes_per = 8 if spec.dtype == "float64" else 4
+    history = (spec.history_points + 2 + spec.tail_points) * spec.batch_size * len(HISTORY_KEYS)
+    if spec.model == "shallow_linear":
+        rows = spec.batch_size
+        params = rows * 2 * d
+        return int(bytes_per * (params * 8 + history * 2
+                                + min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
     model = build(spec)
     p = model.num_params(d)
     batch = 2 * spec.batch_size                     # with perceptron companions at most
-    width = spec.width if spec.model == "mlp" else (2 if spec.model == "two_layer_conv" else 1)
-    data = n * d * (3 if spec.model == "two_layer_conv" else 1)
+    if spec.model == "cnn":
+        width = spec.channels * d * spec.conv_layers * 4   # activations kept for backward
+    else:
+        width = spec.width if spec.model == "mlp" else (2 if spec.model == "two_layer_conv" else 1)
+    data = n * d * (3 if spec.model == "two_layer_conv" else 2)
     params = batch * p * 4                          # theta, pullback, update, temporaries
     work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
-    history = (spec.history_points + 2) * spec.batch_size * len(HISTORY_KEYS)
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
     return int(bytes_per * (data + params + work + history + param_history))
 
@@ -164,14 +172,21 @@ def memory_budget(device: torch.device) -> int:
 
 
 def check_memory(spec: RunSpec, n: int, d: int, device: torch.device) -> None:
+    """Refuse, naming the largest size parameter, a spec over the memory budget
+    (``GDX_MEMORY_FRACTION`` of RAM, default 25 %; 80 % of free GPU memory on CUDA)."""
     need, budget = estimate_memory(spec, n, d), memory_budget(device)
     if need > budget:
-        biggest = max((("d", d), ("n", n), ("width" if spec.model == "mlp" else "step_size",
-                                             spec.width if spec.model == "mlp" else spec.batch_size)),
-                      key=lambda item: item[1])[0]
-        raise SpecError(biggest, f"this spec needs about {need / 2**30:.1f} GiB on {device.type}, "
-                        f"over the budget of {budget / 2**30:.1f} GiB; lower {biggest}, n, d or "
-                        "the number of step sizes x seeds")
+        sizes = [("d", d), ("n", n), ("step_size", spec.batch_size)]
+        if spec.model == "mlp":
+            sizes.append(("width", spec.width))
+        biggest = max(sizes, key=lambda item: item[1])[0]
+        raise SpecError(biggest, f"this spec needs about {_gib(need)} on {device.type}, over the "
+                        f"budget of {_gib(budget)}; lower {biggest} (the sizes that count: n, d, "
+                        "step sizes x seeds)")
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:.2f} GiB" if size >= 2**27 else f"{size / 2**20:.1f} MiB"
 
 
 # ---------------------------------------------------------------------- sharpness
@@ -182,7 +197,7 @@ def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: 
                            exact: bool | None = None) -> float:
     """Top eigenvalue of the Hessian of f(θ) = (1/n) Σ log(1 + exp(−m_i)) at one θ: Lanczos
     (scipy eigsh) on Hessian-vector products, or a dense eigh for small parameter counts."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
 
     p = theta_row.numel()
     exact = p <= EXACT_HESSIAN_LIMIT if exact is None else exact
@@ -210,9 +225,22 @@ def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: 
 
         operator = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
         start = np.random.default_rng(seed).standard_normal(p)
-        values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-6,
-                       maxiter=max(300, 5 * p), return_eigenvectors=False)
-        return float(values[0])
+        try:
+            values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-6,
+                           maxiter=max(300, 5 * p), return_eigenvectors=False)
+            return float(values[0])
+        except ArpackNoConvergence as error:
+            if len(error.eigenvalues):
+                return float(error.eigenvalues[-1])
+        except ArpackError:
+            # ARPACK stops when H v vanishes (a flat loss: margins so large that σ(m)σ(−m)
+            # underflows); then the Hessian is 0 to working precision along the Krylov space.
+            product = matvec(start)
+            if not np.any(product):
+                return 0.0
+        if p <= 1024:
+            return top_hessian_eigenvalue(model, shared, theta_row, seed, exact=True)
+        return float("nan")
 
 
 # ---------------------------------------------------------------------- the loop
@@ -302,6 +330,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
 
     check_every = 1 if device.type == "cpu" else 16
     report_every = max(1, spec.max_iters // 100)
+    loss_limit = -torch.finfo(dtype).max / (4 * dataset.n)
     for t in range(spec.max_iters + 1):
         margins, saved = model.margins(theta, shared)
         main_margins = margins[:batch]
@@ -316,8 +345,9 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
 
         main_theta = theta[:batch]
         min_margin = main_margins.amin(dim=1)
-        # Non-finite margins (θ overflowed) make the minimum non-finite: that is divergence.
-        finite = torch.isfinite(min_margin)
+        # Diverged: non-finite margins (θ overflowed), or margins so negative that the mean
+        # loss would overflow.
+        finite = torch.isfinite(min_margin) & (min_margin > loss_limit)
         gap = None
         if companion is not None:
             gap = _gap(companion, main_theta, theta[batch:][companion.rows_of_main], steps)

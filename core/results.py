@@ -172,7 +172,10 @@ class SweepResult:
 
 
 def _csv_number(value: Any) -> str:
+    """Non-finite values (divergence, or not measured) are empty cells, never 'nan'."""
     value = float(value)
+    if not math.isfinite(value):
+        return ""
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return repr(value)

@@ -189,7 +189,8 @@ def test_memory_guard_refuses_with_a_named_field(monkeypatch):
     spec = make_spec(dataset="gaussian", n=500, d=400, step_sizes=(1.0,))
     with pytest.raises(SpecError) as error:
         run_spec(spec, use_cache=False)
-    assert "GiB" in str(error.value) and error.value.field in ("d", "n", "step_size")
+    assert "MiB" in str(error.value) and "budget" in str(error.value)
+    assert error.value.field in ("d", "n", "step_size")
 
 
 # ---------------------------------------------------------------- specs

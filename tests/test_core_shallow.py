@@ -52,12 +52,22 @@ def test_gradient_flow_matches_the_closed_form_of_m():
     a0, b0, phi = np.array(A0), np.array(B0), 1.0
     c0 = shallow.invariant(a0, b0)
     times = np.linspace(0, 6, 25)
-    states, _ = shallow.integrate_flow(a0, b0, phi, times, 1e-12)
+    states, _, method = shallow.integrate_flow(a0, b0, phi, times, 1e-12)
+    assert method == "DOP853"
     m = (states[:, :3] * states[:, 3:]).sum(1)
     start = shallow.gf_time_of_residual(float(a0 @ b0), phi, c0)
     for t, value in zip(times, m):
         if abs(value - phi) > 1e-7:     # the closed form is ill-conditioned at the minimum
             assert start - shallow.gf_time_of_residual(value, phi, c0) == pytest.approx(t, abs=1e-6)
+
+
+def test_stiff_flow_switches_to_radau_and_still_conserves_q():
+    a0, b0 = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.5, 0.0])
+    states, t_tol, method = shallow.integrate_flow(a0, b0, 1e5, np.linspace(0, 1, 9), 1e-6)
+    assert method == "Radau" and t_tol is not None
+    a, b = states[:, :3], states[:, 3:]
+    np.testing.assert_allclose(a**2 - b**2, np.broadcast_to(a0**2 - b0**2, a.shape), atol=1e-6)
+    assert abs(a[-1] @ b[-1] - 1e5) < 1e-3
 
 
 def test_gd_ends_flatter_than_gradient_flow_at_the_predicted_sharpness():

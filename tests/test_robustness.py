@@ -1,0 +1,247 @@
+"""Robustness: fuzzed specs, degenerate data, memory refusals, cache faults and concurrency,
+determinism. A summary of the fuzzing goes to artifacts/fuzz_summary.json."""
+import collections
+import json
+import math
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.api import run_spec
+from core.cache import ResultCache, encode
+from core.spec import ACTIVATIONS, ALGORITHMS, DATASETS, FIXED_SHAPES, MODELS, SpecError, make_spec
+
+from .conftest import ROOT
+
+DEGENERATE_CSV = {
+    "single_class": "x,y,label\n1,2,a\n3,4,a\n",
+    "duplicates": "x,y,label\n1,1,a\n1,1,b\n1,1,a\n1,1,b\n",
+    "all_zero": "x,y,label\n0,0,a\n0,0,b\n0,0,a\n",
+    "origin_point": "x,y,label\n0,0,a\n1,2,b\n-1,-2,a\n",
+    "huge_values": "x,y,label\n1e300,-1e300,a\n-1e300,1e300,b\n1e299,1e300,a\n",
+    "nan_cell": "x,y,label\n1,nan,a\n2,3,b\n",
+    "text_cell": "x,y,label\n1,two,a\n2,3,b\n",
+    "three_classes": "x,label\n1,a\n2,b\n3,c\n",
+    "empty": "",
+    "ok": "x,y,label\n1,2,a\n-1,-2,b\n2,1,a\n-2,-1,b\n",
+}
+SUMMARY = {"specs": 0, "ran": 0, "refused": collections.Counter(), "diverged_runs": 0, "crashes": 0,
+           "example_messages": {}}
+
+
+@pytest.fixture(scope="module")
+def csv_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("csv")
+    paths = {}
+    for name, text in DEGENERATE_CSV.items():
+        path = folder / f"{name}.csv"
+        path.write_text(text)
+        paths[name] = str(path)
+    return paths
+
+
+CORRUPTIONS = {
+    "model": ["bogus"], "dataset": ["mnist"], "algorithm": ["adam"], "dtype": ["float16"],
+    "step_sizes": [(), (0.0,), (-1.0,), (math.nan,), (math.inf,), (1e13,), (1e-13,)],
+    "seeds": [(-1,), (2**33,)], "max_iters": [0, -5, 2_000_000], "init_scale": [0.0, -1.0, 1e8],
+    "history_points": [4], "n": [0, 1], "d": [0, -3], "tail_points": [-1, 20_000],
+    "classes": [(3,), (3, 3), (-1, 2), (1, 10)], "width": [0], "kernel_size": [0, 16],
+    "phi": [math.nan], "tol": [-1.0], "activation": ["softmax"], "mu": [0.0, -1.0],
+    "margin": [-0.5], "leak": [2.0],
+}
+
+
+@st.composite
+def raw_specs(draw, csv_names):
+    """A valid-looking spec over every model, dataset and algorithm, with a third of them
+    given one bad field; sizes from tiny to far over the memory budget."""
+    model = draw(st.sampled_from(MODELS))
+    fitting = {"shallow_linear": ("gd", "gradient_flow"), "linear": ALGORITHMS[:5]}.get(
+        model, ("gd", "normalized_gd", "generalized_perceptron"))
+    datasets = ("digits", "cifar10") if model == "cnn" else DATASETS
+    fields = {
+        "model": model,
+        "dataset": draw(st.sampled_from(datasets)),
+        "algorithm": draw(st.sampled_from(fitting)),
+        "step_sizes": tuple(draw(st.lists(st.floats(min_value=-12, max_value=12).map(lambda e: 10.0**e),
+                                          min_size=1, max_size=3))),
+        "seeds": tuple(draw(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=2))),
+        "max_iters": draw(st.integers(1, 25)),
+        "dtype": draw(st.sampled_from(["float64", "float32"])),
+        "init_scale": draw(st.sampled_from([1.0, 1e-3, 30.0, 1e5])),
+        "activation": draw(st.sampled_from(("",) + ACTIVATIONS)),
+        "run_to_max": draw(st.booleans()),
+        "tail_points": draw(st.sampled_from([0, 0, 3])),
+        "history_points": draw(st.sampled_from([8, 512])),
+        "mu": draw(st.sampled_from([0.7, 1.0, 1e-6])),
+        "margin": draw(st.sampled_from([0.1, 0.0, 100.0])),
+    }
+    size = draw(st.sampled_from(["small", "small", "small", "small", "huge", "none"]))
+    if size == "small":
+        fields["d"] = draw(st.integers(1, 12)) if fields["dataset"] not in FIXED_SHAPES else None
+        fields["n"] = draw(st.integers(3, 24))
+    elif size == "huge":
+        fields["d"] = draw(st.sampled_from([200_000, 1_000_000]))
+        fields["n"] = draw(st.sampled_from([5000, 200_000]))
+    if fields["dataset"] == "csv":
+        fields["path"] = csv_names[draw(st.sampled_from(sorted(csv_names)))]
+        fields.pop("n", None), fields.pop("d", None)
+    if fields["dataset"] == "cifar10":
+        fields["path"] = "/nonexistent-cifar"
+    if fields["dataset"] in ("digits", "cifar10"):
+        fields["classes"] = tuple(draw(st.lists(st.integers(0, 9), min_size=2, max_size=2, unique=True)))
+    if fields["model"] == "mlp":
+        fields["width"] = draw(st.integers(1, 6))
+    if fields["model"] == "cnn":
+        fields["kernel_size"] = draw(st.integers(1, 5))
+        fields["channels"] = draw(st.integers(1, 3))
+        fields["n"] = draw(st.integers(2, 12))
+        fields.pop("d", None)
+    if fields["model"] == "shallow_linear":
+        fields["phi"] = draw(st.sampled_from([1.0, -2.0, 0.0, 1e5]))
+        fields["init"] = draw(st.sampled_from(["", "explicit", "random", "fig3"]))
+        fields["tol"] = draw(st.sampled_from([1e-10, 0.0, 1.0]))
+        if fields["init"] in ("", "explicit"):
+            length = draw(st.integers(1, 3))
+            floats = st.floats(-3, 3, allow_nan=False)
+            fields["a"] = tuple(draw(st.lists(floats, min_size=length, max_size=length)))
+            fields["b"] = tuple(draw(st.lists(floats, min_size=length, max_size=length)))
+            fields.pop("d", None)
+    if fields["model"] != "cnn" and draw(st.integers(0, 9)) == 0:
+        fields["sharpness_every"] = 5
+    if draw(st.integers(0, 2)) == 0:
+        name = draw(st.sampled_from(sorted(CORRUPTIONS)))
+        fields[name] = draw(st.sampled_from(CORRUPTIONS[name]))
+    return fields
+
+
+def outcome_is_clean(result):
+    text = result.to_json()                       # allow_nan=False: no NaN/inf tokens
+    document = json.loads(text)
+    csv_text = result.to_csv()
+    assert "nan" not in csv_text.lower().replace("nan_", "") and "inf" not in csv_text.split("\n", 1)[-1]
+    return document
+
+
+def test_fuzzed_specs_run_or_are_refused_in_one_line(csv_files, monkeypatch):
+    monkeypatch.setenv("GDX_MEMORY_FRACTION", "0.01")       # ~240 MiB here: exercise the guard
+
+    @settings(max_examples=1000, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(raw_specs(csv_files))
+    def check(fields):
+        SUMMARY["specs"] += 1
+        try:
+            spec = make_spec(**fields)
+            outcome = run_spec(spec, use_cache=False)
+        except SpecError as error:
+            message = str(error)
+            assert "\n" not in message and error.field and message.startswith(error.field)
+            SUMMARY["refused"][error.field] += 1
+            SUMMARY["example_messages"].setdefault(error.field, message)
+            return
+        except Exception:
+            SUMMARY["crashes"] += 1
+            raise
+        SUMMARY["ran"] += 1
+        document = outcome_is_clean(outcome.result)
+        assert len(document["runs"]) == spec.batch_size
+        for run in outcome.result.runs:
+            SUMMARY["diverged_runs"] += int(run.diverged)
+            if not run.diverged and "loss" in run.history:
+                assert np.isfinite(run.history["loss"]).all()
+
+    check()
+    summary = dict(SUMMARY, refused=dict(SUMMARY["refused"].most_common()))
+    out = ROOT / "artifacts"
+    out.mkdir(exist_ok=True)
+    (out / "fuzz_summary.json").write_text(json.dumps(summary, indent=1))
+    print("fuzz summary:", json.dumps(summary))
+    assert SUMMARY["specs"] >= 1000 and SUMMARY["crashes"] == 0
+    assert SUMMARY["ran"] >= 100 and sum(SUMMARY["refused"].values()) >= 100
+
+
+def test_huge_step_sizes_diverge_as_results_not_errors():
+    spec = make_spec(model="mlp", dataset="gaussian", n=20, d=4, width=4, activation="relu",
+                     step_sizes=(1e-3, 1e12), max_iters=200, run_to_max=True)
+    calm, wild = run_spec(spec, use_cache=False).result.runs
+    assert wild.diverged and not calm.diverged
+    document = json.loads(run_spec(spec, use_cache=False).result.to_json())
+    assert document["runs"][1]["diverged"] is True
+
+
+# ---------------------------------------------------------------- cache faults and concurrency
+def _hammer(directory, worker, rounds, queue):
+    """Write and read shared and private keys; report any wrong or lost value."""
+    from core.cache import ResultCache
+
+    cache = ResultCache(directory)
+    specs = [make_spec(dataset="two_point", step_sizes=(float(k + 1),), max_iters=3) for k in range(4)]
+    results = [run_spec(spec, use_cache=False).result for spec in specs]
+    problems, operations = [], 0
+    for round_ in range(rounds):
+        for index, result in enumerate(results):
+            shared_key = f"shared-{index}"
+            private_key = f"private-{worker}-{round_}-{index}"
+            for key in (shared_key, private_key):
+                cache.put(key, result)
+                back = cache.get(key)
+                operations += 2
+                if back is None or back.runs[0].step_size != result.runs[0].step_size:
+                    problems.append(key)
+    for round_ in range(rounds):
+        for index in range(len(results)):
+            back = cache.get(f"private-{worker}-{round_}-{index}")
+            operations += 1
+            if back is None or back.runs[0].step_size != float(index + 1):
+                problems.append(f"lost private-{worker}-{round_}-{index}")
+    queue.put((problems, operations))
+
+
+def test_two_processes_hammering_the_cache_lose_nothing(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=_hammer, args=(str(tmp_path), w, 20, queue)) for w in range(2)]
+    for worker in workers:
+        worker.start()
+    reports = [queue.get(timeout=240) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    problems = [p for report in reports for p in report[0]]
+    operations = sum(report[1] for report in reports)
+    assert operations >= 600 and problems == []
+    assert len(ResultCache(str(tmp_path))) == 4 + 2 * 20 * 4
+
+
+def test_cache_size_limit_evicts_old_entries(tmp_path):
+    cache = ResultCache(str(tmp_path), size_limit=200_000)
+    spec = make_spec(dataset="gaussian", n=50, d=5, step_sizes=(1.0,), max_iters=50, run_to_max=True)
+    result = run_spec(spec, use_cache=False).result
+    size = len(encode(result))
+    for index in range(60):
+        cache.put(f"k{index}", result)
+    assert cache.volume() < 200_000 + 10 * size
+    assert len(cache) < 60
+    assert cache.get("k59") is not None          # the newest survive, intact
+    assert cache.get("k59").runs[0].summary() == result.runs[0].summary()
+
+
+# ---------------------------------------------------------------- determinism across processes
+def test_same_spec_in_two_processes_is_bit_identical(tmp_path):
+    args = [sys.executable, "-m", "core", "run", "--model", "two_layer_conv", "--dataset", "gaussian",
+            "--n", "40", "--d", "6", "--step-size", "0.1,3", "--seed", "0,1", "--max-iters", "60",
+            "--run-to-max", "--format", "json", "--no-cache"]
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, GDX_CACHE_DIR=str(tmp_path)))
+        assert done.returncode == 0, done.stderr
+        outputs.append(json.loads(done.stdout)["runs"])
+    assert outputs[0] == outputs[1]

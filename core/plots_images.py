@@ -178,7 +178,7 @@ def solve_figure(series_list: Sequence[Series], height: int = HEIGHT) -> go.Figu
                                             line=dict(color=colors[step], dash=LINEAR_DASH, width=2)))
     if missed_x:
         figure.add_trace(go.Scatter(
-            x=missed_x, y=missed_y, mode="markers", name=f"not 100 % within the budget",
+            x=missed_x, y=missed_y, mode="markers", name="not 100 % within the budget",
             marker=dict(symbol="triangle-up", size=11, color="#7f7f7f",
                         line=dict(color="black", width=1)),
             text=missed_text, hovertemplate="%{text}<extra></extra>"))

@@ -161,7 +161,7 @@ def main() -> None:
         pairs = build_specs(values)
         weights = [10.0 if kernel is not None else 1.0 for kernel, _ in pairs]
         outcomes, cached, seconds = run_specs([spec for _, spec in pairs],
-                                              f"{len(pairs)} sweep(s)", weights)
+                                              f"{len(pairs)} sweep(s)", weights, memory_field="n")
     except SpecError as error:
         show_error(error)
         state.publish()

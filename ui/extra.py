@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from core.api import Outcome, run_spec
-from core.spec import RunSpec
+from core.spec import RunSpec, SpecError
 
 from .common import run_with_progress
 from .state import UrlState
@@ -36,10 +36,11 @@ def view_selector(state: UrlState, name: str, labels: dict[str, str], container=
                                    label_visibility="collapsed")
 
 
-def run_specs(specs: Sequence[RunSpec], label: str,
-              weights: Sequence[float] | None = None) -> tuple[list[Outcome], int, float]:
+def run_specs(specs: Sequence[RunSpec], label: str, weights: Sequence[float] | None = None,
+              memory_field: str = "step_size") -> tuple[list[Outcome], int, float]:
     """run_spec for each spec (from the cache where possible) under one progress bar.
-    Returns the outcomes, how many came from the cache and the wall time."""
+    Returns the outcomes, how many came from the cache and the wall time. Running out of
+    memory despite the core's estimate becomes a SpecError naming ``memory_field``."""
     started = time.perf_counter()
     weights = list(weights) if weights is not None else [1.0] * len(specs)
     total = sum(weights) or 1.0
@@ -53,7 +54,14 @@ def run_specs(specs: Sequence[RunSpec], label: str,
             done += weight
         return outcomes
 
-    run_with_progress(task, label)
+    try:
+        run_with_progress(task, label)
+    except MemoryError:
+        raise SpecError(memory_field, "ran out of memory; lower it (or the other sizes)") from None
+    except RuntimeError as error:                      # torch's allocator failures
+        if "out of memory" not in str(error).lower():
+            raise
+        raise SpecError(memory_field, "ran out of memory; lower it (or the other sizes)") from None
     return outcomes, sum(o.cached for o in outcomes), time.perf_counter() - started
 
 

@@ -9,7 +9,6 @@ import numpy as np
 import streamlit as st
 
 from core import plots_shallow as ps
-from core.engine import check_memory, resolve_device
 from core.shallow import initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
 from ui.common import cache_note, chart, result_downloads, show_error, table
@@ -131,12 +130,6 @@ def initial_norm(spec) -> float:
     return float(a0[0] @ a0[0] + b0[0] @ b0[0])
 
 
-def checked(spec):
-    """Refuse specs over the memory budget (naming the field) before running them."""
-    check_memory(spec, 0, int(spec.d), resolve_device(spec.device))
-    return spec
-
-
 def positive(name: str, value, low: float = 0.0, high: float = math.inf, kind=float):
     if value is None or not (low < value <= high if low == 0 else low <= value <= high):
         bounds = f"> {low:g}" if low == 0 else f"in [{low:g}, {high:g}]"
@@ -201,7 +194,7 @@ def build_gd_spec(values: dict):
     for name in ("phi", "max_iters", "tol", "history_points", "tail_points"):
         if fields[name] is None:
             raise SpecError(name, "needs a value")
-    return checked(make_spec(**fields))
+    return make_spec(**fields)
 
 
 def flow_spec(gd_spec, gd_result):
@@ -239,7 +232,7 @@ def gd_gf_view(state: UrlState) -> None:
     try:
         spec = build_gd_spec(values)
         (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
-        gf = checked(flow_spec(spec, gd_outcome.result))
+        gf = flow_spec(spec, gd_outcome.result)
         (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow")
     except SpecError as error:
         show_error(error)
@@ -299,7 +292,7 @@ def figure3_view(state: UrlState) -> None:
             base = make_spec(model="shallow_linear", phi=phi, init="fig3", init_scale=scale,
                              d=2, step_sizes=(1.0,), max_iters=iters, tol=tol, history_points=32)
             lam0 = initial_norm(base)
-            specs.append(checked(base.replace(step_sizes=tuple(float(x / lam0) for x in grid))))
+            specs.append(base.replace(step_sizes=tuple(float(x / lam0) for x in grid)))
         outcomes, cached, seconds = run_specs(specs, f"{len(specs)} sweeps of {count} step sizes")
     except SpecError as error:
         show_error(error)
@@ -339,9 +332,9 @@ def orbit_view(state: UrlState) -> None:
         if x0 is None or not math.isfinite(x0):
             raise SpecError("orbit_x0", "needs a number")
         steps = tuple(float(x) for x in np.linspace(low, high, count) / abs(phi))
-        spec = checked(make_spec(model="shallow_linear", phi=phi, a=(x0,), b=(x0,),
+        spec = make_spec(model="shallow_linear", phi=phi, a=(x0,), b=(x0,),
                                  step_sizes=steps, max_iters=iters, run_to_max=True,
-                                 tail_points=tail, history_points=16))
+                                 tail_points=tail, history_points=16)
         if not spec.tail_points:
             raise SpecError("orbit_tail", "keep at least one iteration (K ≥ 1)")
         (outcome,), cached, seconds = run_specs([spec], f"{count} step sizes")
@@ -377,7 +370,7 @@ def catapult_view(state: UrlState) -> None:
         lam0 = initial_norm(base)
         if lam0 == 0:
             raise SpecError("cat_a", "a₀ = b₀ = 0 is a stationary point; start elsewhere")
-        spec = checked(base.replace(step_sizes=tuple(float(x / lam0) for x in xs)))
+        spec = base.replace(step_sizes=tuple(float(x / lam0) for x in xs))
         (outcome,), cached, seconds = run_specs([spec], "catapult runs")
     except SpecError as error:
         show_error(error)

@@ -332,9 +332,8 @@ def orbit_view(state: UrlState) -> None:
         if x0 is None or not math.isfinite(x0):
             raise SpecError("orbit_x0", "needs a number")
         steps = tuple(float(x) for x in np.linspace(low, high, count) / abs(phi))
-        spec = make_spec(model="shallow_linear", phi=phi, a=(x0,), b=(x0,),
-                                 step_sizes=steps, max_iters=iters, run_to_max=True,
-                                 tail_points=tail, history_points=16)
+        spec = make_spec(model="shallow_linear", phi=phi, a=(x0,), b=(x0,), step_sizes=steps,
+                         max_iters=iters, run_to_max=True, tail_points=tail, history_points=16)
         if not spec.tail_points:
             raise SpecError("orbit_tail", "keep at least one iteration (K ≥ 1)")
         (outcome,), cached, seconds = run_specs([spec], f"{count} step sizes")

@@ -132,6 +132,29 @@ class HistoryGrid:
         return np.asarray(self.iterations, dtype=np.int64), self.buffer[:count].cpu().numpy()
 
 
+class TailBuffer:
+    """The last ``size`` iterations of every row, exactly (a ring buffer written while the row
+    is active), for orbit diagrams where an evenly thinned history would alias periods."""
+
+    def __init__(self, size: int, rows: int, keys: int, dtype, device):
+        self.size = size
+        self.buffer = torch.full((size, rows, keys), float("nan"), dtype=dtype, device=device)
+        self.values: np.ndarray | None = None
+
+    def record(self, t: int, values: torch.Tensor, active: torch.Tensor) -> None:
+        slot = t % self.size
+        self.buffer[slot] = torch.where(active[:, None], values, self.buffer[slot])
+
+    def for_row(self, row: int, last: int, keys: list[str], columns: list[int]) -> dict[str, np.ndarray]:
+        if self.values is None:
+            self.values = self.buffer.cpu().numpy()
+        iterations = np.arange(max(0, last - self.size + 1), last + 1)
+        at = self.values[iterations % self.size, row]
+        tail = {"iteration": iterations}
+        tail.update({key: at[:, column].astype(np.float64) for key, column in zip(keys, columns)})
+        return tail
+
+
 # ---------------------------------------------------------------------- memory
 def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     """Bytes a (resolved) spec needs: data, parameters, the (B, n) work arrays, activations
@@ -318,9 +341,8 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     p = theta.shape[1]
     keep_params = (spec.history_points + 1) * batch * p <= PARAM_HISTORY_LIMIT
     param_grid = HistoryGrid(spec.history_points, (batch, p), dtype, device) if keep_params else None
-    tail_size = spec.tail_points
-    tail_buffer = (torch.full((tail_size, batch, metric_count), float("nan"), dtype=dtype,
-                              device=device) if tail_size else None)
+    tail_buffer = (TailBuffer(spec.tail_points, batch, metric_count, dtype, device)
+                   if spec.tail_points else None)
 
     extra_points: list = []
     sharpness: dict[int, np.ndarray] = {}
@@ -381,8 +403,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
                 if param_grid is not None:
                     param_grid.maybe_record(t, main_theta)
             if tail_buffer is not None:
-                slot = t % tail_size
-                tail_buffer[slot] = torch.where(active[:, None], current, tail_buffer[slot])
+                tail_buffer.record(t, current, active)
         active = active & finite
         if not spec.run_to_max:
             active = active & (solve_iter < 0)
@@ -441,7 +462,6 @@ def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged
     solve_values, last_values = solve_values.cpu().numpy(), last_values.cpu().numpy()
     keys = [k for k in HISTORY_KEYS if has_gap or k != "perceptron_gap"]
     columns = [HISTORY_KEYS.index(k) for k in keys]
-    tail_values = tail_buffer.cpu().numpy() if tail_buffer is not None else None
 
     records = []
     for row, (gamma, seed) in enumerate(zip(step_list, seed_list)):
@@ -471,14 +491,7 @@ def _assemble(spec, step_list, seed_list, grid, param_grid, solve_iter, diverged
         params = (np.stack([points[t][1] for t in iterations]).astype(np.float64)
                   if param_grid is not None else None)
         diverged = int(diverged_at[row]) if diverged_at[row] >= 0 else None
-        tail = None
-        if tail_values is not None:
-            size = tail_values.shape[0]
-            tail_iters = np.arange(max(0, last - size + 1), last + 1)
-            rows_at = tail_values[tail_iters % size, row]
-            tail = {"iteration": tail_iters}
-            tail.update({key: rows_at[:, column].astype(np.float64)
-                         for key, column in zip(keys, columns)})
+        tail = tail_buffer.for_row(row, last, keys, columns) if tail_buffer is not None else None
         records.append(RunRecord(float(gamma), int(seed), solved, diverged is not None, diverged,
                                  last, history, params, tail))
     return records

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from .engine import HistoryGrid, Progress, resolve_device, torch_dtype
+from .engine import HistoryGrid, Progress, TailBuffer, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .spec import RunSpec
 
@@ -128,8 +128,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     grid = HistoryGrid(spec.history_points, (rows, keys), dtype, device)
     keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= 2_000_000
     param_grid = HistoryGrid(spec.history_points, (rows, 2 * spec.d), dtype, device) if keep_params else None
-    tail = (torch.full((spec.tail_points, rows, keys), float("nan"), dtype=dtype, device=device)
-            if spec.tail_points else None)
+    tail = TailBuffer(spec.tail_points, rows, keys, dtype, device) if spec.tail_points else None
     check_every = 1 if device.type == "cpu" else 16
     report_every = max(1, spec.max_iters // 100)
     blow_up = math.sqrt(torch.finfo(dtype).max) / 16
@@ -149,8 +148,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
             if param_grid is not None:
                 param_grid.maybe_record(t, torch.cat([a, b], dim=1))
             if tail is not None:
-                slot = t % spec.tail_points
-                tail[slot] = torch.where(active[:, None], current, tail[slot])
+                tail.record(t, current, active)
         active = active & finite
         if not spec.run_to_max:
             active = active & (converged_at < 0)
@@ -174,7 +172,6 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     records = []
     grid_iters, grid_values = grid.numpy()
     grid_params = param_grid.numpy()[1] if param_grid is not None else None
-    tail_values = tail.cpu().numpy() if tail is not None else None
     last_iter, converged_at = last_iter.cpu().numpy(), converged_at.cpu().numpy()
     diverged_at = diverged_at.cpu().numpy()
     final_params = torch.cat([a, b], dim=1).cpu().numpy()
@@ -192,13 +189,8 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         values = np.stack(values)
         history = {"iteration": np.asarray(iterations, dtype=np.int64)}
         history.update({key: values[:, k].astype(np.float64) for k, key in enumerate(SHALLOW_KEYS)})
-        tail_dict = None
-        if tail_values is not None:
-            size = tail_values.shape[0]
-            tail_iters = np.arange(max(0, last - size + 1), last + 1)
-            tail_rows = tail_values[tail_iters % size, row]
-            tail_dict = {"iteration": tail_iters}
-            tail_dict.update({key: tail_rows[:, k] for k, key in enumerate(SHALLOW_KEYS)})
+        tail_dict = (tail.for_row(row, last, list(SHALLOW_KEYS), list(range(len(SHALLOW_KEYS))))
+                     if tail is not None else None)
         extras = _run_extras(a0[row], b0[row], phi, final[row], float(contraction[row]),
                              float(steps[row]))
         converged = int(converged_at[row]) if converged_at[row] >= 0 else None

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                        "`playwright install` cannot download browsers here)")
 
 SHOTS = ROOT / "artifacts" / "screenshots"
-VIEWPORT = {"width": 1500, "height": 2400}
+VIEWPORT = {"width": 1500, "height": 3400}  # tall: each screenshot shows a whole page
 NAV_TITLES = ["Perceptron dynamics", "Iteration complexity", "Step-size map"]
 
 

@@ -21,7 +21,7 @@ from .models import Model, build
 from .results import HISTORY_KEYS, RunRecord, SweepResult
 from .spec import RunSpec, SpecError
 
-PARAM_HISTORY_LIMIT = 2_000_000   # values of theta kept per sweep (for trajectory views)
+PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
 DEFAULT_MEMORY_FRACTION = 0.25
 
 Progress = Callable[[float], None]
@@ -249,7 +249,7 @@ def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: 
         operator = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
         start = np.random.default_rng(seed).standard_normal(p)
         try:
-            values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-6,
+            values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-5,
                            maxiter=max(300, 5 * p), return_eigenvectors=False)
             return float(values[0])
         except ArpackNoConvergence as error:

@@ -262,19 +262,19 @@ def flow_method(a0: np.ndarray, b0: np.ndarray, phi: float, horizon: float) -> s
 
 
 def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray, tol: float):
-    """Gradient flow from (a0, b0), states at ``times``, and the first time |ε| = tol."""
+    """Gradient flow from (a0, b0): states at ``times``, the first time |ε| = tol (or None),
+    and the integrator used (with its message if it gave up early)."""
     d = a0.shape[0]
-    field = _flow(d, phi)
     eps0 = float(a0 @ b0 - phi)
     method = flow_method(a0, b0, phi, float(times[-1]))
     extra = {"jac": _flow_jacobian(d, phi)} if method == "Radau" else {}
 
     def reaches_tol(_, state):
         return abs(state[:d] @ state[d:] - phi) - tol
-    reaches_tol.terminal = False
     reaches_tol.direction = -1
-    solution = solve_ivp(field, (0.0, float(times[-1])), np.concatenate([a0, b0]), method=method,
-                         t_eval=times, rtol=GF_RTOL, atol=GF_ATOL, events=reaches_tol, **extra)
+    solution = solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
+                         method=method, t_eval=times, rtol=GF_RTOL, atol=GF_ATOL,
+                         events=reaches_tol, **extra)
     if not solution.success:
         method = f"{method} stopped at t = {solution.t[-1]:.6g}: {solution.message}"
     hit = solution.t_events[0]
@@ -282,21 +282,36 @@ def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray
     return solution.y.T, first, method
 
 
+def flow_history(a0: np.ndarray, b0: np.ndarray, phi: float, step: float, max_iters: int,
+                 points: int, tol: float, stop_at_tol: bool):
+    """GF sampled at GD-step times t = kη on an even grid of k. With ``stop_at_tol`` the grid
+    ends at the first k whose time is past |ε| = tol (found by a first integration), so a GF
+    run stops like a GD run does."""
+    grid = np.unique(np.linspace(0, max_iters, points + 1).round().astype(np.int64))
+    states, first, method = integrate_flow(a0, b0, phi, grid * step, tol)
+    if stop_at_tol and first is not None:
+        stop = max(int(math.ceil(first / step - 1e-9)), 0)
+        grid = np.unique(np.linspace(0, stop, min(points, stop) + 1).round().astype(np.int64))
+        if stop == 0:
+            return grid, states[:1], first, method
+        states, _, method = integrate_flow(a0, b0, phi, grid * step, tol)
+    return grid[: states.shape[0]], states, first, method
+
+
 def run_flow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     started = time.perf_counter()
     a0s, b0s = initial_points(spec)
     phi = float(spec.phi)
     step_list = [g for g in spec.step_sizes for _ in spec.seeds]
-    count = spec.history_points
-    iterations = np.unique(np.linspace(0, spec.max_iters, count + 1).round().astype(np.int64))
     records = []
     for row, step in enumerate(step_list):
-        states, t_tol, method = integrate_flow(a0s[row], b0s[row], phi, iterations * step, spec.tol)
-        reached = iterations[: states.shape[0]]   # all of them unless the integrator gave up
+        reached, states, t_tol, method = flow_history(a0s[row], b0s[row], phi, step, spec.max_iters,
+                                                      spec.history_points, spec.tol,
+                                                      stop_at_tol=not spec.run_to_max)
+        steps_to_tol = None if t_tol is None else int(math.ceil(t_tol / step - 1e-9))
         a = torch.as_tensor(states[:, : spec.d])
         b = torch.as_tensor(states[:, spec.d:])
         values = _metrics(a, b, phi).numpy()
-        steps_to_tol = None if t_tol is None else int(math.ceil(t_tol / step - 1e-9))
         history = {"iteration": reached.copy()}
         history.update({key: values[:, k] for k, key in enumerate(SHALLOW_KEYS)})
         record = RunRecord(float(step), int(spec.seeds[row % len(spec.seeds)]), steps_to_tol,

@@ -108,11 +108,16 @@ def plan_companion(spec: RunSpec, model: Model, theta0: np.ndarray, device) -> C
 class HistoryGrid:
     """Keeps rows recorded at t = 0, s, 2s, ...; when full, drops every other and doubles s."""
 
-    def __init__(self, capacity: int, shape: tuple[int, ...], dtype, device):
+    def __init__(self, capacity: int, shape: tuple[int, ...], dtype, device, length: int = 0):
+        """``length``: the number of iterations when it is known in advance (every run goes
+        to max_iters); then the stride starts where doubling would end, and no iteration is
+        recorded only to be dropped later."""
         self.capacity = capacity + (capacity % 2)
         self.buffer = torch.empty((self.capacity + 1,) + shape, dtype=dtype, device=device)
         self.iterations: list[int] = []
         self.stride = 1
+        while length // self.stride > self.capacity:
+            self.stride *= 2
 
     def maybe_record(self, t: int, values: torch.Tensor) -> None:
         if t % self.stride:
@@ -268,12 +273,13 @@ def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: 
 
 # ---------------------------------------------------------------------- the loop
 def _metrics(margins: torch.Tensor, pulled: torch.Tensor, grad_scale, theta: torch.Tensor,
-             gap: torch.Tensor) -> torch.Tensor:
+             gap: torch.Tensor, min_margin: torch.Tensor | None = None) -> torch.Tensor:
     """(B, 6) in HISTORY_KEYS order."""
+    n = margins.shape[1]
     return torch.stack([
         F.softplus(-margins).mean(dim=1),
-        (margins > 0).to(margins.dtype).mean(dim=1),
-        margins.amin(dim=1),
+        (margins > 0).sum(dim=1).to(margins.dtype) / n,
+        margins.amin(dim=1) if min_margin is None else min_margin,
         pulled.norm(dim=1) * grad_scale,
         theta.norm(dim=1),
         gap,
@@ -337,10 +343,12 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     solve_theta = theta[:batch].clone()
     nan_gap = torch.full((batch,), float("nan"), dtype=dtype, device=device)
     last_gap, solve_gap = nan_gap.clone(), nan_gap.clone()
-    grid = HistoryGrid(spec.history_points, (batch, metric_count), dtype, device)
+    known_length = spec.max_iters if spec.run_to_max else 0
+    grid = HistoryGrid(spec.history_points, (batch, metric_count), dtype, device, known_length)
     p = theta.shape[1]
     keep_params = (spec.history_points + 1) * batch * p <= PARAM_HISTORY_LIMIT
-    param_grid = HistoryGrid(spec.history_points, (batch, p), dtype, device) if keep_params else None
+    param_grid = (HistoryGrid(spec.history_points, (batch, p), dtype, device, known_length)
+                  if keep_params else None)
     tail_buffer = (TailBuffer(spec.tail_points, batch, metric_count, dtype, device)
                    if spec.tail_points else None)
 
@@ -397,7 +405,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             sharpness[t] = sharp
         if recording or tail_buffer is not None:
             current = _metrics(main_margins, pulled[:batch], step.grad_scale, main_theta,
-                               nan_gap if gap is None else gap)
+                               nan_gap if gap is None else gap, min_margin)
             if recording:
                 grid.maybe_record(t, current)
                 if param_grid is not None:

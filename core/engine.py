@@ -179,6 +179,8 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     else:
         width = spec.width if spec.model == "mlp" else (2 if spec.model == "two_layer_conv" else 1)
     data = n * d * (3 if spec.model == "two_layer_conv" else 2)
+    if spec.model == "cnn":
+        data += n * d * spec.kernel_size**2          # the shared patches of the first convolution
     params = batch * p * 4                          # theta, pullback, update, temporaries
     work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)

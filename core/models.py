@@ -58,6 +58,7 @@ class SharedData:
     labels: torch.Tensor            # (n,)
     stacked: torch.Tensor | None    # two_layer_conv: [b; Pb] (2n, d); linear+bias: [b, 1] (n, d+1)
     signed: torch.Tensor | None = None  # linear: rows y_i·[b_i(, 1)], so margins are one matmul
+    patches: torch.Tensor | None = None  # cnn: the images' k x k patches (n·H·W, C·k²), made once
 
 
 class Model(abc.ABC):
@@ -282,8 +283,14 @@ class CNN(Model):
         return np.concatenate(parts)
 
     def prepare(self, features, labels):
+        import torch.nn.functional as F
+
         images = features.reshape(features.shape[0], *self.image_shape)
-        return SharedData(features, labels, images)
+        k = self.spec.kernel_size
+        # 'same' padding as torch pads it: the odd pixel of an even kernel goes right/bottom
+        padded = F.pad(images, ((k - 1) // 2, k // 2, (k - 1) // 2, k // 2))
+        patches = F.unfold(padded, k).transpose(1, 2).reshape(-1, images.shape[1] * k * k)
+        return SharedData(features, labels, images, patches=patches.contiguous())
 
     def homogeneity(self):
         return None
@@ -297,34 +304,41 @@ class CNN(Model):
             offset += size
         return params
 
-    def _forward(self, theta: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    def _forward(self, theta: torch.Tensor, data: SharedData) -> torch.Tensor:
+        """The first convolution of every row is one matmul of the shared patches with all
+        rows' kernels; a second one is a grouped convolution (B groups)."""
         import torch.nn.functional as F
 
         batch, c = theta.shape[0], self.spec.channels
+        n, (_, height, width) = data.stacked.shape[0], self.image_shape
         params = self._split(theta)
-        hidden = images
-        for layer in (1, 2)[: self.spec.conv_layers]:
-            weight = params[f"conv{layer}.weight"]
-            hidden = F.conv2d(hidden, weight.reshape(batch * c, *weight.shape[2:]),
-                              params[f"conv{layer}.bias"].reshape(batch * c), padding="same",
-                              groups=1 if layer == 1 else batch)
-            hidden = activation_value(self.spec.activation, hidden, self.spec.leak)
-        n = images.shape[0]
+        kernels = params["conv1.weight"].reshape(batch * c, -1)
+        hidden = data.patches @ kernels.T + params["conv1.bias"].reshape(1, batch * c)
+        hidden = activation_value(self.spec.activation, hidden, self.spec.leak)
+        hidden = hidden.reshape(n, height * width, batch, c)               # (n, pixel, row, channel)
+        if self.spec.conv_layers == 2:
+            images = hidden.permute(0, 2, 3, 1).reshape(n, batch * c, height, width)
+            weight = params["conv2.weight"]
+            images = F.conv2d(images, weight.reshape(batch * c, *weight.shape[2:]),
+                              params["conv2.bias"].reshape(batch * c), padding="same", groups=batch)
+            images = activation_value(self.spec.activation, images, self.spec.leak)
+            hidden = images.reshape(n, batch, c, height * width).permute(0, 3, 1, 2)
+        readout = params["readout.weight"]
         if self.spec.readout == "avg":
-            pooled = hidden.mean(dim=(2, 3)).reshape(n, batch, c)
-        else:
-            pooled = hidden.reshape(n, batch, -1)
-        return torch.einsum("nbf,bf->bn", pooled, params["readout.weight"]) + params["readout.bias"]
+            outputs = torch.einsum("nbc,bc->bn", hidden.mean(dim=1), readout)
+        else:   # the readout weights are laid out (channel, pixel), like a flattened NCHW map
+            outputs = torch.einsum("npbc,bcp->bn", hidden, readout.reshape(batch, c, height * width))
+        return outputs + params["readout.bias"]
 
-    def _outputs(self, theta: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    def _outputs(self, theta: torch.Tensor, data: SharedData) -> torch.Tensor:
         if self.batched and theta.shape[0] > 1:
-            return self._forward(theta, images)
-        return torch.cat([self._forward(row[None], images) for row in theta])
+            return self._forward(theta, data)
+        return torch.cat([self._forward(row[None], data) for row in theta])
 
     def outputs(self, theta, data):
         with torch.enable_grad():
             variable = theta.detach().requires_grad_(True)
-            outputs = self._outputs(variable, data.stacked)
+            outputs = self._outputs(variable, data)
         return outputs.detach(), (variable, outputs)
 
     def pullback(self, theta, data, saved, coef):
@@ -333,7 +347,7 @@ class CNN(Model):
         return grad
 
     def differentiable_margins(self, theta, data):
-        return self._outputs(theta, data.stacked) * data.labels
+        return self._outputs(theta, data) * data.labels
 
     def describe(self):
         s = self.spec

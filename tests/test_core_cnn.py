@@ -20,9 +20,10 @@ def prepared(spec, dtype=torch.float64):
     return model, data, shared
 
 
-@pytest.mark.parametrize("layers, readout", [(1, "avg"), (2, "linear")])
-def test_cnn_is_a_standard_conv_net_and_batched_equals_the_loop(layers, readout):
-    spec = make_spec(model="cnn", dataset="digits", classes=(3, 8), n=20, kernel_size=3, channels=4,
+@pytest.mark.parametrize("layers, readout, kernel", [(1, "avg", 3), (2, "linear", 3), (1, "linear", 4),
+                                                    (2, "avg", 2)])
+def test_cnn_is_a_standard_conv_net_and_batched_equals_the_loop(layers, readout, kernel):
+    spec = make_spec(model="cnn", dataset="digits", classes=(3, 8), n=20, kernel_size=kernel, channels=4,
                      conv_layers=layers, readout=readout, seeds=(0, 1))
     model, data, shared = prepared(spec)
     theta = torch.as_tensor(np.stack([model.init(64, 0), model.init(64, 1)]))
@@ -34,7 +35,7 @@ def test_cnn_is_a_standard_conv_net_and_batched_equals_the_loop(layers, readout)
         params = {name: value[row] for name, value in model._split(theta).items()}
         hidden = images
         for layer in range(1, layers + 1):
-            conv = torch.nn.Conv2d(hidden.shape[1], 4, 3, padding=1).double()
+            conv = torch.nn.Conv2d(hidden.shape[1], 4, kernel, padding="same").double()
             conv.weight.data, conv.bias.data = params[f"conv{layer}.weight"], params[f"conv{layer}.bias"]
             hidden = torch.relu(conv(hidden))
         pooled = hidden.mean(dim=(2, 3)) if readout == "avg" else hidden.flatten(1)

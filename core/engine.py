@@ -160,6 +160,28 @@ class TailBuffer:
         return tail
 
 
+class LoopControl:
+    """Ends a batched loop at max_iters or once every run has stopped, and reports progress.
+    On a GPU the "all stopped?" check (a device sync) runs every 16 steps, not every step."""
+
+    def __init__(self, spec: RunSpec, device: torch.device, progress: Progress | None):
+        self.max_iters = spec.max_iters
+        self.progress = progress
+        self.check_every = 1 if device.type == "cpu" else 16
+        self.report_every = max(1, spec.max_iters // 100)
+
+    def done(self, t: int, active: torch.Tensor) -> bool:
+        if t == self.max_iters:
+            return True
+        if self.progress is not None and t % self.report_every == 0:
+            self.progress(t / self.max_iters)
+        return t % self.check_every == 0 and not bool(active.any())
+
+    def finish(self) -> None:
+        if self.progress is not None:
+            self.progress(1.0)
+
+
 # ---------------------------------------------------------------------- memory
 def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     """Bytes a (resolved) spec needs: data, parameters, the (B, n) work arrays, activations
@@ -360,8 +382,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     sharp_shared = shared if dtype == torch.float64 or not spec.sharpness_every else model.prepare(
         features.double(), labels.double())
 
-    check_every = 1 if device.type == "cpu" else 16
-    report_every = max(1, spec.max_iters // 100)
+    control = LoopControl(spec, device, progress)
     loss_limit = -torch.finfo(dtype).max / (4 * dataset.n)
     for t in range(spec.max_iters + 1):
         margins, saved = model.margins(theta, shared)
@@ -418,11 +439,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
         if not spec.run_to_max:
             active = active & (solve_iter < 0)
 
-        if t == spec.max_iters:
-            break
-        if progress is not None and t % report_every == 0:
-            progress(t / spec.max_iters)
-        if t % check_every == 0 and not bool(active.any()):
+        if control.done(t, active):
             break
         moving = active if companion is None else torch.cat(
             [active, torch.isfinite(margins[batch:].amin(dim=1))])
@@ -434,8 +451,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             factor = torch.where(renormalize, target_norm / theta.norm(dim=1), torch.ones_like(target_norm))
             theta = torch.where(moving[:, None], theta * factor[:, None], theta)
 
-    if progress is not None:
-        progress(1.0)
+    control.finish()
     last_theta = theta[:batch]
     final = {}
     for name, rows_theta, rows_gap in (("last", last_theta, last_gap), ("solve", solve_theta, solve_gap)):

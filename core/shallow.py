@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from .engine import HistoryGrid, Progress, TailBuffer, resolve_device, torch_dtype
+from .engine import HistoryGrid, LoopControl, Progress, TailBuffer, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .spec import RunSpec
 
@@ -129,8 +129,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= 2_000_000
     param_grid = HistoryGrid(spec.history_points, (rows, 2 * spec.d), dtype, device) if keep_params else None
     tail = TailBuffer(spec.tail_points, rows, keys, dtype, device) if spec.tail_points else None
-    check_every = 1 if device.type == "cpu" else 16
-    report_every = max(1, spec.max_iters // 100)
+    control = LoopControl(spec, device, progress)
     blow_up = math.sqrt(torch.finfo(dtype).max) / 16
 
     for t in range(spec.max_iters + 1):
@@ -152,11 +151,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         active = active & finite
         if not spec.run_to_max:
             active = active & (converged_at < 0)
-        if t == spec.max_iters:
-            break
-        if progress is not None and t % report_every == 0:
-            progress(t / spec.max_iters)
-        if t % check_every == 0 and not bool(active.any()):
+        if control.done(t, active):
             break
         step = torch.where(active, steps * eps, torch.zeros_like(eps))
         factor = 1 - step * step
@@ -165,8 +160,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         contraction_sign = contraction_sign * torch.sign(factor)
         a, b = a - step[:, None] * b, b - step[:, None] * a
 
-    if progress is not None:
-        progress(1.0)
+    control.finish()
     final = _metrics(a, b, phi).cpu().numpy()
     contraction = (contraction_sign * torch.exp(log_contraction)).cpu().numpy()
     records = []

@@ -8,3 +8,30 @@ sys.path.insert(0, str(ROOT))
 
 # Tests never touch the user's cache/ folder.
 os.environ.setdefault("GDX_CACHE_DIR", tempfile.mkdtemp(prefix="gdx-test-cache-"))
+
+
+# Browser tests (tests/test_browser*.py): one Chromium per module, and a fresh tab per test
+# sized by the module's VIEWPORT that fails the test on any JavaScript error.
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_helpers import launch_browser
+
+    with sync_playwright() as playwright:
+        chromium = launch_browser(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    tab = browser.new_page(viewport=request.module.VIEWPORT)
+    errors = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    tab.close()
+    assert not errors, errors

@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, launch_browser, set_input,
+from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, set_input,
                                    wait_for_app, wait_for_change)
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -29,26 +29,6 @@ def server(request):
     request.addfinalizer(app.stop)
     app.wait_ready()
     return app
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_browser(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    tab = browser.new_page(viewport=VIEWPORT)
-    errors = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    tab.close()
-    assert not errors, errors
 
 
 def nav_titles(page):

@@ -58,12 +58,16 @@ class Step:
     grad_scale: torch.Tensor | float   # scalar or (B,)
 
 
-def coefficients(algorithm: str, margins: torch.Tensor, t: int) -> Step:
+def coefficients(algorithm: str, margins: torch.Tensor, t: int,
+                 out: torch.Tensor | None = None) -> Step:
     """GD is θ += (γ/n) Σ σ(−m_i) ∇m_i (∇m_i = y_i ∇g(b_i)); the perceptrons replace σ(−m)
-    by the indicator of the misclassified set (science.md §1–2)."""
+    by the indicator of the misclassified set (science.md §1–2). ``out``: a buffer GD's
+    coefficients may be written into."""
     n = margins.shape[1]
     if algorithm == "gd":
-        return Step(torch.sigmoid(-margins), 1.0 / n, 1.0 / n)
+        if out is None or out.shape != margins.shape:
+            return Step(torch.sigmoid(-margins), 1.0 / n, 1.0 / n)
+        return Step(torch.neg(margins, out=out).sigmoid_(), 1.0 / n, 1.0 / n)
     if algorithm == "normalized_gd":
         # w_i / Σ w with w = σ(−m), in the log domain: σ(−m) underflows for m > ~745.
         log_w = -F.softplus(margins)
@@ -384,17 +388,27 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
 
     control = LoopControl(spec, device, progress)
     loss_limit = -torch.finfo(dtype).max / (4 * dataset.n)
+    # On the CPU a host-side "did any run solve or diverge?" test is almost free and lets the
+    # usual step skip the per-run bookkeeping; on a GPU it would be a device sync per step.
+    host_checks = device.type == "cpu"
+    # Reused every step: fresh (B, n) results each step cost page faults that make the two
+    # matmuls markedly slower on the CPU.
+    margin_buffer = torch.empty((rows, dataset.n), dtype=dtype, device=device)
+    coef_buffer = torch.empty((batch, dataset.n), dtype=dtype, device=device)
+    pulled_buffer = torch.empty((rows, p), dtype=dtype, device=device)
+    never = torch.zeros(batch, dtype=torch.bool, device=device)
     for t in range(spec.max_iters + 1):
-        margins, saved = model.margins(theta, shared)
+        margins, saved = model.margins(theta, shared, out=margin_buffer)
         main_margins = margins[:batch]
-        step = coefficients(spec.algorithm, main_margins, t)
+        step = coefficients(spec.algorithm, main_margins, t,
+                            out=coef_buffer if companion is None else None)
         coef, scale = step.coef, step.scale
         if companion is not None:
             other = coefficients(companion.algorithm, margins[batch:], t)
             coef = torch.cat([coef, other.coef])
             scale = torch.cat([_as_column(step.scale, batch, dtype, device),
                                _as_column(other.scale, rows - batch, dtype, device)])
-        pulled = model.margin_pullback(theta, shared, saved, coef)
+        pulled = model.margin_pullback(theta, shared, saved, coef, out=pulled_buffer)
 
         main_theta = theta[:batch]
         min_margin = main_margins.amin(dim=1)
@@ -405,10 +419,11 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
         if companion is not None:
             gap = _gap(companion, main_theta, theta[batch:][companion.rows_of_main], steps)
             last_gap = torch.where(active, gap, last_gap)
-        diverged_at = torch.where(active & ~finite, t, diverged_at)
-        last_iter = torch.where(active, t, last_iter)
-        if t >= 1:
-            newly_solved = active & finite & (min_margin > 0) & (solve_iter < 0)
+        newly_diverged = active & ~finite
+        newly_solved = (active & finite & (min_margin > 0) & (solve_iter < 0)) if t >= 1 else never
+        if not host_checks or bool((newly_diverged | newly_solved).any()):
+            diverged_at = torch.where(newly_diverged, t, diverged_at)
+            last_iter = torch.where(active, t, last_iter)
             solve_iter = torch.where(newly_solved, t, solve_iter)
             solve_theta = torch.where(newly_solved[:, None], main_theta, solve_theta)
             if gap is not None:
@@ -452,6 +467,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             theta = torch.where(moving[:, None], theta * factor[:, None], theta)
 
     control.finish()
+    last_iter = torch.where(active, t, last_iter)
     last_theta = theta[:batch]
     final = {}
     for name, rows_theta, rows_gap in (("last", last_theta, last_gap), ("solve", solve_theta, solve_gap)):

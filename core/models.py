@@ -92,14 +92,16 @@ class Model(abc.ABC):
                  coef: torch.Tensor) -> torch.Tensor:
         """sum_i coef[r, i] * grad_theta g(b_i; theta_r), shape (B, p)."""
 
-    def margins(self, theta: torch.Tensor, data: SharedData) -> tuple[torch.Tensor, object]:
-        """m_ri = y_i g(b_i; θ_r), shape (B, n)."""
+    def margins(self, theta: torch.Tensor, data: SharedData,
+                out: torch.Tensor | None = None) -> tuple[torch.Tensor, object]:
+        """m_ri = y_i g(b_i; θ_r), shape (B, n). ``out``: a (B, n) buffer a model may write
+        the result into (the engine's hot loop reuses one instead of allocating every step)."""
         outputs, saved = self.outputs(theta, data)
         return outputs * data.labels, saved
 
     def margin_pullback(self, theta: torch.Tensor, data: SharedData, saved: object,
-                        coef: torch.Tensor) -> torch.Tensor:
-        """sum_i coef[r, i] * grad_theta m_i(θ_r) = pullback of coef·y."""
+                        coef: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """sum_i coef[r, i] * grad_theta m_i(θ_r) = pullback of coef·y; ``out`` as in margins."""
         return self.pullback(theta, data, saved, coef * data.labels)
 
     def differentiable_margins(self, theta: torch.Tensor, data: SharedData) -> torch.Tensor:
@@ -141,11 +143,15 @@ class Linear(Model):
     def pullback(self, theta, data, saved, coef):
         return coef @ self._design(data)
 
-    def margins(self, theta, data):
-        return theta @ data.signed.T, None
+    def margins(self, theta, data, out=None):
+        if out is None or out.shape != (theta.shape[0], data.signed.shape[0]):
+            return theta @ data.signed.T, None
+        return torch.mm(theta, data.signed.T, out=out), None
 
-    def margin_pullback(self, theta, data, saved, coef):
-        return coef @ data.signed
+    def margin_pullback(self, theta, data, saved, coef, out=None):
+        if out is None or out.shape != (coef.shape[0], data.signed.shape[1]):
+            return coef @ data.signed
+        return torch.mm(coef, data.signed, out=out)
 
     def describe(self):
         return "g(b) = vᵀb" + (" + c" if self.spec.bias else "")

@@ -174,12 +174,13 @@ class LoopControl:
         self.check_every = 1 if device.type == "cpu" else 16
         self.report_every = max(1, spec.max_iters // 100)
 
-    def done(self, t: int, active: torch.Tensor) -> bool:
+    def done(self, t: int, active: torch.Tensor, changed: bool = True) -> bool:
+        """``changed``: whether ``active`` may have changed since the last call."""
         if t == self.max_iters:
             return True
         if self.progress is not None and t % self.report_every == 0:
             self.progress(t / self.max_iters)
-        return t % self.check_every == 0 and not bool(active.any())
+        return changed and t % self.check_every == 0 and not bool(active.any())
 
     def finish(self) -> None:
         if self.progress is not None:
@@ -305,7 +306,8 @@ def _metrics(margins: torch.Tensor, pulled: torch.Tensor, grad_scale, theta: tor
     """(B, 6) in HISTORY_KEYS order."""
     n = margins.shape[1]
     return torch.stack([
-        F.softplus(-margins).mean(dim=1),
+        # softplus(−m) = −softplus(m, β = −1), without allocating −m; 0 − x keeps 0 as +0.
+        0.0 - F.softplus(margins, beta=-1).mean(dim=1),
         (margins > 0).sum(dim=1).to(margins.dtype) / n,
         margins.amin(dim=1) if min_margin is None else min_margin,
         pulled.norm(dim=1) * grad_scale,
@@ -397,6 +399,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     coef_buffer = torch.empty((batch, dataset.n), dtype=dtype, device=device)
     pulled_buffer = torch.empty((rows, p), dtype=dtype, device=device)
     never = torch.zeros(batch, dtype=torch.bool, device=device)
+    everyone_moves = host_checks and companion is None   # every run starts active
     for t in range(spec.max_iters + 1):
         margins, saved = model.margins(theta, shared, out=margin_buffer)
         main_margins = margins[:batch]
@@ -421,7 +424,8 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             last_gap = torch.where(active, gap, last_gap)
         newly_diverged = active & ~finite
         newly_solved = (active & finite & (min_margin > 0) & (solve_iter < 0)) if t >= 1 else never
-        if not host_checks or bool((newly_diverged | newly_solved).any()):
+        changed = not host_checks or bool((newly_diverged | newly_solved).any())
+        if changed:
             diverged_at = torch.where(newly_diverged, t, diverged_at)
             last_iter = torch.where(active, t, last_iter)
             solve_iter = torch.where(newly_solved, t, solve_iter)
@@ -450,16 +454,22 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
                     param_grid.maybe_record(t, main_theta)
             if tail_buffer is not None:
                 tail_buffer.record(t, current, active)
-        active = active & finite
-        if not spec.run_to_max:
-            active = active & (solve_iter < 0)
+        if changed:
+            active = active & finite
+            if not spec.run_to_max:
+                active = active & (solve_iter < 0)
+            everyone_moves = host_checks and companion is None and bool(active.all())
 
-        if control.done(t, active):
+        if control.done(t, active, changed):
             break
-        moving = active if companion is None else torch.cat(
-            [active, torch.isfinite(margins[batch:].amin(dim=1))])
-        # A stopped run keeps its θ exactly (a where, not a zero step: 0·NaN would be NaN).
-        theta = torch.where(moving[:, None], theta + (all_steps[:, None] * scale) * pulled, theta)
+        increment = (all_steps[:, None] * scale) * pulled
+        if everyone_moves:
+            theta = theta + increment
+        else:
+            moving = active if companion is None else torch.cat(
+                [active, torch.isfinite(margins[batch:].amin(dim=1))])
+            # A stopped run keeps its θ exactly (a where, not a zero step: 0·NaN would be NaN).
+            theta = torch.where(moving[:, None], theta + increment, theta)
         if renormalize_all:
             theta = theta * (target_norm / theta.norm(dim=1))[:, None]
         elif renormalize_some:

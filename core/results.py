@@ -134,7 +134,9 @@ class SweepResult:
         """The CLI's JSON document."""
         runs = []
         for record in self.runs:
-            entry = record.summary()
+            # Extras can be infinite (a Theorem-1 bound with λ(0) = Φ = 0): null in JSON.
+            entry = {name: _json_number(value) if isinstance(value, float) else value
+                     for name, value in record.summary().items()}
             entry["id"] = self.spec.single(record.step_size, record.seed).canonical()
             if include_history:
                 entry["history"] = {

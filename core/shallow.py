@@ -63,7 +63,7 @@ def theorem1_step_bound(a0: np.ndarray, b0: np.ndarray, phi: float) -> float:
     eps0 = abs(float(a0 @ b0) - phi)
     lam0 = float(a0 @ a0 + b0 @ b0)
     first = math.inf if eps0 == 0 else 1 / (2 * eps0)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", divide="ignore"):
         return min(first, float(2 / np.sqrt(np.float64(lam0) ** 2 + 4 * np.float64(phi) ** 2)))
 
 

@@ -177,6 +177,19 @@ def test_huge_step_sizes_diverge_as_results_not_errors():
     assert document["runs"][1]["diverged"] is True
 
 
+def test_shallow_run_at_the_origin_exports_its_infinite_bound_as_null():
+    """Found by the fuzzer: a = b = 0 with Φ = 0 sits at a minimum, so Theorem 1 bounds no
+    step size (η* = ∞). The export must stay valid JSON and say null, the cache keeps ∞."""
+    spec = make_spec(model="shallow_linear", algorithm="gd", step_sizes=(1.0,), max_iters=1,
+                     phi=0.0, a=(0.0,), b=(0.0,), sharpness_every=5)
+    outcome = run_spec(spec, use_cache=True)
+    assert math.isinf(outcome.result.runs[0].extras["theorem1_step_bound"])
+    document = json.loads(outcome.result.to_json())
+    assert document["runs"][0]["theorem1_step_bound"] is None
+    again = run_spec(spec, use_cache=True)
+    assert again.cached and math.isinf(again.result.runs[0].extras["theorem1_step_bound"])
+
+
 # ---------------------------------------------------------------- cache faults and concurrency
 def _hammer(directory, worker, rounds, queue):
     """Write and read shared and private keys; report any wrong or lost value."""

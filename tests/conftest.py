@@ -35,3 +35,15 @@ def page(browser, request):
     yield tab
     tab.close()
     assert not errors, errors
+
+
+@pytest.fixture(autouse=True)
+def restore_torch_threads():
+    """AppTests run app.py in this process, and app.py limits torch to one thread for the
+    dashboard; put the test process's own setting back so later tests are not affected."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

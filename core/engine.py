@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from .datasets import Dataset
 from .models import Model, build
 from .results import HISTORY_KEYS, RunRecord, SweepResult
+from .runtime import tune_allocator
 from .spec import RunSpec, SpecError
 
 PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
@@ -335,6 +336,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     last values are recomputed from the stored θ at the end.
     """
     started = time.perf_counter()
+    tune_allocator()
     device = resolve_device(spec.device)
     check_memory(spec, dataset.n, dataset.d, device)
     dtype = torch_dtype(spec.dtype)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .spec import RunSpec
 
@@ -36,8 +37,6 @@ def activation(name: str, z: torch.Tensor, leak: float) -> tuple[torch.Tensor, t
 
 def activation_value(name: str, z: torch.Tensor, leak: float) -> torch.Tensor:
     """s(z) alone, with fused kernels (for models differentiated by autograd)."""
-    import torch.nn.functional as F
-
     if name == "identity":
         return z
     if name == "relu":
@@ -289,8 +288,6 @@ class CNN(Model):
         return np.concatenate(parts)
 
     def prepare(self, features, labels):
-        import torch.nn.functional as F
-
         images = features.reshape(features.shape[0], *self.image_shape)
         k = self.spec.kernel_size
         # 'same' padding as torch pads it: the odd pixel of an even kernel goes right/bottom
@@ -313,8 +310,6 @@ class CNN(Model):
     def _forward(self, theta: torch.Tensor, data: SharedData) -> torch.Tensor:
         """The first convolution of every row is one matmul of the shared patches with all
         rows' kernels; a second one is a grouped convolution (B groups)."""
-        import torch.nn.functional as F
-
         batch, c = theta.shape[0], self.spec.channels
         n, (_, height, width) = data.stacked.shape[0], self.image_shape
         params = self._split(theta)
@@ -341,16 +336,73 @@ class CNN(Model):
             return self._forward(theta, data)
         return torch.cat([self._forward(row[None], data) for row in theta])
 
+    def _closed_form(self) -> bool:
+        """One convolution and the average pool: outputs and gradients written out (below).
+        Autograd through the pooled map expands and copies the (n·HW, B·c) activations
+        several times per step; the closed form reads them twice."""
+        return self.batched and self.spec.conv_layers == 1 and self.spec.readout == "avg"
+
     def outputs(self, theta, data):
+        if self._closed_form():
+            return self._pooled_forward(theta, data)
         with torch.enable_grad():
             variable = theta.detach().requires_grad_(True)
             outputs = self._outputs(variable, data)
         return outputs.detach(), (variable, outputs)
 
     def pullback(self, theta, data, saved, coef):
+        if self._closed_form():
+            return self._pooled_pullback(theta, data, saved, coef)
         variable, outputs = saved
         (grad,) = torch.autograd.grad(outputs, variable, grad_outputs=coef)
         return grad
+
+    def _pooled_forward(self, theta, data):
+        """g_r(b) = Σ_c u_rc · mean_pixels s(K_rc · patch + β_rc) + u_r0."""
+        batch, c = theta.shape[0], self.spec.channels
+        n, pixels = data.stacked.shape[0], self.image_shape[1] * self.image_shape[2]
+        params = self._split(theta)
+        kernels = params["conv1.weight"].reshape(batch * c, -1)
+        hidden = torch.addmm(params["conv1.bias"].reshape(1, batch * c), data.patches, kernels.T)
+        name, leak = self.spec.activation, self.spec.leak
+        if name == "relu":
+            hidden.relu_()
+        elif name == "leaky_relu":
+            hidden = F.leaky_relu(hidden, leak, inplace=True)
+        elif name == "tanh":
+            hidden.tanh_()
+        pooled = hidden.view(n, pixels, batch * c).mean(dim=1).view(n, batch, c)
+        outputs = torch.einsum("nbc,bc->bn", pooled, params["readout.weight"])
+        return outputs + params["readout.bias"], (hidden, pooled)
+
+    def _pooled_pullback(self, theta, data, saved, coef):
+        """With a = s(h) the activations: ∂/∂u_rc = Σ_n coef_rn pooled_nrc, ∂/∂u_r0 = Σ_n coef_rn,
+        and ∂/∂h at (n, pixel, r, c) = coef_rn u_rc s'(h) / HW, pulled back through the patches."""
+        hidden, pooled = saved
+        batch, c = theta.shape[0], self.spec.channels
+        n, pixels = pooled.shape[0], self.image_shape[1] * self.image_shape[2]
+        readout = self._split(theta)["readout.weight"]
+        per_image = (coef.T[:, :, None] * readout[None] / pixels).reshape(n, 1, batch * c)
+        name = self.spec.activation
+        if name == "identity":
+            patch_sums = data.patches.view(n, pixels, -1).sum(dim=1)
+            d_kernels = per_image[:, 0].T @ patch_sums
+            d_bias = per_image[:, 0].sum(dim=0) * pixels
+        else:
+            # s'(h) written from a = s(h), as one fresh float tensor that is then scaled in
+            # place (a broadcast multiply of a bool mask is several times slower on the CPU)
+            if name == "relu":
+                slope = torch.sign(hidden)          # a ≥ 0; s'(0) = 0 as in autograd
+            elif name == "leaky_relu":
+                slope = (hidden > 0).to(hidden.dtype).mul_(1 - self.spec.leak).add_(self.spec.leak)
+            else:   # tanh: s' = 1 − a²
+                slope = torch.mul(hidden, hidden).neg_().add_(1)
+            d_hidden = slope.view(n, pixels, batch * c).mul_(per_image)
+            d_bias = d_hidden.sum(dim=(0, 1))
+            d_kernels = (data.patches.T @ d_hidden.view(n * pixels, batch * c)).T
+        d_readout = torch.einsum("bn,nbc->bc", coef, pooled)
+        return torch.cat([d_kernels.reshape(batch, -1), d_bias.reshape(batch, c), d_readout,
+                          coef.sum(dim=1, keepdim=True)], dim=1)
 
     def differentiable_margins(self, theta, data):
         return self._outputs(theta, data) * data.labels

@@ -51,6 +51,26 @@ def test_cnn_is_a_standard_conv_net_and_batched_equals_the_loop(layers, readout,
                                rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("activation", ["identity", "relu", "leaky_relu", "tanh"])
+def test_pooled_cnn_closed_form_gradient_equals_autograd(activation):
+    """One convolution + average pool runs on hand-written gradients; autograd on the plain
+    network (``batched = False``) must give the same outputs and pullback for every activation."""
+    spec = make_spec(model="cnn", dataset="digits", classes=(0, 7), n=24, kernel_size=3, channels=5,
+                     activation=activation, leak=0.2, seeds=(0, 1, 2))
+    model, _, shared = prepared(spec)
+    theta = torch.as_tensor(np.stack([model.init(64, seed) for seed in (0, 1, 2)]))
+    theta[:, 45:50] = 0.3   # non-zero biases, so the bias gradient is exercised off zero
+    coef = torch.randn(3, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert model._closed_form()
+    outputs, saved = model.outputs(theta, shared)
+    pulled = model.pullback(theta, shared, saved, coef)
+    model.batched = False
+    reference, saved_reference = model.outputs(theta, shared)
+    np.testing.assert_allclose(outputs.numpy(), reference.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(pulled.numpy(), model.pullback(theta, shared, saved_reference, coef).numpy(),
+                               rtol=1e-10, atol=1e-13)
+
+
 def test_lanczos_sharpness_matches_dense_eigh():
     spec = make_spec(model="cnn", dataset="digits", classes=(0, 1), n=40, kernel_size=3, channels=4)
     model, _, shared = prepared(spec)

@@ -1,5 +1,6 @@
 """Engine, models, specs, datasets and cache behaviour."""
 import math
+import os
 import pickle
 
 import numpy as np
@@ -12,6 +13,8 @@ from core.cache import ResultCache, cache_key, decode, encode
 from core.engine import HistoryGrid, coefficients, run_sweep
 from core.models import SharedData, build
 from core.spec import RunSpec, SpecError, make_spec
+
+from .conftest import ROOT
 
 
 # ---------------------------------------------------------------- models: closed-form gradients
@@ -373,3 +376,17 @@ def test_float32_runs_and_has_its_own_key():
     run = run_spec(spec, use_cache=False).result.runs[0]
     assert run.iterations_to_solve is not None and math.isfinite(run.final_loss)
     assert spec.canonical() != spec.replace(dtype="float64").canonical()
+
+
+def test_allocator_tuning_is_on_by_default_and_can_be_turned_off():
+    """glibc's mmap/trim thresholds are raised once per process (page faults per step would
+    otherwise double the CNN sweep's time); GDX_MALLOC_TUNING=0 leaves the allocator alone."""
+    import subprocess
+    import sys
+
+    code = "from core.runtime import tune_allocator as t; print(t(), t())"
+    for setting, expected in (("1", "True True"), ("0", "False False")):
+        env = dict(os.environ, GDX_MALLOC_TUNING=setting)
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        assert out == expected

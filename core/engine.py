@@ -41,11 +41,13 @@ def torch_dtype(name: str) -> torch.dtype:
 
 
 # ---------------------------------------------------------------------- algorithms
-def perceptron_weights(margins: torch.Tensor, t: int) -> torch.Tensor:
+def perceptron_weights(margins: torch.Tensor, t: int, out: torch.Tensor | None = None) -> torch.Tensor:
     """1[m <= 0] for t >= 1. At t = 0 the sigmoid limit: 1[m < 0] + ½·1[m = 0] — which gives the
     batch perceptron's θ̂_1 = (1/(2n)) Σ y_i b_i from θ_0 = 0 (science.md §1)."""
     if t == 0:
         return (margins < 0).to(margins.dtype) + 0.5 * (margins == 0).to(margins.dtype)
+    if out is not None and out.shape == margins.shape:
+        return torch.le(margins, 0, out=out)
     return (margins <= 0).to(margins.dtype)
 
 
@@ -62,8 +64,8 @@ class Step:
 def coefficients(algorithm: str, margins: torch.Tensor, t: int,
                  out: torch.Tensor | None = None) -> Step:
     """GD is θ += (γ/n) Σ σ(−m_i) ∇m_i (∇m_i = y_i ∇g(b_i)); the perceptrons replace σ(−m)
-    by the indicator of the misclassified set (science.md §1–2). ``out``: a buffer GD's
-    coefficients may be written into."""
+    by the indicator of the misclassified set (science.md §1–2). ``out``: a buffer the
+    coefficients may be written into (``step.coef`` is then ``out``; not for every algorithm)."""
     n = margins.shape[1]
     if algorithm == "gd":
         if out is None or out.shape != margins.shape:
@@ -74,7 +76,7 @@ def coefficients(algorithm: str, margins: torch.Tensor, t: int,
         log_w = -F.softplus(margins)
         log_total = torch.logsumexp(log_w, dim=1, keepdim=True)
         return Step(torch.exp(log_w - log_total), 1.0, torch.exp(log_total[:, 0]) / n)
-    weights = perceptron_weights(margins, t)
+    weights = perceptron_weights(margins, t, out)
     if algorithm in ("batch_perceptron", "generalized_perceptron"):
         return Step(weights, 1.0 / n, 1.0 / n)
     if algorithm == "normalized_batch_perceptron":
@@ -398,21 +400,24 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     # Reused every step: fresh (B, n) results each step cost page faults that make the two
     # matmuls markedly slower on the CPU.
     margin_buffer = torch.empty((rows, dataset.n), dtype=dtype, device=device)
-    coef_buffer = torch.empty((batch, dataset.n), dtype=dtype, device=device)
+    coef_buffer = torch.empty((rows, dataset.n), dtype=dtype, device=device)
     pulled_buffer = torch.empty((rows, p), dtype=dtype, device=device)
     never = torch.zeros(batch, dtype=torch.bool, device=device)
     everyone_moves = host_checks and companion is None   # every run starts active
     for t in range(spec.max_iters + 1):
         margins, saved = model.margins(theta, shared, out=margin_buffer)
         main_margins = margins[:batch]
-        step = coefficients(spec.algorithm, main_margins, t,
-                            out=coef_buffer if companion is None else None)
+        step = coefficients(spec.algorithm, main_margins, t, out=coef_buffer[:batch])
         coef, scale = step.coef, step.scale
         if companion is not None:
-            other = coefficients(companion.algorithm, margins[batch:], t)
-            coef = torch.cat([coef, other.coef])
-            scale = torch.cat([_as_column(step.scale, batch, dtype, device),
-                               _as_column(other.scale, rows - batch, dtype, device)])
+            other = coefficients(companion.algorithm, margins[batch:], t, out=coef_buffer[batch:])
+            _fill(coef_buffer[:batch], step.coef)
+            _fill(coef_buffer[batch:], other.coef)
+            coef = coef_buffer
+            if not (isinstance(scale, float) and isinstance(other.scale, float)
+                    and scale == other.scale):
+                scale = torch.cat([_as_column(step.scale, batch, dtype, device),
+                                   _as_column(other.scale, rows - batch, dtype, device)])
         pulled = model.margin_pullback(theta, shared, saved, coef, out=pulled_buffer)
 
         main_theta = theta[:batch]
@@ -496,6 +501,12 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             "model": model.describe(), "seconds": time.perf_counter() - started,
             "dataset_fingerprint": dataset.fingerprint, "param_count": p}
     return SweepResult(spec, records, meta)
+
+
+def _fill(buffer: torch.Tensor, values: torch.Tensor) -> None:
+    """Put ``values`` into ``buffer`` unless they were computed there already."""
+    if values.data_ptr() != buffer.data_ptr():
+        buffer.copy_(values)
 
 
 def _as_column(value, count: int, dtype, device) -> torch.Tensor:

@@ -471,6 +471,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             break
         increment = (all_steps[:, None] * scale) * pulled
         if everyone_moves:
+            moving = active
             theta = theta + increment
         else:
             moving = active if companion is None else torch.cat(

@@ -9,9 +9,8 @@ import streamlit as st
 
 from core.claims import CLAIMS, check, select
 from ui.common import run_with_progress
-from ui.extra import keep_values, relative_link
-from ui.navigation import require_app
-from ui.state import Field, UrlState, bool_parser
+from ui.extra import open_page, relative_link
+from ui.state import Field, bool_parser
 
 PAGE = "checks"
 ROW_HEIGHT = 80
@@ -70,12 +69,7 @@ def summary(verdicts) -> tuple[int, int]:
 
 
 def main() -> None:
-    require_app()
-    state = UrlState.create(PAGE, fields())
-    keep_values(state)
-    st.title("Paper checks")
-    st.markdown(INTRO)
-    state.show_errors()
+    state = open_page(PAGE, fields(), "Paper checks", INTRO, keep_hidden=True)
     slow_count = sum(not claim.fast for claim in CLAIMS)
     left, right = st.columns([3, 2], vertical_alignment="center")
     include_slow = state.checkbox(

@@ -14,7 +14,7 @@ from core.theory import minimal_lambda2
 from ui.common import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from ui.navigation import require_app
+from ui.extra import open_page
 from ui.state import Field, UrlState, number_parser, spec_parser
 
 PAGE = "complexity"
@@ -104,11 +104,7 @@ def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
 
 
 def main() -> None:
-    require_app()
-    state = UrlState.create(PAGE, fields())
-    st.title("Iteration complexity")
-    st.markdown(INTRO)
-    state.show_errors()
+    state = open_page(PAGE, fields(), "Iteration complexity", INTRO)
     values = controls(state)
     try:
         curves = read_curves(values.pop("curves"))

@@ -13,7 +13,7 @@ from core.spec import RunSpec, SpecError, make_spec
 from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
-from ui.navigation import require_app
+from ui.extra import open_page
 from ui.state import Field, UrlState, bool_parser, multi_parser, number_parser, spec_parser
 
 PAGE = "dynamics"
@@ -161,14 +161,10 @@ def trajectory(state: UrlState, results: list) -> None:
 
 
 def main() -> None:
-    require_app()
-    state = UrlState.create(PAGE, fields())
-    st.title("Perceptron dynamics")
-    st.markdown(INTRO)
-    with st.expander("More formulas and the datasets of the paper"):
-        st.markdown(DETAILS.replace("{gap}", plots.metric_help("perceptron_gap"))
-                    .replace("{grad}", plots.metric_help("grad_norm")))
-    state.show_errors()
+    details = (DETAILS.replace("{gap}", plots.metric_help("perceptron_gap"))
+               .replace("{grad}", plots.metric_help("grad_norm")))
+    state = open_page(PAGE, fields(), "Perceptron dynamics", INTRO,
+                      details=("More formulas and the datasets of the paper", details))
     values = controls(state)
     try:
         specs = build_specs(values)

@@ -11,8 +11,7 @@ from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, S
                        make_spec, parse_field)
 from ui.common import cache_note, chart, result_downloads, show_error, table
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, label_of, parse_list
-from ui.extra import keep_values, run_specs
-from ui.navigation import require_app
+from ui.extra import open_page, run_specs
 from ui.state import Field, UrlState, bool_parser, choice_parser, number_parser, spec_parser
 
 PAGE = "images"
@@ -150,12 +149,7 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 
 
 def main() -> None:
-    require_app()
-    state = UrlState.create(PAGE, fields())
-    keep_values(state)
-    st.title("Image classifiers")
-    st.markdown(INTRO)
-    state.show_errors()
+    state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True)
     values = controls(state)
     try:
         pairs = build_specs(values)

@@ -13,8 +13,7 @@ from core.shallow import initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
 from ui.common import cache_note, chart, result_downloads, show_error, table
 from ui.controls import parse_list
-from ui.extra import keep_values, run_specs, view_selector
-from ui.navigation import require_app
+from ui.extra import open_page, run_specs, view_selector
 from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "shallow"
@@ -389,12 +388,7 @@ VIEW_FUNCTIONS = {"gd_gf": gd_gf_view, "figure3": figure3_view, "orbit": orbit_v
 
 
 def main() -> None:
-    require_app()
-    state = UrlState.create(PAGE, fields())
-    keep_values(state)
-    st.title("Shallow linear networks")
-    st.markdown(INTRO)
-    state.show_errors()
+    state = open_page(PAGE, fields(), "Shallow linear networks", INTRO, keep_hidden=True)
     view = view_selector(state, "view", VIEWS)
     VIEW_FUNCTIONS[view](state)
     state.publish()

@@ -13,7 +13,7 @@ from core.spec import SpecError, make_spec
 from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
 from ui.controls import (LINEAR_ALGORITHMS, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
-from ui.navigation import require_app
+from ui.extra import open_page
 from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "step_size_map"
@@ -88,11 +88,7 @@ def build_spec(values: dict):
 
 
 def main() -> None:
-    require_app()
-    state = UrlState.create(PAGE, fields())
-    st.title("Step-size map")
-    st.markdown(INTRO)
-    state.show_errors()
+    state = open_page(PAGE, fields(), "Step-size map", INTRO)
     values = controls(state)
     try:
         spec = build_spec(values)

@@ -12,7 +12,27 @@ from core.api import Outcome, run_spec
 from core.spec import RunSpec, SpecError
 
 from .common import run_with_progress
-from .state import UrlState
+from .navigation import require_app
+from .state import Field, UrlState
+
+
+def open_page(page: str, fields: Sequence[Field], title: str, intro: str, *,
+              keep_hidden: bool = False, details: tuple[str, str] | None = None) -> UrlState:
+    """The start every page shares: run under app.py's navigation, bind the controls to the
+    URL, the title and introduction (``details``: an expander's label and text after it),
+    then the notes on URL values that could not be used. ``keep_hidden``: keep the values of
+    controls in views hidden in this run (:func:`keep_values`)."""
+    require_app()
+    state = UrlState.create(page, fields)
+    if keep_hidden:
+        keep_values(state)
+    st.title(title)
+    st.markdown(intro)
+    if details is not None:
+        with st.expander(details[0]):
+            st.markdown(details[1])
+    state.show_errors()
+    return state
 
 
 def keep_values(state: UrlState) -> None:

@@ -4,14 +4,9 @@ One file per page in ``pages/``; this script sets the page up, runs the chosen p
 then adds the shared sidebar footer (device and cache)."""
 from __future__ import annotations
 
-import os
-import sys
-
 import streamlit as st
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from ui.sidebar import limit_torch_threads, sidebar_footer  # noqa: E402
+from ui.sidebar import limit_torch_threads, sidebar_footer
 
 limit_torch_threads()
 

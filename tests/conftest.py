@@ -1,13 +1,15 @@
 import os
-import sys
 import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from hypothesis import settings
 
 # Tests never touch the user's cache/ folder.
 os.environ.setdefault("GDX_CACHE_DIR", tempfile.mkdtemp(prefix="gdx-test-cache-"))
+
+# Fuzz budgets: "dev" while working, "ci" (set by CI=true, or HYPOTHESIS_PROFILE) in the full run.
+settings.register_profile("dev", max_examples=100, deadline=None, derandomize=True, database=None)
+settings.register_profile("ci", max_examples=1000, deadline=None, derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 # Browser tests (tests/test_browser*.py): one Chromium per module, and a fresh tab per test

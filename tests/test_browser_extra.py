@@ -13,9 +13,9 @@ from core.claims import CLAIMS
 from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, set_input,
                                    wait_for_app, wait_for_change)
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"{CHROMIUM} is absent (install Debian's chromium; "
-                                       "`playwright install` cannot download browsers here)")
+                                       "`playwright install` cannot download browsers here)")]
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 # The checks table's geometry: its row height (pages/checks.py) and the grid's header row.

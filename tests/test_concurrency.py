@@ -10,8 +10,8 @@ from core.api import run_spec
 from core.spec import make_spec
 from tests.browser_helpers import CHROMIUM, ROOT, Server, chart_data, launch_browser, wait_for_app
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"{CHROMIUM} is absent (install Debian's chromium)")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"{CHROMIUM} is absent (install Debian's chromium)")]
 
 # Three views whose runs stop at different, known iterations (science.md §1, Table 1).
 VIEWS = [

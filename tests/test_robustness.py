@@ -133,8 +133,7 @@ def outcome_is_clean(result):
 def test_fuzzed_specs_run_or_are_refused_in_one_line(csv_files, monkeypatch):
     monkeypatch.setenv("GDX_MEMORY_FRACTION", "0.01")       # ~240 MiB here: exercise the guard
 
-    @settings(max_examples=1000, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(suppress_health_check=list(HealthCheck))   # budget: the dev/ci profile (conftest)
     @given(raw_specs(csv_files))
     def check(fields):
         SUMMARY["specs"] += 1

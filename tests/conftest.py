@@ -1,7 +1,10 @@
 import os
 import tempfile
+from pathlib import Path
 
 from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Tests never touch the user's cache/ folder.
 os.environ.setdefault("GDX_CACHE_DIR", tempfile.mkdtemp(prefix="gdx-test-cache-"))

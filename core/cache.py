@@ -16,17 +16,33 @@ from .results import SweepResult
 from .spec import RunSpec
 
 DEFAULT_SIZE_LIMIT = 2 * 2**30
-_COMPUTE_MODULES = ("spec.py", "datasets.py", "models.py", "engine.py", "results.py", "cache.py",
-                    "shallow.py")
 
 
-def code_version() -> str:
-    """Hash of the modules that decide a result: editing them invalidates old entries."""
+def code_version(root: Path | None = None) -> str:
+    """Hash of every module of the ``core`` package (found, not listed; or of the package at
+    ``root``): editing one invalidates old entries. Each module is hashed as its syntax tree
+    without docstrings, so comments, docstrings and formatting don't count; a file that does
+    not parse is hashed as its bytes."""
+    import ast
+
     digest = hashlib.sha256()
-    here = Path(__file__).parent
-    for name in _COMPUTE_MODULES:
-        digest.update(name.encode())
-        digest.update((here / name).read_bytes())
+    here = Path(root) if root is not None else Path(__file__).parent
+    for path in sorted(here.rglob("*.py")):
+        digest.update(path.relative_to(here).as_posix().encode())
+        source = path.read_bytes()
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            digest.update(source)
+            continue
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                    and body and isinstance(body[0], ast.Expr)
+                    and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+        digest.update(ast.dump(tree, annotate_fields=False).encode())
     return digest.hexdigest()[:12]
 
 

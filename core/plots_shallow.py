@@ -79,12 +79,6 @@ def plane_coordinates(record: RunRecord, d: int) -> tuple[np.ndarray, np.ndarray
         return (a + b) @ u0, (a - b) @ v0
 
 
-def _finite_extent(arrays: Sequence[np.ndarray]) -> float:
-    values = [np.abs(a[np.isfinite(a)]) for a in arrays if a is not None and np.size(a)]
-    values = [v for v in values if v.size]
-    return float(max(v.max() for v in values)) if values else 1.0
-
-
 def _hline(figure: go.Figure, y: float, color: str, dash: str, text: str,
            position: str = "top right") -> None:
     if y is None or not math.isfinite(y):

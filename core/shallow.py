@@ -19,15 +19,6 @@ from .results import RunRecord, SweepResult
 from .spec import RunSpec
 
 SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness")
-SHALLOW_DESCRIPTIONS = {
-    "loss": "½ ε², ε = aᵀb − Φ",
-    "residual": "ε = aᵀb − Φ",
-    "norm": "λ = ‖a‖² + ‖b‖² (the sharpness at a minimum)",
-    "imbalance": "Q = ‖a‖² − ‖b‖² (GD multiplies every Q_i by 1 − η²ε²; GF conserves it)",
-    "invariant": "C = ‖a+b‖² ‖a−b‖² (GD multiplies it by (1 − η²ε²)²)",
-    "sharpness": "top Hessian eigenvalue (λ + sqrt(λ² + 4ε(2Φ + 3ε)))/2",
-    "gf_sharpness": "sqrt(4Φ² + C): the sharpness of the minimum gradient flow reaches from here",
-}
 GF_RTOL, GF_ATOL = 1e-11, 1e-14
 
 

@@ -14,7 +14,6 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 MODELS = ("linear", "two_layer_conv", "mlp", "cnn", "shallow_linear")
-CLASSIFIERS = ("linear", "two_layer_conv", "mlp", "cnn")
 READOUTS = ("avg", "linear")
 IMAGE_DATASETS = ("digits", "cifar10")
 DATASETS = ("worst_case", "two_point", "minimal", "gaussian", "breast_cancer", "digits",

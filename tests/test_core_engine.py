@@ -9,7 +9,7 @@ import torch
 
 from core import datasets
 from core.api import run_spec
-from core.cache import ResultCache, cache_key, decode, encode
+from core.cache import ResultCache, cache_key, code_version, decode, encode
 from core.engine import HistoryGrid, coefficients, run_sweep
 from core.models import SharedData, build
 from core.spec import RunSpec, SpecError, make_spec
@@ -359,6 +359,21 @@ def test_cache_key_changes_with_code_version_device_and_data():
     assert cache_key(spec, "cuda", "", "v1") != base
     assert cache_key(spec, "cpu", "abc", "v1") != base
     assert cache_key(spec.replace(max_iters=7), "cpu", "", "v1") != base
+
+
+def test_code_version_covers_every_core_module_but_not_comments_or_docstrings(tmp_path):
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "a.py").write_text('"""Doc."""\nX = 1  # a comment\n\n\ndef f():\n    """Doc."""\n    return X\n')
+    (package / "sub" / "b.py").write_text("Y = 2\n")
+    base = code_version(package)
+    (package / "a.py").write_text('"""Other doc."""\n# new comment\nX = 1\n\n\ndef f():\n    return X\n')
+    assert code_version(package) == base
+    (package / "sub" / "b.py").write_text("Y = 3\n")
+    changed = code_version(package)
+    assert changed != base
+    (package / "c.py").write_text("Z = 0\n")                 # a new module counts, unlisted
+    assert code_version(package) != changed
 
 
 def test_encode_decode_holds_no_pickles():

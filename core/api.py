@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import datasets
@@ -18,6 +19,17 @@ class Outcome:
     result: SweepResult
     cached: bool
     seconds: float
+    warnings: list[str] = field(default_factory=list)   # cache faults: one line each
+
+
+# Every warning of this process's runs, newest last (the CLI prints them when it is done).
+_WARNINGS: deque[str] = deque(maxlen=100)
+
+
+def drain_warnings() -> list[str]:
+    taken = list(_WARNINGS)
+    _WARNINGS.clear()
+    return taken
 
 
 @lru_cache(maxsize=8)
@@ -48,9 +60,14 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
         if hit is not None:
             if progress is not None:
                 progress(1.0)
-            return Outcome(hit, True, time.perf_counter() - started)
+            warnings = cache.take_warnings()
+            _WARNINGS.extend(warnings)
+            return Outcome(hit, True, time.perf_counter() - started, warnings)
     result = run_shallow(spec, progress) if shallow else run_sweep(spec, dataset, progress)
     result.meta["key"] = key
+    warnings: list[str] = []
     if cache is not None:
         cache.put(key, result)
-    return Outcome(result, False, time.perf_counter() - started)
+        warnings = cache.take_warnings()
+        _WARNINGS.extend(warnings)
+    return Outcome(result, False, time.perf_counter() - started, warnings)

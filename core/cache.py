@@ -3,16 +3,21 @@ plain numpy arrays and one JSON document — never pickles — so a stale, trunc
 foreign entry is detected and recomputed, never trusted and never a crash."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import sqlite3
+import time
 from pathlib import Path
 
 import diskcache
 import numpy as np
+import torch
 
 from .results import SweepResult
+from .errors import SpecError
 from .spec import RunSpec
 
 DEFAULT_SIZE_LIMIT = 2 * 2**30
@@ -55,7 +60,12 @@ def default_directory() -> str:
 
 def cache_key(spec: RunSpec, device_type: str, fingerprint: str = "",
               version: str = CODE_VERSION) -> str:
-    text = "|".join([spec.canonical(), device_type, fingerprint, version])
+    parts = [spec.canonical(), device_type, fingerprint, version]
+    if spec.dtype == "float32" and device_type == "cpu":
+        # float32 reductions round differently with torch's thread count (float64 does not
+        # differ measurably): a run on another thread count is another result.
+        parts.append(f"threads={torch.get_num_threads()}")
+    text = "|".join(parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -76,19 +86,82 @@ def decode(blob: bytes) -> SweepResult:
     return SweepResult.from_payload({"json": document, "arrays": arrays})
 
 
+DATABASE = "cache.db"
+_READ_ONLY_HINTS = ("readonly", "read-only", "unable to open", "permission denied")
+_FULL_HINTS = ("disk is full", "no space")
+
+
+def _describe(error: BaseException) -> str:
+    return (getattr(error, "strerror", None) or str(error) or type(error).__name__).splitlines()[0]
+
+
 class ResultCache:
+    """diskcache with every fault turned into a warning line (``self.warnings``), never an
+    exception: a damaged database is moved aside and rebuilt; a read-only cache is read
+    (through sqlite's read-only mode) but not written; a full disk or a folder removed
+    mid-run means the result is returned unstored, with a warning saying so."""
+
     def __init__(self, directory: str | None = None, size_limit: int = DEFAULT_SIZE_LIMIT):
         self.directory = directory or default_directory()
-        self._store = diskcache.Cache(self.directory, size_limit=size_limit,
-                                      eviction_policy="least-recently-used")
+        self.size_limit = size_limit
+        self.warnings: list[str] = []
+        self.read_only = False
+        self._store: diskcache.Cache | None = None
+        self._open()
 
+    # ------------------------------------------------------------------ opening
+    def _open(self) -> None:
+        self._store, self.read_only = None, False
+        for attempt in range(2):
+            try:
+                os.makedirs(self.directory, exist_ok=True)
+                self._store = diskcache.Cache(self.directory, size_limit=self.size_limit,
+                                              eviction_policy="least-recently-used")
+                return
+            except sqlite3.DatabaseError as error:
+                text = str(error).lower()
+                if attempt == 0 and not any(h in text for h in _READ_ONLY_HINTS + _FULL_HINTS) \
+                        and "locked" not in text:
+                    self._move_aside(_describe(error))
+                    continue
+                self._degrade(error)
+                return
+            except OSError as error:
+                self._degrade(error)
+                return
+
+    def _degrade(self, error: BaseException) -> None:
+        self.read_only = os.path.exists(os.path.join(self.directory, DATABASE))
+        mode = "read only" if self.read_only else "off"
+        self.warnings.append(f"warning: the result cache in {self.directory} is {mode} "
+                             f"({_describe(error)}); results are not stored")
+
+    def _move_aside(self, reason: str) -> None:
+        database = os.path.join(self.directory, DATABASE)
+        aside = f"{database}.damaged-{int(time.time())}"
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(database + suffix):
+                try:
+                    os.replace(database + suffix, aside + suffix)
+                except OSError:
+                    pass
+        self.warnings.append(f"warning: the cache database was damaged ({reason}); moved it to "
+                             f"{os.path.basename(aside)} and started a new one")
+
+    # ------------------------------------------------------------------ reading
     def get(self, key: str) -> SweepResult | None:
         """The stored result, or None when absent, unreadable or corrupt (then it is dropped)."""
         try:
-            blob = self._store.get(key, default=None, retry=True)
+            blob = self._read(key)
+        except sqlite3.DatabaseError as error:
+            if self._store is not None and "locked" not in str(error).lower():
+                self.close()
+                self._move_aside(_describe(error))
+                self._open()
+            return None
         except Exception:
-            blob = None
             self._discard(key)
+            return None
         if blob is None:
             return None
         try:
@@ -102,25 +175,89 @@ class ResultCache:
             self._discard(key)
             return None
 
-    def put(self, key: str, result: SweepResult) -> None:
+    def _read(self, key: str):
+        if self._store is not None:
+            return self._store.get(key, default=None, retry=True)
+        if self.read_only:
+            return self._read_without_writing(key)
+        return None
+
+    def _read_without_writing(self, key: str) -> bytes | None:
+        """diskcache's layout read through sqlite's read-only mode (diskcache itself writes
+        its settings when it opens, which a read-only folder refuses)."""
+        uri = Path(self.directory, DATABASE).resolve().as_uri() + "?mode=ro&immutable=1"
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as connection:
+            row = connection.execute("SELECT mode, filename, value FROM Cache "
+                                     "WHERE key = ? AND raw = 1", (key,)).fetchone()
+        if row is None:
+            return None
+        mode, filename, value = row
+        if mode == diskcache.core.MODE_RAW:
+            return bytes(value)
+        if mode == diskcache.core.MODE_BINARY and filename:
+            return Path(self.directory, filename).read_bytes()
+        return None
+
+    # ------------------------------------------------------------------ writing
+    def put(self, key: str, result: SweepResult) -> bool:
+        """Store a result; False (with a warning line) when it could not be stored."""
         result.meta["key"] = key
-        self._store.set(key, encode(result), retry=True)
+        if self._store is None:
+            return False
+        database = os.path.join(self.directory, DATABASE)
+        try:
+            self._store.set(key, encode(result), retry=True)
+        except (OSError, sqlite3.Error) as error:
+            self.warnings.append(f"warning: the result was not stored in the cache "
+                                 f"({_describe(error)}); it is shown but will be recomputed")
+            return False
+        if not os.path.exists(database):
+            self.warnings.append(f"warning: the cache folder {self.directory} was removed during "
+                                 "the run; the result was not stored")
+            self.close()
+            self._open()
+            return False
+        return True
 
     def _discard(self, key: str) -> None:
         try:
-            self._store.delete(key, retry=True)
+            if self._store is not None:
+                self._store.delete(key, retry=True)
         except Exception:
             pass
 
+    def take_warnings(self) -> list[str]:
+        taken, self.warnings = self.warnings, []
+        return taken
+
+    # ------------------------------------------------------------------ upkeep
     def volume(self) -> int:
-        """Bytes on disk."""
-        return self._store.volume()
+        """Bytes on disk (0 when the cache is unavailable)."""
+        try:
+            return self._store.volume() if self._store is not None else 0
+        except (OSError, sqlite3.Error):
+            return 0
 
     def __len__(self) -> int:
-        return len(self._store)
+        try:
+            if self._store is not None:
+                return len(self._store)
+            if self.read_only:
+                uri = Path(self.directory, DATABASE).resolve().as_uri() + "?mode=ro&immutable=1"
+                with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as connection:
+                    return int(connection.execute("SELECT COUNT(*) FROM Cache").fetchone()[0])
+        except (OSError, sqlite3.Error):
+            pass
+        return 0
 
     def clear(self) -> int:
+        if self._store is None:
+            raise SpecError("GDX_CACHE_DIR", f"the cache in {self.directory} cannot be written")
         return self._store.clear(retry=True)
 
     def close(self) -> None:
-        self._store.close()
+        if self._store is not None:
+            try:
+                self._store.close()
+            except Exception:
+                pass

@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
-import tempfile
 from typing import Sequence
 
 from .spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEVICES, DTYPES, MODELS, QUERY_NAMES,
-                   READOUTS, TRAINED_LAYERS, SpecError, make_spec, parse_range)
+                   LIST_LIMITS, MAX_BATCH, MAX_DIMS, READOUTS, TRAINED_LAYERS, SpecError, make_spec)
+from .lists import DEFAULT_LIMIT, parse_list, parse_number
+from .settings import env_number
 
 EXIT_USAGE = 2
 
@@ -34,62 +36,44 @@ class _Parser(argparse.ArgumentParser):
 
 
 def flag_name(field: str) -> str:
+    """A SpecError's field as the user typed it: ``--step-size``, or an environment variable."""
+    if field.isupper():
+        return field
     return "--" + QUERY_NAMES.get(field, field).replace("_", "-")
 
 
-def expand_list(text: str, kind: type, geometric: bool = False) -> tuple:
-    """``"1,2,4"``, ``"16:2048:x2"``, ``"1e-3:1e2:log20"``, ``"0:7"`` (integers 0..7) or
-    ``"16,32,...,2048"`` (continues the pattern: ratio when ``geometric``, else difference)."""
-    text = text.strip()
-    if "..." in text:
-        head, _, tail = text.partition("...")
-        first = [kind(float(v)) for v in head.split(",") if v.strip()]
-        last = kind(float(tail.strip(", ")))
-        if not first:
-            raise ValueError(f"nothing before '...' in {text!r}")
-        values = list(first)
-        if len(first) == 1:
-            step = 2 if geometric else 1
-        else:
-            step = first[-1] / first[-2] if geometric else first[-1] - first[-2]
-        if (geometric and step <= 1) or (not geometric and step <= 0):
-            raise ValueError(f"the values before '...' in {text!r} must increase")
-        while True:
-            following = values[-1] * step if geometric else values[-1] + step
-            following = kind(round(following)) if kind is int else following
-            if following > last * (1 + 1e-12):
-                break
-            values.append(following)
-        if values[-1] != last:
-            values.append(last)
-        return tuple(values)
-    parts = text.split(":")
-    if kind is int and len(parts) == 2:
-        start, stop = int(parts[0]), int(parts[1])
-        if stop < start:
-            raise ValueError(f"empty range {text!r}")
-        return tuple(range(start, stop + 1))
-    return parse_range(text, kind)
-
-
-def _list_arg(kind: type, geometric: bool = False):
+def _list_arg(field: str, kind: type, geometric: bool = False, limit: int = DEFAULT_LIMIT):
+    """argparse type of a list flag: core.lists.parse_list, bounded before it builds."""
     def convert(text: str):
         try:
-            return expand_list(text, kind, geometric)
+            return parse_list(field, text, kind, geometric=geometric, limit=limit)
         except SpecError as error:
             raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from None
-        except (ValueError, OverflowError, ZeroDivisionError) as error:
-            raise argparse.ArgumentTypeError(str(error) or f"bad list {text!r}") from None
     convert.__name__ = "list of numbers"
     return convert
 
 
+def _number_arg(kind: type):
+    """argparse type of a number flag: plain ASCII digits, finite (argparse names the flag)."""
+    def convert(text: str):
+        try:
+            return parse_number("value", text, kind)
+        except SpecError as error:
+            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from None
+    convert.__name__ = "integer" if kind is int else "number"
+    return convert
+
+
+_INT = _number_arg(int)
+_FLOAT = _number_arg(float)
+
+
 def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
     parser.add_argument("--dataset", default=dataset_default, choices=DATASETS)
-    parser.add_argument("--n", type=int, help="number of points (fixed by some datasets)")
-    parser.add_argument("--seed", type=_list_arg(int), default=(0,), help="init seeds: 0,1,2 or 0:7")
-    parser.add_argument("--max-iters", type=int, default=None)
-    parser.add_argument("--init-scale", "--scale", type=float, default=1.0,
+    parser.add_argument("--n", type=_INT, help="number of points (fixed by some datasets)")
+    parser.add_argument("--seed", type=_list_arg("seed", int, limit=MAX_BATCH), default=(0,), help="init seeds: 0,1,2 or 0:7")
+    parser.add_argument("--max-iters", type=_INT, default=None)
+    parser.add_argument("--init-scale", "--scale", type=_FLOAT, default=1.0,
                         help="norm of the random init of nonlinear models")
     parser.add_argument("--dtype", default="float64", choices=DTYPES)
     parser.add_argument("--device", default="auto", choices=DEVICES)
@@ -97,33 +81,33 @@ def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
     parser.add_argument("--output", "-o", help="write to this file instead of stdout")
     parser.add_argument("--progress", action="store_true", help="show progress on stderr")
     group = parser.add_argument_group("dataset parameters")
-    group.add_argument("--mu", type=float, default=0.7, help="minimal: b2 = (1+mu, 1, ..., 1)")
-    group.add_argument("--margin", type=float, default=0.1, help="gaussian: margin")
-    group.add_argument("--data-seed", type=int, default=0, help="gaussian: data seed")
-    group.add_argument("--classes", type=_list_arg(int), default=(0, 1), help="digits/cifar10: a,b")
+    group.add_argument("--mu", type=_FLOAT, default=0.7, help="minimal: b2 = (1+mu, 1, ..., 1)")
+    group.add_argument("--margin", type=_FLOAT, default=0.1, help="gaussian: margin")
+    group.add_argument("--data-seed", type=_INT, default=0, help="gaussian: data seed")
+    group.add_argument("--classes", type=_list_arg("classes", int, limit=2), default=(0, 1), help="digits/cifar10: a,b")
     group.add_argument("--path", default="", help="cifar10 folder or csv file")
     group.add_argument("--label-column", default="", help="csv: label column (default label/last)")
     group = parser.add_argument_group("shallow_linear (a·b) parameters")
-    group.add_argument("--phi", type=float, default=1.0, help="target Φ of L = ½(aᵀb − Φ)²")
-    group.add_argument("--a", type=_list_arg(float), default=(), help="explicit init a (comma list)")
-    group.add_argument("--b", type=_list_arg(float), default=(), help="explicit init b (comma list)")
+    group.add_argument("--phi", type=_FLOAT, default=1.0, help="target Φ of L = ½(aᵀb − Φ)²")
+    group.add_argument("--a", type=_list_arg("a", float, limit=LIST_LIMITS["a"]), default=(), help="explicit init a (comma list)")
+    group.add_argument("--b", type=_list_arg("b", float, limit=LIST_LIMITS["b"]), default=(), help="explicit init b (comma list)")
     group.add_argument("--init", default="", choices=("", "explicit", "random", "fig3"),
                        help="explicit (needs --a/--b), random (scale x random directions), "
                             "fig3 (a0 = s e1, b0 = (s/2) e2); default explicit if --a is given, else fig3")
-    group.add_argument("--tol", type=float, default=1e-10, help="converged when |ε| <= tol")
+    group.add_argument("--tol", type=_FLOAT, default=1e-10, help="converged when |ε| <= tol")
     group = parser.add_argument_group("model parameters")
     group.add_argument("--activation", default="", choices=("",) + ACTIVATIONS,
                        help="default: relu for cnn, identity otherwise")
-    group.add_argument("--leak", type=float, default=0.1, help="leaky_relu negative slope")
-    group.add_argument("--width", type=int, default=16, help="mlp hidden width")
+    group.add_argument("--leak", type=_FLOAT, default=0.1, help="leaky_relu negative slope")
+    group.add_argument("--width", type=_INT, default=16, help="mlp hidden width")
     group.add_argument("--bias", action="store_true", help="linear: add a bias")
     group.add_argument("--train", default="both", choices=TRAINED_LAYERS, help="mlp: trained layers")
-    group.add_argument("--kernel-size", type=int, default=3, help="cnn: convolution kernel size")
-    group.add_argument("--channels", type=int, default=8, help="cnn: channels per conv layer")
-    group.add_argument("--conv-layers", type=int, default=1, choices=(1, 2), help="cnn: conv layers")
+    group.add_argument("--kernel-size", type=_INT, default=3, help="cnn: convolution kernel size")
+    group.add_argument("--channels", type=_INT, default=8, help="cnn: channels per conv layer")
+    group.add_argument("--conv-layers", type=_INT, default=1, choices=(1, 2), help="cnn: conv layers")
     group.add_argument("--readout", default="avg", choices=READOUTS,
                        help="cnn: global average pool (avg) or a linear readout of all pixels")
-    group.add_argument("--sharpness-every", type=int, default=0,
+    group.add_argument("--sharpness-every", type=_INT, default=0,
                        help="top Hessian eigenvalue (Lanczos) every K iterations; 0 = never")
 
 
@@ -134,16 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="one batched sweep over step sizes and seeds")
     run.add_argument("--model", default="linear", choices=MODELS)
     run.add_argument("--algorithm", default="gd", choices=ALGORITHMS)
-    run.add_argument("--d", type=int, help="dimension (fixed by some datasets)")
-    run.add_argument("--step-size", type=_list_arg(float), default=(1.0,),
+    run.add_argument("--d", type=_INT, help="dimension (fixed by some datasets)")
+    run.add_argument("--step-size", type=_list_arg("step_size", float, limit=MAX_BATCH), default=(1.0,),
                      help="comma list, or 1e-3:1e3:log50 / 0.1:100:x10")
     run.add_argument("--run-to-max", action="store_true",
                      help="keep iterating after a run solves (to see the post-solve loss)")
-    run.add_argument("--history-points", type=int, default=512,
+    run.add_argument("--history-points", type=_INT, default=512,
                      help="evenly spaced iterations kept per run (first, solve, last always)")
     run.add_argument("--no-perceptron-gap", action="store_true",
                      help="skip the matching perceptron runs (faster; no perceptron_gap history)")
-    run.add_argument("--tail-points", type=int, default=0,
+    run.add_argument("--tail-points", type=_INT, default=0,
                      help="also keep the last K iterations exactly (orbit diagrams)")
     run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
     _add_common(run, "worst_case")
@@ -155,8 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--algorithm", default="gd", choices=ALGORITHMS,
                        help="algorithm for models that name none")
     sweep.add_argument("--step-size", default="scaled", help="step for models that name none")
-    sweep.add_argument("--c", type=float, default=1.0, help="the constant of the scaled rule")
-    sweep.add_argument("--d", type=_list_arg(int, geometric=True), default=(16, 32, 64, 128, 256),
+    sweep.add_argument("--c", type=_FLOAT, default=1.0, help="the constant of the scaled rule")
+    sweep.add_argument("--d", type=_list_arg("d", int, geometric=True, limit=MAX_DIMS), default=(16, 32, 64, 128, 256),
                        help="16,32,...,2048 or 16:2048:x2")
     sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
     _add_common(sweep, "minimal")
@@ -174,17 +158,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write(text: str, output: str | None) -> None:
+def check_output(output: str | None) -> None:
+    """Refuse an --output path that cannot be written, before any computing (exit 2)."""
     if not output:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(directory):
-        raise SpecError("output", f"folder {directory!r} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".gdx-")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, output)
+    target = os.path.realpath(output)
+    if os.path.isdir(target):
+        raise SpecError("output", f"{output!r} is a folder; give a file name")
+    if os.path.exists(target):
+        if not stat.S_ISREG(os.stat(target).st_mode):
+            raise SpecError("output", f"{output!r} is not a regular file")
+        if not os.access(target, os.W_OK):
+            raise SpecError("output", f"{output!r} is not writable")
+        return
+    folder = os.path.dirname(target) or "."
+    if not os.path.isdir(folder):
+        raise SpecError("output", f"the folder {os.path.dirname(output) or '.'!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SpecError("output", f"cannot create files in {os.path.dirname(output) or '.'!r} "
+                        "(read-only or no permission)")
+
+
+def _write(text: str, output: str | None) -> None:
+    """stdout, or the file: written in place (through a symlink, keeping an existing file's
+    inode and mode; a new file gets the umask's mode), with no temporary files."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if not output:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as stream:
+            stream.write(text)
+    except OSError as error:
+        raise SpecError("output", f"could not write {output!r}: {error.strerror or error}") from None
 
 
 def _progress_printer(enabled: bool):
@@ -226,9 +233,35 @@ def command_run(args: argparse.Namespace) -> None:
     elif args.format == "csv":
         text = result.to_csv()
     else:
-        text = json.dumps({"canonical": spec.canonical(), "cached": outcome.cached,
-                           "runs": result.summary_rows()}, indent=1)
+        text = format_summary(spec.canonical(), outcome.cached, result.summary_rows())
     _write(text, args.output)
+
+
+def _cell(name: str, value) -> str:
+    if value is None:
+        return "not solved" if name == "iterations_to_solve" else "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return "inf" if value == float("inf") else "-inf" if value == float("-inf") else \
+            "nan" if value != value else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_cell(name, v) for v in value)
+    return str(value)
+
+
+def format_summary(canonical: str, cached: bool, rows: list[dict]) -> str:
+    """A table for people: one line per run (step size, seed, iterations to solve, diverged,
+    final loss and the model's own extras)."""
+    lines = [f"spec: {canonical}", f"from cache: {'yes' if cached else 'no'}", ""]
+    if not rows:
+        return "\n".join(lines + ["(no runs)"])
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    cells = [[_cell(name, row.get(name)) for name in names] for row in rows]
+    widths = [max(len(name), *(len(row[i]) for row in cells)) for i, name in enumerate(names)]
+    lines.append("  ".join(name.rjust(w) for name, w in zip(names, widths)))
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
 
 
 def command_sweep(args: argparse.Namespace) -> None:
@@ -283,24 +316,39 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 def command_cache(args: argparse.Namespace) -> None:
     from .cache import CODE_VERSION, ResultCache
+    from .uploads import clear_uploads, upload_usage
 
     cache = ResultCache()
+    uploads = upload_usage()
     if args.action == "clear":
         removed = cache.clear()
-        print(f"removed {removed} entries from {cache.directory}")
+        files = clear_uploads()
+        print(f"removed {removed} entries and {files} uploads from {cache.directory}")
     else:
         size = cache.volume()
         print(json.dumps({"directory": cache.directory, "entries": len(cache), "bytes": size,
-                          "code_version": CODE_VERSION}))
+                          "read_only": cache.read_only, "code_version": CODE_VERSION,
+                          "uploads": uploads}))
+    _print_warnings(cache.take_warnings())
+
+
+def _print_warnings(lines) -> None:
+    for line in dict.fromkeys(lines):
+        print(line, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        check_output(getattr(args, "output", None))
+        env_number("GDX_MEMORY_FRACTION")            # a bad setting is refused up front
         commands = {"run": command_run, "sweep-d": command_sweep, "cache": command_cache,
                     "reproduce": command_reproduce}
-        return commands[args.command](args) or 0
+        code = commands[args.command](args) or 0
+        from .api import drain_warnings
+        _print_warnings(drain_warnings())
+        return code
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

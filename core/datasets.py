@@ -5,11 +5,13 @@ import hashlib
 import io
 import os
 import pickle
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from .settings import ram_budget_bytes
 from .spec import RunSpec, SpecError
 
 CSV_MAX_BYTES = 50 * 2**20
@@ -169,9 +171,57 @@ def _file_digest(path: str) -> str:
     return _file_digest_cached(path, stat.st_size, stat.st_mtime_ns)
 
 
+MAX_CSV_COLUMNS = 10_000
+CSV_BYTES_PER_CELL = 64     # what pandas may hold per parsed cell, at worst (object columns)
+
+
+def _shown_names(names, limit: int = 8) -> str:
+    shown = ", ".join(repr(str(name)[:40]) for name in names[:limit])
+    return shown + (f", … ({len(names)} columns)" if len(names) > limit else "")
+
+
+def csv_header(text: str) -> list[str]:
+    """The header row's names (read alone, before anything else is parsed)."""
+    import csv
+
+    first_line = text.split("\n", 1)[0]
+    if len(first_line) > CSV_MAX_BYTES:
+        raise SpecError("path", "the header line is too long")
+    try:
+        names = next(csv.reader([first_line]))
+    except (csv.Error, StopIteration):
+        raise SpecError("path", "could not read the CSV header line") from None
+    return [name.strip() for name in names]
+
+
+def check_csv_shape(text: str, names: list[str], label_column: str) -> str:
+    """Refuse, before pandas parses anything, a CSV that is too wide or too big for the
+    memory guard, has duplicated names or lacks the label column; returns the label column."""
+    if len(names) > MAX_CSV_COLUMNS:
+        raise SpecError("path", f"the CSV file has {len(names)} columns; at most {MAX_CSV_COLUMNS}")
+    rows = text.count("\n") + 1
+    cells, budget = rows * len(names), ram_budget_bytes() // CSV_BYTES_PER_CELL
+    if cells > budget:
+        raise SpecError("path", f"the CSV file has about {rows} rows x {len(names)} columns = "
+                        f"{cells:.3g} cells; the memory budget allows {budget:.3g} "
+                        "(GDX_MEMORY_FRACTION)")
+    seen: set[str] = set()
+    duplicated = [name for name in names if name in seen or seen.add(name)]
+    if duplicated:
+        raise SpecError("path", f"the header repeats the column name(s) {_shown_names(duplicated)}")
+    column = label_column or "label"
+    if column not in names:
+        raise SpecError("label_column", f"no column named {column[:40]!r}; name the label column "
+                        f"(columns: {_shown_names(names)})")
+    if len(names) < 2:
+        raise SpecError("path", "the CSV file needs a label column and at least one feature column")
+    return column
+
+
 def parse_csv(content: bytes, label_column: str = "") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Parse a CSV with one label column and numeric feature columns; labels map to -1/+1
-    (sorted: the first value is -1). Raises SpecError with a one-line message on bad input."""
+    """Parse a CSV with one label column (``label`` unless named) and numeric feature columns;
+    labels map to -1/+1 (sorted: the first value is -1). Raises SpecError with a one-line
+    message on bad input, and refuses wide or huge files from their header before parsing."""
     import pandas as pd
 
     if len(content) > CSV_MAX_BYTES:
@@ -183,55 +233,66 @@ def parse_csv(content: bytes, label_column: str = "") -> tuple[np.ndarray, np.nd
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError("path", "the CSV file is not UTF-8 text") from None
+    names = csv_header(text)
+    column = check_csv_shape(text, names, label_column)
     try:
-        frame = pd.read_csv(io.StringIO(text))
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skipinitialspace=True)
     except Exception as error:  # pandas raises several parser error types
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise SpecError("path", f"could not parse the CSV file: {first_line}") from None
+        raise SpecError("path", f"could not parse the CSV file: {first_line[:200]}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
     if frame.shape[0] == 0:
         raise SpecError("path", "the CSV file has a header but no rows")
-    if frame.shape[1] < 2:
-        raise SpecError("path", "the CSV file needs a label column and at least one feature column")
-    column = label_column or ("label" if "label" in frame.columns else str(frame.columns[-1]))
-    if column not in frame.columns:
-        raise SpecError("label_column", f"{column!r} is not a column; columns: "
-                        f"{', '.join(map(str, frame.columns))}")
-    labels_raw = frame[column]
+    labels_raw = frame[column].str.strip()
     features = frame.drop(columns=[column])
-    if labels_raw.isna().any():
-        raise SpecError("path", f"label column {column!r} has empty cells "
-                        f"(row {int(np.flatnonzero(labels_raw.isna().to_numpy())[0]) + 2})")
-    numeric = features.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna() & features.notna()
-    if bad.to_numpy().any():
-        row, col = np.argwhere(bad.to_numpy())[0]
-        raise SpecError("path", f"non-numeric value {features.iat[row, col]!r} in column "
-                        f"{features.columns[col]!r}, row {row + 2}")
-    if numeric.isna().to_numpy().any():
-        row, col = np.argwhere(numeric.isna().to_numpy())[0]
-        raise SpecError("path", f"missing value (NaN) in column {features.columns[col]!r}, row {row + 2}")
-    values = numeric.to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        row, col = np.argwhere(~np.isfinite(values))[0]
-        raise SpecError("path", f"infinite value in column {features.columns[col]!r}, row {row + 2}")
+    empty_labels = (labels_raw == "").to_numpy()
+    if empty_labels.any():
+        raise SpecError("path", f"label column {column[:40]!r} has empty cells "
+                        f"(row {int(np.flatnonzero(empty_labels)[0]) + 2})")
+    stripped = features.apply(lambda col: col.str.strip())
+    empty = (stripped == "").to_numpy()
+    if empty.any():
+        row, col = np.argwhere(empty)[0]
+        raise SpecError("path", f"missing value in column {str(features.columns[col])[:40]!r}, "
+                        f"row {row + 2}")
+    numeric = stripped.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna().to_numpy() | ~np.isfinite(numeric.to_numpy(dtype=np.float64))
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise SpecError("path", f"value {str(stripped.iat[row, col])[:40]!r} in column "
+                        f"{str(features.columns[col])[:40]!r}, row {row + 2} is not a finite number")
+    values = np.array(numeric.to_numpy(dtype=np.float64))
     classes = sorted(labels_raw.unique(), key=str)
     if len(classes) < 2:
-        raise SpecError("path", f"label column {column!r} has a single class ({classes[0]!r}); need two")
+        raise SpecError("path", f"label column {column[:40]!r} has a single class "
+                        f"({str(classes[0])[:40]!r}); need two")
     if len(classes) > 2:
-        shown = ", ".join(map(repr, classes[:5])) + (", ..." if len(classes) > 5 else "")
-        raise SpecError("path", f"label column {column!r} has {len(classes)} classes ({shown}); need two")
+        shown = ", ".join(repr(str(c)[:20]) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise SpecError("path", f"label column {column[:40]!r} has {len(classes)} classes "
+                        f"({shown}); need two")
     y = np.where(labels_raw.to_numpy() == classes[1], 1.0, -1.0)
     return values, y, [str(c) for c in classes]
 
 
+def read_file_bounded(path: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (special files and /proc files,
+    which claim size 0, are read only up to the limit and then refused)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError("path", f"{path[:200]!r} is not a regular file")
+        with open(path, "rb") as handle:
+            content = handle.read(limit + 1)
+    except OSError as error:
+        raise SpecError("path", f"could not read {path[:200]!r} ({error.strerror or error})") from None
+    if len(content) > limit:
+        raise SpecError("path", f"the file is over the limit of {limit // 2**20} MiB")
+    return content
+
+
 def csv_file(path: str, label_column: str, n: int | None) -> tuple[np.ndarray, np.ndarray, str]:
-    if not os.path.isfile(path):
-        raise SpecError("path", f"no such file: {path!r}")
-    if os.path.getsize(path) > CSV_MAX_BYTES:
-        raise SpecError("path", f"the CSV file is {os.path.getsize(path) / 2**20:.1f} MiB; "
-                        f"the limit is {CSV_MAX_BYTES // 2**20} MiB")
-    with open(path, "rb") as handle:
-        content = handle.read()
+    content = read_file_bounded(path, CSV_MAX_BYTES)
     b, y, _ = parse_csv(content, label_column)
     if n is not None:
         if n > b.shape[0]:

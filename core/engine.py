@@ -220,7 +220,9 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
 def memory_budget(device: torch.device) -> int:
     import os
 
-    fraction = float(os.environ.get("GDX_MEMORY_FRACTION", DEFAULT_MEMORY_FRACTION))
+    from .settings import env_number
+
+    fraction = env_number("GDX_MEMORY_FRACTION")
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free * 0.8)

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
+from .errors import SpecError
+from .lists import parse_list, parse_number
+
 MODELS = ("linear", "two_layer_conv", "mlp", "cnn", "shallow_linear")
 READOUTS = ("avg", "linear")
 IMAGE_DATASETS = ("digits", "cifar10")
@@ -27,6 +30,7 @@ DTYPES = ("float64", "float32")
 DEVICES = ("auto", "cpu", "cuda")
 
 MAX_BATCH = 4096          # step sizes x seeds in one sweep
+MAX_DIMS = 64             # values of d in one sweep-d
 MAX_ITERS = 1_000_000
 MAX_D = 1_000_000
 MAX_N = 1_000_000
@@ -53,12 +57,6 @@ DEFAULT_SHAPES = {
 }
 
 
-class SpecError(ValueError):
-    """A spec field holds a value outside what it allows. ``str()`` is one line."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(f"{field}: {message}")
 
 
 def _fmt_float(x: float) -> str:
@@ -220,8 +218,16 @@ FIELD_TYPES = {
 TUPLE_FIELDS = {"step_sizes", "seeds", "classes", "a", "b"}
 
 
+# How many values each list field may hold (checked before the list is built).
+LIST_LIMITS = {"step_sizes": MAX_BATCH, "seeds": MAX_BATCH, "classes": 2, "a": 100_000,
+               "b": 100_000}
+
+
 def _parse_scalar(name: str, kind: type, raw: Any) -> Any:
+    field = QUERY_NAMES.get(name, name)
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
+        if kind is float and not math.isfinite(raw):
+            raise SpecError(field, f"expected a finite number, got {raw!r}")
         return raw
     text = str(raw).strip()
     if kind is bool:
@@ -230,71 +236,36 @@ def _parse_scalar(name: str, kind: type, raw: Any) -> Any:
             return True
         if lowered in ("0", "false", "no", "off", ""):
             return False
-        raise SpecError(QUERY_NAMES.get(name, name), f"expected true/false, got {text!r}")
-    try:
-        if kind is int:
-            number = float(text)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        return float(text)
-    except (ValueError, OverflowError):
-        kind_name = "an integer" if kind is int else "a number"
-        raise SpecError(QUERY_NAMES.get(name, name), f"expected {kind_name}, got {text!r}") from None
+        raise SpecError(field, f"expected true/false, got {text[:40]!r}")
+    if kind in (int, float):
+        return parse_number(field, text, kind)
+    return raw
 
 
 def parse_field(name: str, raw: Any) -> Any:
     """Convert a string (or list of strings) from a URL, CLI flag or widget to the field's type."""
     kind = FIELD_TYPES.get(name, str)
     if name in TUPLE_FIELDS:
-        if isinstance(raw, str):
-            parts = [p for p in raw.replace(";", ",").split(",") if p.strip()]
-        elif isinstance(raw, Iterable):
-            parts = list(raw)
-        else:
-            parts = [raw]
-        return tuple(_parse_scalar(name, kind, p) for p in parts)
+        field = QUERY_NAMES.get(name, name)
+        if isinstance(raw, (list, tuple)):
+            return parse_list(field, [str(v) for v in raw], kind, limit=LIST_LIMITS[name])
+        text = "" if raw is None else str(raw)
+        if not text.strip():
+            return ()
+        return parse_list(field, text, kind, limit=LIST_LIMITS[name])
     if raw is None:
         return None
     if kind in (int, float) and str(raw).strip() in ("", "none", "None"):
         return None
+    if kind is str:
+        text = str(raw)
+        if len(text) > MAX_TEXT_FIELD:
+            raise SpecError(QUERY_NAMES.get(name, name), f"at most {MAX_TEXT_FIELD} characters")
+        return text
     return _parse_scalar(name, kind, raw)
 
 
-def parse_range(text: str, kind: type = float) -> tuple:
-    """Parse ``"1,2,4"``, ``"16:2048:x2"`` (geometric) or ``"1e-3:1e2:log20"`` (20 log-spaced)."""
-    text = text.strip()
-    if ":" not in text:
-        return tuple(_parse_scalar("value", kind, p) for p in text.split(",") if p.strip())
-    parts = text.split(":")
-    if len(parts) != 3:
-        raise SpecError("range", f"expected start:stop:xFACTOR or start:stop:logCOUNT, got {text!r}")
-    start, stop = float(parts[0]), float(parts[1])
-    rule = parts[2].strip().lower()
-    if start <= 0 or stop < start:
-        raise SpecError("range", f"need 0 < start <= stop, got {text!r}")
-    if rule.startswith("x"):
-        factor = float(rule[1:])
-        if factor <= 1:
-            raise SpecError("range", f"factor must be > 1, got {rule!r}")
-        values, value = [], start
-        while value <= stop * (1 + 1e-12):
-            values.append(value)
-            value *= factor
-    elif rule.startswith("log"):
-        count = int(rule[3:])
-        if not 1 <= count <= MAX_BATCH:
-            raise SpecError("range", f"count must be in 1..{MAX_BATCH}, got {count}")
-        if count == 1:
-            values = [start]
-        else:
-            ratio = (stop / start) ** (1 / (count - 1))
-            values = [start * ratio**k for k in range(count)]
-    else:
-        raise SpecError("range", f"unknown rule {rule!r}; use xFACTOR or logCOUNT")
-    if kind is int:
-        return tuple(dict.fromkeys(int(round(v)) for v in values))
-    return tuple(values)
+MAX_TEXT_FIELD = 4096
 
 
 # ---------------------------------------------------------------------- validation

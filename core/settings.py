@@ -1,0 +1,65 @@
+"""Every environment variable the project reads, declared once with its default and range.
+
+A value outside its range is a :class:`SpecError` naming the variable (the CLI exits 2 with
+one line; the dashboard shows it), never a crash or a silent fallback. The README's
+"Running it for a group" section lists these."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import SpecError
+from .lists import parse_number
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: float
+    low: float
+    high: float
+    kind: type
+    help: str
+
+
+SETTINGS = {s.name: s for s in (
+    Setting("GDX_MEMORY_FRACTION", 0.25, 0.001, 0.9, float,
+            "share of RAM one computation may plan to use (the memory guard's budget)"),
+    Setting("GDX_TORCH_THREADS", 1, 1, 256, int, "torch threads per dashboard process"),
+    Setting("GDX_SESSION_SECONDS", 120, 1, 86_400, float,
+            "wall-time budget of one dashboard computation (one page's runs)"),
+    Setting("GDX_CONCURRENT_RUNS", 1, 1, 64, int,
+            "dashboard computations allowed at once; later ones wait for a slot"),
+    Setting("GDX_UPLOAD_QUOTA_MB", 200, 1, 1_000_000, float,
+            "total size of stored CSV uploads; the oldest are evicted first"),
+    Setting("GDX_UPLOAD_LIMIT_MB", 50, 0.001, 10_000, float, "largest CSV file accepted"),
+    Setting("GDX_CACHE_SIZE_MB", 2048, 1, 10_000_000, float,
+            "size limit of the result cache (least recently used evicted)"),
+)}
+
+
+def env_number(name: str) -> int | float:
+    """The value of a numeric setting (its default when unset or empty)."""
+    setting = SETTINGS[name]
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return setting.kind(setting.default)
+    value = parse_number(name, raw, setting.kind)
+    if not setting.low <= value <= setting.high:
+        raise SpecError(name, f"must be in [{setting.low:g}, {setting.high:g}], got {value:g}")
+    return value
+
+
+def data_directories() -> list[str]:
+    """GDX_DATA_DIRS: folders (os.pathsep-separated) the dashboard may read datasets from."""
+    raw = os.environ.get("GDX_DATA_DIRS", "")
+    return [os.path.realpath(part) for part in raw.split(os.pathsep) if part.strip()]
+
+
+def ram_budget_bytes() -> int:
+    """GDX_MEMORY_FRACTION of this machine's RAM: what one computation may plan to use."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return int(total * env_number("GDX_MEMORY_FRACTION"))

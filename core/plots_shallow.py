@@ -25,7 +25,7 @@ MINIMA_COLOR = "#2ca02c"
 SHALLOW_TITLES = {
     "residual": "|ε| = |aᵀb − Φ|",
     "norm": "λ = ‖a‖² + ‖b‖²",
-    "imbalance": "Q(t)/Q(0), Q = ‖a‖² − ‖b‖²",
+    "imbalance": "S(t) = Qᵢ(t)/Qᵢ(0), the same for every i (Qᵢ = aᵢ² − bᵢ²)",
     "sharpness": "sharpness (top Hessian eigenvalue)",
 }
 
@@ -95,7 +95,8 @@ def history_figure(gd: SweepResult, gf: SweepResult | None, metric: str,
     (reported at t = kη), one colour per step size η.
 
     ``metric``: residual (|ε|, log), norm (λ, with the 2/η lines and λ_GF), imbalance
-    (Q(t)/Q(0)) or sharpness (with the 2/η lines)."""
+    (S(t) = Qᵢ(t)/Qᵢ(0), read at the i with the largest |Qᵢ(0)|) or sharpness (with the 2/η
+    lines)."""
     title = SHALLOW_TITLES[metric]
     log_y = metric == "residual"
     figure = base_figure(title, "iteration k  (gradient flow at t = kη)", title, log_y=log_y,
@@ -147,7 +148,7 @@ def history_figure(gd: SweepResult, gf: SweepResult | None, metric: str,
                        "bottom left")
         _fit_range(figure)
     if not figure.data:
-        message = ("Q(0) = 0: a balanced start stays balanced (Q = 0 for GD and GF)"
+        message = ("every Qᵢ(0) = 0: a balanced start stays balanced (Qᵢ = 0 for GD and GF)"
                    if balanced else "nothing to draw")
         return empty_figure(title, message, height)
     if log_y:
@@ -161,10 +162,9 @@ def _metric_values(run: RunRecord, metric: str) -> np.ndarray | None:
         values = np.abs(np.asarray(run.history["residual"], dtype=float))
         return np.where(values > 0, values, np.nan)
     if metric == "imbalance":
-        q = np.asarray(run.history["imbalance"], dtype=float)
-        if q[0] == 0:
-            return None
-        return q / q[0]
+        # Per coordinate, not the total Q: Q(0) = ‖a₀‖² − ‖b₀‖² can be 0 while the Qᵢ are not.
+        ratio = np.asarray(run.history["imbalance_ratio"], dtype=float)
+        return None if np.isnan(ratio[0]) else ratio
     return np.asarray(run.history[metric], dtype=float)
 
 
@@ -372,7 +372,7 @@ def summary_rows(gd: SweepResult, gf: SweepResult | None) -> list[dict[str, Any]
             "ηλ(0)": extras["eta_lambda0"],
             "η|Φ|": record.step_size * abs(phi),
             "GD": status(record),
-            "Q(T)/Q(0) = S": extras.get("imbalance_ratio"),
+            "S = Qᵢ(T)/Qᵢ(0)": extras.get("imbalance_ratio"),
             "S = Π(1 − η²ε²)": extras.get("contraction"),
             "GD final sharpness": extras.get("final_sharpness"),
             "λ_GD = √(4Φ² + S²C₀)": extras.get("gd_limit_sharpness"),
@@ -426,40 +426,64 @@ def scale_colors(scales: Sequence[float]) -> dict[float, str]:
     return dict(zip(unique, sample_colorscale("Viridis", positions)))
 
 
-def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 440) -> go.Figure:
-    """Figure 3 of the paper, one curve per initial scale s (init a₀ = s·e₁, b₀ = (s/2)·e₂).
+def robust_linear_range(values: Sequence[float], spread: float = 3.0,
+                        min_width: float = 0.5) -> tuple[float, float] | None:
+    """A y range from the bulk of the values: the quartiles widened by ``spread`` times the
+    interquartile range (at least ``min_width``), never wider than the data. One blown-up run
+    (S ≈ −2e292 in the chaotic regime) then cannot flatten the others onto a line."""
+    finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if not finite.size:
+        return None
+    q1, q3 = np.percentile(finite, [25, 75])
+    width = spread * max(q3 - q1, min_width)
+    return max(float(finite.min()), q1 - width), min(float(finite.max()), q3 + width)
 
-    ``quantity``: "ratio" for Q(T)/Q(0) = S, "steps" for the steps to |ε| ≤ tol (log).
-    Regimes: ηλ(0) = 2 (slow) and, per scale, η = 1/|ε(0)| (sign flips of a±b from the first
-    step on; with this init ε(0) = −Φ, so this is also η|Φ| = 1, where no minimum is stable)."""
+
+def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 440,
+                   scales: Sequence[float] | None = None) -> go.Figure:
+    """Figure 3 of the paper, one curve per initial scale s (``scales``, default each spec's
+    init scale).
+
+    ``quantity``: "ratio" for S = Qᵢ(T)/Qᵢ(0) = Π(1 − η²ε²), "steps" for the steps to
+    |ε| ≤ tol (log). Regimes: ηλ(0) = 2 (slow) and, per scale, η = 1/|ε(0)| (sign flips of a±b
+    from the first step on). The S axis covers the bulk of the values; values beyond it are
+    drawn as triangles on its edge and counted in a note, runs without an S (diverged) too."""
     steps = quantity == "steps"
     title = ("steps to |ε| ≤ tol against ηλ(0)" if steps else
-             "Q(T)/Q(0) against ηλ(0): GD's implicit regularization")
-    figure = base_figure(title, "ηλ(0)", "steps to |ε| ≤ tol" if steps else "Q(T)/Q(0)",
+             "S = Qᵢ(T)/Qᵢ(0) against ηλ(0): GD's implicit regularization")
+    figure = base_figure(title, "ηλ(0)", "steps to |ε| ≤ tol" if steps else "S = Qᵢ(T)/Qᵢ(0)",
                          log_y=steps, height=height, plain_y=True)
-    colors = scale_colors([r.spec.init_scale for r in results])
+    scales = [float(r.spec.init_scale) for r in results] if scales is None else list(scales)
+    colors = scale_colors(scales)
     fails_x, fails_y, fails_text = [], [], []
     top = max((r.spec.max_iters for r in results), default=1)
     x_values: list[float] = []
-    for result in results:
-        scale = float(result.spec.init_scale)
+    points: list[tuple[float, float, str]] = []     # (x, S, text) of every run with an S
+    missing = 0
+    for scale, result in zip(scales, results):
         color = colors[scale]
         xs, ys, text = [], [], []
         for record in result.runs:
             x = record.extras["eta_lambda0"]
             x_values.append(x)
             value = (record.iterations_to_solve if steps else record.extras.get("imbalance_ratio"))
+            label = (f"s={scale:g}, η={record.step_size:.4g}, {status(record)}"
+                     + ("; η|ε(0)| > 1" if _first_step_flips(record) else ""))
             if steps and value is None:
                 fails_x.append(x)
                 fails_y.append(top)
-                fails_text.append(f"s={scale:g}, η={record.step_size:.4g}: {status(record)}")
-            flips = _first_step_flips(record)
+                fails_text.append(label)
+            if not steps:
+                if value is None:
+                    missing += 1
+                else:
+                    points.append((x, float(value), label))
             xs.append(x)
             ys.append(None if value is None else max(float(value), 1.0) if steps else float(value))
-            text.append(f"η={record.step_size:.4g}, {status(record)}"
-                        + ("; η|ε(0)| > 1" if flips else ""))
+            text.append(label)
         figure.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=f"s = {scale:g} (λ(0) = {result.runs[0].extras['initial_norm']:.4g})",
+            x=xs, y=ys, mode="lines+markers",
+            name=f"s = {scale:g} (λ(0) = {result.runs[0].extras['initial_norm']:.4g})",
             line=dict(color=color, width=2), marker=dict(size=5, color=color), text=text,
             hovertemplate="ηλ(0)=%{x:.4g}<br>%{y:.6g}<br>%{text}<extra></extra>"))
         lam0 = result.runs[0].extras["initial_norm"]
@@ -475,8 +499,8 @@ def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 
     figure.add_vrect(x0=1.8, x1=2.2, fillcolor="rgba(255,165,0,0.12)", line_width=0,
                      annotation_text="ηλ(0) ≈ 2: slow", annotation_position="top left",
                      annotation_font=dict(size=FONT_SIZE - 3))
-    figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="η = 1/|ε(0)| = 1/|Φ| per s "
-                                "(sign flips; chaos beyond)",
+    figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="η = 1/|ε(0)| per s "
+                                "(sign flips; chaos beyond η|Φ| = 1)",
                                 line=dict(color=GUIDE_COLOR, dash="dot", width=1.5)))
     if x_values:
         low, high = min(x_values), max(x_values)
@@ -486,13 +510,47 @@ def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 
         tidy_log_axis(figure)
     else:
         figure.add_hline(y=1.0, line=dict(color=GUIDE_COLOR, width=1))
-        finite = [y for trace in figure.data for y in (trace.y or ()) if y is not None]
-        if finite:
-            low = min(min(finite), 0.0)
-            figure.update_yaxes(range=[low - 0.05, 1.08])
+        _mark_out_of_view(figure, points, missing)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=130))
     return figure
+
+
+def _mark_out_of_view(figure: go.Figure, points: list[tuple[float, float, str]], missing: int) -> None:
+    """Set the S axis to the bulk of the values (always showing 0 and 1), draw the values
+    beyond it as triangles on the edge (hover: the true value) and count them in a note."""
+    span = robust_linear_range([p[1] for p in points])
+    if span is None:
+        low, high = -0.05, 1.08
+    else:
+        low, high = min(span[0], 0.0), max(span[1], 1.0)
+        pad = 0.04 * (high - low)
+        low, high = low - pad, high + pad
+    figure.update_yaxes(range=[low, high])
+    below = [p for p in points if p[1] < low]
+    above = [p for p in points if p[1] > high]
+    for group, edge, symbol, word in ((below, low, "triangle-down", "below"),
+                                      (above, high, "triangle-up", "above")):
+        if group:
+            figure.add_trace(go.Scatter(
+                x=[p[0] for p in group], y=[edge] * len(group), mode="markers",
+                name=f"{len(group)} values {word} the view (hover for each)", cliponaxis=False,
+                marker=dict(symbol=symbol, size=10, color=DIVERGED_COLOR),
+                text=[f"{p[2]}<br>S = {p[1]:.4g}" for p in group],
+                hovertemplate="ηλ(0)=%{x:.4g}<br>%{text}<extra></extra>"))
+    notes = []
+    outside = len(below) + len(above)
+    if outside:
+        extreme = max(below + above, key=lambda p: abs(p[1]))[1]
+        notes.append(f"{outside} values outside the view (the farthest S = {extreme:.3g}), "
+                     "drawn as ▼/▲ on its edge")
+    if missing:
+        notes.append(f"{missing} runs without an S (diverged)")
+    if notes:
+        figure.add_annotation(text="; ".join(notes), x=0.01, y=0.02, xref="paper", yref="paper",
+                              xanchor="left", yanchor="bottom", showarrow=False,
+                              bgcolor="rgba(255,255,255,0.85)",
+                              font=dict(size=FONT_SIZE - 3, color=DIVERGED_COLOR))
 
 
 def _first_step_flips(record: RunRecord) -> bool:
@@ -500,13 +558,15 @@ def _first_step_flips(record: RunRecord) -> bool:
     return record.step_size * abs(eps0) > 1
 
 
-def figure3_rows(results: Sequence[SweepResult]) -> list[dict[str, Any]]:
+def figure3_rows(results: Sequence[SweepResult],
+                 scales: Sequence[float] | None = None) -> list[dict[str, Any]]:
     rows = []
-    for result in results:
+    scales = [r.spec.init_scale for r in results] if scales is None else list(scales)
+    for scale, result in zip(scales, results):
         for record in result.runs:
-            rows.append({"s": result.spec.init_scale, "η": record.step_size,
+            rows.append({"s": scale, "η": record.step_size,
                          "ηλ(0)": record.extras["eta_lambda0"],
-                         "Q(T)/Q(0)": record.extras.get("imbalance_ratio"),
+                         "S = Qᵢ(T)/Qᵢ(0)": record.extras.get("imbalance_ratio"),
                          "steps to tol": record.iterations_to_solve,
                          "final sharpness": record.extras.get("final_sharpness"),
                          "λ_GF": record.extras.get("gf_sharpness"),
@@ -600,13 +660,30 @@ def catapult_figure(result: SweepResult, metric: str, height: int = 400) -> go.F
     elif kept:
         lines = [2 / r.step_size for r in result.runs if 2 / r.step_size <= 3 * max(kept)]
         figure.update_yaxes(range=[0, 1.08 * max(kept + lines)])
-    if gone:
-        figure.add_annotation(
-            text="; ".join(f"ηλ(0) = {r.extras['eta_lambda0']:.3g} diverged at k={r.diverged_at}"
-                           for r in gone) + " (off the scale)",
-            x=0.99, y=0.99, xref="paper", yref="paper", xanchor="right", yanchor="top",
-            showarrow=False, bgcolor="rgba(255,255,255,0.85)", font=dict(color=DIVERGED_COLOR))
+    for record in gone:
+        # A legend entry, not a note on the plot: a long note ran across the axis ticks.
+        figure.add_trace(go.Scatter(
+            x=[None], y=[None], mode="markers", marker=dict(symbol="x", size=10, color=DIVERGED_COLOR),
+            name=f"ηλ(0) = {record.extras['eta_lambda0']:.3g}: diverged at k={record.diverged_at} "
+                 "(off the scale)"))
+    window = catapult_window(result)
+    if window is not None:
+        figure.update_xaxes(range=[-0.02 * window, window])
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0),
+                         margin=dict(b=120))
     return figure
+
+
+def catapult_window(result: SweepResult) -> float | None:
+    """The iterations worth seeing: up to twice the last convergence (at least 20 steps), so
+    the spike in the first steps is not squeezed against the left edge of a 5000-step axis.
+    None when no run converged (the whole run is shown)."""
+    solved = [r.iterations_to_solve for r in result.runs
+              if r.iterations_to_solve is not None and not r.diverged]
+    if not solved:
+        return None
+    last = max(r.last_iteration for r in result.runs)
+    return float(min(last, max(20, 2 * max(solved))))
 
 
 def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ from .engine import HistoryGrid, LoopControl, Progress, TailBuffer, resolve_devi
 from .results import RunRecord, SweepResult
 from .spec import RunSpec
 
-SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness")
+SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness",
+                "imbalance_ratio")
 GF_RTOL, GF_ATOL = 1e-11, 1e-14
 
 
@@ -61,9 +62,57 @@ def theorem1_step_bound(a0: np.ndarray, b0: np.ndarray, phi: float) -> float:
 def gf_time_of_residual(m: float, phi: float, c0: float) -> float:
     """An antiderivative F with F'(m) = 1/((m − Φ) sqrt(4m² + C_0)); along gradient flow
     m = aᵀb obeys ṁ = −(m − Φ) sqrt(4m² + C_0), so t = F(m(0)) − F(m(t))."""
+    return _gf_antiderivative(m - phi, phi, c0)
+
+
+def _gf_antiderivative(eps: float, phi: float, c0: float) -> float:
+    """F of :func:`gf_time_of_residual` at m = Φ + ε, taking ε itself: near the minimum
+    m − Φ computed from m would lose the digits that decide the log."""
+    m = phi + eps
     root = math.sqrt(4 * phi**2 + c0)
     inner = 4 * phi * m + c0 + root * math.sqrt(4 * m * m + c0)
-    return math.log(abs(m - phi) / abs(inner)) / root
+    return math.log(abs(eps) / abs(inner)) / root
+
+
+def reference_coordinate(a0: np.ndarray, b0: np.ndarray) -> tuple[int, float]:
+    """The coordinate i with the largest |Q_i(0)| and that Q_i(0). Every Q_i is multiplied by
+    the same S each step, so S is read where it is best conditioned; the total Q(0) can be 0
+    (e.g. ‖a₀‖ = ‖b₀‖) while the coordinates are not balanced."""
+    q0 = np.asarray(a0, dtype=float) ** 2 - np.asarray(b0, dtype=float) ** 2
+    index = int(np.argmax(np.abs(q0)))
+    return index, float(q0[index])
+
+
+def imbalance_ratio(a0: np.ndarray, b0: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
+    """S = Q_i(T)/Q_i(0) at the reference coordinate; None when every Q_i(0) = 0 or the run
+    left the floats."""
+    index, q0 = reference_coordinate(a0, b0)
+    if q0 == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = float((a[index] ** 2 - b[index] ** 2) / q0)
+    return ratio if math.isfinite(ratio) else None
+
+
+def gf_time_to_tol(a0: np.ndarray, b0: np.ndarray, phi: float, tol: float) -> float | None:
+    """The gradient-flow time at which |ε| first reaches tol, from the closed form of m = aᵀb.
+
+    ε keeps its sign along the flow (ṁ = 0 at m = Φ), so m reaches Φ + sign(ε₀)·tol at
+    t = F(m₀) − F(Φ + sign(ε₀)·tol). None where the closed form does not apply (C₀ = 0 with
+    m crossing 0, a stationary start) or is not finite: the caller then keeps the ODE's event."""
+    m0 = float(np.dot(a0, b0))
+    eps0 = float(np.dot(a0, b0) - phi)
+    if abs(eps0) <= tol:
+        return 0.0
+    c0 = float(invariant(np.asarray(a0), np.asarray(b0)))
+    target = math.copysign(tol, eps0)
+    if c0 <= 0 and (m0 <= 0 or phi + target <= 0):
+        return None
+    try:
+        t = _gf_antiderivative(eps0, phi, c0) - _gf_antiderivative(target, phi, c0)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return t if math.isfinite(t) and t >= 0 else None
 
 
 # ---------------------------------------------------------------------- initialisation
@@ -87,14 +136,43 @@ def initial_points(spec: RunSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
 
 
-def _metrics(a: torch.Tensor, b: torch.Tensor, phi: float) -> torch.Tensor:
+def reference_columns(a0: np.ndarray, b0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the reference coordinate and its Q_i(0) (NaN where every Q_i(0) = 0)."""
+    pairs = [reference_coordinate(a, b) for a, b in zip(a0, b0)]
+    index = np.array([i for i, _ in pairs], dtype=np.int64)
+    q0 = np.array([q if q != 0 else np.nan for _, q in pairs])
+    return index, q0
+
+
+# Figure 3 inits, per unit scale s (docs/science.md, "Figure 3"). "axes": a₀ = s e₁,
+# b₀ = (s/2) e₂, the project's original choice: aᵀb = 0, so ε(0) = −Φ at every scale, but
+# then a₁ᵀb₁ = ηΦλ(0) and GD lands exactly on the minimum in one step at ηλ(0) = 1.
+# "generic": a₀ = s(1, 0.2), b₀ = s(0.3, 0.5), with aᵀb ≠ 0, unbalanced coordinates of both
+# signs and C₀ > 0, so no step size is special.
+FIG3_GENERIC = ((1.0, 0.2), (0.3, 0.5))
+FIG3_INITS = ("axes", "generic")
+
+
+def figure3_spec_fields(kind: str, scale: float) -> dict:
+    """The spec fields of a Figure-3 initial point at scale s."""
+    if kind == "axes":
+        return {"init": "fig3", "init_scale": float(scale), "d": 2}
+    a, b = FIG3_GENERIC
+    return {"init": "explicit", "a": tuple(scale * x for x in a), "b": tuple(scale * x for x in b)}
+
+
+def _metrics(a: torch.Tensor, b: torch.Tensor, phi: float, ref_index: torch.Tensor,
+             ref_q0: torch.Tensor) -> torch.Tensor:
     eps = (a * b).sum(1) - phi
     aa, bb = (a * a).sum(1), (b * b).sum(1)
     norm = aa + bb
     c = ((a + b) ** 2).sum(1) * ((a - b) ** 2).sum(1)
     sharp = (norm + torch.sqrt(norm * norm + 4 * eps * (2 * phi + 3 * eps))) / 2
+    a_ref = a.gather(1, ref_index[:, None])[:, 0]
+    b_ref = b.gather(1, ref_index[:, None])[:, 0]
+    ratio = (a_ref * a_ref - b_ref * b_ref) / ref_q0
     return torch.stack([eps * eps / 2, eps, norm, aa - bb, c, sharp,
-                        torch.sqrt(4 * phi * phi + c)], dim=1)
+                        torch.sqrt(4 * phi * phi + c), ratio], dim=1)
 
 
 # ---------------------------------------------------------------------- gradient descent
@@ -107,6 +185,9 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     b = torch.as_tensor(b0, dtype=dtype, device=device).clone()
     phi = float(spec.phi)
     rows = a.shape[0]
+    index_np, q0_np = reference_columns(a0, b0)
+    ref_index = torch.as_tensor(index_np, device=device)
+    ref_q0 = torch.as_tensor(q0_np, dtype=dtype, device=device)
     steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=dtype, device=device)
 
     active = torch.ones(rows, dtype=torch.bool, device=device)
@@ -133,7 +214,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         converged_at = torch.where(newly, t, converged_at)
         last_iter = torch.where(active, t, last_iter)
         if t % grid.stride == 0 or tail is not None:
-            current = _metrics(a, b, phi)
+            current = _metrics(a, b, phi, ref_index, ref_q0)
             grid.maybe_record(t, current)
             if param_grid is not None:
                 param_grid.maybe_record(t, torch.cat([a, b], dim=1))
@@ -152,7 +233,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         a, b = a - step[:, None] * b, b - step[:, None] * a
 
     control.finish()
-    final = _metrics(a, b, phi).cpu().numpy()
+    final = _metrics(a, b, phi, ref_index, ref_q0).cpu().numpy()
     contraction = (contraction_sign * torch.exp(log_contraction)).cpu().numpy()
     records = []
     grid_iters, grid_values = grid.numpy()
@@ -176,8 +257,8 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         history.update({key: values[:, k].astype(np.float64) for k, key in enumerate(SHALLOW_KEYS)})
         tail_dict = (tail.for_row(row, last, list(SHALLOW_KEYS), list(range(len(SHALLOW_KEYS))))
                      if tail is not None else None)
-        extras = _run_extras(a0[row], b0[row], phi, final[row], float(contraction[row]),
-                             float(steps[row]))
+        extras = _run_extras(a0[row], b0[row], phi, final[row], final_params[row],
+                             float(contraction[row]), float(steps[row]))
         converged = int(converged_at[row]) if converged_at[row] >= 0 else None
         diverged = int(diverged_at[row]) if diverged_at[row] >= 0 else None
         record = RunRecord(float(steps[row]), int(spec.seeds[row % len(spec.seeds)]), converged,
@@ -190,13 +271,16 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     return SweepResult(spec, records, meta)
 
 
-def _run_extras(a0, b0, phi, final_values, contraction, step) -> dict:
+def _run_extras(a0, b0, phi, final_values, final_params, contraction, step) -> dict:
     c0 = float(invariant(a0, b0))
-    q0 = float(a0 @ a0 - b0 @ b0)
-    final_q = float(final_values[SHALLOW_KEYS.index("imbalance")])
     lam0 = float(a0 @ a0 + b0 @ b0)
+    d = a0.shape[0]
+    ratio = imbalance_ratio(a0, b0, final_params[:d], final_params[d:])
     return {
-        "imbalance_ratio": final_q / q0 if q0 != 0 and math.isfinite(final_q) else None,
+        "imbalance_ratio": ratio,
+        # |S measured − S = Π(1 − η²ε²)| / |S|: the two agree to rounding when the run is exact
+        "imbalance_ratio_error": (abs(ratio - contraction) / max(abs(contraction), 1e-300)
+                                  if ratio is not None and math.isfinite(contraction) else None),
         "final_sharpness": _finite_or_none(final_values[SHALLOW_KEYS.index("sharpness")]),
         "gf_sharpness": _finite_or_none(gf_limit_sharpness(phi, c0)),
         "gd_limit_sharpness": _finite_or_none(gd_limit_sharpness(phi, c0, contraction))
@@ -264,6 +348,11 @@ def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray
         method = f"{method} stopped at t = {solution.t[-1]:.6g}: {solution.message}"
     hit = solution.t_events[0]
     first = 0.0 if abs(eps0) <= tol else (float(hit[0]) if len(hit) else None)
+    if first is not None:
+        # The integrator's event is only as good as its tolerances (2e-4 relative seen with
+        # Radau); the closed form gives the same crossing to rounding.
+        exact = gf_time_to_tol(a0, b0, phi, tol)
+        first = exact if exact is not None else first
     return solution.y.T, first, method
 
 
@@ -296,12 +385,15 @@ def run_flow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
         steps_to_tol = None if t_tol is None else int(math.ceil(t_tol / step - 1e-9))
         a = torch.as_tensor(states[:, : spec.d])
         b = torch.as_tensor(states[:, spec.d:])
-        values = _metrics(a, b, phi).numpy()
+        index, q0 = reference_columns(a0s[row: row + 1], b0s[row: row + 1])
+        values = _metrics(a, b, phi, torch.as_tensor(np.repeat(index, len(states))),
+                          torch.as_tensor(np.repeat(q0, len(states)))).numpy()
         history = {"iteration": reached.copy()}
         history.update({key: values[:, k] for k, key in enumerate(SHALLOW_KEYS)})
         record = RunRecord(float(step), int(spec.seeds[row % len(spec.seeds)]), steps_to_tol,
                            False, None, int(reached[-1]), history, states)
-        record.extras = dict(_run_extras(a0s[row], b0s[row], phi, values[-1], 1.0, float(step)),
+        record.extras = dict(_run_extras(a0s[row], b0s[row], phi, values[-1], states[-1], 1.0,
+                                         float(step)),
                              steps_to_tol=steps_to_tol, gf_time_to_tol=t_tol, integrator=method)
         records.append(record)
         if progress is not None:

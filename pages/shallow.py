@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 
 from core import plots_shallow as ps
-from core.shallow import initial_points
+from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
 from ui.common import cache_note, chart, result_downloads, show_error, table
 from ui.controls import parse_list
@@ -21,6 +21,8 @@ VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularizati
          "orbit": "Orbit diagram (period doubling, chaos)", "catapult": "Catapult (Φ = 0)"}
 INIT_LABELS = {"explicit": "explicit a₀, b₀", "random": "random (‖a₀‖ = ‖b₀‖ = s)",
                "fig3": "Figure 3: a₀ = s·e₁, b₀ = (s/2)·e₂"}
+FIG3_INIT_LABELS = {"axes": "axes: a₀ = s·e₁, b₀ = (s/2)·e₂",
+                    "generic": "generic: a₀ = s·(1, 0.2), b₀ = s·(0.3, 0.5)"}
 GF_HISTORY_POINTS = 2048
 MIN_ORBIT, MAX_ORBIT = 200, 4096
 
@@ -31,10 +33,12 @@ $Q_i = a_i^2 - b_i^2$ ($Q = \lVert a\rVert^2 - \lVert b\rVert^2$), invariant
 $C = \lVert a+b\rVert^2\,\lVert a-b\rVert^2$.
 **GD** $a^+ = a - \eta\varepsilon b$, $b^+ = b - \eta\varepsilon a$ scales $a+b$ by $(1-\eta\varepsilon)$
 and $a-b$ by $(1+\eta\varepsilon)$, so every $Q_i$ is multiplied by $(1-\eta^2\varepsilon^2)$:
-$Q_T/Q_0 = S = \prod_t (1-\eta^2\varepsilon_t^2)$. **Gradient flow** $\dot a = -\varepsilon b$,
+$Q_i(T)/Q_i(0) = S = \prod_t (1-\eta^2\varepsilon_t^2)$ for every $i$ with $Q_i(0) \ne 0$ (read per
+coordinate: the total $Q(0)$ can be $0$ while the $Q_i$ are not). **Gradient flow** $\dot a = -\varepsilon b$,
 $\dot b = -\varepsilon a$ conserves every $Q_i$ and $C$ and ends at the sharpness
 $\lambda_{GF} = \sqrt{4\Phi^2 + C_0}$; GD ends at $\lambda_{GD} = \sqrt{4\Phi^2 + S^2 C_0}$, with
 $2|\Phi| \le \lambda_{GD} < \lambda_{GF}$: **GD goes flatter**.
+Formulas, conventions and sources: `docs/science.md` in the repository.
 """
 GD_GF_TEXT = r"""
 Solid lines are GD with step $\eta$, dashed lines gradient flow (scipy ODE solver, rtol $10^{-11}$) read at
@@ -47,10 +51,13 @@ larger steps may still converge, slowly, while $\eta\lambda_\infty < 2$, and as 
 the time to converge blows up.
 """
 FIGURE3_TEXT = r"""
-Initial point $a_0 = s\,e_1$, $b_0 = (s/2)\,e_2$ (so $\lambda(0) = 1.25\,s^2$ and $\varepsilon(0) = -\Phi$),
-one batched GD sweep per initial scale $s$ over step sizes $\eta = x/\lambda(0)$ for the chosen
-values $x$ of $\eta\lambda(0)$. Left: $Q(T)/Q(0) = \prod_t(1-\eta^2\varepsilon_t^2)$ — smaller is more
-regularization (a flatter end point). Right: steps until $|\varepsilon| \le$ tol. Convergence is slow
+Initial point (the project's choice, see `docs/science.md`): *axes* $a_0 = s\,e_1$, $b_0 = (s/2)\,e_2$
+($\lambda(0) = 1.25\,s^2$, $\varepsilon(0) = -\Phi$; GD hits the minimum in one step at
+$\eta\lambda(0) = 1$) or *generic* $a_0 = s\,(1, 0.2)$, $b_0 = s\,(0.3, 0.5)$ (no special step size).
+One batched GD sweep per initial scale $s$ over step sizes $\eta = x/\lambda(0)$ for the chosen
+values $x$ of $\eta\lambda(0)$. Left: $S = Q_i(T)/Q_i(0) = \prod_t(1-\eta^2\varepsilon_t^2)$ (the same for
+every coordinate $i$) — smaller is more regularization (a flatter end point); values far outside
+the bulk (chaotic runs) are drawn as triangles on the edge and counted. Right: steps until $|\varepsilon| \le$ tol. Convergence is slow
 near $\eta\lambda(0) \approx 2$; dotted lines mark $\eta|\varepsilon(0)| = \eta|\Phi| = 1$ for each $s$:
 beyond it $a \pm b$ flip sign ($\eta|\varepsilon| > 1$), $Q$ can change sign, no minimum is stable and
 the dynamics turn chaotic. Trade-off: more regularization, slower convergence.
@@ -88,6 +95,7 @@ def fields() -> list[Field]:
         Field("dtype", "float64", choice_parser("dtype", DTYPES)),
         # Figure 3
         Field("scales", "1, 2, 4, 8"),
+        Field("fig3_init", "axes", choice_parser("fig3_init", list(FIG3_INITS))),
         Field("eta_lambda_min", 0.05, number_parser("eta_lambda_min", float)),
         Field("eta_lambda_max", 3.0, number_parser("eta_lambda_max", float)),
         Field("eta_lambda_count", 60, number_parser("eta_lambda_count", int)),
@@ -270,6 +278,8 @@ def figure3_view(state: UrlState) -> None:
     phi = state.number("phi", "Target Φ", float)
     st.sidebar.header("Figure 3 sweep")
     scales_text = state.text("scales", "Initial scales s", help="e.g. 1, 2, 4, 8")
+    init_kind = state.selectbox("fig3_init", "Initial point", list(FIG3_INITS),
+                                format_func=lambda k: FIG3_INIT_LABELS[k])
     low = state.number("eta_lambda_min", "Smallest ηλ(0)", float)
     high = state.number("eta_lambda_max", "Largest ηλ(0)", float)
     count = state.number("eta_lambda_count", "Points per scale", int)
@@ -288,8 +298,8 @@ def figure3_view(state: UrlState) -> None:
         for scale in scales:
             if not scale > 0:
                 raise SpecError("scales", f"must be > 0, got {scale:g}")
-            base = make_spec(model="shallow_linear", phi=phi, init="fig3", init_scale=scale,
-                             d=2, step_sizes=(1.0,), max_iters=iters, tol=tol, history_points=32)
+            base = make_spec(model="shallow_linear", phi=phi, step_sizes=(1.0,), max_iters=iters,
+                             tol=tol, history_points=32, **figure3_spec_fields(init_kind, scale))
             lam0 = initial_norm(base)
             specs.append(base.replace(step_sizes=tuple(float(x / lam0) for x in grid)))
         outcomes, cached, seconds = run_specs(specs, f"{len(specs)} sweeps of {count} step sizes")
@@ -299,11 +309,11 @@ def figure3_view(state: UrlState) -> None:
     results = [o.result for o in outcomes]
     cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
     left, right = st.columns(2)
-    chart(ps.figure3_figure(results, "ratio"), "figure3_imbalance", left)
-    chart(ps.figure3_figure(results, "steps"), "figure3_steps", right)
+    chart(ps.figure3_figure(results, "ratio", scales=scales), "figure3_imbalance", left)
+    chart(ps.figure3_figure(results, "steps", scales=scales), "figure3_steps", right)
     with st.expander("The numbers, one row per run"):
-        table(ps.figure3_rows(results), height=320)
-    downloads(outcomes, [f"figure3_s{spec.init_scale:g}" for spec in specs])
+        table(ps.figure3_rows(results, scales), height=320)
+    downloads(outcomes, [f"figure3_s{scale:g}" for scale in scales])
     spec_ids(outcomes)
 
 

@@ -26,7 +26,7 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
         assert f"GD η={eta}" in names and f"GF η={eta}" in names
 
     # Q(t)/Q(0): gradient flow conserves Q, GD multiplies it by Π(1 − η²ε²) < 1.
-    ratio = chart(at, "Q(t)/Q(0)")
+    ratio = chart(at, "S(t) = Qᵢ(t)/Qᵢ(0)")
     for trace in ratio["data"]:
         if trace.get("name", "").startswith("GF"):
             assert np.allclose(values(trace, "y"), 1.0, atol=1e-9)
@@ -35,7 +35,7 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
     lam_gf = math.sqrt(4 * PHI**2 + c0)
     for eta, row in rows.items():
         gd_q = [t for t in ratio["data"] if t.get("name") == f"GD η={eta:g}"][0]
-        assert math.isclose(values(gd_q, "y")[-1], row["Q(T)/Q(0) = S"], rel_tol=1e-9)
+        assert math.isclose(values(gd_q, "y")[-1], row["S = Qᵢ(T)/Qᵢ(0)"], rel_tol=1e-9)
         s = row["S = Π(1 − η²ε²)"]
         assert math.isclose(row["λ_GD = √(4Φ² + S²C₀)"], math.sqrt(4 * PHI**2 + s * s * c0), rel_tol=1e-12)
         assert math.isclose(row["λ_GF = √(4Φ² + C₀)"], lam_gf, rel_tol=1e-12)
@@ -44,7 +44,7 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
         assert math.isclose(row["GD final sharpness"], row["λ_GD = √(4Φ² + S²C₀)"], rel_tol=1e-6)
         assert math.isclose(row["GF final λ (t = kη)"], lam_gf, rel_tol=1e-6)
     # Larger steps regularize more: S falls with η.
-    ordered = [rows[eta]["Q(T)/Q(0) = S"] for eta in sorted(rows)]
+    ordered = [rows[eta]["S = Qᵢ(T)/Qᵢ(0)"] for eta in sorted(rows)]
     assert ordered == sorted(ordered, reverse=True)
 
     # Theorem 1: η* = min{1/(2|ε(0)|), 2/√(λ(0)² + 4Φ²)}.
@@ -171,7 +171,7 @@ def test_random_init_with_seeds():
 def test_figure3_view():
     at = open_extra("shallow", {"view": "figure3", "scales": "2, 8", "eta_lambda_count": "40"})
     assert_clean(at)
-    ratio, steps = chart(at, "Q(T)/Q(0) against"), chart(at, "steps to |ε|")
+    ratio, steps = chart(at, "S = Qᵢ(T)/Qᵢ(0) against"), chart(at, "steps to |ε|")
     curves = [t for t in ratio["data"] if t["name"].startswith("s = ")]
     assert [t["name"].split(" (")[0] for t in curves] == ["s = 2", "s = 8"]
     for trace in curves:
@@ -185,7 +185,7 @@ def test_figure3_view():
     assert 1.8 <= x[np.nanargmax(y)] <= 2.2
     at.text_input(key=KEY + "scales").set_value("4").run()
     assert_clean(at)
-    assert [t["name"].split(" (")[0] for t in chart(at, "Q(T)/Q(0) against")["data"]
+    assert [t["name"].split(" (")[0] for t in chart(at, "S = Qᵢ(T)/Qᵢ(0) against")["data"]
             if t["name"].startswith("s = ")] == ["s = 4"]
     at.number_input(key=KEY + "eta_lambda_max").set_value(0.01).run()
     assert any(m.startswith("eta_lambda_max:") for m in errors(at)), errors(at)

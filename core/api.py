@@ -8,7 +8,9 @@ from functools import lru_cache
 
 from . import datasets
 from .cache import ResultCache, cache_key, default_directory
-from .engine import Progress, check_memory, resolve_device, run_sweep
+from .engine import run_sweep
+from .loop import Progress, resolve_device
+from .memory import check_memory
 from .results import SweepResult
 from .shallow import run_shallow
 from .spec import RunSpec, validate

@@ -10,34 +10,25 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .datasets import Dataset
+from .history import HistoryGrid, TailBuffer
+from .loop import LoopControl, Progress, resolve_device, torch_dtype
+from .memory import PARAM_HISTORY_LIMIT, check_memory
 from .models import Model, build
 from .results import HISTORY_KEYS, RunRecord, SweepResult
 from .runtime import tune_allocator
+from .sharpness import top_hessian_eigenvalue
 from .spec import RunSpec, SpecError
 
-PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
-DEFAULT_MEMORY_FRACTION = 0.25
-
-Progress = Callable[[float], None]
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SpecError("device", "cuda was asked for but no CUDA GPU is available; use auto or cpu")
-    return torch.device(name)
-
-
-def torch_dtype(name: str) -> torch.dtype:
-    return {"float64": torch.float64, "float32": torch.float32}[name]
+# Moved to their own modules; importable from here as before.
+__all__ = ["run_sweep", "coefficients", "perceptron_weights", "plan_companion", "Step", "Companion",
+           "HistoryGrid", "TailBuffer", "LoopControl", "Progress", "resolve_device", "torch_dtype",
+           "check_memory", "top_hessian_eigenvalue"]
 
 
 # ---------------------------------------------------------------------- algorithms
@@ -110,199 +101,6 @@ def plan_companion(spec: RunSpec, model: Model, theta0: np.ndarray, device) -> C
                          theta0.copy(), False)
     return None
 
-
-# ---------------------------------------------------------------------- history grid
-class HistoryGrid:
-    """Keeps rows recorded at t = 0, s, 2s, ...; when full, drops every other and doubles s."""
-
-    def __init__(self, capacity: int, shape: tuple[int, ...], dtype, device, length: int = 0):
-        """``length``: the number of iterations when it is known in advance (every run goes
-        to max_iters); then the stride starts where doubling would end, and no iteration is
-        recorded only to be dropped later."""
-        self.capacity = capacity + (capacity % 2)
-        self.buffer = torch.empty((self.capacity + 1,) + shape, dtype=dtype, device=device)
-        self.iterations: list[int] = []
-        self.stride = 1
-        while length // self.stride > self.capacity:
-            self.stride *= 2
-
-    def maybe_record(self, t: int, values: torch.Tensor) -> None:
-        if t % self.stride:
-            return
-        if len(self.iterations) == self.capacity + 1:
-            keep = self.buffer[::2].clone()
-            self.buffer[: keep.shape[0]] = keep
-            self.iterations = self.iterations[::2]
-            self.stride *= 2
-            if t % self.stride:
-                return
-        self.buffer[len(self.iterations)] = values
-        self.iterations.append(t)
-
-    def numpy(self) -> tuple[np.ndarray, np.ndarray]:
-        count = len(self.iterations)
-        return np.asarray(self.iterations, dtype=np.int64), self.buffer[:count].cpu().numpy()
-
-
-class TailBuffer:
-    """The last ``size`` iterations of every row, exactly (a ring buffer written while the row
-    is active), for orbit diagrams where an evenly thinned history would alias periods."""
-
-    def __init__(self, size: int, rows: int, keys: int, dtype, device):
-        self.size = size
-        self.buffer = torch.full((size, rows, keys), float("nan"), dtype=dtype, device=device)
-        self.values: np.ndarray | None = None
-
-    def record(self, t: int, values: torch.Tensor, active: torch.Tensor) -> None:
-        slot = t % self.size
-        self.buffer[slot] = torch.where(active[:, None], values, self.buffer[slot])
-
-    def for_row(self, row: int, last: int, keys: list[str], columns: list[int]) -> dict[str, np.ndarray]:
-        if self.values is None:
-            self.values = self.buffer.cpu().numpy()
-        iterations = np.arange(max(0, last - self.size + 1), last + 1)
-        at = self.values[iterations % self.size, row]
-        tail = {"iteration": iterations}
-        tail.update({key: at[:, column].astype(np.float64) for key, column in zip(keys, columns)})
-        return tail
-
-
-class LoopControl:
-    """Ends a batched loop at max_iters or once every run has stopped, and reports progress.
-    On a GPU the "all stopped?" check (a device sync) runs every 16 steps, not every step."""
-
-    def __init__(self, spec: RunSpec, device: torch.device, progress: Progress | None):
-        self.max_iters = spec.max_iters
-        self.progress = progress
-        self.check_every = 1 if device.type == "cpu" else 16
-        self.report_every = max(1, spec.max_iters // 100)
-
-    def done(self, t: int, active: torch.Tensor, changed: bool = True) -> bool:
-        """``changed``: whether ``active`` may have changed since the last call."""
-        if t == self.max_iters:
-            return True
-        if self.progress is not None and t % self.report_every == 0:
-            self.progress(t / self.max_iters)
-        return changed and t % self.check_every == 0 and not bool(active.any())
-
-    def finish(self) -> None:
-        if self.progress is not None:
-            self.progress(1.0)
-
-
-# ---------------------------------------------------------------------- memory
-def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
-    """Bytes a (resolved) spec needs: data, parameters, the (B, n) work arrays, activations
-    and the history, with room for temporaries."""
-    bytes_per = 8 if spec.dtype == "float64" else 4
-    history = (spec.history_points + 2 + spec.tail_points) * spec.batch_size * len(HISTORY_KEYS)
-    if spec.model == "shallow_linear":
-        rows = spec.batch_size
-        params = rows * 2 * d
-        return int(bytes_per * (params * 8 + history * 2
-                                + min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
-    model = build(spec)
-    p = model.num_params(d)
-    batch = 2 * spec.batch_size                     # with perceptron companions at most
-    if spec.model == "cnn":
-        width = spec.channels * d * spec.conv_layers * 4   # activations kept for backward
-    else:
-        width = spec.width if spec.model == "mlp" else (2 if spec.model == "two_layer_conv" else 1)
-    data = n * d * (3 if spec.model == "two_layer_conv" else 2)
-    if spec.model == "cnn":
-        data += n * d * spec.kernel_size**2          # the shared patches of the first convolution
-    params = batch * p * 4                          # theta, pullback, update, temporaries
-    work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
-    param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
-    return int(bytes_per * (data + params + work + history + param_history))
-
-
-def memory_budget(device: torch.device) -> int:
-    import os
-
-    from .settings import env_number
-
-    fraction = env_number("GDX_MEMORY_FRACTION")
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free * 0.8)
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        total = 8 * 2**30
-    return int(total * fraction)
-
-
-def check_memory(spec: RunSpec, n: int, d: int, device: torch.device) -> None:
-    """Refuse, naming the largest size parameter, a spec over the memory budget
-    (``GDX_MEMORY_FRACTION`` of RAM, default 25 %; 80 % of free GPU memory on CUDA)."""
-    need, budget = estimate_memory(spec, n, d), memory_budget(device)
-    if need > budget:
-        sizes = [("d", d), ("n", n), ("step_size", spec.batch_size)]
-        if spec.model == "mlp":
-            sizes.append(("width", spec.width))
-        biggest = max(sizes, key=lambda item: item[1])[0]
-        raise SpecError(biggest, f"this spec needs about {_gib(need)} on {device.type}, over the "
-                        f"budget of {_gib(budget)}; lower {biggest} (the sizes that count: n, d, "
-                        "step sizes x seeds)")
-
-
-def _gib(size: int) -> str:
-    return f"{size / 2**30:.2f} GiB" if size >= 2**27 else f"{size / 2**20:.1f} MiB"
-
-
-# ---------------------------------------------------------------------- sharpness
-EXACT_HESSIAN_LIMIT = 16
-
-
-def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: int = 0,
-                           exact: bool | None = None) -> float:
-    """Top eigenvalue of the Hessian of f(θ) = (1/n) Σ log(1 + exp(−m_i)) at one θ: Lanczos
-    (scipy eigsh) on Hessian-vector products, or a dense eigh for small parameter counts."""
-    from scipy.sparse.linalg import ArpackError, ArpackNoConvergence, LinearOperator, eigsh
-
-    p = theta_row.numel()
-    exact = p <= EXACT_HESSIAN_LIMIT if exact is None else exact
-    with torch.enable_grad():
-        theta = theta_row.detach().clone().requires_grad_(True)
-        loss = F.softplus(-model.differentiable_margins(theta[None], shared)[0]).mean()
-        (grad,) = torch.autograd.grad(loss, theta, create_graph=True)
-        if not grad.requires_grad:          # the loss is linear in θ here: H = 0
-            return 0.0
-
-        def hvp(vector: torch.Tensor) -> torch.Tensor:
-            (product,) = torch.autograd.grad(grad, theta, vector, retain_graph=True,
-                                             allow_unused=True)
-            return torch.zeros_like(theta) if product is None else product
-
-        if exact:
-            eye = torch.eye(p, dtype=theta.dtype, device=theta.device)
-            hessian = torch.stack([hvp(column) for column in eye])
-            hessian = (hessian + hessian.T) / 2
-            return float(torch.linalg.eigvalsh(hessian)[-1])
-
-        def matvec(vector: np.ndarray) -> np.ndarray:
-            tensor = torch.as_tensor(np.ravel(vector), dtype=theta.dtype, device=theta.device)
-            return hvp(tensor).detach().cpu().numpy().astype(np.float64)
-
-        operator = LinearOperator((p, p), matvec=matvec, dtype=np.float64)
-        start = np.random.default_rng(seed).standard_normal(p)
-        try:
-            values = eigsh(operator, k=1, which="LA", v0=start, tol=1e-5,
-                           maxiter=max(300, 5 * p), return_eigenvectors=False)
-            return float(values[0])
-        except ArpackNoConvergence as error:
-            if len(error.eigenvalues):
-                return float(error.eigenvalues[-1])
-        except ArpackError:
-            # ARPACK stops when H v vanishes (a flat loss: margins so large that σ(m)σ(−m)
-            # underflows); then the Hessian is 0 to working precision along the Krylov space.
-            product = matvec(start)
-            if not np.any(product):
-                return 0.0
-        if p <= 1024:
-            return top_hessian_eigenvalue(model, shared, theta_row, seed, exact=True)
-        return float("nan")
 
 
 # ---------------------------------------------------------------------- the loop

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from .engine import HistoryGrid, LoopControl, Progress, TailBuffer, resolve_device, torch_dtype
+from .history import HistoryGrid, TailBuffer
+from .loop import LoopControl, Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .spec import RunSpec
 

@@ -188,7 +188,9 @@ def test_generalized_perceptron_on_two_homogeneous_model_keeps_the_init_norm():
 
 
 def test_memory_guard_refuses_with_a_named_field(monkeypatch):
-    monkeypatch.setenv("GDX_MEMORY_FRACTION", "1e-9")
+    from core import memory
+
+    monkeypatch.setattr(memory, "memory_budget", lambda device: 1000)
     spec = make_spec(dataset="gaussian", n=500, d=400, step_sizes=(1.0,))
     with pytest.raises(SpecError) as error:
         run_spec(spec, use_cache=False)

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.uploads import restrict_paths_to_visitors
+from ui.boundary import guarded
 from ui.sidebar import limit_torch_threads, sidebar_footer
 
-limit_torch_threads()
+guarded(limit_torch_threads)
+restrict_paths_to_visitors()      # dataset paths: uploads and GDX_DATA_DIRS only
 
 st.set_page_config(page_title="GD Dynamics Explorer", page_icon=":material/timeline:",
                    layout="wide")
@@ -35,5 +38,5 @@ ALIASES = [st.Page("pages/dynamics.py", title="Perceptron dynamics", url_path="d
 page = st.navigation(PAGES + ALIASES)
 st.sidebar.caption("GD Dynamics Explorer · gradient descent on the logistic loss and "
                    "its perceptron limits")
-page.run()
-sidebar_footer()
+guarded(page.run)
+guarded(sidebar_footer)

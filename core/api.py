@@ -65,6 +65,8 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
             warnings = cache.take_warnings()
             _WARNINGS.extend(warnings)
             return Outcome(hit, True, time.perf_counter() - started, warnings)
+    if progress is not None:
+        progress(0.0)          # about to compute: the dashboard takes a compute slot here
     result = run_shallow(spec, progress) if shallow else run_sweep(spec, dataset, progress)
     result.meta["key"] = key
     warnings: list[str] = []

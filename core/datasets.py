@@ -119,12 +119,16 @@ class _ArrayUnpickler(pickle.Unpickler):
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
+CIFAR_BATCH_MAX_BYTES = 256 * 2**20
+
+
 def _cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
-    with open(path, "rb") as handle:
-        try:
-            batch = _ArrayUnpickler(handle, encoding="bytes").load()
-        except Exception as error:
-            raise SpecError("path", f"{path} is not a CIFAR-10 python batch ({error})") from None
+    content = read_file_bounded(path, CIFAR_BATCH_MAX_BYTES)
+    try:
+        batch = _ArrayUnpickler(io.BytesIO(content), encoding="bytes").load()
+    except Exception as error:
+        raise SpecError("path", f"{os.path.basename(path)} is not a CIFAR-10 python batch "
+                        f"({str(error)[:200]})") from None
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise SpecError("path", f"{path} is not a CIFAR-10 python batch (no data/labels)")
     data = np.asarray(batch[b"data"])
@@ -303,7 +307,11 @@ def csv_file(path: str, label_column: str, n: int | None) -> tuple[np.ndarray, n
 
 def load(spec: RunSpec) -> Dataset:
     """The dataset a (validated) spec names."""
+    from .uploads import RESTRICTION, check_visitor_path
+
     fingerprint = ""
+    if spec.dataset in ("csv", "cifar10") and RESTRICTION["visitor_paths"]:
+        check_visitor_path(spec.path)
     if spec.dataset == "worst_case":
         b, y = worst_case(spec.n)
     elif spec.dataset == "two_point":

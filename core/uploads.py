@@ -81,6 +81,15 @@ def save_upload(content: bytes) -> str:
     return path
 
 
+# The dashboard process turns this on (app.py): from then on every dataset path, whichever
+# page or link it came from, must pass check_visitor_path before a file is opened.
+RESTRICTION = {"visitor_paths": False}
+
+
+def restrict_paths_to_visitors(enabled: bool = True) -> None:
+    RESTRICTION["visitor_paths"] = enabled
+
+
 def allowed_roots() -> list[str]:
     return [os.path.realpath(upload_directory())] + data_directories()
 

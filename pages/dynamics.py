@@ -13,6 +13,7 @@ from core.spec import RunSpec, SpecError, make_spec
 from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
+from ui.boundary import fragment
 from ui.extra import open_page
 from ui.state import Field, UrlState, bool_parser, multi_parser, number_parser, spec_parser
 
@@ -117,7 +118,7 @@ def run_key(algorithm: str, step: float, seed: int) -> str:
     return f"{algorithm}:{step!r}:{seed}"
 
 
-@st.fragment
+@fragment
 def trajectory(state: UrlState, results: list) -> None:
     st.subheader("Trajectory")
     records = {run_key(r.spec.algorithm, rec.step_size, rec.seed): (r, rec)

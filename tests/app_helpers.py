@@ -1,6 +1,8 @@
 """Helpers for the AppTest tests: open a page of app.py, read plotly chart specs."""
 from __future__ import annotations
 
+import re
+
 import base64
 import json
 from pathlib import Path
@@ -62,8 +64,14 @@ def trace_names(figure: dict[str, Any]) -> list[str]:
     return [trace.get("name", "") for trace in figure["data"]]
 
 
+def shown_text(markdown: str) -> str:
+    """What a visitor reads: the markdown body with its backslash escapes resolved
+    (ui.common.literal escapes every punctuation mark of echoed text)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def errors(at: AppTest) -> list[str]:
-    return [element.value for element in at.error]
+    return [shown_text(element.value) for element in at.error]
 
 
 def table_rows(at: AppTest, index: int = 0) -> list[dict[str, Any]]:

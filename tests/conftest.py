@@ -52,3 +52,13 @@ def restore_torch_threads():
     yield
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def unrestricted_paths():
+    """AppTests run app.py here, which restricts dataset paths to visitors' uploads; the
+    CLI and core tests read files anywhere, as the CLI does."""
+    yield
+    from core.uploads import restrict_paths_to_visitors
+
+    restrict_paths_to_visitors(False)

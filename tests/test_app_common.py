@@ -1,6 +1,8 @@
 """The shared page helpers: URL binding of controls and errors from a run."""
 from streamlit.testing.v1 import AppTest
 
+from tests.app_helpers import errors
+
 from tests.app_helpers import TIMEOUT
 
 
@@ -51,12 +53,12 @@ def test_a_bad_url_value_is_named_and_the_default_used():
     at = AppTest.from_function(url_page, default_timeout=TIMEOUT)
     at.query_params = {"n": "seven"}
     at.run()
-    assert [e.value for e in at.error] == [
-        "URL parameter n: expected an integer, got 'seven' (using the default '5')"]
+    assert errors(at) == [
+        "URL parameter n: expected an integer in plain ASCII digits, got 'seven' (using the default '5')"]
     assert at.number_input(key="demo.n").value == 5
 
 
 def test_running_out_of_memory_is_an_error_naming_memory():
     at = AppTest.from_function(memory_page, default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert at.error[0].value.startswith("memory: the run did not fit in memory")
+    assert errors(at)[0].startswith("memory: the run did not fit in memory")

@@ -1,6 +1,7 @@
 """Page helpers: progress for long runs, the cache note, errors, charts and downloads."""
 from __future__ import annotations
 
+import re
 import time
 from typing import Callable, TypeVar
 
@@ -8,23 +9,41 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.api import Outcome
 from core.plots import figure_html
 from core.results import SweepResult
 from core.spec import SpecError
+
+from .compute import ComputeGuard
 
 T = TypeVar("T")
 PROGRESS_AFTER_S = 0.3
 
 
+def _warnings_of(value, depth: int = 0) -> list[str]:
+    """The cache-fault warnings of the outcomes a task returned (lists of outcomes too)."""
+    if isinstance(value, Outcome):
+        return list(value.warnings)
+    if depth < 2 and isinstance(value, (list, tuple)):
+        return [line for item in value for line in _warnings_of(item, depth + 1)]
+    return []
+
+
 def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) -> T:
-    """Run ``task(progress)``; a progress bar appears once it has taken PROGRESS_AFTER_S.
-    Running out of memory becomes a SpecError naming "memory" (the page shows it)."""
+    """Run ``task(progress)`` under the server's compute guard (ui.compute: one slot per
+    computation, a wall-time budget, a stop when the visitor leaves); a progress bar appears
+    once it has taken PROGRESS_AFTER_S. Running out of memory becomes a SpecError naming
+    "memory" (the page shows it). Cache warnings of the returned outcomes are shown."""
     slot = st.empty()
     started = time.perf_counter()
     bar = None
+    guard = ComputeGuard(waiting=lambda: slot.info("Waiting for a free compute slot: other "
+                                                   "visitors' runs are computing …",
+                                                   icon=":material/hourglass_top:"))
 
     def progress(fraction: float) -> None:
         nonlocal bar
+        guard.check(float(fraction))
         if bar is None and time.perf_counter() - started < PROGRESS_AFTER_S:
             return
         fraction = min(max(float(fraction), 0.0), 1.0)
@@ -35,7 +54,7 @@ def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) 
             bar.progress(fraction, text=text)
 
     try:
-        return task(progress)
+        value = task(progress)
     except MemoryError:
         raise SpecError("memory", "the run did not fit in memory; lower n, d, the width, "
                         "the iterations or the number of step sizes × seeds") from None
@@ -45,7 +64,10 @@ def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) 
         raise SpecError("memory", f"{str(error).splitlines()[0]}; lower n, d, the width or the "
                         "number of step sizes × seeds") from None
     finally:
+        guard.release()
         slot.empty()
+    show_warnings(_warnings_of(value))
+    return value
 
 
 def cache_note(runs: int, cached: int, seconds: float, device: str = "") -> None:
@@ -60,9 +82,29 @@ def cache_note(runs: int, cached: int, seconds: float, device: str = "") -> None
     st.caption(text)
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=@/\"'^%;?])")
+
+
+def literal(text: object, limit: int = 400) -> str:
+    """``text`` made inert for Streamlit's markdown: every ASCII punctuation mark is
+    backslash-escaped (CommonMark allows it for all of them), so nothing a visitor typed can
+    become a link, an image, HTML, a formula or an autolinked URL. Long text is cut."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    text = " ".join(text.split())          # one line: no headings or lists from newlines
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def show_error(error: SpecError) -> None:
-    """A bad value, naming the field; the page carries on."""
-    st.error(str(error), icon=":material/error:")
+    """A bad value, naming the field, shown as literal text; the page carries on."""
+    st.error(literal(str(error)), icon=":material/error:")
+
+
+def show_warnings(lines) -> None:
+    """Cache faults and the like: one literal line each (the result is shown regardless)."""
+    for line in dict.fromkeys(lines):
+        st.warning(literal(line), icon=":material/warning:")
 
 
 def chart(figure: go.Figure, name: str, container=None) -> None:

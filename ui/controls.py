@@ -8,17 +8,21 @@ report a bad value afterwards.
 """
 from __future__ import annotations
 
-import hashlib
+import math
 import os
 from typing import Any, Sequence
 
 import streamlit as st
 
-from core.cache import default_directory
-from core.cli import expand_list
-from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEFAULT_SHAPES, FIXED_SHAPES, MODELS,
+from core.lists import DEFAULT_LIMIT
+from core.lists import parse_list as bounded_list
+from core.settings import env_number
+from core.uploads import check_visitor_path, save_upload
+from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEFAULT_SHAPES, FIXED_SHAPES, MAX_BATCH,
+                       MAX_DIMS, MODELS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
+from .common import show_error
 from .state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 MODEL_LABELS = {
@@ -50,26 +54,20 @@ ALGORITHM_FOR_MODEL = {
     ("nonlinear", "batch_perceptron"): "generalized_perceptron",
     ("nonlinear", "normalized_batch_perceptron"): "generalized_perceptron",
 }
-UPLOAD_LIMIT_MB = 50
-
-
-def upload_directory() -> str:
-    return os.path.join(default_directory(), "uploads")
+UPLOAD_LIMIT_MB = max(1, math.ceil(env_number("GDX_UPLOAD_LIMIT_MB")))
 
 
 # ---------------------------------------------------------------------- parsing
+# How many values a page's list box may hold (a bounded parse: core.lists).
+PAGE_LIST_LIMITS = {"step_size": MAX_BATCH, "seed": MAX_BATCH, "dims": MAX_DIMS, "d": MAX_DIMS,
+                    "kernel_size": 15, "scales": 64, "cat_eta_lambda": 256}
+
+
 def parse_list(field: str, text: str, kind: type, geometric: bool = False) -> tuple:
-    """``"0.1,1,10"``, ``"1e-3:1e2:log20"``, ``"16:2048:x2"``, ``"0:7"`` or ``"16,32,...,256"``."""
-    try:
-        values = expand_list(str(text), kind, geometric)
-    except SpecError as error:
-        raise SpecError(field, str(error).split(": ", 1)[-1]) from None
-    except (ValueError, OverflowError, ZeroDivisionError):
-        raise SpecError(field, f"could not read {text!r}; use a list such as 1,2,4 or a "
-                        "range such as 16:256:x2 or 1e-3:1e2:log20") from None
-    if not values:
-        raise SpecError(field, "needs at least one value")
-    return values
+    """``"0.1,1,10"``, ``"1e-3:1e2:log20"``, ``"16:2048:x2"``, ``"0:7"`` or ``"16,32,...,256"``,
+    refused (naming the field and its limit) before a list over the limit is built."""
+    return bounded_list(field, "" if text is None else str(text), kind, geometric=geometric,
+                        limit=PAGE_LIST_LIMITS.get(field, DEFAULT_LIMIT))
 
 
 def algorithms_for(model: str) -> tuple[str, ...]:
@@ -155,19 +153,6 @@ def _reset_dataset_fields(state: UrlState) -> None:
         state.set(name, "")
 
 
-def save_upload(content: bytes) -> str:
-    """Store uploaded CSV bytes as <cache>/uploads/<sha256>.csv (once) and return the path."""
-    directory = upload_directory()
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, hashlib.sha256(content).hexdigest() + ".csv")
-    if not os.path.exists(path):
-        temporary = f"{path}.{os.getpid()}.part"
-        with open(temporary, "wb") as handle:
-            handle.write(content)
-        os.replace(temporary, path)
-    return path
-
-
 def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, container=None,
                      show_d: bool = True) -> dict[str, Any]:
     box = container or st.sidebar
@@ -201,7 +186,10 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
                                    type=["csv"], key=state.key("upload"),
                                    max_upload_size=UPLOAD_LIMIT_MB)
         if upload is not None:
-            state.set("path", save_upload(upload.getvalue()))
+            try:
+                state.set("path", save_upload(upload.getvalue()))
+            except SpecError as error:
+                show_error(error)
         state.mark_shown("path")
         values["path"] = state.get("path")
         values["label_column"] = state.text("label_column", "Label column", box,
@@ -212,14 +200,8 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
 
 
 def check_upload_path(path: str) -> None:
-    """A CSV path (from the URL) must be one of this app's uploads."""
-    if not path:
-        raise SpecError("path", "upload a CSV file")
-    directory = os.path.realpath(upload_directory())
-    if os.path.dirname(os.path.realpath(path)) != directory:
-        raise SpecError("path", "a CSV file must come from an upload on this page")
-    if not os.path.isfile(path):
-        raise SpecError("path", "this upload is no longer on the server; upload the file again")
+    """A path from the URL or a form: only this server's uploads or GDX_DATA_DIRS folders."""
+    check_visitor_path(path)
 
 
 def spec_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -230,6 +212,6 @@ def spec_fields(values: dict[str, Any]) -> dict[str, Any]:
             raise SpecError(QUERY_NAMES.get(name, name), "needs a value")
     if "classes" in out:
         out["classes"] = parse_field("classes", out["classes"])
-    if out.get("dataset") == "csv":
+    if out.get("dataset") in ("csv", "cifar10"):
         check_upload_path(out.get("path", ""))
     return out

@@ -10,6 +10,9 @@ import torch
 from core.api import open_cache
 from core.cache import default_directory
 from core.engine import resolve_device
+from core.settings import env_number
+
+from .common import literal
 
 
 THREADS_VARIABLE = "GDX_TORCH_THREADS"
@@ -19,7 +22,7 @@ def limit_torch_threads() -> None:
     """Run torch on one CPU thread unless GDX_TORCH_THREADS says otherwise: the sweeps are
     many small tensor ops, where extra threads only add synchronisation, and on a busy
     2-core machine spinning threads made the default views 10–50× slower (measured)."""
-    wanted = int(os.environ.get(THREADS_VARIABLE, "1"))
+    wanted = int(env_number(THREADS_VARIABLE))
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
 
@@ -43,4 +46,4 @@ def sidebar_footer() -> None:
                     f"`{default_directory()}`): repeating a setting is instant. "
                     "Clear with `python -m core cache clear`.")
     except (OSError, sqlite3.Error) as error:  # a broken cache must not take the page down
-        box.caption(f"Result cache unavailable: {error}")
+        box.caption("Result cache unavailable: " + literal(error))

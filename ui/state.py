@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import streamlit as st
 
+from core.lists import parse_number
 from core.spec import SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
@@ -66,16 +67,7 @@ def number_parser(name: str, kind: type) -> Callable[[str], Any]:
         text = text.strip()
         if text in ("", "none", "None"):
             return None
-        try:
-            value = float(text)
-            if kind is int:
-                if not value.is_integer():
-                    raise ValueError
-                return int(value)
-            return value
-        except (ValueError, OverflowError):
-            kind_name = "an integer" if kind is int else "a number"
-            raise SpecError(name, f"expected {kind_name}, got {text!r}") from None
+        return parse_number(name, text, kind)
     return parse
 
 
@@ -215,5 +207,7 @@ class UrlState:
             st.query_params.from_dict(query)
 
     def show_errors(self) -> None:
+        from .common import literal
+
         for error in self.errors:
-            st.error(f"URL parameter {error}", icon=":material/link_off:")
+            st.error(literal(f"URL parameter {error}"), icon=":material/link_off:")

@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable, Sequence
 import streamlit as st
 
 from core.lists import parse_number
-from core.spec import SpecError, parse_field
+from core.spec import (MAX_BATCH, MAX_D, MAX_ITERS, MAX_N, STEP_SIZE_RANGE, SpecError,
+                       parse_field)
 
 PAGE_MARKER = "_gdx_page"
 
@@ -40,7 +41,7 @@ def dump_value(value: Any) -> str:
 
 def spec_parser(name: str) -> Callable[[str], Any]:
     """Parser of a spec field's URL text (raises SpecError naming the field)."""
-    return lambda text: parse_field(name, text)
+    return lambda text: check_range(name, parse_field(name, text))
 
 
 def choice_parser(name: str, options: Sequence[str]) -> Callable[[str], str]:
@@ -62,12 +63,39 @@ def multi_parser(name: str, options: Sequence[str] | None = None) -> Callable[[s
     return parse
 
 
+# The allowed range of every numeric control (URL value or widget), declared once: spec
+# fields take the core's limits, page-only fields (grids, views) theirs. Counts above all are
+# bounded here, before any page builds a grid from them.
+FIELD_RANGES: dict[str, tuple[float, float]] = {
+    "n": (2, MAX_N), "d": (1, MAX_D), "max_iters": (1, MAX_ITERS), "seed": (0, 2**32 - 1),
+    "data_seed": (0, 2**32 - 1), "width": (1, 65_536), "channels": (1, 256),
+    "conv_layers": (1, 2), "history_points": (8, 100_000), "tail_points": (0, 10_000),
+    "sharpness_every": (0, MAX_ITERS), "init_scale": (1e-12, 1e6), "mu": (1e-9, 1e6),
+    "margin": (0, 1e6), "leak": (0, 1), "phi": (-1e6, 1e6), "tol": (0, 1e6),
+    "t": (0, MAX_ITERS), "c": (1e-9, 1e9),
+    "step_min": STEP_SIZE_RANGE, "step_max": STEP_SIZE_RANGE, "gamma": STEP_SIZE_RANGE,
+    "step_count": (1, MAX_BATCH),
+    "eta_lambda_min": (1e-9, 1e3), "eta_lambda_max": (1e-9, 1e3), "eta_lambda_count": (1, MAX_BATCH),
+    "fig3_iters": (1, MAX_ITERS), "fig3_tol": (0, 1e6),
+    "orbit_min": (1e-9, 1e3), "orbit_max": (1e-9, 1e3), "orbit_count": (1, MAX_BATCH),
+    "orbit_x0": (-1e6, 1e6), "orbit_iters": (1, MAX_ITERS), "orbit_tail": (0, 10_000),
+    "cat_iters": (1, MAX_ITERS),
+}
+
+
+def check_range(name: str, value: Any) -> Any:
+    bounds = FIELD_RANGES.get(name)
+    if bounds is not None and value is not None and not bounds[0] <= value <= bounds[1]:
+        raise SpecError(name, f"must be in [{bounds[0]:g}, {bounds[1]:g}], got {value:g}")
+    return value
+
+
 def number_parser(name: str, kind: type) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         text = text.strip()
         if text in ("", "none", "None"):
             return None
-        return parse_number(name, text, kind)
+        return check_range(name, parse_number(name, text, kind))
     return parse
 
 
@@ -175,6 +203,12 @@ class UrlState:
             st.session_state[key] = kind(value)
         step = kwargs.pop("step", 1 if kind is int else None)
         fmt = kwargs.pop("format", None if kind is int else "%g")
+        bounds = FIELD_RANGES.get(name)
+        if bounds is not None:
+            kwargs.setdefault("min_value", kind(bounds[0]))
+            kwargs.setdefault("max_value", kind(bounds[1]))
+            if value is not None and not bounds[0] <= value <= bounds[1]:
+                st.session_state[key] = self.fields[name].default
         return (container or st.sidebar).number_input(label, key=key, step=step, format=fmt,
                                                       **kwargs)
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.cli import expand_list, main
+from core.cli import main
 
 
 def run(capsys, *args):
@@ -82,15 +82,6 @@ def test_bad_input_exits_2_with_one_line(capsys, args, flag):
     assert len(lines) == 1 and lines[0].startswith("error:")
     assert flag in lines[0] or flag.lstrip("-") in lines[0]
     assert "Traceback" not in err
-
-
-def test_expand_list_forms():
-    assert expand_list("16,32,...,256", int, geometric=True) == (16, 32, 64, 128, 256)
-    assert expand_list("0,...,4", int) == (0, 1, 2, 3, 4)
-    assert expand_list("0:3", int) == (0, 1, 2, 3)
-    assert expand_list("1:100:x10", float) == (1.0, 10.0, 100.0)
-    values = expand_list("1e-3:1e3:log7", float)
-    assert len(values) == 7 and values[0] == pytest.approx(1e-3) and values[-1] == pytest.approx(1e3)
 
 
 def test_cache_info(capsys):

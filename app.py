@@ -17,8 +17,10 @@ st.set_page_config(page_title="GD Dynamics Explorer", page_icon=":material/timel
                    layout="wide")
 
 PAGES = [
+    st.Page("pages/home.py", title="Scenarios", icon=":material/home:", url_path="home",
+            default=True),
     st.Page("pages/dynamics.py", title="Perceptron dynamics", icon=":material/show_chart:",
-            url_path="perceptron_dynamics", default=True),
+            url_path="perceptron_dynamics"),
     st.Page("pages/complexity.py", title="Iteration complexity", icon=":material/stacked_line_chart:",
             url_path="complexity"),
     st.Page("pages/step_size_map.py", title="Step-size map", icon=":material/scatter_plot:",
@@ -31,7 +33,7 @@ PAGES = [
             url_path="checks"),
 ]
 
-# The default page lives at "/"; this hidden twin keeps "/dynamics" links working too.
+# The landing page (scenarios) lives at "/"; this hidden twin keeps "/dynamics" links working.
 ALIASES = [st.Page("pages/dynamics.py", title="Perceptron dynamics", url_path="dynamics",
                    visibility="hidden")]
 

@@ -4,6 +4,12 @@ Nothing here imports streamlit; every builder takes plain results (``SweepResult
 ``ScalingResult``, numpy arrays) and returns a ``plotly.graph_objects.Figure`` or plain
 rows, so the pages only read widgets, call ``core`` and draw. Non-finite values become
 ``None`` (gaps): divergent runs end where they diverge and are marked with a cross.
+
+One rule for every builder (:func:`honest_view`): a value that cannot be drawn — zero or
+negative on a log axis, non-finite, or an outlier far beyond the robust bulk of the data —
+is never dropped silently. Axis ranges come from the bulk; what lies outside is drawn as a
+triangle on the edge of the plot and counted in a note ("11 values outside the view").
+Tables go through :func:`display_rows` (4 significant digits, "not solved" for None).
 """
 from __future__ import annotations
 
@@ -165,6 +171,204 @@ def run_name(algorithm: str, record: RunRecord, many_seeds: bool) -> str:
     return f"{name} seed {record.seed}" if many_seeds else name
 
 
+# ---------------------------------------------------------------------- honest views
+EDGE_COLOR = "#444"
+EDGE_META = "edge"          # traces drawn by honest_view (skipped when it runs again)
+
+
+def _log10(values: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(values)
+
+
+def robust_range(values: Iterable[float], log: bool = False,
+                 min_gap: float | None = None) -> tuple[float, float] | None:
+    """The view of ``values`` in axis units (log10 for a log axis): every value except
+    outliers, padded. Outliers are what lies beyond an empty gap wider than
+    ``max(10 × IQR, min_gap)`` above or below the median (``min_gap``: 6 decades on a log
+    axis), so one blown-up run cannot stretch the axis, whatever the number of points."""
+    array = np.asarray([v for v in values if v is not None], dtype=float)
+    array = array[np.isfinite(array)]
+    if log:
+        array = _log10(array[array > 0])
+    if array.size == 0:
+        return None
+    u = np.sort(array)
+    q1, median, q3 = (float(q) for q in np.quantile(u, [0.25, 0.5, 0.75]))
+    if min_gap is None:
+        min_gap = 6.0 if log else 1e-12 + 0.5 * max(abs(q1), abs(q3))
+    threshold = max(10 * (q3 - q1), min_gap)
+    gaps = np.diff(u)
+    wide = np.flatnonzero(gaps > threshold)
+    above = wide[u[wide] >= median]
+    below = wide[u[wide + 1] <= median]
+    high = float(u[above[0]]) if above.size else float(u[-1])
+    low = float(u[below[-1] + 1]) if below.size else float(u[0])
+    if log:
+        pad = 0.25 if high - low < 0.5 else 0.08
+    else:
+        pad = 0.04 * (high - low) if high > low else max(0.1 * abs(high), 0.5)
+    return low - pad, high + pad
+
+
+def _trace_points(trace, axis: str) -> list[tuple[Any, Any]]:
+    xs = list(getattr(trace, "x", None) or ())
+    ys = list(getattr(trace, "y", None) or ())
+    if axis == "x":
+        xs, ys = ys, xs
+    if len(xs) != len(ys):
+        xs = list(range(len(ys)))
+    return list(zip(xs, ys))
+
+
+def honest_view(figure: go.Figure, axis: str = "y", *, log: bool | None = None,
+                below: Sequence[tuple[Any, str]] = (), counts: dict[str, int] | None = None,
+                note: bool = True) -> go.Figure:
+    """Apply the charts' one rule to ``figure``'s ``axis`` (see the module docstring).
+
+    The range covers the robust bulk of every drawn value (traces marked with
+    ``meta="edge"`` or ``meta="skip"`` are ignored). Values outside it become triangles on the
+    edge of the plot (their hover text says the real value). ``below``: (x, text) of values
+    that cannot be drawn on a log axis (≤ 0), drawn as triangles on the bottom edge.
+    ``counts``: other values not drawn, by reason ("non-finite": 3), added to the note."""
+    if log is None:
+        layout_axis = figure.layout.yaxis if axis == "y" else figure.layout.xaxis
+        log = layout_axis.type == "log"
+    data = [t for t in figure.data if getattr(t, "meta", None) not in (EDGE_META, "skip")
+            and isinstance(t, (go.Scatter, go.Scattergl))]
+    values = [v for t in data for _, v in _trace_points(t, axis) if isinstance(v, (int, float))]
+    span = robust_range(values, log)
+    notes: list[str] = []
+    top: list[tuple[Any, float, str]] = []
+    bottom: list[tuple[Any, str]] = list(below)
+    seen: set = set()
+    if span is not None:
+        view_low, view_high = span
+        for trace in data:
+            for x, v in _trace_points(trace, axis):
+                if not isinstance(v, (int, float)) or not math.isfinite(v):
+                    continue
+                if log and v <= 0:
+                    continue
+                u = math.log10(v) if log else v
+                if (x, v) in seen:
+                    continue
+                if u > view_high:
+                    seen.add((x, v))
+                    top.append((x, v, trace.name or ""))
+                elif u < view_low:
+                    seen.add((x, v))
+                    bottom.append((x, f"{trace.name or ''}: {v:.4g} (below the view)"))
+        update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+        update(range=[view_low, view_high], autorange=False)
+        edge_high, edge_low = view_high, view_low
+        if log:
+            edge_high, edge_low = 10 ** view_high, 10 ** view_low
+        if top:
+            _edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
+                        [f"{name}: {v:.4g} (above the view)" for _, v, name in top],
+                        "outside the view (▲ above)")
+        if bottom:
+            label = "≤ 0 or below the view (▼)" if log else "outside the view (▼ below)"
+            _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
+                        [p[1] for p in bottom], label)
+    elif below:
+        notes.append(f"{len(below)} values ≤ 0 (a log axis cannot show them)")
+    outside = len(top) + len(bottom) - len(below)
+    if outside:
+        notes.append(f"{outside} values outside the view (▲▼ on the edge)")
+    if below and span is not None:
+        notes.append(f"{len(below)} values ≤ 0 (▼: a log axis cannot show them)")
+    for reason, count in (counts or {}).items():
+        if count:
+            notes.append(f"{count} {reason} values not drawn")
+    if notes and note:
+        add_subtitle(figure, "; ".join(notes))
+    return figure
+
+
+def add_subtitle(figure: go.Figure, text: str) -> None:
+    """A line under the title (notes on what is not drawn): never over the data."""
+    current = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
+    text = f"{current}; {text}" if current else text
+    figure.update_layout(title=dict(subtitle=dict(text=text, font=dict(size=FONT_SIZE - 3,
+                                                                       color="#444"))))
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
+    figure.update_layout(margin=dict(t=max(top, 85)))
+
+
+def _edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,
+                text: list[str], name: str) -> None:
+    position = [edge] * len(where)
+    x, y = (where, position) if axis == "y" else (position, where)
+    figure.add_trace(go.Scatter(
+        x=x, y=y, mode="markers", name=name, meta=EDGE_META, cliponaxis=False,
+        marker=dict(symbol=symbol, size=9, color=EDGE_COLOR), text=text,
+        hovertemplate="%{text}<extra></extra>"))
+
+
+def display_value(value: Any, digits: int = 4) -> Any:
+    """A table cell: floats to ``digits`` significant digits (as text), None as "—"."""
+    if value is None:
+        return "—"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return "—"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if value == 0 or 1e-4 <= abs(value) < 1e6:
+            return np.format_float_positional(float(f"{value:.{digits}g}"), trim="-")
+        return f"{value:.{digits - 1}e}"
+    return value
+
+
+def display_rows(rows: Sequence[dict[str, Any]], digits: int = 4,
+                 unsolved: str = "not solved") -> list[dict[str, Any]]:
+    """Rows for a table people read: sensible significant digits, ``unsolved`` instead of
+    None in "iterations to …" columns, and each column one type (text where any cell is)."""
+    out = []
+    for row in rows:
+        cells = {}
+        for name, value in row.items():
+            if value is None and name.startswith("iterations to"):
+                cells[name] = unsolved
+            else:
+                cells[name] = display_value(value, digits)
+        out.append(cells)
+    for name in (out[0] if out else {}):
+        if any(isinstance(r.get(name), str) for r in out):
+            for r in out:
+                r[name] = str(r[name])
+    return out
+
+
+def shade(color: str, index: int, count: int) -> str:
+    """The ``index``-th of ``count`` shades of ``color`` (seeds of one step size): from the
+    colour itself towards white, so seeds are told apart but keep their step size's hue."""
+    if count <= 1 or index <= 0:
+        return color
+    if color.startswith("#"):
+        value = color.lstrip("#")
+        rgb = [int(value[i:i + 2], 16) for i in (0, 2, 4)]
+    else:
+        rgb = [float(part) for part in color[color.index("(") + 1:color.index(")")].split(",")[:3]]
+    mix = 0.55 * index / (count - 1)
+    r, g, b = (round(c + (255 - c) * mix) for c in rgb)
+    return f"rgb({r},{g},{b})"
+
+
+def seed_range(seeds: Sequence[int]) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return "seeds " + ", ".join(str(s) for s in seeds)
+
+
 # ---------------------------------------------------------------------- dynamics
 def metric_series(record: RunRecord, metric: str, per_norm: bool = False) -> np.ndarray | None:
     """The recorded values of ``metric`` (``per_norm``: divided by ‖θ_t‖, 0/0 -> NaN)."""
@@ -179,19 +383,43 @@ def metric_series(record: RunRecord, metric: str, per_norm: bool = False) -> np.
 
 
 def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
-                   height: int = HEIGHT, legend: bool = True) -> go.Figure:
+                   height: int = HEIGHT, legend: bool = True,
+                   pinned: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
     """``metric`` against the iteration, one trace per (algorithm, step size, seed).
 
-    Colour encodes the step size, the dash pattern the algorithm (perceptrons dotted).
-    A diverged run ends at its last finite value, marked with a red cross."""
+    Colour encodes the step size, the dash pattern the algorithm (perceptrons dotted);
+    seeds of one step size are shades of its colour under one legend entry. A diverged run
+    ends at its last finite value, marked with a red cross. On a log axis, zeros (a loss
+    that underflowed) are triangles on the bottom edge, counted in a note (honest_view).
+    ``pinned``: (label, result) of pinned views, drawn in grey under the current runs."""
     log_y = metric in LOG_METRICS
     y_title = METRIC_TITLES.get(metric, metric) + (" / ‖θₜ‖" if per_norm else "")
+    if log_y and not _any_positive(results, metric, per_norm):
+        log_y = False             # all zero (e.g. the distance on two points): linear axis
     figure = base_figure(y_title, "iteration t", y_title, log_y=log_y, height=height)
     colors = step_colors(r.step_size for res in results for r in res.runs)
     crosses_x, crosses_y, crosses_text = [], [], []
+    below: list[tuple[Any, str]] = []
+    nonfinite = 0
+    for pin_index, (label, result) in enumerate(pinned):
+        for record in result.runs:
+            values = metric_series(record, metric, per_norm)
+            if values is None:
+                continue
+            if log_y:
+                values = np.where(values > 0, values, np.nan)
+            name = f"📌 {label}: {run_name(result.spec.algorithm, record, len(result.spec.seeds) > 1)}"
+            figure.add_trace(_line(
+                np.asarray(record.history["iteration"]), values, name=f"📌 {label}",
+                legendgroup=f"pin{pin_index}", showlegend=record is result.runs[0],
+                line=dict(color=PIN_COLORS[pin_index % len(PIN_COLORS)], width=1.5,
+                          dash=ALGORITHM_DASH.get(result.spec.algorithm, "solid")),
+                opacity=0.7,
+                hovertemplate=f"{name}<br>t=%{{x}}<br>value=%{{y:.4g}}<extra></extra>"))
     for result in results:
         algorithm = result.spec.algorithm
-        many_seeds = len(result.spec.seeds) > 1
+        seeds = list(result.spec.seeds)
+        many_seeds = len(seeds) > 1
         shown_groups: set[float] = set()
         for record in result.runs:
             values = metric_series(record, metric, per_norm)
@@ -199,15 +427,23 @@ def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: boo
                 continue
             iterations = np.asarray(record.history["iteration"])
             if log_y:
+                zero = np.isfinite(values) & (values <= 0)
+                below.extend((int(t), f"{run_name(algorithm, record, many_seeds)}: "
+                              f"{v:.3g} at t={int(t)}") for t, v in zip(iterations[zero], values[zero]))
                 values = np.where(values > 0, values, np.nan)
+            if not record.diverged:
+                nonfinite += int((~np.isfinite(values)).sum()) - (int(zero.sum()) if log_y else 0)
             group = f"{algorithm}:{record.step_size!r}"
-            figure.add_trace(go.Scatter(
-                x=iterations.tolist(), y=clean(values), mode="lines",
-                name=run_name(algorithm, record, False), legendgroup=group,
+            name = run_name(algorithm, record, False)
+            if many_seeds:
+                name += f" ({seed_range(seeds)})"
+            seed_index = seeds.index(record.seed) if record.seed in seeds else 0
+            figure.add_trace(_line(
+                iterations, values, name=name, legendgroup=group,
                 showlegend=record.step_size not in shown_groups,
-                line=dict(color=colors[record.step_size], dash=ALGORITHM_DASH.get(algorithm, "solid"),
+                line=dict(color=shade(colors[record.step_size], seed_index, len(seeds)),
+                          dash=ALGORITHM_DASH.get(algorithm, "solid"),
                           width=2.5 if algorithm in PERCEPTRONS else 2),
-                opacity=0.85 if many_seeds else 1.0,
                 hovertemplate=f"{run_name(algorithm, record, many_seeds)}<br>t=%{{x}}<br>"
                               f"value=%{{y:.4g}}<extra></extra>"))
             shown_groups.add(record.step_size)
@@ -227,10 +463,41 @@ def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: boo
         return empty_figure(y_title, f"no run records {metric.replace('_', ' ')}", height)
     if metric == "accuracy":
         figure.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
+        if below or nonfinite:
+            honest_view(figure, below=below, counts={"non-finite": max(nonfinite, 0)})
+    else:
+        honest_view(figure, log=log_y, below=below, counts={"non-finite": max(nonfinite, 0)})
     if log_y:
-        tidy_log_axis(figure)
+        tidy_log_axis(figure, values=_view_values(figure))
     figure.update_layout(showlegend=legend)
     return figure
+
+
+PIN_COLORS = ("#7f7f7f", "#17becf", "#bcbd22", "#8c564b")
+GL_POINTS = 1500         # longer series are drawn with WebGL (scattergl)
+
+
+def _line(x: np.ndarray, y: np.ndarray, **kwargs) -> go.Scatter | go.Scattergl:
+    """A line trace; WebGL for long series (the browser draws them much faster)."""
+    kind = go.Scattergl if len(x) > GL_POINTS else go.Scatter
+    return kind(x=np.asarray(x).tolist(), y=clean(y), mode="lines", **kwargs)
+
+
+def _any_positive(results: Sequence[SweepResult], metric: str, per_norm: bool) -> bool:
+    for result in results:
+        for record in result.runs:
+            values = metric_series(record, metric, per_norm)
+            if values is not None and np.any(np.isfinite(values) & (values > 0)):
+                return True
+    return False
+
+
+def _view_values(figure: go.Figure) -> list[float]:
+    """Both ends of a log y axis's view, for its tick labels."""
+    low, high = figure.layout.yaxis.range or (None, None)
+    if low is None:
+        return [v for trace in figure.data for v in (trace.y or ()) if isinstance(v, (int, float))]
+    return [10 ** low, 10 ** high]
 
 
 def run_table(results: Sequence[SweepResult]) -> list[dict[str, Any]]:
@@ -342,6 +609,81 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
     return figure
 
 
+def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
+                       algorithm: str = "", max_frames: int = 30, grid: int = 40,
+                       height: int = 520) -> go.Figure:
+    """The decision boundary of ``record`` through its recorded iterations as plotly frames,
+    with play / pause buttons and a slider to step through them. Everything is computed
+    here once from the recorded θₜ; playing never reruns anything."""
+    iterations = np.asarray(record.history["iteration"])
+    count = len(iterations)
+    picked = sorted(set(np.linspace(0, count - 1, min(count, max_frames)).round().astype(int)))
+    x0, x1, y0, y1 = _box(features)
+    xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
+    mesh = np.array(np.meshgrid(xs, ys)).reshape(2, -1).T
+    points, point_labels, copies = unique_points(features, labels)
+    symbols = ["circle" if label > 0 else "square" for label in point_labels]
+    fills = ["#1f77b4" if label > 0 else "#ff7f0e" for label in point_labels]
+    sizes = (10 + 4 * np.log10(copies)).tolist()
+
+    def frame_data(index: int) -> tuple[list, str]:
+        theta = record.params[index]
+        if np.all(np.isfinite(theta)):
+            z = decision_values(spec, theta, mesh).reshape(grid, grid)
+            wrong = decision_values(spec, theta, points) * point_labels <= 0
+        else:
+            z = np.full((grid, grid), np.nan)
+            wrong = np.ones(len(points), dtype=bool)
+        contour = go.Contour(x=xs.tolist(), y=ys.tolist(), z=[[float(f"{v:.3g}") if math.isfinite(v) else None for v in row] for row in z],
+                             contours=dict(start=0, end=0, size=1, coloring="none"),
+                             line=dict(color="#111", width=4), showscale=False,
+                             name="boundary g(b; θₜ) = 0", hoverinfo="skip")
+        scatter = go.Scatter(
+            x=points[:, 0].tolist(), y=points[:, 1].tolist(), mode="markers", name="data",
+            marker=dict(symbol=symbols, color=fills, size=sizes,
+                        line=dict(width=np.where(wrong, 3, 1).tolist(),
+                                  color=np.where(wrong, DIVERGED_COLOR, "#333").tolist())),
+            customdata=copies.tolist(),
+            hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>")
+        misses = int((decision_values(spec, theta, features) * labels <= 0).sum()) \
+            if np.all(np.isfinite(theta)) else len(labels)
+        return [contour, scatter], f"t = {int(iterations[index])}: {misses} of {len(labels)} misclassified"
+
+    title = f"decision boundary over the iterations ({run_name(algorithm, record, False)})"
+    figure = base_figure(title, "b₁", "b₂", height=height)
+    first, first_note = frame_data(picked[0])
+    for trace in first:
+        figure.add_trace(trace)
+    frames, steps = [], []
+    for index in picked:
+        data, note = frame_data(index)
+        name = str(int(iterations[index]))
+        frames.append(go.Frame(data=data, name=name,
+                               layout=dict(title=dict(subtitle=dict(text=note)))))
+        steps.append(dict(method="animate", label=name,
+                          args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=True),
+                                             transition=dict(duration=0))]))
+    figure.frames = frames
+    play = dict(frame=dict(duration=350, redraw=True), fromcurrent=True,
+                transition=dict(duration=0), mode="immediate")
+    figure.update_layout(
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=120),
+        showlegend=False,
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left",
+                          yanchor="top", showactive=False, buttons=[
+                              dict(label="▶ play", method="animate", args=[None, play]),
+                              dict(label="❚❚ pause", method="animate",
+                                   args=[[None], dict(mode="immediate",
+                                                      frame=dict(duration=0, redraw=False),
+                                                      transition=dict(duration=0))])])],
+        sliders=[dict(active=0, x=0.22, y=-0.08, len=0.78, xanchor="left", yanchor="top",
+                      currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
+                      pad=dict(t=10), steps=steps)])
+    figure.update_xaxes(range=[x0, x1], constrain="domain")
+    figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
+    return figure
+
+
 def _add_zero_contour(figure, spec, theta, mesh, xs, ys, *, color, width, name, legend,
                       legend_name) -> np.ndarray | None:
     if not np.all(np.isfinite(theta)):
@@ -428,17 +770,23 @@ def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float,
 
 
 # ---------------------------------------------------------------------- scaling in d
-def scaling_figure(result, height: int = 500) -> go.Figure:
+def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.Figure:
     """Iterations to solve against d (log–log): median per curve with its p10–p90 band,
-    the fitted line (slope and bootstrap CI in the legend) and reference slopes 1 and ½."""
+    the fitted line (slope and bootstrap CI in the legend) and reference slopes 1 and ½.
+    ``labels``: friendly curve names (the sidebar's), by curve. Fit lines are drawn last
+    (over the data, dashed and wider) so they are never hidden under a median line."""
+    labels = labels or {}
     figure = base_figure("iterations to solve against the dimension d", "dimension d",
                          "iterations to solve", log_x=True, log_y=True, height=height,
                          plain_x=True, plain_y=True)
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
     dims = np.asarray(result.dims, dtype=float)
     anchor = None
+    fits = []
+    unsolved_notes: list[str] = []
     for index, curve in enumerate(result.curves):
         color = palette[index % len(palette)]
+        name = labels.get(curve, curve.label)
         stats = [result.stats(curve, d) for d in result.dims]
         median = np.array([s["median"] for s in stats])
         p10 = np.array([s["p10"] for s in stats])
@@ -452,22 +800,26 @@ def scaling_figure(result, height: int = 500) -> go.Figure:
         band_y = clean(p90) + clean(p10[::-1])
         figure.add_trace(go.Scatter(
             x=band_x, y=band_y, mode="lines", fill="toself", fillcolor=_with_alpha(color, 0.15),
-            line=dict(width=0), hoverinfo="skip", name=f"{curve.label}: p10–p90",
-            legendgroup=curve.label, showlegend=False))
+            line=dict(width=0), hoverinfo="skip", name=f"{name}: p10–p90",
+            legendgroup=name, showlegend=False))
         figure.add_trace(go.Scatter(
-            x=dims.tolist(), y=clean(median), mode="lines+markers", name=f"{curve.label} (median)",
-            legendgroup=curve.label, line=dict(color=color, width=2.5), marker=dict(size=8),
+            x=dims.tolist(), y=clean(median), mode="lines+markers", name=f"{name} (median)",
+            legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
             customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(p90), unsolved, steps)],
             hovertemplate="d=%{x}<br>median=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
                           "p90=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
-                          "γ=%{customdata[3]:.4g}<extra>" + curve.label + "</extra>"))
+                          "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
         fit = result.fits.get(curve)
         if fit is not None:
             fitted = np.exp(fit.intercept) * dims**fit.slope
-            figure.add_trace(go.Scatter(
-                x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=curve.label,
+            fits.append(go.Scatter(
+                x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
                 name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
-                line=dict(color=color, dash="dash", width=1.5), hoverinfo="skip"))
+                line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip"))
+        missing = int(sum(unsolved))
+        if missing:
+            unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
+                                  "(not in the median/band)")
     if anchor is not None:
         for slope, label, dash in ((1.0, "reference slope 1 (∝ d)", "dot"),
                                    (0.5, "reference slope ½ (∝ √d)", "dashdot")):
@@ -475,8 +827,16 @@ def scaling_figure(result, height: int = 500) -> go.Figure:
                 x=dims.tolist(), y=(anchor[1] * (dims / anchor[0]) ** slope).tolist(),
                 mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
                 hoverinfo="skip"))
+    for trace in fits:
+        figure.add_trace(trace)
+    if unsolved_notes:
+        figure.add_annotation(text="<br>".join(unsolved_notes), x=0.01, y=0.99, xref="paper",
+                              yref="paper", xanchor="left", yanchor="top", showarrow=False,
+                              align="left", bgcolor="rgba(255,255,255,0.85)",
+                              font=dict(size=FONT_SIZE - 3))
     figure.update_xaxes(tickvals=dims.tolist(), ticktext=[str(int(d)) for d in dims])
-    tidy_log_axis(figure)
+    honest_view(figure, log=True)
+    tidy_log_axis(figure, values=_view_values(figure))
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=170))
     return figure
@@ -488,18 +848,19 @@ def _with_alpha(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def scaling_rows(result) -> list[dict[str, Any]]:
+def scaling_rows(result, labels: dict | None = None) -> list[dict[str, Any]]:
     """The numbers behind :func:`scaling_figure`, one row per (curve, d)."""
-    return [{"curve": row["curve"], "d": row["d"], "step size γ": row["step_size"],
+    by_label = {curve.label: (labels or {}).get(curve, curve.label) for curve in result.curves}
+    return [{"curve": by_label.get(row["curve"], row["curve"]), "d": row["d"], "step size γ": row["step_size"],
              "median": row["median"], "p10": row["p10"], "p90": row["p90"],
              "unsolved seeds": row["unsolved"]} for row in result.summary()]
 
 
-def fit_rows(result) -> list[dict[str, Any]]:
+def fit_rows(result, labels: dict | None = None) -> list[dict[str, Any]]:
     rows = []
     for curve in result.curves:
         fit = result.fits.get(curve)
-        rows.append({"curve": curve.label,
+        rows.append({"curve": (labels or {}).get(curve, curve.label),
                      "slope": None if fit is None else fit.slope,
                      "95 % CI low": None if fit is None else fit.ci_low,
                      "95 % CI high": None if fit is None else fit.ci_high,
@@ -683,17 +1044,25 @@ def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> g
     title = f"loss of the run with γ = {format_step(record.step_size)} ({status_text(record)})"
     figure = base_figure(title, "iteration t", "logistic loss f(θₜ)", log_y=True, height=height)
     loss = np.asarray(record.history["loss"], dtype=float)
-    figure.add_trace(go.Scatter(
-        x=np.asarray(record.history["iteration"]).tolist(), y=clean(np.where(loss > 0, loss, np.nan)),
-        mode="lines", name=f"{algorithm_label(algorithm)} (recorded history)",
-        line=dict(color="#1f3b73", width=2)))
+    iterations = np.asarray(record.history["iteration"])
+    zero = np.isfinite(loss) & (loss <= 0)
+    below = [(int(t), f"f = {v:.3g} at t={int(t)} (underflow)") for t, v in
+             zip(iterations[zero], loss[zero])]
+    figure.add_trace(_line(iterations, np.where(loss > 0, loss, np.nan),
+                           name=f"{algorithm_label(algorithm)} (recorded history)",
+                           line=dict(color="#1f3b73", width=2)))
     if record.tail:
         tail = np.asarray(record.tail["loss"], dtype=float)
+        tail_t = np.asarray(record.tail["iteration"])
+        tail_zero = np.isfinite(tail) & (tail <= 0)
+        below += [(int(t), f"tail f = {v:.3g} at t={int(t)}") for t, v in
+                  zip(tail_t[tail_zero], tail[tail_zero])]
         figure.add_trace(go.Scatter(
-            x=np.asarray(record.tail["iteration"]).tolist(), y=clean(np.where(tail > 0, tail, np.nan)),
+            x=tail_t.tolist(), y=clean(np.where(tail > 0, tail, np.nan)),
             mode="markers", name="last K iterations (exact)",
             marker=dict(size=4, color="#ff7f0e")))
-    tidy_log_axis(figure)
+    honest_view(figure, log=True, below=below)
+    tidy_log_axis(figure, values=_view_values(figure))
     if record.iterations_to_solve is not None:
         figure.add_vline(x=record.iterations_to_solve, line=dict(color="#2ca02c", dash="dot"),
                          annotation_text=f"solved at t={record.iterations_to_solve}",

@@ -15,10 +15,16 @@ from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, da
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
 from ui.extra import open_page
-from ui.state import Field, UrlState, bool_parser, multi_parser, number_parser, spec_parser
+from ui.state import (Field, UrlState, bool_parser, choice_parser, multi_parser, number_parser,
+                      spec_parser)
 
 PAGE = "dynamics"
-INTRO = r"""
+INTRO = """
+Gradient descent on the logistic loss at several step sizes γ (colour), next to the perceptron it
+becomes for large γ (dotted). At the defaults (digits 3 against 8): the larger γ, the higher and
+more erratic the loss — and yet the sooner every point is classified correctly.
+"""
+FORMULAS = r"""
 Logistic loss $f(\theta) = \frac1n \sum_i \log(1 + e^{-m_i})$ with margins
 $m_i = y_i\, g(b_i; \theta)$. **GD** takes
 $\theta_{t+1} = \theta_t + \frac{\gamma}{n}\sum_i \sigma(-m_i)\, y_i \nabla_\theta g(b_i;\theta_t)$.
@@ -27,10 +33,11 @@ For large margins $\sigma(-m_i) \approx 1[m_i < 0]$ and GD becomes the
 $S_t = \{i : m_i \le 0\}$. For the linear model $\theta_t/\gamma$ tends to the
 **batch perceptron** $\hat\theta_1 = \frac{1}{2n}\sum_i y_i b_i$,
 $\hat\theta_{t+1} = \hat\theta_t + \frac1n \sum_{i\in S_t} y_i b_i$.
-Colour is the step size $\gamma$; solid lines are GD, dotted lines the perceptron with the same $\gamma$.
+Colour is the step size $\gamma$ (seeds of one $\gamma$ are shades of its colour); solid lines
+are GD, dotted lines the perceptron with the same $\gamma$.
 A run is **solved** at the first $t \ge 1$ with $\min_i m_i > 0$.
 """
-DETAILS = r"""
+DETAILS = FORMULAS + r"""
 * **Normalized GD**: $\theta_{t+1} = \theta_t + \gamma\,\frac{\sum_i w_i y_i b_i}{\sum_i w_i}$ with
   $w_i = \sigma(-m_i)$; it solves within $R^2/\mu^2 + 2\log(2n-1)/(\gamma\mu^2)$ iterations
   ($R = \max_i\lVert b_i\rVert$, $\mu$ the margin). **Normalized batch perceptron**:
@@ -46,17 +53,46 @@ DETAILS = r"""
 * 2-homogeneous models (both layers trained) keep $\gamma$: each step is
   $\theta_{t+1} = (I + \gamma A_{S_t})\theta_t$, and they need a random $\theta_0 \neq 0$.
 """
-METRIC_GRID = (("accuracy", "min_margin"), ("grad_norm", "perceptron_gap"))
+METRICS = ("accuracy", "min_margin", "grad_norm", "perceptron_gap")
+METRIC_LABELS = {"accuracy": "accuracy", "min_margin": "min margin", "grad_norm": "gradient norm",
+                 "perceptron_gap": "distance to the perceptron"}
+LOOK_FOR = {
+    "loss": "What to look for: the large-γ curves (yellow) jump up and oscillate, yet they end "
+            "first — a run ends when it solves (every margin > 0).",
+    "accuracy": "What to look for: large γ reaches 100 % sooner although its loss is higher.",
+    "min_margin": "What to look for: the run is solved when the smallest margin crosses 0.",
+    "grad_norm": "What to look for: the gradient of large-γ runs swings by orders of magnitude.",
+    "perceptron_gap": "What to look for: the distance falls as γ grows — GD turns into the "
+                      "perceptron.",
+}
+DEFAULT_CHARTS = ["accuracy", "perceptron_gap"]
+PIN_SEPARATOR, SPEC_SEPARATOR = ";", "|"
+MAX_PINS = 4
+
+
+def pins_parser(text: str) -> list[str]:
+    """'spec|spec;spec' -> pins (each the '|'-joined canonical specs of one view)."""
+    pins = [pin.strip() for pin in str(text).split(PIN_SEPARATOR) if pin.strip()]
+    for pin in pins:
+        for canonical in pin.split(SPEC_SEPARATOR):
+            RunSpec.from_query(canonical)            # raises SpecError naming the field
+    return pins[:MAX_PINS]
 
 
 def fields() -> list[Field]:
-    return model_fields("linear") + dataset_fields("worst_case") + [
+    data = [Field("classes", "3,8") if f.name == "classes" else f
+            for f in dataset_fields("digits")]
+    return model_fields("linear") + data + [
         Field("algorithm", ["gd", "batch_perceptron"], multi_parser("algorithm", LINEAR_ALGORITHMS)),
-        Field("step_size", "0.1,1,10,100"),
+        Field("step_size", "1,10,100,1000"),
         Field("seed", "0"),
-        Field("max_iters", 1000, spec_parser("max_iters")),
+        Field("max_iters", 400, spec_parser("max_iters")),
         Field("run_to_max", False, spec_parser("run_to_max")),
         Field("margin_per_norm", False, bool_parser("margin_per_norm")),
+        Field("charts", list(DEFAULT_CHARTS), multi_parser("charts", METRICS)),
+        Field("pins", [], pins_parser, dump=lambda pins: PIN_SEPARATOR.join(pins)),
+        Field("pin_layout", "overlay", choice_parser("pin_layout", ["overlay", "side"])),
+        Field("animate", False, bool_parser("animate")),
         Field("run", None),
         Field("t", None, number_parser("t", int)),
     ]
@@ -137,28 +173,109 @@ def trajectory(state: UrlState, results: list) -> None:
         "run", "Run", keys, left,
         format_func=lambda k: plots.run_name(records[k][0].spec.algorithm, records[k][1], True))
     result, record = records[chosen]
+    if result.meta.get("d") == 2:
+        features, labels = points_of(result.spec.canonical())
+        animate = state.checkbox("animate", "Animate (play / pause / step through the "
+                                 "iterations)", left)
+        if animate:
+            figure = plots.boundary_animation(result.spec, features, labels, record,
+                                              result.spec.algorithm)
+            left.caption("What to look for: press ▶ to watch the boundary swing from side to "
+                         "side at large γ until no point has a red outline (solved). The frames "
+                         "are the recorded θₜ; playing reruns nothing.")
+        else:
+            t = time_slider(state, record, left)
+            index = [int(v) for v in record.history["iteration"]].index(t)
+            figure = plots.boundary_figure(result.spec, features, labels, record, index,
+                                           result.spec.algorithm)
+            left.caption("What to look for: the boundary g(b; θₜ) = 0 of the chosen run; "
+                         "faint lines are earlier iterations, misclassified points have a red "
+                         "outline. Marker size grows with the number of copies of a point.")
+    else:
+        t = time_slider(state, record, left)
+        figure = plots.direction_figure(results, (result.spec.algorithm, record.step_size,
+                                                  record.seed), t)
+        left.caption("What to look for: the path of θₜ/‖θₜ‖ of every run, projected on the "
+                     "two principal directions of all of them together; large γ runs jump "
+                     "between directions before settling. The chosen run is bold, the star "
+                     "marks iteration t.")
+    chart(figure, "trajectory", right)
+    state.publish()
+
+
+def time_slider(state: UrlState, record, container) -> int:
     iterations = [int(t) for t in record.history["iteration"]]
     wanted = state.get("t")
     if wanted is not None and wanted not in iterations:   # e.g. from a URL: nearest recorded t
         state.set("t", min(iterations, key=lambda value: abs(value - wanted)))
-    t = state.select_slider("t", "Iteration t (recorded iterations)", iterations, left,
-                            default=iterations[-1])
-    index = iterations.index(t)
-    if result.meta.get("d") == 2:
-        features, labels = points_of(result.spec.canonical())
-        figure = plots.boundary_figure(result.spec, features, labels, record, index,
-                                       result.spec.algorithm)
-        left.caption("The data and the decision boundary g(b; θₜ) = 0 of the chosen run; faint "
-                     "lines are earlier iterations, misclassified points have a red outline. "
-                     "Marker size grows with the number of copies of a point.")
-    else:
-        figure = plots.direction_figure(results, (result.spec.algorithm, record.step_size,
-                                                  record.seed), t)
-        left.caption("d > 2: the path of θₜ/‖θₜ‖ of every run, projected on the two principal "
-                     "directions of all of them together; the chosen run is bold and the star "
-                     "marks iteration t.")
-    chart(figure, "trajectory", right)
-    state.publish()
+    return state.select_slider("t", "Iteration t (recorded iterations)", iterations, container,
+                               default=iterations[-1])
+
+
+# ---------------------------------------------------------------------- pins
+def pin_label(index: int, pin: str) -> str:
+    spec = RunSpec.from_query(pin.split(SPEC_SEPARATOR)[0])
+    steps = ",".join(plots.format_step(g) for g in spec.step_sizes)
+    data = spec.dataset + (f" n={spec.n}" if spec.n else "")
+    return f"pin {index + 1} ({data}, γ={steps})"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def pinned_result(canonical: str):
+    return run_spec(RunSpec.from_query(canonical)).result
+
+
+def load_pins(state: UrlState) -> list[tuple[str, list]]:
+    """(label, results) of each pin; pins that no longer run are dropped with a note."""
+    out = []
+    for index, pin in enumerate(state.get("pins")):
+        try:
+            out.append((pin_label(index, pin),
+                        [pinned_result(c) for c in pin.split(SPEC_SEPARATOR)]))
+        except SpecError as error:
+            st.warning(f"Pin {index + 1} could not be loaded ({error}); remove it below.",
+                       icon=":material/push_pin:")
+    return out
+
+
+def compact(spec: RunSpec) -> str:
+    """The spec's canonical string without the fields at their defaults (a shorter URL;
+    RunSpec.from_query fills them back in, so the spec is the same)."""
+    defaults = RunSpec().to_query()
+    pairs = [(k, v) for k, v in spec.to_query().items() if defaults.get(k) != v]
+    compacted = "&".join(f"{k}={v}" for k, v in pairs)
+    return compacted if RunSpec.from_query(compacted) == spec else spec.canonical()
+
+
+def pin_controls(state: UrlState, specs: list) -> None:
+    """Pin the current view (its specs go into the URL), choose overlay or side by side."""
+    current = SPEC_SEPARATOR.join(compact(spec) for spec in specs)
+    pins = list(state.get("pins"))
+    left, middle, right = st.columns([1, 1, 2], vertical_alignment="center")
+    left.button("📌 Pin this view", disabled=current in pins or len(pins) >= MAX_PINS,
+                on_click=lambda: state.set("pins", list(state.get("pins")) + [current]),
+                help=f"Keep these runs for comparison (at most {MAX_PINS} pins; they live "
+                     "in the URL, so a copied link keeps them)")
+    if pins:
+        middle.button("Clear pins", on_click=lambda: state.set("pins", []))
+        state.mark_shown("pins")
+    if state.get("pins"):
+        state.selectbox("pin_layout", "Compare pins", ["overlay", "side"], right,
+                        format_func=lambda v: "overlaid on the current charts" if v == "overlay"
+                        else "side by side", label_visibility="collapsed")
+
+
+def pinned_traces(pinned: list) -> list:
+    """(label, result) pairs for history_figure's grey pinned lines."""
+    return [(label, result) for label, results in pinned for result in results]
+
+
+def pinned_table(pinned: list, results: list) -> list[dict]:
+    rows = []
+    for label, pin_results in [("current", results)] + pinned:
+        for row in plots.run_table(pin_results):
+            rows.append({"view": label, **row})
+    return plots.display_rows(rows)
 
 
 def main() -> None:
@@ -179,19 +296,40 @@ def main() -> None:
     st.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
                f"d = {results[0].meta.get('d')}")
 
-    chart(plots.history_figure(results, "loss", height=460), "loss")
-    for row in METRIC_GRID:
+    pin_controls(state, specs)
+    pinned = load_pins(state)
+    side = bool(pinned) and state.get("pin_layout") == "side"
+    loss = plots.history_figure(results, "loss", height=460,
+                                pinned=[] if side else pinned_traces(pinned))
+    if side:
+        columns = st.columns(1 + len(pinned))
+        chart(loss, "loss", columns[0])
+        for index, (column, (label, pin_results)) in enumerate(zip(columns[1:], pinned)):
+            figure = plots.history_figure(pin_results, "loss", height=460, legend=False)
+            figure.update_layout(title=dict(text=f"📌 {label}"))
+            chart(figure, f"loss_pin{index}", column)
+    else:
+        chart(loss, "loss")
+    st.caption(LOOK_FOR["loss"])
+    chosen = state.multiselect("charts", "More charts", list(METRICS), st,
+                               format_func=lambda m: METRIC_LABELS[m],
+                               help="Each chart is drawn only when chosen (faster pages)")
+    for start in range(0, len(chosen), 2):
         columns = st.columns(2)
-        for column, metric in zip(columns, row):
+        for column, metric in zip(columns, chosen[start:start + 2]):
             per_norm = metric == "min_margin" and state.get("margin_per_norm")
-            chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False), metric,
-                  column)
+            chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False,
+                                       pinned=[] if side else pinned_traces(pinned)),
+                  metric, column)
             if metric == "min_margin":
                 state.checkbox("margin_per_norm", "divide by ‖θₜ‖", column)
-            column.caption(plots.metric_help(metric))
+            column.caption(LOOK_FOR[metric] + " " + plots.metric_help(metric))
+    if pinned:
+        st.subheader("Pinned views against the current one")
+        table(pinned_table(pinned, results))
 
     st.subheader("Iterations to solve")
-    table(plots.run_table(results))
+    table(plots.display_rows(plots.run_table(results)))
     st.markdown("**Downloads** (the CLI's formats, one file per algorithm)")
     for outcome in outcomes:
         result_downloads(outcome.result, outcome.cached, outcome.result.spec.algorithm)

@@ -15,17 +15,17 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 TIMEOUT = 180  # seconds per script run: generous for a loaded 2-core CI machine
 PAGE_FILES = {"dynamics": "pages/dynamics.py", "complexity": "pages/complexity.py",
-              "step_size_map": "pages/step_size_map.py"}
+              "step_size_map": "pages/step_size_map.py", "home": "pages/home.py",
+              "images": "pages/images.py", "shallow": "pages/shallow.py"}
 
 
 def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
     """Run app.py and show ``page``; ``query`` is the URL's query string."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    if page == "dynamics":          # the default page: the first run shows it
-        at.query_params = dict(query or {})
+    at.query_params = dict(query or {})
+    if page == "home":              # the default page: the first run shows it
         return at.run()
-    at.run()
-    at.query_params = dict(query or {})   # a page switch starts from that page's own URL
+    # Choosing the page before the first run skips the default (landing) page.
     return at.switch_page(PAGE_FILES[page]).run()
 
 

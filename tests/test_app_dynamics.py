@@ -7,43 +7,73 @@ from tests.app_helpers import (assert_clean, chart, charts, errors, open_page, t
 KEY = "dynamics."
 
 
+WORST_CASE = {"model": "linear", "dataset": "worst_case", "n": "1000",
+              "step_size": "0.1,1,10,100", "max_iters": "1000"}
+
+
 def solve_table(at):
-    return {(row["algorithm"], row["step size γ"]): row for row in table_rows(at)}
+    return {(row["algorithm"], float(row["step size γ"])): row for row in table_rows(at)}
 
 
-def test_defaults_reproduce_the_papers_worst_case_numbers():
+def solved_at(row):
+    value = row["iterations to solve"]
+    return None if value == "not solved" else int(value)
+
+
+def test_defaults_show_the_loss_rising_at_large_steps_yet_solving_sooner():
     at = open_page("dynamics")
     assert_clean(at)
-    assert len(charts(at)) == 6          # loss, accuracy, margin, gradient, gap, trajectory
+    assert len(charts(at)) == 4          # loss, accuracy, distance to the perceptron, trajectory
     loss = chart(at, "logistic loss")
     names = trace_names(loss)
-    for gamma in ("0.1", "1", "10", "100"):
+    for gamma in ("1", "10", "100", "1000"):
         assert f"GD γ={gamma}" in names and f"batch perceptron γ={gamma}" in names
+    big = values(next(t for t in loss["data"] if t["name"] == "GD γ=1000"), "y")
+    assert np.nanmax(big) > 100 * big[0]                       # the loss rises (a lot) …
+    assert (np.diff(big[np.isfinite(big)]) > 0).sum() >= 3     # … more than once
+    table = solve_table(at)
+    small, large = solved_at(table[("GD", 1.0)]), solved_at(table[("GD", 1000.0)])
+    assert large is not None and small is not None and large < small / 2   # … yet solves sooner
+    assert table[("GD", 1000.0)]["status"] == "solved"
+    # Tables read as numbers to sensible digits, never None.
+    assert all(row["final loss"] != "None" and len(row["final loss"]) <= 10
+               for row in table_rows(at))
+    # The URL holds the view, named like the spec's query string.
+    assert at.query_params["step_size"] == "1,10,100,1000"
+    assert at.query_params["dataset"] == "digits" and at.query_params["classes"] == "3,8"
+    assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
+    assert any(c.value.startswith("What to look for") for c in at.caption)
+
+
+def test_table_1_worst_case_numbers():
+    at = open_page("dynamics", {**WORST_CASE, "algorithm": "gd,batch_perceptron"})
+    assert_clean(at)
     table = solve_table(at)
     # science.md §1, Table 1 (worst case, n = 1000): LR+GD with γ = 100 solves in 308 steps.
-    assert table[("GD", 100.0)]["iterations to solve"] == 308
+    assert solved_at(table[("GD", 100.0)]) == 308
     assert table[("GD", 0.1)]["status"] == "not solved"
+    assert table[("GD", 0.1)]["iterations to solve"] == "not solved"
     # The batch perceptron does not depend on γ (θ_t = γ θ̂_t).
-    assert {table[("batch perceptron", g)]["iterations to solve"] for g in (0.1, 1.0, 10.0, 100.0)} == {301}
-    # The URL holds the view, named like the spec's query string.
-    assert at.query_params["step_size"] == "0.1,1,10,100"
-    assert at.query_params["dataset"] == "worst_case" and at.query_params["n"] == "1000"
-    assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
+    assert {solved_at(table[("batch perceptron", g)]) for g in (0.1, 1.0, 10.0, 100.0)} == {301}
 
 
 def test_changing_step_sizes_and_algorithms_changes_the_figures():
-    at = open_page("dynamics")
+    at = open_page("dynamics", WORST_CASE)
     before = chart(at, "logistic loss")
     at.text_input(key=KEY + "step_size").set_value("1, 1000").run()
     at.multiselect(key=KEY + "algorithm").set_value(["normalized_gd"]).run()
     assert_clean(at)
     after = chart(at, "logistic loss")
-    assert trace_names(after) == ["normalized GD γ=1", "normalized GD γ=1000"]
+    # γ = 1000: the loss drops by hundreds of decades at once: drawn as ▼ on the bottom
+    # edge and counted, not left out silently.
+    assert trace_names(after) == ["normalized GD γ=1", "normalized GD γ=1000",
+                                  "≤ 0 or below the view (▼)"]
+    assert "1 values outside the view" in after["layout"]["title"]["subtitle"]["text"]
     assert trace_names(after) != trace_names(before)
     table = solve_table(at)
     # Table 1: normalized LR+GD with γ = 1 needs 16 iterations; large γ needs 2.
-    assert table[("normalized GD", 1.0)]["iterations to solve"] == 16
-    assert table[("normalized GD", 1000.0)]["iterations to solve"] == 2
+    assert solved_at(table[("normalized GD", 1.0)]) == 16
+    assert solved_at(table[("normalized GD", 1000.0)]) == 2
     assert at.query_params["algorithm"] == "normalized_gd"
 
 
@@ -61,7 +91,7 @@ def test_bad_step_size_names_the_field_and_the_page_recovers():
 
 
 def test_out_of_range_n_names_the_field():
-    at = open_page("dynamics")
+    at = open_page("dynamics", WORST_CASE)
     at.number_input(key=KEY + "n").set_value(2).run()
     assert not at.exception
     assert any(message.startswith("n:") for message in errors(at)), errors(at)
@@ -93,12 +123,12 @@ def test_bad_query_parameter_is_reported_and_defaults_are_used():
     messages = errors(at)
     assert any(m.startswith("URL parameter n:") for m in messages), messages
     assert any(m.startswith("URL parameter model:") for m in messages), messages
-    assert at.number_input(key=KEY + "n").value == 1000
-    assert len(charts(at)) == 6
+    assert at.number_input(key=KEY + "n").value is None        # digits: all samples
+    assert len(charts(at)) == 4
 
 
 def test_trajectory_slider_moves_the_decision_boundary():
-    at = open_page("dynamics")
+    at = open_page("dynamics", WORST_CASE)
     boundary = chart(at, "decision boundary")
     assert "t = 308" in boundary["layout"]["title"]["text"]
     slider = at.select_slider(key=KEY + "t")
@@ -116,7 +146,7 @@ def test_divergent_runs_are_results_not_exceptions():
     at = open_page("dynamics", {"model": "two_layer_conv", "dataset": "minimal", "d": "16",
                                 "algorithm": "gd", "step_size": "0.1,50", "max_iters": "200"})
     assert_clean(at)
-    rows = {row["step size γ"]: row for row in table_rows(at)}
+    rows = {float(row["step size γ"]): row for row in table_rows(at)}
     assert rows[50.0]["status"].startswith("diverged at t=")
     assert not rows[0.1]["status"].startswith("diverged")
     loss = chart(at, "logistic loss")
@@ -142,9 +172,43 @@ def test_csv_upload_runs_and_a_bad_csv_names_the_field(tmp_path):
 
 
 def test_model_switch_maps_perceptrons():
-    at = open_page("dynamics")
+    at = open_page("dynamics", {"dataset": "gaussian", "max_iters": "100"})
     at.selectbox(key=KEY + "model").set_value("mlp").run()
     assert_clean(at)
     assert at.multiselect(key=KEY + "algorithm").value == ["gd", "generalized_perceptron"]
     names = trace_names(chart(at, "logistic loss"))
     assert "generalized perceptron γ=10" in names
+
+
+def test_pins_live_in_the_url_and_overlay_or_sit_beside_the_current_view():
+    at = open_page("dynamics", {**WORST_CASE, "step_size": "100"})
+    assert_clean(at)
+    at.button[0].click().run()                       # 📌 Pin this view
+    assert_clean(at)
+    pins = at.query_params["pins"]
+    assert "n=1000" in pins and "step_size=100" in pins and "|algorithm=batch_perceptron" in pins
+    at.text_input(key=KEY + "step_size").set_value("1").run()
+    assert_clean(at)
+    names = trace_names(chart(at, "logistic loss"))
+    assert "GD γ=1" in names and any(name.startswith("📌 pin 1") for name in names)
+    rows = table_rows(at, 0)
+    assert {row["view"] for row in rows} == {"current", "pin 1 (worst_case n=1000, γ=100)"}
+    # The pinned URL, opened afresh, shows the pin again; side by side gives a second chart.
+    again = open_page("dynamics", {**WORST_CASE, "step_size": "1", "pins": pins,
+                                   "pin_layout": "side"})
+    assert_clean(again)
+    titles = [c["layout"]["title"]["text"] for c in charts(again)]
+    assert any(t.startswith("📌 pin 1") for t in titles), titles
+    bad = open_page("dynamics", {"pins": "dataset=nonsense"})
+    assert not bad.exception
+    assert any(m.startswith("URL parameter") for m in errors(bad)), errors(bad)
+
+
+def test_the_decision_boundary_animates_from_recorded_frames():
+    at = open_page("dynamics", {**WORST_CASE, "step_size": "100", "animate": "1"})
+    assert_clean(at)
+    figure = chart(at, "decision boundary over the iterations")
+    assert len(figure["frames"]) >= 10
+    buttons = figure["layout"]["updatemenus"][0]["buttons"]
+    assert [b["label"] for b in buttons] == ["▶ play", "❚❚ pause"]
+    assert len(figure["layout"]["sliders"][0]["steps"]) == len(figure["frames"])

@@ -1,0 +1,34 @@
+"""Landing page: what the explorer shows, and a gallery of scenarios — one click to each
+phenomenon, each a permalink into the right page with the right settings."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core.scenarios import SCENARIOS
+from ui.navigation import require_app
+
+COLUMNS = 3
+
+
+def main() -> None:
+    require_app()
+    st.title("GD Dynamics Explorer")
+    st.markdown(
+        "Gradient descent with large steps: on the logistic loss it becomes a perceptron, "
+        "on shallow linear networks it ends flatter than gradient flow, and on small networks "
+        "it rides the edge of stability. Pick a scenario: each opens a page with the settings "
+        "that show the effect (the link is the permalink), with one line on what to look for.")
+    for start in range(0, len(SCENARIOS), COLUMNS):
+        columns = st.columns(COLUMNS)
+        for column, scenario in zip(columns, SCENARIOS[start:start + COLUMNS]):
+            card = column.container(border=True, height="stretch")
+            card.page_link(scenario.page_file, label=scenario.title,
+                           query_params=scenario.query, icon=":material/play_circle:")
+            card.caption(f"**What to look for:** {scenario.look_for}")
+            if scenario.source:
+                card.caption(f"{scenario.source} · `{scenario.link()}`")
+    st.caption("Every page's URL holds its settings: copy it to share a view. Pins (📌) on "
+               "the perceptron-dynamics page keep earlier views in the URL for comparison.")
+
+
+main()

@@ -1,0 +1,38 @@
+"""AppTest: the landing page's scenario gallery — each card a link into the right page with
+its settings, and each link opening that page cleanly with those settings."""
+from urllib.parse import parse_qsl
+
+import pytest
+
+from core.scenarios import PAGE_FILES, SCENARIOS
+from tests.app_helpers import ROOT, assert_clean, charts, open_page
+
+
+def test_the_landing_page_links_every_scenario_with_its_settings():
+    at = open_page("home")
+    assert_clean(at)
+    links = at.get("page_link")
+    assert [link.proto.label for link in links] == [s.title for s in SCENARIOS]
+    for link, scenario in zip(links, SCENARIOS):
+        assert link.proto.page == scenario.page
+        assert dict(parse_qsl(link.proto.query_string)) == scenario.query
+    captions = [c.value for c in at.caption]
+    for scenario in SCENARIOS:
+        assert any(scenario.look_for in text for text in captions), scenario.key
+
+
+def test_every_scenario_page_is_registered_in_the_app():
+    app = (ROOT / "app.py").read_text()
+    for page, path in PAGE_FILES.items():
+        assert f'url_path="{page}"' in app and f'"{path}"' in app, page
+
+
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.page != "shallow"],
+                         ids=lambda s: s.key)
+def test_each_scenario_opens_its_page_with_its_settings(scenario):
+    page = {"perceptron_dynamics": "dynamics"}.get(scenario.page, scenario.page)
+    at = open_page(page, scenario.query)
+    assert_clean(at)
+    assert charts(at), scenario.key
+    for name, value in scenario.query.items():
+        assert at.query_params.get(name) == value, (scenario.key, name)

@@ -668,22 +668,27 @@ def catapult_figure(result: SweepResult, metric: str, height: int = 400) -> go.F
                  "(off the scale)"))
     window = catapult_window(result)
     if window is not None:
-        figure.update_xaxes(range=[-0.02 * window, window])
+        last = max(r.last_iteration for r in result.runs)
+        figure.update_xaxes(range=[-0.02 * window, window],
+                            title_text=f"iteration k (0–{window:g} of {last} shown; autoscale for all)")
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0),
                          margin=dict(b=120))
     return figure
 
 
 def catapult_window(result: SweepResult) -> float | None:
-    """The iterations worth seeing: up to twice the last convergence (at least 20 steps), so
-    the spike in the first steps is not squeezed against the left edge of a 5000-step axis.
-    None when no run converged (the whole run is shown)."""
-    solved = [r.iterations_to_solve for r in result.runs
-              if r.iterations_to_solve is not None and not r.diverged]
-    if not solved:
-        return None
-    last = max(r.last_iteration for r in result.runs)
-    return float(min(last, max(20, 2 * max(solved))))
+    """The iterations worth seeing: ten times the last loss peak of the runs that did not
+    diverge (at least 30 steps), so a spike at k = 1 is not squeezed against the left edge of a
+    long run. None when the whole run fits (nothing is cut)."""
+    peaks = []
+    for record in result.runs:
+        loss = np.asarray(record.history["loss"], dtype=float)
+        if record.diverged or not np.isfinite(loss).any():
+            continue
+        peaks.append(int(record.history["iteration"][int(np.nanargmax(loss))]))
+    last = max((r.last_iteration for r in result.runs), default=0)
+    window = max(30, 10 * max(peaks, default=0))
+    return float(window) if window < last else None
 
 
 def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:

@@ -47,3 +47,33 @@ def minimal_linear_lower_bound(d: int, mu: float) -> float:
 def normalized_gd_bound(radius: float, margin: float, step_size: float, n: int) -> float:
     """Normalized LR+GD solves within R²/μ² + 2 log(2n−1)/(γ μ²) iterations (science.md §1)."""
     return radius**2 / margin**2 + 2 * math.log(2 * n - 1) / (step_size * margin**2)
+
+
+def max_margin(features: np.ndarray, labels: np.ndarray) -> float:
+    """μ = max over unit θ of min_i y_i θᵀb_i (through the origin, as the linear model has no
+    bias): 1/‖w‖ for the hard-margin solution min ‖w‖² s.t. y_i wᵀb_i ≥ 1. 0 when the data
+    are not linearly separable through the origin."""
+    from scipy.optimize import minimize
+
+    signed = np.unique(np.asarray(features, float) * np.asarray(labels, float)[:, None], axis=0)
+    start = signed.mean(axis=0)
+    if not np.any(start):
+        start = signed[0]
+    scale = float(np.min(signed @ start))
+    if scale <= 0:
+        start = np.linalg.lstsq(signed, np.ones(len(signed)), rcond=None)[0]
+        scale = float(np.min(signed @ start))
+    start = start / scale if scale > 0 else start
+    solution = minimize(lambda w: w @ w, start, jac=lambda w: 2 * w, method="SLSQP",
+                        constraints=[{"type": "ineq", "fun": lambda w: signed @ w - 1,
+                                      "jac": lambda w: signed}],
+                        options={"ftol": 1e-14, "maxiter": 500})
+    w = solution.x
+    if not solution.success or np.min(signed @ w) < 1 - 1e-8:
+        return 0.0
+    return float(1 / np.linalg.norm(w))
+
+
+def data_radius(features: np.ndarray) -> float:
+    """R = max_i ‖b_i‖."""
+    return float(np.max(np.linalg.norm(np.asarray(features, float), axis=1)))

@@ -19,7 +19,7 @@ from .datasets import Dataset
 from .history import HistoryGrid, TailBuffer
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
 from .memory import PARAM_HISTORY_LIMIT, check_memory
-from .models import Model, build
+from .models import COLLAPSE_MODELS, Model, build, collapsed_rows
 from .results import HISTORY_KEYS, RunRecord, SweepResult
 from .runtime import tune_allocator
 from .sharpness import top_hessian_eigenvalue
@@ -298,6 +298,10 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
                         solve_theta if keep_params else None, last_theta if keep_params else None,
                         companion is not None, tail_buffer, extra_points,
                         sharpness if spec.sharpness_every else None)
+    # collapse (issue 12 §5): the output no longer depends on the input (models.collapsed_rows)
+    if spec.model in COLLAPSE_MODELS:
+        for record, flag in zip(records, collapsed_rows(model, last_theta, shared)):
+            record.extras["collapsed"] = bool(flag)
     meta = {"device": str(device), "dtype": spec.dtype, "n": dataset.n, "d": dataset.d,
             "model": model.describe(), "seconds": time.perf_counter() - started,
             "dataset_fingerprint": dataset.fingerprint, "param_count": p}

@@ -419,3 +419,23 @@ MODEL_CLASSES = {cls.name: cls for cls in (Linear, TwoLayerConv, MLP, CNN)}
 
 def build(spec: RunSpec) -> Model:
     return MODEL_CLASSES[spec.model](spec)
+
+
+# Collapse (issue 12 §5): a network whose output no longer depends on its input (every unit
+# dead, or a constant output) cannot separate anything and receives no gradient through its
+# hidden layer; it will never solve, which is different from "not solved yet".
+COLLAPSE_MODELS = ("cnn", "mlp")
+COLLAPSE_TOLERANCE = 1e-9
+
+
+def collapsed_rows(model: Model, theta: torch.Tensor, data: SharedData) -> np.ndarray:
+    """Per row of ``theta``: True when the outputs over the whole dataset are constant (their
+    spread ≤ 1e-9 × max(1, largest |output|)); non-finite outputs are not a collapse (that is
+    divergence)."""
+    with torch.no_grad():
+        outputs, _ = model.outputs(theta, data)
+    outputs = outputs.double()
+    spread = outputs.amax(dim=1) - outputs.amin(dim=1)
+    size = outputs.abs().amax(dim=1).clamp(min=1.0)
+    finite = torch.isfinite(outputs).all(dim=1)
+    return (finite & (spread <= COLLAPSE_TOLERANCE * size)).cpu().numpy()

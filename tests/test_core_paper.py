@@ -67,6 +67,35 @@ def test_normalized_gd_within_its_guarantee_on_worst_case():
         assert run.iterations_to_solve <= bound
 
 
+def test_max_margin_and_radius_measured_on_the_data():
+    b, y = datasets.worst_case(50)
+    assert theory.max_margin(b, y) == pytest.approx(0.5, abs=1e-8)     # direction e1
+    assert theory.data_radius(b) == pytest.approx(math.sqrt(1.25))
+    b, y = datasets.two_point()
+    assert theory.max_margin(b, y) == pytest.approx(1.0, abs=1e-8)     # direction e1
+    # gaussian(margin = 0.1) is separable by its labelling direction with margin ≥ 0.1, and no
+    # unit direction beats the reported μ
+    b, y = datasets.gaussian(200, 20, 0.1, 0)
+    mu = theory.max_margin(b, y)
+    directions = np.random.default_rng(0).standard_normal((20000, 20))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    best_random = float(np.max(np.min((b * y[:, None]) @ directions.T, axis=0)))
+    assert mu >= 0.1 and mu >= best_random
+    # not separable through the origin: μ = 0
+    assert theory.max_margin(np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([1.0, -1.0])) == 0.0
+
+
+def test_normalized_gd_within_its_guarantee_on_gaussian_data():
+    spec = make_spec(dataset="gaussian", n=200, d=20, margin=0.1, algorithm="normalized_gd",
+                     step_sizes=(10.0, 1.0, 0.1), max_iters=20000, perceptron_gap=False)
+    result = run_spec(spec, use_cache=False).result
+    b, y = datasets.gaussian(200, 20, 0.1, 0)
+    radius, margin = theory.data_radius(b), theory.max_margin(b, y)
+    for run in result.runs:
+        assert run.iterations_to_solve is not None
+        assert run.iterations_to_solve <= theory.normalized_gd_bound(radius, margin, run.step_size, 200)
+
+
 def test_batch_perceptron_matches_reference_and_theta_over_gamma_converges():
     spec = make_spec(dataset="gaussian", n=60, d=5, margin=0.05, data_seed=3, algorithm="gd",
                      step_sizes=(1.0, 1e2, 1e4, 1e6, 1e8), max_iters=30, run_to_max=True,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from . import datasets
+from .distributed import compute
 from .cache import ResultCache, cache_key, default_directory
 from .engine import run_sweep
 from .loop import Progress, resolve_device
@@ -67,7 +68,7 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
             return Outcome(hit, True, time.perf_counter() - started, warnings)
     if progress is not None:
         progress(0.0)          # about to compute: the dashboard takes a compute slot here
-    result = run_shallow(spec, progress) if shallow else run_sweep(spec, dataset, progress)
+    result = compute(spec, dataset, device, cache, progress)   # local or Ray, in shards
     result.meta["key"] = key
     warnings: list[str] = []
     if cache is not None:

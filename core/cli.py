@@ -22,6 +22,7 @@ from .spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEVICES, DTYPES, MODELS, Q
                    LIST_LIMITS, MAX_BATCH, MAX_DIMS, READOUTS, TRAINED_LAYERS, SpecError, make_spec)
 from .lists import DEFAULT_LIMIT, parse_list, parse_number
 from .settings import env_number
+from . import distributed
 
 EXIT_USAGE = 2
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also keep the last K iterations exactly (orbit diagrams)")
     run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
     _add_common(run, "worst_case")
+    distributed.add_arguments(run)
 
     sweep = commands.add_parser("sweep-d", help="iterations to solve against d, log-log slopes")
     sweep.add_argument("--models", default="linear:batch_perceptron,two_layer_conv:gd:scaled",
@@ -144,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="16,32,...,2048 or 16:2048:x2")
     sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
     _add_common(sweep, "minimal")
+    distributed.add_arguments(sweep)
 
     reproduce = commands.add_parser("reproduce", help="check the papers' claims: expected vs measured")
     reproduce.add_argument("claims", nargs="*", help="claim names (default: the quick subset)")
@@ -152,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--format", default="text", choices=("text", "json"))
     reproduce.add_argument("--no-cache", action="store_true")
     reproduce.add_argument("--output", "-o")
+    distributed.add_arguments(reproduce)
 
     cache = commands.add_parser("cache", help="inspect or clear the result cache")
     cache.add_argument("action", choices=("info", "clear"))
@@ -168,8 +172,11 @@ def check_output(output: str | None) -> None:
     if os.path.exists(target):
         if not stat.S_ISREG(os.stat(target).st_mode):
             raise SpecError("output", f"{output!r} is not a regular file")
-        if not os.access(target, os.W_OK):
-            raise SpecError("output", f"{output!r} is not writable")
+        try:
+            with open(target, "a"):          # writable? (appends nothing, truncates nothing)
+                pass
+        except OSError as error:
+            raise SpecError("output", f"{output!r} is not writable ({error.strerror or error})") from None
         return
     folder = os.path.dirname(target) or "."
     if not os.path.isdir(folder):
@@ -199,7 +206,7 @@ def _progress_printer(enabled: bool):
         return None
 
     def show(fraction: float) -> None:
-        sys.stderr.write(f"\r{100 * fraction:5.1f} %")
+        sys.stderr.write(f"\r{100 * fraction:5.1f} %{distributed.shard_note()}")
         if fraction >= 1:
             sys.stderr.write("\n")
         sys.stderr.flush()
@@ -345,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_number("GDX_MEMORY_FRACTION")            # a bad setting is refused up front
         commands = {"run": command_run, "sweep-d": command_sweep, "cache": command_cache,
                     "reproduce": command_reproduce}
-        code = commands[args.command](args) or 0
+        with distributed.from_args(args):          # --backend, --ray-address
+            code = commands[args.command](args) or 0
         from .api import drain_warnings
         _print_warnings(drain_warnings())
         return code

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .api import run_spec
+from .distributed import run_all
 from .spec import ALGORITHMS, MODELS, RunSpec, SpecError, validate
 from .theory import minimal_step_size
 
@@ -172,17 +172,15 @@ def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: flo
     if not 0 < c <= 100:
         raise SpecError("c", f"must be in (0, 100], got {c}")
     result = ScalingResult(curves, list(dims), list(base.seeds), c, {}, {}, base=base)
-    total = len(curves) * len(dims)
-    for index, (curve, d) in enumerate((cv, d) for cv in curves for d in dims):
+    pairs = [(cv, d) for cv in curves for d in dims]
+    specs = []
+    for curve, d in pairs:
         spec = validate(base.replace(model=curve.model, algorithm=curve.algorithm, d=d,
                                      step_sizes=(1.0,), perceptron_gap=False))
-        spec = validate(spec.replace(step_sizes=(curve.step_size(spec, d, c),)))
-
-        def report(fraction: float, index: int = index) -> None:
-            if progress is not None:
-                progress((index + fraction) / total)
-
-        outcome = run_spec(spec, use_cache=use_cache, progress=report)
+        specs.append(validate(spec.replace(step_sizes=(curve.step_size(spec, d, c),))))
+    # one after the other locally; all at once on Ray (core/distributed.py)
+    outcomes = run_all(specs, use_cache=use_cache, progress=progress)
+    for (curve, d), spec, outcome in zip(pairs, specs, outcomes):
         result.cached_runs += int(outcome.cached)
         result.iterations[(curve, d)] = np.array(
             [math.inf if r.iterations_to_solve is None else r.iterations_to_solve

@@ -14,8 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, base_figure, clean, empty_figure,
-                    format_step, step_colors, tidy_log_axis)
+from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, _view_values, base_figure, clean,
+                    empty_figure, format_step, honest_view, seed_range, shade, step_colors,
+                    tidy_log_axis)
 from .results import RunRecord, SweepResult
 
 KERNEL_DASHES = ("solid", "dash", "longdash", "dashdot", "longdashdot")
@@ -76,8 +77,11 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
     colors = _colors(series_list)
     kernels = _kernels(series_list)
     crosses: list[tuple[float, float, str]] = []
+    below: list[tuple[Any, str]] = []
     for series in series_list:
-        many = len(series.result.spec.seeds) > 1
+        seeds = list(series.result.spec.seeds)
+        many = len(seeds) > 1
+        shown: set[float] = set()
         for record in series.result.runs:
             if metric not in record.history:
                 continue
@@ -86,16 +90,26 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
             if metric == "sharpness":
                 keep = np.isfinite(values)
                 iterations, values = iterations[keep], values[keep]
-            if log_y:
-                values = np.where(values > 0, values, np.nan)
             name = run_label(series, record, many)
+            if log_y:
+                zero = np.isfinite(values) & (values <= 0)
+                below.extend((float(t), f"{name}: {v:.3g} at t={int(t)}")
+                             for t, v in zip(iterations[zero], values[zero]))
+                values = np.where(values > 0, values, np.nan)
+            legend_name = run_label(series, record, False) + (f" ({seed_range(seeds)})" if many else "")
             figure.add_trace(go.Scatter(
                 x=iterations.tolist(), y=clean(values),
-                mode="lines+markers" if metric == "sharpness" else "lines", name=name,
-                line=dict(color=colors[record.step_size], dash=_dash(series, kernels),
+                mode="lines+markers" if metric == "sharpness" else "lines", name=legend_name,
+                legendgroup=f"{series.label}:{record.step_size!r}",
+                showlegend=record.step_size not in shown,
+                line=dict(color=shade(colors[record.step_size],
+                                      seeds.index(record.seed) if record.seed in seeds else 0,
+                                      len(seeds)),
+                          dash=_dash(series, kernels),
                           width=1.6 if series.kernel is None else 2.2),
                 marker=dict(size=6),
                 hovertemplate=f"{name}<br>t=%{{x}}<br>{metric}=%{{y:.5g}}<extra></extra>"))
+            shown.add(record.step_size)
             if record.diverged and metric != "sharpness":
                 finite = np.flatnonzero(np.isfinite(values))
                 if finite.size:
@@ -123,7 +137,8 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
     if metric == "accuracy":
         figure.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
     if log_y:
-        tidy_log_axis(figure)
+        honest_view(figure, log=True, below=below)
+        tidy_log_axis(figure, values=_view_values(figure))
     return figure
 
 
@@ -204,16 +219,21 @@ def solve_rows(series_list: Sequence[Series]) -> list[dict[str, Any]]:
         for record in series.result.runs:
             sharp = record.history.get("sharpness")
             measured = sharp[np.isfinite(sharp)] if sharp is not None else np.array([])
+            collapsed = record.extras.get("collapsed")
             rows.append({
                 "model": series.label, "step size η": record.step_size, "seed": record.seed,
                 "iterations to 100 %": record.iterations_to_solve,
                 "status": ("diverged at t=%d" % record.diverged_at if record.diverged else
-                           "100 %" if record.iterations_to_solve is not None else "not 100 %"),
+                           "100 %" if record.iterations_to_solve is not None else
+                           "collapsed (constant output)" if collapsed else
+                           "not 100 % yet"),
                 "final accuracy": _finite(record.history["accuracy"][-1]),
                 "final loss": _finite(record.history["loss"][-1]),
                 "last sharpness": _finite(measured[-1]) if measured.size else None,
                 "2/η": 2 / record.step_size,
             })
+            if any("collapsed" in r.extras for s in series_list for r in s.result.runs):
+                rows[-1]["collapsed"] = bool(collapsed)
     return rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import datasets
+from core import datasets, plots
 from core import plots_images as pi
 from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
                        make_spec, parse_field)
@@ -17,7 +17,12 @@ from ui.state import Field, UrlState, bool_parser, choice_parser, number_parser,
 PAGE = "images"
 MAX_KERNELS = 6
 MODEL_LABELS = {"cnn": "CNN (kernel sizes below)", "linear": "linear  g(b) = vᵀb"}
-INTRO = r"""
+INTRO = """
+Full-batch GD on small CNNs of several kernel sizes and on the linear model, on two classes of
+digits. At the defaults (digits 0 against 1, η = 0.5 and 2): the CNN's sharpness climbs to the
+edge of stability 2/η and hovers there, while the runs still reach 100 % training accuracy.
+"""
+FORMULAS = r"""
 Full-batch GD $\theta_{t+1} = \theta_t - \eta\nabla f(\theta_t)$ on the logistic loss
 $f(\theta) = \frac1n\sum_i \log(1 + e^{-m_i})$, margins $m_i = y_i\,g(b_i;\theta)$, labels $\pm1$ for
 two classes. The **CNN** is $g(b) = v^\top \mathrm{pool}\big(s(W * b + c)\big) + v_0$: one (or two)
@@ -37,7 +42,7 @@ def fields() -> list[Field]:
     return [
         Field("dataset", "digits", choice_parser("dataset", IMAGE_DATASETS)),
         Field("path", ""),
-        Field("classes", "3,8"),
+        Field("classes", "0,1"),
         Field("n", 100, number_parser("n", int)),
         Field("model", "cnn", choice_parser("model", list(MODEL_LABELS))),
         Field("baseline", True, bool_parser("baseline")),
@@ -47,10 +52,10 @@ def fields() -> list[Field]:
         Field("readout", "avg", choice_parser("readout", READOUTS)),
         Field("activation", "relu", choice_parser("activation", ACTIVATIONS)),
         Field("init_scale", 1.0, spec_parser("init_scale")),
-        Field("step_size", "1, 4"),
+        Field("step_size", "0.5, 2"),
         Field("seed", "0"),
-        Field("max_iters", 300, spec_parser("max_iters")),
-        Field("sharpness_every", 50, spec_parser("sharpness_every")),
+        Field("max_iters", 400, spec_parser("max_iters")),
+        Field("sharpness_every", 25, spec_parser("sharpness_every")),
         Field("run_to_max", False, spec_parser("run_to_max")),
         Field("history_points", 512, spec_parser("history_points")),
         Field("dtype", "float32", choice_parser("dtype", DTYPES)),
@@ -149,7 +154,8 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 
 
 def main() -> None:
-    state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True)
+    state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True,
+                      details=("The models, the step and the sharpness, in formulas", FORMULAS))
     values = controls(state)
     try:
         pairs = build_specs(values)
@@ -169,20 +175,27 @@ def main() -> None:
                             for s in series))
 
     left, right = st.columns(2)
-    chart(pi.curves_figure(series, "loss"), "images_loss", left)
-    chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
+    chart(pi.curves_figure(series, "sharpness"), "images_sharpness", left)
+    left.caption("What to look for: each CNN's sharpness climbs to the dotted 2/η line of its "
+                 "colour and hovers there (edge of stability) instead of crossing it and "
+                 "diverging, as a quadratic model would.")
+    chart(pi.curves_figure(series, "loss"), "images_loss", right)
+    right.caption("What to look for: the loss keeps falling, but not monotonically — the "
+                  "spikes are GD at the edge of stability.")
     left, right = st.columns(2)
     chart(pi.solve_figure(series), "images_iterations_to_100", left)
-    left.caption("Iterations to 100 % = the first t ≥ 1 with every margin mᵢ > 0 (▲: not within "
-                 "the iteration budget). Dotted horizontal lines: the linear model, same η.")
-    chart(pi.curves_figure(series, "sharpness"), "images_sharpness", right)
-    right.caption("Dotted lines: 2/η. A quadratic model diverges when the sharpness exceeds 2/η; "
-                  "GD on these networks instead self-stabilises near it (edge of stability).")
-    features, labels, shape = gallery_data(first.spec.canonical())
-    chart(pi.gallery_figure(features, labels, shape, first.spec.classes, first.spec.dataset),
-          "images_gallery")
+    left.caption("What to look for: iterations to 100 % (the first t ≥ 1 with every margin "
+                 "mᵢ > 0) per kernel size; ▲: not within the budget. Dotted horizontal lines: "
+                 "the linear model, same η.")
+    chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
+    right.caption("What to look for: every run ends at 100 % (a run stops when it solves), "
+                  "the larger η sooner.")
+    with st.expander("The images"):
+        features, labels, shape = gallery_data(first.spec.canonical())
+        chart(pi.gallery_figure(features, labels, shape, first.spec.classes,
+                                first.spec.dataset), "images_gallery")
     st.subheader("Runs")
-    table(pi.solve_rows(series))
+    table(plots.display_rows(pi.solve_rows(series)))
     st.markdown("**Downloads** (the CLI's formats, one file per model)")
     for item, outcome in zip(series, outcomes):
         name = "linear" if item.kernel is None else f"cnn_k{item.kernel}"

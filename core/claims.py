@@ -273,24 +273,76 @@ def _eigenvalues(_results, shift: Callable[[np.ndarray], np.ndarray] = theory.cy
 
 
 SCALING_DIMS = (16, 32, 64, 128, 256, 512, 1024)
+SCALING_SEEDS = 64
 
 
-def _scaling(curve: str, low: float, high: float, statistic: str = "median", seeds: int = 64):
-    """Fit the log–log slope of ``statistic`` (median or p90 over the seeds) of iterations to
-    solve against d on minimal(d, μ = 0.7) and accept it in [low, high]."""
+def _slope_verdict(per_d: list[np.ndarray], statistic: str, low: float, high: float) -> Measurement:
+    """The judge of the scaling claims: the log–log slope of ``statistic`` (median or p90 over
+    the seeds) of iterations to solve against d, accepted in [low, high]."""
+    from .scaling import fit_loglog
+
+    pick = {"median": np.median, "p90": lambda v: np.quantile(v, 0.9, method="inverted_cdf")}[statistic]
+    values = np.array([float(pick(v)) for v in per_d])
+    if not np.all(np.isfinite(values)):
+        return Measurement(f"no fit (unsolved {statistic}s)", False)
+    fit = fit_loglog(np.array(SCALING_DIMS, dtype=float), values)
+    return Measurement(f"{statistic} {values[0]:g} → {values[-1]:g} for d = {SCALING_DIMS[0]} → "
+                       f"{SCALING_DIMS[-1]}: slope {fit[0]:.3f}", low <= fit[0] <= high)
+
+
+def _scaling(curve: str, low: float, high: float, statistic: str = "median"):
+    """Iterations on minimal(d, μ = 0.7) from the engine (one cached sweep per d), judged by
+    :func:`_slope_verdict`."""
     def judge(_results):
-        from .scaling import fit_loglog, parse_curves, sweep_dimensions
+        from .scaling import parse_curves, sweep_dimensions
 
         curves = parse_curves(curve, "gd", "scaled")
-        base = make_spec(dataset="minimal", d=16, mu=0.7, seeds=tuple(range(seeds)), max_iters=5000,
-                         history_points=16)
+        base = make_spec(dataset="minimal", d=16, mu=0.7, seeds=tuple(range(SCALING_SEEDS)),
+                         max_iters=5000, history_points=16)
         result = sweep_dimensions(base, curves, list(SCALING_DIMS))
-        values = np.array([result.stats(curves[0], d)[statistic] for d in SCALING_DIMS])
-        fit = fit_loglog(np.array(SCALING_DIMS, dtype=float), values)
-        if fit is None or not np.all(np.isfinite(values)):
-            return Measurement(f"no fit (unsolved {statistic}s)", False)
-        return Measurement(f"{statistic} {values[0]:g} → {values[-1]:g} for d = {SCALING_DIMS[0]} → "
-                           f"{SCALING_DIMS[-1]}: slope {fit[0]:.3f}", low <= fit[0] <= high)
+        return _slope_verdict([result.iterations[(curves[0], d)] for d in SCALING_DIMS], statistic, low, high)
+    return judge
+
+
+def numpy_two_layer_gd(d: int, shift: Callable[[np.ndarray], np.ndarray], seeds=range(SCALING_SEEDS),
+                       scale: float = 1.0, c: float = 1.0, mu: float = 0.7,
+                       max_iters: int = 5000) -> np.ndarray:
+    """Iterations to solve of logistic GD on g(b) = u1 wᵀb + u2 wᵀ(shift b), minimal(d, μ),
+    γ = c·n/λ2, the engine's init (per seed), written in numpy apart from the engine: with the
+    cyclic shift it gives the engine's counts; with another shift it is a wrong variant."""
+    from .datasets import minimal
+    from .models import build
+
+    features, labels = minimal(d, mu)
+    shifted = shift(features)
+    model = build(validate(make_spec(model="two_layer_conv", dataset="minimal", d=d, mu=mu,
+                                     init_scale=scale)))
+    theta = np.stack([model.init(d, seed) for seed in seeds])
+    gamma = theory.minimal_step_size(d, mu, c)
+    solved = np.full(len(theta), np.inf)
+    for t in range(max_iters + 1):
+        u1, u2, w = theta[:, :1], theta[:, 1:2], theta[:, 2:]
+        plain, moved = w @ features.T, w @ shifted.T
+        margins = labels * (u1 * plain + u2 * moved)
+        if t >= 1:
+            solved[(margins.min(1) > 0) & np.isinf(solved)] = t
+        if np.all(np.isfinite(solved)):
+            break
+        coef = labels / (1 + np.exp(margins)) / len(labels)
+        grad = np.concatenate([(coef * plain).sum(1, keepdims=True), (coef * moved).sum(1, keepdims=True),
+                               u1 * (coef @ features) + u2 * (coef @ shifted)], axis=1)
+        theta = np.where(np.isinf(solved)[:, None], theta + gamma * grad, theta)
+    return solved
+
+
+def _identity(a: np.ndarray) -> np.ndarray:
+    return a
+
+
+def _numpy_scaling(shift, low: float, high: float, statistic: str = "p90", **fields):
+    def judge(_results):
+        return _slope_verdict([numpy_two_layer_gd(d, shift, **fields) for d in SCALING_DIMS],
+                              statistic, low, high)
     return judge
 
 
@@ -492,10 +544,6 @@ def _figure3_view(scales, low: float, high: float, count: int, iters: int) -> st
             f"&fig3_iters={iters}&phi=1")
 
 
-def _identity(a: np.ndarray) -> np.ndarray:
-    return a
-
-
 _TABLE1_PLAIN = make_spec(dataset="worst_case", n=1000, algorithm="gd", step_sizes=(100, 10, 1, 0.1),
                           max_iters=5000, perceptron_gap=False)
 _WORST_CASE_NS = (50, 100, 200, 400, 800)
@@ -585,14 +633,16 @@ CLAIMS: tuple[Claim, ...] = (
                             judge=_scaling("two_layer_conv:gd:scaled", 0.9, 1.1)),)),
     Claim("minimal_two_layer_slope", f"{TYURIN_GD}, §2 (minimal example)",
           "Two-layer GD needs Õ(√d) iterations: the paper's bound ≈ λ2/μ · log is an upper bound, "
-          "so the judged statistic is the 90th percentile over 64 inits (init norm 1), in the "
-          "paper's regime γ = c·n/λ2 with c = 1",
-          "log–log slope of the 90th percentile ≈ 0.5", "[0.3, 0.7]", (),
-          _scaling("two_layer_conv:gd:scaled", 0.3, 0.7, "p90"), "complexity", fast=False,
-          controls=(Control("fixed step γ = 0.1 (no 1/λ2 step rule)",
-                            judge=_scaling("two_layer_conv:gd:0.1", 0.3, 0.7, "p90")),
+          "so the judged statistic is the 90th percentile over 64 inits, in the paper's regime: "
+          "γ = c·n/λ2 with c = 1, init norm 1",
+          "log–log slope of the 90th percentile ≈ 0.5 (0.49 measured)", "[0.3, 0.6]", (),
+          _scaling("two_layer_conv:gd:scaled", 0.3, 0.6, "p90"), "complexity", fast=False,
+          controls=(Control("identity shift P = I (numpy GD of the same model)",
+                            judge=_numpy_scaling(_identity, 0.3, 0.6)),
+                    Control("fixed step γ = 0.1 (no 1/λ2 step rule)",
+                            judge=_scaling("two_layer_conv:gd:0.1", 0.3, 0.6, "p90")),
                     Control("linear batch perceptron in place of the two-layer model",
-                            judge=_scaling("linear:batch_perceptron", 0.3, 0.7, "p90")))),
+                            judge=_scaling("linear:batch_perceptron", 0.3, 0.6, "p90")))),
     Claim("q_contraction", f"{BW}, §3",
           "GD multiplies every Q_i = a_i² − b_i² by (1 − η²ε²) each step",
           "Q_i(t+1) = (1 − η²ε_t²) Q_i(t)", "1e-9 relative",
@@ -656,7 +706,7 @@ CLAIMS: tuple[Claim, ...] = (
           tuple(make_spec(model="shallow_linear", phi=1.0, step_sizes=_BLOW_UP_ETAS, max_iters=200000,
                           tol=1e-8, **shallow.figure3_spec_fields("generic", s)) for s in _BLOW_UP_SCALES),
           partial(_steps_blow_up, scales=_BLOW_UP_SCALES), "shallow",
-          view=_figure3_view(_BLOW_UP_SCALES, 0.05, 1.8, 60, 20000),
+          view=_figure3_view(_BLOW_UP_SCALES, 0.01, 1.2, 120, 20000),
           controls=(Control("gradient flow at the same η (no step-size instability)",
                             specs=tuple(make_spec(model="shallow_linear", phi=1.0, algorithm="gradient_flow",
                                                   step_sizes=_BLOW_UP_ETAS, max_iters=200000, tol=1e-8,

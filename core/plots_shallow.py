@@ -460,6 +460,7 @@ def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 
     x_values: list[float] = []
     points: list[tuple[float, float, str]] = []     # (x, S, text) of every run with an S
     missing = 0
+    unstable_lines = False
     for scale, result in zip(scales, results):
         color = colors[scale]
         xs, ys, text = [], [], []
@@ -490,6 +491,14 @@ def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 
         eps0 = abs(float(result.runs[0].history["residual"][0]))
         if eps0 > 0:
             figure.add_vline(x=lam0 / eps0, line=dict(color=color, dash="dot", width=1.5))
+        phi = abs(float(result.spec.phi))
+        if phi > 0 and not math.isclose(eps0, phi):     # η|Φ| = 1 is elsewhere for this init
+            figure.add_vline(x=lam0 / phi, line=dict(color=color, dash="dashdot", width=1.5))
+            unstable_lines = True
+    if unstable_lines:
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines",
+                                    name="η|Φ| = 1 per s (no stable minimum beyond)",
+                                    line=dict(color=GUIDE_COLOR, dash="dashdot", width=1.5)))
     if fails_x:
         figure.add_trace(go.Scatter(
             x=fails_x, y=fails_y, mode="markers", name=f"not converged within {top} (or diverged)",

@@ -15,10 +15,12 @@ from ui.state import Field, bool_parser
 PAGE = "checks"
 ROW_HEIGHT = 80
 INTRO = """
-Each row is one claim of the three papers (or of the neighbouring results in science.md §4):
-what the paper says, the run that measures it, the tolerance and the verdict. The runs are
-ordinary sweeps, cached like every other view; **open view** shows the claim's run on its
-dashboard page. The same checks run on the command line:
+Each row is one claim of the three papers (or of the neighbouring results in `docs/science.md`
+§4, where every formula and convention is written out): what the paper says, the run that
+measures it, the tolerance and the verdict. Every claim also runs **negative controls** —
+deliberately wrong variants (a wrong normalisation, step rule, shift, …) through the same judge,
+which must reject them; a claim whose control passes is **WEAK**. The runs are ordinary sweeps,
+cached like every other view; **open view** shows the claim's run on its dashboard page. The same checks run on the command line:
 `python -m core reproduce` (the quick ones) or `python -m core reproduce --all`
 (add `--format json` for the JSON below, `--no-cache` to recompute).
 """
@@ -45,7 +47,7 @@ def verdict_rows(verdicts) -> list[dict]:
     for verdict in verdicts:
         claim = verdict.claim
         rows.append({
-            "result": "PASS" if verdict.measurement.passed else "FAIL",
+            "result": verdict.status.upper(),
             "claim": claim.name,
             "view": relative_link(claim.link()),
             "paper & section": claim.paper,
@@ -53,19 +55,32 @@ def verdict_rows(verdicts) -> list[dict]:
             "what we measure": verdict.measurement.measured,
             "expected": claim.expected,
             "tolerance": claim.tolerance,
+            "negative controls": control_summary(verdict),
             "speed": "quick" if claim.fast else "slow",
             "seconds": round(verdict.seconds, 2),
         })
     return rows
 
 
+def control_summary(verdict) -> str:
+    """One line per control: rejected (as it must be) or accepted (the claim is weak)."""
+    if not verdict.controls:
+        return "none run" if not verdict.judged else "none: cannot tell a wrong variant apart"
+    return "; ".join(f"{'rejected' if not c.passed else 'ACCEPTED'}: {c.name}" for c in verdict.controls)
+
+
+RESULT_STYLES = {"PASS": "color: #1a7f37; font-weight: 600", "WEAK": "color: #9a6700; font-weight: 700",
+                 "FAIL": "color: #cf222e; font-weight: 700"}
+
+
 def result_style(value: str) -> str:
-    return "color: #1a7f37; font-weight: 600" if value == "PASS" else "color: #cf222e; font-weight: 700"
+    return RESULT_STYLES.get(value, "")
 
 
-def summary(verdicts) -> tuple[int, int]:
-    passed = sum(v.measurement.passed for v in verdicts)
-    return passed, len(verdicts) - passed
+def summary(verdicts) -> tuple[int, int, int]:
+    """(passed, weak, failed)."""
+    statuses = [v.status for v in verdicts]
+    return statuses.count("pass"), statuses.count("weak"), statuses.count("fail")
 
 
 def main() -> None:
@@ -77,10 +92,10 @@ def main() -> None:
     fresh = right.button("Run again, ignoring the cache", icon=":material/refresh:")
     claims = select(None, include_slow)
     verdicts = run_checks(claims, use_cache=not fresh)
-    passed, failed = summary(verdicts)
+    passed, weak, failed = summary(verdicts)
     cached = sum(v.cached for v in verdicts)
-    line = f"{passed} passed, {failed} failed"
-    if failed:
+    line = f"{passed} passed, {weak} weak, {failed} failed"
+    if failed or weak:
         st.warning(line, icon=":material/report:")
     else:
         st.success(line, icon=":material/check_circle:")
@@ -99,16 +114,20 @@ def main() -> None:
             "what we measure": st.column_config.TextColumn(width=300),
             "expected": st.column_config.TextColumn(width=220),
             "tolerance": st.column_config.TextColumn(width=100),
+            "negative controls": st.column_config.TextColumn(width=260),
             "view": st.column_config.LinkColumn("view", display_text="open view", width=90,
                                                 help="the dashboard view of the claim's run"),
         })
-    with st.expander("Details of failed checks" if failed else "Details"):
+    with st.expander("Details of failed and weak checks" if failed or weak else "Details"):
+        marks = {"pass": ":green[PASS]", "weak": ":orange[WEAK]", "fail": ":red[FAIL]"}
         for verdict in verdicts:
             detail = verdict.measurement.detail
-            mark = ":green[PASS]" if verdict.measurement.passed else ":red[FAIL]"
-            st.markdown(f"{mark} **{verdict.claim.name}** — [{verdict.claim.page} view]"
+            st.markdown(f"{marks[verdict.status]} **{verdict.claim.name}** — [{verdict.claim.page} view]"
                         f"({relative_link(verdict.claim.link())}) · {verdict.measurement.measured}"
                         + (f" · {detail}" if detail else ""))
+            for control in verdict.controls:
+                st.markdown(f"&nbsp;&nbsp;&nbsp;control *{control.name}*: "
+                            f"{'rejected' if not control.passed else ':orange[accepted]'} · {control.measured}")
     st.download_button("verdicts.json", data=json.dumps([v.to_dict() for v in verdicts], indent=1),
                        file_name="verdicts.json", mime="application/json",
                        on_click="ignore", icon=":material/data_object:")

@@ -1,6 +1,8 @@
 """AppTest: the Paper checks page (a table generated from core.claims.CLAIMS)."""
 import re
 
+import pytest
+
 from core.claims import CLAIMS, CLAIMS_BY_NAME, check
 from tests.app_helpers import ROOT, assert_clean, errors, table_rows
 from tests.extra_helpers import link_query, open_extra
@@ -11,12 +13,13 @@ QUICK = [claim.name for claim in CLAIMS if claim.fast]
 
 def summary_line(at):
     lines = [e.value for e in list(at.success) + list(at.warning)
-             if re.fullmatch(r"\d+ passed, \d+ failed", e.value)]
+             if re.fullmatch(r"\d+ passed, \d+ weak, \d+ failed", e.value)]
     assert len(lines) == 1, [e.value for e in list(at.success) + list(at.warning)]
-    passed, failed = map(int, re.findall(r"\d+", lines[0]))
-    return passed, failed
+    passed, weak, failed = map(int, re.findall(r"\d+", lines[0]))
+    return passed, weak, failed
 
 
+@pytest.mark.slow
 def test_quick_claims_by_default_with_verdicts_links_and_summary():
     at = open_extra("checks")
     assert_clean(at)
@@ -30,20 +33,27 @@ def test_quick_claims_by_default_with_verdicts_links_and_summary():
         # a relative link to the dashboard view of the claim's spec
         assert not row["view"].startswith("/") and "://" not in row["view"]
         assert "/" + row["view"] == claim.link()
-    passed, failed = summary_line(at)
-    assert passed + failed == len(QUICK)
-    assert passed == sum(row["result"] == "PASS" for row in rows)
+    passed, weak, failed = summary_line(at)
+    assert passed + weak + failed == len(QUICK)
+    assert passed == sum(row["result"] == "PASS" for row in rows) == len(QUICK)
+    # every row lists its negative controls, all rejected
+    for row in rows:
+        controls = row["negative controls"].split("; ")
+        assert controls and all(c.startswith("rejected: ") for c in controls), row
+        names = [c.name for c in CLAIMS_BY_NAME[row["claim"]].controls]
+        assert [c.split(": ", 1)[1] for c in controls] == names
     # The measurement shown is the core's verdict (the runs come from the same cache).
     for name in ("q_contraction", "figure3_trends", "period_doubling"):
         verdict = check(CLAIMS_BY_NAME[name])
         row = [r for r in rows if r["claim"] == name][0]
         assert row["what we measure"] == verdict.measurement.measured
-        assert (row["result"] == "PASS") == verdict.measurement.passed
+        assert row["result"] == verdict.status.upper()
     assert any(b.label == "verdicts.json" for b in at.get("download_button"))
     assert "python -m core reproduce --all" in at.markdown[0].value
     assert at.query_params["slow"] == "0"
 
 
+@pytest.mark.slow
 def test_slow_checks_from_the_url_and_the_checkbox():
     at = open_extra("checks", {"slow": "1"})
     assert_clean(at)
@@ -55,6 +65,7 @@ def test_slow_checks_from_the_url_and_the_checkbox():
     assert at.query_params["slow"] == "0"
 
 
+@pytest.mark.slow
 def test_bad_query_parameter_is_reported():
     at = open_extra("checks", {"slow": "maybe"})
     assert not at.exception
@@ -75,4 +86,8 @@ def test_claim_links_open_registered_pages_and_shallow_views_cleanly():
             continue
         at = open_extra("shallow", query)
         assert_clean(at)
-        assert at.text_input(key="shallow.step_size").value == query["step_size"], claim.name
+        if "step_size" in query:
+            assert at.text_input(key="shallow.step_size").value == query["step_size"], claim.name
+        else:   # a Figure-3 view: its scales and init come back from the link
+            assert at.text_input(key="shallow.scales").value == query["scales"], claim.name
+            assert at.selectbox(key="shallow.fig3_init").value == query["fig3_init"] == "generic"

@@ -1,0 +1,100 @@
+"""Hostile URLs against every page (AppTest): no exception, no traceback, nothing about the
+server, every echoed value shown as literal text, and one boundary for unexpected errors."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.spec import QUERY_NAMES
+from tests.app_helpers import PAGE_FILES, TIMEOUT, open_page, shown_text
+from ui.state import FIELD_RANGES
+
+PAGE_ONLY = ("view", "curves", "dims", "scales", "fig3_init", "run", "baseline", "slow",
+             "margin_per_norm", "algorithm", "kernel_size", "classes", "path", "pins", "pin")
+FIELDS = sorted(set(QUERY_NAMES.values()) | set(FIELD_RANGES) | set(PAGE_ONLY))
+HOSTILE_VALUES = {
+    "markdown": "[click me](https://evil.example/x) ![t](https://evil.example/t.png) <b>x</b> $x$",
+    "ranges": "1:inf:x2",
+    "digits": "１２",
+    "huge": "-1e400",
+    "zero": "0",
+}
+
+
+def visible_texts(at: AppTest) -> list[str]:
+    texts = []
+    for kind in ("error", "warning", "info", "success", "markdown", "caption", "exception"):
+        texts += [str(getattr(element, "value", "")) for element in getattr(at, kind)]
+    return texts
+
+
+@pytest.mark.parametrize("page", sorted(PAGE_FILES))
+@pytest.mark.parametrize("value_name", sorted(HOSTILE_VALUES))
+def test_hostile_urls_are_refused_in_plain_text(page, value_name):
+    value = HOSTILE_VALUES[value_name]
+    at = open_page(page, {name: value for name in FIELDS})
+    assert not at.exception, [e.value for e in at.exception]
+    for text in visible_texts(at):
+        assert "Traceback" not in text and 'File "/' not in text and "/work/" not in text
+        assert not re.search(r"(?<!\\)\]\((?:https?:)?//", text), text   # no live link or image
+        assert "<b>" not in text
+
+
+def test_a_markdown_link_in_the_url_is_shown_as_text():
+    at = open_page("dynamics", {"model": HOSTILE_VALUES["markdown"]})
+    assert not at.exception
+    bodies = [element.value for element in at.error]
+    assert any("\\[click me\\]\\(https\\:\\/\\/evil" in body for body in bodies), bodies
+    assert any("[click me](https://evil.example/x)" in shown_text(body) for body in bodies)
+
+
+@pytest.mark.parametrize("gamma", ["0", "-1", "nan", "1e400"])
+def test_step_size_map_gamma_is_a_field_error(gamma):
+    at = open_page("step_size_map", {"gamma": gamma})
+    assert not at.exception
+    assert any("gamma" in shown_text(e.value) for e in at.error)
+
+
+def test_a_folder_outside_the_allow_list_is_refused_without_saying_if_it_exists():
+    messages = []
+    for path in ("/etc", "/no/such/folder"):
+        at = open_page("images", {"dataset": "cifar10", "path": path})
+        assert not at.exception
+        messages.append([shown_text(e.value) for e in at.error])
+    assert messages[0] == messages[1] and "not an allowed location" in messages[0][0]
+
+
+def failing_page():
+    from ui.boundary import guarded
+
+    def page():
+        import streamlit as st
+
+        st.write("before")
+        return 1 / 0
+    guarded(page)
+
+
+def failing_fragment_page():
+    import streamlit as st
+
+    from ui.boundary import fragment
+
+    @fragment
+    def part():
+        raise RuntimeError("secret /srv/path detail")
+    part()
+    st.write("after the fragment")
+
+
+@pytest.mark.parametrize("script", [failing_page, failing_fragment_page])
+def test_unexpected_errors_show_a_reference_and_no_traceback(script, caplog):
+    at = AppTest.from_function(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    [message] = [e.value for e in at.error]
+    reference = re.search(r"reference ([0-9a-f]{10})", message).group(1)
+    assert "ZeroDivision" not in message and "secret" not in message and "/srv" not in message
+    assert reference in caplog.text and ("ZeroDivisionError" in caplog.text
+                                         or "secret /srv/path detail" in caplog.text)

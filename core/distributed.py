@@ -49,6 +49,7 @@ SHARD_WORK = 2**26
 LOCAL_RAY_CPUS = 2                      # a local Ray instance (no address) uses at most this
 LOCAL_OBJECT_STORE_BYTES = 256 * 2**20
 CONNECT_TIMEOUT_S = 8.0                 # joining a cluster fails with one line after this
+PROBE_TIMEOUT_S = 3.0                   # a cluster address must answer a connection this fast
 TASK_RETRIES = 3                        # a shard whose worker dies is run again this often
 POLL_S = 0.2
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -488,13 +489,26 @@ def _split_address(address: str) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
 def _probe(address: str, parsed: tuple[str, int]) -> None:
+    """Fail fast, before Ray's own minutes-long retries: the port must accept a connection
+    and answer like a gRPC server (Ray's GCS and client server are gRPC: an HTTP/2 SETTINGS
+    frame comes back at once). Skipped with TLS, where the handshake comes first."""
     try:
-        with socket.create_connection(parsed, timeout=min(5.0, CONNECT_TIMEOUT_S)):
-            pass
+        with socket.create_connection(parsed, timeout=PROBE_TIMEOUT_S) as connection:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+                return
+            connection.sendall(_HTTP2_PREFACE)
+            answer = connection.recv(9)
+    except socket.timeout:
+        raise BackendError(_unreachable(address, f"no answer in {PROBE_TIMEOUT_S:g} s")) from None
     except OSError as error:
         reason = error.strerror or type(error).__name__
         raise BackendError(_unreachable(address, reason)) from None
+    if len(answer) < 4 or answer[3] != 4:          # not an HTTP/2 SETTINGS frame
+        raise BackendError(_unreachable(address, "it does not answer like a Ray cluster"))
 
 
 def _unreachable(address: str, reason: str) -> str:

@@ -249,10 +249,12 @@ def test_cli_run_and_sweep_d_on_ray_match_local(ray_local, one_thread, small_sha
                   "--format", "json"]
     code, local_sweep, _ = cli(*sweep_args, "--no-cache")
     assert code == 0
+    placed = len(distributed.LAST_PLACEMENTS)
     code, ray_sweep, err = cli(*sweep_args, "--backend", "ray", "--progress")
     assert code == 0, err
     assert json.loads(local_sweep) == json.loads(ray_sweep)
     assert "shards" in err
+    assert len(distributed.LAST_PLACEMENTS) - placed >= 8       # 8 specs (2 curves x 4 d) on Ray
     placed = len(distributed.LAST_PLACEMENTS)
     code, cached_sweep, _ = cli(*sweep_args, "--backend", "ray")
     assert code == 0 and json.loads(cached_sweep) == json.loads(local_sweep)

@@ -36,3 +36,19 @@ def test_new_claims_pass_and_reject_their_controls(name):
     verdict = check(CLAIMS_BY_NAME[name])
     assert verdict.status == "pass", verdict.measurement
     assert verdict.controls and not any(c.passed for c in verdict.controls)
+
+
+def test_the_repository_carries_its_own_science_and_the_readme_lists_every_claim():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    science = (root / "docs" / "science.md").read_text()
+    for convention in ("½ first step", "γ = c · n/λ₂", "Figure 3", "Project convention"):
+        assert convention in science, convention
+    readme = (root / "README.md").read_text()
+    assert "../shared" not in readme and "docs/science.md" in readme
+    for claim in CLAIMS:
+        assert f"| `{claim.name}` |" in readme, claim.name
+    for page in ("pages/shallow.py", "pages/checks.py", "core/claims.py"):
+        text = (root / page).read_text()
+        assert "docs/science.md" in text and "../shared" not in text, page

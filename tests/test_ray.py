@@ -326,3 +326,22 @@ def test_killed_worker_loses_nothing(ray_local, one_thread, cache_dir, monkeypat
     assert "error" not in outcome, outcome.get("error")
     assert len(outcome["result"].runs) == 8
     assert_identical(local, outcome["result"])
+
+
+# ---------------------------------------------------------------------- dashboard setting
+def test_sidebar_switches_this_sessions_backend(monkeypatch):
+    from tests.app_helpers import assert_clean, open_page
+    from ui.sidebar import BACKEND_STATE, BACKEND_WIDGET
+
+    monkeypatch.delenv("GDX_BACKEND", raising=False)
+    monkeypatch.delenv("GDX_RAY_ADDRESS", raising=False)
+    at = open_page("home")
+    assert_clean(at)
+    (switch,) = [radio for radio in at.sidebar.radio if radio.key == BACKEND_WIDGET]
+    assert switch.value == "local" and list(switch.options) == ["here", "on Ray"]
+    switch.set_value("ray").run()
+    assert_clean(at)
+    assert at.session_state[BACKEND_STATE] == "ray"
+    # the caption is written from core.distributed.current_backend() inside the session
+    assert any("a local Ray instance" in caption.value for caption in at.sidebar.caption)
+    assert distributed.current_backend().name == "local"      # other sessions, the CLI: unchanged

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.api import Outcome
+from core.distributed import shard_note
 from core.plots import figure_html
 from core.results import SweepResult
 from core.spec import SpecError
@@ -47,7 +48,7 @@ def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) 
         if bar is None and time.perf_counter() - started < PROGRESS_AFTER_S:
             return
         fraction = min(max(float(fraction), 0.0), 1.0)
-        text = f"{label} … {fraction:.0%}"
+        text = f"{label} … {fraction:.0%}{shard_note()}"      # " · shards 3/12" on Ray
         if bar is None:
             bar = slot.progress(fraction, text=text)
         else:

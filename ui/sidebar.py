@@ -7,6 +7,7 @@ import sqlite3
 import streamlit as st
 import torch
 
+from core import distributed
 from core.api import open_cache
 from core.cache import default_directory
 from core.engine import resolve_device
@@ -27,6 +28,46 @@ def limit_torch_threads() -> None:
         torch.set_num_threads(wanted)
 
 
+BACKEND_STATE = "gdx_backend"            # this session's choice, read by core.distributed
+BACKEND_WIDGET = "gdx_backend_widget"
+
+
+def _session_backend() -> str | None:
+    """The backend this session chose in the sidebar (None outside a script run: the CLI,
+    tests and worker threads use GDX_BACKEND)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get(BACKEND_STATE)
+
+
+distributed.set_session_resolver(_session_backend)
+
+
+def _remember_backend() -> None:
+    # on_change runs before the rerun, so the page computing next already uses the choice
+    st.session_state[BACKEND_STATE] = st.session_state[BACKEND_WIDGET]
+
+
+def backend_setting(box) -> None:
+    """Local or Ray for this session's sweeps. The cluster address is the server's
+    GDX_RAY_ADDRESS (never typed in the page: visitors cannot point the server elsewhere)."""
+    try:
+        current = distributed.current_backend()
+    except Exception as error:  # a bad GDX_BACKEND must not take the page down
+        box.caption("Backend setting unavailable: " + literal(error))
+        return
+    box.radio("Sweeps run", distributed.BACKENDS, index=distributed.BACKENDS.index(current.name),
+              key=BACKEND_WIDGET, on_change=_remember_backend, horizontal=True,
+              format_func=lambda name: {"local": "here", "ray": "on Ray"}[name],
+              help="On Ray, a sweep is cut into shards that run as Ray tasks; the results "
+                   "are identical and cached here, on the dashboard's machine.")
+    if current.name == "ray":
+        box.caption(f"Ray: {current.describe()} (server setting GDX_RAY_ADDRESS); progress "
+                    "counts shards done of all.")
+
+
 @st.cache_resource
 def device_summary() -> str:
     device = resolve_device("auto")
@@ -38,6 +79,7 @@ def device_summary() -> str:
 def sidebar_footer() -> None:
     box = st.sidebar.container(border=True)
     box.markdown("**Runs execute on** " + device_summary())
+    backend_setting(box)
     try:
         cache = open_cache()
         entries = len(cache)

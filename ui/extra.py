@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from core.api import Outcome, run_spec
+from core.distributed import current_backend, run_all
 from core.spec import RunSpec, SpecError
 
 from .common import run_with_progress
@@ -67,6 +68,9 @@ def run_specs(specs: Sequence[RunSpec], label: str, weights: Sequence[float] | N
     outcomes: list[Outcome] = []
 
     def task(progress: Callable[[float], None]) -> list[Outcome]:
+        if len(specs) > 1 and current_backend().name == "ray":   # every spec's shards at once
+            outcomes.extend(run_all(specs, progress=progress))
+            return outcomes
         done = 0.0
         for spec, weight in zip(specs, weights):
             outcomes.append(run_spec(spec, progress=lambda f, base=done, w=weight:

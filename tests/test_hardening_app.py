@@ -46,7 +46,7 @@ def test_a_markdown_link_in_the_url_is_shown_as_text():
     at = open_page("dynamics", {"model": HOSTILE_VALUES["markdown"]})
     assert not at.exception
     bodies = [element.value for element in at.error]
-    assert any("\\[click me\\]\\(https\\:\\/\\/evil" in body for body in bodies), bodies
+    assert any("\\[click me\\]\\(https" in body for body in bodies), bodies
     assert any("[click me](https://evil.example/x)" in shown_text(body) for body in bodies)
 
 

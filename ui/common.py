@@ -94,6 +94,9 @@ def literal(text: object, limit: int = 400) -> str:
     if len(text) > limit:
         text = text[:limit] + "…"
     text = " ".join(text.split())          # one line: no headings or lists from newlines
+    # GFM turns "https://…", "www.…" and "a@b.c" into links even with escapes; an invisible
+    # zero-width space after ":", "." and "@" keeps them plain text.
+    text = re.sub(r"([:.@])", "\\1\u200b", text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

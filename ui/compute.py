@@ -89,9 +89,11 @@ class ComputeGuard:
 
     def _acquire(self) -> None:
         slots = _slots()
+        told = False
         while not slots.acquire(timeout=0.25):
-            if self.waiting is not None:
-                self.waiting()
+            if self.waiting is not None and not told:
+                self.waiting()                      # once: no redraws while waiting
+                told = True
             if not visitor_present(self.session_id):
                 raise VisitorLeft()
         self.holding = True

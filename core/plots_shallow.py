@@ -25,7 +25,7 @@ MINIMA_COLOR = "#2ca02c"
 SHALLOW_TITLES = {
     "residual": "|ε| = |aᵀb − Φ|",
     "norm": "λ = ‖a‖² + ‖b‖²",
-    "imbalance": "S(t) = Qᵢ(t)/Qᵢ(0), the same for every i (Qᵢ = aᵢ² − bᵢ²)",
+    "imbalance": "S(t) = Qᵢ(t)/Qᵢ(0), every i",
     "sharpness": "sharpness (top Hessian eigenvalue)",
 }
 

@@ -189,5 +189,6 @@ def test_cli_shallow_run(capsys):
     assert set(run["history"]) >= {"loss", "residual", "norm", "imbalance", "sharpness"}
     assert set(run) >= {"steps_to_tol", "imbalance_ratio", "final_sharpness", "gf_sharpness", "diverged"}
     code = main(["run", "--model", "shallow_linear", "--init", "fig3", "--scale", "4",
-                 "--algorithm", "gradient_flow", "--step-size", "0.01", "--format", "summary"])
-    assert code == 0 and json.loads(capsys.readouterr().out)["runs"][0]["steps_to_tol"] is not None
+                 "--algorithm", "gradient_flow", "--step-size", "0.01", "--format", "json"])
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert code == 0 and run["steps_to_tol"] == math.ceil(run["gf_time_to_tol"] / 0.01 - 1e-9)

@@ -20,18 +20,30 @@ class HistoryGrid:
         while length // self.stride > self.capacity:
             self.stride *= 2
 
-    def maybe_record(self, t: int, values: torch.Tensor) -> None:
+    def due(self, t: int) -> bool:
+        """Whether iteration t is on the grid as it stands (it may still drop off when the
+        grid is full and its stride doubles)."""
+        return t % self.stride == 0
+
+    def slot(self, t: int) -> torch.Tensor | None:
+        """The row iteration t's values go in (written in place by the caller), or None when
+        t is not kept."""
         if t % self.stride:
-            return
+            return None
         if len(self.iterations) == self.capacity + 1:
             keep = self.buffer[::2].clone()
             self.buffer[: keep.shape[0]] = keep
             self.iterations = self.iterations[::2]
             self.stride *= 2
             if t % self.stride:
-                return
-        self.buffer[len(self.iterations)] = values
+                return None
         self.iterations.append(t)
+        return self.buffer[len(self.iterations) - 1]
+
+    def maybe_record(self, t: int, values: torch.Tensor) -> None:
+        row = self.slot(t)
+        if row is not None:
+            row.copy_(values)
 
     def numpy(self) -> tuple[np.ndarray, np.ndarray]:
         count = len(self.iterations)

@@ -58,3 +58,20 @@ def top_hessian_eigenvalue(model: Model, shared, theta_row: torch.Tensor, seed: 
         if p <= 1024:
             return top_hessian_eigenvalue(model, shared, theta_row, seed, exact=True)
         return float("nan")
+
+
+class SharpnessMeter:
+    """The sharpness of a batch of runs at one iteration (float64: Hessian-vector products in
+    float32 are too noisy for Lanczos)."""
+
+    def __init__(self, model: Model, shared):
+        self.model = model
+        self.shared = shared if shared.features.dtype == torch.float64 else model.prepare(
+            shared.features.double(), shared.labels.double())
+
+    def measure(self, theta: torch.Tensor, running: torch.Tensor, t: int) -> np.ndarray:
+        """(B,) top Hessian eigenvalues of the running rows of θ (NaN for the others)."""
+        sharp = np.full(theta.shape[0], np.nan)
+        for row in np.flatnonzero(running.cpu().numpy()):
+            sharp[row] = top_hessian_eigenvalue(self.model, self.shared, theta[row].double(), seed=t)
+        return sharp

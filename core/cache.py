@@ -18,9 +18,9 @@ import torch
 
 from .results import SweepResult
 from .errors import SpecError
+from .settings import env_number
 from .spec import RunSpec
 
-DEFAULT_SIZE_LIMIT = 2 * 2**30
 
 
 def code_version(root: Path | None = None) -> str:
@@ -101,9 +101,9 @@ class ResultCache:
     (through sqlite's read-only mode) but not written; a full disk or a folder removed
     mid-run means the result is returned unstored, with a warning saying so."""
 
-    def __init__(self, directory: str | None = None, size_limit: int = DEFAULT_SIZE_LIMIT):
+    def __init__(self, directory: str | None = None, size_limit: int | None = None):
         self.directory = directory or default_directory()
-        self.size_limit = size_limit
+        self.size_limit = size_limit or int(env_number("GDX_CACHE_SIZE_MB") * 2**20)
         self.warnings: list[str] = []
         self.read_only = False
         self._store: diskcache.Cache | None = None

@@ -1,10 +1,12 @@
 """Batched engine vs per-configuration PyTorch loops (run by hand).
 
-    python benchmarks/bench_engine.py [--device cpu|cuda] [--steps 64] [--iters 1000] [--repeat 3]
+    python benchmarks/bench_engine.py [--device cpu|cuda] [--steps 64] [--iters 300] [--repeat 3]
+                                      [--format text|json]
 
-Workload (the core-engine issue): LR+GD on gaussian n = 2000, d = 200, float64, 64 step
-sizes x 1000 iterations, every run to the end. Two per-run baselines, both timed in the same
-process as the engine:
+Workload (issue 15): LR+GD on gaussian n = 2000, d = 200, float64, 64 step sizes x 300
+iterations, every run to the end; also the same sweep with the perceptron-gap companion the
+dashboard shows by default. Two per-run baselines, both timed in the same process as the
+engine:
 
 * ``autograd``: the straightforward PyTorch loop - a parameter tensor, the loss, backward(),
   torch.optim.SGD;
@@ -27,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import add_format, configure, emit, interleaved, machine, synchronize  # noqa: E402
 from core import datasets  # noqa: E402
 from core.engine import run_sweep  # noqa: E402
 from core.spec import make_spec  # noqa: E402
@@ -85,11 +88,6 @@ def bare_batched_loop(features, labels, step_sizes, iterations):
     return theta
 
 
-def synchronize(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def matmul_gflops(batch, n, d, dtype, device, seconds=1.0):
     a = torch.randn(batch, d, dtype=dtype, device=device)
     b = torch.randn(n, d, dtype=dtype, device=device)
@@ -109,12 +107,15 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--steps", type=int, default=64)
-    parser.add_argument("--iters", type=int, default=1000)
+    parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--d", type=int, default=200)
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the best")
-    args = parser.parse_args()
+    parser.add_argument("--no-per-run", action="store_true",
+                        help="skip the two per-run loops (the slowest part)")
+    args = add_format(parser).parse_args()
+    configure(args)
     device = torch.device(args.device)
     dtype = {"float64": torch.float64, "float32": torch.float32}[args.dtype]
 
@@ -122,55 +123,58 @@ def main():
     spec = make_spec(dataset="gaussian", n=args.n, d=args.d, margin=0.1, algorithm="gd",
                      step_sizes=step_sizes, max_iters=args.iters, run_to_max=True,
                      perceptron_gap=False, device=args.device, dtype=args.dtype)
+    gap_spec = spec.replace(perceptron_gap=True)
     data = datasets.load(spec)
     features = torch.as_tensor(data.features, dtype=dtype, device=device)
     labels = torch.as_tensor(data.labels, dtype=dtype, device=device)
 
     run_sweep(spec.replace(max_iters=5), data)   # warm-up
+    run_sweep(gap_spec.replace(max_iters=5), data)
 
-    def engine(*_):
-        return run_sweep(spec, data)
+    contenders = {"engine": lambda: run_sweep(spec, data),
+                  "engine_gap": lambda: run_sweep(gap_spec, data),
+                  "bare": lambda: bare_batched_loop(features, labels, step_sizes, args.iters)}
+    if not args.no_per_run:
+        contenders["hand"] = lambda: naive_loop(features, labels, step_sizes, args.iters)
+        contenders["autograd"] = lambda: autograd_loop(features, labels, step_sizes, args.iters)
+    best, rounds, values = interleaved(contenders, args.repeat, device)
+    engine, bare = best["engine"], best["bare"]
 
-    # Rounds interleave the contenders, so a noisy spell on a shared machine hits all of them;
-    # each figure is the best of its rounds (noise only ever adds time).
-    contenders = {"engine": engine, "hand": naive_loop, "autograd": autograd_loop,
-                  "bare": bare_batched_loop}
-    times = {name: [] for name in contenders}
-    values = {}
-    for _ in range(args.repeat):
-        for name, function in contenders.items():
-            synchronize(device)
-            started = time.perf_counter()
-            values[name] = function(features, labels, step_sizes, args.iters)
-            synchronize(device)
-            times[name].append(time.perf_counter() - started)
-    batched, naive, autograd, bare = (min(times[name]) for name in contenders)
-    result, finals, autograd_finals = values["engine"], values["hand"], values["autograd"]
-
-    engine_finals = [run.final_loss for run in result.runs]
-    agree = (np.allclose(engine_finals, finals, rtol=1e-6, atol=1e-12)
-             and np.allclose(engine_finals, autograd_finals, rtol=1e-6, atol=1e-12))
+    engine_finals = [run.final_loss for run in values["engine"].runs]
+    agree = all(np.allclose(engine_finals, values[name], rtol=1e-6, atol=1e-12)
+                for name in ("hand", "autograd") if name in values)
     flops = 2 * 2 * args.steps * args.n * args.d * (args.iters + 1)
-    achieved = flops / batched / 1e9
+    achieved = flops / engine / 1e9
     ceiling = matmul_gflops(args.steps, args.n, args.d, dtype, device)
-    square = matmul_gflops(2048, 2048, 2048, dtype, device)
-    with_gap = run_sweep(spec.replace(perceptron_gap=True), data).meta["seconds"]
+    ratios = {"engine_share_of_bare_speed": bare / engine,          # goal >= 0.85
+              "gap_companion_overhead": best["engine_gap"] / engine - 1,   # goal <= 0.30
+              "sweep_share_of_matmul_gflops": achieved / ceiling}
+    if "hand" in best:
+        ratios.update(engine_vs_autograd=best["autograd"] / engine, engine_vs_hand=best["hand"] / engine,
+                      bare_vs_hand=best["hand"] / bare)
+    workload = {"steps": args.steps, "iters": args.iters, "n": args.n, "d": args.d,
+                "dtype": args.dtype, "rounds": args.repeat}
 
-    print(f"device {device} ({torch.get_num_threads()} threads), {args.dtype}, "
-          f"{args.steps} step sizes x {args.iters} iterations, n={args.n}, d={args.d}; "
-          f"best of {args.repeat} interleaved rounds")
-    for name in contenders:
-        print(f"  {name:9s} rounds: " + " ".join(f"{value:7.3f}" for value in times[name]))
-    print(f"batched engine      {batched:8.3f} s   (with perceptron-gap companion: {with_gap:.3f} s)")
-    print(f"autograd per-run    {autograd:8.3f} s   -> engine {autograd / batched:5.1f} x faster")
-    print(f"hand-gradient per-run {naive:6.3f} s   -> engine {naive / batched:5.1f} x faster")
-    print(f"bare batched loop   {bare:8.3f} s   -> the most any batched loop gains over the "
-          f"hand-gradient one here: {naive / bare:.1f} x")
-    print(f"final losses agree (engine, autograd, hand): {agree}")
-    print(f"sweep throughput    {achieved:8.1f} GFLOP/s")
-    print(f"torch matmul, same shapes ({args.steps}x{args.d} @ {args.d}x{args.n}) "
-          f"{ceiling:8.1f} GFLOP/s -> sweep at {100 * achieved / ceiling:.0f} %")
-    print(f"torch matmul, 2048^3 {square:8.1f} GFLOP/s -> sweep at {100 * achieved / square:.0f} %")
+    lines = [f"device {device} ({torch.get_num_threads()} threads), {args.dtype}, "
+             f"{args.steps} step sizes x {args.iters} iterations, n={args.n}, d={args.d}; "
+             f"best of {args.repeat} interleaved rounds"]
+    lines += [f"  {name:10s} rounds: " + " ".join(f"{value:7.3f}" for value in rounds[name])
+              for name in contenders]
+    lines.append(f"batched engine      {engine:8.3f} s   = {100 * bare / engine:.0f} % of the bare "
+                 f"batched loop's speed (bare {bare:.3f} s; goal >= 85 %)")
+    lines.append(f"with the perceptron-gap companion {best['engine_gap']:.3f} s = "
+                 f"+{100 * ratios['gap_companion_overhead']:.0f} % (goal <= 30 %)")
+    if "hand" in best:
+        lines.append(f"autograd per-run    {best['autograd']:8.3f} s   -> engine "
+                     f"{ratios['engine_vs_autograd']:5.1f} x faster")
+        lines.append(f"hand-gradient per-run {best['hand']:6.3f} s   -> engine "
+                     f"{ratios['engine_vs_hand']:5.1f} x faster (bare loop: {ratios['bare_vs_hand']:.1f} x)")
+        lines.append(f"final losses agree (engine, autograd, hand): {agree}")
+    lines.append(f"sweep throughput    {achieved:8.1f} GFLOP/s; torch matmul on the same shapes "
+                 f"({args.steps}x{args.d} @ {args.d}x{args.n}) {ceiling:.1f} GFLOP/s -> sweep at "
+                 f"{100 * achieved / ceiling:.0f} %")
+    emit(args.format, "engine", best, ratios, machine(args.device), workload, lines,
+         {"rounds_seconds": rounds, "losses_agree": agree, "gflops": achieved})
 
 
 if __name__ == "__main__":

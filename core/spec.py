@@ -227,7 +227,7 @@ def _parse_scalar(name: str, kind: type, raw: Any) -> Any:
     field = QUERY_NAMES.get(name, name)
     if isinstance(raw, kind) and not (kind is int and isinstance(raw, bool)):
         if kind is float and not math.isfinite(raw):
-            raise SpecError(field, f"expected a finite number, got {raw!r}")
+            raise SpecError(field, f"expected a finite number, got {float(raw)}")
         return raw
     text = str(raw).strip()
     if kind is bool:
@@ -271,7 +271,8 @@ MAX_TEXT_FIELD = 4096
 # ---------------------------------------------------------------------- validation
 def _check_choice(field: str, value: str, choices: Iterable[str]) -> None:
     if value not in choices:
-        raise SpecError(field, f"{value!r} is not one of {', '.join(choices)}")
+        shown = str(value) if len(str(value)) <= 60 else str(value)[:60] + "…"
+        raise SpecError(field, f"{shown!r} is not one of {', '.join(choices)}")
 
 
 def _check_range(field: str, value: float | int, low: float, high: float) -> None:

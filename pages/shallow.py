@@ -57,10 +57,12 @@ $\eta\lambda(0) = 1$) or *generic* $a_0 = s\,(1, 0.2)$, $b_0 = s\,(0.3, 0.5)$ (n
 One batched GD sweep per initial scale $s$ over step sizes $\eta = x/\lambda(0)$ for the chosen
 values $x$ of $\eta\lambda(0)$. Left: $S = Q_i(T)/Q_i(0) = \prod_t(1-\eta^2\varepsilon_t^2)$ (the same for
 every coordinate $i$) — smaller is more regularization (a flatter end point); values far outside
-the bulk (chaotic runs) are drawn as triangles on the edge and counted. Right: steps until $|\varepsilon| \le$ tol. Convergence is slow
-near $\eta\lambda(0) \approx 2$; dotted lines mark $\eta|\varepsilon(0)| = \eta|\Phi| = 1$ for each $s$:
-beyond it $a \pm b$ flip sign ($\eta|\varepsilon| > 1$), $Q$ can change sign, no minimum is stable and
-the dynamics turn chaotic. Trade-off: more regularization, slower convergence.
+the bulk (chaotic runs) are drawn as triangles on the edge and counted. Right: steps until
+$|\varepsilon| \le$ tol. With the axes init convergence is slow near $\eta\lambda(0) \approx 2$; at
+every init the steps blow up as $\eta \to 1/|\Phi|$. Dotted lines mark $\eta|\varepsilon(0)| = 1$ for each
+$s$ (beyond it $a \pm b$ flip sign at the first step); with the axes init that is also
+$\eta|\Phi| = 1$, otherwise dash-dot lines mark $\eta|\Phi| = 1$, beyond which no minimum is stable,
+$Q$ collapses and the dynamics turn chaotic. Trade-off: more regularization, slower convergence.
 """
 ORBIT_TEXT = r"""
 With $d = 1$ and a balanced start $a_0 = b_0 = x_0$ the dynamics stay balanced ($Q = 0$) and GD is

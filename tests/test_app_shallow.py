@@ -241,3 +241,23 @@ def test_catapult_view():
     assert f"0–30 of {solved} shown" in norm["layout"]["xaxis"]["title"]["text"]
     at.text_input(key=KEY + "cat_b").set_value("0.2").run()
     assert any(m.startswith("cat_b:") for m in errors(at)), errors(at)
+
+
+def test_figure3_generic_init_from_the_claim_link_shows_the_blow_up_near_one_over_phi():
+    from core.claims import CLAIMS_BY_NAME
+    from tests.extra_helpers import link_query
+
+    _, query = link_query(CLAIMS_BY_NAME["figure3_scales"].link())
+    at = open_extra("shallow", query)
+    assert_clean(at)
+    assert at.selectbox(key=KEY + "fig3_init").value == "generic"
+    steps = chart(at, "steps to |ε|")
+    assert any(name.startswith("η|Φ| = 1 per s") for name in trace_names(steps))
+    for trace in [t for t in steps["data"] if t["name"].startswith("s = ")]:
+        lam0 = float(trace["name"].split("λ(0) = ")[1].rstrip(")"))
+        x, y = values(trace, "x"), values(trace, "y")
+        below = (x < lam0) & np.isfinite(y)             # η|Φ| < 1 (Φ = 1)
+        assert below.sum() >= 5
+        # the slowest converging run is the one closest to η|Φ| = 1, far slower than the fastest
+        assert np.argmax(np.where(below, y, -1)) == np.flatnonzero(below)[-1]
+        assert y[below][-1] > 5 * y[below].min()

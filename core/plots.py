@@ -273,18 +273,22 @@ def honest_view(figure: go.Figure, axis: str = "y", *, log: bool | None = None,
             _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
                         [p[1] for p in bottom], label)
     elif below:
-        notes.append(f"{len(below)} values ≤ 0 (a log axis cannot show them)")
+        notes.append(f"{_count(len(below), 'value')} ≤ 0 (a log axis cannot show them)")
     outside = len(top) + len(bottom) - len(below)
     if outside:
-        notes.append(f"{outside} values outside the view (▲▼ on the edge)")
+        notes.append(f"{_count(outside, 'value')} outside the view (▲▼ on the edge)")
     if below and span is not None:
-        notes.append(f"{len(below)} values ≤ 0 (▼: a log axis cannot show them)")
+        notes.append(f"{_count(len(below), 'value')} ≤ 0 (▼: a log axis cannot show them)")
     for reason, count in (counts or {}).items():
         if count:
-            notes.append(f"{count} {reason} values not drawn")
+            notes.append(f"{count} {reason} {'value' if count == 1 else 'values'} not drawn")
     if notes and note:
         add_subtitle(figure, "; ".join(notes))
     return figure
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def add_subtitle(figure: go.Figure, text: str) -> None:
@@ -408,9 +412,9 @@ def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: boo
                 continue
             if log_y:
                 values = np.where(values > 0, values, np.nan)
-            name = f"📌 {label}: {run_name(result.spec.algorithm, record, len(result.spec.seeds) > 1)}"
+            name = f"{label}: {run_name(result.spec.algorithm, record, len(result.spec.seeds) > 1)}"
             figure.add_trace(_line(
-                np.asarray(record.history["iteration"]), values, name=f"📌 {label}",
+                np.asarray(record.history["iteration"]), values, name=label,
                 legendgroup=f"pin{pin_index}", showlegend=record is result.runs[0],
                 line=dict(color=PIN_COLORS[pin_index % len(PIN_COLORS)], width=1.5,
                           dash=ALGORITHM_DASH.get(result.spec.algorithm, "solid")),

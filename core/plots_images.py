@@ -62,7 +62,7 @@ def _colors(series_list: Sequence[Series]) -> dict[float, str]:
 
 # ---------------------------------------------------------------------- curves
 CURVE_TITLES = {"loss": "logistic loss f(θₜ) (log)", "accuracy": "training accuracy",
-                "sharpness": "sharpness (top Hessian eigenvalue) against 2/η"}
+                "sharpness": "sharpness against 2/η"}
 
 
 def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIGHT) -> go.Figure:
@@ -147,7 +147,7 @@ def solve_figure(series_list: Sequence[Series], height: int = HEIGHT) -> go.Figu
     """Iterations to 100 % training accuracy (the first t ≥ 1 with every margin > 0) against
     the kernel size, one line per step size; the linear model as a dotted horizontal line in
     the step size's colour. Runs that never reach 100 % sit on the top line."""
-    title = "iterations to 100 % accuracy against the kernel size"
+    title = "iterations to 100 % by kernel size"
     figure = base_figure(title, "kernel size k", "iterations to 100 % accuracy", log_y=True,
                          height=height, plain_y=True)
     colors = _colors(series_list)

@@ -53,8 +53,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "two_point", "The two-point surprise: larger loss, faster solve", "perceptron_dynamics",
         {"model": "linear", "dataset": "two_point", "algorithm": "gd",
          "step_size": "0.1,1,10,100,1000", "seed": "0", "max_iters": "50"},
-        "At large γ the loss after one step is huge (f(θ₁) grows with γ), yet those runs are "
-        "the first to separate both points, at t = 2: loss is a poor measure of progress.",
+        "At large γ the loss after one step is huge (f(θ₁) grows with γ), yet those runs "
+        "separate both points at t = 2, faster than γ = 0.1: loss is a poor measure of progress.",
         "Tyurin 2025, §1"),
     Scenario(
         "batch_perceptron", "GD becomes the batch perceptron", "perceptron_dynamics",

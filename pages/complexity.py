@@ -138,10 +138,9 @@ def main() -> None:
         return
 
     cache_note(len(curves) * len(result.dims), result.cached_runs, seconds)
-    st.caption(f"Each (curve, d) is one batched run over {len(result.seeds)} seeds.")
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
     chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
-    st.caption(LOOK_FOR)
+    st.caption(LOOK_FOR + f" Each (curve, d) is one batched run over {len(result.seeds)} seeds.")
     st.markdown("**Step-size rule of each curve**\n" + "\n".join(
         f"* {labels[curve]} — {rule_text(curve, c, base.mu, base.n)}" for curve in curves))
     with st.expander("Caveat: which step size, which statistic"):

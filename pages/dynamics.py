@@ -247,12 +247,12 @@ def compact(spec: RunSpec) -> str:
     return compacted if RunSpec.from_query(compacted) == spec else spec.canonical()
 
 
-def pin_controls(state: UrlState, specs: list) -> None:
+def pin_controls(state: UrlState, specs: list, container) -> None:
     """Pin the current view (its specs go into the URL), choose overlay or side by side."""
     current = SPEC_SEPARATOR.join(compact(spec) for spec in specs)
     pins = list(state.get("pins"))
-    left, middle, right = st.columns([1, 1, 2], vertical_alignment="center")
-    left.button("📌 Pin this view", disabled=current in pins or len(pins) >= MAX_PINS,
+    left, middle, right = container.columns([4, 3, 4], vertical_alignment="center")
+    left.button("Pin this view", icon=":material/push_pin:", disabled=current in pins or len(pins) >= MAX_PINS,
                 on_click=lambda: state.set("pins", list(state.get("pins")) + [current]),
                 help=f"Keep these runs for comparison (at most {MAX_PINS} pins; they live "
                      "in the URL, so a copied link keeps them)")
@@ -292,11 +292,13 @@ def main() -> None:
         state.publish()
         return
     results = [o.result for o in outcomes]
-    cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
-    st.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
+    info, pin_box = st.columns([2, 3], vertical_alignment="center")
+    with info:
+        cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
+    info.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
                f"d = {results[0].meta.get('d')}")
 
-    pin_controls(state, specs)
+    pin_controls(state, specs, pin_box)
     pinned = load_pins(state)
     side = bool(pinned) and state.get("pin_layout") == "side"
     loss = plots.history_figure(results, "loss", height=460,
@@ -306,7 +308,7 @@ def main() -> None:
         chart(loss, "loss", columns[0])
         for index, (column, (label, pin_results)) in enumerate(zip(columns[1:], pinned)):
             figure = plots.history_figure(pin_results, "loss", height=460, legend=False)
-            figure.update_layout(title=dict(text=f"📌 {label}"))
+            figure.update_layout(title=dict(text=label))
             chart(figure, f"loss_pin{index}", column)
     else:
         chart(loss, "loss")

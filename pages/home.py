@@ -22,12 +22,13 @@ def main() -> None:
         columns = st.columns(COLUMNS)
         for column, scenario in zip(columns, SCENARIOS[start:start + COLUMNS]):
             card = column.container(border=True, height="stretch")
-            card.page_link(scenario.page_file, label=scenario.title,
-                           query_params=scenario.query, icon=":material/play_circle:")
-            card.caption(f"**What to look for:** {scenario.look_for}")
-            if scenario.source:
-                card.caption(f"{scenario.source} · `{scenario.link()}`")
-    st.caption("Every page's URL holds its settings: copy it to share a view. Pins (📌) on "
+            card.markdown(f"**{scenario.title}**")
+            card.caption(f"**What to look for:** {scenario.look_for}"
+                         + (f" ({scenario.source})" if scenario.source else ""))
+            card.page_link(scenario.page_file, label="Open this view",
+                           query_params=scenario.query, icon=":material/play_circle:",
+                           help=f"Permalink: {scenario.link()}")
+    st.caption("Every page's URL holds its settings: copy it to share a view. Pins on "
                "the perceptron-dynamics page keep earlier views in the URL for comparison.")
 
 

@@ -121,8 +121,10 @@ def main() -> None:
         state.publish()
         return
     result = outcome.result
-    cache_note(1, int(outcome.cached), outcome.seconds, result.meta.get("device", ""))
-    st.caption(f"Model: {result.meta.get('model', '')} · n = {result.meta.get('n')}, "
+    note, model = st.columns(2)
+    with note:
+        cache_note(1, int(outcome.cached), outcome.seconds, result.meta.get("device", ""))
+    model.caption(f"Model: {result.meta.get('model', '')} · n = {result.meta.get('n')}, "
                f"d = {result.meta.get('d')} · {plots.algorithm_label(spec.algorithm)} · "
                f"{len(spec.step_sizes)} step sizes from {spec.step_sizes[0]:.3g} to "
                f"{spec.step_sizes[-1]:.3g}")
@@ -133,10 +135,11 @@ def main() -> None:
     current = state.get("gamma")
     if current is not None and current not in steps:
         state.set("gamma", min(steps, key=lambda g: abs(math.log(g / current))))
-    gamma = state.select_slider("gamma", "Step size γ shown in detail", steps, st,
+    orbit_box = st.container()          # the orbit diagram first, its γ slider under it
+    gamma = state.select_slider("gamma", "Step size γ shown in detail (green line)", steps, st,
                                 default=default, format_func=plots.format_step)
-    chart(plots.orbit_figure(result, gamma), "orbit_diagram")
-    st.caption(LOOK_FOR["orbit"])
+    chart(plots.orbit_figure(result, gamma), "orbit_diagram", orbit_box)
+    orbit_box.caption(LOOK_FOR["orbit"])
     left, right = st.columns(2)
     chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step", left)
     left.caption(LOOK_FOR["solve"])

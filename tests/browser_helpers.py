@@ -33,15 +33,15 @@ def free_port() -> int:
 
 
 class Server:
-    """``streamlit run app.py`` on a free port, with its own cache folder."""
+    """``streamlit run app.py`` (or ``script``) on a free port, with its own cache folder."""
 
-    def __init__(self, cache_dir: str, log_path: Path):
+    def __init__(self, cache_dir: str, log_path: Path, script: str = "app.py"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, GDX_CACHE_DIR=cache_dir, PYTHONUNBUFFERED="1")
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -102,6 +102,58 @@ def wait_for_change(page, before: str | None, index: int = 0, timeout_ms: int = 
     page.wait_for_function(changed, arg=before, timeout=timeout_ms)
     wait_for_app(page, index + 1, timeout_ms)
     return chart_data(page, index)
+
+
+# Every plotly chart on the page, checked the way a reader would: it has data, no axis range
+# is blown up by an outlier (the bulk of the drawn values spans a fair part of the axis), and
+# its title is not clipped (the title's box lies inside the chart).
+CHECK_SCRIPT = """() => [...document.querySelectorAll('.js-plotly-plot')].map((gd, index) => {
+    const out = {index, title: '', points: 0, problems: []};
+    const full = gd._fullLayout || {};
+    out.title = (full.title && full.title.text) || '';
+    const values = {x: [], y: []};
+    for (const trace of gd.data || []) {
+        if (trace.type === 'image' || trace.type === 'contour' || trace.type === 'heatmap') {
+            out.points += 1; continue; }
+        if (trace.meta === 'edge' || trace.meta === 'skip') continue;
+        for (const axis of ['x', 'y']) {
+            for (const v of Array.from(trace[axis] || [])) {
+                if (typeof v === 'number' && isFinite(v)) values[axis].push(v); }
+        }
+        out.points += Array.from(trace.y || []).filter(v => typeof v === 'number' && isFinite(v)).length;
+    }
+    if (out.points === 0) {
+        const note = (full.annotations || []).map(a => a.text).join(' ');
+        if (!note) out.problems.push('no data and no note saying why');
+        out.empty_note = note;
+    }
+    for (const axis of ['x', 'y']) {
+        const layout = full[axis + 'axis'];
+        if (!layout || !layout.range || layout.visible === false) continue;
+        const log = layout.type === 'log';
+        let data = values[axis].filter(v => !log || v > 0).map(v => log ? Math.log10(v) : v);
+        if (data.length < 4) continue;
+        data.sort((a, b) => a - b);
+        const q = (p) => data[Math.min(data.length - 1, Math.floor(p * (data.length - 1)))];
+        const bulk = q(0.9) - q(0.1);
+        const range = Number(layout.range[1]) - Number(layout.range[0]);
+        if (!(range > 0)) continue;
+        if (log ? range > bulk + 40 : (bulk > 0 && bulk / range < 1e-3))
+            out.problems.push(`${axis} axis blown up: range ${range.toPrecision(3)} for a bulk of ${bulk.toPrecision(3)}`);
+    }
+    const svg = gd.querySelector('.main-svg');
+    const title = gd.querySelector('.gtitle');
+    if (svg && title && title.textContent) {
+        const box = svg.getBoundingClientRect(), t = title.getBoundingClientRect();
+        if (t.left < box.left - 1 || t.right > box.right + 1 || t.top < box.top - 1)
+            out.problems.push(`title clipped: ${title.textContent}`);
+    }
+    return out; })"""
+
+
+def check_charts(page) -> list[dict]:
+    """:data:`CHECK_SCRIPT` on every chart of the page: one dict per chart."""
+    return page.evaluate(CHECK_SCRIPT)
 
 
 def set_input(page, label: str, value: str) -> None:

@@ -68,7 +68,7 @@ def test_changing_step_sizes_and_algorithms_changes_the_figures():
     # edge and counted, not left out silently.
     assert trace_names(after) == ["normalized GD γ=1", "normalized GD γ=1000",
                                   "≤ 0 or below the view (▼)"]
-    assert "1 values outside the view" in after["layout"]["title"]["subtitle"]["text"]
+    assert "1 value outside the view" in after["layout"]["title"]["subtitle"]["text"]
     assert trace_names(after) != trace_names(before)
     table = solve_table(at)
     # Table 1: normalized LR+GD with γ = 1 needs 16 iterations; large γ needs 2.
@@ -183,14 +183,14 @@ def test_model_switch_maps_perceptrons():
 def test_pins_live_in_the_url_and_overlay_or_sit_beside_the_current_view():
     at = open_page("dynamics", {**WORST_CASE, "step_size": "100"})
     assert_clean(at)
-    at.button[0].click().run()                       # 📌 Pin this view
+    at.button[0].click().run()                       # Pin this view
     assert_clean(at)
     pins = at.query_params["pins"]
     assert "n=1000" in pins and "step_size=100" in pins and "|algorithm=batch_perceptron" in pins
     at.text_input(key=KEY + "step_size").set_value("1").run()
     assert_clean(at)
     names = trace_names(chart(at, "logistic loss"))
-    assert "GD γ=1" in names and any(name.startswith("📌 pin 1") for name in names)
+    assert "GD γ=1" in names and any(name.startswith("pin 1") for name in names)
     rows = table_rows(at, 0)
     assert {row["view"] for row in rows} == {"current", "pin 1 (worst_case n=1000, γ=100)"}
     # The pinned URL, opened afresh, shows the pin again; side by side gives a second chart.
@@ -198,7 +198,7 @@ def test_pins_live_in_the_url_and_overlay_or_sit_beside_the_current_view():
                                    "pin_layout": "side"})
     assert_clean(again)
     titles = [c["layout"]["title"]["text"] for c in charts(again)]
-    assert any(t.startswith("📌 pin 1") for t in titles), titles
+    assert any(t.startswith("pin 1") for t in titles), titles
     bad = open_page("dynamics", {"pins": "dataset=nonsense"})
     assert not bad.exception
     assert any(m.startswith("URL parameter") for m in errors(bad)), errors(bad)

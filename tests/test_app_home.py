@@ -12,7 +12,9 @@ def test_the_landing_page_links_every_scenario_with_its_settings():
     at = open_page("home")
     assert_clean(at)
     links = at.get("page_link")
-    assert [link.proto.label for link in links] == [s.title for s in SCENARIOS]
+    assert len(links) == len(SCENARIOS)
+    titles = [m.value for m in at.markdown]
+    assert all(f"**{s.title}**" in titles for s in SCENARIOS)
     for link, scenario in zip(links, SCENARIOS):
         assert link.proto.page == scenario.page
         assert dict(parse_qsl(link.proto.query_string)) == scenario.query

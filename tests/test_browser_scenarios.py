@@ -1,0 +1,116 @@
+"""Real browser, every page and every scenario of the landing page's gallery, on a
+1280×720 "projector" viewport: `streamlit run app.py` driven by Debian's Chromium.
+
+Each view is checked the way a reader would: every chart has data (or a note saying why
+not), no axis range is blown up by an outlier, no chart title is clipped, and a chart is
+above the fold. A screenshot of each scenario goes to artifacts/scenarios/ (git-ignored):
+``<key>.png`` is what the projector shows, ``<key>_full.png`` the whole page.
+"""
+import os
+import tempfile
+
+import pytest
+
+from core.scenarios import SCENARIOS
+from tests.browser_helpers import CHROMIUM, ROOT, Server, check_charts, wait_for_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"{CHROMIUM} is absent (install Debian's chromium; "
+                                       "`playwright install` cannot download browsers here)")]
+
+SHOTS = ROOT / "artifacts" / "scenarios"
+VIEWPORT = {"width": 1280, "height": 720}
+# core/plots_shallow.py belongs to another change in flight (its Figure-3 and catapult views
+# and two clipped titles); its views are checked too, but not yet required to pass.
+SHALLOW_PENDING = pytest.mark.xfail(reason="shallow charts: clipped titles being fixed in "
+                                    "core/plots_shallow.py", strict=False)
+PAGES = {"perceptron_dynamics": 2, "complexity": 1, "step_size_map": 4, "shallow": 1,
+         "images": 4}
+
+
+def marked(values, page_of):
+    return [pytest.param(v, marks=SHALLOW_PENDING) if page_of(v) == "shallow" else v
+            for v in values]
+
+
+@pytest.fixture(scope="module")
+def server(request):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    cache = os.environ.get("GDX_CACHE_DIR") or tempfile.mkdtemp(prefix="gdx-browser-scenarios-")
+    app = Server(cache, SHOTS / "streamlit.log")
+    request.addfinalizer(app.stop)
+    app.wait_ready()
+    return app
+
+
+def settle(page, charts: int) -> None:
+    wait_for_app(page, charts, timeout_ms=240_000)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                           " || !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+                           ".innerText.includes('Running')", timeout=240_000)
+    page.wait_for_timeout(300)
+
+
+def assert_honest(page, where: str) -> list[dict]:
+    assert page.locator('[data-testid="stException"]').count() == 0, where
+    results = check_charts(page)
+    problems = [(r["index"], r["title"], p) for r in results for p in r["problems"]]
+    assert not problems, (where, problems)
+    return results
+
+
+def first_chart_top(page) -> float:
+    return page.evaluate("() => document.querySelector('.js-plotly-plot')"
+                         ".getBoundingClientRect().top + window.scrollY")
+
+
+def test_the_landing_page_lists_every_scenario(server, page):
+    page.goto(server.url)
+    page.get_by_text(SCENARIOS[-1].title).wait_for(timeout=60_000)
+    hrefs = page.evaluate("() => [...new Set([...document.querySelectorAll("
+                          "'a[data-testid=\"stPageLink-NavLink\"]')].map(a => a.getAttribute('href')))]")
+    assert len(hrefs) == len(SCENARIOS), hrefs
+    for href, scenario in zip(hrefs, SCENARIOS):
+        assert scenario.page in href, (scenario.key, href)
+    # Every card's title is whole (not cut to the card's width).
+    clipped = page.evaluate("() => [...document.querySelectorAll('[data-testid=\"stMarkdownContainer\"] strong, "
+                            "a[data-testid=\"stPageLink-NavLink\"] span')].filter(e => e.scrollWidth > e.clientWidth + 1)"
+                            ".map(e => e.innerText)")
+    assert not clipped, clipped
+    full_shot(page, SHOTS / "home.png")
+    # A click opens the scenario's page with its settings.
+    page.locator(f'a[href="{hrefs[1]}"]').first.click()
+    settle(page, 1)
+    assert "dataset=two_point" in page.url
+    assert_honest(page, "two_point via the gallery")
+
+
+@pytest.mark.parametrize("path", marked(list(PAGES), lambda p: p))
+def test_every_page_at_its_defaults(server, page, path):
+    page.goto(f"{server.url}/{path}")
+    settle(page, PAGES[path])
+    results = assert_honest(page, path)
+    assert all(r["points"] > 0 for r in results), (path, results)
+    assert first_chart_top(page) < VIEWPORT["height"], path        # a chart above the fold
+    page.screenshot(path=str(SHOTS / f"page_{path}.png"))
+
+
+@pytest.mark.parametrize("scenario", marked(SCENARIOS, lambda s: s.page), ids=lambda s: s.key)
+def test_every_scenario(server, page, scenario):
+    page.goto(server.url + scenario.link())
+    settle(page, 1)
+    results = assert_honest(page, scenario.key)
+    assert results and results[0]["points"] > 0, scenario.key
+    page.screenshot(path=str(SHOTS / f"{scenario.key}.png"))
+    assert first_chart_top(page) < VIEWPORT["height"], scenario.key
+    full_shot(page, SHOTS / f"{scenario.key}_full.png")
+
+
+def full_shot(page, path) -> None:
+    """The whole page (Streamlit scrolls inside its own container, so: a tall viewport)."""
+    height = page.evaluate("() => Math.max(...[...document.querySelectorAll('*')]"
+                           ".map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": min(int(height) + 50, 6000)})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)

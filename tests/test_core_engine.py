@@ -2,6 +2,7 @@
 import math
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -300,15 +301,16 @@ def test_cifar10_loader_refuses_code_in_pickles(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "empty"), (b"a,b,label\n", "no rows"), (b"a,label\n1,x\nnan,y\n", "NaN"),
-    (b"a,label\n1,x\nhello,y\n", "non-numeric"), (b"a,label\n1,x\n2,x\n", "single class"),
-    (b"a,label\n1,x\n2,y\n3,z\n", "3 classes"), (b"a,label\n1,x\ninf,y\n", "infinite"),
+    (b"", "empty"), (b"a,b,label\n", "no rows"), (b"a,label\n1,x\nnan,y\n", "'nan' .* not a finite"),
+    (b"a,label\n1,x\nhello,y\n", "'hello' .* not a finite"), (b"a,label\n1,x\n2,x\n", "single class"),
+    (b"a,label\n1,x\n2,y\n3,z\n", "3 classes"), (b"a,label\n1,x\ninf,y\n", "'inf' .* not a finite"),
+    (b"a,label\n1,x\n,y\n", "missing value"),
     (b"\xff\xfe\x00a", "UTF-8"), (b"label\n1\n2\n", "feature column"),
 ])
 def test_csv_errors_are_one_line(content, message):
     with pytest.raises(SpecError) as error:
         datasets.parse_csv(content)
-    assert message in str(error.value) and "\n" not in str(error.value)
+    assert re.search(message, str(error.value)) and "\n" not in str(error.value)
 
 
 def test_csv_dataset_runs(tmp_path):

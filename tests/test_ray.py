@@ -328,6 +328,37 @@ def test_killed_worker_loses_nothing(ray_local, one_thread, cache_dir, monkeypat
     assert_identical(local, outcome["result"])
 
 
+class Stop(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_stop_from_progress_ends_the_sweep_without_waiting_for_every_shard(
+        ray_local, one_thread, cache_dir, monkeypatch):
+    """The dashboard stops a computation by raising from its progress callback (time budget,
+    visitor gone): the Ray loop lets it through and cancels what is still outstanding."""
+    spec = make_spec(model="linear", dataset="gaussian", n=200, d=20, algorithm="gd",
+                     step_sizes=(0.5, 1.0, 2.0, 4.0), seeds=(0, 1), max_iters=20000,
+                     run_to_max=True, history_points=32)
+    monkeypatch.setattr(distributed, "SHARD_WORK", 2 * 200 * 20)       # 4 shards, 2 CPUs
+    placed = len(distributed.LAST_PLACEMENTS)
+    seen = []
+
+    def progress(fraction: float) -> None:
+        seen.append(len(distributed.LAST_PLACEMENTS) - placed)
+        if seen[-1] >= 1:
+            raise Stop()
+
+    with distributed.use_backend("ray"), pytest.raises(Stop):
+        run_spec(spec, progress=progress)
+    assert 1 <= seen[-1] < 4
+    cache = ResultCache(cache_dir)
+    assert cache_key(spec, "cpu") not in cache._store             # nothing merged, nothing stored
+    stored = [cache_key(s.spec, "cpu") in cache._store for s in distributed.plan(spec, 200, 20)]
+    assert sum(stored) == seen[-1]                 # but the shards done are kept for a rerun
+    cache.close()
+
+
 # ---------------------------------------------------------------------- dashboard setting
 def test_sidebar_switches_this_sessions_backend(monkeypatch):
     from tests.app_helpers import assert_clean, open_page

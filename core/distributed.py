@@ -474,11 +474,17 @@ _ray_lock = threading.Lock()
 _connected_to: str | None = None
 
 
-def _pin_loopback() -> None:
+_cluster_flag: list = []
+
+
+def _pin_loopback(on: bool = True) -> None:
     """Keep a loopback Ray on 127.0.0.1: by default Ray replaces 127.0.0.1 by the machine's
-    outward address. (Ray reads this private flag when it picks the node's address.)"""
+    outward address. (Ray reads this private flag when it picks the node's address; it is put
+    back for a cluster at another address.)"""
     from ray._private import ray_constants
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    if not _cluster_flag:
+        _cluster_flag.append(ray_constants.ENABLE_RAY_CLUSTER)
+    ray_constants.ENABLE_RAY_CLUSTER = False if on else _cluster_flag[0]
 
 
 def _split_address(address: str) -> tuple[str, int] | None:
@@ -552,8 +558,7 @@ def ensure_ray(backend: Backend):
 
 def _join(ray, address: str) -> None:
     parsed = _split_address(address)
-    if parsed is not None and parsed[0] in LOOPBACK_HOSTS:
-        _pin_loopback()
+    _pin_loopback(parsed is not None and parsed[0] in LOOPBACK_HOSTS)
     # The workers import this package from the driver's copy, so they run the driver's code.
     runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}
     outcome: dict = {}

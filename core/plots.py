@@ -944,7 +944,8 @@ def orbit_figure(result: SweepResult, selected: float | None = None,
         xs.extend([record.step_size] * int(keep.sum()))
         ys.extend(loss[keep].tolist())
         ts.extend(np.asarray(record.tail["iteration"])[keep].tolist())
-    figure.add_trace(go.Scatter(
+    kind = go.Scattergl if len(xs) > GL_POINTS else go.Scatter     # thousands of dots: WebGL
+    figure.add_trace(kind(
         x=xs, y=ys, mode="markers", name="f(θₜ), last K iterations",
         marker=dict(size=3, color="#1f3b73", opacity=0.55), customdata=ts,
         hovertemplate="γ=%{x:.4g}<br>t=%{customdata}<br>loss=%{y:.4g}<extra></extra>"))

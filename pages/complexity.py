@@ -47,12 +47,12 @@ least-squares fits of the median (95 % bootstrap intervals over seeds).
 LOOK_FOR = ("What to look for: the blue median climbs parallel to the dotted slope-1 line, the "
             "red one parallel to the dash-dotted slope-½ line; the dashed fits and their "
             "intervals in the legend say it in numbers.")
-CAVEAT = r"""
-**Caveat.** Linear GD with a *small, d-tuned* step ($\gamma \approx 8/d$) solves this two-point set in
-2 iterations. The $\Omega(d)$ of linear models is a statement about the perceptron / large-step regime
+CAVEAT = """
+**Caveat.** Linear GD with a *small, d-tuned* step (γ ≈ 8/d) solves this two-point set in
+2 iterations. The Ω(d) of linear models is a statement about the perceptron / large-step regime
 the paper studies, not about every step size — compare *linear · batch perceptron* or *GD, γ = 10⁶*
-with *linear · GD, scaled γ*. The two-layer $\sqrt d$ is the slow tail of a mixture: the median,
-the 90th percentile, the init scale $s$ ($\theta_0 = s\,N(0,I)/\sqrt{d+2}$) and $c$ all move the fitted
+with *linear · GD, scaled γ*. The two-layer √d is the slow tail of a mixture: the median,
+the 90th percentile, the init scale s (θ₀ = s·N(0, I)/√(d+2)) and c all move the fitted
 slope (0.24–0.57 measured), so read the band, not only the line.
 """
 
@@ -113,9 +113,15 @@ def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
     return f"fixed: γ = {float(curve.step):g} at every d"
 
 
+def formulas_on_demand(label: str, text: str) -> None:
+    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
+    if st.toggle(label, key=f"{PAGE}.formulas"):
+        st.markdown(text)
+
+
 def main() -> None:
-    state = open_page(PAGE, fields(), "Iteration complexity", INTRO,
-                      details=("The minimal example, the curves and the step-size rules", FORMULAS))
+    state = open_page(PAGE, fields(), "Iteration complexity", INTRO)
+    formulas_on_demand("The minimal example, the curves and the step-size rules", FORMULAS)
     values = controls(state)
     try:
         chosen_texts = values.pop("curves")

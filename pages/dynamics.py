@@ -278,11 +278,17 @@ def pinned_table(pinned: list, results: list) -> list[dict]:
     return plots.display_rows(rows)
 
 
+def formulas_on_demand(label: str, text: str) -> None:
+    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
+    if st.toggle(label, key=f"{PAGE}.formulas"):
+        st.markdown(text)
+
+
 def main() -> None:
     details = (DETAILS.replace("{gap}", plots.metric_help("perceptron_gap"))
                .replace("{grad}", plots.metric_help("grad_norm")))
-    state = open_page(PAGE, fields(), "Perceptron dynamics", INTRO,
-                      details=("More formulas and the datasets of the paper", details))
+    state = open_page(PAGE, fields(), "Perceptron dynamics", INTRO)
+    formulas_on_demand("More formulas and the datasets of the paper", details)
     values = controls(state)
     try:
         specs = build_specs(values)

@@ -153,9 +153,15 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
     return data.features[picked], data.labels[picked], data.image_shape
 
 
+def formulas_on_demand(label: str, text: str) -> None:
+    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
+    if st.toggle(label, key=f"{PAGE}.formulas"):
+        st.markdown(text)
+
+
 def main() -> None:
-    state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True,
-                      details=("The models, the step and the sharpness, in formulas", FORMULAS))
+    state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True)
+    formulas_on_demand("The models, the step and the sharpness, in formulas", FORMULAS)
     values = controls(state)
     try:
         pairs = build_specs(values)
@@ -190,7 +196,7 @@ def main() -> None:
     chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
     right.caption("What to look for: every run ends at 100 % (a run stops when it solves), "
                   "the larger η sooner.")
-    with st.expander("The images"):
+    if st.toggle("Show the images", key=f"{PAGE}.gallery"):
         features, labels, shape = gallery_data(first.spec.canonical())
         chart(pi.gallery_figure(features, labels, shape, first.spec.classes,
                                 first.spec.dataset), "images_gallery")

@@ -108,9 +108,15 @@ def build_spec(values: dict):
                      **spec_fields(values))
 
 
+def formulas_on_demand(label: str, text: str) -> None:
+    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
+    if st.toggle(label, key=f"{PAGE}.formulas"):
+        st.markdown(text)
+
+
 def main() -> None:
-    state = open_page(PAGE, fields(), "Step-size map", INTRO,
-                      details=("What is drawn, in formulas", FORMULAS))
+    state = open_page(PAGE, fields(), "Step-size map", INTRO)
+    formulas_on_demand("What is drawn, in formulas", FORMULAS)
     values = controls(state)
     try:
         spec = build_spec(values)

@@ -18,8 +18,8 @@ import stat
 import sys
 from typing import Sequence
 
-from .spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEVICES, DTYPES, MODELS, QUERY_NAMES,
-                   LIST_LIMITS, MAX_BATCH, MAX_DIMS, READOUTS, TRAINED_LAYERS, SpecError, make_spec)
+from .fields import BY_NAME, json_schema
+from .spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
 from .lists import DEFAULT_LIMIT, parse_list, parse_number
 from .settings import env_number
 from . import distributed
@@ -69,47 +69,53 @@ _INT = _number_arg(int)
 _FLOAT = _number_arg(float)
 
 
-def _add_common(parser: argparse.ArgumentParser, dataset_default: str) -> None:
-    parser.add_argument("--dataset", default=dataset_default, choices=DATASETS)
-    parser.add_argument("--n", type=_INT, help="number of points (fixed by some datasets)")
-    parser.add_argument("--seed", type=_list_arg("seed", int, limit=MAX_BATCH), default=(0,), help="init seeds: 0,1,2 or 0:7")
-    parser.add_argument("--max-iters", type=_INT, default=None)
-    parser.add_argument("--init-scale", "--scale", type=_FLOAT, default=1.0,
-                        help="norm of the random init of nonlinear models")
-    parser.add_argument("--dtype", default="float64", choices=DTYPES)
-    parser.add_argument("--device", default="auto", choices=DEVICES)
+# The spec flags of each command, generated from the field table (core.fields): the flag,
+# its type, choices, range and help come from there; a flag not given leaves the field at
+# the table's default.
+COMMON_FIELDS = ("dataset", "n", "seeds", "max_iters", "init_scale", "dtype", "device")
+RUN_FIELDS = ("model", "algorithm", "d", "step_sizes", "run_to_max", "history_points",
+              "perceptron_gap", "tail_points")
+FIELD_GROUPS = {
+    "dataset parameters": ("mu", "margin", "data_seed", "classes", "path", "label_column"),
+    "shallow_linear (a·b) parameters": ("phi", "a", "b", "init", "tol"),
+    "model parameters": ("activation", "leak", "width", "bias", "train", "kernel_size",
+                         "channels", "conv_layers", "readout", "sharpness_every"),
+}
+
+
+def add_spec_flag(parser, name: str, default=None) -> None:
+    field = BY_NAME[name]
+    options = dict(dest=field.name, default=default, help=field.describe())
+    if field.kind is bool:
+        if field.default:           # on by default: the flag turns it off
+            options["help"] = "turn off: " + options["help"]
+            parser.add_argument("--no-" + field.flag[2:], action="store_const", const=False,
+                                **options)
+        else:
+            parser.add_argument(field.flag, *field.flag_aliases, action="store_const",
+                                const=True, **options)
+        return
+    if field.is_list:
+        options["type"] = _list_arg(field.url_name, field.kind, limit=field.list_limit)
+    elif field.kind in (int, float):
+        options["type"] = _INT if field.kind is int else _FLOAT
+    if field.choices:
+        options["choices"] = field.choices
+    else:
+        options["metavar"] = field.url_name.upper()
+    parser.add_argument(field.flag, *field.flag_aliases, **options)
+
+
+def _add_common(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    for name in COMMON_FIELDS:
+        add_spec_flag(parser, name, defaults.get(name))
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--output", "-o", help="write to this file instead of stdout")
     parser.add_argument("--progress", action="store_true", help="show progress on stderr")
-    group = parser.add_argument_group("dataset parameters")
-    group.add_argument("--mu", type=_FLOAT, default=0.7, help="minimal: b2 = (1+mu, 1, ..., 1)")
-    group.add_argument("--margin", type=_FLOAT, default=0.1, help="gaussian: margin")
-    group.add_argument("--data-seed", type=_INT, default=0, help="gaussian: data seed")
-    group.add_argument("--classes", type=_list_arg("classes", int, limit=2), default=(0, 1), help="digits/cifar10: a,b")
-    group.add_argument("--path", default="", help="cifar10 folder or csv file")
-    group.add_argument("--label-column", default="", help="csv: label column (default label/last)")
-    group = parser.add_argument_group("shallow_linear (a·b) parameters")
-    group.add_argument("--phi", type=_FLOAT, default=1.0, help="target Φ of L = ½(aᵀb − Φ)²")
-    group.add_argument("--a", type=_list_arg("a", float, limit=LIST_LIMITS["a"]), default=(), help="explicit init a (comma list)")
-    group.add_argument("--b", type=_list_arg("b", float, limit=LIST_LIMITS["b"]), default=(), help="explicit init b (comma list)")
-    group.add_argument("--init", default="", choices=("", "explicit", "random", "fig3"),
-                       help="explicit (needs --a/--b), random (scale x random directions), "
-                            "fig3 (a0 = s e1, b0 = (s/2) e2); default explicit if --a is given, else fig3")
-    group.add_argument("--tol", type=_FLOAT, default=1e-10, help="converged when |ε| <= tol")
-    group = parser.add_argument_group("model parameters")
-    group.add_argument("--activation", default="", choices=("",) + ACTIVATIONS,
-                       help="default: relu for cnn, identity otherwise")
-    group.add_argument("--leak", type=_FLOAT, default=0.1, help="leaky_relu negative slope")
-    group.add_argument("--width", type=_INT, default=16, help="mlp hidden width")
-    group.add_argument("--bias", action="store_true", help="linear: add a bias")
-    group.add_argument("--train", default="both", choices=TRAINED_LAYERS, help="mlp: trained layers")
-    group.add_argument("--kernel-size", type=_INT, default=3, help="cnn: convolution kernel size")
-    group.add_argument("--channels", type=_INT, default=8, help="cnn: channels per conv layer")
-    group.add_argument("--conv-layers", type=_INT, default=1, choices=(1, 2), help="cnn: conv layers")
-    group.add_argument("--readout", default="avg", choices=READOUTS,
-                       help="cnn: global average pool (avg) or a linear readout of all pixels")
-    group.add_argument("--sharpness-every", type=_INT, default=0,
-                       help="top Hessian eigenvalue (Lanczos) every K iterations; 0 = never")
+    for title, names in FIELD_GROUPS.items():
+        group = parser.add_argument_group(title)
+        for name in names:
+            add_spec_flag(group, name, defaults.get(name))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,21 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="one batched sweep over step sizes and seeds")
-    run.add_argument("--model", default="linear", choices=MODELS)
-    run.add_argument("--algorithm", default="gd", choices=ALGORITHMS)
-    run.add_argument("--d", type=_INT, help="dimension (fixed by some datasets)")
-    run.add_argument("--step-size", type=_list_arg("step_size", float, limit=MAX_BATCH), default=(1.0,),
-                     help="comma list, or 1e-3:1e3:log50 / 0.1:100:x10")
-    run.add_argument("--run-to-max", action="store_true",
-                     help="keep iterating after a run solves (to see the post-solve loss)")
-    run.add_argument("--history-points", type=_INT, default=512,
-                     help="evenly spaced iterations kept per run (first, solve, last always)")
-    run.add_argument("--no-perceptron-gap", action="store_true",
-                     help="skip the matching perceptron runs (faster; no perceptron_gap history)")
-    run.add_argument("--tail-points", type=_INT, default=0,
-                     help="also keep the last K iterations exactly (orbit diagrams)")
+    for name in RUN_FIELDS:
+        add_spec_flag(run, name)
     run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
-    _add_common(run, "worst_case")
+    _add_common(run, {})
     distributed.add_arguments(run)
 
     sweep = commands.add_parser("sweep-d", help="iterations to solve against d, log-log slopes")
@@ -142,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="algorithm for models that name none")
     sweep.add_argument("--step-size", default="scaled", help="step for models that name none")
     sweep.add_argument("--c", type=_FLOAT, default=1.0, help="the constant of the scaled rule")
-    sweep.add_argument("--d", type=_list_arg("d", int, geometric=True, limit=MAX_DIMS), default=(16, 32, 64, 128, 256),
-                       help="16,32,...,2048 or 16:2048:x2")
+    sweep.add_argument("--d", dest="dims", type=_list_arg("d", int, geometric=True, limit=MAX_DIMS),
+                       default=(16, 32, 64, 128, 256),
+                       help=f"the dimensions: 16,32,...,2048 or 16:2048:x2; at most {MAX_DIMS} values")
     sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
-    _add_common(sweep, "minimal")
+    _add_common(sweep, {"dataset": "minimal", "max_iters": 20000})
     distributed.add_arguments(sweep)
 
     reproduce = commands.add_parser("reproduce", help="check the papers' claims: expected vs measured")
@@ -156,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--no-cache", action="store_true")
     reproduce.add_argument("--output", "-o")
     distributed.add_arguments(reproduce)
+
+    commands.add_parser("schema", help="the run-spec fields as JSON Schema (the scripting contract)")
 
     cache = commands.add_parser("cache", help="inspect or clear the result cache")
     cache.add_argument("action", choices=("info", "clear"))
@@ -213,26 +211,16 @@ def _progress_printer(enabled: bool):
     return show
 
 
-def _spec_fields(args: argparse.Namespace) -> dict:
-    return dict(dataset=args.dataset, n=args.n, seeds=args.seed, init_scale=args.init_scale,
-                dtype=args.dtype, device=args.device, mu=args.mu, margin=args.margin,
-                data_seed=args.data_seed, classes=args.classes, path=args.path,
-                label_column=args.label_column, activation=args.activation, leak=args.leak,
-                width=args.width, bias=args.bias, train=args.train, phi=args.phi, a=args.a,
-                b=args.b, init=args.init, tol=args.tol, kernel_size=args.kernel_size,
-                channels=args.channels, conv_layers=args.conv_layers, readout=args.readout,
-                sharpness_every=args.sharpness_every)
+def _spec_fields(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dict:
+    """The spec fields given on the command line (flags not given are left out)."""
+    return {name: value for name, value in vars(args).items()
+            if name in BY_NAME and name not in exclude and value is not None}
 
 
 def command_run(args: argparse.Namespace) -> None:
     from .api import run_spec
 
-    spec = make_spec(model=args.model, algorithm=args.algorithm, d=args.d,
-                     step_sizes=args.step_size, run_to_max=args.run_to_max,
-                     history_points=args.history_points, tail_points=args.tail_points,
-                     perceptron_gap=not args.no_perceptron_gap,
-                     max_iters=args.max_iters if args.max_iters is not None else 1000,
-                     **_spec_fields(args))
+    spec = make_spec(**_spec_fields(args))
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))
     result = outcome.result
     if args.format == "json":
@@ -275,11 +263,9 @@ def command_sweep(args: argparse.Namespace) -> None:
     from .scaling import parse_curves, sweep_dimensions
 
     curves = parse_curves(args.models, args.algorithm, args.step_size)
-    base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=args.d[0],
-                     history_points=16,
-                     max_iters=args.max_iters if args.max_iters is not None else 20000,
-                     **_spec_fields(args))
-    result = sweep_dimensions(base, curves, list(args.d), c=args.c, use_cache=not args.no_cache,
+    base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=args.dims[0],
+                     history_points=16, **_spec_fields(args, exclude=("algorithm",)))
+    result = sweep_dimensions(base, curves, list(args.dims), c=args.c, use_cache=not args.no_cache,
                               progress=_progress_printer(args.progress))
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=1)
@@ -351,7 +337,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_output(getattr(args, "output", None))
         env_number("GDX_MEMORY_FRACTION")            # a bad setting is refused up front
         commands = {"run": command_run, "sweep-d": command_sweep, "cache": command_cache,
-                    "reproduce": command_reproduce}
+                    "reproduce": command_reproduce,
+                    "schema": lambda _args: _write(json.dumps(json_schema(), indent=1,
+                                                              ensure_ascii=False), None)}
         with distributed.from_args(args):          # --backend, --ray-address
             code = commands[args.command](args) or 0
         from .api import drain_warnings

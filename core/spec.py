@@ -9,32 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+import numbers
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from .errors import SpecError
 from .lists import parse_list, parse_number
 
-MODELS = ("linear", "two_layer_conv", "mlp", "cnn", "shallow_linear")
-READOUTS = ("avg", "linear")
-IMAGE_DATASETS = ("digits", "cifar10")
-DATASETS = ("worst_case", "two_point", "minimal", "gaussian", "breast_cancer", "digits",
-            "cifar10", "csv")
-ALGORITHMS = ("gd", "normalized_gd", "batch_perceptron", "normalized_batch_perceptron",
-              "generalized_perceptron", "gradient_flow")
-SHALLOW_INITS = ("explicit", "random", "fig3")
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh")
-TRAINED_LAYERS = ("both", "hidden", "output")
-DTYPES = ("float64", "float32")
-DEVICES = ("auto", "cpu", "cuda")
-
-MAX_BATCH = 4096          # step sizes x seeds in one sweep
-MAX_DIMS = 64             # values of d in one sweep-d
-MAX_ITERS = 1_000_000
-MAX_D = 1_000_000
-MAX_N = 1_000_000
-STEP_SIZE_RANGE = (1e-12, 1e12)
+from .fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, BY_QUERY, DATASETS, DEVICES, DTYPES, FIELDS,
+                     IMAGE_DATASETS, MAX_BATCH, MAX_D, MAX_DIMS, MAX_ITERS, MAX_N, MODELS, READOUTS,
+                     SHALLOW_INITS, STEP_SIZE_RANGE, TRAINED_LAYERS)
 
 # Datasets whose size is fixed by their definition: name -> (n or None, d or None).
 FIXED_SHAPES = {
@@ -76,49 +60,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """One batched sweep: every (step size x seed) pair runs in the same tensor ops."""
-
-    model: str = "linear"
-    dataset: str = "worst_case"
-    algorithm: str = "gd"
-    n: int | None = None
-    d: int | None = None
-    step_sizes: tuple[float, ...] = (1.0,)
-    seeds: tuple[int, ...] = (0,)
-    max_iters: int = 1000
-    init_scale: float = 1.0
-    dtype: str = "float64"
-    device: str = "auto"
-    run_to_max: bool = False
-    history_points: int = 512
-    tail_points: int = 0       # also keep the last K iterations exactly (orbit diagrams)
-    perceptron_gap: bool = True  # carry the matching perceptron runs to measure the gap
-    # dataset parameters
-    mu: float = 0.7
-    margin: float = 0.1
-    data_seed: int = 0
-    classes: tuple[int, ...] = (0, 1)
-    path: str = ""
-    label_column: str = ""
-    # shallow linear network a·b (science.md §3)
-    phi: float = 1.0
-    init: str = ""               # explicit (a, b given) | random | fig3; "" picks explicit or fig3
-    a: tuple[float, ...] = ()
-    b: tuple[float, ...] = ()
-    tol: float = 1e-10
-    # model parameters
-    activation: str = ""         # "" = the model's default: relu for cnn, identity otherwise
-    leak: float = 0.1
-    width: int = 16
-    bias: bool = False
-    train: str = "both"
-    kernel_size: int = 3
-    channels: int = 8
-    conv_layers: int = 1
-    readout: str = "avg"
-    sharpness_every: int = 0     # top Hessian eigenvalue every K iterations (0 = never)
+class _RunSpecMethods:
+    """One batched sweep: every (step size x seed) pair runs in the same tensor ops. Its
+    fields are those of core.fields.FIELDS (declared there once, with defaults and ranges)."""
 
     # ------------------------------------------------------------------ derived
     @property
@@ -127,40 +71,7 @@ class RunSpec:
 
     def relevant_fields(self) -> list[str]:
         """The fields that change the result of this spec (the others are ignored)."""
-        if self.model == "shallow_linear":
-            names = ["model", "algorithm", "d", "step_sizes", "max_iters", "dtype", "device",
-                     "run_to_max", "history_points", "phi", "init", "tol"]
-            if self.tail_points:
-                names.append("tail_points")
-            names += {"explicit": ["a", "b"], "random": ["init_scale", "seeds"],
-                      "fig3": ["init_scale"]}.get(self.init, [])
-            return sorted(names)
-        names = ["model", "dataset", "algorithm", "n", "d", "step_sizes", "seeds",
-                 "max_iters", "dtype", "device", "run_to_max", "history_points"]
-        if self.tail_points:
-            names.append("tail_points")
-        if self.algorithm == "gd" or (self.algorithm == "normalized_gd" and self.model == "linear"):
-            names.append("perceptron_gap")
-        if self.sharpness_every:
-            names.append("sharpness_every")
-        if self.model == "cnn":
-            names += ["kernel_size", "channels", "conv_layers", "readout"]
-        if self.model != "linear":
-            names += ["init_scale", "activation", "width" if self.model == "mlp" else None]
-            if self.activation == "leaky_relu":
-                names.append("leak")
-            if self.model == "mlp":
-                names.append("train")
-        if self.model == "linear":
-            names.append("bias")
-        names += {
-            "minimal": ["mu"],
-            "gaussian": ["margin", "data_seed"],
-            "digits": ["classes"],
-            "cifar10": ["classes", "path"],
-            "csv": ["path", "label_column"],
-        }.get(self.dataset, [])
-        return sorted(name for name in names if name)
+        return sorted(f.name for f in FIELDS if f.relevant(self))
 
     def canonical(self) -> str:
         """Sorted ``key=value`` query string of the relevant fields (stable, URL-safe)."""
@@ -175,7 +86,7 @@ class RunSpec:
     def __str__(self) -> str:
         return self.canonical()
 
-    def replace(self, **changes: Any) -> "RunSpec":
+    def replace(self, **changes: Any) -> "RunSpec":  # type: ignore[name-defined]
         return dataclasses.replace(self, **changes)
 
     def single(self, step_size: float, seed: int) -> "RunSpec":
@@ -205,22 +116,17 @@ class RunSpec:
         return dict(parse_qsl(self.canonical(), keep_blank_values=True))
 
 
-QUERY_NAMES = {f.name: ("step_size" if f.name == "step_sizes" else "seed" if f.name == "seeds"
-                        else f.name) for f in dataclasses.fields(RunSpec)}
-FIELD_BY_QUERY = {query: name for name, query in QUERY_NAMES.items()}
-FIELD_TYPES = {
-    "n": int, "d": int, "max_iters": int, "data_seed": int, "width": int, "history_points": int, "tail_points": int, "kernel_size": int,
-    "channels": int, "conv_layers": int, "sharpness_every": int,
-    "init_scale": float, "mu": float, "margin": float, "leak": float,
-    "run_to_max": bool, "bias": bool, "perceptron_gap": bool, "phi": float, "tol": float,
-    "step_sizes": float, "seeds": int, "classes": int, "a": float, "b": float,
-}
-TUPLE_FIELDS = {"step_sizes", "seeds", "classes", "a", "b"}
+RunSpec = dataclasses.make_dataclass(
+    "RunSpec", [(f.name, Any, dataclasses.field(default=f.default)) for f in FIELDS],
+    bases=(_RunSpecMethods,), frozen=True, namespace={"__module__": __name__})
+RunSpec.__doc__ = _RunSpecMethods.__doc__
 
-
+QUERY_NAMES = {f.name: f.url_name for f in FIELDS}
+FIELD_BY_QUERY = {f.url_name: f.name for f in FIELDS}
+FIELD_TYPES = {f.name: f.kind for f in FIELDS}
+TUPLE_FIELDS = {f.name for f in FIELDS if f.is_list}
 # How many values each list field may hold (checked before the list is built).
-LIST_LIMITS = {"step_sizes": MAX_BATCH, "seeds": MAX_BATCH, "classes": 2, "a": 100_000,
-               "b": 100_000}
+LIST_LIMITS = {f.name: f.list_limit for f in FIELDS if f.is_list}
 
 
 def _parse_scalar(name: str, kind: type, raw: Any) -> Any:
@@ -280,47 +186,52 @@ def _check_range(field: str, value: float | int, low: float, high: float) -> Non
         raise SpecError(field, f"must be in [{low:g}, {high:g}], got {value:g}")
 
 
-def validate(spec: RunSpec) -> RunSpec:
-    """Check every field and fill in dataset-determined sizes. Returns the resolved spec."""
-    _check_choice("model", spec.model, MODELS)
-    _check_choice("dataset", spec.dataset, DATASETS)
-    _check_choice("algorithm", spec.algorithm, ALGORITHMS)
-    _check_choice("dtype", spec.dtype, DTYPES)
-    _check_choice("device", spec.device, DEVICES)
-    activation = spec.activation or ("relu" if spec.model == "cnn" else "identity")
-    _check_choice("activation", activation, ACTIVATIONS)
-    spec = dataclasses.replace(spec, activation=activation)
-    _check_choice("train", spec.train, TRAINED_LAYERS)
+def _check_field(field, value) -> None:
+    """The table's own rule for one field: its type, its choices or its range."""
+    name = field.url_name
+    if field.is_list:
+        if not isinstance(value, tuple):
+            raise SpecError(name, "expected a list of values")
+        if len(value) > field.list_limit:
+            raise SpecError(name, f"at most {field.list_limit} values, got {len(value)}")
+        if field.name in ("step_sizes", "seeds") and not value:
+            raise SpecError(name, "needs at least one value")
+        items = value
+    elif value is None and field.optional:
+        return
+    else:
+        items = (value,)
+    for item in items:
+        if field.kind is bool:
+            if isinstance(item, str) or item not in (True, False):
+                raise SpecError(name, f"expected true/false, got {str(item)[:40]!r}")
+        elif field.kind in (int, float):
+            if isinstance(item, bool) or not isinstance(item, numbers.Real) or (
+                    field.kind is int and not float(item).is_integer()):
+                noun = "an integer" if field.kind is int else "a number"
+                raise SpecError(name, f"expected {noun}, got {str(item)[:40]!r}")
+            if field.low is not None:
+                _check_range(name, item, field.low, field.high)
+        elif field.choices:
+            _check_choice(name, item, field.choices)
+        elif not isinstance(item, str):
+            raise SpecError(name, f"expected text, got {str(item)[:40]!r}")
 
-    if not spec.step_sizes:
-        raise SpecError("step_size", "needs at least one value")
-    for gamma in spec.step_sizes:
-        _check_range("step_size", gamma, *STEP_SIZE_RANGE)
-    if not spec.seeds:
-        raise SpecError("seed", "needs at least one value")
-    for seed in spec.seeds:
-        _check_range("seed", seed, 0, 2**32 - 1)
+
+def validate(spec: RunSpec) -> RunSpec:
+    """Check every field against the table (core.fields), then the rules between fields, and
+    fill in dataset-determined sizes. Returns the resolved spec."""
+    for field in FIELDS:
+        if field.check(spec):
+            _check_field(field, getattr(spec, field.name))
+    activation = spec.activation or ("relu" if spec.model == "cnn" else "identity")
+    spec = dataclasses.replace(spec, activation=activation)
     if spec.batch_size > MAX_BATCH:
         raise SpecError("step_size", f"step sizes x seeds must be at most {MAX_BATCH}, "
                         f"got {len(spec.step_sizes)} x {len(spec.seeds)} = {spec.batch_size}")
-    _check_range("max_iters", spec.max_iters, 1, MAX_ITERS)
-    _check_range("history_points", spec.history_points, 8, 100_000)
-    _check_range("tail_points", spec.tail_points, 0, 10_000)
-    _check_range("init_scale", spec.init_scale, 1e-12, 1e6)
-    _check_range("mu", spec.mu, 1e-9, 1e6)
-    _check_range("margin", spec.margin, 0.0, 1e6)
-    _check_range("data_seed", spec.data_seed, 0, 2**32 - 1)
-    _check_range("leak", spec.leak, 0.0, 1.0)
-    _check_range("width", spec.width, 1, 65_536)
-    _check_range("sharpness_every", spec.sharpness_every, 0, MAX_ITERS)
-    if spec.model == "cnn":
-        _check_choice("readout", spec.readout, READOUTS)
-        _check_range("kernel_size", spec.kernel_size, 1, 15)
-        _check_range("channels", spec.channels, 1, 256)
-        _check_range("conv_layers", spec.conv_layers, 1, 2)
-        if spec.dataset not in IMAGE_DATASETS:
-            raise SpecError("dataset", f"cnn needs images: one of {', '.join(IMAGE_DATASETS)}, "
-                            f"got {spec.dataset}")
+    if spec.model == "cnn" and spec.dataset not in IMAGE_DATASETS:
+        raise SpecError("dataset", f"cnn needs images: one of {', '.join(IMAGE_DATASETS)}, "
+                        f"got {spec.dataset}")
 
     if spec.model == "shallow_linear":
         return _validate_shallow(spec)
@@ -332,8 +243,6 @@ def validate(spec: RunSpec) -> RunSpec:
     if spec.dataset in ("digits", "cifar10"):
         if len(spec.classes) != 2 or spec.classes[0] == spec.classes[1]:
             raise SpecError("classes", f"needs two different classes, got {_fmt(spec.classes)}")
-        for c in spec.classes:
-            _check_range("classes", c, 0, 9)
     if spec.dataset in ("cifar10", "csv") and not spec.path:
         raise SpecError("path", f"the {spec.dataset} dataset needs a path")
 
@@ -363,10 +272,7 @@ def validate(spec: RunSpec) -> RunSpec:
 def _validate_shallow(spec: RunSpec) -> RunSpec:
     if spec.algorithm not in ("gd", "gradient_flow"):
         raise SpecError("algorithm", f"shallow_linear runs gd or gradient_flow, got {spec.algorithm!r}")
-    _check_range("phi", spec.phi, -1e6, 1e6)
-    _check_range("tol", spec.tol, 0.0, 1e6)
     init = spec.init or ("explicit" if spec.a or spec.b else "fig3")
-    _check_choice("init", init, SHALLOW_INITS)
     d = spec.d
     if init == "explicit":
         if not spec.a or not spec.b:
@@ -376,9 +282,6 @@ def _validate_shallow(spec: RunSpec) -> RunSpec:
         if d is not None and d != len(spec.a):
             raise SpecError("d", f"a and b have length {len(spec.a)}, got d = {d}")
         d = len(spec.a)
-        for name in ("a", "b"):
-            for value in getattr(spec, name):
-                _check_range(name, value, -1e150, 1e150)
     elif spec.a or spec.b:
         raise SpecError("init", f"a and b are only used with init=explicit, not {init}")
     d = d if d is not None else 2
@@ -396,7 +299,7 @@ def _validate_shallow(spec: RunSpec) -> RunSpec:
 
 def make_spec(**fields: Any) -> RunSpec:
     """Build and validate a spec from keyword fields (raises :class:`SpecError`)."""
-    known = {f.name for f in dataclasses.fields(RunSpec)}
+    known = set(BY_NAME)
     for name in fields:
         if name not in known:
             raise SpecError(name, f"unknown field; allowed: {', '.join(sorted(known))}")

@@ -17,8 +17,8 @@ from typing import Any, Callable, Iterable, Sequence
 import streamlit as st
 
 from core.lists import parse_number
-from core.spec import (MAX_BATCH, MAX_D, MAX_ITERS, MAX_N, STEP_SIZE_RANGE, SpecError,
-                       parse_field)
+from core.fields import FIELDS
+from core.spec import MAX_BATCH, MAX_ITERS, STEP_SIZE_RANGE, SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
 
@@ -67,11 +67,7 @@ def multi_parser(name: str, options: Sequence[str] | None = None) -> Callable[[s
 # fields take the core's limits, page-only fields (grids, views) theirs. Counts above all are
 # bounded here, before any page builds a grid from them.
 FIELD_RANGES: dict[str, tuple[float, float]] = {
-    "n": (2, MAX_N), "d": (1, MAX_D), "max_iters": (1, MAX_ITERS), "seed": (0, 2**32 - 1),
-    "data_seed": (0, 2**32 - 1), "width": (1, 65_536), "channels": (1, 256),
-    "conv_layers": (1, 2), "history_points": (8, 100_000), "tail_points": (0, 10_000),
-    "sharpness_every": (0, MAX_ITERS), "init_scale": (1e-12, 1e6), "mu": (1e-9, 1e6),
-    "margin": (0, 1e6), "leak": (0, 1), "phi": (-1e6, 1e6), "tol": (0, 1e6),
+    **{f.url_name: (f.low, f.high) for f in FIELDS if f.low is not None},
     "t": (0, MAX_ITERS), "c": (1e-9, 1e9),
     "step_min": STEP_SIZE_RANGE, "step_max": STEP_SIZE_RANGE, "gamma": STEP_SIZE_RANGE,
     "step_count": (1, MAX_BATCH),
@@ -81,6 +77,8 @@ FIELD_RANGES: dict[str, tuple[float, float]] = {
     "orbit_x0": (-1e6, 1e6), "orbit_iters": (1, MAX_ITERS), "orbit_tail": (0, 10_000),
     "cat_iters": (1, MAX_ITERS),
 }
+# A page's single seed box ("seed" in the table is a list of seeds: each element's range).
+FIELD_RANGES.pop("step_size", None)
 
 
 def check_range(name: str, value: Any) -> Any:

@@ -6,9 +6,12 @@ Issue 15's goal: with every result in the cache, the time from a page's script s
 figures handed to Streamlit is <= 150 ms on every page. Each page of app.py is opened with
 Streamlit's AppTest (in this process, no browser) at its default URL: once to fill a fresh
 result cache (the cold time, printed too), then ``--repeat`` times as a new visitor (a fresh
-AppTest session, the result cache warm). Per page: ``to_figures`` is from the start of the run
-to the last chart handed to Streamlit (``DeltaGenerator.plotly_chart`` returning), ``script``
-the whole script run as AppTest sees it; each the best of the warm runs. Pages are only read.
+AppTest session, the result cache warm). Per page: ``to_figures`` is from the start of the
+script (Streamlit's ``exec_func_with_error_handling`` entered: after AppTest's own set-up, which
+scans every installed package for components and is no part of serving a page) to the last
+chart handed to Streamlit (``DeltaGenerator.plotly_chart`` returning) — or to the script's end
+on a page without charts; ``script`` the whole script; ``apptest`` the whole ``AppTest.run()``.
+Each is the best of the warm runs. Pages are only read.
 """
 from __future__ import annotations
 
@@ -37,16 +40,19 @@ def open_page(page: str):
     return at if PAGES[page] is None else at.switch_page(PAGES[page])
 
 
-def timed_run(page: str, marks: list[float]) -> tuple[float, float, int, list[str]]:
-    """(seconds to the last chart, seconds of the run, charts, errors) of one fresh session."""
+def timed_run(page: str, marks: list[float], script: list[float]) -> tuple[float, float, float, int, list[str]]:
+    """(seconds to the last chart, of the script, of AppTest.run, charts, errors) of one fresh
+    session."""
     at = open_page(page)
     marks.clear()
+    script.clear()
     started = time.perf_counter()
     at.run()
     finished = time.perf_counter()
     problems = [str(e.value) for e in at.exception] + [str(e.value) for e in at.error]
-    last = max(marks) if marks else finished
-    return last - started, finished - started, len(marks), problems
+    begin, end = (script[0], script[-1]) if len(script) >= 2 else (started, finished)
+    last = max(marks) if marks else end
+    return last - begin, end - begin, finished - started, len(marks), problems
 
 
 def main():
@@ -70,25 +76,42 @@ def main():
 
     DeltaGenerator.plotly_chart = plotly_chart
 
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script: list[float] = []
+    run_script = script_runner.exec_func_with_error_handling
+
+    def timed_exec(*positional, **keywords):
+        script.append(time.perf_counter())
+        try:
+            return run_script(*positional, **keywords)
+        finally:
+            script.append(time.perf_counter())
+
+    script_runner.exec_func_with_error_handling = timed_exec
+
     pages = [page for page in args.pages.split(",") if page]
-    seconds, cold, script, charts, problems = {}, {}, {}, {}, {}
+    seconds, cold, whole, apptest, charts, problems = {}, {}, {}, {}, {}, {}
     for page in pages:
-        cold[page] = timed_run(page, marks)[1]
-        warm = [timed_run(page, marks) for _ in range(args.repeat)]
+        cold[page] = timed_run(page, marks, script)[1]
+        warm = [timed_run(page, marks, script) for _ in range(args.repeat)]
         seconds[page] = min(w[0] for w in warm)
-        script[page] = min(w[1] for w in warm)
-        charts[page] = warm[-1][2]
-        problems[page] = warm[-1][3]
+        whole[page] = min(w[1] for w in warm)
+        apptest[page] = min(w[2] for w in warm)
+        charts[page] = warm[-1][3]
+        problems[page] = warm[-1][4]
     ratios = {f"{page}_share_of_150ms_goal": seconds[page] / 0.150 for page in pages}
     ratios["pages_within_goal"] = f"{sum(seconds[p] <= 0.150 for p in pages)}/{len(pages)}"
     lines = [f"cached view, server side (AppTest, best of {args.repeat} fresh sessions, result cache warm; "
              f"{__import__('torch').get_num_threads()} torch threads); goal <= 150 ms to the figures"]
-    lines += [f"  {page:14s} to figures {1e3 * seconds[page]:7.0f} ms   whole script {1e3 * script[page]:7.0f} ms"
-              f"   charts {charts[page]:2d}   cold {cold[page]:6.2f} s"
+    lines += [f"  {page:14s} to figures {1e3 * seconds[page]:6.0f} ms   script {1e3 * whole[page]:6.0f} ms"
+              f"   AppTest.run {1e3 * apptest[page]:6.0f} ms   charts {charts[page]:2d}   cold script "
+              f"{cold[page]:6.2f} s"
               + (f"   ERRORS: {problems[page]}" if problems[page] else "") for page in pages]
     lines.append(f"pages within the goal: {ratios['pages_within_goal']}")
     emit(args.format, "pages", seconds, ratios, machine("cpu"), {"repeat": args.repeat, "pages": pages},
-         lines, {"script_seconds": script, "cold_seconds": cold, "charts": charts, "errors": problems})
+         lines, {"script_seconds": whole, "apptest_seconds": apptest, "cold_script_seconds": cold,
+                 "charts": charts, "errors": problems})
 
 
 if __name__ == "__main__":

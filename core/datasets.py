@@ -11,8 +11,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from .errors import SpecError
+from .registry import DatasetKind, dataset_kind, register_dataset
 from .settings import ram_budget_bytes
-from .spec import RunSpec, SpecError
 
 CSV_MAX_BYTES = 50 * 2**20
 
@@ -305,38 +306,54 @@ def csv_file(path: str, label_column: str, n: int | None) -> tuple[np.ndarray, n
     return b, y, hashlib.sha256(content).hexdigest()[:16]
 
 
-def load(spec: RunSpec) -> Dataset:
-    """The dataset a (validated) spec names."""
+def load(spec) -> Dataset:
+    """The dataset a (validated) spec names, built by its registry entry."""
     from .uploads import RESTRICTION, check_visitor_path
 
-    fingerprint = ""
-    if spec.dataset in ("csv", "cifar10") and RESTRICTION["visitor_paths"]:
+    kind = dataset_kind(spec.dataset)
+    if kind.needs_path and RESTRICTION["visitor_paths"]:
         check_visitor_path(spec.path)
-    if spec.dataset == "worst_case":
-        b, y = worst_case(spec.n)
-    elif spec.dataset == "two_point":
-        b, y = two_point()
-    elif spec.dataset == "minimal":
-        b, y = minimal(spec.d, spec.mu)
-    elif spec.dataset == "gaussian":
-        b, y = gaussian(spec.n, spec.d, spec.margin, spec.data_seed)
-    elif spec.dataset == "breast_cancer":
-        b, y = breast_cancer(spec.n)
-    elif spec.dataset == "digits":
-        b, y = digits(spec.classes, spec.n)
-    elif spec.dataset == "cifar10":
-        b, y, fingerprint = cifar10(spec.path, spec.classes, spec.n)
-    elif spec.dataset == "csv":
-        b, y, fingerprint = csv_file(spec.path, spec.label_column, spec.n)
-        if spec.d is not None and spec.d != b.shape[1]:
-            raise SpecError("d", f"this CSV file has d = {b.shape[1]} feature columns, got {spec.d}")
-    else:  # validate() rejects unknown names first
-        raise SpecError("dataset", f"unknown dataset {spec.dataset!r}")
+    built = kind.build(spec)
+    b, y, fingerprint = built if len(built) == 3 else (*built, "")
+    if spec.d is not None and spec.d != b.shape[1]:
+        raise SpecError("d", f"this {spec.dataset} data has d = {b.shape[1]}, got {spec.d}")
     if spec.model == "two_layer_conv" and b.shape[1] < 2:
         raise SpecError("d", "two_layer_conv needs d >= 2 (it convolves with a cyclic shift)")
-    image_shape = IMAGE_SHAPES.get(spec.dataset)
-    return Dataset(np.ascontiguousarray(b, dtype=np.float64), y.astype(np.float64), spec.dataset,
-                   fingerprint, image_shape)
+    return Dataset(np.ascontiguousarray(b, dtype=np.float64), np.asarray(y, dtype=np.float64),
+                   spec.dataset, fingerprint, kind.image_shape)
 
 
-IMAGE_SHAPES = {"digits": (1, 8, 8), "cifar10": (3, 32, 32)}
+# ---------------------------------------------------------------------- the built-in data sets
+register_dataset(DatasetKind(
+    "worst_case", "worst case (d = 2)", lambda spec: worst_case(spec.n),
+    fixed_shape=(None, 2), default_shape=(1000, 2), min_n=3,
+    description="one point (0.5, -1) labelled +1, n-1 copies of (-0.5, -1) labelled -1"))
+register_dataset(DatasetKind(
+    "two_point", "two points (d = 2)", lambda spec: two_point(),
+    fixed_shape=(2, 2), default_shape=(2, 2), description="(1, -1) → +1 and (-1, -4) → -1"))
+register_dataset(DatasetKind(
+    "minimal", "minimal example (n = 2)", lambda spec: minimal(spec.d, spec.mu), fields=("mu",),
+    fixed_shape=(2, None), default_shape=(2, 64),
+    description="b₁ = (1, …, 1) → +1, b₂ = (1+μ, 1, …, 1) → -1"))
+register_dataset(DatasetKind(
+    "gaussian", "Gaussian with a margin",
+    lambda spec: gaussian(spec.n, spec.d, spec.margin, spec.data_seed),
+    fields=("margin", "data_seed"), default_shape=(200, 20),
+    description="standard normal points labelled by a random direction, pushed margin away"))
+register_dataset(DatasetKind(
+    "breast_cancer", "breast cancer (scikit-learn)", lambda spec: breast_cancer(spec.n),
+    fixed_shape=(None, 30), default_shape=(569, 30), max_n=569,
+    description="scikit-learn's Wisconsin breast cancer data, standardised"))
+register_dataset(DatasetKind(
+    "digits", "digits, two classes (scikit-learn)", lambda spec: digits(spec.classes, spec.n),
+    fields=("classes",), fixed_shape=(None, 64), default_shape=(None, 64), image_shape=(1, 8, 8),
+    description="scikit-learn's 8×8 digits, two classes, pixels in [0, 1]"))
+register_dataset(DatasetKind(
+    "cifar10", "CIFAR-10, two classes (local folder)",
+    lambda spec: cifar10(spec.path, spec.classes, spec.n), fields=("classes", "path"),
+    fixed_shape=(None, 3072), default_shape=(1000, 3072), image_shape=(3, 32, 32),
+    needs_path=True, description="the official python batches in a local folder"))
+register_dataset(DatasetKind(
+    "csv", "CSV upload", lambda spec: csv_file(spec.path, spec.label_column, spec.n),
+    fields=("path", "label_column"), needs_path=True,
+    description="a file with a label column and numeric features"))

@@ -9,11 +9,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .registry import datasets as registered_datasets
+from .registry import datasets_reading
+
 MODELS = ("linear", "two_layer_conv", "mlp", "cnn", "shallow_linear")
 READOUTS = ("avg", "linear")
-IMAGE_DATASETS = ("digits", "cifar10")
-DATASETS = ("worst_case", "two_point", "minimal", "gaussian", "breast_cancer", "digits",
-            "cifar10", "csv")
+DATASETS = tuple(registered_datasets())
+IMAGE_DATASETS = tuple(name for name, kind in registered_datasets().items() if kind.image_shape)
 ALGORITHMS = ("gd", "normalized_gd", "batch_perceptron", "normalized_batch_perceptron",
               "generalized_perceptron", "gradient_flow")
 SHALLOW_INITS = ("explicit", "random", "fig3")
@@ -52,8 +54,14 @@ def _cnn(spec) -> bool:
     return spec.model == "cnn"
 
 
-def _data(*names: str) -> Rule:
+def _read_by_data(field: str) -> Rule:
+    """A data-set parameter matters when the spec's data set reads it (its registry entry)."""
+    names = datasets_reading(field)
     return lambda spec: _classifier(spec) and spec.dataset in names
+
+
+def _data_sets(field: str) -> str:
+    return ", ".join(datasets_reading(field)) or "no data set"
 
 
 @dataclass(frozen=True)
@@ -133,18 +141,19 @@ FIELDS: tuple[FieldSpec, ...] = (
                   s.algorithm == "gd" or (s.algorithm == "normalized_gd" and s.model == "linear")),
               applies_to="gd, and normalized_gd on the linear model"),
     FieldSpec("mu", float, 0.7, "minimal example: b₂ = (1+μ, 1, …, 1)", low=1e-9, high=1e6,
-              relevant=_data("minimal"), applies_to="the minimal data set"),
+              relevant=_read_by_data("mu"), applies_to=_data_sets("mu")),
     FieldSpec("margin", float, 0.1, "Gaussian data: the margin", low=0.0, high=1e6,
-              relevant=_data("gaussian"), applies_to="the gaussian data set"),
-    FieldSpec("data_seed", int, 0, "Gaussian data: the seed", low=0, high=2**32 - 1,
-              relevant=_data("gaussian"), applies_to="the gaussian data set"),
+              relevant=_read_by_data("margin"), applies_to=_data_sets("margin")),
+    FieldSpec("data_seed", int, 0, "seed of generated data", low=0, high=2**32 - 1,
+              relevant=_read_by_data("data_seed"), applies_to=_data_sets("data_seed")),
     FieldSpec("classes", int, (0, 1), "the two classes (−1, +1)", low=0, high=9, is_list=True,
-              list_limit=2, relevant=_data("digits", "cifar10"), applies_to="digits, cifar10",
-              check=lambda s: s.dataset in IMAGE_DATASETS),
-    FieldSpec("path", str, "", "CIFAR-10 folder or CSV file", relevant=_data("cifar10", "csv"),
-              applies_to="cifar10, csv"),
+              list_limit=2, relevant=_read_by_data("classes"), applies_to=_data_sets("classes"),
+              check=lambda s: s.dataset in datasets_reading("classes")),
+    FieldSpec("path", str, "", "CIFAR-10 folder or CSV file", relevant=_read_by_data("path"),
+              applies_to=_data_sets("path")),
     FieldSpec("label_column", str, "", "CSV: the label column (default: the column named "
-              "'label')", relevant=_data("csv"), applies_to="csv"),
+              "'label')", relevant=_read_by_data("label_column"),
+              applies_to=_data_sets("label_column")),
     FieldSpec("phi", float, 1.0, "target Φ of L = ½(aᵀb − Φ)²", low=-1e6, high=1e6,
               relevant=_shallow, applies_to="shallow_linear", check=_shallow),
     FieldSpec("init", str, "", "explicit (needs a and b), random (scale × random directions) or "

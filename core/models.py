@@ -258,9 +258,9 @@ class CNN(Model):
 
     def __init__(self, spec: RunSpec):
         super().__init__(spec)
-        from .datasets import IMAGE_SHAPES
+        from .registry import dataset_kind
 
-        self.image_shape = IMAGE_SHAPES[spec.dataset]
+        self.image_shape = dataset_kind(spec.dataset).image_shape
         self.batched = True
 
     def shapes(self) -> list[tuple[str, tuple[int, ...]]]:

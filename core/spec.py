@@ -15,32 +15,17 @@ from urllib.parse import parse_qsl, urlencode
 
 from .errors import SpecError
 from .lists import parse_list, parse_number
+from .registry import dataset_kind
+from .registry import datasets as registered_datasets
 
 from .fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, BY_QUERY, DATASETS, DEVICES, DTYPES, FIELDS,
                      IMAGE_DATASETS, MAX_BATCH, MAX_D, MAX_DIMS, MAX_ITERS, MAX_N, MODELS, READOUTS,
                      SHALLOW_INITS, STEP_SIZE_RANGE, TRAINED_LAYERS)
 
-# Datasets whose size is fixed by their definition: name -> (n or None, d or None).
-FIXED_SHAPES = {
-    "worst_case": (None, 2),
-    "two_point": (2, 2),
-    "minimal": (2, None),
-    "breast_cancer": (None, 30),
-    "digits": (None, 64),
-    "cifar10": (None, 3072),
-}
-DEFAULT_SHAPES = {
-    "worst_case": (1000, 2),
-    "two_point": (2, 2),
-    "minimal": (2, 64),
-    "gaussian": (200, 20),
-    "breast_cancer": (569, 30),
-    "digits": (None, 64),      # n: every sample of the two classes
-    "cifar10": (1000, 3072),
-    "csv": (None, None),       # from the file
-}
-
-
+# Datasets whose size is fixed by their definition, and their defaults: name -> (n, d).
+FIXED_SHAPES = {name: kind.fixed_shape for name, kind in registered_datasets().items()
+                if kind.fixed_shape != (None, None)}
+DEFAULT_SHAPES = {name: kind.default_shape for name, kind in registered_datasets().items()}
 
 
 def _fmt_float(x: float) -> str:
@@ -240,28 +225,26 @@ def validate(spec: RunSpec) -> RunSpec:
     if spec.algorithm in ("batch_perceptron", "normalized_batch_perceptron") and spec.model != "linear":
         raise SpecError("algorithm", f"{spec.algorithm} is defined for the linear model; "
                         "use generalized_perceptron for two_layer_conv or mlp")
-    if spec.dataset in ("digits", "cifar10"):
+    kind = dataset_kind(spec.dataset)
+    if "classes" in kind.fields:
         if len(spec.classes) != 2 or spec.classes[0] == spec.classes[1]:
             raise SpecError("classes", f"needs two different classes, got {_fmt(spec.classes)}")
-    if spec.dataset in ("cifar10", "csv") and not spec.path:
+    if kind.needs_path and not spec.path:
         raise SpecError("path", f"the {spec.dataset} dataset needs a path")
 
     n, d = spec.n, spec.d
-    fixed_n, fixed_d = FIXED_SHAPES.get(spec.dataset, (None, None))
-    default_n, default_d = DEFAULT_SHAPES[spec.dataset]
+    fixed_n, fixed_d = kind.fixed_shape
+    default_n, default_d = kind.default_shape
     if fixed_n is not None and n is not None and n != fixed_n:
         raise SpecError("n", f"the {spec.dataset} dataset has n = {fixed_n}, got {n}")
     if fixed_d is not None and d is not None and d != fixed_d:
         raise SpecError("d", f"the {spec.dataset} dataset has d = {fixed_d}, got {d}")
     n = n if n is not None else (fixed_n if fixed_n is not None else default_n)
     d = d if d is not None else (fixed_d if fixed_d is not None else default_d)
-    low_n = 3 if spec.dataset == "worst_case" else 2
     if n is not None:
-        _check_range("n", n, low_n, MAX_N)
+        _check_range("n", n, kind.min_n, kind.max_n or MAX_N)
     if d is not None:
         _check_range("d", d, 2 if spec.model == "two_layer_conv" else 1, MAX_D)
-    if spec.dataset == "breast_cancer" and n is not None and n > 569:
-        raise SpecError("n", f"must be in [2, 569] for breast_cancer, got {n}")
 
     step_sizes = tuple(float(g) for g in spec.step_sizes)
     return dataclasses.replace(spec, n=n, d=d, step_sizes=step_sizes,

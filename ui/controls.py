@@ -16,9 +16,12 @@ import streamlit as st
 
 from core.lists import DEFAULT_LIMIT
 from core.lists import parse_list as bounded_list
+from core.fields import BY_NAME, field_help
+from core.registry import dataset_kind
+from core.registry import datasets as registered_datasets
 from core.settings import env_number
 from core.uploads import check_visitor_path, save_upload
-from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, DEFAULT_SHAPES, FIXED_SHAPES, MAX_BATCH,
+from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MAX_BATCH,
                        MAX_DIMS, MODELS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
@@ -30,16 +33,7 @@ MODEL_LABELS = {
     "two_layer_conv": "two-layer conv  u₁·s(wᵀb) + u₂·s(wᵀPb)",
     "mlp": "MLP, one hidden layer",
 }
-DATASET_LABELS = {
-    "worst_case": "worst case (d = 2)",
-    "two_point": "two points (d = 2)",
-    "minimal": "minimal example (n = 2)",
-    "gaussian": "Gaussian with a margin",
-    "breast_cancer": "breast cancer (scikit-learn)",
-    "digits": "digits, two classes (scikit-learn)",
-    "cifar10": "CIFAR-10, two classes (local folder)",
-    "csv": "CSV upload",
-}
+DATASET_LABELS = {name: kind.label for name, kind in registered_datasets().items()}
 ACTIVATION_LABELS = {"identity": "identity", "relu": "ReLU", "leaky_relu": "leaky ReLU",
                      "tanh": "tanh"}
 # The classifiers and algorithms of science.md §1–2 (the core also has other models).
@@ -54,6 +48,8 @@ ALGORITHM_FOR_MODEL = {
     ("nonlinear", "batch_perceptron"): "generalized_perceptron",
     ("nonlinear", "normalized_batch_perceptron"): "generalized_perceptron",
 }
+PARAMETER_LABELS = {"mu": "μ  (b₂ = (1+μ, 1, …, 1))", "margin": "Margin", "data_seed": "Data seed",
+                    "classes": "Two classes (−1, +1)"}
 UPLOAD_LIMIT_MB = max(1, math.ceil(env_number("GDX_UPLOAD_LIMIT_MB")))
 
 
@@ -129,19 +125,25 @@ def model_controls(state: UrlState, container=None, models: Sequence[str] = CLAS
 
 
 # ---------------------------------------------------------------------- dataset
+DATA_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column")
+
+
 def dataset_fields(default_dataset: str, datasets: Sequence[str] = DATASETS,
                    n: int | None = None, d: int | None = None) -> list[Field]:
-    """``n``/``d``: the page's own defaults for its default dataset (None: the dataset's)."""
+    """``n``/``d``: the page's own defaults for its default dataset (None: the dataset's).
+    The data-set parameters take their defaults and parsers from the field table."""
+    def parameter(name: str) -> Field:
+        default = BY_NAME[name].default
+        if BY_NAME[name].kind is str:
+            return Field(name, default)
+        if BY_NAME[name].is_list:                         # typed as text, e.g. "0,1"
+            return Field(name, ",".join(map(str, default)))
+        return Field(name, default, spec_parser(name))
     return [
         Field("dataset", default_dataset, choice_parser("dataset", datasets)),
         Field("n", n, number_parser("n", int)),
         Field("d", d, number_parser("d", int)),
-        Field("mu", 0.7, spec_parser("mu")),
-        Field("margin", 0.1, spec_parser("margin")),
-        Field("data_seed", 0, spec_parser("data_seed")),
-        Field("classes", "0,1"),
-        Field("path", ""),
-        Field("label_column", ""),
+        *(parameter(name) for name in DATA_PARAMETERS),
     ]
 
 
@@ -160,26 +162,29 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
                               format_func=label_of(DATASET_LABELS),
                               on_change=_reset_dataset_fields, args=(state,))
     values: dict[str, Any] = {"dataset": dataset}
-    fixed_n, fixed_d = FIXED_SHAPES.get(dataset, (None, None))
-    default_n, default_d = DEFAULT_SHAPES[dataset]
+    kind = dataset_kind(dataset)
+    fixed_n, fixed_d = kind.fixed_shape
+    default_n, default_d = kind.default_shape
     if fixed_n is None:
         if state.get("n") is None and default_n is not None:
             state.set("n", default_n)
         values["n"] = state.number("n", "Number of points n", int, box,
                                    placeholder="all samples")
-    if show_d and fixed_d is None and dataset != "csv":
+    if show_d and fixed_d is None and not kind.needs_path:     # a file's d is its own
         if state.get("d") is None and default_d is not None:
             state.set("d", default_d)
         values["d"] = state.number("d", "Dimension d", int, box)
-    if dataset == "minimal":
-        values["mu"] = state.number("mu", "μ  (b₂ = (1+μ, 1, …, 1))", float, box)
-    if dataset == "gaussian":
-        values["margin"] = state.number("margin", "Margin", float, box)
-        values["data_seed"] = state.number("data_seed", "Data seed", int, box)
-    if dataset in ("digits", "cifar10"):
-        values["classes"] = state.text("classes", "Two classes (−1, +1)", box)
-    if dataset == "cifar10":
-        values["path"] = state.text("path", "Folder with the CIFAR-10 python batches", box,
+    for name in kind.fields:                  # the parameters its registry entry reads
+        if name in ("mu", "margin"):
+            values[name] = state.number(name, PARAMETER_LABELS[name], float, box,
+                                        help=field_help(name))
+        elif name == "data_seed":
+            values[name] = state.number(name, PARAMETER_LABELS[name], int, box,
+                                        help=field_help(name))
+        elif name == "classes":
+            values[name] = state.text(name, PARAMETER_LABELS[name], box, help=field_help(name))
+    if kind.needs_path and dataset != "csv":
+        values["path"] = state.text("path", "Folder with the data (under GDX_DATA_DIRS)", box,
                                     placeholder="/data/cifar-10-batches-py")
     if dataset == "csv":
         upload = box.file_uploader("CSV file (numeric features and one label column)",
@@ -193,7 +198,7 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
         state.mark_shown("path")
         values["path"] = state.get("path")
         values["label_column"] = state.text("label_column", "Label column", box,
-                                            placeholder="label, or the last column")
+                                            placeholder="label", help=field_help("label_column"))
         if values["path"]:
             box.caption(f"Using upload {os.path.basename(values['path'])[:12]}…")
     return values
@@ -212,6 +217,6 @@ def spec_fields(values: dict[str, Any]) -> dict[str, Any]:
             raise SpecError(QUERY_NAMES.get(name, name), "needs a value")
     if "classes" in out:
         out["classes"] = parse_field("classes", out["classes"])
-    if out.get("dataset") in ("csv", "cifar10"):
+    if out.get("dataset") in DATASETS and dataset_kind(out["dataset"]).needs_path:
         check_upload_path(out.get("path", ""))
     return out

@@ -26,6 +26,7 @@ class DatasetKind:
     image_shape: tuple[int, int, int] | None = None             # (channels, height, width)
     needs_path: bool = False
     description: str = ""
+    defaults: tuple[tuple[str, Any], ...] = ()   # its parameters' own defaults, e.g. classes
 
 
 _DATASETS: dict[str, DatasetKind] = {}

@@ -148,11 +148,16 @@ def dataset_fields(default_dataset: str, datasets: Sequence[str] = DATASETS,
 
 
 def _reset_dataset_fields(state: UrlState) -> None:
-    """A new dataset starts from its own sizes (filled in by dataset_controls)."""
+    """A new dataset starts from its own sizes (filled in by dataset_controls) and from the
+    parameter defaults its registry entry declares."""
     for name in ("n", "d"):
         state.set(name, None)
     for name in ("path", "label_column"):
         state.set(name, "")
+    chosen = state.get("dataset")
+    if chosen in DATASETS:
+        for name, value in dataset_kind(chosen).defaults:
+            state.set(name, ",".join(map(str, value)) if isinstance(value, tuple) else value)
 
 
 def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, container=None,

@@ -125,76 +125,71 @@ def _functional_hvp(model, shared, theta: torch.Tensor) -> HVP:
 
 
 def _pooled_cnn_hvp(model, shared, theta: torch.Tensor) -> HVP:
-    """One convolution, activation s and a global average pool (models.CNN's closed-form case):
-    g_r(b) = Σ_c u_rc · mean_pixels s(h) + u_r0 with h = K_rc · patch + β_rc.
+    """One convolution, activation s and a global average pool (models.CNN's closed-form case).
 
-    With ℓ' and ℓ'' of the margins m = y g, the Hessian is (1/n) Σ_i [ℓ''_i ∇m_i ∇m_iᵀ + ℓ'_i ∇²m_i];
-    for a direction v = (dK, dβ, du, du0): dh = dK · patch + dβ, the margins move by
-    dm = y (Σ_c du_c mean s(h) + u_c mean s'(h) dh + du0), and the product is the pullback of
-    ℓ''·dm through ∇m plus the second-order terms of g: u_c mean s''(h) dh (to K, β) and
-    mean s'(h) dh (to u) and du_c mean s'(h) (to K, β)."""
+    With x̃ = [patch, 1] and κ_rc = [kernel, bias] of row r's channel c, h = κ_rc·x̃ and
+    g_r(b) = Σ_c u_rc P_rc + u_r0, P_rc = mean_pixels s(h). Everything the products need from
+    the (n·HW, B·c) activations is gathered once here: P, A_rc = mean_pixels s'(h) x̃ (n, q, B·c)
+    and, when s'' ≠ 0, C_rc = Σ_i ℓ'_i u_rc mean_pixels s''(h) x̃x̃ᵀ (B·c, q, q). A product is then
+    a few operations on (n, q, B·c) arrays — it never touches the activations:
+      dg = Σ_c du_c P_c + u_c A_c·dκ_c + du_0,
+      Hv = Σ_i [ℓ''_i dg_i ∇g_i + ℓ'_i ∇²g_i v] with ∇_κ g = u_c A_c, ∇_u g = P, ∇_u0 g = 1,
+      (∇²g v)_κ = du_c A_c + u_c M_c dκ_c, (∇²g v)_u = A_c·dκ_c  (M_c = mean s''(h) x̃x̃ᵀ)."""
     batch, c = theta.shape[0], model.spec.channels
     patches, labels = shared.patches, shared.labels
     n, pixels = labels.shape[0], model.image_shape[1] * model.image_shape[2]
+    extended = torch.cat([patches, torch.ones_like(patches[:, :1])], dim=1)      # x̃ (n·HW, q)
+    q = extended.shape[1]
     params = model._split(theta)
-    kernels = params["conv1.weight"].reshape(batch * c, -1)
-    readout = params["readout.weight"]                                  # (B, c)
-    pre = torch.addmm(params["conv1.bias"].reshape(1, batch * c), patches, kernels.T)   # (n·HW, B·c)
+    kappa = torch.cat([params["conv1.weight"].reshape(batch * c, q - 1),
+                       params["conv1.bias"].reshape(batch * c, 1)], dim=1)      # (B·c, q)
+    readout = params["readout.weight"]                                          # (B, c)
+    pre = extended @ kappa.T                                                    # (n·HW, B·c)
     name, leak = model.spec.activation, model.spec.leak
+    curve = None
     if name == "identity":
-        value, slope, curve = pre, torch.ones_like(pre), None
+        value, slope = pre, torch.ones_like(pre)
     elif name == "relu":
-        slope = (pre > 0).to(pre.dtype)
-        value, curve = pre.mul_(slope), None                              # s'(0) = 0 as in autograd
+        slope = (pre > 0).to(pre.dtype)                                         # s'(0) = 0 as in autograd
+        value = pre * slope
     elif name == "leaky_relu":
         slope = torch.where(pre > 0, torch.ones_like(pre), torch.full_like(pre, leak))
-        value, curve = pre * slope, None
+        value = pre * slope
     else:
         value = torch.tanh(pre)
         slope = 1 - value * value
-        curve = -2 * value * slope                                       # s''
-    pooled = value.view(n, pixels, batch * c).mean(dim=1).view(n, batch, c)
-    outputs = torch.einsum("nbc,bc->bn", pooled, readout) + params["readout.bias"]
-    first, second = _softplus_weights(outputs * labels)                  # (B, n)
-    first, second = first * labels / n, second / n                        # d/dg of the mean loss; ℓ''y² = ℓ''
-    p_kernel = kernels.shape[1]
-
-    def split(vectors):
-        dk = vectors[:, : c * p_kernel].reshape(batch * c, p_kernel)
-        db = vectors[:, c * p_kernel: c * p_kernel + c].reshape(1, batch * c)
-        du = vectors[:, c * p_kernel + c: c * p_kernel + 2 * c]
-        du0 = vectors[:, -1:]
-        return dk, db, du, du0
-
-    def pull(weight_hidden: torch.Tensor, weight_readout: torch.Tensor, weight_bias: torch.Tensor):
-        """Gradient pieces from ∂/∂h (n·HW, B·c), ∂/∂u (B, c) and ∂/∂u0 (B, 1)."""
-        d_kernels = (patches.T @ weight_hidden).T.reshape(batch, -1)
-        d_bias = weight_hidden.sum(dim=0).reshape(batch, c)
-        return torch.cat([d_kernels, d_bias, weight_readout, weight_bias], dim=1)
-
-    slope_view = slope.view(n, pixels, batch * c)
-    first_t = first.T[:, :, None] / pixels                                # (n, B, 1)
-    first_readout = (first_t * readout[None]).reshape(n, 1, batch * c)
-    curve_first = None if curve is None else (curve.view(n, pixels, batch * c) * first_readout)
+        curve = -2 * value * slope                                              # s''
+    pooled = value.view(n, pixels, batch * c).mean(dim=1)                       # P (n, B·c)
+    slope_mean = torch.bmm(extended.view(n, pixels, q).transpose(1, 2),
+                           slope.view(n, pixels, batch * c)).div_(pixels)       # A, as (n, q, B·c)
+    outputs = torch.einsum("nbc,bc->bn", pooled.view(n, batch, c), readout) + params["readout.bias"]
+    first, second = _softplus_weights(outputs * labels)
+    first, second = first * labels / n, second / n                              # (B, n); ℓ''y² = ℓ''
+    first_t = first.T                                                           # (n, B)
+    curvature = None
+    if curve is not None:
+        weight = (curve.view(n, pixels, batch * c)
+                  * (first_t[:, :, None] * readout[None]).reshape(n, 1, batch * c) / pixels)
+        outer = (extended[:, :, None] * extended[:, None, :]).reshape(n * pixels, q * q)
+        curvature = (outer.T @ weight.reshape(n * pixels, batch * c)).T.reshape(batch * c, q, q)
+    kernel_size = c * (q - 1)
 
     def product(vectors: torch.Tensor) -> torch.Tensor:
-        dk, db, du, du0 = split(vectors)
-        dh = torch.addmm(db, patches, dk.T)                               # (n·HW, B·c)
-        pooled_slope_dh = (slope * dh).view(n, pixels, batch * c).mean(dim=1).view(n, batch, c)
-        dg = (torch.einsum("nbc,bc->bn", pooled, du) + torch.einsum("nbc,bc->bn", pooled_slope_dh, readout)
-              + du0)                                                      # (B, n): the directional dg
-        coef = second * dg                                                # Gauss-Newton part, per output
-        # ∂/∂h of Σ_rn coef_rn g_rn is coef_rn u_rc s'(h)/HW; the curvature of g adds
-        # first_rn [du_rc s'(h) + u_rc s''(h) dh]/HW. The per-(image, row, channel) factors are
-        # small, so the (n·HW, B·c) array is touched once (twice with s'' ≠ 0).
-        per = ((coef.T[:, :, None] / pixels) * readout[None] + first_t * du[None]).reshape(n, 1, batch * c)
-        weight_hidden = slope_view * per
-        if curve_first is not None:
-            weight_hidden += curve_first * dh.view(n, pixels, batch * c)
-        weight_readout = (torch.einsum("bn,nbc->bc", coef, pooled)
-                          + torch.einsum("bn,nbc->bc", first, pooled_slope_dh))
-        return pull(weight_hidden.view(n * pixels, batch * c), weight_readout,
-                    coef.sum(dim=1, keepdim=True))
+        d_kappa = torch.cat([vectors[:, :kernel_size].reshape(batch * c, q - 1),
+                             vectors[:, kernel_size: kernel_size + c].reshape(batch * c, 1)], dim=1)
+        du = vectors[:, kernel_size + c: kernel_size + 2 * c]                      # (B, c)
+        moved = torch.einsum("nqk,kq->nk", slope_mean, d_kappa).view(n, batch, c)  # A·dκ
+        dg = (torch.einsum("nbc,bc->bn", pooled.view(n, batch, c), du)
+              + torch.einsum("nbc,bc->bn", moved, readout) + vectors[:, -1:])      # (B, n)
+        coef = second * dg
+        weights = (coef.T[:, :, None] * readout[None] + first_t[:, :, None] * du[None])
+        to_kappa = torch.einsum("nk,nqk->kq", weights.reshape(n, batch * c), slope_mean)
+        if curvature is not None:
+            to_kappa = to_kappa + torch.einsum("kqr,kr->kq", curvature, d_kappa)
+        to_readout = (torch.einsum("bn,nbc->bc", coef, pooled.view(n, batch, c))
+                      + torch.einsum("bn,nbc->bc", first, moved))
+        return torch.cat([to_kappa[:, :-1].reshape(batch, kernel_size), to_kappa[:, -1].reshape(batch, c),
+                          to_readout, coef.sum(dim=1, keepdim=True)], dim=1)
 
     return product
 

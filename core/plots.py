@@ -198,10 +198,12 @@ def robust_range(values: Iterable[float], log: bool = False,
     if min_gap is None:
         min_gap = 6.0 if log else 1e-12 + 0.5 * max(abs(q1), abs(q3))
     threshold = max(10 * (q3 - q1), min_gap)
+    # On a log axis tiny values are real (a distance or loss falling towards 0): below the
+    # median only a gap of 20 decades counts; blow-ups upwards are cut at min_gap.
+    low_threshold = max(threshold, 20.0) if log else threshold
     gaps = np.diff(u)
-    wide = np.flatnonzero(gaps > threshold)
-    above = wide[u[wide] >= median]
-    below = wide[u[wide + 1] <= median]
+    above = np.flatnonzero((gaps > threshold) & (u[:-1] >= median))
+    below = np.flatnonzero((gaps > low_threshold) & (u[1:] <= median))
     high = float(u[above[0]]) if above.size else float(u[-1])
     low = float(u[below[-1] + 1]) if below.size else float(u[0])
     if log:
@@ -276,14 +278,14 @@ def honest_view(figure: go.Figure, axis: str = "y", *, log: bool | None = None,
         notes.append(f"{_count(len(below), 'value')} ≤ 0 (a log axis cannot show them)")
     outside = len(top) + len(bottom) - len(below)
     if outside:
-        notes.append(f"{_count(outside, 'value')} outside the view (▲▼ on the edge)")
+        notes.append(f"{_count(outside, 'value')} outside the view (▲▼)")
     if below and span is not None:
-        notes.append(f"{_count(len(below), 'value')} ≤ 0 (▼: a log axis cannot show them)")
+        notes.append(f"{_count(len(below), 'value')} ≤ 0, not on a log axis (▼)")
     for reason, count in (counts or {}).items():
         if count:
             notes.append(f"{count} {reason} {'value' if count == 1 else 'values'} not drawn")
     if notes and note:
-        add_subtitle(figure, "; ".join(notes))
+        add_subtitle(figure, "<br>".join(notes))
     return figure
 
 
@@ -294,11 +296,12 @@ def _count(count: int, noun: str) -> str:
 def add_subtitle(figure: go.Figure, text: str) -> None:
     """A line under the title (notes on what is not drawn): never over the data."""
     current = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
-    text = f"{current}; {text}" if current else text
+    text = f"{current}<br>{text}" if current else text
     figure.update_layout(title=dict(subtitle=dict(text=text, font=dict(size=FONT_SIZE - 3,
                                                                        color="#444"))))
     top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
-    figure.update_layout(margin=dict(t=max(top, 85)))
+    lines = text.count("<br>") + 1
+    figure.update_layout(margin=dict(t=max(top, 70 + 15 * lines)))
 
 
 def _edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,

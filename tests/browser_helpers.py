@@ -142,8 +142,8 @@ CHECK_SCRIPT = """() => [...document.querySelectorAll('.js-plotly-plot')].map((g
             out.problems.push(`${axis} axis blown up: range ${range.toPrecision(3)} for a bulk of ${bulk.toPrecision(3)}`);
     }
     const svg = gd.querySelector('.main-svg');
-    const title = gd.querySelector('.gtitle');
-    if (svg && title && title.textContent) {
+    for (const title of gd.querySelectorAll('.gtitle, .gtitle-subtitle')) {
+        if (!svg || !title.textContent) continue;
         const box = svg.getBoundingClientRect(), t = title.getBoundingClientRect();
         if (t.left < box.left - 1 || t.right > box.right + 1 || t.top < box.top - 1)
             out.problems.push(`title clipped: ${title.textContent}`);

@@ -188,3 +188,53 @@ def test_solve_figure_explains_when_nothing_solved():
     figure = plots.solve_vs_step_figure(result)
     assert not figure.data
     assert figure.layout.annotations[0].text.startswith("no run solved within 3 iterations")
+
+
+# ---------------------------------------------------------------------- the charts' one rule
+def test_one_blown_up_run_never_sets_the_axis_and_is_marked_and_counted():
+    result = sweep([record(1.0, [0.7, 0.5, 0.3, 0.2]),
+                    record(100.0, [0.7, 3.0, 1e200, math.inf], diverged_at=3),
+                    record(1000.0, [0.7, 125.0, 0.0, 0.0])])
+    figure = plots.history_figure([result], "loss")
+    low, high = figure.layout.yaxis.range
+    assert high < 3 and low > -2                    # the bulk (0.2 … 125), not 1e200
+    edges = {t.name: t for t in figure.data if t.meta == plots.EDGE_META}
+    assert len(edges["outside the view (▲ above)"].x) == 1          # the 1e200, on the top edge
+    assert len(edges["≤ 0 or below the view (▼)"].x) == 2           # the two zeros, on the bottom
+    note = figure.layout.title.subtitle.text
+    assert "1 value outside the view" in note and "2 values ≤ 0" in note
+
+
+def test_tiny_values_on_a_log_axis_stay_in_view_but_a_linear_outlier_does_not():
+    # A distance falling towards 0 is the point of a chart: 1e-13 stays in view …
+    assert plots.robust_range([1.0, 0.5, 1e-3, 1e-9, 1e-13], log=True)[0] < -13
+    # … while one value 1e292 times the rest is cut from a linear axis.
+    low, high = plots.robust_range([0.1, 0.5, 0.9, 1.0, -2e292])
+    assert -1 < low < 0.1 and 0.9 < high < 1.2
+
+
+def test_an_all_zero_log_metric_is_drawn_on_a_linear_axis():
+    zero = record(1.0, [0.7, 0.5])
+    zero.history["perceptron_gap"] = np.zeros(2)
+    figure = plots.history_figure([sweep([zero])], "perceptron_gap")
+    assert figure.layout.yaxis.type == "linear" and figure.data[0].y == (0.0, 0.0)
+
+
+def test_tables_read_as_numbers_people_use():
+    rows = plots.display_rows([{"iterations to solve": None, "final loss": 1.7262351180813079e+112,
+                                "small": 0.000123456, "plain": 0.1 + 0.2, "count": 3},
+                               {"iterations to solve": 12, "final loss": None, "small": 2.0,
+                                "plain": 1e-20, "count": 4}])
+    assert rows[0] == {"iterations to solve": "not solved", "final loss": "1.726e+112",
+                       "small": "0.0001235", "plain": "0.3", "count": 3}
+    assert rows[1]["iterations to solve"] == "12" and rows[1]["final loss"] == "—"
+    assert rows[1]["plain"] == "1.000e-20"
+
+
+def test_seeds_of_one_step_size_are_shades_under_one_legend_entry():
+    result = sweep([record(1.0, [0.7, 0.5], seed=s) for s in (0, 1, 2)])
+    figure = plots.history_figure([result], "loss")
+    lines = [t for t in figure.data if t.meta != plots.EDGE_META]
+    assert len({t.line.color for t in lines}) == 3
+    assert [t.showlegend for t in lines] == [True, False, False]
+    assert lines[0].name == "GD γ=1 (seeds 0–2)" and len({t.legendgroup for t in lines}) == 1

@@ -67,6 +67,9 @@ def first_chart_top(page) -> float:
 def test_the_landing_page_lists_every_scenario(server, page):
     page.goto(server.url)
     page.get_by_text(SCENARIOS[-1].title).wait_for(timeout=60_000)
+    page.wait_for_function("(n) => new Set([...document.querySelectorAll("
+                           "'a[data-testid=\"stPageLink-NavLink\"]')].map(a => a.href)).size >= n",
+                           arg=len(SCENARIOS), timeout=60_000)
     hrefs = page.evaluate("() => [...new Set([...document.querySelectorAll("
                           "'a[data-testid=\"stPageLink-NavLink\"]')].map(a => a.getAttribute('href')))]")
     assert len(hrefs) == len(SCENARIOS), hrefs

@@ -30,11 +30,12 @@ def _warnings_of(value, depth: int = 0) -> list[str]:
     return []
 
 
-def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) -> T:
+def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str,
+                      memory_field: str = "memory") -> T:
     """Run ``task(progress)`` under the server's compute guard (ui.compute: one slot per
     computation, a wall-time budget, a stop when the visitor leaves); a progress bar appears
     once it has taken PROGRESS_AFTER_S. Running out of memory becomes a SpecError naming
-    "memory" (the page shows it). Cache warnings of the returned outcomes are shown."""
+    ``memory_field`` (the page shows it). Cache warnings of the returned outcomes are shown."""
     slot = st.empty()
     started = time.perf_counter()
     bar = None
@@ -57,13 +58,13 @@ def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str) 
     try:
         value = task(progress)
     except MemoryError:
-        raise SpecError("memory", "the run did not fit in memory; lower n, d, the width, "
+        raise SpecError(memory_field, "the run did not fit in memory; lower n, d, the width, "
                         "the iterations or the number of step sizes × seeds") from None
     except RuntimeError as error:       # torch reports allocation failures this way
         if "out of memory" not in str(error).lower():
             raise
-        raise SpecError("memory", f"{str(error).splitlines()[0]}; lower n, d, the width or the "
-                        "number of step sizes × seeds") from None
+        raise SpecError(memory_field, f"{str(error).splitlines()[0]}; lower n, d, the width or "
+                        "the number of step sizes × seeds") from None
     finally:
         guard.release()
         slot.empty()

@@ -78,14 +78,7 @@ def run_specs(specs: Sequence[RunSpec], label: str, weights: Sequence[float] | N
             done += weight
         return outcomes
 
-    try:
-        run_with_progress(task, label)
-    except MemoryError:
-        raise SpecError(memory_field, "ran out of memory; lower it (or the other sizes)") from None
-    except RuntimeError as error:                      # torch's allocator failures
-        if "out of memory" not in str(error).lower():
-            raise
-        raise SpecError(memory_field, "ran out of memory; lower it (or the other sizes)") from None
+    run_with_progress(task, label, memory_field=memory_field)
     return outcomes, sum(o.cached for o in outcomes), time.perf_counter() - started
 
 

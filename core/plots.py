@@ -127,6 +127,9 @@ def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2]
+    if len([t for t in ticks if low <= t <= high]) < 2 and high > low:
+        # a narrow range (280 … 300): a few rounded values inside it, so the axis has numbers
+        ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 3)})
     if len(ticks) > max_ticks:
         decades = list(range(first, last + 1))
         stride = max(1, math.ceil(len(decades) / max_ticks))

@@ -97,8 +97,8 @@ def test_bad_inputs_name_the_field_and_the_page_recovers():
     at.text_input(key=KEY + "b").set_value("1, 2").run()
     assert any(m.startswith("b:") for m in errors(at)), errors(at)
     at.text_input(key=KEY + "b").set_value("0.3, -0.4, 0.6").run()
-    at.number_input(key=KEY + "max_iters").set_value(0).run()
-    assert any(m.startswith("max_iters:") for m in errors(at)), errors(at)
+    at.number_input(key=KEY + "max_iters").set_value(0).run()       # below the field's range:
+    assert at.number_input(key=KEY + "max_iters").value == 1          # the widget holds its minimum
     at.number_input(key=KEY + "max_iters").set_value(500).run()
     assert_clean(at)
     assert trace_names(chart(at, "|ε|")) == ["GD η=0.1", "GF η=0.1"]

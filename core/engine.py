@@ -395,17 +395,7 @@ def _iterate(sweep: Sweep, book: RunBook, recorder: Recorder, updater: Updater,
     for t in range(spec.max_iters + 1):
         margins, saved = model.margins(theta, shared, out=margin_buffer)
         main_margins = margins[:batch]
-        step = coefficients(spec.algorithm, main_margins, t, out=coef_buffer[:batch])
-        coef, scale = step.coef, step.scale
-        if companion is not None:
-            other = coefficients(companion.algorithm, margins[batch:], t, out=coef_buffer[batch:])
-            _fill(coef_buffer[:batch], step.coef)
-            _fill(coef_buffer[batch:], other.coef)
-            coef = coef_buffer
-            if not (isinstance(scale, float) and isinstance(other.scale, float)
-                    and scale == other.scale):
-                scale = torch.cat([_as_column(step.scale, batch, sweep.dtype, sweep.device),
-                                   _as_column(other.scale, sweep.rows - batch, sweep.dtype, sweep.device)])
+        step, coef, scale = _coefficients(sweep, margins, t, coef_buffer)
         pulled = model.margin_pullback(theta, shared, saved, coef, out=pulled_buffer)
         # The coefficients are spent: their buffer is the metrics' scratch space from here on.
         main_theta = theta[:batch]
@@ -429,6 +419,24 @@ def _iterate(sweep: Sweep, book: RunBook, recorder: Recorder, updater: Updater,
             break
         theta = updater.step(theta, pulled, scale, margins, book.active, everyone_moves)
     return theta, t
+
+
+def _coefficients(sweep: Sweep, margins: torch.Tensor, t: int,
+                  buffer: torch.Tensor) -> tuple[Step, torch.Tensor, torch.Tensor | float]:
+    """The main runs' step, and the coefficients and scale of every row (with the companions'
+    written into the same buffer: one pullback for all rows)."""
+    batch, companion = sweep.batch, sweep.companion
+    step = coefficients(sweep.spec.algorithm, margins[:batch], t, out=buffer[:batch])
+    if companion is None:
+        return step, step.coef, step.scale
+    other = coefficients(companion.algorithm, margins[batch:], t, out=buffer[batch:])
+    _fill(buffer[:batch], step.coef)
+    _fill(buffer[batch:], other.coef)
+    scale = step.scale
+    if not (isinstance(scale, float) and isinstance(other.scale, float) and scale == other.scale):
+        scale = torch.cat([_as_column(step.scale, batch, sweep.dtype, sweep.device),
+                           _as_column(other.scale, sweep.rows - batch, sweep.dtype, sweep.device)])
+    return step, buffer, scale
 
 
 def _final_metrics(sweep: Sweep, book: RunBook, theta: torch.Tensor) -> dict[str, torch.Tensor]:

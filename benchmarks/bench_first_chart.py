@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser_helpers import Server, launch_browser, wait_for_app  # noqa: E402
 
-PAGES = {"perceptron_dynamics": 2, "complexity": 1, "step_size_map": 4, "shallow": 1,
-         "images": 4}
+PAGES = {"perceptron_dynamics": 1, "complexity": 1, "step_size_map": 2, "shallow": 1,
+         "images": 2}
 BARE_PAGE = '''
 import plotly.graph_objects as go
 import streamlit as st

@@ -60,9 +60,18 @@ SCENARIOS: tuple[Scenario, ...] = (
         "batch_perceptron", "GD becomes the batch perceptron", "perceptron_dynamics",
         {"model": "linear", "dataset": "gaussian", "n": "200", "d": "20", "margin": "0.1",
          "data_seed": "0", "algorithm": "gd,batch_perceptron",
-         "step_size": "1,100,10000,1000000", "seed": "0", "max_iters": "300"},
+         "step_size": "1,100,10000,1000000", "seed": "0", "max_iters": "300",
+         "section": "charts", "charts": "accuracy,perceptron_gap"},
         "As γ grows, GD's solid lines merge with the dotted batch-perceptron lines of the same "
         "colour, and the distance to the perceptron falls towards 0.",
+        "Tyurin 2025, §1"),
+    Scenario(
+        "boundary", "The worst case, animated", "perceptron_dynamics",
+        {**WORST_CASE, "algorithm": "gd", "step_size": "100", "max_iters": "1000",
+         "section": "trajectory", "animate": "1"},
+        "Press ▶: the boundary of GD with γ = 100 turns step by step while the single +1 point "
+        "stays misclassified (red outline) for about 300 iterations — the Θ(n) of the batch "
+        "perceptron on the worst case.",
         "Tyurin 2025, §1"),
     Scenario(
         "sqrt_d", "Ω(d) against Õ(√d)", "complexity",

@@ -14,7 +14,7 @@ from ui.common import cache_note, chart, result_downloads, run_with_progress, sh
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
-from ui.extra import open_page
+from ui.extra import open_page, view_selector
 from ui.state import (Field, UrlState, bool_parser, choice_parser, multi_parser, number_parser,
                       spec_parser)
 
@@ -66,6 +66,8 @@ LOOK_FOR = {
                       "perceptron.",
 }
 DEFAULT_CHARTS = ["accuracy", "perceptron_gap"]
+SECTIONS = {"table": "Iterations to solve", "charts": "More charts (accuracy, distance to the "
+            "perceptron, …)", "trajectory": "Trajectory (decision boundary, animation)"}
 PIN_SEPARATOR, SPEC_SEPARATOR = ";", "|"
 MAX_PINS = 4
 
@@ -89,6 +91,7 @@ def fields() -> list[Field]:
         Field("max_iters", 400, spec_parser("max_iters")),
         Field("run_to_max", False, spec_parser("run_to_max")),
         Field("margin_per_norm", False, bool_parser("margin_per_norm")),
+        Field("section", "table", choice_parser("section", list(SECTIONS))),
         Field("charts", list(DEFAULT_CHARTS), multi_parser("charts", METRICS)),
         Field("pins", [], pins_parser, dump=lambda pins: PIN_SEPARATOR.join(pins)),
         Field("pin_layout", "overlay", choice_parser("pin_layout", ["overlay", "side"])),
@@ -278,6 +281,21 @@ def pinned_table(pinned: list, results: list) -> list[dict]:
     return plots.display_rows(rows)
 
 
+def more_charts(state: UrlState, results: list, pinned: list) -> None:
+    chosen = state.multiselect("charts", "Charts", list(METRICS), st,
+                               format_func=lambda m: METRIC_LABELS[m],
+                               help="Each chart is drawn only when chosen (faster pages)")
+    for start in range(0, len(chosen), 2):
+        columns = st.columns(2)
+        for column, metric in zip(columns, chosen[start:start + 2]):
+            per_norm = metric == "min_margin" and state.get("margin_per_norm")
+            chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False,
+                                       pinned=pinned), metric, column)
+            if metric == "min_margin":
+                state.checkbox("margin_per_norm", "divide by ‖θₜ‖", column)
+            column.caption(LOOK_FOR[metric] + " " + plots.metric_help(metric))
+
+
 def formulas_on_demand(label: str, text: str) -> None:
     """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
     if st.toggle(label, key=f"{PAGE}.formulas"):
@@ -319,32 +337,24 @@ def main() -> None:
     else:
         chart(loss, "loss")
     st.caption(LOOK_FOR["loss"])
-    chosen = state.multiselect("charts", "More charts", list(METRICS), st,
-                               format_func=lambda m: METRIC_LABELS[m],
-                               help="Each chart is drawn only when chosen (faster pages)")
-    for start in range(0, len(chosen), 2):
-        columns = st.columns(2)
-        for column, metric in zip(columns, chosen[start:start + 2]):
-            per_norm = metric == "min_margin" and state.get("margin_per_norm")
-            chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False,
-                                       pinned=[] if side else pinned_traces(pinned)),
-                  metric, column)
-            if metric == "min_margin":
-                state.checkbox("margin_per_norm", "divide by ‖θₜ‖", column)
-            column.caption(LOOK_FOR[metric] + " " + plots.metric_help(metric))
-    if pinned:
-        st.subheader("Pinned views against the current one")
-        table(pinned_table(pinned, results))
-
-    st.subheader("Iterations to solve")
-    table(plots.display_rows(plots.run_table(results)))
-    st.markdown("**Downloads** (the CLI's formats, one file per algorithm)")
-    for outcome in outcomes:
-        result_downloads(outcome.result, outcome.cached, outcome.result.spec.algorithm)
-    with st.expander("Spec ids (cache keys and export row ids)"):
-        for result in results:
-            st.code(result.spec.canonical(), language=None, wrap_lines=True)
-    trajectory(state, results)
+    # One section at a time under the loss chart: the browser draws only what is asked for.
+    section = view_selector(state, "section", SECTIONS)
+    if section == "charts":
+        more_charts(state, results, [] if side else pinned_traces(pinned))
+    elif section == "table":
+        if pinned:
+            st.markdown("**Pinned views against the current one**")
+            table(pinned_table(pinned, results))
+        st.markdown("**Iterations to solve**")
+        table(plots.display_rows(plots.run_table(results)))
+        st.markdown("**Downloads** (the CLI's formats, one file per algorithm)")
+        for outcome in outcomes:
+            result_downloads(outcome.result, outcome.cached, outcome.result.spec.algorithm)
+        with st.expander("Spec ids (cache keys and export row ids)"):
+            for result in results:
+                st.code(result.spec.canonical(), language=None, wrap_lines=True)
+    else:
+        trajectory(state, results)
     state.publish()
 
 

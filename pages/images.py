@@ -11,11 +11,13 @@ from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, S
                        make_spec, parse_field)
 from ui.common import cache_note, chart, result_downloads, show_error, table
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, label_of, parse_list
-from ui.extra import open_page, run_specs
+from ui.extra import open_page, run_specs, view_selector
 from ui.state import Field, UrlState, bool_parser, choice_parser, number_parser, spec_parser
 
 PAGE = "images"
 MAX_KERNELS = 6
+VIEWS = {"runs": "Runs (iterations to 100 %, sharpness)", "solve": "Iterations to 100 % "
+         "and accuracy", "images": "The images"}
 MODEL_LABELS = {"cnn": "CNN (kernel sizes below)", "linear": "linear  g(b) = vᵀb"}
 INTRO = """
 Full-batch GD on small CNNs of several kernel sizes and on the linear model, on two classes of
@@ -59,6 +61,7 @@ def fields() -> list[Field]:
         Field("run_to_max", False, spec_parser("run_to_max")),
         Field("history_points", 512, spec_parser("history_points")),
         Field("dtype", "float32", choice_parser("dtype", DTYPES)),
+        Field("view", "runs", choice_parser("view", list(VIEWS))),
     ]
 
 
@@ -188,20 +191,23 @@ def main() -> None:
     chart(pi.curves_figure(series, "loss"), "images_loss", right)
     right.caption("What to look for: the loss keeps falling, but not monotonically — the "
                   "spikes are GD at the edge of stability.")
-    left, right = st.columns(2)
-    chart(pi.solve_figure(series), "images_iterations_to_100", left)
-    left.caption("What to look for: iterations to 100 % (the first t ≥ 1 with every margin "
-                 "mᵢ > 0) per kernel size; ▲: not within the budget. Dotted horizontal lines: "
-                 "the linear model, same η.")
-    chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
-    right.caption("What to look for: every run ends at 100 % (a run stops when it solves), "
-                  "the larger η sooner.")
-    if st.toggle("Show the images", key=f"{PAGE}.gallery"):
+    # One more view at a time (the browser draws only what is asked for).
+    view = view_selector(state, "view", VIEWS)
+    if view == "solve":
+        left, right = st.columns(2)
+        chart(pi.solve_figure(series), "images_iterations_to_100", left)
+        left.caption("What to look for: iterations to 100 % (the first t ≥ 1 with every "
+                     "margin mᵢ > 0) per kernel size; ▲: not within the budget. Dotted "
+                     "horizontal lines: the linear model, same η.")
+        chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
+        right.caption("What to look for: the runs that reach 100 % stop there (a run ends "
+                      "when it solves), the larger η sooner.")
+    elif view == "images":
         features, labels, shape = gallery_data(first.spec.canonical())
         chart(pi.gallery_figure(features, labels, shape, first.spec.classes,
                                 first.spec.dataset), "images_gallery")
-    st.subheader("Runs")
-    table(plots.display_rows(pi.solve_rows(series)))
+    else:
+        table(plots.display_rows(pi.solve_rows(series)))
     st.markdown("**Downloads** (the CLI's formats, one file per model)")
     for item, outcome in zip(series, outcomes):
         name = "linear" if item.kernel is None else f"cnn_k{item.kernel}"

@@ -13,7 +13,7 @@ from core.spec import SpecError, make_spec
 from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
 from ui.controls import (LINEAR_ALGORITHMS, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
-from ui.extra import open_page
+from ui.extra import open_page, view_selector
 from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "step_size_map"
@@ -38,6 +38,8 @@ $\gamma$ gives higher, oscillating loss and yet fewer iterations to solve; the l
 ($f(\theta_{t+1}) > f(\theta_t)$) long before it falls. Pick one $\gamma$ below to see its whole
 loss curve.
 """
+VIEWS = {"solve": "Iterations to solve", "nonmonotone": "Where the loss rises",
+         "loss": "Loss curve of the chosen γ", "numbers": "The numbers"}
 LOOK_FOR = {
     "orbit": "What to look for: single dots at small γ (the loss settles), tall smears from "
              "γ ≈ 5 on — the last K losses jump around (chaos), or, for runs that solved "
@@ -64,6 +66,7 @@ def fields() -> list[Field]:
         Field("max_iters", 300, spec_parser("max_iters")),
         Field("tail_points", 32, spec_parser("tail_points")),
         Field("gamma", None, number_parser("gamma", float)),
+        Field("view", "solve", choice_parser("view", list(VIEWS))),
     ]
 
 
@@ -146,16 +149,19 @@ def main() -> None:
                                 default=default, format_func=plots.format_step)
     chart(plots.orbit_figure(result, gamma), "orbit_diagram", orbit_box)
     orbit_box.caption(LOOK_FOR["orbit"])
-    left, right = st.columns(2)
-    chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step", left)
-    left.caption(LOOK_FOR["solve"])
-    chart(plots.nonmonotone_figure(result, gamma), "nonmonotone", right)
-    right.caption(LOOK_FOR["nonmonotone"])
-    chart(plots.loss_curve_figure(result.run(gamma, spec.seeds[0]), spec.algorithm),
-          "loss_at_step")
-    st.caption(LOOK_FOR["loss"])
-
-    with st.expander("The numbers, one row per step size"):
+    # One more chart at a time (the browser draws only what is asked for).
+    view = view_selector(state, "view", VIEWS)
+    if view == "solve":
+        chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step")
+        st.caption(LOOK_FOR["solve"])
+    elif view == "nonmonotone":
+        chart(plots.nonmonotone_figure(result, gamma), "nonmonotone")
+        st.caption(LOOK_FOR["nonmonotone"])
+    elif view == "loss":
+        chart(plots.loss_curve_figure(result.run(gamma, spec.seeds[0]), spec.algorithm),
+              "loss_at_step")
+        st.caption(LOOK_FOR["loss"])
+    else:
         table(plots.display_rows(plots.step_map_rows(result)), height=320)
     st.markdown("**Downloads** (the CLI's formats)")
     result_downloads(result, outcome.cached, "step_size_map")

@@ -23,7 +23,7 @@ def solved_at(row):
 def test_defaults_show_the_loss_rising_at_large_steps_yet_solving_sooner():
     at = open_page("dynamics")
     assert_clean(at)
-    assert len(charts(at)) == 4          # loss, accuracy, distance to the perceptron, trajectory
+    assert len(charts(at)) == 1          # the loss; the rest one section at a time, on demand
     loss = chart(at, "logistic loss")
     names = trace_names(loss)
     for gamma in ("1", "10", "100", "1000"):
@@ -100,7 +100,7 @@ def test_out_of_range_n_names_the_field():
 def test_query_parameters_restore_the_widgets():
     query = {"model": "two_layer_conv", "dataset": "gaussian", "n": "40", "d": "5",
              "algorithm": "gd,generalized_perceptron", "step_size": "0.5,2", "seed": "0,1",
-             "max_iters": "60", "init_scale": "0.5", "t": "3"}
+             "max_iters": "60", "init_scale": "0.5", "t": "3", "section": "trajectory"}
     at = open_page("dynamics", query)
     assert_clean(at)
     assert at.selectbox(key=KEY + "model").value == "two_layer_conv"
@@ -124,11 +124,11 @@ def test_bad_query_parameter_is_reported_and_defaults_are_used():
     assert any(m.startswith("URL parameter n:") for m in messages), messages
     assert any(m.startswith("URL parameter model:") for m in messages), messages
     assert at.number_input(key=KEY + "n").value is None        # digits: all samples
-    assert len(charts(at)) == 4
+    assert len(charts(at)) == 1
 
 
 def test_trajectory_slider_moves_the_decision_boundary():
-    at = open_page("dynamics", WORST_CASE)
+    at = open_page("dynamics", {**WORST_CASE, "section": "trajectory"})
     boundary = chart(at, "decision boundary")
     assert "t = 308" in boundary["layout"]["title"]["text"]
     slider = at.select_slider(key=KEY + "t")
@@ -205,10 +205,23 @@ def test_pins_live_in_the_url_and_overlay_or_sit_beside_the_current_view():
 
 
 def test_the_decision_boundary_animates_from_recorded_frames():
-    at = open_page("dynamics", {**WORST_CASE, "step_size": "100", "animate": "1"})
+    at = open_page("dynamics", {**WORST_CASE, "step_size": "100", "animate": "1",
+                                "section": "trajectory"})
     assert_clean(at)
     figure = chart(at, "decision boundary over the iterations")
     assert len(figure["frames"]) >= 10
     buttons = figure["layout"]["updatemenus"][0]["buttons"]
     assert [b["label"] for b in buttons] == ["▶ play", "❚❚ pause"]
     assert len(figure["layout"]["sliders"][0]["steps"]) == len(figure["frames"])
+
+
+def test_sections_draw_only_what_is_asked_for():
+    at = open_page("dynamics", WORST_CASE)
+    assert [len(charts(at))] == [1] and table_rows(at)
+    at.radio(key=KEY + "section").set_value("charts").run()
+    assert_clean(at)
+    titles = [c["layout"]["title"]["text"] for c in charts(at)]
+    assert titles[1:] == ["training accuracy", "distance to the perceptron"]
+    assert at.query_params["section"] == "charts"
+    at.radio(key=KEY + "section").set_value("trajectory").run()
+    assert chart(at, "decision boundary")

@@ -25,11 +25,14 @@ def test_defaults_render_every_chart_consistently():
     at = open_extra("images")
     assert_clean(at)
     titles = [title(f) for f in charts(at)]
-    assert len(titles) == 4, titles              # the images themselves only on demand
+    assert len(titles) == 2, titles              # sharpness and loss; other views on demand
     loss = chart(at, "logistic loss")
     assert trace_names(loss)[:6] == ["CNN k=3 η=0.5", "CNN k=3 η=2", "CNN k=5 η=0.5",
                                      "CNN k=5 η=2", "linear η=0.5", "linear η=2"]
     table = runs(at)
+    at.radio(key=KEY + "view").set_value("solve").run()
+    assert_clean(at)
+    assert at.query_params["view"] == "solve"
     accuracy = chart(at, "training accuracy")
     for trace in accuracy["data"]:
         model, eta = trace["name"].rsplit(" η=", 1)
@@ -64,14 +67,14 @@ def test_defaults_render_every_chart_consistently():
     # … and the k = 3 CNN at η = 2 hovers at its edge of stability 2/η = 1.
     eos = values(next(t for t in sharp["data"] if t["name"] == "CNN k=3 η=2"), "y")
     assert len(eos) >= 10 and np.all(np.abs(eos[len(eos) // 2:] - 1.0) < 0.35)
-    at.toggle(key="images.gallery").set_value(True).run()
+    at.radio(key=KEY + "view").set_value("images").run()
     assert "class 0 (label −1, top) and 1" in title(chart(at, "the images"))
     assert at.query_params["kernel_size"] == "3, 5" and at.query_params["n"] == "100"
     assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
 
 
 def test_changing_kernel_sizes_and_steps_changes_the_figures():
-    at = open_extra("images", SMALL)
+    at = open_extra("images", dict(SMALL, view="solve"))
     assert_clean(at)
     before = chart(at, "logistic loss")
     assert trace_names(before) == ["CNN k=3 η=2", "linear η=2"]
@@ -151,7 +154,7 @@ def test_cifar10_folder(tmp_path, monkeypatch):
     at = open_extra("images", dict(SMALL, dataset="cifar10", path=str(tmp_path), classes="3,5",
                                    n="30", max_iters="5", sharpness_every="0"))
     assert_clean(at)
-    at.toggle(key="images.gallery").set_value(True).run()
+    at.radio(key=KEY + "view").set_value("images").run()
     assert "class cat (label −1, top) and dog" in title(chart(at, "the images"))
     assert "no sharpness measured" in str(chart(at, "sharpness")["layout"]["annotations"])
     assert at.query_params["path"] == str(tmp_path)

@@ -9,7 +9,7 @@ KEY = "step_size_map."
 def test_defaults_draw_an_orbit_diagram_over_a_dense_grid():
     at = open_page("step_size_map")
     assert_clean(at)
-    assert len(charts(at)) == 4
+    assert len(charts(at)) == 2                     # the orbit, then one view at a time
     orbit = chart(at, "orbit diagram")
     points = orbit["data"][0]
     steps = np.unique(values(points, "x"))
@@ -21,20 +21,24 @@ def test_defaults_draw_an_orbit_diagram_over_a_dense_grid():
     xs = values(points, "x")
     spread = {g: np.log10(ys[xs == g].max() / ys[xs == g].min()) for g in steps}
     assert spread[steps[0]] < 0.05 and spread[steps[-1]] > 0.3
-    share = chart(at, "non-monotone")["data"][0]
-    assert values(share, "y")[0] == 0 and values(share, "y")[-1] > 0.2
-    assert chart(at, "loss of the run with γ")
     # … and the same defaults solve: iterations to solve show for the large steps.
     solve = chart(at, "iterations to solve against")
     solved = next(t for t in solve["data"] if t["name"] == "solved")
     assert len(values(solved, "x")) >= 50 and values(solved, "x").min() > 1
+    at.radio(key=KEY + "view").set_value("nonmonotone").run()
+    share = chart(at, "non-monotone")["data"][0]
+    assert values(share, "y")[0] == 0 and values(share, "y")[-1] > 0.2
+    at.radio(key=KEY + "view").set_value("loss").run()
+    assert chart(at, "loss of the run with γ")
+    at.radio(key=KEY + "view").set_value("numbers").run()
     rows = table_rows(at)
     assert len(rows) == len(steps)
     assert {row["iterations to solve"] for row in rows} >= {"not solved"}
+    assert at.query_params["view"] == "numbers"
 
 
 def test_choosing_a_step_size_shows_its_loss_curve():
-    at = open_page("step_size_map")
+    at = open_page("step_size_map", {"view": "loss"})
     before = chart(at, "loss of the run with γ")
     grid = np.logspace(0, 4, 200)                   # the default grid: 1 … 1e4, 200 points
     gamma = float(grid[5])
@@ -81,6 +85,7 @@ def test_query_parameters_restore_a_diverging_view():
         assert at.query_params[name] == value, name
     orbit = chart(at, "orbit diagram")
     assert "diverged (inf/NaN)" in [t["name"] for t in orbit["data"]]
+    at.radio(key=KEY + "view").set_value("numbers").run()
     statuses = [row["status"] for row in table_rows(at)]
     assert any(s.startswith("diverged") for s in statuses)
     assert any(s == "solved" for s in statuses)

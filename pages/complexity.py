@@ -14,8 +14,8 @@ from core.theory import minimal_lambda2
 from ui.common import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from ui.extra import open_page
-from ui.state import Field, UrlState, number_parser, spec_parser
+from ui.extra import open_page, view_selector
+from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "complexity"
 DATASETS = ("minimal", "gaussian")
@@ -64,6 +64,7 @@ def fields() -> list[Field]:
         Field("c", 1.0, number_parser("c", float)),
         Field("seed", "0:63"),
         Field("max_iters", 20000, spec_parser("max_iters")),
+        Field("view", "slopes", choice_parser("view", list(VIEWS))),
     ])
 
 
@@ -114,6 +115,7 @@ def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
 
 
 MEMO_SIZE = 16
+VIEWS = {"slopes": "Fitted slopes and step-size rules", "spread": "Medians and spread over seeds"}
 
 
 @st.cache_resource
@@ -168,20 +170,20 @@ def main() -> None:
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
     chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
     st.caption(LOOK_FOR + f" Each (curve, d) is one batched run over {len(result.seeds)} seeds.")
-    st.markdown("**Step-size rule of each curve**\n" + "\n".join(
-        f"* {labels[curve]} — {rule_text(curve, c, base.mu, base.n)}" for curve in curves))
-    with st.expander("Caveat: which step size, which statistic"):
-        st.markdown(CAVEAT)
-
-    st.subheader("Fitted slopes of the median")
-    table(plots.display_rows(plots.fit_rows(result, labels)))
-    st.subheader("Medians and spread over seeds")
-    table(plots.display_rows(plots.scaling_rows(result, labels)))
-    if base.dataset == "minimal":
-        st.caption("λ₂(d, μ) at these d: " + ", ".join(
-            f"{d}: {minimal_lambda2(d, base.mu):.3g}" for d in result.dims))
-    with st.expander("Base spec (each curve and d replaces model, algorithm, d and γ)"):
-        st.code(base.canonical(), language=None, wrap_lines=True)
+    view = view_selector(state, "view", VIEWS)
+    if view == "slopes":
+        table(plots.display_rows(plots.fit_rows(result, labels)))
+        st.markdown("**Step-size rule of each curve**\n" + "\n".join(
+            f"* {labels[curve]} — {rule_text(curve, c, base.mu, base.n)}" for curve in curves))
+        with st.expander("Caveat: which step size, which statistic"):
+            st.markdown(CAVEAT)
+    else:
+        table(plots.display_rows(plots.scaling_rows(result, labels)))
+        if base.dataset == "minimal":
+            st.caption("λ₂(d, μ) at these d: " + ", ".join(
+                f"{d}: {minimal_lambda2(d, base.mu):.3g}" for d in result.dims))
+        with st.expander("Base spec (each curve and d replaces model, algorithm, d and γ)"):
+            st.code(base.canonical(), language=None, wrap_lines=True)
     left, right = st.columns(2)
     left.download_button("iterations_vs_d.csv", data=result.to_csv,
                          file_name="iterations_vs_d.csv", mime="text/csv", key="csv-sweep",

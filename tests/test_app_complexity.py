@@ -39,7 +39,9 @@ def test_defaults_separate_linear_and_two_layer_slopes():
     # The step-size rule is on screen, and so is the caveat of minimal_example.md.
     assert any("c·n/λ₂(d, μ)" in m.value for m in at.markdown)
     assert any("2 iterations" in m.value for m in at.markdown)
-    spread = table_rows(at, 1)
+    at.radio(key=KEY + "view").set_value("spread").run()
+    assert_clean(at)
+    spread = table_rows(at, 0)
     assert len(spread) == 14 and all(float(row["p10"]) <= float(row["median"]) <= float(row["p90"])
                                      for row in spread)
 
@@ -75,7 +77,8 @@ def test_a_bad_c_in_the_url_names_the_field():
 
 def test_query_parameters_restore_the_widgets():
     query = {"curves": "two_layer_conv:generalized_perceptron:scaled", "dims": "16,64",
-             "seed": "0:3", "c": "0.5", "mu": "0.5", "init_scale": "2", "max_iters": "5000"}
+             "seed": "0:3", "c": "0.5", "mu": "0.5", "init_scale": "2", "max_iters": "5000",
+             "view": "spread"}
     at = open_page("complexity", query)
     assert_clean(at)
     assert at.multiselect(key=KEY + "curves").value == ["two_layer_conv:generalized_perceptron:scaled"]
@@ -84,7 +87,7 @@ def test_query_parameters_restore_the_widgets():
     assert at.number_input(key=KEY + "mu").value == 0.5
     for name, value in query.items():
         assert at.query_params[name] == value, name
-    rows = table_rows(at, 1)
+    rows = table_rows(at, 0)
     # γ = c·n/λ2(d, μ) with c = 0.5, n = 2: λ2 = sqrt(2.5² + 2(d−2)).
     expected = {d: 0.5 * 2 / np.sqrt(2.5**2 + 2 * (d - 2)) for d in (16, 64)}
     assert sorted(row["d"] for row in rows) == [16, 64]

@@ -677,16 +677,16 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
     play = dict(frame=dict(duration=350, redraw=True), fromcurrent=True,
                 transition=dict(duration=0), mode="immediate")
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=120),
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=170),
         showlegend=False,
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.12, xanchor="left",
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.3, xanchor="left",
                           yanchor="top", showactive=False, buttons=[
                               dict(label="▶ play", method="animate", args=[None, play]),
                               dict(label="❚❚ pause", method="animate",
                                    args=[[None], dict(mode="immediate",
                                                       frame=dict(duration=0, redraw=False),
                                                       transition=dict(duration=0))])])],
-        sliders=[dict(active=0, x=0.22, y=-0.08, len=0.78, xanchor="left", yanchor="top",
+        sliders=[dict(active=0, x=0.3, y=-0.22, len=0.7, xanchor="left", yanchor="top",
                       currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
                       pad=dict(t=10), steps=steps)])
     figure.update_xaxes(range=[x0, x1], constrain="domain")

@@ -57,8 +57,9 @@ METRICS = ("accuracy", "min_margin", "grad_norm", "perceptron_gap")
 METRIC_LABELS = {"accuracy": "accuracy", "min_margin": "min margin", "grad_norm": "gradient norm",
                  "perceptron_gap": "distance to the perceptron"}
 LOOK_FOR = {
-    "loss": "What to look for: the large-γ curves (yellow) jump up and oscillate, yet they end "
-            "first — a run ends when it solves (every margin > 0).",
+    "loss": "What to look for: curves that jump up and oscillate (large γ, bright colours) yet "
+            "end sooner — a run ends when it solves (every margin > 0); dotted: the perceptron "
+            "with the same γ.",
     "accuracy": "What to look for: large γ reaches 100 % sooner although its loss is higher.",
     "min_margin": "What to look for: the run is solved when the smallest margin crosses 0.",
     "grad_norm": "What to look for: the gradient of large-γ runs swings by orders of magnitude.",
@@ -178,14 +179,13 @@ def trajectory(state: UrlState, results: list) -> None:
     result, record = records[chosen]
     if result.meta.get("d") == 2:
         features, labels = points_of(result.spec.canonical())
-        animate = state.checkbox("animate", "Animate (play / pause / step through the "
-                                 "iterations)", left)
+        animate = state.checkbox("animate", "Animate (▶ play, pause, step)", left)
         if animate:
             figure = plots.boundary_animation(result.spec, features, labels, record,
                                               result.spec.algorithm)
-            left.caption("What to look for: press ▶ to watch the boundary swing from side to "
-                         "side at large γ until no point has a red outline (solved). The frames "
-                         "are the recorded θₜ; playing reruns nothing.")
+            left.caption("What to look for: press ▶ to watch the boundary move iteration by "
+                         "iteration until no point has a red outline (solved); drag the slider "
+                         "to step. The frames are the recorded θₜ: playing reruns nothing.")
         else:
             t = time_slider(state, record, left)
             index = [int(v) for v in record.history["iteration"]].index(t)

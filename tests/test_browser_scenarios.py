@@ -92,21 +92,21 @@ def test_the_landing_page_lists_every_scenario(server, page):
 def test_every_page_at_its_defaults(server, page, path):
     page.goto(f"{server.url}/{path}")
     settle(page, PAGES[path])
+    page.screenshot(path=str(SHOTS / f"page_{path}.png"))
     results = assert_honest(page, path)
     assert all(r["points"] > 0 for r in results), (path, results)
     assert first_chart_top(page) < VIEWPORT["height"], path        # a chart above the fold
-    page.screenshot(path=str(SHOTS / f"page_{path}.png"))
 
 
 @pytest.mark.parametrize("scenario", marked(SCENARIOS, lambda s: s.page), ids=lambda s: s.key)
 def test_every_scenario(server, page, scenario):
     page.goto(server.url + scenario.link())
     settle(page, 1)
+    page.screenshot(path=str(SHOTS / f"{scenario.key}.png"))       # saved for review first
+    full_shot(page, SHOTS / f"{scenario.key}_full.png")
     results = assert_honest(page, scenario.key)
     assert results and results[0]["points"] > 0, scenario.key
-    page.screenshot(path=str(SHOTS / f"{scenario.key}.png"))
     assert first_chart_top(page) < VIEWPORT["height"], scenario.key
-    full_shot(page, SHOTS / f"{scenario.key}_full.png")
 
 
 def full_shot(page, path) -> None:

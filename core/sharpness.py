@@ -150,8 +150,8 @@ def _pooled_cnn_hvp(model, shared, theta: torch.Tensor) -> HVP:
     if name == "identity":
         value, slope = pre, torch.ones_like(pre)
     elif name == "relu":
-        slope = (pre > 0).to(pre.dtype)                                         # s'(0) = 0 as in autograd
-        value = pre * slope
+        value = pre.clamp_min_(0)
+        slope = torch.gt(value, 0, out=torch.empty_like(value))                 # s'(0) = 0 as in autograd
     elif name == "leaky_relu":
         slope = torch.where(pre > 0, torch.ones_like(pre), torch.full_like(pre, leak))
         value = pre * slope

@@ -5,6 +5,11 @@ Runs stop at their solve (or go on to ``max_iters`` with ``run_to_max``) by mask
 updates, so one run's solve or divergence never disturbs another. Histories are kept on an
 evenly spaced grid whose stride doubles when it fills (first, solve and last iterations are
 kept exactly), so a result stays small however long the run.
+
+A sweep is a few small objects: ``Sweep`` (the spec, model, data on the device and the rows'
+start), ``RunBook`` (which runs still move, their solve and divergence), ``Recorder`` (history,
+tail, sharpness) and ``Updater`` (the masked step). History buffers, loop control, the memory
+guard and the sharpness live in ``history``, ``loop``, ``memory`` and ``sharpness``.
 """
 from __future__ import annotations
 

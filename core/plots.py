@@ -621,7 +621,7 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
 
 def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
                        algorithm: str = "", max_frames: int = 30, grid: int = 40,
-                       height: int = 520) -> go.Figure:
+                       height: int = 640) -> go.Figure:
     """The decision boundary of ``record`` through its recorded iterations as plotly frames,
     with play / pause buttons and a slider to step through them. Everything is computed
     here once from the recorded θₜ; playing never reruns anything."""
@@ -677,16 +677,16 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
     play = dict(frame=dict(duration=350, redraw=True), fromcurrent=True,
                 transition=dict(duration=0), mode="immediate")
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=170),
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=210),
         showlegend=False,
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.3, xanchor="left",
+        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
                           yanchor="top", showactive=False, buttons=[
                               dict(label="▶ play", method="animate", args=[None, play]),
                               dict(label="❚❚ pause", method="animate",
                                    args=[[None], dict(mode="immediate",
                                                       frame=dict(duration=0, redraw=False),
                                                       transition=dict(duration=0))])])],
-        sliders=[dict(active=0, x=0.3, y=-0.22, len=0.7, xanchor="left", yanchor="top",
+        sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
                       currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
                       pad=dict(t=10), steps=steps)])
     figure.update_xaxes(range=[x0, x1], constrain="domain")

@@ -623,20 +623,6 @@ def orbit_figure(result: SweepResult, quantity: str = "residual", height: int = 
     return figure
 
 
-def orbit_periods(result: SweepResult, decimals: int = 8) -> list[dict[str, Any]]:
-    """Distinct values among the last K residuals of each run (1: fixed point, 2: period 2…)."""
-    rows = []
-    phi = float(result.spec.phi)
-    for record in result.runs:
-        if not record.tail:
-            continue
-        eps = np.asarray(record.tail["residual"], dtype=float)
-        distinct = len(np.unique(np.round(eps[np.isfinite(eps)], decimals)))
-        rows.append({"η|Φ|": record.step_size * abs(phi), "distinct values": distinct,
-                     "diverged": record.diverged})
-    return rows
-
-
 # ---------------------------------------------------------------------- catapult
 def catapult_figure(result: SweepResult, metric: str, height: int = 400) -> go.Figure:
     """Φ = 0: the loss (log) or λ against k, one colour per ηλ(0); λ with the 2/η lines."""

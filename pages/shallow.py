@@ -8,6 +8,7 @@ import math
 import numpy as np
 import streamlit as st
 
+from core.analysis import orbit_periods
 from core import plots_shallow as ps
 from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
@@ -354,7 +355,7 @@ def orbit_view(state: UrlState) -> None:
     result = outcome.result
     cache_note(1, cached, seconds, result.meta.get("device", ""))
     chart(ps.orbit_figure(result, quantity), "orbit_diagram")
-    rows = ps.orbit_periods(result)
+    rows = orbit_periods(result)
     with st.expander("Distinct values among the last K residuals, per η|Φ|"):
         table(rows, height=320)
     downloads([outcome], ["shallow_orbit"])

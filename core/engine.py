@@ -254,11 +254,12 @@ class Recorder:
         self.meter = SharpnessMeter(sweep.model, sweep.shared) if spec.sharpness_every else None
 
     def record(self, t: int, metrics: Callable[..., torch.Tensor], main_theta: torch.Tensor,
-               min_margin: torch.Tensor, book: RunBook) -> None:
-        """Keep what iteration t contributes; ``metrics(out=None)`` computes the (B, 6) metrics."""
+               min_margin: torch.Tensor, book: RunBook, saved=None) -> None:
+        """Keep what iteration t contributes; ``metrics(out=None)`` computes the (B, 6) metrics,
+        ``saved`` is the model's forward pass at t (the sharpness may reuse it)."""
         if self.sharpness_every and t % self.sharpness_every == 0:
             running = book.active & torch.isfinite(min_margin) & (min_margin > book.loss_limit)
-            self.sharpness[t] = self.meter.measure(main_theta, running, t)
+            self.sharpness[t] = self.meter.measure(main_theta, running, t, saved)
             self.extra_points.append((t, metrics().cpu().numpy(), running.cpu().numpy(),
                                       main_theta.cpu().numpy() if self.keep_params else None))
         row = self.grid.slot(t) if self.grid.due(t) else None
@@ -416,7 +417,7 @@ def _iterate(sweep: Sweep, book: RunBook, recorder: Recorder, updater: Updater,
         if recording:
             metrics = partial(_metrics, main_margins, pulled[:batch], step.grad_scale, main_theta,
                               nan_gap if gap is None else gap, min_margin, coef_buffer[:batch])
-            recorder.record(t, metrics, main_theta, min_margin, book)
+            recorder.record(t, metrics, main_theta, min_margin, book, saved)
         if changed:
             book.retire()
             everyone_moves = book.host_checks and companion is None and bool(book.active.all())

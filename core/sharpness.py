@@ -84,16 +84,21 @@ def _softplus_weights(margins: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return -negative, torch.sigmoid(margins) * negative
 
 
-def hvp_at(model: Model, shared, theta: torch.Tensor) -> HVP:
+def hvp_at(model: Model, shared, theta: torch.Tensor, activations: torch.Tensor | None = None) -> HVP:
     """V ↦ (H_r v_r)_r for the rows θ_r of ``theta`` (R, p): Hessian-vector products of every
     row's mean loss at once (the rows are independent, so the Hessian of their sum is block
-    diagonal). Everything that depends on θ alone is computed here, once."""
-    name = getattr(model, "name", "")
-    if name == "linear":
+    diagonal). Everything that depends on θ alone is computed here, once. ``activations``: the
+    pooled CNN's s(h) at these rows (n·HW, R·c) when the caller has them from its own forward
+    pass (the engine does), so they are not computed again."""
+    if _pooled_cnn(model):
+        return _pooled_cnn_hvp(model, shared, theta, activations)
+    if getattr(model, "name", "") == "linear":
         return _linear_hvp(model, shared, theta)
-    if name == "cnn" and model._closed_form():
-        return _pooled_cnn_hvp(model, shared, theta)
     return _functional_hvp(model, shared, theta)
+
+
+def _pooled_cnn(model: Model) -> bool:
+    return getattr(model, "name", "") == "cnn" and model._closed_form()
 
 
 def _linear_hvp(model, shared, theta: torch.Tensor) -> HVP:
@@ -124,7 +129,7 @@ def _functional_hvp(model, shared, theta: torch.Tensor) -> HVP:
     return product
 
 
-def _pooled_cnn_hvp(model, shared, theta: torch.Tensor) -> HVP:
+def _pooled_cnn_hvp(model, shared, theta: torch.Tensor, activations: torch.Tensor | None = None) -> HVP:
     """One convolution, activation s and a global average pool (models.CNN's closed-form case).
 
     With x̃ = [patch, 1] and κ_rc = [kernel, bias] of row r's channel c, h = κ_rc·x̃ and
@@ -144,22 +149,29 @@ def _pooled_cnn_hvp(model, shared, theta: torch.Tensor) -> HVP:
     kappa = torch.cat([params["conv1.weight"].reshape(batch * c, q - 1),
                        params["conv1.bias"].reshape(batch * c, 1)], dim=1)      # (B·c, q)
     readout = params["readout.weight"]                                          # (B, c)
-    pre = extended @ kappa.T                                                    # (n·HW, B·c)
     name, leak = model.spec.activation, model.spec.leak
+    value = activations
+    if value is None:
+        value = extended @ kappa.T                                              # h (n·HW, B·c)
+        if name == "relu":
+            value.clamp_min_(0)
+        elif name == "leaky_relu":
+            value = F.leaky_relu(value, leak, inplace=True)
+        elif name == "tanh":
+            value.tanh_()
+    # s' and s'' read from a = s(h) (a > 0 exactly where h > 0 for the ReLUs; s'(0) = 0 as in
+    # autograd)
     curve = None
     if name == "identity":
-        value, slope = pre, torch.ones_like(pre)
+        slope = torch.ones_like(value)
     elif name == "relu":
-        value = pre.clamp_min_(0)
-        slope = torch.gt(value, 0, out=torch.empty_like(value))                 # s'(0) = 0 as in autograd
+        slope = torch.gt(value, 0, out=torch.empty_like(value))
     elif name == "leaky_relu":
-        slope = torch.where(pre > 0, torch.ones_like(pre), torch.full_like(pre, leak))
-        value = pre * slope
+        slope = torch.where(value > 0, torch.ones_like(value), torch.full_like(value, leak))
     else:
-        value = torch.tanh(pre)
         slope = 1 - value * value
-        curve = -2 * value * slope                                              # s''
-    pooled = value.view(n, pixels, batch * c).mean(dim=1)                       # P (n, B·c)
+        curve = -2 * value * slope
+    pooled = value.reshape(n, pixels, batch * c).mean(dim=1)                    # P (n, B·c)
     slope_mean = torch.bmm(extended.view(n, pixels, q).transpose(1, 2),
                            slope.view(n, pixels, batch * c)).div_(pixels)       # A, as (n, q, B·c)
     outputs = torch.einsum("nbc,bc->bn", pooled.view(n, batch, c), readout) + params["readout.bias"]
@@ -253,20 +265,35 @@ class SharpnessMeter:
         self.max_steps, self.tol = max_steps, tol
         self.previous: torch.Tensor | None = None
 
-    def measure(self, theta: torch.Tensor, running: torch.Tensor, t: int) -> np.ndarray:
-        """(B,) top Hessian eigenvalues at the rows of θ where ``running`` (NaN elsewhere)."""
+    def measure(self, theta: torch.Tensor, running: torch.Tensor, t: int, saved=None) -> np.ndarray:
+        """(B,) top Hessian eigenvalues at the rows of θ where ``running`` (NaN elsewhere).
+        ``saved``: what the model's ``margins`` returned for these θ (rows beyond B are the
+        engine's companions), reused where a product can."""
         sharp = np.full(theta.shape[0], np.nan)
         rows = torch.nonzero(running).flatten()
         if rows.numel() == 0:
             return sharp
         at = theta[rows].to(self.shared.features.dtype)
         start = self._start(theta.shape, rows, at, t)
-        values, vectors = top_eigenvalues(self.model, self.shared, at, start, self.max_steps, self.tol)
+        values, vectors = top_eigenvalues(self.model, self.shared, at, start, self.max_steps, self.tol,
+                                          self._activations(saved, rows, theta.shape[0]))
         if self.previous is None:
             self.previous = torch.zeros(theta.shape, dtype=at.dtype, device=theta.device)
         self.previous[rows] = vectors
         sharp[rows.cpu().numpy()] = values.cpu().numpy()
         return sharp
+
+    def _activations(self, saved, rows: torch.Tensor, batch: int) -> torch.Tensor | None:
+        """The pooled CNN's activations s(h) of the measured rows, from the sweep's forward."""
+        if saved is None or not _pooled_cnn(self.model):
+            return None
+        hidden, channels = saved[0], self.model.spec.channels
+        if hidden.dtype != self.shared.features.dtype:
+            return None
+        if rows.numel() == batch and hidden.shape[1] == batch * channels:
+            return hidden
+        columns = (rows[:, None] * channels + torch.arange(channels, device=rows.device)).flatten()
+        return hidden.index_select(1, columns)
 
     def _start(self, shape, rows, at, t) -> torch.Tensor:
         generator = torch.Generator(device="cpu").manual_seed(t)
@@ -281,10 +308,12 @@ class SharpnessMeter:
 
 
 def top_eigenvalues(model: Model, shared, theta: torch.Tensor, start: torch.Tensor | None = None,
-                    max_steps: int = 40, tol: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+                    max_steps: int = 40, tol: float = 1e-5,
+                    activations: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Top Hessian eigenvalue (and eigenvector) of every row of ``theta`` (R, p), batched.
-    Small p (≤ EXACT_HESSIAN_LIMIT): the dense Hessian from p products, then eigh."""
-    product = hvp_at(model, shared, theta)
+    Small p (≤ EXACT_HESSIAN_LIMIT): the dense Hessian from p products, then eigh.
+    ``activations``: see :func:`hvp_at`."""
+    product = hvp_at(model, shared, theta, activations)
     rows, p = theta.shape
     if p <= EXACT_HESSIAN_LIMIT:
         eye = torch.eye(p, dtype=theta.dtype, device=theta.device)

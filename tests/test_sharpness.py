@@ -109,3 +109,26 @@ def test_meter_in_float32_is_warm_started_and_agrees_with_float64():
     assert warm < cold
     oracle = [top_hessian_eigenvalue(model, shared64, moved[row].double()) for row in (0, 1, 3)]
     np.testing.assert_allclose(again[[0, 1, 3]], oracle, rtol=1e-4)
+
+
+def test_sweep_sharpness_reuses_the_forward_pass_and_matches_the_oracle():
+    """The engine hands the meter its own activations (with the perceptron companions' columns
+    beside the main runs'); every measured value still equals the autograd + ARPACK oracle at
+    the recorded θ."""
+    from core.api import run_spec
+
+    spec = make_spec(model="cnn", dataset="digits", classes=(3, 8), n=30, kernel_size=3, channels=3,
+                     step_sizes=(0.5, 4.0), seeds=(0, 1), max_iters=20, sharpness_every=10,
+                     run_to_max=True, perceptron_gap=True)
+    result = run_spec(spec, use_cache=False).result
+    model, shared, _ = setting(dict(model="cnn", dataset="digits", classes=(3, 8), n=30, kernel_size=3,
+                                    channels=3))
+    checked = 0
+    for run in result.runs:
+        for index, value in enumerate(run.history["sharpness"]):
+            if np.isnan(value):
+                continue
+            theta = torch.as_tensor(run.params[index])
+            assert value == pytest.approx(top_hessian_eigenvalue(model, shared, theta), rel=1e-4)
+            checked += 1
+    assert checked == 4 * 3

@@ -23,6 +23,8 @@ GOALS = {
                                                lambda v: v >= 0.85),
     ("engine", "gap_companion_overhead"): ("extra time of the perceptron-gap companion", "<= 0.30",
                                            lambda v: v <= 0.30),
+    ("engine", "sparse_history_share_of_bare_speed"): ("the same, history on a stride (16 points)", "",
+                                                       None),
     ("engine", "engine_vs_autograd"): ("engine vs per-run autograd loop (x faster)", "", None),
     ("engine", "engine_vs_hand"): ("engine vs per-run hand-gradient loop (x faster)", "", None),
     ("engine", "sweep_share_of_matmul_gflops"): ("sweep GFLOP/s / torch matmul GFLOP/s", "", None),

@@ -238,3 +238,16 @@ def test_seeds_of_one_step_size_are_shades_under_one_legend_entry():
     assert len({t.line.color for t in lines}) == 3
     assert [t.showlegend for t in lines] == [True, False, False]
     assert lines[0].name == "GD γ=1 (seeds 0–2)" and len({t.legendgroup for t in lines}) == 1
+
+
+def test_image_runs_tell_collapsed_apart_from_not_yet_solved():
+    from core import plots_images as pi
+
+    stuck, collapsed = record(1.0, [0.7, 0.6]), record(4.0, [0.7, 0.69])
+    collapsed.extras["collapsed"] = True
+    stuck.extras["collapsed"] = False
+    rows = pi.solve_rows([pi.Series(sweep([stuck, collapsed]), kernel=3)])
+    assert [row["status"] for row in rows] == ["not 100 % yet", "collapsed (constant output)"]
+    assert [row["collapsed"] for row in rows] == [False, True]
+    shown = plots.display_rows(rows)
+    assert shown[0]["iterations to 100 %"] == "not solved" and shown[1]["collapsed"] == "yes"

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIU
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1500, "height": 3400}  # tall: each screenshot shows a whole page
-NAV_TITLES = ["Perceptron dynamics", "Iteration complexity", "Step-size map"]
+NAV_TITLES = ["Scenarios", "Perceptron dynamics", "Iteration complexity", "Step-size map"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_a_shared_link_opens_through_the_apps_navigation(server, page):
     page.goto(f"{server.url}/complexity?dims=16,32,64&seed=0:3")
     wait_for_app(page, 1)
     titles = nav_titles(page)
-    assert titles[:3] == NAV_TITLES and "app" not in titles     # not the pages/ folder listing
+    assert titles[:4] == NAV_TITLES and "app" not in titles     # not the pages/ folder listing
     assert page.locator('section[data-testid="stSidebar"]').get_by_label(
         "Dimensions d", exact=True).input_value() == "16,32,64"
     medians = [x for name, x in names_and_x(chart_data(page)) if name.endswith("(median)")]
@@ -67,7 +67,7 @@ def test_a_shared_link_opens_through_the_apps_navigation(server, page):
 
 def test_dynamics_page(server, browser, page):
     page.goto(f"{server.url}/dynamics")
-    wait_for_app(page, 6)
+    wait_for_app(page, 1)
     page.screenshot(path=str(SHOTS / "dynamics.png"))
     before = chart_data(page)
     assert "GD γ=100" in before
@@ -77,7 +77,7 @@ def test_dynamics_page(server, browser, page):
     assert "GD γ=1000" in names and "GD γ=100" not in names
     page.screenshot(path=str(SHOTS / "dynamics_changed.png"))
     assert "step_size=1" in page.url
-    reopen_matches(browser, page.url, 6, after)
+    reopen_matches(browser, page.url, 1, after)
     # A bad value: an error naming the field, no traceback; fixing it brings the charts back.
     set_input(page, "Seeds", "0, x")
     error = page.locator('[data-testid="stAlertContentError"]').first
@@ -86,7 +86,7 @@ def test_dynamics_page(server, browser, page):
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "dynamics_error.png"))
     set_input(page, "Seeds", "0")
-    wait_for_app(page, 6)
+    wait_for_app(page, 1)
     assert chart_data(page) == after
 
 
@@ -104,7 +104,7 @@ def test_complexity_page(server, page):
 
 def test_step_size_map_page(server, page):
     page.goto(f"{server.url}/step_size_map")
-    wait_for_app(page, 4)
+    wait_for_app(page, 2)
     page.screenshot(path=str(SHOTS / "step_size_map.png"))
     before = chart_data(page)
     set_input(page, "Largest γ", "100")

@@ -94,14 +94,14 @@ def test_shallow_page(server, page):
 
 def test_images_page(server, page):
     page.goto(f"{server.url}/images")
-    wait_for_app(page, 5, timeout_ms=180_000)
+    wait_for_app(page, 2, timeout_ms=180_000)
     no_exception(page)
     page.screenshot(path=str(SHOTS / "images.png"), full_page=True)
     before = chart_data(page)
-    assert "CNN k=5 η=4" in names(before) and "linear η=1" in names(before)
+    assert "CNN k=5 η=2" in names(before) and "linear η=0.5" in names(before)
     set_input(page, "Kernel sizes k", "5")
     after = wait_for_change(page, before, timeout_ms=180_000)
-    assert names(after) == ["CNN k=5 η=1", "CNN k=5 η=4", "linear η=1", "linear η=4"]
+    assert names(after) == ["CNN k=5 η=0.5", "CNN k=5 η=2", "linear η=0.5", "linear η=2"]
     assert "kernel_size=5" in page.url
     page.screenshot(path=str(SHOTS / "images_changed.png"), full_page=True)
     # A bad path for CIFAR-10: an error naming the field, no traceback.

@@ -10,7 +10,8 @@ import streamlit as st
 from core import datasets, plots
 from core.api import run_spec
 from core.spec import RunSpec, SpecError, make_spec
-from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
+from ui.common import (cache_note, chart, literal, result_downloads, run_with_progress,
+                       show_error, table)
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
@@ -236,8 +237,8 @@ def load_pins(state: UrlState) -> list[tuple[str, list]]:
             out.append((pin_label(index, pin),
                         [pinned_result(c) for c in pin.split(SPEC_SEPARATOR)]))
         except SpecError as error:
-            st.warning(f"Pin {index + 1} could not be loaded ({error}); remove it below.",
-                       icon=":material/push_pin:")
+            st.warning(literal(f"Pin {index + 1} could not be loaded ({error}); clear the "
+                               "pins to remove it."), icon=":material/push_pin:")
     return out
 
 

@@ -19,13 +19,15 @@ from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "complexity"
 DATASETS = ("minimal", "gaussian")
+# Short names: whole on the sidebar's chips, and the same in legends and tables; the
+# step-size rule of each curve is spelled out under the chart.
 CURVE_PRESETS = {
-    "linear:batch_perceptron:1": "linear · batch perceptron (γ scales out)",
-    "linear:gd:1e6": "linear · GD, fixed γ = 10⁶ (perceptron regime)",
-    "linear:gd:scaled": "linear · GD, scaled γ = c·n/λ₂",
-    "two_layer_conv:gd:scaled": "two-layer conv · GD, scaled γ = c·n/λ₂",
-    "two_layer_conv:generalized_perceptron:scaled": "two-layer conv · generalized perceptron, scaled γ",
-    "mlp:gd:scaled": "MLP · GD, scaled γ = c·n/λ₂",
+    "linear:batch_perceptron:1": "linear perceptron",
+    "linear:gd:1e6": "linear GD γ=10⁶",
+    "linear:gd:scaled": "linear GD scaled",
+    "two_layer_conv:gd:scaled": "2-layer GD scaled",
+    "two_layer_conv:generalized_perceptron:scaled": "2-layer perceptron",
+    "mlp:gd:scaled": "MLP GD scaled",
 }
 DEFAULT_CURVES = ["linear:batch_perceptron:1", "two_layer_conv:gd:scaled"]
 INTRO = """
@@ -50,8 +52,8 @@ LOOK_FOR = ("What to look for: the blue median climbs parallel to the dotted slo
 CAVEAT = """
 **Caveat.** Linear GD with a *small, d-tuned* step (γ ≈ 8/d) solves this two-point set in
 2 iterations. The Ω(d) of linear models is a statement about the perceptron / large-step regime
-the paper studies, not about every step size — compare *linear · batch perceptron* or *GD, γ = 10⁶*
-with *linear · GD, scaled γ*. The two-layer √d is the slow tail of a mixture: the median,
+the paper studies, not about every step size — compare *linear perceptron* or *linear GD γ=10⁶*
+with *linear GD scaled*. The two-layer √d is the slow tail of a mixture: the median,
 the 90th percentile, the init scale s (θ₀ = s·N(0, I)/√(d+2)) and c all move the fitted
 slope (0.24–0.57 measured), so read the band, not only the line.
 """
@@ -174,7 +176,8 @@ def main() -> None:
     if view == "slopes":
         table(plots.display_rows(plots.fit_rows(result, labels)))
         st.markdown("**Step-size rule of each curve**\n" + "\n".join(
-            f"* {labels[curve]} — {rule_text(curve, c, base.mu, base.n)}" for curve in curves))
+            f"* {labels[curve]} ({curve.label}) — {rule_text(curve, c, base.mu, base.n)}"
+        for curve in curves))
         with st.expander("Caveat: which step size, which statistic"):
             st.markdown(CAVEAT)
     else:

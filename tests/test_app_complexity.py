@@ -24,13 +24,13 @@ def test_defaults_separate_linear_and_two_layer_slopes():
     assert "reference slope 1 (∝ d)" in names and "reference slope ½ (∝ √d)" in names
     assert sum(name.startswith("fit: slope") for name in names) == 2
     # Legends use the sidebar's names; fit lines are drawn over the data, not under it.
-    assert "linear · batch perceptron (γ scales out) (median)" in names
+    assert "linear perceptron (median)" in names and "2-layer GD scaled (median)" in names
     assert max(i for i, n in enumerate(names) if n.endswith("(median)")) < \
         min(i for i, n in enumerate(names) if n.startswith("fit: slope"))
     fits = {row["curve"]: {k: (float(v) if k != "curve" else v) for k, v in row.items()}
             for row in table_rows(at, 0)}
     linear = next(row for name, row in fits.items() if name.startswith("linear"))
-    two_layer = next(row for name, row in fits.items() if name.startswith("two-layer"))
+    two_layer = next(row for name, row in fits.items() if name.startswith("2-layer"))
     # minimal_example.md: linear (perceptron regime) slope ≈ 1, two-layer near ½ — and each
     # 95 % interval excludes the other exponent, so the defaults tell √d from d.
     assert 0.9 < linear["slope"] < 1.1 and linear["95 % CI low"] > 0.5
@@ -54,7 +54,7 @@ def test_changing_dimensions_and_curves_changes_the_figure():
     figure = chart(at, "against the dimension d")
     (line,) = medians(figure).values()
     assert values(line, "x").tolist() == [8, 16, 32]
-    assert line["name"] == "linear · GD, fixed γ = 10⁶ (perceptron regime) (median)"
+    assert line["name"] == "linear GD γ=10⁶ (median)"
     assert at.query_params["dims"] == "8,16,32"
     assert at.query_params["curves"] == "linear:gd:1e6"
 
@@ -108,5 +108,4 @@ def test_a_custom_curve_from_the_url_is_an_option():
     assert curves.value == ["linear:batch_perceptron:1", "mlp:gd:0.5"]
     assert "mlp · gd · γ=0.5" in curves.options          # typed curves get a readable label
     names = list(medians(chart(at, "against the dimension d")))
-    assert names == ["linear · batch perceptron (γ scales out) (median)",
-                     "mlp · gd · γ=0.5 (median)"]
+    assert names == ["linear perceptron (median)", "mlp · gd · γ=0.5 (median)"]

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .distributed import run_all
+from .lists import parse_number
 from .spec import ALGORITHMS, MODELS, RunSpec, SpecError, validate
 from .theory import minimal_step_size
 
@@ -37,26 +38,34 @@ class Curve:
         return float(self.step)
 
 
+MAX_CURVES = 16
+
+
 def parse_curves(text: str, algorithm: str, step: str) -> list[Curve]:
+    """``model[:algorithm[:step]]`` items, comma-separated; at most MAX_CURVES (counted before
+    anything is split)."""
+    if text.count(",") >= MAX_CURVES:
+        raise SpecError("models", f"at most {MAX_CURVES} curves, got {text.count(',') + 1}")
     curves = []
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
         parts = item.split(":")
         if len(parts) > 3:
-            raise SpecError("models", f"expected model[:algorithm[:step]], got {item!r}")
+            raise SpecError("models", f"expected model[:algorithm[:step]], got {item[:60]!r}")
         model = parts[0]
         curve_algorithm = parts[1] if len(parts) > 1 and parts[1] else algorithm
         curve_step = parts[2] if len(parts) > 2 and parts[2] else step
         if model not in MODELS:
-            raise SpecError("models", f"{model!r} is not one of {', '.join(MODELS)}")
+            raise SpecError("models", f"{model[:40]!r} is not one of {', '.join(MODELS)}")
         if curve_algorithm not in ALGORITHMS:
-            raise SpecError("models", f"{curve_algorithm!r} is not one of {', '.join(ALGORITHMS)}")
+            raise SpecError("models", f"{curve_algorithm[:40]!r} is not one of {', '.join(ALGORITHMS)}")
         if curve_step != "scaled":
             try:
-                value = float(curve_step)
-            except ValueError:
-                raise SpecError("models", f"step {curve_step!r} must be a number or 'scaled'") from None
+                value = parse_number("models", curve_step, float)
+            except SpecError:
+                raise SpecError("models", f"step {curve_step[:40]!r} must be a number or "
+                                "'scaled'") from None
             if not 1e-12 <= value <= 1e12:
                 raise SpecError("models", f"step must be in [1e-12, 1e12], got {curve_step}")
         curves.append(Curve(model, curve_algorithm, curve_step))

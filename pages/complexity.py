@@ -61,7 +61,7 @@ slope (0.24–0.57 measured), so read the band, not only the line.
 
 def fields() -> list[Field]:
     return (model_fields("two_layer_conv") + dataset_fields("minimal", DATASETS) + [
-        Field("curves", list(DEFAULT_CURVES), lambda text: [p for p in text.split(",") if p]),
+        Field("curves", list(DEFAULT_CURVES), parse_curve_list),
         Field("dims", "16:1024:x2"),
         Field("c", 1.0, number_parser("c", float)),
         Field("seed", "0:63"),
@@ -98,6 +98,12 @@ def controls(state: UrlState) -> dict:
     st.sidebar.header("Nonlinear models")
     values.update(model_controls(state, choose_model=False))
     return values
+
+
+def parse_curve_list(text: str) -> list[str]:
+    """URL text -> the chosen curves, checked and bounded (parse_curves counts them first)."""
+    read_curves([text])
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def read_curves(chosen: list[str]) -> list[Curve]:

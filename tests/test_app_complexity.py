@@ -96,8 +96,8 @@ def test_query_parameters_restore_the_widgets():
 
 def test_unknown_curve_in_the_url_names_the_field():
     at = open_page("complexity", {"curves": "resnet:gd"})
-    assert not at.exception
-    assert any(m.startswith("curves:") for m in errors(at)), errors(at)
+    assert not at.exception                      # refused as it is read; the default is used
+    assert any(m.startswith("URL parameter curves:") and "'resnet'" in m for m in errors(at)), errors(at)
 
 
 def test_a_custom_curve_from_the_url_is_an_option():

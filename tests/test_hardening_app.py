@@ -98,3 +98,17 @@ def test_unexpected_errors_show_a_reference_and_no_traceback(script, caplog):
     assert "ZeroDivision" not in message and "secret" not in message and "/srv" not in message
     assert reference in caplog.text and ("ZeroDivisionError" in caplog.text
                                          or "secret /srv/path detail" in caplog.text)
+
+
+@pytest.mark.parametrize("page, query, field", [
+    ("complexity", {"curves": ",".join(["linear:gd"] * 5000)}, "curves"),
+    ("complexity", {"dims": "16:1e15:x1.5"}, "dims"),
+    ("shallow", {"view": "fig3", "eta_lambda_count": "1e9"}, "eta_lambda_count"),
+    ("step_size_map", {"step_count": "99999999"}, "step_count"),
+])
+def test_counts_in_a_url_are_refused_before_anything_is_built(page, query, field):
+    at = open_page(page, query)
+    assert not at.exception
+    assert any(field in message and ("at most" in message or "must be in" in message)
+               for message in map(shown_text, (e.value for e in at.error))), \
+        [shown_text(e.value) for e in at.error]

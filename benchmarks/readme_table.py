@@ -27,7 +27,6 @@ GOALS = {
                                                        None),
     ("engine", "engine_vs_autograd"): ("engine vs per-run autograd loop (x faster)", "", None),
     ("engine", "engine_vs_hand"): ("engine vs per-run hand-gradient loop (x faster)", "", None),
-    ("engine", "sweep_share_of_matmul_gflops"): ("sweep GFLOP/s / torch matmul GFLOP/s", "", None),
     ("cnn", "sharpness_overhead"): ("extra time of sharpness every 20 steps", "<= 0.25",
                                     lambda v: v <= 0.25),
     ("cnn", "sharpness_estimate_speedup_per_run"): ("sharpness of all runs, batched vs autograd+ARPACK "

@@ -75,12 +75,18 @@ MAX_PINS = 4
 
 
 def pins_parser(text: str) -> list[str]:
-    """'spec|spec;spec' -> pins (each the '|'-joined canonical specs of one view)."""
-    pins = [pin.strip() for pin in str(text).split(PIN_SEPARATOR) if pin.strip()]
+    """'spec|spec;spec' -> pins (each the '|'-joined canonical specs of one view), counted
+    before anything is split: at most MAX_PINS pins of at most one spec per algorithm."""
+    text = str(text)
+    if text.count(PIN_SEPARATOR) >= MAX_PINS:
+        raise SpecError("pins", f"at most {MAX_PINS} pins")
+    pins = [pin.strip() for pin in text.split(PIN_SEPARATOR) if pin.strip()]
     for pin in pins:
+        if pin.count(SPEC_SEPARATOR) >= len(LINEAR_ALGORITHMS):
+            raise SpecError("pins", f"a pin holds at most {len(LINEAR_ALGORITHMS)} runs")
         for canonical in pin.split(SPEC_SEPARATOR):
             RunSpec.from_query(canonical)            # raises SpecError naming the field
-    return pins[:MAX_PINS]
+    return pins
 
 
 def fields() -> list[Field]:
@@ -224,9 +230,15 @@ def pin_label(index: int, pin: str) -> str:
     return f"pin {index + 1} ({data}, γ={steps})"
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def pinned_result(canonical: str):
-    return run_spec(RunSpec.from_query(canonical)).result
+def pinned_results(pin: str) -> list:
+    """A pin's results: from the cache when it is there, else computed under the same
+    compute guard (slot, time budget, visitor present) as every other run of the page."""
+    specs = [RunSpec.from_query(c) for c in pin.split(SPEC_SEPARATOR)]
+
+    def task(progress):
+        return [run_spec(spec, progress=lambda f, i=i: progress((i + f) / len(specs))).result
+                for i, spec in enumerate(specs)]
+    return run_with_progress(task, "loading a pin")
 
 
 def load_pins(state: UrlState) -> list[tuple[str, list]]:
@@ -234,8 +246,7 @@ def load_pins(state: UrlState) -> list[tuple[str, list]]:
     out = []
     for index, pin in enumerate(state.get("pins")):
         try:
-            out.append((pin_label(index, pin),
-                        [pinned_result(c) for c in pin.split(SPEC_SEPARATOR)]))
+            out.append((pin_label(index, pin), pinned_results(pin)))
         except SpecError as error:
             st.warning(literal(f"Pin {index + 1} could not be loaded ({error}); clear the "
                                "pins to remove it."), icon=":material/push_pin:")

@@ -112,3 +112,23 @@ def test_counts_in_a_url_are_refused_before_anything_is_built(page, query, field
     assert any(field in message and ("at most" in message or "must be in" in message)
                for message in map(shown_text, (e.value for e in at.error))), \
         [shown_text(e.value) for e in at.error]
+
+
+def test_pins_in_a_url_are_bounded_and_computed_under_the_guard(monkeypatch):
+    too_many = ";".join(["model=linear&dataset=two_point&step_size=1"] * 50)
+    at = open_page("dynamics", {"pins": too_many})
+    assert not at.exception
+    assert any("pins" in shown_text(e.value) and "at most" in shown_text(e.value) for e in at.error)
+    seen = []
+    import ui.compute
+
+    real_check = ui.compute.ComputeGuard.check
+    monkeypatch.setattr(ui.compute.ComputeGuard, "check",
+                        lambda self, fraction: seen.append(fraction) or real_check(self, fraction))
+    view = {"max_iters": "5", "step_size": "1"}
+    open_page("dynamics", view)                   # the view itself is cached now
+    seen.clear()
+    pin = "model=linear&dataset=two_point&step_size=3&max_iters=7&algorithm=gd"
+    at = open_page("dynamics", dict(view, pins=pin))
+    assert not at.exception and not at.error
+    assert any(fraction < 1 for fraction in seen)  # only the pin computed, through the guard

@@ -317,7 +317,7 @@ def thresholds(record: RunRecord, phi: float) -> list[tuple[str, float]]:
 def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     """The chosen step sizes (markers: steps to |ε| ≤ tol) on a log η axis with the
     Theorem-1 bound and the other thresholds as vertical lines."""
-    figure = base_figure("step sizes against Theorem 1's bound η*",
+    figure = base_figure("η against Theorem 1's η*",
                          "step size η", "steps to |ε| ≤ tol", log_x=True, log_y=True,
                          height=height, plain_x=True, plain_y=True)
     phi = float(gd.spec.phi)
@@ -450,7 +450,7 @@ def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 
     drawn as triangles on its edge and counted in a note, runs without an S (diverged) too."""
     steps = quantity == "steps"
     title = ("steps to |ε| ≤ tol against ηλ(0)" if steps else
-             "S = Qᵢ(T)/Qᵢ(0) against ηλ(0): GD's implicit regularization")
+             "S = Qᵢ(T)/Qᵢ(0) against ηλ(0)")
     figure = base_figure(title, "ηλ(0)", "steps to |ε| ≤ tol" if steps else "S = Qᵢ(T)/Qᵢ(0)",
                          log_y=steps, height=height, plain_y=True)
     scales = [float(r.spec.init_scale) for r in results] if scales is None else list(scales)

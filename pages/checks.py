@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.claims import CLAIMS, check, select
-from ui.common import run_with_progress
-from ui.extra import open_page, relative_link
+from ui.display import run_with_progress
+from ui.page import open_page, relative_link
 from ui.state import Field, bool_parser
 
 PAGE = "checks"

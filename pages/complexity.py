@@ -11,10 +11,10 @@ from core import plots
 from core.scaling import Curve, parse_curves, sweep_dimensions
 from core.spec import SpecError, make_spec
 from core.theory import minimal_lambda2
-from ui.common import cache_note, chart, run_with_progress, show_error, table
+from ui.display import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from ui.extra import open_page, view_selector
+from ui.page import formulas_on_demand, open_page, view_selector
 from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "complexity"
@@ -134,15 +134,9 @@ def recent_sweeps() -> dict:
     return {}
 
 
-def formulas_on_demand(label: str, text: str) -> None:
-    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
-    if st.toggle(label, key=f"{PAGE}.formulas"):
-        st.markdown(text)
-
-
 def main() -> None:
     state = open_page(PAGE, fields(), "Iteration complexity", INTRO)
-    formulas_on_demand("The minimal example, the curves and the step-size rules", FORMULAS)
+    formulas_on_demand(PAGE, "The minimal example, the curves and the step-size rules", FORMULAS)
     values = controls(state)
     try:
         chosen_texts = values.pop("curves")

@@ -10,12 +10,12 @@ import streamlit as st
 from core import datasets, plots
 from core.api import run_spec
 from core.spec import RunSpec, SpecError, make_spec
-from ui.common import (cache_note, chart, literal, result_downloads, run_with_progress,
+from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
                        show_error, table)
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
-from ui.extra import open_page, view_selector
+from ui.page import formulas_on_demand, open_page, view_selector
 from ui.state import (Field, UrlState, bool_parser, choice_parser, multi_parser, number_parser,
                       spec_parser)
 
@@ -308,17 +308,11 @@ def more_charts(state: UrlState, results: list, pinned: list) -> None:
             column.caption(LOOK_FOR[metric] + " " + plots.metric_help(metric))
 
 
-def formulas_on_demand(label: str, text: str) -> None:
-    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
-    if st.toggle(label, key=f"{PAGE}.formulas"):
-        st.markdown(text)
-
-
 def main() -> None:
     details = (DETAILS.replace("{gap}", plots.metric_help("perceptron_gap"))
                .replace("{grad}", plots.metric_help("grad_norm")))
     state = open_page(PAGE, fields(), "Perceptron dynamics", INTRO)
-    formulas_on_demand("More formulas and the datasets of the paper", details)
+    formulas_on_demand(PAGE, "More formulas and the datasets of the paper", details)
     values = controls(state)
     try:
         specs = build_specs(values)

@@ -9,9 +9,9 @@ from core import datasets, plots
 from core import plots_images as pi
 from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
                        make_spec, parse_field)
-from ui.common import cache_note, chart, result_downloads, show_error, table
+from ui.display import cache_note, chart, result_downloads, show_error, table
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, label_of, parse_list
-from ui.extra import open_page, run_specs, view_selector
+from ui.page import formulas_on_demand, open_page, run_specs, view_selector
 from ui.state import Field, UrlState, bool_parser, choice_parser, number_parser, spec_parser
 
 PAGE = "images"
@@ -157,15 +157,9 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
     return data.features[picked], data.labels[picked], data.image_shape
 
 
-def formulas_on_demand(label: str, text: str) -> None:
-    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
-    if st.toggle(label, key=f"{PAGE}.formulas"):
-        st.markdown(text)
-
-
 def main() -> None:
     state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True)
-    formulas_on_demand("The models, the step and the sharpness, in formulas", FORMULAS)
+    formulas_on_demand(PAGE, "The models, the step and the sharpness, in formulas", FORMULAS)
     values = controls(state)
     try:
         pairs = build_specs(values)

@@ -12,9 +12,9 @@ from core.analysis import orbit_periods
 from core import plots_shallow as ps
 from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
-from ui.common import cache_note, chart, result_downloads, show_error, table
+from ui.display import cache_note, chart, result_downloads, show_error, table
 from ui.controls import parse_list
-from ui.extra import open_page, run_specs, view_selector
+from ui.page import formulas_on_demand, open_page, run_specs, view_selector
 from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "shallow"
@@ -27,7 +27,7 @@ FIG3_INIT_LABELS = {"axes": "axes: a₀ = s·e₁, b₀ = (s/2)·e₂",
 GF_HISTORY_POINTS = 2048
 MIN_ORBIT, MAX_ORBIT = 200, 4096
 
-INTRO = r"""
+FORMULAS = r"""
 Two vectors $a, b \in \mathbb R^d$ fit one number: $L(a,b) = \tfrac12(a^\top b - \Phi)^2$, residual
 $\varepsilon = a^\top b - \Phi$, norm $\lambda = \lVert a\rVert^2 + \lVert b\rVert^2$, imbalance
 $Q_i = a_i^2 - b_i^2$ ($Q = \lVert a\rVert^2 - \lVert b\rVert^2$), invariant
@@ -41,6 +41,9 @@ $\lambda_{GF} = \sqrt{4\Phi^2 + C_0}$; GD ends at $\lambda_{GD} = \sqrt{4\Phi^2 
 $2|\Phi| \le \lambda_{GD} < \lambda_{GF}$: **GD goes flatter**.
 Formulas, conventions and sources: `docs/science.md` in the repository.
 """
+INTRO = ("Two vectors a, b fit one number Φ through aᵀb. Gradient descent with a large step ends "
+         "at a flatter minimum than gradient flow from the same start — and past η|Φ| = 1 it "
+         "doubles its period and turns chaotic. Pick a view below.")
 GD_GF_TEXT = r"""
 Solid lines are GD with step $\eta$, dashed lines gradient flow (scipy ODE solver, rtol $10^{-11}$) read at
 the times $t = k\eta$ of GD step $k$, up to GD's last step (its $|\varepsilon|$ bottoms out near
@@ -238,7 +241,7 @@ def theorem1_text(gd) -> str:
 
 def gd_gf_view(state: UrlState) -> None:
     values = model_controls(state)
-    st.markdown(GD_GF_TEXT)
+    formulas_on_demand(PAGE, 'What the GD vs gradient-flow charts show, in formulas', FORMULAS + GD_GF_TEXT)
     try:
         spec = build_gd_spec(values)
         (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
@@ -288,7 +291,7 @@ def figure3_view(state: UrlState) -> None:
     count = state.number("eta_lambda_count", "Points per scale", int)
     iters = state.number("fig3_iters", "Iterations T", int)
     tol = state.number("fig3_tol", "Tolerance on |ε|", float, format="%.3g")
-    st.markdown(FIGURE3_TEXT)
+    formulas_on_demand(PAGE, 'What Figure 3 shows, in formulas', FORMULAS + FIGURE3_TEXT)
     try:
         scales = parse_list("scales", scales_text, float)
         low = positive("eta_lambda_min", low)
@@ -332,7 +335,7 @@ def orbit_view(state: UrlState) -> None:
     tail = state.number("orbit_tail", "Last K iterations kept", int)
     quantity = state.selectbox("orbit_y", "Plot", ["residual", "product"],
                                format_func=lambda q: "ε = aᵀb − Φ" if q == "residual" else "aᵀb")
-    st.markdown(ORBIT_TEXT)
+    formulas_on_demand(PAGE, 'What the orbit diagram shows, in formulas', FORMULAS + ORBIT_TEXT)
     try:
         if phi is None or phi == 0:
             raise SpecError("phi", "the orbit diagram is drawn over η|Φ|: needs Φ ≠ 0")
@@ -368,7 +371,7 @@ def catapult_view(state: UrlState) -> None:
     b_text = state.text("cat_b", "b₀ (same length)")
     fractions = state.text("cat_eta_lambda", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5")
     iters = state.number("cat_iters", "Iterations", int)
-    st.markdown(CATAPULT_TEXT)
+    formulas_on_demand(PAGE, 'What the catapult shows, in formulas', FORMULAS + CATAPULT_TEXT)
     try:
         a, b = vector("cat_a", a_text), vector("cat_b", b_text)
         if len(a) != len(b):

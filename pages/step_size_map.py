@@ -10,10 +10,10 @@ import streamlit as st
 from core import plots
 from core.api import run_spec
 from core.spec import SpecError, make_spec
-from ui.common import cache_note, chart, result_downloads, run_with_progress, show_error, table
+from ui.display import cache_note, chart, result_downloads, run_with_progress, show_error, table
 from ui.controls import (LINEAR_ALGORITHMS, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
-from ui.extra import open_page, view_selector
+from ui.page import formulas_on_demand, open_page, view_selector
 from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 PAGE = "step_size_map"
@@ -111,15 +111,9 @@ def build_spec(values: dict):
                      **spec_fields(values))
 
 
-def formulas_on_demand(label: str, text: str) -> None:
-    """The formulas, typeset only when asked for (typesetting them delays the first chart)."""
-    if st.toggle(label, key=f"{PAGE}.formulas"):
-        st.markdown(text)
-
-
 def main() -> None:
     state = open_page(PAGE, fields(), "Step-size map", INTRO)
-    formulas_on_demand("What is drawn, in formulas", FORMULAS)
+    formulas_on_demand(PAGE, "What is drawn, in formulas", FORMULAS)
     values = controls(state)
     try:
         spec = build_spec(values)

@@ -66,7 +66,7 @@ def trace_names(figure: dict[str, Any]) -> list[str]:
 
 def shown_text(markdown: str) -> str:
     """What a visitor reads: the markdown body with its backslash escapes resolved
-    (ui.common.literal escapes every punctuation mark of echoed text)."""
+    (ui.display.literal escapes every punctuation mark of echoed text)."""
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 

@@ -24,7 +24,7 @@ def memory_page():
     import streamlit as st
 
     from core.spec import SpecError
-    from ui.common import run_with_progress, show_error
+    from ui.display import run_with_progress, show_error
 
     def task(progress):
         progress(0.5)

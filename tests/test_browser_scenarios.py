@@ -20,17 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIU
 
 SHOTS = ROOT / "artifacts" / "scenarios"
 VIEWPORT = {"width": 1280, "height": 720}
-# core/plots_shallow.py belongs to another change in flight (its Figure-3 and catapult views
-# and two clipped titles); its views are checked too, but not yet required to pass.
-SHALLOW_PENDING = pytest.mark.xfail(reason="shallow charts: clipped titles being fixed in "
-                                    "core/plots_shallow.py", strict=False)
 PAGES = {"perceptron_dynamics": 1, "complexity": 1, "step_size_map": 2, "shallow": 1,
          "images": 2}
-
-
-def marked(values, page_of):
-    return [pytest.param(v, marks=SHALLOW_PENDING) if page_of(v) == "shallow" else v
-            for v in values]
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +79,7 @@ def test_the_landing_page_lists_every_scenario(server, page):
     assert_honest(page, "two_point via the gallery")
 
 
-@pytest.mark.parametrize("path", marked(list(PAGES), lambda p: p))
+@pytest.mark.parametrize("path", list(PAGES))
 def test_every_page_at_its_defaults(server, page, path):
     page.goto(f"{server.url}/{path}")
     settle(page, PAGES[path])
@@ -106,7 +97,7 @@ def test_every_page_at_its_defaults(server, page, path):
     assert not [text for text, cut in chips if cut], (path, chips)
 
 
-@pytest.mark.parametrize("scenario", marked(SCENARIOS, lambda s: s.page), ids=lambda s: s.key)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.key)
 def test_every_scenario(server, page, scenario):
     page.goto(server.url + scenario.link())
     settle(page, 1)

@@ -25,8 +25,8 @@ def test_core_never_imports_streamlit():
 
 
 def test_ui_does_not_use_the_cli():
-    loaded = imported_modules("import ui.boundary, ui.common, ui.compute, ui.controls, ui.state, "
-                              "ui.sidebar, ui.extra, ui.navigation")
+    loaded = imported_modules("import ui.boundary, ui.display, ui.compute, ui.controls, ui.state, "
+                              "ui.sidebar, ui.page, ui.navigation")
     assert "core.cli" not in loaded
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.errors import SpecError
 
-from .common import show_error
+from .display import show_error
 from .compute import VisitorLeft
 
 LOG = logging.getLogger("gdx.dashboard")

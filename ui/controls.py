@@ -25,7 +25,7 @@ from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MAX_BATCH,
                        MAX_DIMS, MODELS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
-from .common import show_error
+from .display import show_error
 from .state import Field, UrlState, choice_parser, number_parser, spec_parser
 
 MODEL_LABELS = {

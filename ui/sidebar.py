@@ -13,7 +13,7 @@ from core.cache import default_directory
 from core.engine import resolve_device
 from core.settings import env_number
 
-from .common import literal
+from .display import literal
 
 
 THREADS_VARIABLE = "GDX_TORCH_THREADS"

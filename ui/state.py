@@ -239,7 +239,7 @@ class UrlState:
             st.query_params.from_dict(query)
 
     def show_errors(self) -> None:
-        from .common import literal
+        from .display import literal
 
         for error in self.errors:
             st.error(literal(f"URL parameter {error}"), icon=":material/link_off:")

@@ -1,6 +1,6 @@
-"""UI helpers of the shallow-network, image-classifier and paper-check pages (on top of
-ui.state and ui.common): several runs with one progress bar, views bound to the URL,
-controls of hidden views that keep their values, and relative links."""
+"""The frame of a page (on top of ui.state and ui.display): its start (navigation guard, URL
+state, title, intro), formulas typeset on demand, views bound to the URL, controls of hidden
+views that keep their values, several runs under one progress bar, and relative links."""
 from __future__ import annotations
 
 import time
@@ -12,7 +12,7 @@ from core.api import Outcome, run_spec
 from core.distributed import current_backend, run_all
 from core.spec import RunSpec, SpecError
 
-from .common import run_with_progress
+from .display import run_with_progress
 from .navigation import require_app
 from .state import Field, UrlState
 
@@ -34,6 +34,12 @@ def open_page(page: str, fields: Sequence[Field], title: str, intro: str, *,
             st.markdown(details[1])
     state.show_errors()
     return state
+
+
+def formulas_on_demand(page: str, label: str, text: str) -> None:
+    """Formulas typeset only when asked for: typesetting them delays the first chart."""
+    if st.toggle(label, key=f"{page}.formulas"):
+        st.markdown(text)
 
 
 def keep_values(state: UrlState) -> None:

@@ -1,4 +1,5 @@
-"""Page helpers: progress for long runs, the cache note, errors, charts and downloads."""
+"""What a page shows: progress of long runs (under the compute guard), the cache note,
+errors and warnings as literal text, charts with their HTML download, tables and exports."""
 from __future__ import annotations
 
 import re

@@ -20,6 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from .analysis import status_text, step_map_rows
 from .results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
 FONT_SIZE = 15
@@ -528,14 +529,6 @@ def run_table(results: Sequence[SweepResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def status_text(record: RunRecord) -> str:
-    if record.diverged:
-        return f"diverged at t={record.diverged_at}"
-    if record.iterations_to_solve is not None:
-        return "solved"
-    return "not solved"
-
-
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -879,38 +872,6 @@ def fit_rows(result, labels: dict | None = None) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- step-size map
-def loss_increase_fraction(loss: np.ndarray, tolerance: float = 1e-12) -> float:
-    """Fraction of consecutive pairs with f(θ_{t+1}) > f(θ_t)(1 + tol), over finite pairs."""
-    loss = np.asarray(loss, dtype=float)
-    if loss.size < 2:
-        return math.nan
-    before, after = loss[:-1], loss[1:]
-    finite = np.isfinite(before) & np.isfinite(after)
-    if not finite.any():
-        return math.nan
-    increases = after[finite] > before[finite] * (1 + tolerance) + 1e-300
-    return float(increases.mean())
-
-
-def step_map_rows(result: SweepResult) -> list[dict[str, Any]]:
-    """Per run of a step-size grid: iterations to solve, divergence, the share of loss
-    increases in the exact tail and whether the recorded loss ever rose."""
-    rows = []
-    for record in result.runs:
-        tail = record.tail or {}
-        history_loss = np.asarray(record.history["loss"], dtype=float)
-        rows.append({
-            "step size γ": record.step_size,
-            "seed": record.seed,
-            "iterations to solve": record.iterations_to_solve,
-            "status": status_text(record),
-            "loss increases in tail": loss_increase_fraction(tail.get("loss", np.array([]))),
-            "loss ever rose": bool(loss_increase_fraction(history_loss) > 0),
-            "final loss": _finite_or_none(record.final_loss),
-        })
-    return rows
-
-
 def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float = 0.99,
                      max_decades: float = 30.0) -> tuple[float, float] | None:
     """A log10 axis range covering the bulk of positive ``values``: their 1st–99th

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import streamlit as st
 
+from core.analysis import step_map_rows
 from core import plots
 from core.api import run_spec
 from core.spec import SpecError, make_spec
@@ -156,7 +157,7 @@ def main() -> None:
               "loss_at_step")
         st.caption(LOOK_FOR["loss"])
     else:
-        table(plots.display_rows(plots.step_map_rows(result)), height=320)
+        table(plots.display_rows(step_map_rows(result)), height=320)
     st.markdown("**Downloads** (the CLI's formats)")
     result_downloads(result, outcome.cached, "step_size_map")
     state.publish()

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from core import plots
+from core import analysis, plots
 from core.results import RunRecord, SweepResult
 from core.scaling import parse_curves, sweep_dimensions
 from core.spec import make_spec
@@ -122,7 +122,7 @@ def test_orbit_and_step_map_figures():
     assert sorted(set(points.x)) == [1.0, 50.0] and len(points.x) == 8   # no blow-up drawn
     assert [t.name for t in orbit.data][1] == "diverged (inf/NaN)"
     assert orbit.layout.shapes[0].x0 == 50.0
-    rows = plots.step_map_rows(result)
+    rows = analysis.step_map_rows(result)
     assert [row["loss increases in tail"] for row in rows][:2] == [0.0, pytest.approx(2 / 3)]
     assert [row["loss ever rose"] for row in rows] == [False, True, False]
     solve = plots.solve_vs_step_figure(result)
@@ -141,9 +141,9 @@ def test_robust_range_keeps_huge_losses_from_flattening_the_view():
 
 
 def test_loss_increase_fraction():
-    assert plots.loss_increase_fraction(np.array([3.0, 2.0, 1.0])) == 0.0
-    assert plots.loss_increase_fraction(np.array([1.0, 2.0, 1.0, 2.0, 1.0])) == 0.5
-    assert math.isnan(plots.loss_increase_fraction(np.array([1.0])))
+    assert analysis.loss_increase_fraction(np.array([3.0, 2.0, 1.0])) == 0.0
+    assert analysis.loss_increase_fraction(np.array([1.0, 2.0, 1.0, 2.0, 1.0])) == 0.5
+    assert math.isnan(analysis.loss_increase_fraction(np.array([1.0])))
 
 
 def test_ticks_and_step_labels():

@@ -10,14 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-# url_path of each page in app.py -> its file (for st.page_link and AppTest.switch_page)
-PAGE_FILES = {
-    "perceptron_dynamics": "pages/dynamics.py",
-    "complexity": "pages/complexity.py",
-    "step_size_map": "pages/step_size_map.py",
-    "shallow": "pages/shallow.py",
-    "images": "pages/images.py",
-}
+from .site import PAGE_FILES      # url_path -> file (for st.page_link and AppTest.switch_page)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from core.claims import CLAIMS, check, select
-from ui.display import run_with_progress
+from ui.display import CLAIMS_ROW_HEIGHT, run_with_progress
 from ui.page import open_page, relative_link
 from ui.state import Field, bool_parser
 
 PAGE = "checks"
-ROW_HEIGHT = 80
+ROW_HEIGHT = CLAIMS_ROW_HEIGHT
 INTRO = """
 Each row is one claim of the three papers (or of the neighbouring results in `docs/science.md`
 §4, where every formula and convention is written out): what the paper says, the run that

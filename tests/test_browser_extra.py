@@ -10,6 +10,7 @@ import tempfile
 import pytest
 
 from core.claims import CLAIMS
+from ui.display import CLAIMS_ROW_HEIGHT
 from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, set_input,
                                    wait_for_app, wait_for_change)
 
@@ -18,9 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIU
                                        "`playwright install` cannot download browsers here)")]
 
 SHOTS = ROOT / "artifacts" / "screenshots"
-# The checks table's geometry: its row height (pages/checks.py) and the grid's header row.
-ROW_HEIGHT = int(re.search(r"^ROW_HEIGHT = (\d+)", (ROOT / "pages" / "checks.py").read_text(),
-                           re.M).group(1))
+# The checks table's geometry: its row height (the page's constant) and the grid's header row.
+# Its cells are drawn on a canvas (glide data grid), so a cell is found from the grid's
+# locator box and this geometry: there is no DOM element to locate.
+ROW_HEIGHT = CLAIMS_ROW_HEIGHT
 HEADER = 35
 VIEWPORT = {"width": 1500, "height": 2600}
 

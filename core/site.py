@@ -1,0 +1,31 @@
+"""The dashboard's pages as data (no streamlit): app.py builds its navigation from this
+table, the scenario gallery links into it and the tests check links against it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    url_path: str
+    file: str
+    title: str
+    icon: str
+    default: bool = False
+
+
+PAGES = (
+    PageEntry("home", "pages/home.py", "Scenarios", ":material/home:", default=True),
+    PageEntry("perceptron_dynamics", "pages/dynamics.py", "Perceptron dynamics",
+              ":material/show_chart:"),
+    PageEntry("complexity", "pages/complexity.py", "Iteration complexity",
+              ":material/stacked_line_chart:"),
+    PageEntry("step_size_map", "pages/step_size_map.py", "Step-size map", ":material/scatter_plot:"),
+    PageEntry("shallow", "pages/shallow.py", "Shallow linear networks", ":material/functions:"),
+    PageEntry("images", "pages/images.py", "Image classifiers", ":material/image:"),
+    PageEntry("checks", "pages/checks.py", "Paper checks", ":material/fact_check:"),
+)
+# Hidden twins that keep older links working: url_path -> the page they show.
+ALIASES = {"dynamics": "perceptron_dynamics"}
+PAGE_FILES = {page.url_path: page.file for page in PAGES}
+PAGE_TITLES = {page.url_path: page.title for page in PAGES}

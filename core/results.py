@@ -87,19 +87,25 @@ class SweepResult:
 
     # ------------------------------------------------------------ cache payload
     def to_payload(self) -> dict[str, Any]:
-        """Plain data for the cache: a JSON string and a dict of numpy arrays."""
+        """Plain data for the cache: a JSON string and a few numpy arrays. Each history (and
+        tail) key is one array of every run's values end to end, with the runs' lengths, so
+        a cached sweep of hundreds of runs is a handful of arrays to read, not thousands."""
         arrays: dict[str, np.ndarray] = {}
         runs_meta = []
         for index, record in enumerate(self.runs):
             meta = record.summary()
             meta["history_keys"] = list(record.history)
+            meta["tail_keys"] = list(record.tail or {})
             runs_meta.append(meta)
-            for name, values in record.history.items():
-                arrays[f"{index}/{name}"] = np.asarray(values)
             if record.params is not None:
                 arrays[f"{index}/params"] = record.params
-            for name, values in (record.tail or {}).items():
-                arrays[f"{index}/tail/{name}"] = np.asarray(values)
+        for part in ("history", "tail"):
+            columns = [getattr(record, part) or {} for record in self.runs]
+            arrays[f"{part}_lengths"] = np.array(
+                [len(next(iter(c.values()))) if c else 0 for c in columns], dtype=np.int64)
+            for name in dict.fromkeys(name for c in columns for name in c):
+                pieces = [np.asarray(c[name]) for c in columns if name in c]
+                arrays[f"{part}/{name}"] = np.concatenate(pieces) if pieces else np.array([])
         document = {"spec": self.spec.canonical(), "meta": self.meta, "runs": runs_meta}
         return {"json": json.dumps(document, sort_keys=True), "arrays": arrays}
 
@@ -109,21 +115,36 @@ class SweepResult:
         document = json.loads(payload["json"])
         arrays = payload["arrays"]
         spec = RunSpec.from_query(document["spec"])
+        metas = document["runs"]
+
+        def per_run(part: str, keys_field: str) -> list[dict[str, np.ndarray]]:
+            lengths = np.asarray(arrays[f"{part}_lengths"], dtype=np.int64)
+            if len(lengths) != len(metas) or (lengths < 0).any():
+                raise ValueError(f"{part} lengths do not match the runs")
+            out: list[dict[str, np.ndarray]] = [{} for _ in metas]
+            names = dict.fromkeys(name for meta in metas for name in meta[keys_field])
+            for name in names:
+                owners = [i for i, meta in enumerate(metas) if name in meta[keys_field]]
+                values = np.asarray(arrays[f"{part}/{name}"])
+                if values.shape[0] != int(lengths[owners].sum()):
+                    raise ValueError(f"{part} array {name!r} has the wrong length")
+                for i, piece in zip(owners, np.split(values, np.cumsum(lengths[owners])[:-1])):
+                    out[i][name] = piece
+            return out
+
+        histories = per_run("history", "history_keys")
+        tails = per_run("tail", "tail_keys")
         runs = []
-        base_keys = set(RunRecord.__dataclass_fields__) | {"final_loss", "final_accuracy", "history_keys"}
-        for index, meta in enumerate(document["runs"]):
-            history = {name: np.asarray(arrays[f"{index}/{name}"]) for name in meta["history_keys"]}
-            lengths = {len(v) for v in history.values()}
-            if len(lengths) != 1:
-                raise ValueError("history arrays of different lengths")
+        base_keys = set(RunRecord.__dataclass_fields__) | {"final_loss", "final_accuracy",
+                                                           "history_keys", "tail_keys"}
+        for index, meta in enumerate(metas):
+            history = histories[index]
             params = arrays.get(f"{index}/params")
-            prefix = f"{index}/tail/"
-            tail = {name[len(prefix):]: np.asarray(values) for name, values in arrays.items()
-                    if name.startswith(prefix)} or None
             runs.append(RunRecord(float(meta["step_size"]), int(meta["seed"]),
                                   meta["iterations_to_solve"], bool(meta["diverged"]),
                                   meta["diverged_at"], int(meta["last_iteration"]), history,
-                                  None if params is None else np.asarray(params), tail,
+                                  None if params is None else np.asarray(params),
+                                  tails[index] or None,
                                   {k: v for k, v in meta.items() if k not in base_keys}))
         if len(runs) != spec.batch_size:
             raise ValueError("run count does not match the spec")

@@ -320,3 +320,29 @@ def test_summary_is_a_table_without_json_tokens(capsys):
     rows = format_summary("x=1", False, [{"step_size": 1.0, "seed": 0, "iterations_to_solve": None,
                                           "final_loss": float("inf")}]).splitlines()
     assert "not solved" in rows[-1] and "inf" in rows[-1]
+
+
+@pytest.mark.parametrize("fields", [
+    dict(model="shallow_linear", a=(0.7,), b=(0.7,), step_sizes=(0.9, 1.1, 1.3), max_iters=300,
+         tail_points=16, run_to_max=True),
+    dict(dataset="two_point", step_sizes=(1.0, 100.0), seeds=(0, 1), max_iters=20, tail_points=3),
+    dict(model="mlp", dataset="gaussian", n=12, d=3, width=4, step_sizes=(0.1, 1e12),
+         max_iters=30, run_to_max=True),
+])
+def test_a_cached_result_reads_back_array_for_array(fields):
+    from core.cache import decode, encode
+
+    result = run_spec(make_spec(**fields), use_cache=False).result
+    back = decode(encode(result))
+    assert back.spec == result.spec and len(back.runs) == len(result.runs)
+    for original, copy in zip(result.runs, back.runs):
+        assert original.summary() == copy.summary()
+        assert original.history.keys() == copy.history.keys()
+        for name in original.history:
+            assert np.array_equal(original.history[name], copy.history[name], equal_nan=True)
+        assert (original.tail is None) == (copy.tail is None)
+        for name in original.tail or {}:
+            assert np.array_equal(original.tail[name], copy.tail[name], equal_nan=True)
+        assert (original.params is None) == (copy.params is None)
+        if original.params is not None:
+            assert np.array_equal(original.params, copy.params, equal_nan=True)

@@ -153,22 +153,36 @@ def fit_loglog(dims: np.ndarray, values: np.ndarray) -> tuple[float, float] | No
 
 def fit_curve(dims: list[int], per_d: list[np.ndarray], samples: int = BOOTSTRAP_SAMPLES,
               seed: int = 0) -> CurveFit | None:
-    """Slope of the median against d, with a bootstrap (over seeds) 95 % interval."""
+    """Slope of the median against d, with a bootstrap (over seeds) 95 % interval. The
+    resamples are drawn and fitted all at once (one median per d over a samples × seeds
+    array, then a least-squares slope per resample over the d whose median is finite)."""
     dims_array = np.asarray(dims, dtype=float)
     medians = np.array([np.median(v) for v in per_d])
     fitted = fit_loglog(dims_array, medians)
     if fitted is None:
         return None
     rng = np.random.default_rng(seed)
-    slopes = []
-    for _ in range(samples):
-        resampled = np.array([np.median(v[rng.integers(0, len(v), len(v))]) for v in per_d])
-        refit = fit_loglog(dims_array, resampled)
-        if refit is not None:
-            slopes.append(refit[0])
-    low, high = (np.percentile(slopes, [2.5, 97.5]) if slopes else (math.nan, math.nan))
+    resampled = np.stack([np.median(np.asarray(v)[rng.integers(0, len(v), (samples, len(v)))],
+                                    axis=1) for v in per_d], axis=1)      # samples × len(dims)
+    slopes = _row_slopes(np.log(dims_array), resampled)
+    low, high = (np.percentile(slopes, [2.5, 97.5]) if slopes.size else (math.nan, math.nan))
     return CurveFit(fitted[0], fitted[1], float(low), float(high),
                     int(np.isfinite(medians).sum()))
+
+
+def _row_slopes(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of log(values[r]) on x for every row r, over the finite positive
+    entries of the row (rows with fewer than 2 of them are left out), as fit_loglog does."""
+    keep = np.isfinite(values) & (values > 0)
+    counts = keep.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.where(keep, np.log(np.where(keep, values, 1.0)), 0.0)
+        xs = np.where(keep, x[None, :], 0.0)
+        mean_x = xs.sum(axis=1) / counts
+        mean_y = y.sum(axis=1) / counts
+        dx = np.where(keep, x[None, :] - mean_x[:, None], 0.0)
+        slope = (dx * (y - mean_y[:, None])).sum(axis=1) / (dx ** 2).sum(axis=1)
+    return slope[(counts >= 2) & np.isfinite(slope)]
 
 
 def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: float = 1.0,

@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import streamlit as st
 
+from core.cache import CODE_VERSION
 from core.claims import CLAIMS, check, select
 from ui.display import CLAIMS_ROW_HEIGHT, run_with_progress
-from ui.page import open_page, relative_link
+from ui.page import PROCESS_MEMO, open_page, relative_link, remember
 from ui.state import Field, bool_parser
 
 PAGE = "checks"
@@ -31,6 +32,12 @@ def fields() -> list[Field]:
 
 
 def run_checks(claims, use_cache: bool) -> list:
+    """The verdicts, computed once per server process and code version (they are
+    deterministic: every run behind them is a cached sweep); "run again" recomputes."""
+    key = ("checks", tuple(claim.name for claim in claims), CODE_VERSION)
+    if use_cache and key in PROCESS_MEMO:
+        return PROCESS_MEMO[key]
+
     def task(progress):
         verdicts = []
         for index, claim in enumerate(claims):
@@ -39,7 +46,7 @@ def run_checks(claims, use_cache: bool) -> list:
             progress((index + 1) / len(claims))
         return verdicts
 
-    return run_with_progress(task, f"checking {len(claims)} claims")
+    return remember(key, run_with_progress(task, f"checking {len(claims)} claims"))
 
 
 def verdict_rows(verdicts) -> list[dict]:

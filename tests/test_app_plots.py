@@ -251,3 +251,19 @@ def test_image_runs_tell_collapsed_apart_from_not_yet_solved():
     assert [row["collapsed"] for row in rows] == [False, True]
     shown = plots.display_rows(rows)
     assert shown[0]["iterations to 100 %"] == "not solved" and shown[1]["collapsed"] == "yes"
+
+
+def test_the_styled_figure_is_the_plain_template_figure():
+    import json
+
+    import plotly.graph_objects as go
+
+    plain = go.Figure(layout=dict(template=plots.TEMPLATE))
+    fast = plots.styled_figure()
+    for figure in (plain, fast):
+        figure.update_layout(height=300, title="t", xaxis=dict(type="log", title="x"))
+        figure.update_yaxes(title="y", showline=True)
+        figure.add_trace(go.Scatter(x=[1, 2], y=[3, 4]))
+    assert json.loads(fast.to_json()) == json.loads(plain.to_json())
+    with pytest.raises(ValueError):
+        fast.update_layout(heigth=3)                 # validation is back on after the template

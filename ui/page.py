@@ -88,6 +88,18 @@ def run_specs(specs: Sequence[RunSpec], label: str, weights: Sequence[float] | N
     return outcomes, sum(o.cached for o in outcomes), time.perf_counter() - started
 
 
+# Results that a page may keep for the life of the server process (shared by sessions):
+# deterministic for a given core code version, so keyed by it. Bounded by remember().
+PROCESS_MEMO: dict = {}
+
+
+def remember(key, value, limit: int = 16):
+    if len(PROCESS_MEMO) >= limit:
+        PROCESS_MEMO.clear()
+    PROCESS_MEMO[key] = value
+    return value
+
+
 def relative_link(link: str) -> str:
     """'/page?query' -> 'page?query': resolved against the current page's URL, so it keeps
     any base path the app is served under."""

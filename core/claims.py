@@ -20,6 +20,7 @@ import numpy as np
 from . import shallow, theory
 from .api import run_spec
 from .results import SweepResult
+from .settings import base_url
 from .spec import RunSpec, make_spec, validate
 
 SCIENCE_DOC = "docs/science.md"
@@ -102,7 +103,7 @@ class Verdict:
                 "passed": self.measurement.passed, "status": self.status,
                 "judge_passed": self.judged, "detail": self.measurement.detail,
                 "controls": [c.to_dict() for c in self.controls],
-                "link": self.claim.link(), "seconds": round(self.seconds, 3),
+                "link": self.claim.link(base_url()), "seconds": round(self.seconds, 3),
                 "cached": self.cached}
 
 
@@ -826,7 +827,7 @@ def format_text(verdicts: list[Verdict]) -> str:
             lines.append(f"    control:  {control.name}: "
                          f"{'PASSED (the judge cannot tell it apart)' if control.passed else 'rejected'}"
                          f" — {control.measured}")
-        lines.append(f"    view:     {claim.link()}   ({verdict.seconds:.1f} s"
+        lines.append(f"    view:     {claim.link(base_url())}   ({verdict.seconds:.1f} s"
                      f"{', cached' if verdict.cached else ''})")
     counts = {status: sum(v.status == status for v in verdicts) for status in ("pass", "weak", "fail")}
     lines.append(f"{counts['pass']} passed, {counts['weak']} weak, {counts['fail']} failed"

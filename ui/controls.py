@@ -88,14 +88,14 @@ def adapt_algorithms(model: str, chosen: Sequence[str]) -> list[str]:
 
 # ---------------------------------------------------------------------- model
 def model_fields(default_model: str = "linear") -> list[Field]:
+    """The model controls; defaults come from the field table (the activation's table default
+    is "the model's own", which for these classifiers is the identity)."""
     return [
         Field("model", default_model, choice_parser("model", CLASSIFIER_MODELS)),
         Field("activation", "identity", choice_parser("activation", ACTIVATIONS)),
-        Field("leak", 0.1, spec_parser("leak")),
-        Field("width", 16, spec_parser("width")),
-        Field("train", "both", choice_parser("train", TRAINED_LAYERS)),
-        Field("init_scale", 1.0, spec_parser("init_scale")),
-        Field("bias", False, spec_parser("bias")),
+        *(Field(name, BY_NAME[name].default, spec_parser(name))
+          for name in ("leak", "width", "init_scale", "bias")),
+        Field("train", BY_NAME["train"].default, choice_parser("train", TRAINED_LAYERS)),
     ]
 
 

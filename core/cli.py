@@ -21,7 +21,7 @@ from typing import Sequence
 from .fields import BY_NAME, json_schema
 from .spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
 from .lists import DEFAULT_LIMIT, parse_list, parse_number
-from .settings import env_number
+from .settings import SETTINGS, base_url, env_number
 from . import distributed
 
 EXIT_USAGE = 2
@@ -335,7 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         check_output(getattr(args, "output", None))
-        env_number("GDX_MEMORY_FRACTION")            # a bad setting is refused up front
+        for setting in SETTINGS:                     # a bad setting is refused up front
+            env_number(setting)
+        base_url()
         commands = {"run": command_run, "sweep-d": command_sweep, "cache": command_cache,
                     "reproduce": command_reproduce,
                     "schema": lambda _args: _write(json.dumps(json_schema(), indent=1,

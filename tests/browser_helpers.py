@@ -70,6 +70,16 @@ class Server:
         self.log.close()
 
 
+def start_server(request, log: Path, cache_dir: str | None = None) -> Server:
+    """A test module's ``streamlit run`` server (its own cache folder unless ``cache_dir``),
+    stopped when the module's tests are done."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    app = Server(cache_dir or tempfile.mkdtemp(prefix="gdx-browser-cache-"), log)
+    request.addfinalizer(app.stop)
+    app.wait_ready()
+    return app
+
+
 def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 

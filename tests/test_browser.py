@@ -6,11 +6,10 @@ Screenshots go to artifacts/screenshots/ (git-ignored).
 """
 import json
 import os
-import tempfile
 
 import pytest
 
-from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, set_input,
+from tests.browser_helpers import (CHROMIUM, ROOT, start_server, chart_data, set_input,
                                    wait_for_app, wait_for_change)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -24,11 +23,7 @@ NAV_TITLES = ["Scenarios", "Perceptron dynamics", "Iteration complexity", "Step-
 
 @pytest.fixture(scope="module")
 def server(request):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    app = Server(tempfile.mkdtemp(prefix="gdx-browser-cache-"), SHOTS / "streamlit.log")
-    request.addfinalizer(app.stop)
-    app.wait_ready()
-    return app
+    return start_server(request, SHOTS / "streamlit.log")
 
 
 def nav_titles(page):

@@ -5,13 +5,12 @@ Screenshots go to artifacts/screenshots/ (git-ignored)."""
 import json
 import os
 import re
-import tempfile
 
 import pytest
 
 from core.claims import CLAIMS
 from ui.display import CLAIMS_ROW_HEIGHT
-from tests.browser_helpers import (CHROMIUM, ROOT, Server, chart_data, set_input,
+from tests.browser_helpers import (CHROMIUM, ROOT, start_server, chart_data, set_input,
                                    wait_for_app, wait_for_change)
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -29,13 +28,8 @@ VIEWPORT = {"width": 1500, "height": 2600}
 
 @pytest.fixture(scope="module")
 def server(request):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     # The test session's cache (tests/conftest.py): runs the AppTests made are reused.
-    cache = os.environ.get("GDX_CACHE_DIR") or tempfile.mkdtemp(prefix="gdx-browser-extra-cache-")
-    app = Server(cache, SHOTS / "streamlit_extra.log")
-    request.addfinalizer(app.stop)
-    app.wait_ready()
-    return app
+    return start_server(request, SHOTS / "streamlit_extra.log", os.environ.get("GDX_CACHE_DIR"))
 
 
 def names(data):

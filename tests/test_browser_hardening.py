@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import threading
 import time
 import urllib.request
 
 import pytest
 
-from tests.browser_helpers import CHROMIUM, ROOT, Server, launch_browser, wait_for_app
+from tests.browser_helpers import CHROMIUM, ROOT, Server, start_server, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -83,15 +82,8 @@ class Watch:
 
 
 @pytest.fixture(scope="module")
-def server():
-    shots = ROOT / "artifacts" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    running = Server(tempfile.mkdtemp(prefix="gdx-hardening-cache-"), shots / "streamlit-hardening.log")
-    try:
-        running.wait_ready()
-        yield running
-    finally:
-        running.stop()
+def server(request):
+    return start_server(request, ROOT / "artifacts" / "screenshots" / "streamlit-hardening.log")
 
 
 def test_hostile_urls_leave_the_server_small_healthy_and_clean(server, browser):

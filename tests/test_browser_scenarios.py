@@ -7,12 +7,11 @@ above the fold. A screenshot of each scenario goes to artifacts/scenarios/ (git-
 ``<key>.png`` is what the projector shows, ``<key>_full.png`` the whole page.
 """
 import os
-import tempfile
 
 import pytest
 
 from core.scenarios import SCENARIOS
-from tests.browser_helpers import CHROMIUM, ROOT, Server, check_charts, wait_for_app
+from tests.browser_helpers import CHROMIUM, ROOT, start_server, check_charts, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"{CHROMIUM} is absent (install Debian's chromium; "
@@ -26,12 +25,7 @@ PAGES = {"perceptron_dynamics": 1, "complexity": 1, "step_size_map": 2, "shallow
 
 @pytest.fixture(scope="module")
 def server(request):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    cache = os.environ.get("GDX_CACHE_DIR") or tempfile.mkdtemp(prefix="gdx-browser-scenarios-")
-    app = Server(cache, SHOTS / "streamlit.log")
-    request.addfinalizer(app.stop)
-    app.wait_ready()
-    return app
+    return start_server(request, SHOTS / "streamlit.log", os.environ.get("GDX_CACHE_DIR"))
 
 
 def settle(page, charts: int) -> None:

@@ -77,7 +77,7 @@ FIELD_RANGES: dict[str, tuple[float, float]] = {
     "orbit_x0": (-1e6, 1e6), "orbit_iters": (1, MAX_ITERS), "orbit_tail": (0, 10_000),
     "cat_iters": (1, MAX_ITERS),
 }
-# A page's single seed box ("seed" in the table is a list of seeds: each element's range).
+# Step sizes are typed as list text (core.lists bounds them), never as one number box.
 FIELD_RANGES.pop("step_size", None)
 
 

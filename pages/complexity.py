@@ -14,8 +14,8 @@ from core.theory import minimal_lambda2
 from ui.display import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from ui.page import formulas_on_demand, open_page, view_selector
-from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
+from ui.page import formulas_on_demand, open_page
+from ui.state import UrlState, many, number, spec_number, text, view
 
 PAGE = "complexity"
 DATASETS = ("minimal", "gaussian")
@@ -59,17 +59,6 @@ slope (0.24–0.57 measured), so read the band, not only the line.
 """
 
 
-def fields() -> list[Field]:
-    return (model_fields("two_layer_conv") + dataset_fields("minimal", DATASETS) + [
-        Field("curves", list(DEFAULT_CURVES), parse_curve_list),
-        Field("dims", "16:1024:x2"),
-        Field("c", 1.0, number_parser("c", float)),
-        Field("seed", "0:63"),
-        Field("max_iters", 20000, spec_parser("max_iters")),
-        Field("view", "slopes", choice_parser("view", list(VIEWS))),
-    ])
-
-
 def curve_label(text: str) -> str:
     if text in CURVE_PRESETS:
         return CURVE_PRESETS[text]
@@ -77,27 +66,6 @@ def curve_label(text: str) -> str:
         return parse_curves(text, "gd", "scaled")[0].label
     except SpecError:
         return text
-
-
-def controls(state: UrlState) -> dict:
-    st.sidebar.header("Curves")
-    options = list(CURVE_PRESETS) + [c for c in state.get("curves") if c not in CURVE_PRESETS]
-    values = {"curves": state.multiselect(
-        "curves", "Model · algorithm · step rule", options, format_func=curve_label,
-        accept_new_options=True,
-        help="Presets, or type model[:algorithm[:step]] — e.g. mlp:gd:0.5 or "
-             "two_layer_conv:gd:scaled; step is a number or 'scaled'")}
-    values["c"] = state.number("c", "c in the scaled rule γ = c·n/λ₂", float)
-    values["dims"] = state.text("dims", "Dimensions d", help="16,32,64 or 16:2048:x2 "
-                                "(a geometric range) or 16,32,...,512")
-    values["seeds"] = state.text("seed", "Seeds", help="0:63 is 64 seeds (random inits); more "
-                                 "seeds narrow the intervals of the fitted slopes")
-    values["max_iters"] = state.number("max_iters", "Iteration budget per run", int)
-    st.sidebar.header("Data")
-    values.update(dataset_controls(state, DATASETS, show_d=False))
-    st.sidebar.header("Nonlinear models")
-    values.update(model_controls(state, choose_model=False))
-    return values
 
 
 def parse_curve_list(text: str) -> list[str]:
@@ -124,6 +92,39 @@ def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
 
 MEMO_SIZE = 16
 VIEWS = {"slopes": "Fitted slopes and step-size rules", "spread": "Medians and spread over seeds"}
+CONTROLS = [
+    many("curves", DEFAULT_CURVES, CURVE_PRESETS, "Model · algorithm · step rule",
+         parse=parse_curve_list, format_func=curve_label, accept_new_options=True,
+         help="Presets, or type model[:algorithm[:step]] — e.g. mlp:gd:0.5 or "
+              "two_layer_conv:gd:scaled; step is a number or 'scaled'"),
+    number("c", 1.0, "c in the scaled rule γ = c·n/λ₂", bounds=(1e-9, 1e9)),
+    text("dims", "16:1024:x2", "Dimensions d",
+         help="16,32,64 or 16:2048:x2 (a geometric range) or 16,32,...,512"),
+    text("seed", "0:63", "Seeds",
+         help="0:63 is 64 seeds (random inits); more seeds narrow the intervals of the fitted "
+              "slopes"),
+    spec_number("max_iters", "Iteration budget per run", 20000),
+    view("view", "slopes", VIEWS),
+    *model_fields("two_layer_conv"),
+    *dataset_fields("minimal", DATASETS),
+]
+
+
+def controls(state: UrlState) -> dict:
+    st.sidebar.header("Curves")
+    options = list(CURVE_PRESETS) + [c for c in state.get("curves") if c not in CURVE_PRESETS]
+    values = {"curves": state.draw("curves", options=options)}
+    values["c"] = state.draw("c")
+    values["dims"] = state.draw("dims")
+    values["seeds"] = state.draw("seed")
+    values["max_iters"] = state.draw("max_iters")
+    st.sidebar.header("Data")
+    values.update(dataset_controls(state, DATASETS, show_d=False))
+    st.sidebar.header("Nonlinear models")
+    values.update(model_controls(state, choose_model=False))
+    return values
+
+
 
 
 @st.cache_resource
@@ -135,7 +136,7 @@ def recent_sweeps() -> dict:
 
 
 def main() -> None:
-    state = open_page(PAGE, fields(), "Iteration complexity", INTRO)
+    state = open_page(PAGE, CONTROLS, "Iteration complexity", INTRO)
     formulas_on_demand(PAGE, "The minimal example, the curves and the step-size rules", FORMULAS)
     values = controls(state)
     try:
@@ -172,7 +173,7 @@ def main() -> None:
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
     chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
     st.caption(LOOK_FOR + f" Each (curve, d) is one batched run over {len(result.seeds)} seeds.")
-    view = view_selector(state, "view", VIEWS)
+    view = state.draw("view")
     if view == "slopes":
         table(plots.display_rows(plots.fit_rows(result, labels)))
         st.markdown("**Step-size rule of each curve**\n" + "\n".join(
@@ -198,4 +199,5 @@ def main() -> None:
     state.publish()
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__; tests import its table
+    main()

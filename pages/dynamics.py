@@ -15,9 +15,10 @@ from ui.display import (cache_note, chart, literal, result_downloads, run_with_p
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
-from ui.page import formulas_on_demand, open_page, view_selector
-from ui.state import (Field, UrlState, bool_parser, choice_parser, multi_parser, number_parser,
-                      spec_parser)
+from core.spec import MAX_ITERS
+from ui.page import formulas_on_demand, open_page
+from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number, text, view,
+                      with_defaults)
 
 PAGE = "dynamics"
 INTRO = """
@@ -89,24 +90,29 @@ def pins_parser(text: str) -> list[str]:
     return pins
 
 
-def fields() -> list[Field]:
-    data = [Field("classes", "3,8") if f.name == "classes" else f
-            for f in dataset_fields("digits")]
-    return model_fields("linear") + data + [
-        Field("algorithm", ["gd", "batch_perceptron"], multi_parser("algorithm", LINEAR_ALGORITHMS)),
-        Field("step_size", "1,10,100,1000"),
-        Field("seed", "0"),
-        Field("max_iters", 400, spec_parser("max_iters")),
-        Field("run_to_max", False, spec_parser("run_to_max")),
-        Field("margin_per_norm", False, bool_parser("margin_per_norm")),
-        Field("section", "table", choice_parser("section", list(SECTIONS))),
-        Field("charts", list(DEFAULT_CHARTS), multi_parser("charts", METRICS)),
-        Field("pins", [], pins_parser, dump=lambda pins: PIN_SEPARATOR.join(pins)),
-        Field("pin_layout", "overlay", choice_parser("pin_layout", ["overlay", "side"])),
-        Field("animate", False, bool_parser("animate")),
-        Field("run", None),
-        Field("t", None, number_parser("t", int)),
-    ]
+CONTROLS = [
+    *model_fields("linear"),
+    *with_defaults(dataset_fields("digits"), classes="3,8"),
+    many("algorithm", ["gd", "batch_perceptron"], LINEAR_ALGORITHMS, "Algorithms (several at once)",
+         labels=plots.ALGORITHM_LABELS),
+    text("step_size", "1,10,100,1000", "Step sizes γ",
+         help="A list (0.1, 1, 10, 100) or a log range such as 1e-2:1e3:log6"),
+    text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:7 (the linear model starts at "
+         "θ₀ = 0, so seeds only matter for nonlinear models)"),
+    spec_number("max_iters", "Iterations", 400),
+    flag("run_to_max", False, "Keep iterating after a run solves"),
+    flag("margin_per_norm", False, "divide by ‖θₜ‖"),
+    view("section", "table", SECTIONS),
+    many("charts", DEFAULT_CHARTS, METRICS, "Charts", labels=METRIC_LABELS,
+         help="Each chart is drawn only when chosen (faster pages)"),
+    hidden("pins", [], pins_parser, dump=lambda pins: PIN_SEPARATOR.join(pins)),
+    choice("pin_layout", "overlay", ["overlay", "side"], "Compare pins",
+           labels={"overlay": "overlaid on the current charts", "side": "side by side"},
+           label_visibility="collapsed"),
+    flag("animate", False, "Animate (▶ play, pause, step)"),
+    choice("run", None, None, "Run"),
+    slider("t", None, "Iteration t (recorded iterations)", int, bounds=(0, MAX_ITERS)),
+]
 
 
 def controls(state: UrlState) -> dict:
@@ -117,17 +123,11 @@ def controls(state: UrlState) -> dict:
     st.sidebar.header("Runs")
     model = values["model"]
     state.set("algorithm", adapt_algorithms(model, state.get("algorithm")))
-    values["algorithms"] = state.multiselect(
-        "algorithm", "Algorithms (several at once)", list(algorithms_for(model)),
-        format_func=plots.algorithm_label)
-    values["step_sizes"] = state.text(
-        "step_size", "Step sizes γ",
-        help="A list (0.1, 1, 10, 100) or a log range such as 1e-2:1e3:log6")
-    values["seeds"] = state.text("seed", "Seeds", help="0, or 0,1,2, or a range 0:7 "
-                                 "(the linear model starts at θ₀ = 0, so seeds only matter "
-                                 "for nonlinear models)")
-    values["max_iters"] = state.number("max_iters", "Iterations", int)
-    values["run_to_max"] = state.checkbox("run_to_max", "Keep iterating after a run solves")
+    values["algorithms"] = state.draw("algorithm", options=list(algorithms_for(model)))
+    values["step_sizes"] = state.draw("step_size")
+    values["seeds"] = state.draw("seed")
+    values["max_iters"] = state.draw("max_iters")
+    values["run_to_max"] = state.draw("run_to_max")
     return values
 
 
@@ -180,13 +180,13 @@ def trajectory(state: UrlState, results: list) -> None:
     if state.get("run") not in keys:
         state.set("run", default if default in keys else keys[0])
     left, right = st.columns([1, 2], vertical_alignment="center")
-    chosen = state.selectbox(
-        "run", "Run", keys, left,
+    chosen = state.draw(
+        "run", left, options=keys,
         format_func=lambda k: plots.run_name(records[k][0].spec.algorithm, records[k][1], True))
     result, record = records[chosen]
     if result.meta.get("d") == 2:
         features, labels = points_of(result.spec.canonical())
-        animate = state.checkbox("animate", "Animate (▶ play, pause, step)", left)
+        animate = state.draw("animate", left)
         if animate:
             figure = plots.boundary_animation(result.spec, features, labels, record,
                                               result.spec.algorithm)
@@ -218,8 +218,7 @@ def time_slider(state: UrlState, record, container) -> int:
     wanted = state.get("t")
     if wanted is not None and wanted not in iterations:   # e.g. from a URL: nearest recorded t
         state.set("t", min(iterations, key=lambda value: abs(value - wanted)))
-    return state.select_slider("t", "Iteration t (recorded iterations)", iterations, container,
-                               default=iterations[-1])
+    return state.draw("t", container, options=iterations, default=iterations[-1])
 
 
 # ---------------------------------------------------------------------- pins
@@ -275,9 +274,7 @@ def pin_controls(state: UrlState, specs: list, container) -> None:
         middle.button("Clear pins", on_click=lambda: state.set("pins", []))
         state.mark_shown("pins")
     if state.get("pins"):
-        state.selectbox("pin_layout", "Compare pins", ["overlay", "side"], right,
-                        format_func=lambda v: "overlaid on the current charts" if v == "overlay"
-                        else "side by side", label_visibility="collapsed")
+        state.draw("pin_layout", right)
 
 
 def pinned_traces(pinned: list) -> list:
@@ -294,9 +291,7 @@ def pinned_table(pinned: list, results: list) -> list[dict]:
 
 
 def more_charts(state: UrlState, results: list, pinned: list) -> None:
-    chosen = state.multiselect("charts", "Charts", list(METRICS), st,
-                               format_func=lambda m: METRIC_LABELS[m],
-                               help="Each chart is drawn only when chosen (faster pages)")
+    chosen = state.draw("charts", st)
     for start in range(0, len(chosen), 2):
         columns = st.columns(2)
         for column, metric in zip(columns, chosen[start:start + 2]):
@@ -304,14 +299,14 @@ def more_charts(state: UrlState, results: list, pinned: list) -> None:
             chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False,
                                        pinned=pinned), metric, column)
             if metric == "min_margin":
-                state.checkbox("margin_per_norm", "divide by ‖θₜ‖", column)
+                state.draw("margin_per_norm", column)
             column.caption(LOOK_FOR[metric] + " " + plots.metric_help(metric))
 
 
 def main() -> None:
     details = (DETAILS.replace("{gap}", plots.metric_help("perceptron_gap"))
                .replace("{grad}", plots.metric_help("grad_norm")))
-    state = open_page(PAGE, fields(), "Perceptron dynamics", INTRO)
+    state = open_page(PAGE, CONTROLS, "Perceptron dynamics", INTRO)
     formulas_on_demand(PAGE, "More formulas and the datasets of the paper", details)
     values = controls(state)
     try:
@@ -344,7 +339,7 @@ def main() -> None:
         chart(loss, "loss")
     st.caption(LOOK_FOR["loss"])
     # One section at a time under the loss chart: the browser draws only what is asked for.
-    section = view_selector(state, "section", SECTIONS)
+    section = state.draw("section")
     if section == "charts":
         more_charts(state, results, [] if side else pinned_traces(pinned))
     elif section == "table":
@@ -364,4 +359,5 @@ def main() -> None:
     state.publish()
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__; tests import its table
+    main()

@@ -14,8 +14,9 @@ from core.spec import SpecError, make_spec
 from ui.display import cache_note, chart, result_downloads, run_with_progress, show_error, table
 from ui.controls import (LINEAR_ALGORITHMS, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
-from ui.page import formulas_on_demand, open_page, view_selector
-from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
+from core.fields import STEP_SIZE_RANGE, field_range
+from ui.page import formulas_on_demand, open_page
+from ui.state import UrlState, choice, number, slider, spec_number, view, with_defaults
 
 PAGE = "step_size_map"
 MIN_GRID, MAX_GRID = 200, 2000
@@ -55,20 +56,21 @@ LOOK_FOR = {
 }
 
 
-def fields() -> list[Field]:
-    data = [Field("classes", "1,8") if f.name == "classes" else f
-            for f in dataset_fields("digits")]
-    return model_fields("linear") + data + [
-        Field("algorithm", "gd", choice_parser("algorithm", LINEAR_ALGORITHMS)),
-        Field("step_min", 1.0, number_parser("step_min", float)),
-        Field("step_max", 1e4, number_parser("step_max", float)),
-        Field("step_count", MIN_GRID, number_parser("step_count", int)),
-        Field("seed", 0, number_parser("seed", int)),
-        Field("max_iters", 300, spec_parser("max_iters")),
-        Field("tail_points", 32, spec_parser("tail_points")),
-        Field("gamma", None, number_parser("gamma", float)),
-        Field("view", "solve", choice_parser("view", list(VIEWS))),
-    ]
+CONTROLS = [
+    *model_fields("linear"),
+    *with_defaults(dataset_fields("digits"), classes="1,8"),
+    choice("algorithm", "gd", LINEAR_ALGORITHMS, "Algorithm", labels=plots.ALGORITHM_LABELS),
+    number("step_min", 1.0, "Smallest γ", bounds=STEP_SIZE_RANGE),
+    number("step_max", 1e4, "Largest γ", bounds=STEP_SIZE_RANGE),
+    number("step_count", MIN_GRID, f"Grid points ({MIN_GRID}–{MAX_GRID})", int,
+           bounds=(MIN_GRID, MAX_GRID)),
+    spec_number("max_iters", "Iterations T", 300),
+    spec_number("tail_points", "Last K iterations kept", 32),
+    number("seed", 0, "Init seed", int, bounds=field_range("seeds")),
+    slider("gamma", None, "Step size γ shown in detail (green line)", bounds=STEP_SIZE_RANGE,
+           format_func=plots.format_step),
+    view("view", "solve", VIEWS),
+]
 
 
 def controls(state: UrlState) -> dict:
@@ -77,15 +79,9 @@ def controls(state: UrlState) -> dict:
     st.sidebar.header("Data")
     values.update(dataset_controls(state))
     st.sidebar.header("Step-size grid")
-    values["algorithm"] = state.selectbox("algorithm", "Algorithm",
-                                          list(algorithms_for(values["model"])),
-                                          format_func=plots.algorithm_label)
-    values["step_min"] = state.number("step_min", "Smallest γ", float)
-    values["step_max"] = state.number("step_max", "Largest γ", float)
-    values["step_count"] = state.number("step_count", f"Grid points ({MIN_GRID}–{MAX_GRID})", int)
-    values["max_iters"] = state.number("max_iters", "Iterations T", int)
-    values["tail_points"] = state.number("tail_points", "Last K iterations kept", int)
-    values["seed"] = state.number("seed", "Init seed", int)
+    values["algorithm"] = state.draw("algorithm", options=list(algorithms_for(values["model"])))
+    for name in ("step_min", "step_max", "step_count", "max_iters", "tail_points", "seed"):
+        values[name] = state.draw(name)
     return values
 
 
@@ -113,7 +109,7 @@ def build_spec(values: dict):
 
 
 def main() -> None:
-    state = open_page(PAGE, fields(), "Step-size map", INTRO)
+    state = open_page(PAGE, CONTROLS, "Step-size map", INTRO)
     formulas_on_demand(PAGE, "What is drawn, in formulas", FORMULAS)
     values = controls(state)
     try:
@@ -140,12 +136,11 @@ def main() -> None:
     if current is not None and current not in steps:
         state.set("gamma", min(steps, key=lambda g: abs(math.log(g / current))))
     orbit_box = st.container()          # the orbit diagram first, its γ slider under it
-    gamma = state.select_slider("gamma", "Step size γ shown in detail (green line)", steps, st,
-                                default=default, format_func=plots.format_step)
+    gamma = state.draw("gamma", st, options=steps, default=default)
     chart(plots.orbit_figure(result, gamma), "orbit_diagram", orbit_box)
     orbit_box.caption(LOOK_FOR["orbit"])
     # One more chart at a time (the browser draws only what is asked for).
-    view = view_selector(state, "view", VIEWS)
+    view = state.draw("view")
     if view == "solve":
         chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step")
         st.caption(LOOK_FOR["solve"])
@@ -163,4 +158,5 @@ def main() -> None:
     state.publish()
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__; tests import its table
+    main()

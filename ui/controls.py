@@ -16,7 +16,7 @@ import streamlit as st
 
 from core.lists import DEFAULT_LIMIT
 from core.lists import parse_list as bounded_list
-from core.fields import BY_NAME, field_help
+from core.fields import BY_NAME, field_help, field_range
 from core.registry import dataset_kind
 from core.registry import datasets as registered_datasets
 from core.settings import env_number
@@ -26,7 +26,7 @@ from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MAX_BATCH,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
 from .display import show_error
-from .state import Field, UrlState, choice_parser, number_parser, spec_parser
+from .state import Field, UrlState, choice, flag, number, spec_number, text
 
 MODEL_LABELS = {
     "linear": "linear  g(b) = vᵀb",
@@ -48,8 +48,6 @@ ALGORITHM_FOR_MODEL = {
     ("nonlinear", "batch_perceptron"): "generalized_perceptron",
     ("nonlinear", "normalized_batch_perceptron"): "generalized_perceptron",
 }
-PARAMETER_LABELS = {"mu": "μ  (b₂ = (1+μ, 1, …, 1))", "margin": "Margin", "data_seed": "Data seed",
-                    "classes": "Two classes (−1, +1)"}
 UPLOAD_LIMIT_MB = max(1, math.ceil(env_number("GDX_UPLOAD_LIMIT_MB")))
 
 
@@ -88,39 +86,38 @@ def adapt_algorithms(model: str, chosen: Sequence[str]) -> list[str]:
 
 # ---------------------------------------------------------------------- model
 def model_fields(default_model: str = "linear") -> list[Field]:
-    """The model controls; defaults come from the field table (the activation's table default
-    is "the model's own", which for these classifiers is the identity)."""
+    """The model controls, declared once; ranges, help and defaults come from the field table
+    (the activation's table default is "the model's own", which for these classifiers is the
+    identity)."""
     return [
-        Field("model", default_model, choice_parser("model", CLASSIFIER_MODELS)),
-        Field("activation", "identity", choice_parser("activation", ACTIVATIONS)),
-        *(Field(name, BY_NAME[name].default, spec_parser(name))
-          for name in ("leak", "width", "init_scale", "bias")),
-        Field("train", BY_NAME["train"].default, choice_parser("train", TRAINED_LAYERS)),
+        choice("model", default_model, CLASSIFIER_MODELS, "Model", labels=MODEL_LABELS),
+        choice("activation", "identity", ACTIVATIONS, "Activation s", labels=ACTIVATION_LABELS),
+        spec_number("leak", "Leak (negative slope)"),
+        spec_number("width", "Hidden width m (MLP)"),
+        spec_number("init_scale", "Init scale s",
+                    help="θ₀ = s·N(0, I)/√p, so ‖θ₀‖ ≈ s (the linear model starts at θ₀ = 0)"),
+        flag("bias", BY_NAME["bias"].default, "with a bias term", help=field_help("bias")),
+        choice("train", BY_NAME["train"].default, TRAINED_LAYERS, "Trained layers"),
     ]
 
 
 def model_controls(state: UrlState, container=None, models: Sequence[str] = CLASSIFIER_MODELS,
                    choose_model: bool = True) -> dict[str, Any]:
-    box = container or st.sidebar
     values: dict[str, Any] = {}
     if choose_model:
-        values["model"] = state.selectbox("model", "Model", list(models), box,
-                                          format_func=label_of(MODEL_LABELS))
+        values["model"] = state.draw("model", container, options=list(models))
     model = values.get("model")
     if model == "linear":
-        values["bias"] = state.checkbox("bias", "with a bias term", box)
+        values["bias"] = state.draw("bias", container)
         return values
-    values["activation"] = state.selectbox("activation", "Activation s", list(ACTIVATIONS), box,
-                                           format_func=label_of(ACTIVATION_LABELS))
+    values["activation"] = state.draw("activation", container)
     if values["activation"] == "leaky_relu":
-        values["leak"] = state.number("leak", "Leak (negative slope)", float, box)
+        values["leak"] = state.draw("leak", container)
     if model == "mlp" or model is None:
-        values["width"] = state.number("width", "Hidden width m (MLP)", int, box)
+        values["width"] = state.draw("width", container)
         if model == "mlp":
-            values["train"] = state.selectbox("train", "Trained layers", list(TRAINED_LAYERS), box)
-    values["init_scale"] = state.number(
-        "init_scale", "Init scale s", float, box,
-        help="θ₀ = s·N(0, I)/√p, so ‖θ₀‖ ≈ s (the linear model starts at θ₀ = 0)")
+            values["train"] = state.draw("train", container)
+    values["init_scale"] = state.draw("init_scale", container)
     return values
 
 
@@ -131,19 +128,22 @@ DATA_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column
 def dataset_fields(default_dataset: str, datasets: Sequence[str] = DATASETS,
                    n: int | None = None, d: int | None = None) -> list[Field]:
     """``n``/``d``: the page's own defaults for its default dataset (None: the dataset's).
-    The data-set parameters take their defaults and parsers from the field table."""
-    def parameter(name: str) -> Field:
-        default = BY_NAME[name].default
-        if BY_NAME[name].kind is str:
-            return Field(name, default)
-        if BY_NAME[name].is_list:                         # typed as text, e.g. "0,1"
-            return Field(name, ",".join(map(str, default)))
-        return Field(name, default, spec_parser(name))
+    The data-set parameters take their defaults, ranges and help from the field table."""
     return [
-        Field("dataset", default_dataset, choice_parser("dataset", datasets)),
-        Field("n", n, number_parser("n", int)),
-        Field("d", d, number_parser("d", int)),
-        *(parameter(name) for name in DATA_PARAMETERS),
+        choice("dataset", default_dataset, datasets, "Dataset", labels=DATASET_LABELS,
+               on_change=_reset_dataset_fields),
+        number("n", n, "Number of points n", int, bounds=field_range("n"),
+               placeholder="all samples"),
+        number("d", d, "Dimension d", int, bounds=field_range("d")),
+        spec_number("mu", "μ  (b₂ = (1+μ, 1, …, 1))", help=field_help("mu")),
+        spec_number("margin", "Margin", help=field_help("margin")),
+        spec_number("data_seed", "Data seed", help=field_help("data_seed")),
+        text("classes", ",".join(map(str, BY_NAME["classes"].default)), "Two classes (−1, +1)",
+             help=field_help("classes")),
+        text("path", "", "Folder with the data (under GDX_DATA_DIRS)",
+             placeholder="/data/cifar-10-batches-py"),
+        text("label_column", "", "Label column", placeholder="label",
+             help=field_help("label_column")),
     ]
 
 
@@ -163,9 +163,7 @@ def _reset_dataset_fields(state: UrlState) -> None:
 def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, container=None,
                      show_d: bool = True) -> dict[str, Any]:
     box = container or st.sidebar
-    dataset = state.selectbox("dataset", "Dataset", list(datasets), box,
-                              format_func=label_of(DATASET_LABELS),
-                              on_change=_reset_dataset_fields, args=(state,))
+    dataset = state.draw("dataset", box, options=list(datasets), args=(state,))
     values: dict[str, Any] = {"dataset": dataset}
     kind = dataset_kind(dataset)
     fixed_n, fixed_d = kind.fixed_shape
@@ -173,24 +171,16 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
     if fixed_n is None:
         if state.get("n") is None and default_n is not None:
             state.set("n", default_n)
-        values["n"] = state.number("n", "Number of points n", int, box,
-                                   placeholder="all samples")
+        values["n"] = state.draw("n", box)
     if show_d and fixed_d is None and not kind.needs_path:     # a file's d is its own
         if state.get("d") is None and default_d is not None:
             state.set("d", default_d)
-        values["d"] = state.number("d", "Dimension d", int, box)
+        values["d"] = state.draw("d", box)
     for name in kind.fields:                  # the parameters its registry entry reads
-        if name in ("mu", "margin"):
-            values[name] = state.number(name, PARAMETER_LABELS[name], float, box,
-                                        help=field_help(name))
-        elif name == "data_seed":
-            values[name] = state.number(name, PARAMETER_LABELS[name], int, box,
-                                        help=field_help(name))
-        elif name == "classes":
-            values[name] = state.text(name, PARAMETER_LABELS[name], box, help=field_help(name))
+        if name in ("mu", "margin", "data_seed", "classes"):
+            values[name] = state.draw(name, box)
     if kind.needs_path and dataset != "csv":
-        values["path"] = state.text("path", "Folder with the data (under GDX_DATA_DIRS)", box,
-                                    placeholder="/data/cifar-10-batches-py")
+        values["path"] = state.draw("path", box)
     if dataset == "csv":
         upload = box.file_uploader("CSV file (numeric features and one label column)",
                                    type=["csv"], key=state.key("upload"),
@@ -202,8 +192,7 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
                 show_error(error)
         state.mark_shown("path")
         values["path"] = state.get("path")
-        values["label_column"] = state.text("label_column", "Label column", box,
-                                            placeholder="label", help=field_help("label_column"))
+        values["label_column"] = state.draw("label_column", box)
         if values["path"]:
             box.caption(f"Using upload {os.path.basename(values['path'])[:12]}…")
     return values

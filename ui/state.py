@@ -11,14 +11,14 @@ therefore reproduces the view.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import streamlit as st
 
 from core.lists import parse_number
-from core.fields import FIELDS
-from core.spec import MAX_BATCH, MAX_ITERS, STEP_SIZE_RANGE, SpecError, parse_field
+from core.fields import BY_NAME, FIELDS
+from core.spec import SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
 
@@ -63,37 +63,26 @@ def multi_parser(name: str, options: Sequence[str] | None = None) -> Callable[[s
     return parse
 
 
-# The allowed range of every numeric control (URL value or widget), declared once: spec
-# fields take the core's limits, page-only fields (grids, views) theirs. Counts above all are
-# bounded here, before any page builds a grid from them.
+# The allowed range of each spec field's control comes from the field table; a page-only
+# numeric control declares its own range in its page's table (``number(..., bounds=...)``).
 FIELD_RANGES: dict[str, tuple[float, float]] = {
-    **{f.url_name: (f.low, f.high) for f in FIELDS if f.low is not None},
-    "t": (0, MAX_ITERS), "c": (1e-9, 1e9),
-    "step_min": STEP_SIZE_RANGE, "step_max": STEP_SIZE_RANGE, "gamma": STEP_SIZE_RANGE,
-    "step_count": (1, MAX_BATCH),
-    "eta_lambda_min": (1e-9, 1e3), "eta_lambda_max": (1e-9, 1e3), "eta_lambda_count": (1, MAX_BATCH),
-    "fig3_iters": (1, MAX_ITERS), "fig3_tol": (0, 1e6),
-    "orbit_min": (1e-9, 1e3), "orbit_max": (1e-9, 1e3), "orbit_count": (1, MAX_BATCH),
-    "orbit_x0": (-1e6, 1e6), "orbit_iters": (1, MAX_ITERS), "orbit_tail": (0, 10_000),
-    "cat_iters": (1, MAX_ITERS),
-}
-# Step sizes are typed as list text (core.lists bounds them), never as one number box.
-FIELD_RANGES.pop("step_size", None)
+    f.url_name: (f.low, f.high) for f in FIELDS if f.low is not None and not f.is_list}
 
 
-def check_range(name: str, value: Any) -> Any:
-    bounds = FIELD_RANGES.get(name)
+def check_range(name: str, value: Any, bounds: tuple[float, float] | None = None) -> Any:
+    bounds = bounds if bounds is not None else FIELD_RANGES.get(name)
     if bounds is not None and value is not None and not bounds[0] <= value <= bounds[1]:
         raise SpecError(name, f"must be in [{bounds[0]:g}, {bounds[1]:g}], got {value:g}")
     return value
 
 
-def number_parser(name: str, kind: type) -> Callable[[str], Any]:
+def number_parser(name: str, kind: type,
+                  bounds: tuple[float, float] | None = None) -> Callable[[str], Any]:
     def parse(text: str) -> Any:
         text = text.strip()
         if text in ("", "none", "None"):
             return None
-        return check_range(name, parse_number(name, text, kind))
+        return check_range(name, parse_number(name, text, kind), bounds)
     return parse
 
 
@@ -114,10 +103,101 @@ def text_parser(text: str) -> str:
 
 @dataclass(frozen=True)
 class Field:
+    """One control of a page, declared once: its URL name, default, parser and how
+    :meth:`UrlState.draw` shows it (widget, label, help, options, range). Build these with
+    the declaration helpers below rather than by hand."""
+
     name: str                                  # query-string name
     default: Any
     parse: Callable[[str], Any] = text_parser  # URL text -> widget value
     dump: Callable[[Any], str] = dump_value    # widget value -> URL text
+    widget: str = "hidden"                     # select, multi, number, text, check, slider, view
+    label: str = ""
+    help: str | None = None
+    options: tuple = ()
+    labels: Mapping[Any, str] | None = None    # option -> what the user reads
+    kind: type = str
+    bounds: tuple[float, float] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)   # other widget keywords
+
+    def with_default(self, default: Any) -> "Field":
+        return replace(self, default=default)
+
+
+# ---------------------------------------------------------------------- declarations
+def choice(name: str, default: Any, options: Sequence[Any] | None, label: str, *,
+           labels: Mapping[Any, str] | None = None, help: str | None = None, **extra) -> Field:
+    """One of ``options`` (a select box). ``options=None``: they are known only when the page
+    draws it (passed to draw), which then replaces a URL value that is not among them."""
+    if options is None:
+        return Field(name, default, widget="select", label=label, help=help, labels=labels,
+                     extra=extra)
+    options = tuple(options)
+    return Field(name, default, choice_parser(name, options), widget="select", label=label,
+                 help=help, options=options, labels=labels, extra=extra)
+
+
+def many(name: str, default: Sequence[str], options: Sequence[str], label: str, *,
+         labels: Mapping[Any, str] | None = None, help: str | None = None,
+         parse: Callable[[str], list] | None = None, **extra) -> Field:
+    """Several of ``options`` (a multiselect); ``parse``: a page's own check of URL text."""
+    options = tuple(options)
+    return Field(name, list(default), parse or multi_parser(name, options), widget="multi",
+                 label=label, help=help, options=options, labels=labels, extra=extra)
+
+
+def view(name: str, default: str, labels: Mapping[str, str]) -> Field:
+    """Which view of a page is shown (a horizontal radio)."""
+    return Field(name, default, choice_parser(name, tuple(labels)), widget="view",
+                 options=tuple(labels), labels=labels)
+
+
+def number(name: str, default: Any, label: str, kind: type = float, *,
+           bounds: tuple[float, float] | None = None, help: str | None = None,
+           **extra) -> Field:
+    """A page-only number in ``bounds`` (inclusive), checked in the URL and in the widget."""
+    return Field(name, default, number_parser(name, kind, bounds), widget="number", label=label,
+                 help=help, kind=kind, bounds=bounds, extra=extra)
+
+
+def spec_number(name: str, label: str, default: Any = None, *, help: str | None = None,
+                **extra) -> Field:
+    """A number that is a run-spec field: type, range, help and (unless the page sets its
+    own) default come from the field table."""
+    spec = BY_NAME[name]
+    return Field(spec.url_name, spec.default if default is None else default,
+                 spec_parser(spec.url_name), widget="number", label=label,
+                 help=help if help is not None else spec.help, kind=spec.kind,
+                 bounds=(spec.low, spec.high), extra=extra)
+
+
+def flag(name: str, default: bool, label: str, *, help: str | None = None) -> Field:
+    """A checkbox."""
+    return Field(name, default, bool_parser(name), widget="check", label=label, help=help,
+                 kind=bool)
+
+
+def text(name: str, default: str, label: str, *, help: str | None = None, **extra) -> Field:
+    """Free text (lists such as step sizes are parsed, bounded, when the page builds its specs)."""
+    return Field(name, default, widget="text", label=label, help=help, extra=extra)
+
+
+def slider(name: str, default: Any, label: str, kind: type = float, *,
+           bounds: tuple[float, float] | None = None, **extra) -> Field:
+    """A select slider over options known only when the page runs (passed to draw)."""
+    return Field(name, default, number_parser(name, kind, bounds), widget="slider", label=label,
+                 kind=kind, bounds=bounds, extra=extra)
+
+
+def hidden(name: str, default: Any, parse: Callable[[str], Any] = text_parser,
+           dump: Callable[[Any], str] = dump_value) -> Field:
+    """A URL value with no widget of its own (pins, an upload's path, ...)."""
+    return Field(name, default, parse, dump)
+
+
+def with_defaults(fields: Iterable[Field], **defaults: Any) -> list[Field]:
+    """A shared group of declarations with a page's own defaults for some of them."""
+    return [f.with_default(defaults[f.name]) if f.name in defaults else f for f in fields]
 
 
 @dataclass
@@ -177,6 +257,44 @@ class UrlState:
             self.shown.append(name)
 
     # ------------------------------------------------------------------ widgets
+    def draw(self, name: str, container=None, **overrides) -> Any:
+        """The control ``name`` as its declaration says (label, help, options, range);
+        ``overrides`` replace any of them for this run (e.g. options known only now)."""
+        declared = self.fields[name]
+        options = overrides.pop("options", declared.options)
+        label = overrides.pop("label", declared.label)
+        kwargs = {**declared.extra, **overrides}
+        if declared.help and "help" not in kwargs:
+            kwargs["help"] = declared.help
+        if declared.labels is not None and "format_func" not in kwargs:
+            kwargs["format_func"] = lambda value, labels=declared.labels: labels.get(value, str(value))
+        widget = declared.widget
+        if widget == "select":
+            return self.selectbox(name, label, list(options), container, **kwargs)
+        if widget == "multi":
+            return self.multiselect(name, label, list(options), container, **kwargs)
+        if widget == "number":
+            return self.number(name, label, declared.kind, container, **kwargs)
+        if widget == "check":
+            return self.checkbox(name, label, container, **kwargs)
+        if widget == "text":
+            return self.text(name, label, container, **kwargs)
+        if widget == "slider":
+            return self.select_slider(name, label, list(options), container, **kwargs)
+        if widget == "view":
+            return self.radio_view(name, container)
+        raise ValueError(f"{name} has no widget to draw")
+
+    def radio_view(self, name: str, container=None) -> str:
+        """A horizontal radio choosing one view of a page."""
+        key = self.prepare(name)
+        declared = self.fields[name]
+        if st.session_state[key] not in declared.options:
+            st.session_state[key] = declared.default
+        return (container or st).radio("View", list(declared.options), key=key, horizontal=True,
+                                       format_func=lambda value: declared.labels[value],
+                                       label_visibility="collapsed")
+
     def selectbox(self, name: str, label: str, options: Sequence[Any], container=None,
                   format_func: Callable[[Any], str] = str, **kwargs) -> Any:
         key = self.prepare(name)
@@ -201,7 +319,7 @@ class UrlState:
             st.session_state[key] = kind(value)
         step = kwargs.pop("step", 1 if kind is int else None)
         fmt = kwargs.pop("format", None if kind is int else "%g")
-        bounds = FIELD_RANGES.get(name)
+        bounds = self.fields[name].bounds or FIELD_RANGES.get(name)
         if bounds is not None:
             kwargs.setdefault("min_value", kind(bounds[0]))
             kwargs.setdefault("max_value", kind(bounds[1]))

@@ -11,7 +11,7 @@ from core.cache import CODE_VERSION
 from core.claims import CLAIMS, check, select
 from ui.display import CLAIMS_ROW_HEIGHT, run_with_progress
 from ui.page import PROCESS_MEMO, open_page, relative_link, remember
-from ui.state import Field, bool_parser
+from ui.state import flag
 
 PAGE = "checks"
 ROW_HEIGHT = CLAIMS_ROW_HEIGHT
@@ -27,8 +27,9 @@ cached like every other view; **open view** shows the claim's run on its dashboa
 """
 
 
-def fields() -> list[Field]:
-    return [Field("slow", False, bool_parser("slow"))]
+SLOW_COUNT = sum(not claim.fast for claim in CLAIMS)
+CONTROLS = [flag("slow", False, f"Also run the {SLOW_COUNT} slow checks (about 15 s on a CPU the "
+                 "first time)")]
 
 
 def run_checks(claims, use_cache: bool) -> list:
@@ -91,11 +92,9 @@ def summary(verdicts) -> tuple[int, int, int]:
 
 
 def main() -> None:
-    state = open_page(PAGE, fields(), "Paper checks", INTRO, keep_hidden=True)
-    slow_count = sum(not claim.fast for claim in CLAIMS)
+    state = open_page(PAGE, CONTROLS, "Paper checks", INTRO, keep_hidden=True)
     left, right = st.columns([3, 2], vertical_alignment="center")
-    include_slow = state.checkbox(
-        "slow", f"Also run the {slow_count} slow checks (about 15 s on a CPU the first time)", left)
+    include_slow = state.draw("slow", left)
     fresh = right.button("Run again, ignoring the cache", icon=":material/refresh:")
     claims = select(None, include_slow)
     verdicts = run_checks(claims, use_cache=not fresh)
@@ -108,7 +107,7 @@ def main() -> None:
         st.success(line, icon=":material/check_circle:")
     st.caption(f"{len(verdicts)} claims in {sum(v.seconds for v in verdicts):.2f} s "
                f"({cached} entirely from the cache)"
-               + ("" if include_slow else f"; {slow_count} slow claims not run"))
+               + ("" if include_slow else f"; {SLOW_COUNT} slow claims not run"))
     rows = verdict_rows(verdicts)
     st.dataframe(
         pd.DataFrame(rows).style.map(result_style, subset=["result"]), hide_index=True,
@@ -141,4 +140,5 @@ def main() -> None:
     state.publish()
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__; tests import its table
+    main()

@@ -32,4 +32,5 @@ def main() -> None:
                "the perceptron-dynamics page keep earlier views in the URL for comparison.")
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__
+    main()

@@ -10,9 +10,10 @@ from core import plots_images as pi
 from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
                        make_spec, parse_field)
 from ui.display import cache_note, chart, result_downloads, show_error, table
-from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, label_of, parse_list
-from ui.page import formulas_on_demand, open_page, run_specs, view_selector
-from ui.state import Field, UrlState, bool_parser, choice_parser, number_parser, spec_parser
+from core.fields import field_range
+from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
+from ui.page import formulas_on_demand, open_page, run_specs
+from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
 PAGE = "images"
 MAX_KERNELS = 6
@@ -41,74 +42,60 @@ model is dotted.
 """
 
 
-def fields() -> list[Field]:
-    return [
-        Field("dataset", "digits", choice_parser("dataset", IMAGE_DATASETS)),
-        Field("path", ""),
-        Field("classes", "0,1"),
-        Field("n", 100, number_parser("n", int)),
-        Field("model", "cnn", choice_parser("model", list(MODEL_LABELS))),
-        Field("baseline", True, bool_parser("baseline")),
-        Field("kernel_size", "3, 5"),
-        Field("channels", 8, spec_parser("channels")),
-        Field("conv_layers", 1, spec_parser("conv_layers")),
-        Field("readout", "avg", choice_parser("readout", READOUTS)),
-        Field("activation", "relu", choice_parser("activation", ACTIVATIONS)),
-        Field("init_scale", 1.0, spec_parser("init_scale")),
-        Field("step_size", "0.5, 2"),
-        Field("seed", "0"),
-        Field("max_iters", 400, spec_parser("max_iters")),
-        Field("sharpness_every", 25, spec_parser("sharpness_every")),
-        Field("run_to_max", False, spec_parser("run_to_max")),
-        Field("history_points", 512, spec_parser("history_points")),
-        Field("dtype", "float32", choice_parser("dtype", DTYPES)),
-        Field("view", "runs", choice_parser("view", list(VIEWS))),
-    ]
+CONTROLS = [
+    choice("dataset", "digits", IMAGE_DATASETS, "Dataset", labels=DATASET_LABELS),
+    text("path", "", "Folder with the CIFAR-10 python batches",
+         placeholder="/data/cifar-10-batches-py",
+         help="data_batch_1 … data_batch_5 / test_batch of the official python version; "
+              "nothing is downloaded"),
+    text("classes", "0,1", "Two classes (−1, +1)",
+         help="digits 0–9; CIFAR-10 0 airplane, 1 automobile, 2 bird, 3 cat, 4 deer, 5 dog, "
+              "6 frog, 7 horse, 8 ship, 9 truck"),
+    number("n", 100, "Number of images N", int, bounds=field_range("n"),
+           placeholder="all of both classes"),
+    choice("model", "cnn", MODEL_LABELS, "Model", labels=MODEL_LABELS),
+    flag("baseline", True, "Also run the linear model (baseline)"),
+    text("kernel_size", "3, 5", "Kernel sizes k",
+         help="several: one batched sweep per kernel size, e.g. 3, 5, 7 or 1:7:x2"),
+    spec_number("channels", "Channels C"),
+    choice("conv_layers", 1, [1, 2], "Convolution layers"),
+    choice("readout", "avg", READOUTS, "Readout",
+           labels={"avg": "global average pool", "linear": "linear (every pixel)"}),
+    choice("activation", "relu", ACTIVATIONS, "Activation s", labels=ACTIVATION_LABELS),
+    spec_number("init_scale", "Init scale s", help="weights N(0, s²/fan-in), biases 0"),
+    text("step_size", "0.5, 2", "Step sizes η",
+         help="several, batched in one run per model: e.g. 1, 4 or 0.5:8:x2"),
+    text("seed", "0", "Seeds", help="initialisation seeds, e.g. 0 or 0,1"),
+    spec_number("max_iters", "Iterations", 400),
+    spec_number("sharpness_every", "Sharpness every K iterations (0 = off)", 25,
+                help="each measurement is a Lanczos run on Hessian-vector products (float64)"),
+    flag("run_to_max", False, "Keep iterating after 100 % accuracy"),
+    spec_number("history_points", "Recorded points"),
+    choice("dtype", "float32", DTYPES, "Precision"),
+    view("view", "runs", VIEWS),
+]
 
 
 def controls(state: UrlState) -> dict:
     values: dict = {}
     st.sidebar.header("Data")
-    values["dataset"] = state.selectbox("dataset", "Dataset", list(IMAGE_DATASETS),
-                                        format_func=label_of(DATASET_LABELS))
+    values["dataset"] = state.draw("dataset")
     if values["dataset"] == "cifar10":
-        values["path"] = state.text("path", "Folder with the CIFAR-10 python batches",
-                                    placeholder="/data/cifar-10-batches-py",
-                                    help="data_batch_1 … data_batch_5 / test_batch of the "
-                                         "official python version; nothing is downloaded")
-    values["classes"] = state.text("classes", "Two classes (−1, +1)",
-                                   help="digits 0–9; CIFAR-10 0 airplane, 1 automobile, 2 bird, "
-                                        "3 cat, 4 deer, 5 dog, 6 frog, 7 horse, 8 ship, 9 truck")
-    values["n"] = state.number("n", "Number of images N", int, placeholder="all of both classes")
+        values["path"] = state.draw("path")
+    values["classes"] = state.draw("classes")
+    values["n"] = state.draw("n")
     st.sidebar.header("Model")
-    values["model"] = state.selectbox("model", "Model", list(MODEL_LABELS),
-                                      format_func=lambda m: MODEL_LABELS[m])
+    values["model"] = state.draw("model")
     if values["model"] == "cnn":
-        values["baseline"] = state.checkbox("baseline", "Also run the linear model (baseline)")
-        values["kernel_size"] = state.text("kernel_size", "Kernel sizes k",
-                                           help="several: one batched sweep per kernel size, "
-                                                "e.g. 3, 5, 7 or 1:7:x2")
-        values["channels"] = state.number("channels", "Channels C", int)
-        values["conv_layers"] = state.selectbox("conv_layers", "Convolution layers", [1, 2])
-        values["readout"] = state.selectbox("readout", "Readout", list(READOUTS),
-                                            format_func=lambda r: "global average pool"
-                                            if r == "avg" else "linear (every pixel)")
-        values["activation"] = state.selectbox("activation", "Activation s", list(ACTIVATIONS),
-                                               format_func=label_of(ACTIVATION_LABELS))
-        values["init_scale"] = state.number("init_scale", "Init scale s", float,
-                                            help="weights N(0, s²/fan-in), biases 0")
+        for name in ("baseline", "kernel_size", "channels", "conv_layers", "readout",
+                     "activation", "init_scale"):
+            values[name] = state.draw(name)
     st.sidebar.header("Runs")
-    values["step_size"] = state.text("step_size", "Step sizes η", help="several, batched in one "
-                                     "run per model: e.g. 1, 4 or 0.5:8:x2")
-    values["seed"] = state.text("seed", "Seeds", help="initialisation seeds, e.g. 0 or 0,1")
-    values["max_iters"] = state.number("max_iters", "Iterations", int)
-    values["sharpness_every"] = state.number(
-        "sharpness_every", "Sharpness every K iterations (0 = off)", int,
-        help="each measurement is a Lanczos run on Hessian-vector products (float64)")
-    values["run_to_max"] = state.checkbox("run_to_max", "Keep iterating after 100 % accuracy")
+    for name in ("step_size", "seed", "max_iters", "sharpness_every", "run_to_max"):
+        values[name] = state.draw(name)
     box = st.sidebar.expander("Recording and precision")
-    values["history_points"] = state.number("history_points", "Recorded points", int, box)
-    values["dtype"] = state.selectbox("dtype", "Precision", list(DTYPES), box)
+    values["history_points"] = state.draw("history_points", box)
+    values["dtype"] = state.draw("dtype", box)
     return values
 
 
@@ -158,7 +145,7 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
 
 
 def main() -> None:
-    state = open_page(PAGE, fields(), "Image classifiers", INTRO, keep_hidden=True)
+    state = open_page(PAGE, CONTROLS, "Image classifiers", INTRO, keep_hidden=True)
     formulas_on_demand(PAGE, "The models, the step and the sharpness, in formulas", FORMULAS)
     values = controls(state)
     try:
@@ -187,7 +174,7 @@ def main() -> None:
     right.caption("What to look for: the loss keeps falling, but not monotonically — the "
                   "spikes are GD at the edge of stability.")
     # One more view at a time (the browser draws only what is asked for).
-    view = view_selector(state, "view", VIEWS)
+    view = state.draw("view")
     if view == "solve":
         left, right = st.columns(2)
         chart(pi.solve_figure(series), "images_iterations_to_100", left)
@@ -213,4 +200,5 @@ def main() -> None:
     state.publish()
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__; tests import its table
+    main()

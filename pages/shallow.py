@@ -14,8 +14,9 @@ from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
 from ui.display import cache_note, chart, result_downloads, show_error, table
 from ui.controls import parse_list
-from ui.page import formulas_on_demand, open_page, run_specs, view_selector
-from ui.state import Field, UrlState, choice_parser, number_parser, spec_parser
+from core.fields import MAX_BATCH, MAX_ITERS, field_range
+from ui.page import formulas_on_demand, open_page, run_specs
+from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
 PAGE = "shallow"
 VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularization vs speed",
@@ -82,45 +83,49 @@ for $\eta\lambda_0 > 4$ it diverges. $\eta = x/\lambda_0$ for the chosen values 
 """
 
 
-def fields() -> list[Field]:
-    return [
-        Field("view", "gd_gf", choice_parser("view", list(VIEWS))),
-        Field("phi", 1.0, spec_parser("phi")),
-        Field("init", "explicit", choice_parser("init", SHALLOW_INITS)),
-        Field("a", "1, 0.5, -0.2"),
-        Field("b", "0.3, -0.4, 0.6"),
-        Field("d", 2, number_parser("d", int)),
-        Field("init_scale", 1.0, spec_parser("init_scale")),
-        Field("seed", "0"),
-        Field("step_size", "0.05, 0.3, 0.6"),
-        Field("max_iters", 2000, spec_parser("max_iters")),
-        Field("tol", 1e-10, spec_parser("tol")),
-        Field("run_to_max", False, spec_parser("run_to_max")),
-        Field("history_points", 512, spec_parser("history_points")),
-        Field("tail_points", 0, spec_parser("tail_points")),
-        Field("dtype", "float64", choice_parser("dtype", DTYPES)),
-        # Figure 3
-        Field("scales", "1, 2, 4, 8"),
-        Field("fig3_init", "axes", choice_parser("fig3_init", list(FIG3_INITS))),
-        Field("eta_lambda_min", 0.05, number_parser("eta_lambda_min", float)),
-        Field("eta_lambda_max", 3.0, number_parser("eta_lambda_max", float)),
-        Field("eta_lambda_count", 60, number_parser("eta_lambda_count", int)),
-        Field("fig3_iters", 3000, number_parser("fig3_iters", int)),
-        Field("fig3_tol", 1e-8, number_parser("fig3_tol", float)),
-        # orbit diagram
-        Field("orbit_min", 0.8, number_parser("orbit_min", float)),
-        Field("orbit_max", 1.6, number_parser("orbit_max", float)),
-        Field("orbit_count", 300, number_parser("orbit_count", int)),
-        Field("orbit_x0", 0.7, number_parser("orbit_x0", float)),
-        Field("orbit_iters", 2000, number_parser("orbit_iters", int)),
-        Field("orbit_tail", 64, number_parser("orbit_tail", int)),
-        Field("orbit_y", "residual", choice_parser("orbit_y", ["residual", "product"])),
-        # catapult
-        Field("cat_a", "1, 0.3"),
-        Field("cat_b", "0.2, 0.9"),
-        Field("cat_eta_lambda", "1.5, 3, 3.9, 4.5"),
-        Field("cat_iters", 5000, number_parser("cat_iters", int)),
-    ]
+RATIO_RANGE = (1e-9, 1e3)          # ηλ(0) and η|Φ|: multiples of the critical step size
+CONTROLS = [
+    view("view", "gd_gf", VIEWS),
+    spec_number("phi", "Target Φ"),
+    choice("init", "explicit", SHALLOW_INITS, "Initial point", labels=INIT_LABELS),
+    text("a", "1, 0.5, -0.2", "a₀ (comma-separated)", help="d = the length of a₀"),
+    text("b", "0.3, -0.4, 0.6", "b₀ (same length as a₀)"),
+    number("d", 2, "Dimension d", int, bounds=field_range("d")),
+    spec_number("init_scale", "Init scale s"),
+    text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:3"),
+    text("step_size", "0.05, 0.3, 0.6", "Step sizes η",
+         help="A list (0.05, 0.3) or a log range such as 1e-2:1:log5"),
+    spec_number("max_iters", "Iterations (GD steps)", 2000),
+    spec_number("tol", "Tolerance on |ε|", format="%.3g"),
+    flag("run_to_max", False, "Keep iterating after |ε| ≤ tol"),
+    spec_number("history_points", "Recorded points"),
+    spec_number("tail_points", "Last K iterations kept exactly",
+                help="> 0 adds a chart of the last K residuals (periodic orbits, chaos)"),
+    choice("dtype", "float64", DTYPES, "Precision"),
+    # Figure 3
+    text("scales", "1, 2, 4, 8", "Initial scales s", help="e.g. 1, 2, 4, 8"),
+    choice("fig3_init", "axes", FIG3_INITS, "Initial point", labels=FIG3_INIT_LABELS),
+    number("eta_lambda_min", 0.05, "Smallest ηλ(0)", bounds=RATIO_RANGE),
+    number("eta_lambda_max", 3.0, "Largest ηλ(0)", bounds=RATIO_RANGE),
+    number("eta_lambda_count", 60, "Points per scale", int, bounds=(1, MAX_BATCH)),
+    number("fig3_iters", 3000, "Iterations T", int, bounds=(1, MAX_ITERS)),
+    number("fig3_tol", 1e-8, "Tolerance on |ε|", bounds=(0, 1e6), format="%.3g"),
+    # orbit diagram
+    number("orbit_min", 0.8, "Smallest η|Φ|", bounds=RATIO_RANGE),
+    number("orbit_max", 1.6, "Largest η|Φ|", bounds=RATIO_RANGE),
+    number("orbit_count", 300, f"Step sizes ({MIN_ORBIT}–{MAX_ORBIT})", int,
+           bounds=(MIN_ORBIT, MAX_ORBIT)),
+    number("orbit_x0", 0.7, "Start a₀ = b₀ = x₀", bounds=(-1e6, 1e6)),
+    number("orbit_iters", 2000, "Iterations T", int, bounds=(1, MAX_ITERS)),
+    number("orbit_tail", 64, "Last K iterations kept", int, bounds=(0, 10_000)),
+    choice("orbit_y", "residual", ["residual", "product"], "Plot",
+           labels={"residual": "ε = aᵀb − Φ", "product": "aᵀb"}),
+    # catapult
+    text("cat_a", "1, 0.3", "a₀"),
+    text("cat_b", "0.2, 0.9", "b₀ (same length)"),
+    text("cat_eta_lambda", "1.5, 3, 3.9, 4.5", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5"),
+    number("cat_iters", 5000, "Iterations", int, bounds=(1, MAX_ITERS)),
+]
 
 
 # ---------------------------------------------------------------------- helpers
@@ -165,29 +170,25 @@ def spec_ids(outcomes) -> None:
 # ---------------------------------------------------------------------- views
 def model_controls(state: UrlState) -> dict:
     st.sidebar.header("Model  L = ½(aᵀb − Φ)²")
-    values = {"phi": state.number("phi", "Target Φ", float)}
-    values["init"] = state.selectbox("init", "Initial point", list(SHALLOW_INITS),
-                                     format_func=lambda k: INIT_LABELS[k])
+    values = {"phi": state.draw("phi")}
+    values["init"] = state.draw("init")
     if values["init"] == "explicit":
-        values["a"] = state.text("a", "a₀ (comma-separated)", help="d = the length of a₀")
-        values["b"] = state.text("b", "b₀ (same length as a₀)")
+        values["a"] = state.draw("a")
+        values["b"] = state.draw("b")
     else:
-        values["d"] = state.number("d", "Dimension d", int)
-        values["init_scale"] = state.number("init_scale", "Init scale s", float)
+        values["d"] = state.draw("d")
+        values["init_scale"] = state.draw("init_scale")
         if values["init"] == "random":
-            values["seed"] = state.text("seed", "Seeds", help="0, or 0,1,2, or a range 0:3")
+            values["seed"] = state.draw("seed")
     st.sidebar.header("Runs")
-    values["step_size"] = state.text("step_size", "Step sizes η",
-                                     help="A list (0.05, 0.3) or a log range such as 1e-2:1:log5")
-    values["max_iters"] = state.number("max_iters", "Iterations (GD steps)", int)
-    values["tol"] = state.number("tol", "Tolerance on |ε|", float, format="%.3g")
-    values["run_to_max"] = state.checkbox("run_to_max", "Keep iterating after |ε| ≤ tol")
+    values["step_size"] = state.draw("step_size")
+    values["max_iters"] = state.draw("max_iters")
+    values["tol"] = state.draw("tol")
+    values["run_to_max"] = state.draw("run_to_max")
     box = st.sidebar.expander("Recording and precision")
-    values["history_points"] = state.number("history_points", "Recorded points", int, box)
-    values["tail_points"] = state.number(
-        "tail_points", "Last K iterations kept exactly", int, box,
-        help="> 0 adds a chart of the last K residuals (periodic orbits, chaos)")
-    values["dtype"] = state.selectbox("dtype", "Precision", list(DTYPES), box)
+    values["history_points"] = state.draw("history_points", box)
+    values["tail_points"] = state.draw("tail_points", box)
+    values["dtype"] = state.draw("dtype", box)
     return values
 
 
@@ -281,16 +282,15 @@ def gd_gf_view(state: UrlState) -> None:
 
 def figure3_view(state: UrlState) -> None:
     st.sidebar.header("Model")
-    phi = state.number("phi", "Target Φ", float)
+    phi = state.draw("phi")
     st.sidebar.header("Figure 3 sweep")
-    scales_text = state.text("scales", "Initial scales s", help="e.g. 1, 2, 4, 8")
-    init_kind = state.selectbox("fig3_init", "Initial point", list(FIG3_INITS),
-                                format_func=lambda k: FIG3_INIT_LABELS[k])
-    low = state.number("eta_lambda_min", "Smallest ηλ(0)", float)
-    high = state.number("eta_lambda_max", "Largest ηλ(0)", float)
-    count = state.number("eta_lambda_count", "Points per scale", int)
-    iters = state.number("fig3_iters", "Iterations T", int)
-    tol = state.number("fig3_tol", "Tolerance on |ε|", float, format="%.3g")
+    scales_text = state.draw("scales")
+    init_kind = state.draw("fig3_init")
+    low = state.draw("eta_lambda_min")
+    high = state.draw("eta_lambda_max")
+    count = state.draw("eta_lambda_count")
+    iters = state.draw("fig3_iters")
+    tol = state.draw("fig3_tol")
     formulas_on_demand(PAGE, 'What Figure 3 shows, in formulas', FORMULAS + FIGURE3_TEXT)
     try:
         scales = parse_list("scales", scales_text, float)
@@ -325,16 +325,15 @@ def figure3_view(state: UrlState) -> None:
 
 def orbit_view(state: UrlState) -> None:
     st.sidebar.header("Model")
-    phi = state.number("phi", "Target Φ", float)
+    phi = state.draw("phi")
     st.sidebar.header("Orbit diagram")
-    low = state.number("orbit_min", "Smallest η|Φ|", float)
-    high = state.number("orbit_max", "Largest η|Φ|", float)
-    count = state.number("orbit_count", f"Step sizes ({MIN_ORBIT}–{MAX_ORBIT})", int)
-    x0 = state.number("orbit_x0", "Start a₀ = b₀ = x₀", float)
-    iters = state.number("orbit_iters", "Iterations T", int)
-    tail = state.number("orbit_tail", "Last K iterations kept", int)
-    quantity = state.selectbox("orbit_y", "Plot", ["residual", "product"],
-                               format_func=lambda q: "ε = aᵀb − Φ" if q == "residual" else "aᵀb")
+    low = state.draw("orbit_min")
+    high = state.draw("orbit_max")
+    count = state.draw("orbit_count")
+    x0 = state.draw("orbit_x0")
+    iters = state.draw("orbit_iters")
+    tail = state.draw("orbit_tail")
+    quantity = state.draw("orbit_y")
     formulas_on_demand(PAGE, 'What the orbit diagram shows, in formulas', FORMULAS + ORBIT_TEXT)
     try:
         if phi is None or phi == 0:
@@ -367,10 +366,10 @@ def orbit_view(state: UrlState) -> None:
 
 def catapult_view(state: UrlState) -> None:
     st.sidebar.header("Catapult  (Φ = 0)")
-    a_text = state.text("cat_a", "a₀")
-    b_text = state.text("cat_b", "b₀ (same length)")
-    fractions = state.text("cat_eta_lambda", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5")
-    iters = state.number("cat_iters", "Iterations", int)
+    a_text = state.draw("cat_a")
+    b_text = state.draw("cat_b")
+    fractions = state.draw("cat_eta_lambda")
+    iters = state.draw("cat_iters")
     formulas_on_demand(PAGE, 'What the catapult shows, in formulas', FORMULAS + CATAPULT_TEXT)
     try:
         a, b = vector("cat_a", a_text), vector("cat_b", b_text)
@@ -404,10 +403,11 @@ VIEW_FUNCTIONS = {"gd_gf": gd_gf_view, "figure3": figure3_view, "orbit": orbit_v
 
 
 def main() -> None:
-    state = open_page(PAGE, fields(), "Shallow linear networks", INTRO, keep_hidden=True)
-    view = view_selector(state, "view", VIEWS)
+    state = open_page(PAGE, CONTROLS, "Shallow linear networks", INTRO, keep_hidden=True)
+    view = state.draw("view")
     VIEW_FUNCTIONS[view](state)
     state.publish()
 
 
-main()
+if __name__ == "__main__":      # Streamlit runs a page as __main__; tests import its table
+    main()

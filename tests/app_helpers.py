@@ -19,6 +19,18 @@ PAGE_FILES = {"dynamics": "pages/dynamics.py", "complexity": "pages/complexity.p
               "images": "pages/images.py", "shallow": "pages/shallow.py"}
 
 
+def page_controls(file: str) -> list:
+    """The control table (``CONTROLS``) a page file declares, read by importing the file
+    (a page draws itself only when Streamlit runs it as ``__main__``)."""
+    import importlib.util
+
+    path = ROOT / file
+    spec = importlib.util.spec_from_file_location(f"gdx_page_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(getattr(module, "CONTROLS", []))
+
+
 def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
     """Run app.py and show ``page``; ``query`` is the URL's query string."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)

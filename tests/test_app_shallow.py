@@ -212,9 +212,10 @@ def test_orbit_view_period_doubling_in_one_sweep():
     grid = sorted(periods)
     assert periods[grid[0]] == 1                          # η|Φ| = 0.8: converges
     assert max(periods.values()) > 16                     # chaos at the top of the range
-    at.number_input(key=KEY + "orbit_count").set_value(50).run()
-    assert any(m.startswith("orbit_count:") for m in errors(at)), errors(at)
-    at.number_input(key=KEY + "orbit_count").set_value(200).run()
+    assert at.number_input(key=KEY + "orbit_count").proto.min == 200     # the declared range
+    coarse = open_extra("shallow", {"view": "orbit", "orbit_count": "50"})
+    assert any("orbit_count: must be in [200, 4096], got 50" in m for m in errors(coarse)), \
+        errors(coarse)
     at.number_input(key=KEY + "phi").set_value(0.0).run()
     assert any(m.startswith("phi:") for m in errors(at)), errors(at)
 

@@ -8,12 +8,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.spec import QUERY_NAMES
-from tests.app_helpers import PAGE_FILES, TIMEOUT, open_page, shown_text
-from ui.state import FIELD_RANGES
+from core.site import PAGES
+from tests.app_helpers import PAGE_FILES, TIMEOUT, open_page, page_controls, shown_text
 
-PAGE_ONLY = ("view", "curves", "dims", "scales", "fig3_init", "run", "baseline", "slow",
-             "margin_per_norm", "algorithm", "kernel_size", "classes", "path", "pins", "pin")
-FIELDS = sorted(set(QUERY_NAMES.values()) | set(FIELD_RANGES) | set(PAGE_ONLY))
+# Every URL name a page declares in its control table, and every spec field.
+DECLARED = {f.name for page in PAGES for f in page_controls(page.file)}
+FIELDS = sorted(set(QUERY_NAMES.values()) | DECLARED | {"pin"})
 HOSTILE_VALUES = {
     "markdown": "[click me](https://evil.example/x) ![t](https://evil.example/t.png) <b>x</b> $x$",
     "ranges": "1:inf:x2",

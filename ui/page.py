@@ -52,17 +52,6 @@ def keep_values(state: UrlState) -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def view_selector(state: UrlState, name: str, labels: dict[str, str], container=None) -> str:
-    """A horizontal radio choosing one view of a page (URL field ``name``)."""
-    key = state.prepare(name)
-    options = list(labels)
-    if st.session_state[key] not in options:
-        st.session_state[key] = state.fields[name].default
-    return (container or st).radio("View", options, key=key, horizontal=True,
-                                   format_func=lambda value: labels[value],
-                                   label_visibility="collapsed")
-
-
 def run_specs(specs: Sequence[RunSpec], label: str, weights: Sequence[float] | None = None,
               memory_field: str = "step_size") -> tuple[list[Outcome], int, float]:
     """run_spec for each spec (from the cache where possible) under one progress bar.

@@ -44,11 +44,14 @@ def spec_parser(name: str) -> Callable[[str], Any]:
     return lambda text: check_range(name, parse_field(name, text))
 
 
-def choice_parser(name: str, options: Sequence[str]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in options:
-            raise SpecError(name, f"{text!r} is not one of {', '.join(options)}")
-        return text
+def choice_parser(name: str, options: Sequence[Any]) -> Callable[[str], Any]:
+    """URL text -> the option it names (options may be numbers: "2" names 2)."""
+    by_text = {str(option): option for option in options}
+
+    def parse(text: str) -> Any:
+        if text not in by_text:
+            raise SpecError(name, f"{text!r} is not one of {', '.join(by_text)}")
+        return by_text[text]
     return parse
 
 

@@ -9,12 +9,12 @@ import streamlit as st
 
 from core.cache import CODE_VERSION
 from core.claims import CLAIMS, check, select
-from ui.display import CLAIMS_ROW_HEIGHT, run_with_progress
+from ui.display import run_with_progress
 from ui.page import PROCESS_MEMO, open_page, relative_link, remember
 from ui.state import flag
 
 PAGE = "checks"
-ROW_HEIGHT = CLAIMS_ROW_HEIGHT
+ROW_HEIGHT = 80      # the table's rows hold several lines
 INTRO = """
 Each row is one claim of the three papers (or of the neighbouring results in `docs/science.md`
 §4, where every formula and convention is written out): what the paper says, the run that

@@ -8,8 +8,6 @@ import re
 
 import pytest
 
-from core.claims import CLAIMS
-from ui.display import CLAIMS_ROW_HEIGHT
 from tests.browser_helpers import (CHROMIUM, ROOT, start_server, chart_data, set_input,
                                    wait_for_app, wait_for_change)
 
@@ -18,11 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIU
                                        "`playwright install` cannot download browsers here)")]
 
 SHOTS = ROOT / "artifacts" / "screenshots"
-# The checks table's geometry: its row height (the page's constant) and the grid's header row.
-# Its cells are drawn on a canvas (glide data grid), so a cell is found from the grid's
-# locator box and this geometry: there is no DOM element to locate.
-ROW_HEIGHT = CLAIMS_ROW_HEIGHT
-HEADER = 35
 VIEWPORT = {"width": 1500, "height": 2600}
 
 
@@ -124,15 +117,22 @@ def test_checks_page_and_its_claim_links(server, browser):
         assert re.fullmatch(r"\d+ passed, \d+ weak, \d+ failed", summary.strip()), summary
         page.screenshot(path=str(SHOTS / "checks.png"), full_page=True)
 
-        # The "open view" cell of the q_contraction row opens its run on the shallow page.
-        row = [c.name for c in CLAIMS if c.fast].index("q_contraction")
-        box = grid.bounding_box()
-        x = box["x"] + 60 + 150 + 40                      # result, claim, then the view column
-        y = box["y"] + HEADER + ROW_HEIGHT * row + ROW_HEIGHT / 2
+        # The grid is drawn on a canvas, but glide data grid keeps an accessible table of its
+        # cells: the q_contraction row is found by locator, its "view" cell holds the link.
+        row = page.locator('[data-testid="stDataFrame"] table[role="grid"] tr').filter(
+            has_text="q_contraction")
+        assert row.count() == 1
+        cells = row.first.locator('td[role="gridcell"]')
+        assert cells.nth(0).inner_text() in ("PASS", "WEAK", "FAIL")
+        href = cells.nth(2).inner_text()
+        assert href.startswith("shallow?"), href
+        # The details list has the same link as a real anchor: click it.
+        page.get_by_text("Details", exact=True).click()
+        link = page.locator("a").filter(has_text="shallow view").and_(
+            page.locator(f'a[href="{href}"]'))
+        link.first.wait_for(timeout=30_000)
         with context.expect_page(timeout=30_000) as opened:
-            page.mouse.click(x, y)
-            page.wait_for_timeout(500)
-            page.mouse.click(x, y)
+            link.first.click()
         target = opened.value
         wait_for_app(target, 6)
         no_exception(target)
@@ -145,11 +145,7 @@ def test_checks_page_and_its_claim_links(server, browser):
         assert box.input_value() == "0.05,0.3"
         target.screenshot(path=str(SHOTS / "checks_link_target.png"), full_page=True)
 
-        # The details list carries the same relative links.
-        page.get_by_text("Details", exact=True).click()
-        link = page.locator('a[href^="shallow?"]').first
-        link.wait_for(timeout=30_000)
-        resolved = page.evaluate("(h) => new URL(h, location.href).href", link.get_attribute("href"))
+        resolved = page.evaluate("(h) => new URL(h, location.href).href", href)
         assert resolved.startswith(f"{server.url}/shallow?")
     finally:
         context.close()

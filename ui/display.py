@@ -20,7 +20,6 @@ from .compute import ComputeGuard
 
 T = TypeVar("T")
 PROGRESS_AFTER_S = 0.3
-CLAIMS_ROW_HEIGHT = 80      # the Paper checks table's rows hold several lines (browser tests use it)
 
 
 def _warnings_of(value, depth: int = 0) -> list[str]:

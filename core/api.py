@@ -13,6 +13,7 @@ from .engine import run_sweep
 from .loop import Progress, resolve_device
 from .memory import check_memory
 from .results import SweepResult
+from .registry import model_family
 from .shallow import run_shallow
 from .spec import RunSpec, validate
 
@@ -52,7 +53,7 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     started = time.perf_counter()
     spec = validate(spec)
     device = resolve_device(spec.device)
-    shallow = spec.model == "shallow_linear"
+    shallow = model_family(spec.model) == "shallow"
     if spec.d is not None and (shallow or spec.n is not None):
         check_memory(spec, spec.n or 0, spec.d, device)     # before any data is made
     dataset = None if shallow else datasets.load(spec)

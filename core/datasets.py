@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import SpecError
-from .registry import DatasetKind, dataset_kind, register_dataset
+from .registry import DatasetKind, dataset_kind, model_kind, register_dataset
 from .settings import ram_budget_bytes
 
 CSV_MAX_BYTES = 50 * 2**20
@@ -317,8 +317,10 @@ def load(spec) -> Dataset:
     b, y, fingerprint = built if len(built) == 3 else (*built, "")
     if spec.d is not None and spec.d != b.shape[1]:
         raise SpecError("d", f"this {spec.dataset} data has d = {b.shape[1]}, got {spec.d}")
-    if spec.model == "two_layer_conv" and b.shape[1] < 2:
-        raise SpecError("d", "two_layer_conv needs d >= 2 (it convolves with a cyclic shift)")
+    model = model_kind(spec.model)
+    if b.shape[1] < model.min_d:
+        why = f" ({model.min_d_reason})" if model.min_d_reason else ""
+        raise SpecError("d", f"{spec.model} needs d >= {model.min_d}{why}")
     return Dataset(np.ascontiguousarray(b, dtype=np.float64), np.asarray(y, dtype=np.float64),
                    spec.dataset, fingerprint, kind.image_shape)
 

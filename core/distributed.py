@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .errors import SpecError
+from .registry import model_family
 from .spec import RunSpec
 
 BACKENDS = ("local", "ray")
@@ -191,7 +192,7 @@ def plan(spec: RunSpec, n: int, d: int, work: int | None = None) -> list[Shard]:
     budget = SHARD_WORK if work is None else work
     steps, seeds = len(spec.step_sizes), len(spec.seeds)
     whole = [Shard((0, steps), (0, seeds), spec)]
-    if spec.model == "shallow_linear" or spec.batch_size <= 1:
+    if model_family(spec.model) == "shallow" or spec.batch_size <= 1:
         return whole
     per_row = row_work(spec, n, d)
     if spec.batch_size * per_row <= budget:
@@ -300,7 +301,7 @@ def run_shard(spec: RunSpec, dataset, device_type: str, threads: int = 0,
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     pinned = spec.replace(device=device_type)
-    if spec.model == "shallow_linear":
+    if model_family(spec.model) == "shallow":
         result = run_shallow(pinned, progress)
     else:
         result = run_sweep(pinned, dataset, progress)
@@ -327,7 +328,7 @@ def compute(spec: RunSpec, dataset, device, cache=None, progress: Progress | Non
     from .cache import cache_key
 
     backend = current_backend()
-    shallow = spec.model == "shallow_linear"
+    shallow = model_family(spec.model) == "shallow"
     n, d = (0, spec.d or 0) if shallow else (dataset.n, dataset.d)
     shards = plan(spec, n, d)
     remote = backend.name == "ray"

@@ -22,11 +22,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .algorithms import Step, perceptron_weights
+from .algorithms import algorithm as algorithm_entry
 from .datasets import Dataset
 from .history import HistoryGrid, TailBuffer
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
 from .memory import PARAM_HISTORY_LIMIT, check_memory
 from .models import COLLAPSE_MODELS, Model, SharedData, build, collapsed_rows
+from .registry import model_family
 from .results import HISTORY_KEYS, RunRecord, SweepResult
 from .runtime import tune_allocator
 from .sharpness import SharpnessMeter, top_hessian_eigenvalue
@@ -41,48 +44,15 @@ NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 
 
 # ---------------------------------------------------------------------- algorithms
-def perceptron_weights(margins: torch.Tensor, t: int, out: torch.Tensor | None = None) -> torch.Tensor:
-    """1[m <= 0] for t >= 1. At t = 0 the sigmoid limit: 1[m < 0] + ½·1[m = 0] — which gives the
-    batch perceptron's θ̂_1 = (1/(2n)) Σ y_i b_i from θ_0 = 0 (science.md §1)."""
-    if t == 0:
-        return (margins < 0).to(margins.dtype) + 0.5 * (margins == 0).to(margins.dtype)
-    if out is not None and out.shape == margins.shape:
-        return torch.le(margins, 0, out=out)
-    return (margins <= 0).to(margins.dtype)
-
-
-@dataclass(frozen=True)
-class Step:
-    """The update θ += γ · scale · Σ_i coef_i ∇m_i, and the factor turning
-    ‖Σ_i coef_i ∇m_i‖ into the reported gradient norm."""
-
-    coef: torch.Tensor                 # (B, n)
-    scale: torch.Tensor | float        # scalar or (B, 1)
-    grad_scale: torch.Tensor | float   # scalar or (B,)
-
-
 def coefficients(algorithm: str, margins: torch.Tensor, t: int,
                  out: torch.Tensor | None = None) -> Step:
-    """GD is θ += (γ/n) Σ σ(−m_i) ∇m_i (∇m_i = y_i ∇g(b_i)); the perceptrons replace σ(−m)
-    by the indicator of the misclassified set (science.md §1–2). ``out``: a buffer the
-    coefficients may be written into (``step.coef`` is then ``out``; not for every algorithm)."""
-    n = margins.shape[1]
-    if algorithm == "gd":
-        if out is None or out.shape != margins.shape:
-            return Step(torch.sigmoid(-margins), 1.0 / n, 1.0 / n)
-        return Step(torch.neg(margins, out=out).sigmoid_(), 1.0 / n, 1.0 / n)
-    if algorithm == "normalized_gd":
-        # w_i / Σ w with w = σ(−m), in the log domain: σ(−m) underflows for m > ~745.
-        log_w = -F.softplus(margins)
-        log_total = torch.logsumexp(log_w, dim=1, keepdim=True)
-        return Step(torch.exp(log_w - log_total), 1.0, torch.exp(log_total[:, 0]) / n)
-    weights = perceptron_weights(margins, t, out)
-    if algorithm in ("batch_perceptron", "generalized_perceptron"):
-        return Step(weights, 1.0 / n, 1.0 / n)
-    if algorithm == "normalized_batch_perceptron":
-        scale = 1.0 / torch.clamp(weights.sum(dim=1, keepdim=True), min=1.0)
-        return Step(weights, scale, scale[:, 0])
-    raise SpecError("algorithm", f"unknown algorithm {algorithm!r}")
+    """The step of ``algorithm`` at margins (B, n) and iteration t, from its registry entry's
+    closed form (core.algorithms). ``out``: a buffer the coefficients may be written into
+    (``step.coef`` is then ``out``; not for every algorithm)."""
+    entry = algorithm_entry(algorithm)
+    if entry.coefficients is None:
+        raise SpecError("algorithm", f"{algorithm} is not run by the batched engine")
+    return entry.coefficients(margins, t, out)
 
 
 @dataclass(frozen=True)
@@ -97,18 +67,21 @@ class Companion:
 
 
 def plan_companion(spec: RunSpec, model: Model, theta0: np.ndarray, device) -> Companion | None:
+    """The perceptron runs carried beside the main runs: the algorithm entry's companion for
+    the model's family. On a linear model (θ_0 = 0) one perceptron row at γ = 1 serves every
+    main row (gap ‖θ/γ − θ̂‖); otherwise each main row gets its own (direction gap)."""
     if not spec.perceptron_gap:
         return None
+    family = model_family(spec.model)
+    companion = algorithm_entry(spec.algorithm).companion_for(family)
+    if companion is None:
+        return None
     batch = spec.batch_size
-    if spec.model == "linear" and spec.algorithm in ("gd", "normalized_gd"):
-        algorithm = "batch_perceptron" if spec.algorithm == "gd" else "normalized_batch_perceptron"
-        return Companion(algorithm, torch.zeros(batch, dtype=torch.long, device=device),
+    if family == "linear":
+        return Companion(companion, torch.zeros(batch, dtype=torch.long, device=device),
                          torch.ones(1, dtype=torch.float64), theta0[:1].copy(), True)
-    if spec.model != "linear" and spec.algorithm == "gd":
-        steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=torch.float64)
-        return Companion("generalized_perceptron", torch.arange(batch, device=device), steps,
-                         theta0.copy(), False)
-    return None
+    steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=torch.float64)
+    return Companion(companion, torch.arange(batch, device=device), steps, theta0.copy(), False)
 
 
 
@@ -312,10 +285,10 @@ class Updater:
         self.batch, self.all_steps = batch, sweep.all_steps
         self.companion = sweep.companion is not None
         renormalize = torch.zeros(rows, dtype=torch.bool, device=sweep.device)
-        if sweep.model.homogeneity() == 2:
-            if spec.algorithm == "generalized_perceptron":
+        if sweep.model.homogeneity() == 2:     # the entry's renormalize_homogeneous
+            if algorithm_entry(spec.algorithm).renormalize_homogeneous:
                 renormalize[:batch] = True
-            if self.companion and sweep.companion.algorithm == "generalized_perceptron":
+            if self.companion and algorithm_entry(sweep.companion.algorithm).renormalize_homogeneous:
                 renormalize[batch:] = True
         self.renormalize = renormalize
         self.target_norm = sweep.theta0.norm(dim=1)

@@ -9,15 +9,18 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .algorithms import algorithms as algorithm_entries
+from .registry import Names, model_family, models, models_of, models_reading
 from .registry import datasets as registered_datasets
 from .registry import datasets_reading
 
-MODELS = ("linear", "two_layer_conv", "mlp", "cnn", "shallow_linear")
+# Models and algorithms are views of their registries (core/registry.py, core/algorithms.py),
+# read when used: a registered entry is a choice wherever these are.
+MODELS = Names(models)
 READOUTS = ("avg", "linear")
 DATASETS = tuple(registered_datasets())
 IMAGE_DATASETS = tuple(name for name, kind in registered_datasets().items() if kind.image_shape)
-ALGORITHMS = ("gd", "normalized_gd", "batch_perceptron", "normalized_batch_perceptron",
-              "generalized_perceptron", "gradient_flow")
+ALGORITHMS = Names(algorithm_entries)
 SHALLOW_INITS = ("explicit", "random", "fig3")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh")
 TRAINED_LAYERS = ("both", "hidden", "output")
@@ -39,19 +42,40 @@ def _always(_spec) -> bool:
 
 
 def _shallow(spec) -> bool:
-    return spec.model == "shallow_linear"
+    return model_family(spec.model) == "shallow"
 
 
 def _classifier(spec) -> bool:
-    return spec.model != "shallow_linear"
+    return model_family(spec.model) != "shallow"
 
 
-def _nonlinear(spec) -> bool:
-    return spec.model not in ("linear", "shallow_linear")
+def _read_by_model(field: str) -> Rule:
+    """A model parameter matters when the spec's model reads it (its registry entry)."""
+    return lambda spec: spec.model in models_reading(field)
 
 
-def _cnn(spec) -> bool:
-    return spec.model == "cnn"
+def _models(field: str) -> str:
+    return ", ".join(models_reading(field)) or "no model"
+
+
+def _has_companion(spec) -> bool:
+    """The algorithm carries a perceptron beside it on this model (core.algorithms)."""
+    entry = algorithm_entries().get(spec.algorithm)
+    return entry is not None and entry.companion_for(model_family(spec.model)) is not None
+
+
+def _companions() -> str:
+    """For people: which algorithms carry a perceptron, on which models."""
+    everywhere, some = [], []
+    classifier_families = [f for f in ("linear", "nonlinear") if models_of(f)]
+    for name, entry in algorithm_entries().items():
+        families = [f for f in classifier_families if entry.companion_for(f)]
+        if families == classifier_families:
+            everywhere.append(name)
+        elif families:
+            on = " or ".join(m for f in families for m in models_of(f))
+            some.append(f"{name} on the {on} model")
+    return ", and ".join(filter(None, [", ".join(everywhere), *some]))
 
 
 def _read_by_data(field: str) -> Rule:
@@ -84,6 +108,7 @@ class FieldSpec:
     check: Rule = _always              # validate the range only when this holds
     flag_aliases: tuple[str, ...] = ()
     optional: bool = False             # None is a value ("from the dataset")
+    choice_help: Callable[[], dict[str, str]] | None = None   # one line per choice (the schema)
 
     @property
     def url_name(self) -> str:
@@ -111,9 +136,12 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("model", str, "linear", "the model trained", choices=MODELS),
-    FieldSpec("dataset", str, "worst_case", "the data set", choices=DATASETS, relevant=_classifier),
-    FieldSpec("algorithm", str, "gd", "the update rule", choices=ALGORITHMS),
+    FieldSpec("model", str, "linear", "the model trained", choices=MODELS,
+              choice_help=lambda: {n: k.description for n, k in models().items()}),
+    FieldSpec("dataset", str, "worst_case", "the data set", choices=DATASETS, relevant=_classifier,
+              choice_help=lambda: {n: k.description for n, k in registered_datasets().items()}),
+    FieldSpec("algorithm", str, "gd", "the update rule", choices=ALGORITHMS,
+              choice_help=lambda: {n: a.help for n, a in algorithm_entries().items()}),
     FieldSpec("n", int, None, "number of points (fixed by some data sets)", low=2, high=MAX_N,
               relevant=_classifier, optional=True, check=lambda s: False),
     FieldSpec("d", int, None, "dimension (fixed by some data sets)", low=1, high=MAX_D,
@@ -127,7 +155,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("max_iters", int, 1000, "iterations (GD steps) at most", low=1, high=MAX_ITERS),
     FieldSpec("init_scale", float, 1.0, "norm of the random init (nonlinear models, random "
               "and fig3 shallow inits)", low=1e-12, high=1e6, flag_aliases=("--scale",),
-              relevant=lambda s: _nonlinear(s) or (_shallow(s) and s.init in ("random", "fig3"))),
+              relevant=lambda s: _read_by_model("init_scale")(s) and (
+                  not _shallow(s) or s.init in ("random", "fig3"))),
     FieldSpec("dtype", str, "float64", "floating-point precision", choices=DTYPES),
     FieldSpec("device", str, "auto", "where the batched engine runs", choices=DEVICES),
     FieldSpec("run_to_max", bool, False, "keep iterating after a run solves (to see the "
@@ -137,9 +166,8 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("tail_points", int, 0, "also keep the last K iterations exactly (orbit diagrams)",
               low=0, high=10_000, relevant=lambda s: bool(s.tail_points)),
     FieldSpec("perceptron_gap", bool, True, "carry the matching perceptron runs to measure the "
-              "distance to them", relevant=lambda s: _classifier(s) and (
-                  s.algorithm == "gd" or (s.algorithm == "normalized_gd" and s.model == "linear")),
-              applies_to="gd, and normalized_gd on the linear model"),
+              "distance to them", relevant=lambda s: _classifier(s) and _has_companion(s),
+              applies_to=_companions()),
     FieldSpec("mu", float, 0.7, "minimal example: b₂ = (1+μ, 1, …, 1)", low=1e-9, high=1e6,
               relevant=_read_by_data("mu"), applies_to=_data_sets("mu")),
     FieldSpec("margin", float, 0.1, "Gaussian data: the margin", low=0.0, high=1e6,
@@ -155,38 +183,45 @@ FIELDS: tuple[FieldSpec, ...] = (
               "'label')", relevant=_read_by_data("label_column"),
               applies_to=_data_sets("label_column")),
     FieldSpec("phi", float, 1.0, "target Φ of L = ½(aᵀb − Φ)²", low=-1e6, high=1e6,
-              relevant=_shallow, applies_to="shallow_linear", check=_shallow),
+              relevant=_read_by_model("phi"), applies_to=_models("phi"),
+              check=_read_by_model("phi")),
     FieldSpec("init", str, "", "explicit (needs a and b), random (scale × random directions) or "
               "fig3 (a₀ = s·e₁, b₀ = (s/2)·e₂); default explicit when a is given, else fig3",
-              choices=("",) + SHALLOW_INITS, relevant=_shallow, applies_to="shallow_linear"),
+              choices=("",) + SHALLOW_INITS, relevant=_read_by_model("init"),
+              applies_to=_models("init")),
     FieldSpec("a", float, (), "explicit init a (a list)", low=-1e150, high=1e150, is_list=True,
-              list_limit=100_000, relevant=lambda s: _shallow(s) and s.init == "explicit",
-              applies_to="shallow_linear, init explicit"),
+              list_limit=100_000, relevant=lambda s: _read_by_model("a")(s) and s.init == "explicit",
+              applies_to=_models("a") + ", init explicit"),
     FieldSpec("b", float, (), "explicit init b (a list)", low=-1e150, high=1e150, is_list=True,
-              list_limit=100_000, relevant=lambda s: _shallow(s) and s.init == "explicit",
-              applies_to="shallow_linear, init explicit"),
+              list_limit=100_000, relevant=lambda s: _read_by_model("b")(s) and s.init == "explicit",
+              applies_to=_models("b") + ", init explicit"),
     FieldSpec("tol", float, 1e-10, "converged when |ε| ≤ tol", low=0.0, high=1e6,
-              relevant=_shallow, applies_to="shallow_linear", check=_shallow),
+              relevant=_read_by_model("tol"), applies_to=_models("tol"),
+              check=_read_by_model("tol")),
     FieldSpec("activation", str, "", "activation s (default: relu for cnn, identity otherwise)",
-              choices=("",) + ACTIVATIONS, relevant=_nonlinear,
-              applies_to="two_layer_conv, mlp, cnn"),
+              choices=("",) + ACTIVATIONS, relevant=_read_by_model("activation"),
+              applies_to=_models("activation")),
     FieldSpec("leak", float, 0.1, "leaky_relu: the negative slope", low=0.0, high=1.0,
-              relevant=lambda s: _nonlinear(s) and s.activation == "leaky_relu",
+              relevant=lambda s: _read_by_model("leak")(s) and s.activation == "leaky_relu",
               applies_to="leaky_relu"),
     FieldSpec("width", int, 16, "MLP hidden width m", low=1, high=65_536,
-              relevant=lambda s: s.model == "mlp", applies_to="mlp"),
-    FieldSpec("bias", bool, False, "linear model: add a bias", relevant=lambda s: s.model == "linear",
-              applies_to="linear"),
+              relevant=_read_by_model("width"), applies_to=_models("width")),
+    FieldSpec("bias", bool, False, "linear model: add a bias", relevant=_read_by_model("bias"),
+              applies_to=_models("bias")),
     FieldSpec("train", str, "both", "MLP: the trained layers", choices=TRAINED_LAYERS,
-              relevant=lambda s: s.model == "mlp", applies_to="mlp"),
+              relevant=_read_by_model("train"), applies_to=_models("train")),
     FieldSpec("kernel_size", int, 3, "CNN: convolution kernel size", low=1, high=15,
-              relevant=_cnn, applies_to="cnn", check=_cnn),
+              relevant=_read_by_model("kernel_size"),
+              applies_to=_models("kernel_size"), check=_read_by_model("kernel_size")),
     FieldSpec("channels", int, 8, "CNN: channels per conv layer", low=1, high=256,
-              relevant=_cnn, applies_to="cnn", check=_cnn),
-    FieldSpec("conv_layers", int, 1, "CNN: conv layers", low=1, high=2, relevant=_cnn,
-              applies_to="cnn", check=_cnn),
+              relevant=_read_by_model("channels"),
+              applies_to=_models("channels"), check=_read_by_model("channels")),
+    FieldSpec("conv_layers", int, 1, "CNN: conv layers", low=1, high=2,
+              relevant=_read_by_model("conv_layers"),
+              applies_to=_models("conv_layers"), check=_read_by_model("conv_layers")),
     FieldSpec("readout", str, "avg", "CNN: global average pool (avg) or a linear readout of "
-              "all pixels", choices=READOUTS, relevant=_cnn, applies_to="cnn", check=_cnn),
+              "all pixels", choices=READOUTS, relevant=_read_by_model("readout"),
+              applies_to=_models("readout"), check=_read_by_model("readout")),
     FieldSpec("sharpness_every", int, 0, "top Hessian eigenvalue (Lanczos) every K iterations; "
               "0 = never", low=0, high=MAX_ITERS,
               relevant=lambda s: _classifier(s) and bool(s.sharpness_every)),
@@ -224,6 +259,8 @@ def json_schema() -> dict:
                 entry["type"] = [item["type"], "null"]
         entry["description"] = f.describe()
         entry["x-flag"] = f.flag
+        if f.choice_help is not None:
+            entry["x-choice-descriptions"] = {k: v for k, v in f.choice_help().items() if v}
         entry["x-applies-to"] = f.applies_to
         if isinstance(entry.get("default"), float) and not math.isfinite(entry["default"]):
             entry["default"] = None

@@ -5,6 +5,7 @@ import torch
 
 from .errors import SpecError
 from .models import build
+from .registry import model_family
 from .results import HISTORY_KEYS
 from .spec import RunSpec
 
@@ -16,7 +17,7 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     and the history, with room for temporaries."""
     bytes_per = 8 if spec.dtype == "float64" else 4
     history = (spec.history_points + 2 + spec.tail_points) * spec.batch_size * len(HISTORY_KEYS)
-    if spec.model == "shallow_linear":
+    if model_family(spec.model) == "shallow":
         rows = spec.batch_size
         params = rows * 2 * d
         return int(bytes_per * (params * 8 + history * 2

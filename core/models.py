@@ -11,12 +11,16 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .spec import RunSpec
+from .registry import Lookup, ModelKind, Names, model_kind, models, register_model
+
+if TYPE_CHECKING:                 # core.spec reads the model registry: no import at run time
+    from .spec import RunSpec
 
 
 def activation(name: str, z: torch.Tensor, leak: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -414,17 +418,45 @@ class CNN(Model):
                 f"{s.activation}, {pool}")
 
 
-MODEL_CLASSES = {cls.name: cls for cls in (Linear, TwoLayerConv, MLP, CNN)}
+# ---------------------------------------------------------------------- the built-in models
+NONLINEAR_FIELDS = ("activation", "leak", "init_scale")
+register_model(ModelKind(
+    "linear", "linear  g(b) = vᵀb", "linear", Linear, fields=("bias",),
+    description="g(b) = vᵀb (+ c), starting at θ₀ = 0"))
+register_model(ModelKind(
+    "two_layer_conv", "two-layer conv  u₁·s(wᵀb) + u₂·s(wᵀPb)", "nonlinear", TwoLayerConv,
+    fields=NONLINEAR_FIELDS, min_d=2, min_d_reason="it convolves with a cyclic shift",
+    description="science.md §2: u₁·s(wᵀb) + u₂·s(wᵀPb), P the cyclic shift"))
+register_model(ModelKind(
+    "mlp", "MLP, one hidden layer", "nonlinear", MLP,
+    fields=NONLINEAR_FIELDS + ("width", "train"), collapses=True,
+    description="Σⱼ vⱼ s(Wⱼb), hidden width m, no biases"))
+register_model(ModelKind(
+    "cnn", "CNN", "nonlinear", CNN,
+    fields=NONLINEAR_FIELDS + ("kernel_size", "channels", "conv_layers", "readout"),
+    default_activation="relu", needs_images=True, collapses=True,
+    description="convolutions, an activation, then an average pool or a linear readout"))
+register_model(ModelKind(
+    "shallow_linear", "shallow linear network  L = ½(aᵀb − Φ)²", "shallow", None,
+    fields=("phi", "init", "a", "b", "tol", "init_scale"),
+    description="science.md §3: the a·b network, run by core/shallow.py"))
+
+# Views of the registry (read when used, so a registered model is in them).
+MODEL_CLASSES = Lookup(lambda: {name: kind.build for name, kind in models().items()
+                                if kind.build is not None})
 
 
 def build(spec: RunSpec) -> Model:
-    return MODEL_CLASSES[spec.model](spec)
+    kind = model_kind(spec.model)
+    if kind.build is None:
+        raise ValueError(f"{spec.model} is not run by the batched engine")
+    return kind.build(spec)
 
 
 # Collapse (issue 12 §5): a network whose output no longer depends on its input (every unit
 # dead, or a constant output) cannot separate anything and receives no gradient through its
 # hidden layer; it will never solve, which is different from "not solved yet".
-COLLAPSE_MODELS = ("cnn", "mlp")
+COLLAPSE_MODELS = Names(lambda: (name for name, kind in models().items() if kind.collapses))
 COLLAPSE_TOLERANCE = 1e-9
 
 

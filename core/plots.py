@@ -21,7 +21,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from .algorithms import algorithms
 from .analysis import status_text, step_map_rows
+from .registry import Lookup, Names
 from .results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
 FONT_SIZE = 15
@@ -29,21 +31,10 @@ HEIGHT = 400
 TEMPLATE = "plotly_white"
 DIVERGED_COLOR = "#d62728"
 
-ALGORITHM_LABELS = {
-    "gd": "GD",
-    "normalized_gd": "normalized GD",
-    "batch_perceptron": "batch perceptron",
-    "normalized_batch_perceptron": "normalized batch perceptron",
-    "generalized_perceptron": "generalized perceptron",
-}
-ALGORITHM_DASH = {
-    "gd": "solid",
-    "normalized_gd": "dash",
-    "batch_perceptron": "dot",
-    "normalized_batch_perceptron": "dashdot",
-    "generalized_perceptron": "dot",
-}
-PERCEPTRONS = ("batch_perceptron", "normalized_batch_perceptron", "generalized_perceptron")
+# An algorithm's label, line style and weight come from its registry entry (core.algorithms).
+ALGORITHM_LABELS = Lookup(lambda: {name: a.label for name, a in algorithms().items()})
+ALGORITHM_DASH = Lookup(lambda: {name: a.dash for name, a in algorithms().items()})
+PERCEPTRONS = Names(lambda: (name for name, a in algorithms().items() if a.perceptron))
 METRIC_TITLES = {
     "loss": "logistic loss f(θₜ)",
     "accuracy": "training accuracy",

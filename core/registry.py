@@ -1,12 +1,15 @@
 """Registries: what the core can run, declared once per entry. A new data set is one module
-``core/data_<name>.py`` that calls :func:`register_dataset`; it is found automatically, and
-the field table, validation, the CLI's choices, the schema and the dashboard's labels and
-controls all follow from its entry."""
+``core/data_<name>.py`` that calls :func:`register_dataset`; a new model one
+``core/model_<name>.py`` that calls :func:`register_model` (the built-in models are registered
+at the end of core/models.py). They are found automatically, and the field table, validation,
+the CLI's choices, the schema and the dashboard's labels and controls all follow from their
+entries. Algorithms have their own registry in core/algorithms.py."""
 from __future__ import annotations
 
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable
 
 # (features b (n x d), labels y in {-1, +1}) or (b, y, fingerprint of the file it came from)
@@ -45,12 +48,7 @@ def datasets() -> dict[str, DatasetKind]:
     global _DISCOVERED
     if not _DISCOVERED:
         _DISCOVERED = True
-        import core
-
-        importlib.import_module("core.datasets")
-        for module in sorted(m.name for m in pkgutil.iter_modules(core.__path__)):
-            if module.startswith("data_"):
-                importlib.import_module(f"core.{module}")
+        _discover("core.datasets", "data_")
     return _DATASETS
 
 
@@ -61,3 +59,143 @@ def dataset_kind(name: str) -> DatasetKind:
 def datasets_reading(field: str) -> tuple[str, ...]:
     """The data sets whose builder reads ``field`` (which decides when the field matters)."""
     return tuple(name for name, kind in datasets().items() if field in kind.fields)
+
+
+# ---------------------------------------------------------------------- models
+MODEL_FAMILIES = ("linear", "nonlinear", "shallow")
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A model: its name, its builder and what the rest of the code needs to know about it.
+    ``family`` decides the algorithms it runs (core.algorithms) and the kind of perceptron gap;
+    the 'shallow' family (the a·b networks of science.md §3) is run by core/shallow.py, the
+    others by the batched classifier engine through ``build``. The homogeneity hook is the
+    built model's ``homogeneity()`` (2-homogeneous rows of a perceptron are renormalised)."""
+
+    name: str
+    label: str                                   # the dashboard's name for it
+    family: str                                  # one of MODEL_FAMILIES
+    build: Callable[[Any], Any] | None = None    # spec -> core.models.Model (None: shallow)
+    fields: tuple[str, ...] = ()                 # spec fields it reads (model parameters)
+    default_activation: str = "identity"         # when the spec leaves the activation empty
+    needs_images: bool = False                   # only runs on data sets with an image shape
+    min_d: int = 1
+    min_d_reason: str = ""                       # why, for the "d: ..." error
+    collapses: bool = False                      # can lose its dependence on the input (issue 12 §5)
+    description: str = ""
+
+    @property
+    def classifier(self) -> bool:
+        return self.family != "shallow"
+
+
+_MODELS: dict[str, ModelKind] = {}
+_MODELS_DISCOVERED = False
+
+
+def register_model(kind: ModelKind) -> ModelKind:
+    if kind.family not in MODEL_FAMILIES:
+        raise ValueError(f"model {kind.name!r}: family must be one of {', '.join(MODEL_FAMILIES)}")
+    if kind.name in _MODELS and _MODELS[kind.name] != kind:
+        raise ValueError(f"model {kind.name!r} is registered twice")
+    _MODELS[kind.name] = kind
+    return kind
+
+
+def unregister_model(name: str) -> None:
+    """Remove an entry (for tests that register a model of their own)."""
+    _MODELS.pop(name, None)
+
+
+def models() -> dict[str, ModelKind]:
+    """Every registered model: the built-ins (core.models), then each core/model_*.py."""
+    global _MODELS_DISCOVERED
+    if not _MODELS_DISCOVERED:
+        _MODELS_DISCOVERED = True
+        _discover("core.models", "model_")
+    return _MODELS
+
+
+def model_kind(name: str) -> ModelKind:
+    return models()[name]
+
+
+def model_family(name: str) -> str | None:
+    kind = models().get(name)
+    return kind.family if kind is not None else None
+
+
+def models_of(family: str) -> tuple[str, ...]:
+    return tuple(name for name, kind in models().items() if kind.family == family)
+
+
+def models_reading(field: str) -> tuple[str, ...]:
+    """The models that read ``field`` (which decides when the field matters)."""
+    return tuple(name for name, kind in models().items() if field in kind.fields)
+
+
+def _discover(builtins: str, prefix: str) -> None:
+    import core
+
+    importlib.import_module(builtins)
+    for module in sorted(m.name for m in pkgutil.iter_modules(core.__path__)):
+        if module.startswith(prefix):
+            importlib.import_module(f"core.{module}")
+
+
+# ---------------------------------------------------------------------- live views
+class Names(Sequence):
+    """A tuple-like view of names that is read from a registry each time it is used, so a
+    registered entry appears in every derived list (choices, validation, the dashboard)."""
+
+    def __init__(self, source: Callable[[], Iterable[str]]):
+        self._source = source
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(self._source())
+
+    def __getitem__(self, index):
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __contains__(self, name) -> bool:
+        return name in self._names()
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (tuple, list, Names)) and self._names() == tuple(other)
+
+    __hash__ = object.__hash__
+
+    def __add__(self, other):
+        return self._names() + tuple(other)
+
+    def __radd__(self, other):
+        return tuple(other) + self._names()
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+class Lookup(Mapping):
+    """A dict-like view computed from a registry each time it is read (see :class:`Names`)."""
+
+    def __init__(self, source: Callable[[], dict]):
+        self._source = source
+
+    def __getitem__(self, key):
+        return self._source()[key]
+
+    def __iter__(self):
+        return iter(self._source())
+
+    def __len__(self) -> int:
+        return len(self._source())
+
+    def __repr__(self) -> str:
+        return repr(self._source())

@@ -17,7 +17,8 @@ from scipy.integrate import solve_ivp
 from .history import HistoryGrid, TailBuffer
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
-from .spec import RunSpec
+from .algorithms import algorithm
+from .spec import RunSpec, SpecError
 
 SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness",
                 "imbalance_ratio")
@@ -406,6 +407,10 @@ def run_flow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
 
 
 def run_shallow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
-    if spec.algorithm == "gradient_flow":
+    """The shallow family's algorithms (core.algorithms): a continuous-time entry (gradient
+    flow) is integrated, GD is stepped in closed form."""
+    if algorithm(spec.algorithm).continuous:
         return run_flow(spec, progress)
+    if spec.algorithm != "gd":
+        raise SpecError("algorithm", f"core/shallow.py steps gd only, got {spec.algorithm!r}")
     return run_gd(spec, progress)

@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from .errors import SpecError
 from .lists import parse_list, parse_number
-from .registry import dataset_kind
+from .algorithms import mismatch
+from .registry import dataset_kind, model_kind
 from .registry import datasets as registered_datasets
 
 from .fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, BY_QUERY, DATASETS, DEVICES, DTYPES, FIELDS,
@@ -209,22 +210,20 @@ def validate(spec: RunSpec) -> RunSpec:
     for field in FIELDS:
         if field.check(spec):
             _check_field(field, getattr(spec, field.name))
-    activation = spec.activation or ("relu" if spec.model == "cnn" else "identity")
-    spec = dataclasses.replace(spec, activation=activation)
+    model = model_kind(spec.model)
+    spec = dataclasses.replace(spec, activation=spec.activation or model.default_activation)
     if spec.batch_size > MAX_BATCH:
         raise SpecError("step_size", f"step sizes x seeds must be at most {MAX_BATCH}, "
                         f"got {len(spec.step_sizes)} x {len(spec.seeds)} = {spec.batch_size}")
-    if spec.model == "cnn" and spec.dataset not in IMAGE_DATASETS:
-        raise SpecError("dataset", f"cnn needs images: one of {', '.join(IMAGE_DATASETS)}, "
+    if model.needs_images and spec.dataset not in IMAGE_DATASETS:
+        raise SpecError("dataset", f"{spec.model} needs images: one of {', '.join(IMAGE_DATASETS)}, "
                         f"got {spec.dataset}")
-
-    if spec.model == "shallow_linear":
+    # which algorithm runs on which model: the algorithm's registry entry (core.algorithms)
+    reason = mismatch(spec.algorithm, spec.model)
+    if reason is not None:
+        raise SpecError("algorithm", reason)
+    if not model.classifier:
         return _validate_shallow(spec)
-    if spec.algorithm == "gradient_flow":
-        raise SpecError("algorithm", "gradient_flow is available for the shallow_linear model")
-    if spec.algorithm in ("batch_perceptron", "normalized_batch_perceptron") and spec.model != "linear":
-        raise SpecError("algorithm", f"{spec.algorithm} is defined for the linear model; "
-                        "use generalized_perceptron for two_layer_conv or mlp")
     kind = dataset_kind(spec.dataset)
     if "classes" in kind.fields:
         if len(spec.classes) != 2 or spec.classes[0] == spec.classes[1]:
@@ -244,7 +243,7 @@ def validate(spec: RunSpec) -> RunSpec:
     if n is not None:
         _check_range("n", n, kind.min_n, kind.max_n or MAX_N)
     if d is not None:
-        _check_range("d", d, 2 if spec.model == "two_layer_conv" else 1, MAX_D)
+        _check_range("d", d, model.min_d, MAX_D)
 
     step_sizes = tuple(float(g) for g in spec.step_sizes)
     return dataclasses.replace(spec, n=n, d=d, step_sizes=step_sizes,
@@ -253,8 +252,6 @@ def validate(spec: RunSpec) -> RunSpec:
 
 
 def _validate_shallow(spec: RunSpec) -> RunSpec:
-    if spec.algorithm not in ("gd", "gradient_flow"):
-        raise SpecError("algorithm", f"shallow_linear runs gd or gradient_flow, got {spec.algorithm!r}")
     init = spec.init or ("explicit" if spec.a or spec.b else "fig3")
     d = spec.d
     if init == "explicit":

@@ -17,37 +17,35 @@ import streamlit as st
 from core.lists import DEFAULT_LIMIT
 from core.lists import parse_list as bounded_list
 from core.fields import BY_NAME, field_help, field_range
-from core.registry import dataset_kind
+from core.algorithms import algorithms as algorithm_entries
+from core.algorithms import algorithms_on
+from core.registry import Lookup, Names, dataset_kind, model_family, models
 from core.registry import datasets as registered_datasets
 from core.settings import env_number
 from core.uploads import check_visitor_path, save_upload
-from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MAX_BATCH,
-                       MAX_DIMS, MODELS,
+from core.spec import (ACTIVATIONS, DATASETS, MAX_BATCH,
+                       MAX_DIMS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
 from .display import show_error
 from .state import Field, UrlState, choice, flag, number, spec_number, text
 
-MODEL_LABELS = {
-    "linear": "linear  g(b) = vᵀb",
-    "two_layer_conv": "two-layer conv  u₁·s(wᵀb) + u₂·s(wᵀPb)",
-    "mlp": "MLP, one hidden layer",
-}
+# Models and algorithms, their labels and which goes with which: views of the registries
+# (core/registry.py, core/algorithms.py), read when used.
+MODEL_LABELS = Lookup(lambda: {name: kind.label for name, kind in models().items()})
 DATASET_LABELS = {name: kind.label for name, kind in registered_datasets().items()}
 ACTIVATION_LABELS = {"identity": "identity", "relu": "ReLU", "leaky_relu": "leaky ReLU",
                      "tanh": "tanh"}
-# The classifiers and algorithms of science.md §1–2 (the core also has other models).
-CLASSIFIER_MODELS = tuple(m for m in ("linear", "two_layer_conv", "mlp") if m in MODELS)
-LINEAR_ALGORITHMS = tuple(a for a in ("gd", "normalized_gd", "batch_perceptron",
-                                      "normalized_batch_perceptron", "generalized_perceptron")
-                          if a in ALGORITHMS)
-NONLINEAR_ALGORITHMS = ("gd", "normalized_gd", "generalized_perceptron")
-# When the model changes, perceptron choices follow the model.
-ALGORITHM_FOR_MODEL = {
-    ("linear", "generalized_perceptron"): "batch_perceptron",
-    ("nonlinear", "batch_perceptron"): "generalized_perceptron",
-    ("nonlinear", "normalized_batch_perceptron"): "generalized_perceptron",
-}
+# The classifiers of science.md §1–2 that run on any data set (the image models have their
+# own page, the shallow a·b network too), and the algorithms of each model family.
+CLASSIFIER_MODELS = Names(lambda: (name for name, kind in models().items()
+                                   if kind.classifier and not kind.needs_images))
+LINEAR_ALGORITHMS = Names(lambda: algorithms_on("linear"))
+NONLINEAR_ALGORITHMS = Names(lambda: algorithms_on("nonlinear"))
+# When the model changes, perceptron choices follow the model (the entries' ``becomes``).
+ALGORITHM_FOR_MODEL = Lookup(lambda: {(family, name): other
+                                      for name, entry in algorithm_entries().items()
+                                      for family, other in entry.becomes})
 UPLOAD_LIMIT_MB = max(1, math.ceil(env_number("GDX_UPLOAD_LIMIT_MB")))
 
 
@@ -65,7 +63,13 @@ def parse_list(field: str, text: str, kind: type, geometric: bool = False) -> tu
 
 
 def algorithms_for(model: str) -> tuple[str, ...]:
-    return LINEAR_ALGORITHMS if model == "linear" else NONLINEAR_ALGORITHMS
+    """The algorithms that run on ``model`` (its family's, from the registries)."""
+    return algorithms_on(_family(model))
+
+
+def _family(model: str | None) -> str:
+    family = model_family(model) if model is not None else None
+    return family or "nonlinear"       # as before: anything but a known model offers the nonlinear set
 
 
 def label_of(labels: dict[str, str]):
@@ -75,7 +79,7 @@ def label_of(labels: dict[str, str]):
 
 def adapt_algorithms(model: str, chosen: Sequence[str]) -> list[str]:
     """Map perceptron choices to the model's own perceptron, keeping the order."""
-    family = "linear" if model == "linear" else "nonlinear"
+    family = _family(model)
     out: list[str] = []
     for algorithm in chosen:
         algorithm = ALGORITHM_FOR_MODEL.get((family, algorithm), algorithm)

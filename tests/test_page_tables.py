@@ -3,7 +3,7 @@ default, widget, label, help and range live there, and the page body only says w
 control is drawn (``state.draw(name)``)."""
 from __future__ import annotations
 
-import re
+import ast
 
 import pytest
 
@@ -12,7 +12,18 @@ from core.site import PAGES
 from tests.app_helpers import ROOT, page_controls
 from ui.state import FIELD_RANGES, Field
 
-DIRECT_WIDGET = re.compile(r"state\.(number|text|checkbox|selectbox|multiselect|select_slider)\(")
+WIDGET_METHODS = {"number", "text", "checkbox", "selectbox", "multiselect", "select_slider"}
+
+
+def direct_widget_calls(path) -> list[str]:
+    """``state.number(...)``-style calls in a page: widgets drawn around its table."""
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in WIDGET_METHODS and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "state"):
+            calls.append(f"line {node.lineno}: state.{node.func.attr}")
+    return calls
 WITH_CONTROLS = [page for page in PAGES if page.url_path not in ("home",)]
 
 
@@ -31,9 +42,13 @@ def test_every_control_is_declared_once_with_a_label(page):
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.url_path)
 def test_pages_draw_controls_only_from_their_table(page):
-    source = (ROOT / page.file).read_text()
-    assert not DIRECT_WIDGET.search(source), "a widget drawn outside the page's table"
-    assert "def fields(" not in source
+    assert direct_widget_calls(ROOT / page.file) == []
+
+
+def test_the_widget_check_sees_a_direct_call(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("def controls(state):\n    return state.number('n', 'n', int)\n")
+    assert direct_widget_calls(page) == ["line 2: state.number"]
 
 
 def test_spec_fields_take_their_range_from_the_field_table():

@@ -1,8 +1,8 @@
 """Sidebar controls shared by the pages: model, dataset and run lists.
 
-Each ``*_fields`` function declares the URL fields of a group of controls; the matching
-``*_controls`` function draws them (only those that apply to the current choices) and
-returns raw values. :func:`spec_fields` turns raw values into ``make_spec`` keywords,
+Each ``*_fields`` function declares a group of controls once (URL name, default, widget, label,
+help, range); a page puts the group in its ``CONTROLS`` table, and the matching ``*_controls``
+function draws them (only those that apply to the current choices) and returns raw values. :func:`spec_fields` turns raw values into ``make_spec`` keywords,
 raising :class:`SpecError` naming the field, so a page can draw every control first and
 report a bad value afterwards.
 """
@@ -70,11 +70,6 @@ def algorithms_for(model: str) -> tuple[str, ...]:
 def _family(model: str | None) -> str:
     family = model_family(model) if model is not None else None
     return family or "nonlinear"       # as before: anything but a known model offers the nonlinear set
-
-
-def label_of(labels: dict[str, str]):
-    """A format_func that falls back to the raw name."""
-    return lambda name: labels.get(name, str(name))
 
 
 def adapt_algorithms(model: str, chosen: Sequence[str]) -> list[str]:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.api import Outcome, run_spec
 from core.distributed import current_backend, run_all
-from core.spec import RunSpec, SpecError
+from core.spec import RunSpec
 
 from .display import run_with_progress
 from .navigation import require_app

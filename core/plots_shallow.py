@@ -551,12 +551,13 @@ def _mark_out_of_view(figure: go.Figure, points: list[tuple[float, float, str]],
     outside = len(below) + len(above)
     if outside:
         extreme = max(below + above, key=lambda p: abs(p[1]))[1]
-        notes.append(f"{outside} values outside the view (the farthest S = {extreme:.3g}), "
+        notes.append(f"{outside} values outside the view (the farthest S = {extreme:.3g}),<br>"
                      "drawn as ▼/▲ on its edge")
     if missing:
         notes.append(f"{missing} runs without an S (diverged)")
     if notes:
-        figure.add_annotation(text="; ".join(notes), x=0.01, y=0.02, xref="paper", yref="paper",
+        # One line each, short enough for a half-width chart.
+        figure.add_annotation(text="<br>".join(notes), x=0.01, y=0.02, xref="paper", yref="paper",
                               xanchor="left", yanchor="bottom", showarrow=False,
                               bgcolor="rgba(255,255,255,0.85)",
                               font=dict(size=FONT_SIZE - 3, color=DIVERGED_COLOR))

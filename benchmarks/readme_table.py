@@ -27,6 +27,8 @@ GOALS = {
                                                        None),
     ("engine", "engine_vs_autograd"): ("engine vs per-run autograd loop (x faster)", "", None),
     ("engine", "engine_vs_hand"): ("engine vs per-run hand-gradient loop (x faster)", "", None),
+    ("profile_engine", "ceiling_with_softplus"): ("engine/bare ceiling with the loss softplus every step "
+                                                  "(bare step / (bare step + softplus))", "", None),
     ("cnn", "sharpness_overhead"): ("extra time of sharpness every 20 steps", "<= 0.25",
                                     lambda v: v <= 0.25),
     ("cnn", "sharpness_estimate_speedup_per_run"): ("sharpness of all runs, batched vs autograd+ARPACK "

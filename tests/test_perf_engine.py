@@ -100,6 +100,8 @@ def test_every_benchmark_prints_one_json_object():
         "bench_cnn.py": ["--steps", "2", "--iters", "5", "--n", "20", "--repeat", "1", "--no-sequential",
                          "--sharpness-every", "2", "--sharpness-samples", "1"],
         "bench_scaling.py": ["--dims", "16,32", "--seeds", "2", "--max-iters", "200"],
+        "profile_engine.py": ["--steps", "2", "--iters", "5", "--n", "50", "--d", "5", "--repeat", "1"],
+        "profile_sharpness.py": ["--n", "20", "--steps", "2", "--iters", "6", "--every", "2", "--repeat", "1"],
     }
     for script, arguments in tiny.items():
         out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--format", "json",

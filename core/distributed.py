@@ -165,12 +165,8 @@ class Shard:
 
 def row_work(spec: RunSpec, n: int, d: int) -> int:
     """Multiply-adds of one run's iteration, roughly: n x (parameters, or pixels x filters)."""
-    if spec.model == "cnn":
-        per_point = d * spec.channels * spec.kernel_size ** 2 * spec.conv_layers
-    else:
-        from .models import build
-        per_point = build(spec).num_params(d)
-    return max(1, n) * max(1, per_point)
+    from .models import build
+    return max(1, n) * max(1, build(spec).point_work(d))
 
 
 def _split(count: int, parts: int) -> list[tuple[int, int]]:

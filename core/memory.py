@@ -25,13 +25,8 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     model = build(spec)
     p = model.num_params(d)
     batch = 2 * spec.batch_size                     # with perceptron companions at most
-    if spec.model == "cnn":
-        width = spec.channels * d * spec.conv_layers * 4   # activations kept for backward
-    else:
-        width = spec.width if spec.model == "mlp" else (2 if spec.model == "two_layer_conv" else 1)
-    data = n * d * (3 if spec.model == "two_layer_conv" else 2)
-    if spec.model == "cnn":
-        data += n * d * spec.kernel_size**2          # the shared patches of the first convolution
+    width = model.work_width()
+    data = model.data_values(n, d)
     params = batch * p * 4                          # theta, pullback, update, temporaries
     work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
@@ -60,8 +55,8 @@ def check_memory(spec: RunSpec, n: int, d: int, device: torch.device) -> None:
     need, budget = estimate_memory(spec, n, d), memory_budget(device)
     if need > budget:
         sizes = [("d", d), ("n", n), ("step_size", spec.batch_size)]
-        if spec.model == "mlp":
-            sizes.append(("width", spec.width))
+        if model_family(spec.model) != "shallow":
+            sizes.extend(build(spec).size_fields())
         biggest = max(sizes, key=lambda item: item[1])[0]
         raise SpecError(biggest, f"this spec needs about {_gib(need)} on {device.type}, over the "
                         f"budget of {_gib(budget)}; lower {biggest} (the sizes that count: n, d, "

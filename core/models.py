@@ -111,6 +111,29 @@ class Model(abc.ABC):
         """Margins built with autograd-tracked ops (for Hessian-vector products)."""
         return self.margins(theta, data)[0]
 
+    # Hooks with generic defaults: a model overrides those where it knows better.
+    def hessian_vector_products(self, data: SharedData, theta: torch.Tensor,
+                                activations: torch.Tensor | None = None):
+        """A closed-form V ↦ (H_r v_r)_r at the rows of ``theta`` (core.sharpness), or None:
+        then torch.func differentiates ``differentiable_margins``."""
+        return None
+
+    def point_work(self, d: int) -> int:
+        """Multiply-adds of one run's step per data point, roughly (shard planning)."""
+        return self.num_params(d)
+
+    def work_width(self) -> int:
+        """Values per (run, point) a step keeps (outputs, activations): the memory guard."""
+        return 1
+
+    def data_values(self, n: int, d: int) -> int:
+        """Values of the data and what ``prepare`` derives from it, on the device."""
+        return 2 * n * d
+
+    def size_fields(self) -> tuple[tuple[str, int], ...]:
+        """The model's own size fields a memory refusal may name, with their values."""
+        return ()
+
     def describe(self) -> str:
         return self.name
 
@@ -122,6 +145,10 @@ class Linear(Model):
 
     def num_params(self, d: int) -> int:
         return d + (1 if self.spec.bias else 0)
+
+    def hessian_vector_products(self, data, theta, activations=None):
+        from .sharpness import linear_hvp      # H = (1/n) Σ σ(mᵢ)σ(−mᵢ) xᵢxᵢᵀ
+        return linear_hvp(data, theta)
 
     def prepare(self, features, labels):
         design = features
@@ -175,6 +202,12 @@ class TwoLayerConv(Model):
     def homogeneity(self):
         return 2 if self.spec.activation in POSITIVELY_HOMOGENEOUS else None
 
+    def work_width(self):
+        return 2                                           # wᵀb and wᵀPb
+
+    def data_values(self, n, d):
+        return 3 * n * d                                   # b and the stacked [b; Pb]
+
     def outputs(self, theta, data):
         n = data.features.shape[0]
         pre = theta[:, 2:] @ data.stacked.T                 # (B, 2n): [wᵀb_i, wᵀPb_i]
@@ -205,6 +238,12 @@ class MLP(Model):
 
     def num_params(self, d):
         return self.spec.width * (d + 1)
+
+    def work_width(self):
+        return self.spec.width
+
+    def size_fields(self):
+        return (("width", self.spec.width),)
 
     def homogeneity(self):
         trained = self.spec.train
@@ -339,6 +378,24 @@ class CNN(Model):
         if self.batched and theta.shape[0] > 1:
             return self._forward(theta, data)
         return torch.cat([self._forward(row[None], data) for row in theta])
+
+    def point_work(self, d):
+        return d * self.spec.channels * self.spec.kernel_size ** 2 * self.spec.conv_layers
+
+    def work_width(self):
+        return self.spec.channels * self.image_pixels() * self.spec.conv_layers * 4   # kept for backward
+
+    def data_values(self, n, d):
+        return 2 * n * d + n * d * self.spec.kernel_size ** 2   # and the first convolution's patches
+
+    def image_pixels(self) -> int:
+        return math.prod(self.image_shape)
+
+    def hessian_vector_products(self, data, theta, activations=None):
+        if not self._closed_form():
+            return None
+        from .sharpness import pooled_cnn_hvp
+        return pooled_cnn_hvp(self, data, theta, activations)
 
     def _closed_form(self) -> bool:
         """One convolution and the average pool: outputs and gradients written out (below).

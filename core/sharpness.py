@@ -90,18 +90,15 @@ def hvp_at(model: Model, shared, theta: torch.Tensor, activations: torch.Tensor 
     diagonal). Everything that depends on θ alone is computed here, once. ``activations``: the
     pooled CNN's s(h) at these rows (n·HW, R·c) when the caller has them from its own forward
     pass (the engine does), so they are not computed again."""
-    if _pooled_cnn(model):
-        return _pooled_cnn_hvp(model, shared, theta, activations)
-    if getattr(model, "name", "") == "linear":
-        return _linear_hvp(model, shared, theta)
-    return _functional_hvp(model, shared, theta)
+    closed_form = model.hessian_vector_products(shared, theta, activations)
+    return closed_form if closed_form is not None else _functional_hvp(model, shared, theta)
 
 
 def _pooled_cnn(model: Model) -> bool:
     return getattr(model, "name", "") == "cnn" and model._closed_form()
 
 
-def _linear_hvp(model, shared, theta: torch.Tensor) -> HVP:
+def linear_hvp(shared, theta: torch.Tensor) -> HVP:
     """H = (1/n) Σ_i σ(m_i)σ(−m_i) x_i x_iᵀ with x_i = y_i b_i (the rows of ``signed``)."""
     signed = shared.signed
     _, curvature = _softplus_weights(theta @ signed.T)
@@ -129,7 +126,7 @@ def _functional_hvp(model, shared, theta: torch.Tensor) -> HVP:
     return product
 
 
-def _pooled_cnn_hvp(model, shared, theta: torch.Tensor, activations: torch.Tensor | None = None) -> HVP:
+def pooled_cnn_hvp(model, shared, theta: torch.Tensor, activations: torch.Tensor | None = None) -> HVP:
     """One convolution, activation s and a global average pool (models.CNN's closed-form case).
 
     With x̃ = [patch, 1] and κ_rc = [kernel, bias] of row r's channel c, h = κ_rc·x̃ and

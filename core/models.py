@@ -118,6 +118,10 @@ class Model(abc.ABC):
         then torch.func differentiates ``differentiable_margins``."""
         return None
 
+    def hvp_reuses_activations(self) -> bool:
+        """Whether ``hessian_vector_products`` takes the step's own activations (``saved[0]``)."""
+        return False
+
     def point_work(self, d: int) -> int:
         """Multiply-adds of one run's step per data point, roughly (shard planning)."""
         return self.num_params(d)
@@ -390,6 +394,9 @@ class CNN(Model):
 
     def image_pixels(self) -> int:
         return math.prod(self.image_shape)
+
+    def hvp_reuses_activations(self):
+        return self._closed_form()
 
     def hessian_vector_products(self, data, theta, activations=None):
         if not self._closed_form():

@@ -94,10 +94,6 @@ def hvp_at(model: Model, shared, theta: torch.Tensor, activations: torch.Tensor 
     return closed_form if closed_form is not None else _functional_hvp(model, shared, theta)
 
 
-def _pooled_cnn(model: Model) -> bool:
-    return getattr(model, "name", "") == "cnn" and model._closed_form()
-
-
 def linear_hvp(shared, theta: torch.Tensor) -> HVP:
     """H = (1/n) Σ_i σ(m_i)σ(−m_i) x_i x_iᵀ with x_i = y_i b_i (the rows of ``signed``)."""
     signed = shared.signed
@@ -288,7 +284,7 @@ class SharpnessMeter:
 
     def _activations(self, saved, rows: torch.Tensor, batch: int) -> torch.Tensor | None:
         """The pooled CNN's activations s(h) of the measured rows, from the sweep's forward."""
-        if saved is None or not _pooled_cnn(self.model):
+        if saved is None or not self.model.hvp_reuses_activations():
             return None
         hidden, channels = saved[0], self.model.spec.channels
         if hidden.dtype != self.shared.features.dtype:

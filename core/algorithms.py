@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import SpecError
-from .registry import MODEL_FAMILIES, _discover, model_family, models_of
+from .registry import MODEL_FAMILIES, Registry, model_family, models_of
 
 
 @dataclass(frozen=True)
@@ -58,34 +58,22 @@ class Algorithm:
         return dict(self.becomes).get(family)
 
 
-_ALGORITHMS: dict[str, Algorithm] = {}
-_DISCOVERED = False
-
-
-def register_algorithm(entry: Algorithm) -> Algorithm:
+def _check(entry: Algorithm) -> None:
     unknown = [f for f in entry.families if f not in MODEL_FAMILIES]
     if unknown or not entry.families:
         raise ValueError(f"algorithm {entry.name!r}: families must be among {', '.join(MODEL_FAMILIES)}")
     if entry.coefficients is None and not entry.continuous:
         raise ValueError(f"algorithm {entry.name!r} needs its coefficients (or continuous=True)")
-    if entry.name in _ALGORITHMS and _ALGORITHMS[entry.name] != entry:
-        raise ValueError(f"algorithm {entry.name!r} is registered twice")
-    _ALGORITHMS[entry.name] = entry
-    return entry
 
 
-def unregister_algorithm(name: str) -> None:
-    """Remove an entry (for tests that register an algorithm of their own)."""
-    _ALGORITHMS.pop(name, None)
+ALGORITHM_REGISTRY = Registry("algorithm", "core.algorithms", "algorithm_", _check)
+register_algorithm = ALGORITHM_REGISTRY.register
+unregister_algorithm = ALGORITHM_REGISTRY.unregister
 
 
 def algorithms() -> dict[str, Algorithm]:
     """Every registered algorithm: the built-ins (below), then each core/algorithm_*.py."""
-    global _DISCOVERED
-    if not _DISCOVERED:
-        _DISCOVERED = True
-        _discover("core.algorithms", "algorithm_")
-    return _ALGORITHMS
+    return ALGORITHM_REGISTRY.entries()
 
 
 def algorithm(name: str) -> Algorithm:

@@ -12,6 +12,36 @@ from dataclasses import dataclass
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable
 
+class Registry:
+    """Entries of one kind, by name. The built-ins are registered by importing ``builtins``;
+    more come from any ``core/<prefix>*.py`` module, imported the first time the entries are
+    read. ``check`` refuses an inconsistent entry (ValueError)."""
+
+    def __init__(self, what: str, builtins: str, prefix: str,
+                 check: Callable[[Any], None] | None = None):
+        self.what, self.builtins, self.prefix, self.check = what, builtins, prefix, check
+        self._entries: dict[str, Any] = {}
+        self._discovered = False
+
+    def register(self, entry):
+        if self.check is not None:
+            self.check(entry)
+        if entry.name in self._entries and self._entries[entry.name] != entry:
+            raise ValueError(f"{self.what} {entry.name!r} is registered twice")
+        self._entries[entry.name] = entry
+        return entry
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (for tests that register one of their own)."""
+        self._entries.pop(name, None)
+
+    def entries(self) -> dict[str, Any]:
+        if not self._discovered:
+            self._discovered = True
+            _discover(self.builtins, self.prefix)
+        return self._entries
+
+
 # (features b (n x d), labels y in {-1, +1}) or (b, y, fingerprint of the file it came from)
 Builder = Callable[[Any], tuple]
 
@@ -32,24 +62,13 @@ class DatasetKind:
     defaults: tuple[tuple[str, Any], ...] = ()   # its parameters' own defaults, e.g. classes
 
 
-_DATASETS: dict[str, DatasetKind] = {}
-_DISCOVERED = False
-
-
-def register_dataset(kind: DatasetKind) -> DatasetKind:
-    if kind.name in _DATASETS and _DATASETS[kind.name] != kind:
-        raise ValueError(f"dataset {kind.name!r} is registered twice")
-    _DATASETS[kind.name] = kind
-    return kind
+DATASET_REGISTRY = Registry("dataset", "core.datasets", "data_")
+register_dataset = DATASET_REGISTRY.register
 
 
 def datasets() -> dict[str, DatasetKind]:
     """Every registered data set: the built-ins (core.datasets), then each core/data_*.py."""
-    global _DISCOVERED
-    if not _DISCOVERED:
-        _DISCOVERED = True
-        _discover("core.datasets", "data_")
-    return _DATASETS
+    return DATASET_REGISTRY.entries()
 
 
 def dataset_kind(name: str) -> DatasetKind:
@@ -90,31 +109,19 @@ class ModelKind:
         return self.family != "shallow"
 
 
-_MODELS: dict[str, ModelKind] = {}
-_MODELS_DISCOVERED = False
-
-
-def register_model(kind: ModelKind) -> ModelKind:
+def _check_model(kind: ModelKind) -> None:
     if kind.family not in MODEL_FAMILIES:
         raise ValueError(f"model {kind.name!r}: family must be one of {', '.join(MODEL_FAMILIES)}")
-    if kind.name in _MODELS and _MODELS[kind.name] != kind:
-        raise ValueError(f"model {kind.name!r} is registered twice")
-    _MODELS[kind.name] = kind
-    return kind
 
 
-def unregister_model(name: str) -> None:
-    """Remove an entry (for tests that register a model of their own)."""
-    _MODELS.pop(name, None)
+MODEL_REGISTRY = Registry("model", "core.models", "model_", _check_model)
+register_model = MODEL_REGISTRY.register
+unregister_model = MODEL_REGISTRY.unregister
 
 
 def models() -> dict[str, ModelKind]:
     """Every registered model: the built-ins (core.models), then each core/model_*.py."""
-    global _MODELS_DISCOVERED
-    if not _MODELS_DISCOVERED:
-        _MODELS_DISCOVERED = True
-        _discover("core.models", "model_")
-    return _MODELS
+    return MODEL_REGISTRY.entries()
 
 
 def model_kind(name: str) -> ModelKind:

@@ -64,6 +64,9 @@ def _check(entry: Algorithm) -> None:
         raise ValueError(f"algorithm {entry.name!r}: families must be among {', '.join(MODEL_FAMILIES)}")
     if entry.coefficients is None and not entry.continuous:
         raise ValueError(f"algorithm {entry.name!r} needs its coefficients (or continuous=True)")
+    if "shallow" in entry.families and not entry.continuous and entry.name != "gd":
+        raise ValueError(f"algorithm {entry.name!r}: the shallow runner (core/shallow.py) steps gd "
+                         "and integrates continuous flows only")
 
 
 ALGORITHM_REGISTRY = Registry("algorithm", "core.algorithms", "algorithm_", _check)

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--algorithm", default="gd", choices=ALGORITHMS,
                        help="algorithm for models that name none")
     sweep.add_argument("--step-size", default="scaled", help="step for models that name none")
-    sweep.add_argument("--c", type=_FLOAT, default=1.0, help="the constant of the scaled rule")
+    sweep.add_argument("--c", type=_FLOAT, default=1.0, help="the constant of the scaled rule γ = c·n/λ₂, in [1e-09, 100]")
     sweep.add_argument("--d", dest="dims", type=_list_arg("d", int, geometric=True, limit=MAX_DIMS),
                        default=(16, 32, 64, 128, 256),
                        help=f"the dimensions: 16,32,...,2048 or 16:2048:x2; at most {MAX_DIMS} values")

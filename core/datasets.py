@@ -354,8 +354,10 @@ register_dataset(DatasetKind(
     "cifar10", "CIFAR-10, two classes (local folder)",
     lambda spec: cifar10(spec.path, spec.classes, spec.n), fields=("classes", "path"),
     fixed_shape=(None, 3072), default_shape=(1000, 3072), image_shape=(3, 32, 32),
-    needs_path=True, description="the official python batches in a local folder"))
+    needs_path=True, description="the official python batches in a local folder",
+    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                 "truck")))
 register_dataset(DatasetKind(
     "csv", "CSV upload", lambda spec: csv_file(spec.path, spec.label_column, spec.n),
-    fields=("path", "label_column"), needs_path=True,
+    fields=("path", "label_column"), needs_path=True, upload=True,
     description="a file with a label column and numeric features"))

@@ -18,8 +18,9 @@ from .registry import datasets_reading
 # read when used: a registered entry is a choice wherever these are.
 MODELS = Names(models)
 READOUTS = ("avg", "linear")
-DATASETS = tuple(registered_datasets())
-IMAGE_DATASETS = tuple(name for name, kind in registered_datasets().items() if kind.image_shape)
+DATASETS = Names(registered_datasets)
+IMAGE_DATASETS = Names(lambda: (name for name, kind in registered_datasets().items()
+                                if kind.image_shape))
 ALGORITHMS = Names(algorithm_entries)
 SHALLOW_INITS = ("explicit", "random", "fig3")
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh")
@@ -80,8 +81,7 @@ def _companions() -> str:
 
 def _read_by_data(field: str) -> Rule:
     """A data-set parameter matters when the spec's data set reads it (its registry entry)."""
-    names = datasets_reading(field)
-    return lambda spec: _classifier(spec) and spec.dataset in names
+    return lambda spec: _classifier(spec) and spec.dataset in datasets_reading(field)
 
 
 def _data_sets(field: str) -> str:

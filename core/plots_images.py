@@ -17,13 +17,11 @@ import plotly.graph_objects as go
 from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, _view_values, base_figure, clean,
                     empty_figure, format_step, honest_view, seed_range, shade, step_colors,
                     tidy_log_axis)
+from .registry import dataset_kind
 from .results import RunRecord, SweepResult
 
 KERNEL_DASHES = ("solid", "dash", "longdash", "dashdot", "longdashdot")
 LINEAR_DASH = "dot"
-DIGIT_NAMES = {i: str(i) for i in range(10)}
-CIFAR_NAMES = {0: "airplane", 1: "automobile", 2: "bird", 3: "cat", 4: "deer", 5: "dog",
-               6: "frog", 7: "horse", 8: "ship", 9: "truck"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,9 @@ class Series:
 
 
 def class_names(dataset: str) -> dict[int, str]:
-    return CIFAR_NAMES if dataset == "cifar10" else DIGIT_NAMES
+    """Class number -> name, from the data set's registry entry (else the numbers)."""
+    named = dataset_kind(dataset).class_names
+    return dict(enumerate(named)) if named else {i: str(i) for i in range(10)}
 
 
 def _dash(series: Series, kernels: Sequence[int]) -> str:

@@ -3,7 +3,8 @@
 ``core/model_<name>.py`` that calls :func:`register_model` (the built-in models are registered
 at the end of core/models.py). They are found automatically, and the field table, validation,
 the CLI's choices, the schema and the dashboard's labels and controls all follow from their
-entries. Algorithms have their own registry in core/algorithms.py."""
+entries. Algorithms are registered in core/algorithms.py; one :class:`Registry` class keeps
+all three."""
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,10 @@ class DatasetKind:
     max_n: int | None = None
     image_shape: tuple[int, int, int] | None = None             # (channels, height, width)
     needs_path: bool = False
+    upload: bool = False                         # the path is a file the visitor uploads
     description: str = ""
     defaults: tuple[tuple[str, Any], ...] = ()   # its parameters' own defaults, e.g. classes
+    class_names: tuple[str, ...] = ()            # what the class numbers mean (default: the numbers)
 
 
 DATASET_REGISTRY = Registry("dataset", "core.datasets", "data_")

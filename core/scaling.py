@@ -185,6 +185,9 @@ def _row_slopes(x: np.ndarray, values: np.ndarray) -> np.ndarray:
     return slope[(counts >= 2) & np.isfinite(slope)]
 
 
+C_RANGE = (1e-9, 100.0)     # the constant c of the scaled rule γ = c·n/λ₂
+
+
 def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: float = 1.0,
                      use_cache: bool = True,
                      progress: Callable[[float], None] | None = None) -> ScalingResult:
@@ -192,8 +195,8 @@ def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: flo
     dims = sorted(set(int(d) for d in dims))
     if not dims:
         raise SpecError("d", "needs at least one dimension")
-    if not 0 < c <= 100:
-        raise SpecError("c", f"must be in (0, 100], got {c}")
+    if not C_RANGE[0] <= c <= C_RANGE[1]:
+        raise SpecError("c", f"must be in [{C_RANGE[0]:g}, {C_RANGE[1]:g}], got {c:g}")
     result = ScalingResult(curves, list(dims), list(base.seeds), c, {}, {}, base=base)
     pairs = [(cv, d) for cv in curves for d in dims]
     specs = []

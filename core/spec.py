@@ -17,17 +17,10 @@ from .errors import SpecError
 from .lists import parse_list, parse_number
 from .algorithms import mismatch
 from .registry import dataset_kind, model_kind
-from .registry import datasets as registered_datasets
 
 from .fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, BY_QUERY, DATASETS, DEVICES, DTYPES, FIELDS,
                      IMAGE_DATASETS, MAX_BATCH, MAX_D, MAX_DIMS, MAX_ITERS, MAX_N, MODELS, READOUTS,
                      SHALLOW_INITS, STEP_SIZE_RANGE, TRAINED_LAYERS)
-
-# Datasets whose size is fixed by their definition, and their defaults: name -> (n, d).
-FIXED_SHAPES = {name: kind.fixed_shape for name, kind in registered_datasets().items()
-                if kind.fixed_shape != (None, None)}
-DEFAULT_SHAPES = {name: kind.default_shape for name, kind in registered_datasets().items()}
-
 
 def _fmt_float(x: float) -> str:
     if math.isinf(x) or math.isnan(x):

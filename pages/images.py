@@ -10,8 +10,10 @@ from core import plots_images as pi
 from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
                        make_spec, parse_field)
 from ui.display import cache_note, chart, result_downloads, show_error, table
-from core.fields import field_range
+from core.fields import BY_NAME, field_range
+from core.registry import dataset_kind, model_kind
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
+from ui.controls import MODEL_LABELS as REGISTERED_MODEL_LABELS
 from ui.page import formulas_on_demand, open_page, run_specs
 from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
@@ -19,7 +21,8 @@ PAGE = "images"
 MAX_KERNELS = 6
 VIEWS = {"runs": "Runs (iterations to 100 %, sharpness)", "solve": "Iterations to 100 % "
          "and accuracy", "images": "The images"}
-MODEL_LABELS = {"cnn": "CNN (kernel sizes below)", "linear": "linear  g(b) = vᵀb"}
+MODEL_LABELS = {"cnn": "CNN (kernel sizes below)", "linear": REGISTERED_MODEL_LABELS["linear"]}
+
 INTRO = """
 Full-batch GD on small CNNs of several kernel sizes and on the linear model, on two classes of
 digits. At the defaults (digits 0 against 1, η = 0.5 and 2): the CNN's sharpness climbs to the
@@ -58,10 +61,14 @@ CONTROLS = [
     text("kernel_size", "3, 5", "Kernel sizes k",
          help="several: one batched sweep per kernel size, e.g. 3, 5, 7 or 1:7:x2"),
     spec_number("channels", "Channels C"),
-    choice("conv_layers", 1, [1, 2], "Convolution layers"),
+    choice("conv_layers", BY_NAME["conv_layers"].default,
+           range(int(BY_NAME["conv_layers"].low), int(BY_NAME["conv_layers"].high) + 1),
+           "Convolution layers"),
     choice("readout", "avg", READOUTS, "Readout",
            labels={"avg": "global average pool", "linear": "linear (every pixel)"}),
-    choice("activation", "relu", ACTIVATIONS, "Activation s", labels=ACTIVATION_LABELS),
+    choice("activation", model_kind("cnn").default_activation, ACTIVATIONS, "Activation s",
+           labels=ACTIVATION_LABELS),
+    spec_number("leak", "Leak (negative slope)"),
     spec_number("init_scale", "Init scale s", help="weights N(0, s²/fan-in), biases 0"),
     text("step_size", "0.5, 2", "Step sizes η",
          help="several, batched in one run per model: e.g. 1, 4 or 0.5:8:x2"),
@@ -74,22 +81,27 @@ CONTROLS = [
     choice("dtype", "float32", DTYPES, "Precision"),
     view("view", "runs", VIEWS),
 ]
+# The CNN controls, in the table's order: the page's baseline and kernel-size list, and what the
+# CNN's registry entry reads (the leak is drawn only for leaky ReLU).
+CNN_CONTROLS = tuple(f.name for f in CONTROLS if f.name != "leak" and (
+    f.name in ("baseline", "kernel_size") or f.name in model_kind("cnn").fields))
 
 
 def controls(state: UrlState) -> dict:
     values: dict = {}
     st.sidebar.header("Data")
     values["dataset"] = state.draw("dataset")
-    if values["dataset"] == "cifar10":
+    if dataset_kind(values["dataset"]).needs_path:
         values["path"] = state.draw("path")
     values["classes"] = state.draw("classes")
     values["n"] = state.draw("n")
     st.sidebar.header("Model")
     values["model"] = state.draw("model")
     if values["model"] == "cnn":
-        for name in ("baseline", "kernel_size", "channels", "conv_layers", "readout",
-                     "activation", "init_scale"):
+        for name in CNN_CONTROLS:
             values[name] = state.draw(name)
+            if name == "activation" and values[name] == "leaky_relu":
+                values["leak"] = state.draw("leak")
     st.sidebar.header("Runs")
     for name in ("step_size", "seed", "max_iters", "sharpness_every", "run_to_max"):
         values[name] = state.draw(name)
@@ -111,16 +123,15 @@ def build_specs(values: dict) -> list[tuple[int | None, RunSpec]]:
                   sharpness_every=values["sharpness_every"], run_to_max=values["run_to_max"],
                   history_points=values["history_points"], dtype=values["dtype"],
                   perceptron_gap=False)
-    if values["dataset"] == "cifar10":
+    if dataset_kind(values["dataset"]).needs_path:
         common["path"] = values.get("path", "").strip()
     for name in ("max_iters", "sharpness_every", "history_points"):
         if common[name] is None:
             raise SpecError(name, "needs a value")
     specs: list[tuple[int | None, RunSpec]] = []
     if values["model"] == "cnn":
-        kernels = parse_list("kernel_size", values["kernel_size"], int, geometric=True)
-        if len(kernels) > MAX_KERNELS:
-            raise SpecError("kernel_size", f"at most {MAX_KERNELS} kernel sizes, got {len(kernels)}")
+        kernels = parse_list("kernel_size", values["kernel_size"], int, geometric=True,
+                             limit=MAX_KERNELS)
         for name in ("channels", "init_scale"):
             if values[name] is None:
                 raise SpecError(name, "needs a value")
@@ -130,6 +141,7 @@ def build_specs(values: dict) -> list[tuple[int | None, RunSpec]]:
                                             conv_layers=values["conv_layers"],
                                             readout=values["readout"],
                                             activation=values["activation"],
+                                            leak=values.get("leak", BY_NAME["leak"].default),
                                             init_scale=values["init_scale"], **common)))
     if values["model"] == "linear" or values.get("baseline"):
         specs.append((None, make_spec(model="linear", **common)))

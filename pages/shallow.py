@@ -109,7 +109,7 @@ CONTROLS = [
     number("eta_lambda_max", 3.0, "Largest ηλ(0)", bounds=RATIO_RANGE),
     number("eta_lambda_count", 60, "Points per scale", int, bounds=(1, MAX_BATCH)),
     number("fig3_iters", 3000, "Iterations T", int, bounds=(1, MAX_ITERS)),
-    number("fig3_tol", 1e-8, "Tolerance on |ε|", bounds=(0, 1e6), format="%.3g"),
+    number("fig3_tol", 1e-8, "Tolerance on |ε|", bounds=field_range("tol"), format="%.3g"),
     # orbit diagram
     number("orbit_min", 0.8, "Smallest η|Φ|", bounds=RATIO_RANGE),
     number("orbit_max", 1.6, "Largest η|Φ|", bounds=RATIO_RANGE),
@@ -117,7 +117,8 @@ CONTROLS = [
            bounds=(MIN_ORBIT, MAX_ORBIT)),
     number("orbit_x0", 0.7, "Start a₀ = b₀ = x₀", bounds=(-1e6, 1e6)),
     number("orbit_iters", 2000, "Iterations T", int, bounds=(1, MAX_ITERS)),
-    number("orbit_tail", 64, "Last K iterations kept", int, bounds=(0, 10_000)),
+    number("orbit_tail", 64, "Last K iterations kept", int,
+           bounds=(1, field_range("tail_points")[1])),
     choice("orbit_y", "residual", ["residual", "product"], "Plot",
            labels={"residual": "ε = aᵀb − Φ", "product": "aᵀb"}),
     # catapult
@@ -348,8 +349,6 @@ def orbit_view(state: UrlState) -> None:
         steps = tuple(float(x) for x in np.linspace(low, high, count) / abs(phi))
         spec = make_spec(model="shallow_linear", phi=phi, a=(x0,), b=(x0,), step_sizes=steps,
                          max_iters=iters, run_to_max=True, tail_points=tail, history_points=16)
-        if not spec.tail_points:
-            raise SpecError("orbit_tail", "keep at least one iteration (K ≥ 1)")
         (outcome,), cached, seconds = run_specs([spec], f"{count} step sizes")
     except SpecError as error:
         show_error(error)

@@ -161,3 +161,47 @@ def test_registries_refuse_inconsistent_entries():
     with pytest.raises(ValueError, match="family"):
         register_model(ModelKind("bad", "bad", "quadratic"))
     assert "bad" not in algorithms() and "bad" not in models()
+
+
+def test_the_dashboard_draws_the_controls_a_registered_model_reads(toy_model):
+    """A new model's controls follow its entry's fields: linear_copy reads only `bias`."""
+    from tests.app_helpers import open_page
+
+    at = open_page("dynamics", {"model": "linear_copy"})
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="dynamics.model").value == "linear_copy"
+    assert at.checkbox(key="dynamics.bias") is not None
+    shown = {widget.key for widget in at.selectbox} | {widget.key for widget in at.number_input}
+    assert "dynamics.activation" not in shown and "dynamics.init_scale" not in shown
+    # the model that reads the nonlinear fields gets them (a control for the rule above)
+    mlp = open_page("dynamics", {"model": "mlp"})
+    keys = {widget.key for widget in mlp.selectbox} | {widget.key for widget in mlp.number_input}
+    assert {"dynamics.activation", "dynamics.width", "dynamics.train",
+            "dynamics.init_scale"} <= keys
+
+
+def test_a_data_set_registered_at_run_time_is_a_choice_at_once():
+    from core.registry import DATASET_REGISTRY, DatasetKind, register_dataset
+
+    def two_lines(spec):
+        b = np.array([[1.0, 0.5], [1.0, -0.5], [-1.0, 0.5], [-1.0, -0.5]])
+        return b, np.array([1.0, 1.0, -1.0, -1.0])
+
+    with pytest.raises(SpecError, match="dataset"):
+        make_spec(dataset="two_lines")
+    register_dataset(DatasetKind("two_lines", "two lines", two_lines, fields=("margin",),
+                                 fixed_shape=(4, 2), default_shape=(4, 2)))
+    try:
+        assert "two_lines" in fields.DATASETS
+        spec = make_spec(dataset="two_lines", step_sizes=(1.0,), max_iters=20)
+        assert "margin" in spec.relevant_fields()      # the entry says it reads it
+        assert run_spec(spec, use_cache=False).result.runs[0].iterations_to_solve == 1
+    finally:
+        DATASET_REGISTRY.unregister("two_lines")
+    assert "two_lines" not in fields.DATASETS
+
+
+def test_the_shallow_runner_refuses_a_stepped_algorithm_it_cannot_run():
+    with pytest.raises(ValueError, match="shallow runner"):
+        register_algorithm(Algorithm("shallow_momentum", "momentum", ("shallow",), margin_perceptron))
+    assert "shallow_momentum" not in algorithms()

@@ -158,3 +158,16 @@ def test_cifar10_folder(tmp_path, monkeypatch):
     assert "class cat (label −1, top) and dog" in title(chart(at, "the images"))
     assert "no sharpness measured" in str(chart(at, "sharpness")["layout"]["annotations"])
     assert at.query_params["path"] == str(tmp_path)
+
+
+def test_leaky_relu_shows_its_slope_and_the_runs_use_it():
+    at = open_extra("images", {"activation": "leaky_relu", "leak": "0.3", "kernel_size": "3",
+                              "step_size": "2", "max_iters": "20", "sharpness_every": "0"})
+    assert_clean(at)
+    assert at.number_input(key=KEY + "leak").value == 0.3
+    assert at.query_params["leak"] == "0.3"
+    ids = " ".join(code.value for code in at.code)
+    assert "leak=0.3" in ids and "activation=leaky_relu" in ids, ids
+    relu = open_extra("images", {"kernel_size": "3", "step_size": "2", "max_iters": "20",
+                                "sharpness_every": "0"})
+    assert "leak" not in relu.query_params          # the slope only matters for leaky ReLU

@@ -12,18 +12,21 @@ from core.site import PAGES
 from tests.app_helpers import ROOT, page_controls
 from ui.state import FIELD_RANGES, Field
 
-WIDGET_METHODS = {"number", "text", "checkbox", "selectbox", "multiselect", "select_slider"}
+# UrlState's own widget methods and Streamlit's input widgets, whoever the receiver is
+# (st, st.sidebar, a column): a control drawn any of these ways bypasses its declaration.
+WIDGET_METHODS = {"number", "text", "checkbox", "selectbox", "multiselect", "select_slider",
+                  "number_input", "text_input", "text_area", "radio", "slider", "toggle",
+                  "date_input", "color_picker", "pills", "segmented_control"}
 
 
 def direct_widget_calls(path) -> list[str]:
-    """``state.number(...)``-style calls in a page: widgets drawn around its table."""
+    """Calls like ``state.number(...)`` or ``st.sidebar.text_input(...)`` in a file."""
     calls = []
     for node in ast.walk(ast.parse(path.read_text())):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in WIDGET_METHODS and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == "state"):
-            calls.append(f"line {node.lineno}: state.{node.func.attr}")
-    return calls
+                and node.func.attr in WIDGET_METHODS):
+            calls.append(f"line {node.lineno}: {node.func.attr}")
+    return sorted(calls, key=lambda call: int(call.split()[1][:-1]))
 WITH_CONTROLS = [page for page in PAGES if page.url_path not in ("home",)]
 
 
@@ -40,24 +43,34 @@ def test_every_control_is_declared_once_with_a_label(page):
             assert declared.bounds is not None, f"{declared.name} has no range"
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.url_path)
-def test_pages_draw_controls_only_from_their_table(page):
-    assert direct_widget_calls(ROOT / page.file) == []
+@pytest.mark.parametrize("file", [page.file for page in PAGES] + ["ui/controls.py"])
+def test_controls_are_drawn_only_from_their_declarations(file):
+    assert direct_widget_calls(ROOT / file) == []
 
 
 def test_the_widget_check_sees_a_direct_call(tmp_path):
     page = tmp_path / "page.py"
-    page.write_text("def controls(state):\n    return state.number('n', 'n', int)\n")
-    assert direct_widget_calls(page) == ["line 2: state.number"]
+    page.write_text("def controls(state):\n    return state.number('n', 'n', int)\n"
+                    "st.sidebar.text_input('x')\n")
+    assert direct_widget_calls(page) == ["line 2: number", "line 3: text_input"]
 
 
-def test_spec_fields_take_their_range_from_the_field_table():
+def test_spec_fields_take_their_range_and_choices_from_the_field_table():
     for page in WITH_CONTROLS:
         for declared in page_controls(page.file):
             spec = BY_QUERY.get(declared.name)
-            if declared.widget == "number" and spec is not None and not spec.is_list:
-                assert declared.bounds == (spec.low, spec.high), (page.file, declared.name)
+            if spec is None or spec.is_list:
+                continue
+            where = (page.file, declared.name)
+            if declared.widget == "number":
+                assert declared.bounds == (spec.low, spec.high), where
                 assert FIELD_RANGES[declared.name] == declared.bounds
+            elif declared.widget == "select" and declared.options:
+                if spec.choices:                      # a page may offer a subset
+                    assert set(declared.options) <= set(spec.choices), where
+                elif spec.low is not None:            # numbers offered as choices
+                    assert all(spec.low <= o <= spec.high for o in declared.options), where
+                    assert len(declared.options) == spec.high - spec.low + 1, where
 
 
 def test_a_declared_range_is_checked_in_the_url_and_named():

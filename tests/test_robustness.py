@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from core.api import run_spec
 from core.cache import ResultCache, encode
-from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, FIXED_SHAPES, MODELS, SpecError, make_spec,
+from core.registry import dataset_kind
+from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MODELS, SpecError, make_spec,
                        parse_field)
 
 from .conftest import ROOT
@@ -87,7 +88,7 @@ def raw_specs(draw, csv_names):
     }
     size = draw(st.sampled_from(["small", "small", "small", "small", "huge", "none"]))
     if size == "small":
-        fields["d"] = draw(st.integers(1, 12)) if fields["dataset"] not in FIXED_SHAPES else None
+        fields["d"] = draw(st.integers(1, 12)) if dataset_kind(fields["dataset"]).fixed_shape == (None, None) else None
         fields["n"] = draw(st.integers(3, 24))
     elif size == "huge":
         fields["d"] = draw(st.sampled_from([200_000, 1_000_000]))

@@ -16,10 +16,10 @@ import streamlit as st
 
 from core.lists import DEFAULT_LIMIT
 from core.lists import parse_list as bounded_list
-from core.fields import BY_NAME, field_help, field_range
+from core.fields import BY_NAME, FIELDS, field_help, field_range
 from core.algorithms import algorithms as algorithm_entries
 from core.algorithms import algorithms_on
-from core.registry import Lookup, Names, dataset_kind, model_family, models
+from core.registry import Lookup, Names, dataset_kind, model_family, model_kind, models
 from core.registry import datasets as registered_datasets
 from core.settings import env_number
 from core.uploads import check_visitor_path, save_upload
@@ -33,7 +33,7 @@ from .state import Field, UrlState, choice, flag, number, spec_number, text
 # Models and algorithms, their labels and which goes with which: views of the registries
 # (core/registry.py, core/algorithms.py), read when used.
 MODEL_LABELS = Lookup(lambda: {name: kind.label for name, kind in models().items()})
-DATASET_LABELS = {name: kind.label for name, kind in registered_datasets().items()}
+DATASET_LABELS = Lookup(lambda: {name: kind.label for name, kind in registered_datasets().items()})
 ACTIVATION_LABELS = {"identity": "identity", "relu": "ReLU", "leaky_relu": "leaky ReLU",
                      "tanh": "tanh"}
 # The classifiers of science.md §1–2 that run on any data set (the image models have their
@@ -51,15 +51,18 @@ UPLOAD_LIMIT_MB = max(1, math.ceil(env_number("GDX_UPLOAD_LIMIT_MB")))
 
 # ---------------------------------------------------------------------- parsing
 # How many values a page's list box may hold (a bounded parse: core.lists).
-PAGE_LIST_LIMITS = {"step_size": MAX_BATCH, "seed": MAX_BATCH, "dims": MAX_DIMS, "d": MAX_DIMS,
-                    "kernel_size": 15, "scales": 64, "cat_eta_lambda": 256}
+# Spec list fields take theirs from the field table; a page's own lists declare theirs here
+# or pass ``limit``.
+PAGE_LIST_LIMITS = {**{f.url_name: f.list_limit for f in FIELDS if f.is_list},
+                    "dims": MAX_DIMS, "d": MAX_DIMS, "scales": 64, "cat_eta_lambda": 256}
 
 
-def parse_list(field: str, text: str, kind: type, geometric: bool = False) -> tuple:
+def parse_list(field: str, text: str, kind: type, geometric: bool = False,
+               limit: int | None = None) -> tuple:
     """``"0.1,1,10"``, ``"1e-3:1e2:log20"``, ``"16:2048:x2"``, ``"0:7"`` or ``"16,32,...,256"``,
     refused (naming the field and its limit) before a list over the limit is built."""
     return bounded_list(field, "" if text is None else str(text), kind, geometric=geometric,
-                        limit=PAGE_LIST_LIMITS.get(field, DEFAULT_LIMIT))
+                        limit=limit or PAGE_LIST_LIMITS.get(field, DEFAULT_LIMIT))
 
 
 def algorithms_for(model: str) -> tuple[str, ...]:
@@ -100,29 +103,31 @@ def model_fields(default_model: str = "linear") -> list[Field]:
     ]
 
 
+# The order the model parameters are drawn in; each model draws those its registry entry reads.
+MODEL_PARAMETERS = ("bias", "activation", "leak", "width", "train", "init_scale")
+
+
 def model_controls(state: UrlState, container=None, models: Sequence[str] = CLASSIFIER_MODELS,
                    choose_model: bool = True) -> dict[str, Any]:
+    """The model choice, then the parameters the chosen model reads (its registry entry's
+    fields); with ``choose_model=False`` those any nonlinear model of ``models`` reads."""
     values: dict[str, Any] = {}
     if choose_model:
         values["model"] = state.draw("model", container, options=list(models))
-    model = values.get("model")
-    if model == "linear":
-        values["bias"] = state.draw("bias", container)
-        return values
-    values["activation"] = state.draw("activation", container)
-    if values["activation"] == "leaky_relu":
-        values["leak"] = state.draw("leak", container)
-    if model == "mlp" or model is None:
-        values["width"] = state.draw("width", container)
-        if model == "mlp":
-            values["train"] = state.draw("train", container)
-    values["init_scale"] = state.draw("init_scale", container)
+        read = set(model_kind(values["model"]).fields)
+    else:
+        read = {field for name in models if model_family(name) == "nonlinear"
+                for field in model_kind(name).fields}
+    for name in MODEL_PARAMETERS:
+        if name not in read or name not in state.fields:
+            continue
+        if name == "leak" and values.get("activation") != "leaky_relu":
+            continue
+        values[name] = state.draw(name, container)
     return values
 
 
 # ---------------------------------------------------------------------- dataset
-DATA_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column")
-
 
 def dataset_fields(default_dataset: str, datasets: Sequence[str] = DATASETS,
                    n: int | None = None, d: int | None = None) -> list[Field]:
@@ -176,25 +181,29 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
             state.set("d", default_d)
         values["d"] = state.draw("d", box)
     for name in kind.fields:                  # the parameters its registry entry reads
-        if name in ("mu", "margin", "data_seed", "classes"):
+        if name == "path" and kind.upload:
+            values["path"] = _uploaded_path(state, box)
+        elif name in state.fields:
             values[name] = state.draw(name, box)
-    if kind.needs_path and dataset != "csv":
-        values["path"] = state.draw("path", box)
-    if dataset == "csv":
-        upload = box.file_uploader("CSV file (numeric features and one label column)",
-                                   type=["csv"], key=state.key("upload"),
-                                   max_upload_size=UPLOAD_LIMIT_MB)
-        if upload is not None:
-            try:
-                state.set("path", save_upload(upload.getvalue()))
-            except SpecError as error:
-                show_error(error)
-        state.mark_shown("path")
-        values["path"] = state.get("path")
-        values["label_column"] = state.draw("label_column", box)
-        if values["path"]:
-            box.caption(f"Using upload {os.path.basename(values['path'])[:12]}…")
     return values
+
+
+def _uploaded_path(state: UrlState, box) -> str:
+    """An upload widget standing in for the path: the file is saved under the uploads folder
+    and its path kept (and put in the URL like a typed one)."""
+    upload = box.file_uploader("CSV file (numeric features and one label column)",
+                               type=["csv"], key=state.key("upload"),
+                               max_upload_size=UPLOAD_LIMIT_MB)
+    if upload is not None:
+        try:
+            state.set("path", save_upload(upload.getvalue()))
+        except SpecError as error:
+            show_error(error)
+    state.mark_shown("path")
+    path = state.get("path")
+    if path:
+        box.caption(f"Using upload {os.path.basename(path)[:12]}…")
+    return path
 
 
 def check_upload_path(path: str) -> None:

@@ -68,8 +68,9 @@ class Companion:
 
 def plan_companion(spec: RunSpec, model: Model, theta0: np.ndarray, device) -> Companion | None:
     """The perceptron runs carried beside the main runs: the algorithm entry's companion for
-    the model's family. On a linear model (θ_0 = 0) one perceptron row at γ = 1 serves every
-    main row (gap ‖θ/γ − θ̂‖); otherwise each main row gets its own (direction gap)."""
+    the model's family. On a linear model that starts at θ_0 = 0 one perceptron row at γ = 1
+    serves every main row (gap ‖θ/γ − θ̂‖); otherwise each main row gets its own (direction
+    gap)."""
     if not spec.perceptron_gap:
         return None
     family = model_family(spec.model)
@@ -77,7 +78,7 @@ def plan_companion(spec: RunSpec, model: Model, theta0: np.ndarray, device) -> C
     if companion is None:
         return None
     batch = spec.batch_size
-    if family == "linear":
+    if family == "linear" and model.starts_at_zero():
         return Companion(companion, torch.zeros(batch, dtype=torch.long, device=device),
                          torch.ones(1, dtype=torch.float64), theta0[:1].copy(), True)
     steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=torch.float64)

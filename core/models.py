@@ -118,6 +118,11 @@ class Model(abc.ABC):
         then torch.func differentiates ``differentiable_margins``."""
         return None
 
+    def starts_at_zero(self) -> bool:
+        """θ₀ = 0 for every run: then θ_t/γ of GD is compared with one perceptron run at γ = 1
+        (the perceptron gap ‖θ/γ − θ̂‖); otherwise each run gets its own (direction gap)."""
+        return False
+
     def hvp_reuses_activations(self) -> bool:
         """Whether ``hessian_vector_products`` takes the step's own activations (``saved[0]``)."""
         return False
@@ -164,6 +169,9 @@ class Linear(Model):
 
     def init(self, d, seed):
         return np.zeros(self.num_params(d))
+
+    def starts_at_zero(self):
+        return True
 
     def homogeneity(self):
         return 1

@@ -205,3 +205,35 @@ def test_the_shallow_runner_refuses_a_stepped_algorithm_it_cannot_run():
     with pytest.raises(ValueError, match="shallow runner"):
         register_algorithm(Algorithm("shallow_momentum", "momentum", ("shallow",), margin_perceptron))
     assert "shallow_momentum" not in algorithms()
+
+
+class RandomStartLinear(Linear):
+    """A linear model that starts at a random θ₀ (the classifier engine's generic init)."""
+
+    name = "linear_random_start"
+
+    def init(self, d, seed):
+        return np.random.default_rng(seed).standard_normal(self.num_params(d))
+
+    def starts_at_zero(self):
+        return False
+
+
+def test_the_perceptron_gap_of_a_linear_model_with_a_random_start_is_per_run():
+    from core.engine import plan_companion
+
+    kind = register_model(ModelKind("linear_random_start", "linear, random start", "linear",
+                                    RandomStartLinear, fields=("bias",)))
+    try:
+        for name, shared in (("linear", True), ("linear_random_start", False)):
+            spec = make_spec(model=name, dataset="gaussian", n=10, d=3, step_sizes=(1.0, 10.0),
+                             seeds=(0, 1), max_iters=5)
+            model = MODEL_CLASSES[name](spec)
+            theta0 = np.stack([model.init(3, s) for _ in spec.step_sizes for s in spec.seeds])
+            companion = plan_companion(spec, model, theta0, torch.device("cpu"))
+            assert companion.linear is shared
+            assert len(set(companion.rows_of_main.tolist())) == (1 if shared else 4)
+            result = run_spec(spec, use_cache=False).result
+            assert all(np.isfinite(r.history["perceptron_gap"]).all() for r in result.runs)
+    finally:
+        unregister_model(kind.name)

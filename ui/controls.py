@@ -99,7 +99,7 @@ def model_fields(default_model: str = "linear") -> list[Field]:
         spec_number("init_scale", "Init scale s",
                     help="θ₀ = s·N(0, I)/√p, so ‖θ₀‖ ≈ s (the linear model starts at θ₀ = 0)"),
         flag("bias", BY_NAME["bias"].default, "with a bias term", help=field_help("bias")),
-        choice("train", BY_NAME["train"].default, TRAINED_LAYERS, "Trained layers"),
+        choice("train", BY_NAME["train"].default, TRAINED_LAYERS, "Trained layers (MLP)"),
     ]
 
 

@@ -88,23 +88,19 @@ def adapt_algorithms(model: str, chosen: Sequence[str]) -> list[str]:
 
 # ---------------------------------------------------------------------- model
 def model_fields(default_model: str = "linear") -> list[Field]:
-    """The model controls, declared once; ranges, help and defaults come from the field table
-    (the activation's table default is "the model's own", which for these classifiers is the
-    identity)."""
+    """The model controls, declared once and in the order they are drawn; ranges, help and
+    defaults come from the field table (the activation's table default is "the model's own",
+    which for these classifiers is the identity)."""
     return [
         choice("model", default_model, CLASSIFIER_MODELS, "Model", labels=MODEL_LABELS),
+        flag("bias", BY_NAME["bias"].default, "with a bias term", help=field_help("bias")),
         choice("activation", "identity", ACTIVATIONS, "Activation s", labels=ACTIVATION_LABELS),
         spec_number("leak", "Leak (negative slope)"),
         spec_number("width", "Hidden width m (MLP)"),
+        choice("train", BY_NAME["train"].default, TRAINED_LAYERS, "Trained layers (MLP)"),
         spec_number("init_scale", "Init scale s",
                     help="θ₀ = s·N(0, I)/√p, so ‖θ₀‖ ≈ s (the linear model starts at θ₀ = 0)"),
-        flag("bias", BY_NAME["bias"].default, "with a bias term", help=field_help("bias")),
-        choice("train", BY_NAME["train"].default, TRAINED_LAYERS, "Trained layers (MLP)"),
     ]
-
-
-# The order the model parameters are drawn in; each model draws those its registry entry reads.
-MODEL_PARAMETERS = ("bias", "activation", "leak", "width", "train", "init_scale")
 
 
 def model_controls(state: UrlState, container=None, models: Sequence[str] = CLASSIFIER_MODELS,
@@ -118,9 +114,7 @@ def model_controls(state: UrlState, container=None, models: Sequence[str] = CLAS
     else:
         read = {field for name in models if model_family(name) == "nonlinear"
                 for field in model_kind(name).fields}
-    for name in MODEL_PARAMETERS:
-        if name not in read or name not in state.fields:
-            continue
+    for name in [name for name in state.fields if name in read]:    # in declaration order
         if name == "leak" and values.get("activation") != "leaky_relu":
             continue
         values[name] = state.draw(name, container)

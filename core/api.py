@@ -57,6 +57,8 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     if spec.d is not None and (shallow or spec.n is not None):
         check_memory(spec, spec.n or 0, spec.d, device)     # before any data is made
     dataset = None if shallow else datasets.load(spec)
+    if dataset is not None:
+        check_memory(spec, dataset.n, dataset.d, device)    # every backend (Ray too), before it starts
     key = cache_key(spec, device.type, "" if shallow else dataset.fingerprint)
     cache = open_cache(cache_dir) if use_cache else None
     if cache is not None:

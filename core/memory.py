@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .algorithms import algorithm
 from .errors import SpecError
 from .models import build
 from .registry import model_family
@@ -10,6 +11,11 @@ from .results import HISTORY_KEYS
 from .spec import RunSpec
 
 PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
+# values of (a, b) kept per shallow GD sweep (its trajectory views); core.shallow keeps the
+# parameter history only up to this many values, and the guard assumes exactly that.
+SHALLOW_PARAM_HISTORY_LIMIT = 2_000_000
+LANCZOS_STEPS = 40              # core.sharpness.SharpnessMeter's max_steps
+RUNTIME_OVERHEAD = 8 * 2**20    # torch/numpy work areas and small temporaries of any run
 
 
 def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
@@ -18,19 +24,64 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     bytes_per = 8 if spec.dtype == "float64" else 4
     history = (spec.history_points + 2 + spec.tail_points) * spec.batch_size * len(HISTORY_KEYS)
     if model_family(spec.model) == "shallow":
+        if algorithm(spec.algorithm).continuous:
+            return estimate_flow_memory(spec, d)
         rows = spec.batch_size
         params = rows * 2 * d
-        return int(bytes_per * (params * 8 + history * 2
-                                + min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
+        return RUNTIME_OVERHEAD + int(bytes_per * (params * 8 + history * 2 + min(
+            SHALLOW_PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
     model = build(spec)
     p = model.num_params(d)
     batch = 2 * spec.batch_size                     # with perceptron companions at most
     width = model.work_width()
     data = model.data_values(n, d)
+    loading = 2 * n * d * 8 // bytes_per            # the float64 data set (and a temporary of its size while made)
     params = batch * p * 4                          # theta, pullback, update, temporaries
     work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
-    return int(bytes_per * (data + params + work + history + param_history))
+    # sharpness: the Lanczos basis of every run (core.sharpness.SharpnessMeter, 40 steps at most)
+    krylov = spec.batch_size * p * (LANCZOS_STEPS + 2) if spec.sharpness_every else 0
+    return RUNTIME_OVERHEAD + int(bytes_per * (data + loading + params + work + history
+                                               + param_history + krylov))
+
+
+FLOW_BYTES = 8                   # gradient flow is integrated in float64 (scipy)
+FLOW_TRANSIENT_COPIES = 4        # integrator's list of states, their stacked copy, metric temporaries
+FLOW_STAGES = 16                 # DOP853's stage vectors (and Radau's) of one state
+RADAU_MATRICES = 16              # Radau: the Jacobian, I/h − J and its LU, the complex system and its LU, temporaries (measured ≈ 12)
+
+
+def flow_points(spec: RunSpec) -> int:
+    """States gradient flow keeps per run: one per distinct reporting time t = kη."""
+    return min(spec.history_points, spec.max_iters) + 1
+
+
+def estimate_flow_memory(spec: RunSpec, d: int, stiff: bool | None = None) -> int:
+    """Bytes gradient flow needs: every run's states at the reporting times stay in the
+    result (rows × points × 2d values); one run at a time also holds the integrator's copies
+    and the metrics' temporaries; a stiff run (Radau, core.shallow.flow_method) holds dense
+    2d × 2d matrices. ``stiff=None``: worked out from the initial points, but only when the
+    states alone fit the budget's order of magnitude (drawing them costs rows × 2d)."""
+    state = 2 * d * FLOW_BYTES
+    points = flow_points(spec)
+    kept = spec.batch_size * points * state
+    transient = FLOW_TRANSIENT_COPIES * points * state + FLOW_STAGES * state
+    if stiff is None:
+        stiff = _flow_is_stiff(spec, d)
+    dense = RADAU_MATRICES * (2 * d) ** 2 * FLOW_BYTES if stiff else 0
+    return RUNTIME_OVERHEAD + kept + transient + dense
+
+
+def _flow_is_stiff(spec: RunSpec, d: int) -> bool:
+    """Whether any run would be integrated with Radau (as core.shallow.flow_method decides)."""
+    from .shallow import flow_method, initial_points
+
+    if spec.init != "explicit" and 2 * spec.batch_size * d * FLOW_BYTES > 2**31:
+        return True           # too big to draw just to find out; the states refuse it anyway
+    a0s, b0s = initial_points(spec)
+    steps = [g for g in spec.step_sizes for _ in spec.seeds]
+    return any(flow_method(a0, b0, float(spec.phi), spec.max_iters * step) == "Radau"
+               for a0, b0, step in zip(a0s, b0s, steps))
 
 
 def memory_budget(device: torch.device) -> int:

@@ -395,7 +395,10 @@ class CNN(Model):
         return d * self.spec.channels * self.spec.kernel_size ** 2 * self.spec.conv_layers
 
     def work_width(self):
-        return self.spec.channels * self.image_pixels() * self.spec.conv_layers * 4   # kept for backward
+        # activations kept for backward (two maps a layer) and a deeper layer's unfolded
+        # patches (k² maps); tests/test_memory_estimates.py compares this with the peak
+        maps = 2 * self.spec.conv_layers + (self.spec.conv_layers - 1) * self.spec.kernel_size ** 2 / 2
+        return int(self.spec.channels * self.image_pixels() * maps)
 
     def data_values(self, n, d):
         return 2 * n * d + n * d * self.spec.kernel_size ** 2   # and the first convolution's patches

@@ -15,6 +15,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from .history import HistoryGrid, TailBuffer
+from .memory import SHALLOW_PARAM_HISTORY_LIMIT
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .algorithms import algorithm
@@ -200,7 +201,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     contraction_sign = torch.ones(rows, dtype=dtype, device=device)
     keys = len(SHALLOW_KEYS)
     grid = HistoryGrid(spec.history_points, (rows, keys), dtype, device)
-    keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= 2_000_000
+    keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= SHALLOW_PARAM_HISTORY_LIMIT
     param_grid = HistoryGrid(spec.history_points, (rows, 2 * spec.d), dtype, device) if keep_params else None
     tail = TailBuffer(spec.tail_points, rows, keys, dtype, device) if spec.tail_points else None
     control = LoopControl(spec, device, progress)
@@ -343,9 +344,16 @@ def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray
     def reaches_tol(_, state):
         return abs(state[:d] @ state[d:] - phi) - tol
     reaches_tol.direction = -1
-    solution = solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
-                         method=method, t_eval=times, rtol=GF_RTOL, atol=GF_ATOL,
-                         events=reaches_tol, **extra)
+    try:
+        solution = solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
+                             method=method, t_eval=times, rtol=GF_RTOL, atol=GF_ATOL,
+                             events=reaches_tol, **extra)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as error:
+        # The integrator itself failed (an overflowing Jacobian, say): a result that ends at
+        # the start and says why, like divergence, not an exception.
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        return (np.concatenate([a0, b0])[None], 0.0 if abs(eps0) <= tol else None,
+                f"{method} stopped at t = 0: {reason}")
     if not solution.success:
         method = f"{method} stopped at t = {solution.t[-1]:.6g}: {solution.message}"
     hit = solution.t_events[0]

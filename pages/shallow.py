@@ -12,7 +12,7 @@ from core.analysis import orbit_periods
 from core import plots_shallow as ps
 from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
-from ui.display import cache_note, chart, result_downloads, show_error, table
+from ui.display import cache_note, chart, result_downloads, show_error, show_warnings, table
 from ui.controls import parse_list
 from core.fields import MAX_BATCH, MAX_ITERS, field_range
 from ui.page import formulas_on_demand, open_page, run_specs
@@ -220,6 +220,18 @@ def flow_spec(gd_spec, gd_result):
                            dtype="float64", tail_points=0, run_to_max=False)
 
 
+def run_flow_beside(gf_spec):
+    """Gradient flow next to GD: (outcome or None, lines saying why the flow stopped). A
+    refused or failing solver is a result shown above GD's charts, never the page's end."""
+    try:
+        (outcome,), _, _ = run_specs([gf_spec], "gradient flow")
+    except SpecError as error:
+        return None, [str(error)]
+    stopped = [f"η = {run.step_size:g}: {run.extras['integrator']}" for run in outcome.result.runs
+               if " stopped" in str(run.extras.get("integrator", ""))]
+    return outcome, stopped
+
+
 def theorem1_text(gd) -> str:
     record = gd.runs[0]
     eps0 = abs(float(record.history["residual"][0]))
@@ -247,15 +259,21 @@ def gd_gf_view(state: UrlState) -> None:
     try:
         spec = build_gd_spec(values)
         (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
-        gf = flow_spec(spec, gd_outcome.result)
-        (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow")
     except SpecError as error:
         show_error(error)
         return
-    gd_result, gf_result = gd_outcome.result, gf_outcome.result
-    cache_note(2, cached + gf_cached, seconds + gf_seconds, gd_result.meta.get("device", ""))
-    st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
-               f"{gf_result.spec.max_iters}·η (GD's last step).")
+    gf_outcome, gf_stopped = run_flow_beside(flow_spec(spec, gd_outcome.result))
+    gd_result = gd_outcome.result
+    gf_result = gf_outcome.result if gf_outcome is not None else None
+    if gf_outcome is None:
+        cache_note(1, cached, seconds, gd_result.meta.get("device", ""))
+    else:
+        cache_note(2, cached + gf_outcome.cached, seconds + gf_outcome.seconds,
+                   gd_result.meta.get("device", ""))
+        st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
+                   f"{gf_result.spec.max_iters}·η (GD's last step).")
+    for line in gf_stopped:
+        show_warnings([f"gradient flow stopped: {line}"])
     st.markdown(theorem1_text(gd_result))
 
     for row in (("residual", "norm"), ("imbalance", "sharpness")):
@@ -277,8 +295,10 @@ def gd_gf_view(state: UrlState) -> None:
         chart(ps.tail_figure(gd_result), "shallow_tail")
     st.subheader("Where each run ends")
     table(ps.summary_rows(gd_result, gf_result))
-    downloads([gd_outcome, gf_outcome], ["shallow_gd", "shallow_gradient_flow"])
-    spec_ids([gd_outcome, gf_outcome])
+    shown = [(gd_outcome, "shallow_gd")] + ([(gf_outcome, "shallow_gradient_flow")]
+                                           if gf_outcome is not None else [])
+    downloads([o for o, _ in shown], [name for _, name in shown])
+    spec_ids([o for o, _ in shown])
 
 
 def figure3_view(state: UrlState) -> None:

@@ -87,6 +87,12 @@ def decode(blob: bytes) -> SweepResult:
 
 
 DATABASE = "cache.db"
+# One result may take at most this share of the cache's size limit: a larger one is shown
+# and exported but not stored, so that one visitor cannot evict everyone else's results.
+LARGEST_SHARE = 1 / 8
+# A value file that no entry names (left by a process killed while writing it) is removed
+# once it is this old (at start-up); `cache clear` removes every one.
+ORPHAN_GRACE_S = 600
 _READ_ONLY_HINTS = ("readonly", "read-only", "unable to open", "permission denied")
 _FULL_HINTS = ("disk is full", "no space")
 
@@ -108,6 +114,7 @@ class ResultCache:
         self.read_only = False
         self._store: diskcache.Cache | None = None
         self._open()
+        self.orphans_removed = self.remove_orphans(ORPHAN_GRACE_S)
 
     # ------------------------------------------------------------------ opening
     def _open(self) -> None:
@@ -205,8 +212,15 @@ class ResultCache:
         if self._store is None:
             return False
         database = os.path.join(self.directory, DATABASE)
+        blob = encode(result)
+        if len(blob) > self.size_limit * LARGEST_SHARE:
+            self.warnings.append(
+                f"note: this result ({len(blob) / 2**20:.1f} MiB) is larger than "
+                f"1/{round(1 / LARGEST_SHARE)} of the cache ({self.size_limit / 2**20:.0f} MiB, "
+                "GDX_CACHE_SIZE_MB): it is shown and exported but not stored")
+            return False
         try:
-            self._store.set(key, encode(result), retry=True)
+            self._store.set(key, blob, retry=True)
         except (OSError, sqlite3.Error) as error:
             self.warnings.append(f"warning: the result was not stored in the cache "
                                  f"({_describe(error)}); it is shown but will be recomputed")
@@ -253,7 +267,50 @@ class ResultCache:
     def clear(self) -> int:
         if self._store is None:
             raise SpecError("GDX_CACHE_DIR", f"the cache in {self.directory} cannot be written")
-        return self._store.clear(retry=True)
+        removed = self._store.clear(retry=True)
+        self.orphans_removed += self.remove_orphans(0)
+        return removed
+
+    def orphans(self, older_than: float = 0.0) -> list[Path]:
+        """Value files under the cache folder that no entry names, last written at least
+        ``older_than`` seconds ago (a younger one may be another process's write in progress)."""
+        if self._store is None:
+            return []
+        try:
+            named = {row[0] for row in self._store._sql(
+                "SELECT filename FROM Cache WHERE filename IS NOT NULL").fetchall()}
+        except (OSError, sqlite3.Error):
+            return []
+        now = time.time()
+        found = []
+        root = Path(self.directory)
+        for path in root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*.val"):
+            try:
+                if (path.relative_to(root).as_posix() not in named
+                        and now - path.stat().st_mtime >= older_than):
+                    found.append(path)
+            except OSError:
+                continue
+        return found
+
+    def remove_orphans(self, older_than: float = 0.0) -> int:
+        """Remove the orphan value files (see :meth:`orphans`); returns how many."""
+        removed = 0
+        for path in self.orphans(older_than):
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
+    def info(self) -> dict:
+        """What ``cache info`` reports: entries, bytes on disk, orphan value files removed by
+        this process (at start-up or by clear) and those still found (younger than the grace)."""
+        return {"directory": self.directory, "entries": len(self), "bytes": self.volume(),
+                "size_limit": self.size_limit, "largest_share": LARGEST_SHARE,
+                "read_only": self.read_only, "orphans_removed": self.orphans_removed,
+                "orphans": len(self.orphans())}
 
     def close(self) -> None:
         if self._store is not None:

@@ -321,7 +321,8 @@ def command_cache(args: argparse.Namespace) -> None:
         size = cache.volume()
         print(json.dumps({"directory": cache.directory, "entries": len(cache), "bytes": size,
                           "read_only": cache.read_only, "code_version": CODE_VERSION,
-                          "uploads": uploads}))
+                          "orphans_removed": cache.orphans_removed,
+                          "orphans": len(cache.orphans()), "uploads": uploads}))
     _print_warnings(cache.take_warnings())
 
 

@@ -512,6 +512,36 @@ def _probe(address: str, parsed: tuple[str, int]) -> None:
         raise BackendError(_unreachable(address, reason)) from None
     if len(answer) < 4 or answer[3] != 4:          # not an HTTP/2 SETTINGS frame
         raise BackendError(_unreachable(address, "it does not answer like a Ray cluster"))
+    _ask_ray(address, parsed)
+
+
+def _ask_ray(address: str, parsed: tuple[str, int]) -> None:
+    """One Ray call with a deadline: any HTTP/2 (gRPC) server passes the socket probe, and
+    ray.init would then retry for seconds, print Ray's warnings and leave its thread running.
+    The GCS answers GetClusterId, a Ray client server (ray://) answers a ping; anything else
+    is refused in one line within PROBE_TIMEOUT_S, with nothing left running."""
+    import grpc
+
+    host, port = parsed
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    channel = grpc.insecure_channel(target)
+    try:
+        if address.startswith("ray://"):
+            from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+
+            ping = ray_client_pb2.ClusterInfoRequest(type=ray_client_pb2.ClusterInfoType.PING)
+            ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(ping, timeout=PROBE_TIMEOUT_S)
+        else:
+            from ray.core.generated import gcs_service_pb2, gcs_service_pb2_grpc
+
+            gcs_service_pb2_grpc.NodeInfoGcsServiceStub(channel).GetClusterId(
+                gcs_service_pb2.GetClusterIdRequest(), timeout=PROBE_TIMEOUT_S)
+    except grpc.RpcError as error:
+        code = error.code().name if hasattr(error, "code") and error.code() else "no answer"
+        raise BackendError(_unreachable(address, f"it does not answer like a Ray cluster "
+                                                 f"(gRPC {code})")) from None
+    finally:
+        channel.close()
 
 
 def _unreachable(address: str, reason: str) -> str:

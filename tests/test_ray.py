@@ -365,7 +365,7 @@ def test_sidebar_switches_this_sessions_backend(monkeypatch):
     from ui.sidebar import BACKEND_STATE, BACKEND_WIDGET
 
     monkeypatch.delenv("GDX_BACKEND", raising=False)
-    monkeypatch.delenv("GDX_RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("GDX_RAY_ADDRESS", "10.0.0.7:6379")     # the server's cluster
     at = open_page("home")
     assert_clean(at)
     (switch,) = [radio for radio in at.sidebar.radio if radio.key == BACKEND_WIDGET]
@@ -374,5 +374,5 @@ def test_sidebar_switches_this_sessions_backend(monkeypatch):
     assert_clean(at)
     assert at.session_state[BACKEND_STATE] == "ray"
     # the caption is written from core.distributed.current_backend() inside the session
-    assert any("a local Ray instance" in caption.value for caption in at.sidebar.caption)
+    assert any("Ray cluster at 10.0.0.7:6379" in caption.value for caption in at.sidebar.caption)
     assert distributed.current_backend().name == "local"      # other sessions, the CLI: unchanged

@@ -39,7 +39,16 @@ def _session_backend() -> str | None:
 
     if get_script_run_ctx(suppress_warning=True) is None:
         return None
+    if not ray_offered():
+        return "local"        # never a Ray instance started inside the shared server
     return st.session_state.get(BACKEND_STATE)
+
+
+def ray_offered() -> bool:
+    """Visitors may choose Ray only when the server was started with GDX_RAY_ADDRESS (a
+    cluster run by its administrator): a local Ray instance started by a visitor would run
+    inside the shared server and outlive the visitor's session."""
+    return bool(distributed.backend_from_env().address)
 
 
 distributed.set_session_resolver(_session_backend)
@@ -55,8 +64,13 @@ def backend_setting(box) -> None:
     GDX_RAY_ADDRESS (never typed in the page: visitors cannot point the server elsewhere)."""
     try:
         current = distributed.current_backend()
+        offered = ray_offered()
     except Exception as error:  # a bad GDX_BACKEND must not take the page down
         box.caption("Backend setting unavailable: " + literal(error))
+        return
+    if not offered:
+        box.caption("Sweeps run here, in this server (Ray is offered when the server is "
+                    "started with GDX_RAY_ADDRESS).")
         return
     box.radio("Sweeps run", distributed.BACKENDS, index=distributed.BACKENDS.index(current.name),
               key=BACKEND_WIDGET, on_change=_remember_backend, horizontal=True,

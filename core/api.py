@@ -73,6 +73,8 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
         progress(0.0)          # about to compute: the dashboard takes a compute slot here
     result = compute(spec, dataset, device, cache, progress)   # local or Ray, in shards
     result.meta["key"] = key
+    if dataset is not None and dataset.label_mapping:
+        result.meta["label_mapping"] = dataset.label_mapping     # stated with the result
     warnings: list[str] = []
     if cache is not None:
         cache.put(key, result)

@@ -25,6 +25,7 @@ class Dataset:
     name: str
     fingerprint: str = ""  # content hash for file-backed data (part of the cache key)
     image_shape: tuple[int, int, int] | None = None   # (channels, height, width) for images
+    label_mapping: str = ""   # file-backed labels: which label became −1 and which +1
 
     @property
     def n(self) -> int:
@@ -268,16 +269,38 @@ def parse_csv(content: bytes, label_column: str = "") -> tuple[np.ndarray, np.nd
         raise SpecError("path", f"value {str(stripped.iat[row, col])[:40]!r} in column "
                         f"{str(features.columns[col])[:40]!r}, row {row + 2} is not a finite number")
     values = np.array(numeric.to_numpy(dtype=np.float64))
-    classes = sorted(labels_raw.unique(), key=str)
-    if len(classes) < 2:
+    y, classes = label_classes(labels_raw, column)
+    return values, y, classes
+
+
+def label_classes(labels_raw, column: str) -> tuple[np.ndarray, list[str]]:
+    """Labels as ±1 and the two classes' names (the first is −1). Labels that all parse as
+    finite numbers are numbers: "1" and "1.0" are one class, and the smaller value is −1 (so
+    −1/+1 and 0/1 keep their meaning); other labels are text, sorted."""
+    import pandas as pd
+
+    numbers = pd.to_numeric(labels_raw, errors="coerce").to_numpy(dtype=np.float64)
+    if np.isfinite(numbers).all():
+        keys = numbers
+        values = np.unique(numbers)
+        classes = [f"{value:g}" for value in values]
+    else:
+        keys = labels_raw.to_numpy()
+        values = np.array(sorted(labels_raw.unique(), key=str), dtype=object)
+        classes = [str(value) for value in values]
+    if len(values) < 2:
         raise SpecError("path", f"label column {column[:40]!r} has a single class "
-                        f"({str(classes[0])[:40]!r}); need two")
-    if len(classes) > 2:
-        shown = ", ".join(repr(str(c)[:20]) for c in classes[:5]) + (", ..." if len(classes) > 5 else "")
-        raise SpecError("path", f"label column {column[:40]!r} has {len(classes)} classes "
+                        f"({classes[0][:40]!r}); need two")
+    if len(values) > 2:
+        shown = ", ".join(repr(c[:20]) for c in classes[:5]) + (", ..." if len(values) > 5 else "")
+        raise SpecError("path", f"label column {column[:40]!r} has {len(values)} classes "
                         f"({shown}); need two")
-    y = np.where(labels_raw.to_numpy() == classes[1], 1.0, -1.0)
-    return values, y, [str(c) for c in classes]
+    return np.where(keys == values[1], 1.0, -1.0), classes
+
+
+def label_mapping(classes: list[str]) -> str:
+    """The line a result carries: which label became −1 and which +1."""
+    return f"labels: {classes[0][:40]!r} → −1, {classes[1][:40]!r} → +1"
 
 
 def read_file_bounded(path: str, limit: int) -> bytes:
@@ -296,25 +319,31 @@ def read_file_bounded(path: str, limit: int) -> bytes:
     return content
 
 
-def csv_file(path: str, label_column: str, n: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+def csv_file(path: str, label_column: str, n: int | None) -> tuple[np.ndarray, np.ndarray, str, str]:
     content = read_file_bounded(path, CSV_MAX_BYTES)
-    b, y, _ = parse_csv(content, label_column)
+    b, y, classes = parse_csv(content, label_column)
     if n is not None:
         if n > b.shape[0]:
             raise SpecError("n", f"must be in [2, {b.shape[0]}] for this CSV file, got {n}")
         b, y = b[:n], y[:n]
-    return b, y, hashlib.sha256(content).hexdigest()[:16]
+    return b, y, hashlib.sha256(content).hexdigest()[:16], label_mapping(classes)
 
 
 def load(spec) -> Dataset:
     """The dataset a (validated) spec names, built by its registry entry."""
-    from .uploads import RESTRICTION, check_visitor_path
+    from .uploads import RESTRICTION, check_visitor_path, refuse_revealing
 
     kind = dataset_kind(spec.dataset)
-    if kind.needs_path and RESTRICTION["visitor_paths"]:
+    visitor = kind.needs_path and RESTRICTION["visitor_paths"]
+    if visitor:
         check_visitor_path(spec.path)
-    built = kind.build(spec)
-    b, y, fingerprint = built if len(built) == 3 else (*built, "")
+    try:
+        built = kind.build(spec)
+    except SpecError as error:
+        if not visitor:
+            raise
+        raise refuse_revealing(error, spec.path) from None
+    b, y, fingerprint, labels = (*built, "", "")[:4]
     if spec.d is not None and spec.d != b.shape[1]:
         raise SpecError("d", f"this {spec.dataset} data has d = {b.shape[1]}, got {spec.d}")
     model = model_kind(spec.model)
@@ -322,7 +351,7 @@ def load(spec) -> Dataset:
         why = f" ({model.min_d_reason})" if model.min_d_reason else ""
         raise SpecError("d", f"{spec.model} needs d >= {model.min_d}{why}")
     return Dataset(np.ascontiguousarray(b, dtype=np.float64), np.asarray(y, dtype=np.float64),
-                   spec.dataset, fingerprint, kind.image_shape)
+                   spec.dataset, fingerprint, kind.image_shape, labels)
 
 
 # ---------------------------------------------------------------------- the built-in data sets

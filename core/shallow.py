@@ -58,8 +58,8 @@ def theorem1_step_bound(a0: np.ndarray, b0: np.ndarray, phi: float) -> float:
     eps0 = abs(float(a0 @ b0) - phi)
     lam0 = float(a0 @ a0 + b0 @ b0)
     first = math.inf if eps0 == 0 else 1 / (2 * eps0)
-    with np.errstate(over="ignore", divide="ignore"):
-        return min(first, float(2 / np.sqrt(np.float64(lam0) ** 2 + 4 * np.float64(phi) ** 2)))
+    scale = math.hypot(lam0, 2 * phi)                  # √(λ(0)² + 4Φ²) without overflow
+    return min(first, 2 / scale if scale else math.inf)
 
 
 def gf_time_of_residual(m: float, phi: float, c0: float) -> float:

@@ -94,16 +94,33 @@ def allowed_roots() -> list[str]:
     return [os.path.realpath(upload_directory())] + data_directories()
 
 
+# The one refusal of a visitor's path, whatever the reason (outside the allowed folders,
+# missing, unreadable, not a file): it names no server path and does not tell whether a
+# file (an upload's content hash) exists.
+VISITOR_PATH_REFUSAL = ("not an allowed location or no readable data there: upload the file "
+                        "again, or name one under the folders this server's administrator "
+                        "lists in GDX_DATA_DIRS")
+
+
 def check_visitor_path(path: str) -> str:
-    """A path from a URL or a form: its real path when it lies under an allowed folder,
-    otherwise one SpecError that does not say whether the path exists."""
+    """A path from a URL or a form: its real path when it lies under an allowed folder and
+    exists, otherwise the one refusal (VISITOR_PATH_REFUSAL)."""
     if not path:
         raise SpecError("path", "upload a file (or give a folder under GDX_DATA_DIRS)")
     if len(path) > 4096 or "\x00" in path:
-        raise SpecError("path", "not an allowed location")
+        raise SpecError("path", VISITOR_PATH_REFUSAL)
     real = os.path.realpath(path)
     for root in allowed_roots():
-        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+        if (real == root or real.startswith(root.rstrip(os.sep) + os.sep)) and \
+                os.access(real, os.R_OK):
             return real
-    raise SpecError("path", "not an allowed location: only this server's uploads and the "
-                    "folders its administrator lists in GDX_DATA_DIRS can be read")
+    raise SpecError("path", VISITOR_PATH_REFUSAL)
+
+
+def refuse_revealing(error: SpecError, path: str) -> SpecError:
+    """A data set's own refusal of a visitor's path (could not read it, not a regular file,
+    not a CIFAR folder …) carries the server's path: the one refusal replaces it."""
+    if error.field == "path" and path and (path in str(error)
+                                           or os.path.basename(path.rstrip(os.sep)) in str(error)):
+        return SpecError("path", VISITOR_PATH_REFUSAL)
+    return error

@@ -239,9 +239,9 @@ def theorem1_text(gd) -> str:
     phi = float(gd.spec.phi)
     c0 = float(record.history["invariant"][0])
     first = "∞" if eps0 == 0 else f"{1 / (2 * eps0):.5g}"
-    second = 2 / math.sqrt(lam0**2 + 4 * phi**2) if lam0 or phi else math.inf
+    second = 2 / math.hypot(lam0, 2 * phi) if lam0 or phi else math.inf   # no overflow at 1e150
     bound = record.extras["theorem1_step_bound"]
-    where = ", ".join(f"η = {r.step_size:.4g} is **{r.step_size / bound:.3g} η\\***" for r in gd.runs
+    where = ", ".join(f"η = {r.step_size:.4g} is **{r.step_size / bound if bound else math.inf:.3g} η\\***" for r in gd.runs
                       if r.seed == record.seed)
     text = (f"**Theorem 1** at this start: ε(0) = {record.history['residual'][0]:.5g}, "
             f"λ(0) = {lam0:.5g}, C₀ = {c0:.5g}; η\\* = min{{1/(2|ε(0)|) = {first}, "

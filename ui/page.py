@@ -12,7 +12,7 @@ from core.api import Outcome, run_spec
 from core.distributed import current_backend, run_all
 from core.spec import RunSpec
 
-from .display import run_with_progress
+from .display import literal, run_with_progress
 from .navigation import require_app
 from .state import Field, UrlState
 
@@ -74,6 +74,9 @@ def run_specs(specs: Sequence[RunSpec], label: str, weights: Sequence[float] | N
         return outcomes
 
     run_with_progress(task, label, memory_field=memory_field)
+    for line in dict.fromkeys(o.result.meta.get("label_mapping", "") for o in outcomes):
+        if line:                     # a file's labels: which became −1 and which +1
+            st.caption(literal(line))
     return outcomes, sum(o.cached for o in outcomes), time.perf_counter() - started
 
 

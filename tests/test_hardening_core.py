@@ -196,6 +196,10 @@ def test_visitor_paths_only_under_uploads_or_data_dirs(monkeypatch, tmp_path):
         refusals.add(str(caught.value))
     assert len(refusals) == 1          # the same words whether or not the path exists
     monkeypatch.setenv("GDX_DATA_DIRS", str(allowed))
+    with pytest.raises(SpecError) as caught:       # allowed folder, missing file: the same words
+        check_visitor_path(str(allowed / "x"))
+    assert str(caught.value) in refusals
+    (allowed / "x").write_text("x,label\n")
     assert check_visitor_path(str(allowed / "x")) == str((allowed / "x").resolve())
     os.symlink("/etc", allowed / "escape")
     with pytest.raises(SpecError):

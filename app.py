@@ -4,6 +4,8 @@ One file per page in ``pages/``; this script sets the page up, runs the chosen p
 then adds the shared sidebar footer (device and cache)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from core.site import ALIASES as SITE_ALIASES
@@ -16,8 +18,10 @@ from ui.sidebar import limit_torch_threads, sidebar_footer
 guarded(limit_torch_threads)
 restrict_paths_to_visitors()      # dataset paths: uploads and GDX_DATA_DIRS only
 
-st.set_page_config(page_title="GD Dynamics Explorer", page_icon=":material/timeline:",
-                   layout="wide")
+# The icon ships with the app: a ":material/…:" page icon makes every browser fetch it
+# from Google's font server (an offline lab network would lack it; no third-party calls).
+ICON = str(Path(__file__).resolve().parent / "assets" / "icon.png")
+st.set_page_config(page_title="GD Dynamics Explorer", page_icon=ICON, layout="wide")
 
 PAGES = [st.Page(entry.file, title=entry.title, icon=entry.icon, url_path=entry.url_path,
                  default=entry.default) for entry in SITE_PAGES]

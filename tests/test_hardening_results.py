@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 
 from core import datasets
+from core.site import ALIASES, PAGES
 from core.api import run_spec
 from core.datasets import parse_csv
 from core.errors import SpecError
 from core.spec import make_spec
 from core.uploads import VISITOR_PATH_REFUSAL, restrict_paths_to_visitors, save_upload
 from tests.app_helpers import charts, errors
+from tests.browser_helpers import ROOT
 from tests.extra_helpers import open_extra
 
 
@@ -105,3 +107,16 @@ def test_gradient_flow_over_the_budget_is_a_line_and_gd_is_shown(monkeypatch):
     notes = [w.value for w in at.warning]
     assert any("gradient flow stopped" in n and "d\\:" in n for n in notes), notes
     assert charts(at) and not errors(at)
+
+
+# ---------------------------------------------------------------------- deep links
+
+def test_every_page_url_has_a_file_streamlit_finds_before_navigation_starts():
+    """The cause of the modal: before app.py's first st.navigation, Streamlit looks a URL up
+    among the files in pages/. Every page's and alias's url_path needs one (the default page
+    is app.py itself)."""
+    for url_path in [entry.url_path for entry in PAGES if not entry.default] + list(ALIASES):
+        file = ROOT / "pages" / f"{url_path}.py"
+        assert file.exists(), f"/{url_path} has no pages/{url_path}.py"
+        text = file.read_text()
+        assert "require_app()" in text or "open_page(" in text, file

@@ -13,6 +13,7 @@ from core.site import PAGE_FILES, PAGE_TITLES
 from core.site import PAGES as SITE_PAGES
 from core.uploads import restrict_paths_to_visitors
 from ui.boundary import guarded
+from ui.compute import page_load
 from ui.sidebar import limit_torch_threads, sidebar_footer
 
 guarded(limit_torch_threads)
@@ -32,5 +33,6 @@ ALIASES = [st.Page(PAGE_FILES[target], title=PAGE_TITLES[target], url_path=alias
 page = st.navigation(PAGES + ALIASES)
 st.sidebar.caption("GD Dynamics Explorer · gradient descent on the logistic loss and "
                    "its perceptron limits")
-guarded(page.run)
+with page_load():            # one compute slot and time budget: computing and drawing
+    guarded(page.run)
 guarded(sidebar_footer)

@@ -38,3 +38,16 @@ def tune_allocator() -> bool:
     _tuned = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     return _tuned
+
+
+def trim_heap() -> bool:
+    """Return free heap memory to the system (glibc's malloc_trim; a no-op elsewhere).
+    Called when a dashboard computation and its drawing are done: the tuned thresholds above
+    keep freed blocks for the next loop step, which should not outlast the computation."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -27,7 +27,7 @@ SETTINGS = {s.name: s for s in (
             "share of RAM one computation may plan to use (the memory guard's budget)"),
     Setting("GDX_TORCH_THREADS", 1, 1, 256, int, "torch threads per dashboard process"),
     Setting("GDX_SESSION_SECONDS", 120, 1, 86_400, float,
-            "wall-time budget of one dashboard computation (one page's runs)"),
+            "wall-time budget of one dashboard page load (its runs, pins and drawing)"),
     Setting("GDX_CONCURRENT_RUNS", 1, 1, 64, int,
             "dashboard computations allowed at once; later ones wait for a slot"),
     Setting("GDX_UPLOAD_QUOTA_MB", 200, 1, 1_000_000, float,

@@ -8,9 +8,16 @@
   server's total is that times the number of slots.
 * A visitor who leaves (closes the tab) stops their computation at its next progress
   report, instead of burning CPU for minutes.
+* One page load (app.py's :func:`page_load`) has one slot and one budget: once it has taken
+  the slot for a computation it keeps it until its script run ends, so building and sending
+  the figures of every computation — pins included — runs inside the same slot and the same
+  wall-time budget (``check_budget`` is called before each chart). When the page load ends,
+  memory freed by its computations and figures is handed back to the system.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 import time
 
@@ -59,6 +66,61 @@ def visitor_present(session_id: str | None) -> bool:
         return True
 
 
+class _PageLoad(threading.local):
+    """This thread's page load (Streamlit runs each script run in its session's thread)."""
+    active = False
+    holding = False
+    started: float | None = None
+
+
+_PAGE = _PageLoad()
+
+
+@contextlib.contextmanager
+def page_load():
+    """One script run of the app: computations share one slot and one time budget with the
+    drawing after them, and the slot is given back only when the run ends (a rerun or a
+    stop included)."""
+    if _PAGE.active:                                  # nested: the outer one governs
+        yield
+        return
+    _PAGE.active, _PAGE.holding, _PAGE.started = True, False, None
+    try:
+        yield
+    finally:
+        held = _PAGE.holding
+        _PAGE.active, _PAGE.holding, _PAGE.started = False, False, None
+        if held:
+            _HOLDING.active = False
+            _slots().release()
+            release_memory()
+
+
+def budget_error(budget: float) -> SpecError:
+    return SpecError("max_iters", f"this page load hit the server's time budget of {budget:g} s "
+                     "(GDX_SESSION_SECONDS, computing and drawing together); lower the "
+                     "iterations, the sizes, the number of step sizes × seeds or of pins")
+
+
+def check_budget() -> None:
+    """Before drawing a chart: refuse once this page load's computing and drawing have used
+    the time budget (nothing to check for a page that computed nothing)."""
+    if _PAGE.active and _PAGE.holding and _PAGE.started is not None:
+        budget = float(env_number("GDX_SESSION_SECONDS"))
+        if time.monotonic() - _PAGE.started > budget:
+            raise budget_error(budget)
+
+
+def release_memory() -> None:
+    """Hand memory freed by a finished computation back to the system: collect cycles, then
+    ask glibc to return free heap pages (core.runtime keeps them for speed while a loop
+    runs). Without it the server stayed at its peak after every heavy session had closed."""
+    gc.collect()
+    from core.runtime import trim_heap
+
+    trim_heap()
+
+
 class ComputeGuard:
     """Used by ``run_with_progress``: ``check(fraction)`` is called from every progress
     report of the core. It takes the slot on the first report of a real computation, waits
@@ -72,6 +134,8 @@ class ComputeGuard:
         self.started: float | None = None
         self.holding = False
         self.nested = getattr(_HOLDING, "active", False)
+        if _PAGE.active and _PAGE.holding:
+            self.started = _PAGE.started            # this page load's one budget
         self._last_presence_check = 0.0
 
     def check(self, fraction: float) -> None:
@@ -83,9 +147,7 @@ class ComputeGuard:
         if not self.holding and not self.nested and fraction < 1.0:
             self._acquire()
         if self.started is not None and now - self.started > self.budget:
-            raise SpecError("max_iters", f"the computation hit this server's time budget of "
-                            f"{self.budget:g} s (GDX_SESSION_SECONDS); lower the iterations, "
-                            "the sizes or the number of step sizes × seeds")
+            raise budget_error(self.budget)
 
     def _acquire(self) -> None:
         slots = _slots()
@@ -99,9 +161,14 @@ class ComputeGuard:
         self.holding = True
         _HOLDING.active = True
         self.started = time.monotonic()
+        if _PAGE.active:
+            _PAGE.holding, _PAGE.started = True, self.started
 
     def release(self) -> None:
         if self.holding:
             self.holding = False
+            if _PAGE.active and _PAGE.holding:
+                return                   # kept for the drawing; page_load gives it back
             _HOLDING.active = False
             _slots().release()
+            release_memory()

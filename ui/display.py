@@ -16,7 +16,7 @@ from core.plots import figure_html
 from core.results import SweepResult
 from core.spec import SpecError
 
-from .compute import ComputeGuard
+from .compute import ComputeGuard, check_budget
 
 T = TypeVar("T")
 PROGRESS_AFTER_S = 0.3
@@ -116,6 +116,7 @@ def show_warnings(lines) -> None:
 def chart(figure: go.Figure, name: str, container=None) -> None:
     """Draw a figure and offer it as a standalone HTML file (plotly.js inlined)."""
     box = container or st
+    check_budget()                 # drawing counts against the page load's time budget
     box.plotly_chart(figure, theme=None, key=f"chart-{name}", config={"displaylogo": False})
     box.download_button("Figure as HTML", data=lambda: figure_html(figure),
                         file_name=f"{name}.html", mime="text/html", key=f"html-{name}",

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .algorithms import Step, perceptron_weights
+from .algorithms import MarginRule, Step, perceptron_weights
 from .algorithms import algorithm as algorithm_entry
 from .datasets import Dataset
 from .history import HistoryGrid, TailBuffer
@@ -104,6 +104,8 @@ class Sweep:
     steps: torch.Tensor          # (B,) the main runs' step sizes
     all_steps: torch.Tensor      # (rows,)
     n: int
+    margin_rule: MarginRule | None = None    # the algorithm's stateful coefficients, if any
+    margin_state: object = None
 
     @property
     def batch(self) -> int:
@@ -137,9 +139,11 @@ def prepare(spec: RunSpec, dataset: Dataset) -> Sweep:
         all_steps = torch.cat([steps, companion.steps.to(device, dtype)])
     else:
         all_steps = steps
+    make_rule = algorithm_entry(spec.algorithm).margin_rule
+    rule = make_rule(spec) if make_rule is not None else None
     return Sweep(spec, model, shared, device, dtype, step_list, seed_list, companion,
                  torch.as_tensor(theta0, dtype=dtype, device=device).clone(), steps, all_steps,
-                 dataset.n)
+                 dataset.n, rule, rule.init(seed_list, dataset.n, device, dtype) if rule else None)
 
 
 class RunBook:
@@ -296,6 +300,10 @@ class Updater:
         self.renormalize_all = bool(renormalize.all())
         self.renormalize_some = bool(renormalize.any()) and not self.renormalize_all
         self._scale, self._rates = None, None
+        make_transform = algorithm_entry(spec.algorithm).transform
+        self.transform = make_transform(spec) if make_transform is not None else None
+        self.transform_state = (self.transform.init(sweep.theta0[:batch])
+                                if self.transform is not None else None)
 
     def rates(self, scale) -> torch.Tensor:
         """γ·scale per row (kept while scale is the same number)."""
@@ -306,8 +314,16 @@ class Updater:
         return self._rates
 
     def step(self, theta: torch.Tensor, pulled: torch.Tensor, scale, margins: torch.Tensor,
-             active: torch.Tensor, everyone_moves: bool) -> torch.Tensor:
-        increment = self.rates(scale) * pulled
+             active: torch.Tensor, everyone_moves: bool, t: int = 0) -> torch.Tensor:
+        if self.transform is None:
+            increment = self.rates(scale) * pulled
+        else:       # the main rows' direction through the rule's stateful transform
+            direction = scale * pulled
+            main, self.transform_state = self.transform.update(
+                direction[:self.batch], self.transform_state, t)
+            if self.companion:
+                main = torch.cat([main, direction[self.batch:]])
+            increment = self.all_steps[:, None] * main
         if everyone_moves:
             moving = active
             theta = theta + increment
@@ -389,7 +405,12 @@ def _iterate(sweep: Sweep, book: RunBook, recorder: Recorder, updater: Updater,
         if changed:
             book.mark(t, min_margin, main_theta, gap)
         if recording:
-            metrics = partial(_metrics, main_margins, pulled[:batch], step.grad_scale, main_theta,
+            main_pulled, grad_scale = pulled[:batch], step.grad_scale
+            if sweep.margin_rule is not None:      # the full-batch gradient, as for every rule
+                full = coefficients(spec.algorithm, main_margins, t)
+                main_pulled = model.margin_pullback(main_theta, shared, saved, full.coef)
+                grad_scale = full.grad_scale
+            metrics = partial(_metrics, main_margins, main_pulled, grad_scale, main_theta,
                               nan_gap if gap is None else gap, min_margin, coef_buffer[:batch])
             recorder.record(t, metrics, main_theta, min_margin, book, saved)
         if changed:
@@ -397,7 +418,7 @@ def _iterate(sweep: Sweep, book: RunBook, recorder: Recorder, updater: Updater,
             everyone_moves = book.host_checks and companion is None and bool(book.active.all())
         if control.done(t, book.active, changed):
             break
-        theta = updater.step(theta, pulled, scale, margins, book.active, everyone_moves)
+        theta = updater.step(theta, pulled, scale, margins, book.active, everyone_moves, t)
     return theta, t
 
 
@@ -406,7 +427,11 @@ def _coefficients(sweep: Sweep, margins: torch.Tensor, t: int,
     """The main runs' step, and the coefficients and scale of every row (with the companions'
     written into the same buffer: one pullback for all rows)."""
     batch, companion = sweep.batch, sweep.companion
-    step = coefficients(sweep.spec.algorithm, margins[:batch], t, out=buffer[:batch])
+    if sweep.margin_rule is not None:
+        step, sweep.margin_state = sweep.margin_rule.update(margins[:batch], sweep.margin_state, t,
+                                                            buffer[:batch])
+    else:
+        step = coefficients(sweep.spec.algorithm, margins[:batch], t, out=buffer[:batch])
     if companion is None:
         return step, step.coef, step.scale
     other = coefficients(companion.algorithm, margins[batch:], t, out=buffer[batch:])

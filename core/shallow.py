@@ -205,6 +205,9 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     tail = TailBuffer(spec.tail_points, rows, keys, dtype, device) if spec.tail_points else None
     control = LoopControl(spec, device, progress)
     blow_up = math.sqrt(torch.finfo(dtype).max) / 16
+    make_transform = algorithm(spec.algorithm).transform      # momentum, Adam: core.algorithms
+    transform = make_transform(spec) if make_transform is not None else None
+    transform_state = transform.init(torch.cat([a, b], dim=1)) if transform is not None else None
 
     for t in range(spec.max_iters + 1):
         eps = (a * b).sum(1) - phi
@@ -227,6 +230,14 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
             active = active & (converged_at < 0)
         if control.done(t, active):
             break
+        if transform is not None:
+            # u = −∇L = −(εb, εa) through the rule's transform; S = Π(1 − η²ε²) is GD's only
+            direction = torch.cat([-eps[:, None] * b, -eps[:, None] * a], dim=1)
+            update, transform_state = transform.update(direction, transform_state, t)
+            moved = torch.where(active[:, None], torch.cat([a, b], dim=1) + steps[:, None] * update,
+                                torch.cat([a, b], dim=1))
+            a, b = moved[:, :spec.d], moved[:, spec.d:]
+            continue
         step = torch.where(active, steps * eps, torch.zeros_like(eps))
         factor = 1 - step * step
         # S = Π(1 − η²ε²) may underflow or change sign: keep it as sign · exp(log|S|).
@@ -237,6 +248,8 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     control.finish()
     final = _metrics(a, b, phi, ref_index, ref_q0).cpu().numpy()
     contraction = (contraction_sign * torch.exp(log_contraction)).cpu().numpy()
+    if transform is not None:
+        contraction = np.full(rows, np.nan)
     records = []
     grid_iters, grid_values = grid.numpy()
     grid_params = param_grid.numpy()[1] if param_grid is not None else None
@@ -408,9 +421,11 @@ def run_flow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
 
 def run_shallow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     """The shallow family's algorithms (core.algorithms): a continuous-time entry (gradient
-    flow) is integrated, GD is stepped in closed form."""
-    if algorithm(spec.algorithm).continuous:
+    flow) is integrated, GD is stepped in closed form, and a rule with a transform (momentum,
+    Adam) steps GD's gradient through it."""
+    entry = algorithm(spec.algorithm)
+    if entry.continuous:
         return run_flow(spec, progress)
-    if spec.algorithm != "gd":
-        raise SpecError("algorithm", f"core/shallow.py steps gd only, got {spec.algorithm!r}")
+    if "shallow" not in entry.families:
+        raise SpecError("algorithm", f"{spec.algorithm!r} does not run on the a·b network")
     return run_gd(spec, progress)

@@ -64,6 +64,7 @@ class Algorithm:
     transform: "Callable[[Any], Transform] | None" = None      # spec -> its stateful step transform
     margin_rule: "Callable[[Any], MarginRule] | None" = None   # spec -> stateful coefficients
     fields: tuple[str, ...] = ()                 # the spec fields (hyper-parameters) it reads
+    state_copies: int = 0                        # (runs, p) tensors its transform keeps and makes per step
 
     def companion_for(self, family: str | None) -> str | None:
         return dict(self.companion).get(family)
@@ -299,16 +300,16 @@ register_algorithm(Algorithm(
 MOMENTUM_FAMILIES = CLASSIFIERS + ("shallow",)
 register_algorithm(Algorithm(
     "heavy_ball", "heavy-ball momentum", MOMENTUM_FAMILIES, gd, dash="longdash",
-    transform=lambda spec: heavy_ball(spec.momentum), fields=("momentum",),
+    transform=lambda spec: heavy_ball(spec.momentum), fields=("momentum",), state_copies=2,
     help="GD with heavy-ball momentum β: θₜ₊₁ = θₜ − γ∇f(θₜ) + β(θₜ − θₜ₋₁)"))
 register_algorithm(Algorithm(
     "nesterov", "Nesterov momentum", MOMENTUM_FAMILIES, gd, dash="longdashdot",
-    transform=lambda spec: nesterov(spec.momentum), fields=("momentum",),
+    transform=lambda spec: nesterov(spec.momentum), fields=("momentum",), state_copies=3,
     help="GD with Nesterov momentum β (PyTorch's SGD formulation)"))
 register_algorithm(Algorithm(
     "adam", "Adam", MOMENTUM_FAMILIES, gd, dash="dash",
     transform=lambda spec: adam(spec.beta1, spec.beta2, spec.adam_eps),
-    fields=("beta1", "beta2", "adam_eps"),
+    fields=("beta1", "beta2", "adam_eps"), state_copies=5,
     help="Adam on the logistic loss (PyTorch's, with bias correction; γ is its learning rate)"))
 register_algorithm(Algorithm(
     "minibatch_gd", "mini-batch GD", CLASSIFIERS, gd, dash="dot",

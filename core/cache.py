@@ -18,7 +18,7 @@ import torch
 
 from .results import SweepResult
 from .errors import SpecError
-from .settings import env_number
+from .settings import env_number, env_text
 from .spec import RunSpec
 
 
@@ -106,7 +106,7 @@ CODE_VERSION = code_version()
 
 
 def default_directory() -> str:
-    return os.environ.get("GDX_CACHE_DIR") or str(Path(__file__).resolve().parent.parent / "cache")
+    return env_text("GDX_CACHE_DIR") or str(Path(__file__).resolve().parent.parent / "cache")
 
 
 def cache_key(spec: RunSpec, device_type: str, fingerprint: str = "",

@@ -38,6 +38,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import SpecError
 from .registry import model_family
 from .spec import RunSpec
+from .settings import env_text
 
 BACKENDS = ("local", "ray")
 BACKEND_VARIABLE = "GDX_BACKEND"
@@ -93,8 +94,8 @@ def check_name(name: str, source: str = "backend") -> str:
 
 
 def backend_from_env() -> Backend:
-    name = os.environ.get(BACKEND_VARIABLE, "").strip() or "local"
-    return Backend(check_name(name, BACKEND_VARIABLE), os.environ.get(ADDRESS_VARIABLE, "").strip())
+    name = env_text(BACKEND_VARIABLE).strip() or "local"
+    return Backend(check_name(name, BACKEND_VARIABLE), env_text(ADDRESS_VARIABLE).strip())
 
 
 def set_session_resolver(resolver: Callable[[], str | None] | None) -> None:
@@ -461,7 +462,7 @@ def _probe(address: str, parsed: tuple[str, int]) -> None:
     frame comes back at once). Skipped with TLS, where the handshake comes first."""
     try:
         with socket.create_connection(parsed, timeout=PROBE_TIMEOUT_S) as connection:
-            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            if env_text("RAY_USE_TLS", "0").lower() in ("1", "true"):
                 return
             connection.sendall(_HTTP2_PREFACE)
             answer = connection.recv(9)

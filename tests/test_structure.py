@@ -104,3 +104,26 @@ def test_layers_point_downwards():
                          else [])
                 for name in names:
                     assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+
+
+def test_environment_variables_are_read_in_core_settings_only():
+    """No os.environ / os.getenv outside core/settings.py, and every GDX_ variable the code
+    names is declared there (a number setting or a text setting)."""
+    import re
+
+    from core.settings import SETTINGS, TEXT_SETTINGS
+
+    files = [ROOT / "app.py", *(ROOT / "core").glob("*.py"), *(ROOT / "ui").glob("*.py"),
+             *(ROOT / "pages").glob("*.py")]
+    named = set()
+    for path in files:
+        source = path.read_text()
+        named.update(re.findall(r"\bGDX_[A-Z_]+\b", source))
+        if path.name == "settings.py" and path.parent.name == "core":
+            continue
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv") and (
+                    isinstance(node.value, ast.Name) and node.value.id == "os"):
+                raise AssertionError(f"{path.relative_to(ROOT)}:{node.lineno} reads the "
+                                     "environment; declare the variable in core/settings.py")
+    assert named <= set(SETTINGS) | set(TEXT_SETTINGS), named - set(SETTINGS) - set(TEXT_SETTINGS)

@@ -358,7 +358,7 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     control.finish()
     book.close(t, _sweep_gap(sweep, theta))
     records = _assemble(sweep, book, recorder, _final_metrics(sweep, book, theta))
-    # collapse (issue 12 §5): the output no longer depends on the input (models.collapsed_rows)
+    # collapse: the output no longer depends on the input (models.collapsed_rows)
     if spec.model in COLLAPSE_MODELS:
         for record, flag in zip(records, collapsed_rows(sweep.model, theta[:sweep.batch], sweep.shared)):
             record.extras["collapsed"] = bool(flag)

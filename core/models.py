@@ -527,7 +527,7 @@ def build(spec: RunSpec) -> Model:
     return kind.build(spec)
 
 
-# Collapse (issue 12 §5): a network whose output no longer depends on its input (every unit
+# Collapse: a network whose output no longer depends on its input (every unit
 # dead, or a constant output) cannot separate anything and receives no gradient through its
 # hidden layer; it will never solve, which is different from "not solved yet".
 COLLAPSE_MODELS = Names(lambda: (name for name, kind in models().items() if kind.collapses))

@@ -105,7 +105,7 @@ class ModelKind:
     needs_images: bool = False                   # only runs on data sets with an image shape
     min_d: int = 1
     min_d_reason: str = ""                       # why, for the "d: ..." error
-    collapses: bool = False                      # can lose its dependence on the input (issue 12 §5)
+    collapses: bool = False                      # can lose its dependence on the input
     description: str = ""
 
     @property

@@ -1,4 +1,4 @@
-"""Performance work (issue 15) must not change results: the CPU fast path of the engine equals
+"""Performance work must not change results: the CPU fast path of the engine equals
 the per-step bookkeeping a GPU uses, bit for bit; the benchmarks print one JSON object each; the
 README table is generated from those objects. No test here asserts a wall-clock time."""
 import json

@@ -1,4 +1,4 @@
-"""The layering the design card asks for: core never imports streamlit, ui does not use the
+"""The layering of docs/architecture.md: core never imports streamlit, ui does not use the
 CLI, and imports only point downwards (pages -> ui -> core), with no cycles inside core (imports
 inside functions included)."""
 from __future__ import annotations

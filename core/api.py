@@ -13,12 +13,10 @@ from . import datasets
 from . import distributed
 from .distributed import compute
 from .cache import ResultCache, cache_key, default_directory
-from .engine import run_sweep
 from .loop import Progress, resolve_device
 from .memory import check_memory
 from .results import SweepResult
 from .registry import model_family
-from .shallow import run_shallow
 from .spec import RunSpec, validate
 
 

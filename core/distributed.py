@@ -551,15 +551,3 @@ def shutdown() -> None:
         if ray.is_initialized():
             ray.shutdown()
         _connected_to = None
-
-
-def cluster_summary() -> dict:
-    """Nodes and resources of the connected cluster (empty when not connected)."""
-    try:
-        import ray
-    except ImportError:
-        return {}
-    if not ray.is_initialized():
-        return {}
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return {"nodes": len(nodes), "resources": ray.cluster_resources()}

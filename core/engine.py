@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .algorithms import MarginRule, Step, perceptron_weights
+from .algorithms import MarginRule, Step
 from .algorithms import algorithm as algorithm_entry
 from .datasets import Dataset
 from .history import HistoryGrid, TailBuffer
@@ -32,13 +32,8 @@ from .models import COLLAPSE_MODELS, Model, SharedData, build, collapsed_rows
 from .registry import model_family
 from .results import HISTORY_KEYS, RunRecord, SweepResult
 from .runtime import tune_allocator
-from .sharpness import SharpnessMeter, top_hessian_eigenvalue
+from .sharpness import SharpnessMeter
 from .spec import RunSpec, SpecError
-
-# Moved to their own modules; importable from here as before.
-__all__ = ["run_sweep", "coefficients", "perceptron_weights", "plan_companion", "Step", "Companion",
-           "HistoryGrid", "TailBuffer", "LoopControl", "Progress", "resolve_device", "torch_dtype",
-           "check_memory", "top_hessian_eigenvalue"]
 
 NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 

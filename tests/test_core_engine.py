@@ -11,7 +11,8 @@ import torch
 from core import datasets
 from core.api import run_spec
 from core.cache import ResultCache, cache_key, code_version, decode, encode
-from core.engine import HistoryGrid, coefficients, run_sweep
+from core.engine import coefficients, run_sweep
+from core.history import HistoryGrid
 from core.models import SharedData, build
 from core.spec import RunSpec, SpecError, make_spec
 

@@ -23,7 +23,7 @@ from core.registry import Lookup, Names, dataset_kind, model_family, model_kind,
 from core.registry import datasets as registered_datasets
 from core.settings import env_number
 from core.uploads import check_visitor_path, save_upload
-from core.spec import (ACTIVATIONS, DATASETS, MAX_BATCH,
+from core.spec import (ACTIVATIONS, DATASETS,
                        MAX_DIMS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 

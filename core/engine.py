@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from .algorithms import MarginRule, Step
 from .algorithms import algorithm as algorithm_entry
 from .datasets import Dataset
-from .history import HistoryGrid, TailBuffer
+from .history import PARAM_HISTORY_LIMIT, HistoryGrid, TailBuffer
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
-from .memory import PARAM_HISTORY_LIMIT, check_memory
+from .memory import check_memory
 from .models import COLLAPSE_MODELS, Model, SharedData, build, collapsed_rows
 from .registry import model_family
 from .results import HISTORY_KEYS, RunRecord, SweepResult

@@ -10,7 +10,7 @@ from .registry import model_family
 from .results import HISTORY_KEYS
 from .spec import RunSpec
 
-PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
+from .history import PARAM_HISTORY_LIMIT   # values of θ kept per sweep, by every dynamics
 
 
 def estimate_memory(spec: RunSpec, n: int, d: int) -> int:

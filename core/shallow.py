@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from .history import HistoryGrid, TailBuffer
+from .history import PARAM_HISTORY_LIMIT, HistoryGrid, TailBuffer
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .algorithms import algorithm
@@ -200,7 +200,7 @@ def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     contraction_sign = torch.ones(rows, dtype=dtype, device=device)
     keys = len(SHALLOW_KEYS)
     grid = HistoryGrid(spec.history_points, (rows, keys), dtype, device)
-    keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= 2_000_000
+    keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= PARAM_HISTORY_LIMIT
     param_grid = HistoryGrid(spec.history_points, (rows, 2 * spec.d), dtype, device) if keep_params else None
     tail = TailBuffer(spec.tail_points, rows, keys, dtype, device) if spec.tail_points else None
     control = LoopControl(spec, device, progress)

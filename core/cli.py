@@ -218,9 +218,9 @@ def _spec_fields(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dic
 
 
 def command_run(args: argparse.Namespace) -> None:
+    spec = make_spec(**_spec_fields(args))          # argument errors answer before torch loads
     from .api import run_spec
 
-    spec = make_spec(**_spec_fields(args))
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))
     result = outcome.result
     if args.format == "json":
@@ -344,8 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                               ensure_ascii=False), None)}
         with distributed.from_args(args):          # --backend, --ray-address
             code = commands[args.command](args) or 0
-        from .api import drain_warnings
-        _print_warnings(drain_warnings())
+        api = sys.modules.get(f"{__package__}.api")     # loaded only by commands that compute
+        if api is not None:
+            _print_warnings(api.drain_warnings())
         return code
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -3,7 +3,10 @@ an exact ring buffer of the last iterations (orbit diagrams)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from .lazy import lazy_module
+
+torch = lazy_module("torch", globals())
 
 
 class HistoryGrid:

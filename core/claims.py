@@ -538,6 +538,13 @@ def _figure3_specs(scales, fractions, **fields) -> tuple[RunSpec, ...]:
     return tuple(specs)
 
 
+def _catapult_view(fractions, iters: int) -> str:
+    """The shallow page's catapult view of the claim's runs (η = fraction / λ₀ there too)."""
+    numbers = lambda values: ",".join(f"{v:g}" for v in values)
+    return (f"view=catapult&cat_a={numbers(_CATAPULT_A)}&cat_b={numbers(_CATAPULT_B)}"
+            f"&cat_eta_lambda={numbers(fractions)}&cat_iters={iters}")
+
+
 def _figure3_view(scales, low: float, high: float, count: int, iters: int) -> str:
     return (f"view=figure3&fig3_init=generic&scales={','.join(f'{s:g}' for s in scales)}"
             f"&eta_lambda_min={low:g}&eta_lambda_max={high:g}&eta_lambda_count={count}"
@@ -727,7 +734,7 @@ CLAIMS: tuple[Claim, ...] = (
           "spike, λ_∞ < 2/η; divergence past 4", "relation",
           (make_spec(model="shallow_linear", phi=0.0, a=_CATAPULT_A, b=_CATAPULT_B,
                      step_sizes=(3.0 / _CATAPULT_LAMBDA, 4.5 / _CATAPULT_LAMBDA), max_iters=5000,
-                     tol=1e-10),), _catapult, "shallow",
+                     tol=1e-10),), _catapult, "shallow", view=_catapult_view((3.0, 4.5), 5000),
           controls=(Control("gradient flow in place of GD (no spike, no divergence)",
                             specs=(make_spec(model="shallow_linear", phi=0.0, a=_CATAPULT_A, b=_CATAPULT_B,
                                              algorithm="gradient_flow",

@@ -7,6 +7,10 @@
     python -m core reproduce [CLAIM ...] [--all] [--format text|json]
     python -m core cache info|clear
 
+Output: a table for people (``summary``; ``text`` for sweep-d) when stdout is a terminal,
+JSON when it is piped or redirected or ``--output`` names a file; ``--format`` chooses.
+Every command that computes a view prints one full link to it (``view: http://…``; base
+``GDX_BASE_URL``, default the local dashboard http://localhost:8501).
 Bad input exits with code 2 and one line on stderr naming the flag and what it allows.
 """
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .fields import BY_NAME, json_schema
 from .spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
 from .lists import DEFAULT_LIMIT, parse_list, parse_number
 from .settings import SETTINGS, base_url, env_number
+from .site import spec_link, view_link
 from . import distributed
 
 EXIT_USAGE = 2
@@ -118,14 +123,37 @@ def _add_common(parser: argparse.ArgumentParser, defaults: dict) -> None:
             add_spec_flag(group, name, defaults.get(name))
 
 
+FORMAT_HELP = ("default: {people} (a table for people) when stdout is a terminal, json when it is "
+               "piped, redirected or --output is given")
+EPILOG = ("Output: a table for people when stdout is a terminal, JSON when it is piped or "
+          "redirected (--format chooses). Commands that compute print one link to their "
+          "dashboard view (GDX_BASE_URL, default http://localhost:8501). Bad input: exit 2 "
+          "and one line naming the flag.")
+
+
+def output_format(args: argparse.Namespace, people: str) -> str:
+    """--format, or the default: for people on a terminal, JSON for programs (like ls and git,
+    which change their output when it is not a terminal)."""
+    if args.format:
+        return args.format
+    if args.output:
+        return "json"
+    try:
+        return people if sys.stdout.isatty() else "json"
+    except (AttributeError, ValueError):         # stdout closed or replaced
+        return "json"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="GD Dynamics Explorer core")
+    parser = _Parser(prog="python -m core", description="GD Dynamics Explorer core",
+                     epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="one batched sweep over step sizes and seeds")
     for name in RUN_FIELDS:
         add_spec_flag(run, name)
-    run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
+    run.add_argument("--format", default=None, choices=("json", "csv", "summary"),
+                     help=FORMAT_HELP.format(people="summary"))
     _add_common(run, {})
     distributed.add_arguments(run)
 
@@ -140,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--d", dest="dims", type=_list_arg("d", int, geometric=True, limit=MAX_DIMS),
                        default=(16, 32, 64, 128, 256),
                        help=f"the dimensions: 16,32,...,2048 or 16:2048:x2; at most {MAX_DIMS} values")
-    sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
+    sweep.add_argument("--format", default=None, choices=("json", "csv", "text"),
+                       help=FORMAT_HELP.format(people="text"))
     _add_common(sweep, {"dataset": "minimal", "max_iters": 20000})
     distributed.add_arguments(sweep)
 
@@ -217,19 +246,66 @@ def _spec_fields(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dic
             if name in BY_NAME and name not in exclude and value is not None}
 
 
+def check_flags_read(spec, given: dict) -> None:
+    """A flag the spec's model (or data set) does not read is an error naming the flag and the
+    model, not a silently ignored value. A flag given at its default changes nothing and passes."""
+    from .registry import model_kind, models_reading
+
+    for name, value in given.items():
+        field = BY_NAME[name]
+        if field.relevant(spec) or value == field.default:
+            continue
+        if name in DATASET_FIELDS and BY_NAME["dataset"].relevant(spec):
+            where = f"the {spec.dataset} data set"
+        elif name in model_kind(spec.model).fields:
+            where = f"the {spec.model} model with these settings"
+        else:
+            where = f"the {spec.model} model"
+        readers = field.applies_to if field.applies_to != "all" else ", ".join(models_reading(name))
+        raise SpecError(name, f"not read by {where}" + (f" (used by {readers})" if readers else ""))
+
+
+DATASET_FIELDS = set(FIELD_GROUPS["dataset parameters"])
+
+
+def seeds_note(spec) -> str | None:
+    """One line when several seeds cannot differ: the model starts at θ₀ = 0 (no random init)."""
+    from .registry import model_family
+
+    if len(spec.seeds) < 2 or model_family(spec.model) == "shallow":
+        return None
+    from .models import build
+
+    if not build(spec).starts_at_zero():
+        return None
+    return (f"note: the {spec.model} model starts at θ₀ = 0, so its {len(spec.seeds)} seeds give "
+            "identical runs")
+
+
 def command_run(args: argparse.Namespace) -> None:
-    spec = make_spec(**_spec_fields(args))          # argument errors answer before torch loads
+    given = _spec_fields(args)
+    spec = make_spec(**given)                       # argument errors answer before torch loads
+    check_flags_read(spec, given)
     from .api import run_spec
 
+    note = seeds_note(spec)
+    if note:
+        print(note, file=sys.stderr)
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))
     result = outcome.result
-    if args.format == "json":
-        text = result.to_json(cached=outcome.cached)
-    elif args.format == "csv":
+    link = spec_link(spec, base_url())
+    form = output_format(args, "summary")
+    if form == "json":
+        text = json.dumps({**result.to_dict(outcome.cached), "view": link}, indent=1,
+                          allow_nan=False)
+    elif form == "csv":
         text = result.to_csv()
     else:
         text = format_summary(spec.canonical(), outcome.cached, result.summary_rows())
+        text += f"\n\nview: {link}"
     _write(text, args.output)
+    if form == "csv":                  # the rows stay a plain table: the link goes to stderr
+        print(f"view: {link}", file=sys.stderr)
 
 
 def _cell(name: str, value) -> str:

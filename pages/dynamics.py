@@ -100,6 +100,9 @@ CONTROLS = [
     text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:7 (the linear model starts at "
          "θ₀ = 0, so seeds only matter for nonlinear models)"),
     spec_number("max_iters", "Iterations", 400),
+    spec_number("history_points", "Recorded points",
+                help="Evenly spaced iterations kept per run (first, solve and last always); a "
+                     "claim's link sets it so that its cached run is read back"),
     flag("run_to_max", False, "Keep iterating after a run solves"),
     flag("margin_per_norm", False, "divide by ‖θₜ‖"),
     view("section", "table", SECTIONS),
@@ -127,6 +130,7 @@ def controls(state: UrlState) -> dict:
     values["step_sizes"] = state.draw("step_size")
     values["seeds"] = state.draw("seed")
     values["max_iters"] = state.draw("max_iters")
+    values["history_points"] = state.draw("history_points")
     values["run_to_max"] = state.draw("run_to_max")
     return values
 

@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser("cache", help="inspect or clear the result cache")
     cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument("--format", default=None, choices=("text", "json"),
+                       help="info: " + FORMAT_HELP.format(people="text"))
+    cache.set_defaults(output=None)
     return parser
 
 
@@ -336,20 +339,47 @@ def format_summary(canonical: str, cached: bool, rows: list[dict]) -> str:
 
 
 def command_sweep(args: argparse.Namespace) -> None:
-    from .scaling import parse_curves, sweep_dimensions
+    from .scaling import parse_curves
 
     curves = parse_curves(args.models, args.algorithm, args.step_size)
     base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=args.dims[0],
                      history_points=16, **_spec_fields(args, exclude=("algorithm",)))
+    from .scaling import sweep_dimensions
+
     result = sweep_dimensions(base, curves, list(args.dims), c=args.c, use_cache=not args.no_cache,
                               progress=_progress_printer(args.progress))
-    if args.format == "json":
-        text = json.dumps(result.to_dict(), indent=1)
-    elif args.format == "csv":
+    link = view_link("complexity", complexity_query(base, curves, args), base_url())
+    form = output_format(args, "text")
+    if form == "json":
+        text = json.dumps({**result.to_dict(), "view": link}, indent=1)
+    elif form == "csv":
         text = result.to_csv()
     else:
-        text = format_sweep_text(result)
+        text = format_sweep_text(result) + f"\n\nview: {link}"
     _write(text, args.output)
+    if form == "csv":
+        print(f"view: {link}", file=sys.stderr)
+
+
+def complexity_query(base, curves, args: argparse.Namespace) -> str:
+    """The Iteration-complexity page's URL of a sweep-d: its curves, c, d, seeds, budget, data
+    set and the parameters the data set and the curves' models read (the page's controls)."""
+    from urllib.parse import urlencode
+
+    from .registry import dataset_kind, model_kind
+    from .spec import _fmt
+
+    query = {"curves": ",".join(f"{c.model}:{c.algorithm}:{c.step}" for c in curves),
+             "c": _fmt(float(args.c)), "dims": _fmt(tuple(args.dims)), "seed": _fmt(base.seeds),
+             "max_iters": _fmt(base.max_iters), "dataset": base.dataset}
+    read = set(dataset_kind(base.dataset).fields)
+    for curve in curves:
+        read |= set(model_kind(curve.model).fields)
+    for name in sorted(read):
+        value = getattr(base, name, None)
+        if value not in (None, "", ()):
+            query[QUERY_NAMES[name]] = _fmt(value)
+    return urlencode(query, safe=",:")
 
 
 def format_sweep_text(result) -> str:
@@ -383,21 +413,59 @@ def command_reproduce(args: argparse.Namespace) -> int:
     return 0 if all(v.measurement.passed for v in verdicts) else 1
 
 
+def cache_summary(cache) -> dict:
+    """What ``cache info`` reports, gathered in this one place. A figure the cache itself
+    reports (``ResultCache.info()``, e.g. the orphaned value files of issue 20 §4) is merged in
+    here and then shown by both formats."""
+    from .cache import CODE_VERSION
+    from .uploads import upload_usage
+
+    summary = {"directory": cache.directory, "entries": len(cache), "bytes": cache.volume(),
+               "limit_bytes": int(env_number("GDX_CACHE_SIZE_MB") * 2**20),
+               "read_only": cache.read_only, "code_version": CODE_VERSION,
+               "uploads": upload_usage()}
+    if callable(getattr(cache, "info", None)):
+        summary.update(cache.info())
+    return summary
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
+def format_cache_summary(summary: dict) -> str:
+    uploads = summary["uploads"]
+    orphans = summary.get("orphans")
+    lines = [f"cache:        {summary['directory']}" + ("  (read-only)" if summary["read_only"] else ""),
+             f"entries:      {summary['entries']}, {_size(summary['bytes'])} of "
+             f"{_size(summary['limit_bytes'])} (GDX_CACHE_SIZE_MB)",
+             f"uploads:      {uploads['files']} file{'s' * (uploads['files'] != 1)}, "
+             f"{_size(uploads['bytes'])} of {_size(uploads['quota_bytes'])} (GDX_UPLOAD_QUOTA_MB)",
+             "orphans:      " + ("not counted by this version" if orphans is None else
+                                 f"{orphans} (removed by `cache clear`)" if orphans else "none"),
+             f"code version: {summary['code_version']}"]
+    return "\n".join(lines)
+
+
 def command_cache(args: argparse.Namespace) -> None:
-    from .cache import CODE_VERSION, ResultCache
-    from .uploads import clear_uploads, upload_usage
+    from .cache import ResultCache
+    from .uploads import clear_uploads
 
     cache = ResultCache()
-    uploads = upload_usage()
     if args.action == "clear":
         removed = cache.clear()
         files = clear_uploads()
-        print(f"removed {removed} entries and {files} uploads from {cache.directory}")
+        _write(f"removed {removed} entries and {files} uploads from {cache.directory}", None)
     else:
-        size = cache.volume()
-        print(json.dumps({"directory": cache.directory, "entries": len(cache), "bytes": size,
-                          "read_only": cache.read_only, "code_version": CODE_VERSION,
-                          "uploads": uploads}))
+        summary = cache_summary(cache)
+        if output_format(args, "text") == "json":
+            _write(json.dumps(summary), None)
+        else:
+            _write(format_cache_summary(summary), None)
     _print_warnings(cache.take_warnings())
 
 
@@ -406,11 +474,22 @@ def _print_warnings(lines) -> None:
         print(line, file=sys.stderr)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         check_output(getattr(args, "output", None))
+        if sys.stdout is None and not getattr(args, "output", None):
+            raise SpecError("output", "stdout is closed; give --output FILE or leave stdout open")
         for setting in SETTINGS:                     # a bad setting is refused up front
             env_number(setting)
         base_url()
@@ -434,8 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:           # the reader left (`| head`): stop quietly, as Unix tools do
+        _silence_stdout()
+        return 141                    # 128 + SIGPIPE, what a shell reports for such a tool
     except Exception as error:  # never a traceback for users; GDX_DEBUG=1 shows it
         if os.environ.get("GDX_DEBUG"):
             raise

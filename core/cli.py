@@ -271,29 +271,17 @@ def check_flags_read(spec, given: dict) -> None:
 DATASET_FIELDS = set(FIELD_GROUPS["dataset parameters"])
 
 
-def seeds_note(spec) -> str | None:
-    """One line when several seeds cannot differ: the model starts at θ₀ = 0 (no random init)."""
-    from .registry import model_family
-
-    if len(spec.seeds) < 2 or model_family(spec.model) == "shallow":
-        return None
-    from .models import build
-
-    if not build(spec).starts_at_zero():
-        return None
-    return (f"note: the {spec.model} model starts at θ₀ = 0, so its {len(spec.seeds)} seeds give "
-            "identical runs")
-
-
 def command_run(args: argparse.Namespace) -> None:
     given = _spec_fields(args)
     spec = make_spec(**given)                       # argument errors answer before torch loads
     check_flags_read(spec, given)
     from .api import run_spec
 
-    note = seeds_note(spec)
+    from .notes import identical_seeds
+
+    note = identical_seeds(spec)
     if note:
-        print(note, file=sys.stderr)
+        print(f"note: {note}", file=sys.stderr)
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))
     result = outcome.result
     link = spec_link(spec, base_url())

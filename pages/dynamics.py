@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import datasets, plots
 from core.api import run_spec
+from core.notes import identical_seeds
 from core.spec import RunSpec, SpecError, make_spec
 from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
                        show_error, table)
@@ -326,6 +327,9 @@ def main() -> None:
         cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
     info.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
                f"d = {results[0].meta.get('d')}")
+    seeds_note = identical_seeds(specs[0])
+    if seeds_note:
+        info.caption(f"Note: {seeds_note}.")
 
     pin_controls(state, specs, pin_box)
     pinned = load_pins(state)

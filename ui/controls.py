@@ -114,11 +114,19 @@ def model_controls(state: UrlState, container=None, models: Sequence[str] = CLAS
     else:
         read = {field for name in models if model_family(name) == "nonlinear"
                 for field in model_kind(name).fields}
-    for name in [name for name in state.fields if name in read]:    # in declaration order
-        if name == "leak" and values.get("activation") != "leaky_relu":
+    unread = []
+    for name in [name for name in state.fields if name in read or name in MODEL_PARAMETERS]:
+        if name not in read or (name == "leak" and values.get("activation") != "leaky_relu"):
+            unread.append(name)
             continue
         values[name] = state.draw(name, container)
+    if choose_model:
+        state.refuse_unread(unread, f"the {values['model']} model")
     return values
+
+
+# The model parameters of model_fields (every name but the model choice).
+MODEL_PARAMETERS = ("bias", "activation", "leak", "width", "train", "init_scale")
 
 
 # ---------------------------------------------------------------------- dataset
@@ -179,7 +187,13 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
             values["path"] = _uploaded_path(state, box)
         elif name in state.fields:
             values[name] = state.draw(name, box)
+    state.refuse_unread([name for name in DATASET_PARAMETERS
+                         if name in state.fields and name not in kind.fields],
+                        f"the {dataset} data set")
     return values
+
+
+DATASET_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column")
 
 
 def _uploaded_path(state: UrlState, box) -> str:

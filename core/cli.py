@@ -276,7 +276,6 @@ def command_run(args: argparse.Namespace) -> None:
     spec = make_spec(**given)                       # argument errors answer before torch loads
     check_flags_read(spec, given)
     from .api import run_spec
-
     from .notes import identical_seeds
 
     note = identical_seeds(spec)

@@ -10,10 +10,8 @@ from .registry import model_family
 from .results import HISTORY_KEYS
 from .spec import RunSpec
 
-PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
-# values of (a, b) kept per shallow GD sweep (its trajectory views); core.shallow keeps the
-# parameter history only up to this many values, and the guard assumes exactly that.
-SHALLOW_PARAM_HISTORY_LIMIT = 2_000_000
+from .history import PARAM_HISTORY_LIMIT   # values of θ kept per sweep, by every dynamics
+
 LANCZOS_STEPS = 40              # core.sharpness.SharpnessMeter's max_steps
 RUNTIME_OVERHEAD = 8 * 2**20    # torch/numpy work areas and small temporaries of any run
 
@@ -23,20 +21,22 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     and the history, with room for temporaries."""
     bytes_per = 8 if spec.dtype == "float64" else 4
     history = (spec.history_points + 2 + spec.tail_points) * spec.batch_size * len(HISTORY_KEYS)
+    state = algorithm(spec.algorithm).state_copies          # a stateful update rule's tensors
     if model_family(spec.model) == "shallow":
         if algorithm(spec.algorithm).continuous:
             return estimate_flow_memory(spec, d)
         rows = spec.batch_size
         params = rows * 2 * d
-        return RUNTIME_OVERHEAD + int(bytes_per * (params * 8 + history * 2 + min(
-            SHALLOW_PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
+        return RUNTIME_OVERHEAD + int(bytes_per * (
+            params * (12 + state) + history * 2
+            + min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
     model = build(spec)
     p = model.num_params(d)
     batch = 2 * spec.batch_size                     # with perceptron companions at most
     width = model.work_width()
     data = model.data_values(n, d)
     loading = 2 * n * d * 8 // bytes_per            # the float64 data set (and a temporary of its size while made)
-    params = batch * p * 4                          # theta, pullback, update, temporaries
+    params = batch * p * 4 + spec.batch_size * p * state   # theta, pullback, update, temporaries
     work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
     # sharpness: the Lanczos basis of every run (core.sharpness.SharpnessMeter, 40 steps at most)

@@ -96,7 +96,7 @@ def test_an_old_orphan_is_removed_at_start_up_and_reported_by_cache_info(tmp_pat
     past = time.time() - ORPHAN_GRACE_S - 5
     os.utime(orphan, (past, past))
     monkeypatch.setenv("GDX_CACHE_DIR", str(tmp_path))
-    assert main(["cache", "info"]) == 0
+    assert main(["cache", "info", "--format", "json"]) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["orphans_removed"] == 1 and info["orphans"] == 0
     assert not orphan.exists()

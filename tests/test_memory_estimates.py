@@ -119,17 +119,20 @@ def test_the_flow_estimate_counts_every_kept_state():
 
 
 def test_the_shallow_history_limit_is_the_guards_number(monkeypatch):
-    """core.shallow keeps (a, b) per recorded step only up to the limit the guard assumes:
-    a sweep just over it keeps none, just under it keeps them."""
-    limit = memory.SHALLOW_PARAM_HISTORY_LIMIT
+    """The a·b network keeps (a, b) per recorded step only up to the limit the guard assumes
+    (one declared number, core.history.PARAM_HISTORY_LIMIT): a sweep just under it keeps
+    them, the same sweep under a lower limit keeps none."""
+    import core.engine
+    import core.history
+
+    limit = core.history.PARAM_HISTORY_LIMIT
+    assert memory.PARAM_HISTORY_LIMIT is limit and core.engine.PARAM_HISTORY_LIMIT is limit
     d = 1000
     points = limit // (2 * d) - 1                     # (points + 1) * 2d <= limit
     under = make_spec(model="shallow_linear", init="random", d=d, step_sizes=(0.01,),
                       max_iters=points, history_points=points)
     assert run_spec(under, use_cache=False).result.runs[0].params is not None
-    monkeypatch.setattr(memory, "SHALLOW_PARAM_HISTORY_LIMIT", limit // 2)
-    import core.shallow
-    monkeypatch.setattr(core.shallow, "SHALLOW_PARAM_HISTORY_LIMIT", limit // 2)
+    monkeypatch.setattr(core.engine, "PARAM_HISTORY_LIMIT", limit // 2)
     assert run_spec(under, use_cache=False).result.runs[0].params is None
 
 

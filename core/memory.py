@@ -37,7 +37,7 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     data = model.data_values(n, d)
     loading = 2 * n * d * 8 // bytes_per            # the float64 data set (and a temporary of its size while made)
     params = batch * p * 4 + spec.batch_size * p * state   # theta, pullback, update, temporaries
-    work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
+    work = batch * n * width * 8                    # outputs, activations, slopes, coefficients (measured: tests/test_memory_estimates.py)
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
     # sharpness: the Lanczos basis of every run (core.sharpness.SharpnessMeter, 40 steps at most)
     krylov = spec.batch_size * p * (LANCZOS_STEPS + 2) if spec.sharpness_every else 0

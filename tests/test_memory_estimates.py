@@ -67,7 +67,7 @@ CASES = {
     "cnn_two_layers": {"model": "cnn", "dataset": "digits", "classes": [3, 8], "n": 300,
                        "channels": 16, "conv_layers": 2, "readout": "linear",
                        "step_sizes": [1, 2], "max_iters": 10},
-    "shallow_gd_orbit": {"model": "shallow_linear", "init": "random", "d": 20000,
+    "shallow_gd_orbit": {"model": "shallow_linear", "init": "random", "d": 50000,
                          "step_sizes": [0.001, 0.002], "seeds": [0, 1], "max_iters": 100,
                          "phi": 1, "tail_points": 50},
     "gradient_flow": {"model": "shallow_linear", "algorithm": "gradient_flow", "init": "random",

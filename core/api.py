@@ -57,7 +57,13 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     device = resolve_device(spec.device)
     shallow = model_family(spec.model) == "shallow"
     if spec.d is not None and (shallow or spec.n is not None):
-        check_memory(spec, spec.n or 0, spec.d, device)     # before any data is made
+        stiff = None
+        if shallow:
+            from .algorithms import algorithm
+            from .shallow import flow_is_stiff
+
+            stiff = flow_is_stiff(spec) if algorithm(spec.algorithm).continuous else None
+        check_memory(spec, spec.n or 0, spec.d, device, stiff)   # before any data is made
     dataset = None if shallow else datasets.load(spec)
     if dataset is not None:
         check_memory(spec, dataset.n, dataset.d, device)    # every backend (Ray too), before it starts

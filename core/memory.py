@@ -16,7 +16,7 @@ LANCZOS_STEPS = 40              # core.sharpness.SharpnessMeter's max_steps
 RUNTIME_OVERHEAD = 8 * 2**20    # torch/numpy work areas and small temporaries of any run
 
 
-def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
+def estimate_memory(spec: RunSpec, n: int, d: int, stiff: bool | None = None) -> int:
     """Bytes a (resolved) spec needs: data, parameters, the (B, n) work arrays, activations
     and the history, with room for temporaries."""
     bytes_per = 8 if spec.dtype == "float64" else 4
@@ -24,7 +24,7 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     state = algorithm(spec.algorithm).state_copies          # a stateful update rule's tensors
     if model_family(spec.model) == "shallow":
         if algorithm(spec.algorithm).continuous:
-            return estimate_flow_memory(spec, d)
+            return estimate_flow_memory(spec, d, stiff)
         rows = spec.batch_size
         params = rows * 2 * d
         return RUNTIME_OVERHEAD + int(bytes_per * (
@@ -60,28 +60,14 @@ def estimate_flow_memory(spec: RunSpec, d: int, stiff: bool | None = None) -> in
     """Bytes gradient flow needs: every run's states at the reporting times stay in the
     result (rows × points × 2d values); one run at a time also holds the integrator's copies
     and the metrics' temporaries; a stiff run (Radau, core.shallow.flow_method) holds dense
-    2d × 2d matrices. ``stiff=None``: worked out from the initial points, but only when the
-    states alone fit the budget's order of magnitude (drawing them costs rows × 2d)."""
+    2d × 2d matrices. ``stiff``: whether any run is integrated with Radau, which depends on
+    the initial points (core.shallow.flow_is_stiff; core.api passes it); None counts none."""
     state = 2 * d * FLOW_BYTES
     points = flow_points(spec)
     kept = spec.batch_size * points * state
     transient = FLOW_TRANSIENT_COPIES * points * state + FLOW_STAGES * state
-    if stiff is None:
-        stiff = _flow_is_stiff(spec, d)
     dense = RADAU_MATRICES * (2 * d) ** 2 * FLOW_BYTES if stiff else 0
     return RUNTIME_OVERHEAD + kept + transient + dense
-
-
-def _flow_is_stiff(spec: RunSpec, d: int) -> bool:
-    """Whether any run would be integrated with Radau (as core.shallow.flow_method decides)."""
-    from .shallow import flow_method, initial_points
-
-    if spec.init != "explicit" and 2 * spec.batch_size * d * FLOW_BYTES > 2**31:
-        return True           # too big to draw just to find out; the states refuse it anyway
-    a0s, b0s = initial_points(spec)
-    steps = [g for g in spec.step_sizes for _ in spec.seeds]
-    return any(flow_method(a0, b0, float(spec.phi), spec.max_iters * step) == "Radau"
-               for a0, b0, step in zip(a0s, b0s, steps))
 
 
 def memory_budget(device: torch.device) -> int:
@@ -100,10 +86,11 @@ def memory_budget(device: torch.device) -> int:
     return int(total * fraction)
 
 
-def check_memory(spec: RunSpec, n: int, d: int, device: torch.device) -> None:
+def check_memory(spec: RunSpec, n: int, d: int, device: torch.device,
+                 stiff: bool | None = None) -> None:
     """Refuse, naming the largest size parameter, a spec over the memory budget
     (``GDX_MEMORY_FRACTION`` of RAM, default 25 %; 80 % of free GPU memory on CUDA)."""
-    need, budget = estimate_memory(spec, n, d), memory_budget(device)
+    need, budget = estimate_memory(spec, n, d, stiff), memory_budget(device)
     if need > budget:
         sizes = [("d", d), ("n", n), ("step_size", spec.batch_size)]
         if model_family(spec.model) != "shallow":

@@ -363,6 +363,17 @@ def flow_method(a0: np.ndarray, b0: np.ndarray, phi: float, horizon: float) -> s
     return "Radau" if rate * horizon > STIFF_STEPS else "DOP853"
 
 
+def flow_is_stiff(spec: RunSpec) -> bool:
+    """Whether any run of a gradient-flow spec is integrated with Radau (flow_method), for
+    the memory guard (Radau holds dense 2d × 2d matrices)."""
+    if spec.init != "explicit" and 2 * spec.batch_size * spec.d * 8 > 2**31:
+        return True           # too big to draw just to find out; the states refuse it anyway
+    a0s, b0s = initial_points(spec)
+    steps = [g for g in spec.step_sizes for _ in spec.seeds]
+    return any(flow_method(a0, b0, float(spec.phi), spec.max_iters * step) == "Radau"
+               for a0, b0, step in zip(a0s, b0s, steps))
+
+
 def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray, tol: float):
     """Gradient flow from (a0, b0): states at ``times``, the first time |ε| = tol (or None),
     and the integrator used (with its message if it gave up early)."""

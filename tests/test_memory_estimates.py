@@ -147,3 +147,18 @@ def test_a_data_set_of_fixed_shape_is_checked_before_any_backend_runs(monkeypatc
     with pytest.raises(SpecError):
         run_spec(make_spec(model="cnn", dataset="digits", classes=(3, 8), n=40), use_cache=False)
     assert not started
+
+
+def test_a_stiff_flow_counts_radaus_dense_matrices():
+    """Radau holds dense 2d x 2d matrices (about 12 of them measured at d = 1000: 392 MB);
+    the guard learns from core.shallow which integrator the runs get."""
+    from core.shallow import flow_is_stiff
+
+    stiff = validate(make_spec(model="shallow_linear", algorithm="gradient_flow", init="random",
+                               d=1000, step_sizes=(1e-3,), max_iters=200, phi=1e5,
+                               history_points=100))
+    mild = stiff.replace(phi=1.0)
+    assert flow_is_stiff(stiff) and not flow_is_stiff(mild)
+    dense = 12 * (2 * 1000) ** 2 * 8
+    assert memory.estimate_memory(stiff, 0, 1000, True) >= dense + memory.estimate_memory(
+        mild, 0, 1000, False)

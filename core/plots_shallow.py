@@ -17,6 +17,7 @@ from plotly.colors import sample_colorscale
 
 from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, base_figure, clean, empty_figure,
                     format_step, step_colors, tidy_log_axis)
+from .display_orbit import OrbitColumn, OrbitDiagram
 from .results import RunRecord, SweepResult
 
 GF_DASH = "dash"
@@ -585,43 +586,25 @@ def figure3_rows(results: Sequence[SweepResult],
 
 
 # ---------------------------------------------------------------------- orbit diagram
-def orbit_figure(result: SweepResult, quantity: str = "residual", height: int = 520) -> go.Figure:
+def orbit_diagram(result: SweepResult, quantity: str = "residual") -> OrbitDiagram:
     """Bifurcation diagram of the balanced dynamics a = b (d = 1): the last K values of ε
     (or of aᵀb) of every run against η|Φ|. One dot per η: converged; 2, 4, 8, …: period
-    doubling; a smear: chaos."""
+    doubling; a smear: chaos. The numbers; :func:`orbit_figure` draws them."""
     phi = float(result.spec.phi)
     label = "ε = aᵀb − Φ" if quantity == "residual" else "aᵀb"
-    title = f"orbit diagram of the balanced dynamics a = b: last K values of {label}"
-    figure = base_figure(title, "η|Φ|", f"{label}, last K iterations", height=height)
-    xs, ys, ks = [], [], []
-    diverged = []
-    for record in result.runs:
-        x = record.step_size * abs(phi)
-        if record.diverged:
-            diverged.append((x, record.diverged_at))
-        if not record.tail:
-            continue
-        eps = np.asarray(record.tail["residual"], dtype=float)
-        values = eps if quantity == "residual" else eps + phi
-        keep = np.isfinite(values)
-        xs += [x] * int(keep.sum())
-        ys += values[keep].tolist()
-        ks += np.asarray(record.tail["iteration"])[keep].tolist()
-    figure.add_trace(go.Scattergl(
-        x=xs, y=ys, mode="markers", name=f"{label}, last K", customdata=ks,
-        marker=dict(size=3, color="#1f3b73", opacity=0.5),
-        hovertemplate="η|Φ|=%{x:.4g}<br>k=%{customdata}<br>value=%{y:.6g}<extra></extra>"))
-    if diverged:
-        finite = [y for y in ys if math.isfinite(y)]
-        top = max(finite) if finite else 1.0
-        figure.add_trace(go.Scatter(
-            x=[x for x, _ in diverged], y=[top] * len(diverged), mode="markers",
-            name="diverged", marker=dict(symbol="x", size=7, color=DIVERGED_COLOR),
-            text=[f"diverged at k={k}" for _, k in diverged],
-            hovertemplate="η|Φ|=%{x:.4g}<br>%{text}<extra></extra>"))
-    figure.add_vline(x=1.0, line=dict(color="#d62728", dash="dash", width=1.5),
-                     annotation_text="η|Φ| = 1", annotation_position="top left")
-    return figure
+    shift = 0.0 if quantity == "residual" else phi
+    columns = [OrbitColumn(r.step_size * abs(phi),
+                           np.asarray(r.tail["residual"] if r.tail else [], dtype=float) + shift,
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in result.runs]
+    return OrbitDiagram.build(
+        columns, title=f"orbit diagram of the balanced dynamics a = b: last K values of {label}",
+        x_title="η|Φ|", y_title=f"{label}, last K iterations", x_name="η|Φ|",
+        reference=(1.0, "η|Φ| = 1"))
+
+
+def orbit_figure(result: SweepResult, quantity: str = "residual", height: int = 520) -> go.Figure:
+    return orbit_diagram(result, quantity).to_plotly(height)
 
 
 # ---------------------------------------------------------------------- catapult

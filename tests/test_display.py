@@ -1,0 +1,58 @@
+"""The display layer's shared helpers: the payload plan, numbers for people, windows."""
+import math
+
+import numpy as np
+import pytest
+
+from core import display as dp
+
+
+def test_budget_keeps_small_charts_whole_and_bounds_large_ones():
+    small = dp.point_budget(traces=8, points=512)
+    assert (small.drawn_traces, small.points_per_trace) == (8, 512)
+    assert not small.thinned_traces and not small.thinned_points
+    large = dp.point_budget(traces=4096 * 6, points=100_000)
+    assert large.drawn_traces == dp.MAX_TRACES
+    assert large.drawn_traces * large.points_per_trace <= dp.FIGURE_POINTS
+    assert large.estimated_bytes < dp.PAYLOAD_BYTES / 4
+    note = dp.thinning_note(large)
+    assert "240 of 24\u202f576 runs drawn" in note and "downloads" in note
+    assert dp.thinning_note(small) == ""
+
+
+def test_thin_indices_keep_ends_and_required_points():
+    picked = dp.thin_indices(10_001, 100, always=[5_003])
+    assert picked[0] == 0 and picked[-1] == 10_000 and 5_003 in picked
+    assert len(picked) <= 101
+    assert dp.thin_indices(50, 100).tolist() == list(range(50))
+
+
+def test_frame_stride_bounds_the_frames():
+    assert dp.frame_stride(10) == 1
+    assert math.ceil(100_000 / dp.frame_stride(100_000)) <= dp.MAX_FRAMES
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "—"), (float("nan"), "not a number"), (float("inf"), "∞"), (0.05, "0.05"),
+    (1.7262351180813079e+112, "1.73·10¹¹²"), (-2.44e292, "−2.44·10²⁹²"), (1e-20, "10⁻²⁰"),
+    (1152, "1\u202f152"), (3.0, "3"), (99999.9, "10⁵")])
+def test_human_number(value, text):
+    assert dp.human_number(value) == text
+
+
+def test_run_status_words():
+    assert dp.run_status(None, 12) == "diverged at t = 12"
+    assert dp.run_status(7, None) == "solved at t = 7"
+    assert dp.run_status(None, None, 400) == "not solved within 400 iterations"
+
+
+def test_finite_span_ignores_what_is_not_finite():
+    finite = [np.array([1.0, 0.1, 0.01]), np.array([0.5, np.inf, np.nan])]
+    low, high = dp.finite_span(finite, log=True)
+    assert low < -2 < 0 < high < 0.5
+    assert dp.finite_span([np.array([np.nan])], log=True) is None
+
+
+def test_ratio_sentence():
+    assert dp.ratio_sentence(("γ = 1000", 10), ("γ = 1", 34)) == \
+        "γ = 1000 solves 3.4× sooner than γ = 1 (t = 10 against 34)."

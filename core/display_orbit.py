@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import payload
+from .display import Display, human_count, human_number, plural, spread_indices
 from .plots import DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, tidy_log_axis
 
 POINT_COLOR = "#1f3b73"
@@ -37,9 +38,8 @@ class OrbitColumn:
     diverged_at: int | None = None
 
 
-@dataclass
-class OrbitDiagram:
-    title: str
+@dataclass(kw_only=True)
+class OrbitDiagram(Display):
     x_title: str
     y_title: str
     log_x: bool
@@ -92,6 +92,9 @@ class OrbitDiagram:
             diagram.points = (np.concatenate([np.full(v.size, x) for x, v, _ in kept]),
                               np.concatenate([v for _, v, _ in kept]),
                               np.concatenate([k for _, _, k in kept]))
+        diagram.facts = diagram.regimes()
+        diagram.sentences = [diagram.look_for()]
+        diagram.notes = diagram.chart_notes()
         return diagram
 
     # ------------------------------------------------------------------ facts
@@ -109,43 +112,43 @@ class OrbitDiagram:
                 "diverged": len(self.diverged),
                 "first_diverged": min((x for x, _ in self.diverged), default=None)}
 
-    def caption(self) -> str:
+    def look_for(self) -> str:
         """What to look for, read off these runs (true at any setting)."""
         facts = self.regimes()
         name = self.x_name
-        runs = len(self.distinct) + facts["diverged"]
+        runs = human_count(len(self.distinct) + facts["diverged"])
         if not self.distinct:
             return (f"What to look for: all {runs} runs diverged (the first at {name} = "
-                    f"{facts['first_diverged']:.4g}); lower the step sizes.")
+                    f"{human_number(facts['first_diverged'], 4)}); lower the step sizes.")
         parts = []
         if facts["settled"]:
-            parts.append(f"{facts['settled']} runs settle to one value (a single dot), "
-                         f"up to {name} = {facts['last_fixed']:.4g}")
+            parts.append(f"{human_count(facts['settled'])} runs settle to one value (a single dot), "
+                         f"up to {name} = {human_number(facts['last_fixed'], 4)}")
         if facts["cycles"]:
-            parts.append(f"{facts['cycles']} end on a cycle of 2–{BAND_VALUES} values "
-                         f"(period doubling), from {name} = {facts['first_cycle']:.4g}")
+            parts.append(f"{human_count(facts['cycles'])} end on a cycle of 2–{BAND_VALUES} values "
+                         f"(period doubling), from {name} = {human_number(facts['first_cycle'], 4)}")
         if facts["bands"]:
-            parts.append(f"{facts['bands']} fill a band of more than {BAND_VALUES} values "
-                         f"(chaos), from {name} = {facts['first_band']:.4g}")
+            parts.append(f"{human_count(facts['bands'])} fill a band of more than {BAND_VALUES} values "
+                         f"(chaos), from {name} = {human_number(facts['first_band'], 4)}")
         if facts["diverged"]:
-            parts.append(f"{facts['diverged']} diverged (× on the top edge), from {name} = "
-                         f"{facts['first_diverged']:.4g}")
+            parts.append(f"{human_count(facts['diverged'])} diverged (× on the top edge), from {name} = "
+                         f"{human_number(facts['first_diverged'], 4)}")
         text = "What to look for: " + "; ".join(parts) + "."
         if not facts["cycles"] and not facts["bands"]:
             text += " No period doubling in this window: widen it to larger step sizes."
         return text
 
-    def notes(self) -> list[str]:
+    def chart_notes(self) -> list[str]:
         """What the chart does not show dot for dot (written on the chart)."""
         out = []
         if self.density and self.image is not None:
             counts = self.image[2]
-            out.append(f"density image: {self.total_values:,} values in {counts.shape[0]} × "
-                       f"{counts.shape[1]} cells (every value is in the downloads)")
+            out.append(f"density image: {human_count(self.total_values)} values in "
+                       f"{counts.shape[0]} × {counts.shape[1]} cells (the downloads hold every value)")
         if self.outside:
-            out.append(f"{self.outside:,} values outside the view")
+            out.append(f"{plural(self.outside, 'value')} outside the view")
         if self.underflow:
-            out.append(f"{self.underflow:,} values underflow to 0 (not drawn)")
+            out.append(f"{plural(self.underflow, 'value')} underflow to 0 (not drawn)")
         return out
 
     # ------------------------------------------------------------------ drawing
@@ -170,7 +173,7 @@ class OrbitDiagram:
                                   font=dict(size=FONT_SIZE - 3, color="#d62728"))
         if self.selected is not None:
             figure.add_vline(x=self.selected, line=dict(color="#2ca02c", width=2, dash="dash"))
-        for note in self.notes():
+        for note in self.notes:
             add_subtitle(figure, note)
         return figure
 
@@ -199,7 +202,7 @@ class OrbitDiagram:
         with np.errstate(divide="ignore"):
             shade = np.where(counts > 0, np.log10(np.maximum(counts, 1)), np.nan)
         figure.add_trace(go.Heatmap(
-            x=x_edges, y=y_edges, z=payload.compact(shade.T), zsmooth=False,
+            x=x_edges, y=y_edges, z=payload.compact(shade.T, single=True), zsmooth=False,
             name="density of the last values", showscale=False, hoverongaps=False,
             colorscale=[[0.0, "#9ecae1"], [0.25, "#4292c6"], [0.6, "#1f3b73"], [1.0, "#08132b"]],
             hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>value=%{{y:.4g}}<br>"
@@ -208,7 +211,7 @@ class OrbitDiagram:
     def _draw_diverged(self, figure: go.Figure) -> None:
         if not self.diverged:
             return
-        chosen = payload.even_indices(len(self.diverged), payload.POINTS_PER_TRACE)
+        chosen = spread_indices(len(self.diverged), 2_000)
         marks = [self.diverged[i] for i in chosen]
         top = self.y_window[1] if self.y_window is not None else 1.0
         top = 10 ** top if self.log_y else top
@@ -243,7 +246,7 @@ def _axis(values: np.ndarray, log: bool) -> np.ndarray:
 def _y_window(kept, log_y: bool) -> tuple[float, float] | None:
     """The bulk of the finite last values (0.1 %–99.9 % of a sample of each run), padded;
     in log10 units on a log axis."""
-    sample = [_axis(v[payload.even_indices(v.size, QUANTILE_SAMPLE)], log_y) for _, v, _ in kept
+    sample = [_axis(v[spread_indices(v.size, QUANTILE_SAMPLE)], log_y) for _, v, _ in kept
               if v.size]
     if not sample:
         return None

@@ -12,7 +12,9 @@ from core.analysis import orbit_periods
 from core import plots_shallow as ps
 from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
-from ui.display import cache_note, chart, result_downloads, show_error, table
+from core.payload import TABLE_ROWS
+from core.display import human_count, spread_indices
+from ui.display import cache_note, chart, literal, result_downloads, show_error, table
 from ui.controls import parse_list
 from core.fields import MAX_BATCH, MAX_ITERS, field_range
 from ui.page import formulas_on_demand, open_page, run_specs
@@ -126,6 +128,7 @@ CONTROLS = [
     text("cat_b", "0.2, 0.9", "b₀ (same length)"),
     text("cat_eta_lambda", "1.5, 3, 3.9, 4.5", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5"),
     number("cat_iters", 5000, "Iterations", int, bounds=(1, MAX_ITERS)),
+    flag("cat_linear", False, "Linear loss axis (the spike's size)"),
 ]
 
 
@@ -160,6 +163,22 @@ def downloads(outcomes, names) -> None:
     st.markdown("**Downloads** (the CLI's formats)")
     for outcome, name in zip(outcomes, names):
         result_downloads(outcome.result, outcome.cached, name)
+
+
+def look_for(text: str) -> None:
+    """The view's "What to look for", built from the drawn numbers (shown as literal text)."""
+    if text:
+        st.info(literal(text, limit=1200), icon=":material/visibility:")
+
+
+def bounded_table(rows: list[dict], **kwargs) -> None:
+    """At most payload.TABLE_ROWS rows on the page (evenly spread), saying so; the downloads
+    hold every row."""
+    if len(rows) > TABLE_ROWS:
+        st.caption(f"{human_count(TABLE_ROWS)} of {human_count(len(rows))} rows shown, evenly "
+                   "spread (the downloads hold every row).")
+        rows = [rows[i] for i in spread_indices(len(rows), TABLE_ROWS)]
+    table(rows, **kwargs)
 
 
 def spec_ids(outcomes) -> None:
@@ -241,21 +260,35 @@ def theorem1_text(gd) -> str:
     return text
 
 
+def flow_outcome(spec, gd_result):
+    """Gradient flow from the same starts; a solver that stops is a result: one line says so
+    and the GD charts are drawn without it."""
+    try:
+        (outcome,), cached, seconds = run_specs([flow_spec(spec, gd_result)], "gradient flow")
+    except (SpecError, ArithmeticError, ValueError) as error:
+        st.warning(literal(f"gradient flow stopped: {error}"), icon=":material/warning:")
+        return None, 0, 0.0
+    return outcome, cached, seconds
+
+
 def gd_gf_view(state: UrlState) -> None:
     values = model_controls(state)
     formulas_on_demand(PAGE, 'What the GD vs gradient-flow charts show, in formulas', FORMULAS + GD_GF_TEXT)
     try:
         spec = build_gd_spec(values)
         (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
-        gf = flow_spec(spec, gd_outcome.result)
-        (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow")
     except SpecError as error:
         show_error(error)
         return
-    gd_result, gf_result = gd_outcome.result, gf_outcome.result
-    cache_note(2, cached + gf_cached, seconds + gf_seconds, gd_result.meta.get("device", ""))
-    st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
-               f"{gf_result.spec.max_iters}·η (GD's last step).")
+    gd_result = gd_outcome.result
+    gf_outcome, gf_cached, gf_seconds = flow_outcome(spec, gd_result)
+    gf_result = gf_outcome.result if gf_outcome is not None else None
+    cache_note(2 if gf_outcome else 1, cached + gf_cached, seconds + gf_seconds,
+               gd_result.meta.get("device", ""))
+    if gf_result is not None:
+        st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
+                   f"{gf_result.spec.max_iters}·η (GD's last step).")
+    look_for(ps.GdGfFacts.build(gd_result, gf_result).caption)
     st.markdown(theorem1_text(gd_result))
 
     for row in (("residual", "norm"), ("imbalance", "sharpness")):
@@ -276,9 +309,10 @@ def gd_gf_view(state: UrlState) -> None:
     if gd_result.spec.tail_points:
         chart(ps.tail_figure(gd_result), "shallow_tail")
     st.subheader("Where each run ends")
-    table(ps.summary_rows(gd_result, gf_result))
-    downloads([gd_outcome, gf_outcome], ["shallow_gd", "shallow_gradient_flow"])
-    spec_ids([gd_outcome, gf_outcome])
+    bounded_table(ps.summary_rows(gd_result, gf_result))
+    outcomes = [o for o in (gd_outcome, gf_outcome) if o is not None]
+    downloads(outcomes, ["shallow_gd", "shallow_gradient_flow"][:len(outcomes)])
+    spec_ids(outcomes)
 
 
 def figure3_view(state: UrlState) -> None:
@@ -315,11 +349,14 @@ def figure3_view(state: UrlState) -> None:
         return
     results = [o.result for o in outcomes]
     cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
+    ratio = ps.figure3_display(results, "ratio", scales)
+    steps = ps.figure3_display(results, "steps", scales)
+    look_for(ps.figure3_look_for(ratio, steps))
     left, right = st.columns(2)
-    chart(ps.figure3_figure(results, "ratio", scales=scales), "figure3_imbalance", left)
-    chart(ps.figure3_figure(results, "steps", scales=scales), "figure3_steps", right)
+    chart(ratio.to_plotly(), "figure3_imbalance", left)
+    chart(steps.to_plotly(), "figure3_steps", right)
     with st.expander("The numbers, one row per run"):
-        table(ps.figure3_rows(results, scales), height=320)
+        bounded_table(ps.figure3_rows(results, scales), height=320)
     downloads(outcomes, [f"figure3_s{scale:g}" for scale in scales])
     spec_ids(outcomes)
 
@@ -355,10 +392,12 @@ def orbit_view(state: UrlState) -> None:
         return
     result = outcome.result
     cache_note(1, cached, seconds, result.meta.get("device", ""))
-    chart(ps.orbit_figure(result, quantity), "orbit_diagram")
+    diagram = ps.orbit_diagram(result, quantity)
+    look_for(diagram.caption)
+    chart(diagram.to_plotly(520), "orbit_diagram")
     rows = orbit_periods(result)
     with st.expander("Distinct values among the last K residuals, per η|Φ|"):
-        table(rows, height=320)
+        bounded_table(rows, height=320)
     downloads([outcome], ["shallow_orbit"])
     spec_ids([outcome])
 
@@ -369,6 +408,7 @@ def catapult_view(state: UrlState) -> None:
     b_text = state.draw("cat_b")
     fractions = state.draw("cat_eta_lambda")
     iters = state.draw("cat_iters")
+    linear = state.draw("cat_linear")
     formulas_on_demand(PAGE, 'What the catapult shows, in formulas', FORMULAS + CATAPULT_TEXT)
     try:
         a, b = vector("cat_a", a_text), vector("cat_b", b_text)
@@ -389,8 +429,9 @@ def catapult_view(state: UrlState) -> None:
         return
     result = outcome.result
     cache_note(1, cached, seconds, result.meta.get("device", ""))
+    look_for(ps.catapult_look_for(result))
     left, right = st.columns(2)
-    chart(ps.catapult_figure(result, "loss"), "catapult_loss", left)
+    chart(ps.catapult_figure(result, "loss", linear=bool(linear)), "catapult_loss", left)
     chart(ps.catapult_figure(result, "norm"), "catapult_norm", right)
     table(ps.catapult_rows(result))
     downloads([outcome], ["shallow_catapult"])

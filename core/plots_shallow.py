@@ -30,6 +30,7 @@ RUNS_DRAWN = 12            # step sizes (× seeds) one chart draws; the table li
 CHART_POINTS = 24_000      # points one shallow chart draws (float64 typed arrays: ≈ 0.5 MB)
 GUIDE_COLOR = "#555555"
 MINIMA_COLOR = "#2ca02c"
+SHALLOW_Y_TITLES = {"residual": "|ε|", "norm": "λ", "imbalance": "S(t)", "sharpness": "sharpness"}
 SHALLOW_TITLES = {
     "residual": "|ε| = |aᵀb − Φ|",
     "norm": "λ = ‖a‖² + ‖b‖²",
@@ -154,14 +155,22 @@ def draw_guides(figure: go.Figure, inside: Sequence[Guide], outside: Sequence[Gu
             meta="skip", hoverinfo="skip", line=dict(color=guide.color, dash=guide.dash, width=1.4)))
     above = [g for g in outside if window is None or g.value > window[1]]
     below = [g for g in outside if g not in above]
-    for group, arrow, y, anchor in ((above, "↑", 0.99, "top"), (below, "↓", 0.01, "bottom")):
+    for group, word in ((above, "↑ above"), (below, "↓ below")):
         if group:
-            figure.add_annotation(
-                text=f"{arrow} off the chart: " + ", ".join(
-                    f"{g.label} = {human_number(g.value)}" for g in group),
-                x=0.99, y=y, xref="paper", yref="paper", xanchor="right", yanchor=anchor,
-                showarrow=False, bgcolor="rgba(255,255,255,0.85)",
-                font=dict(size=FONT_SIZE - 4, color=GUIDE_COLOR))
+            add_subtitle(figure, f"{word} the view: " + ", ".join(
+                f"{g.label} = {human_number(g.value)}" for g in group[:2])
+                + (f" and {len(group) - 2} more" if len(group) > 2 else ""))
+
+
+def legend_below(figure: go.Figure, rows: int = 1) -> None:
+    """A horizontal legend under the x-axis title whatever the chart's height (a legend at a
+    fixed fraction of the height sat on the axis title of short charts)."""
+    height = figure.layout.height or HEIGHT
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
+    bottom = 70 + 22 * rows
+    plot = max(height - top - bottom, 100)
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-62 / plot, x=0),
+                         margin=dict(b=bottom))
 
 
 def window_of(series_by_run: Sequence[tuple[bool, np.ndarray]], log: bool,
@@ -248,8 +257,8 @@ class HistoryDisplay(Display):
     def to_plotly(self, height: int = HEIGHT) -> go.Figure:
         if not self.series:
             return empty_figure(self.title, self.empty_message, height)
-        figure = base_figure(self.title, "iteration k  (gradient flow at t = kη)", self.title,
-                             log_y=self.log_y, height=height)
+        figure = base_figure(self.title, "iteration k  (gradient flow at t = kη)",
+                             SHALLOW_Y_TITLES[self.metric], log_y=self.log_y, height=height)
         draw_series(figure, self.series, self.metric)
         if self.crosses:
             figure.add_trace(go.Scatter(
@@ -358,8 +367,14 @@ class GdGfFacts(Display):
         out = []
         flatter = [r for r in ended if r["gd_sharpness"] < r["gf_sharpness"] * (1 - 1e-9)]
         if ended:
+            first_per_step = {}
+            for row in sorted(ended, key=lambda r: (r["step"], r["seed"])):
+                first_per_step.setdefault(row["step"], row)
+            shown = sorted(first_per_step.values(), key=lambda r: r["step"])
+            shown = [shown[i] for i in spread_indices(len(shown), 4)]
             ends = ", ".join(f"{human_number(r['gd_sharpness'])} at η = {format_step(r['step'])}"
-                             for r in sorted(ended, key=lambda r: r["step"])[:6])
+                             for r in shown) + (" (first seed of each)" if
+                                                len({r['seed'] for r in ended}) > 1 else "")
             gf_values = sorted({round(r["gf_sharpness"], 12) for r in ended})
             gf_text = human_number(gf_values[0]) if len(gf_values) == 1 else \
                 f"{human_number(gf_values[0])}–{human_number(gf_values[-1])}"
@@ -597,19 +612,20 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     phi = float(gd.spec.phi)
     colors = step_colors(r.step_size for r in gd.runs)
     top = gd.spec.max_iters
-    for record in gd.runs:
-        solved = record.iterations_to_solve
-        y = max(solved, 1) if solved is not None else top
-        figure.add_trace(go.Scatter(
-            x=[record.step_size], y=[y], mode="markers", name=run_label(record),
-            marker=dict(size=13, color=colors[record.step_size],
-                        symbol="circle" if solved is not None else
-                        ("x" if record.diverged else "triangle-up"),
-                        line=dict(color="black", width=1)),
-            text=[status(record)], showlegend=False,
-            hovertemplate=f"η={record.step_size:.6g}<br>%{{text}}<br>η/η* = "
-                          f"{record.step_size / record.extras['theorem1_step_bound']:.3g}"
-                          "<extra></extra>"))
+    runs = [gd.runs[i] for i in spread_indices(len(gd.runs), 400)]     # one marker trace
+    figure.add_trace(go.Scatter(
+        x=[r.step_size for r in runs],
+        y=[max(r.iterations_to_solve, 1) if r.iterations_to_solve is not None else top for r in runs],
+        mode="markers", name="runs", showlegend=False,
+        marker=dict(size=13, color=[colors[r.step_size] for r in runs],
+                    symbol=["circle" if r.iterations_to_solve is not None else
+                            ("x" if r.diverged else "triangle-up") for r in runs],
+                    line=dict(color="black", width=1)),
+        text=[f"{status(r)}<br>η/η* = {human_number(r.step_size / r.extras['theorem1_step_bound'])}"
+              for r in runs],
+        hovertemplate="η=%{x:.6g}<br>%{text}<extra></extra>"))
+    if len(runs) < len(gd.runs):
+        add_subtitle(figure, thinning_line(len(runs), len(gd.runs)))
     marks = thresholds(gd.runs[0], phi) if gd.runs else []
     if len({round(r.extras["theorem1_step_bound"], 15) for r in gd.runs}) > 1:
         marks = [m for m in marks if not m[0].startswith("Theorem")]   # random inits: per run
@@ -625,8 +641,8 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     ys = [max(r.iterations_to_solve or top, 1) for r in gd.runs] + [top]
     tidy_log_axis(figure, "y", ys)
     figure.update_yaxes(range=[-0.1, math.log10(max(ys)) + 0.3])
-    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
-                         margin=dict(b=120))
+    figure.update_layout(height=height + 22 * len(marks))
+    legend_below(figure, len(marks))
     return figure
 
 
@@ -772,8 +788,8 @@ class Figure3Display(Display):
         outside = self.below + self.above
         if outside:
             extreme = max(outside, key=lambda p: abs(p[1]))[1]
-            notes.append(f"{plural(len(outside), 'value')} outside the view, drawn as ▼/▲ on its "
-                         f"edge (the farthest: S = {human_number(extreme, 2)}, the imbalance blew up)")
+            notes.append(f"{plural(len(outside), 'value')} outside the view (▼/▲ on its edge; "
+                         f"the farthest S = {human_number(extreme, 2)}: the imbalance blew up)")
         if self.missing:
             notes.append(f"{plural(self.missing, 'run')} without an S (diverged)")
         return notes
@@ -800,8 +816,7 @@ class Figure3Display(Display):
         for note in self.notes:
             if note:
                 add_subtitle(figure, note)
-        figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.22, x=0),
-                             margin=dict(b=150))
+        figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
         return figure
 
     def _draw_curve(self, figure: go.Figure, curve: ScaleCurve, steps: bool) -> None:
@@ -1048,7 +1063,7 @@ class CatapultDisplay(Display):
         if self.window_x is not None:
             figure.update_xaxes(range=[-0.02 * self.window_x, self.window_x],
                                 title_text=f"iteration k (0–{self.window_x:g} of {self.last}; "
-                                           "double-click the chart for all)")
+                                           "double-click for all)")
         self._add_frames(figure)
         for note in self.notes:
             if note:
@@ -1123,7 +1138,8 @@ def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:
     for record in result.runs:
         loss = np.asarray(record.history["loss"], dtype=float)
         finite = loss[np.isfinite(loss)]
-        peak = float(finite.max() / loss[0]) if finite.size and loss[0] > 0 else None
+        peak = (float(finite.max() / loss[0]) if finite.size and loss[0] > 0 and not record.diverged
+                else None)                       # a diverged run's last finite loss is the blow-up
         final = record.extras.get("final_sharpness")
         rows.append({"ηλ(0)": record.extras["eta_lambda0"], "η": record.step_size,
                      "peak loss / initial loss": peak,

@@ -128,7 +128,7 @@ CONTROLS = [
     text("cat_b", "0.2, 0.9", "b₀ (same length)"),
     text("cat_eta_lambda", "1.5, 3, 3.9, 4.5", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5"),
     number("cat_iters", 5000, "Iterations", int, bounds=(1, MAX_ITERS)),
-    flag("cat_linear", False, "Linear loss axis (the spike's size)"),
+    flag("cat_log", False, "Log loss axis (linear shows the spike's size)"),
 ]
 
 
@@ -352,9 +352,8 @@ def figure3_view(state: UrlState) -> None:
     ratio = ps.figure3_display(results, "ratio", scales)
     steps = ps.figure3_display(results, "steps", scales)
     look_for(ps.figure3_look_for(ratio, steps))
-    left, right = st.columns(2)
-    chart(ratio.to_plotly(), "figure3_imbalance", left)
-    chart(steps.to_plotly(), "figure3_steps", right)
+    chart(ratio.to_plotly(), "figure3_imbalance")       # full width: legends beside the plot
+    chart(steps.to_plotly(), "figure3_steps")
     with st.expander("The numbers, one row per run"):
         bounded_table(ps.figure3_rows(results, scales), height=320)
     downloads(outcomes, [f"figure3_s{scale:g}" for scale in scales])
@@ -408,7 +407,7 @@ def catapult_view(state: UrlState) -> None:
     b_text = state.draw("cat_b")
     fractions = state.draw("cat_eta_lambda")
     iters = state.draw("cat_iters")
-    linear = state.draw("cat_linear")
+    log_loss = state.draw("cat_log")
     formulas_on_demand(PAGE, 'What the catapult shows, in formulas', FORMULAS + CATAPULT_TEXT)
     try:
         a, b = vector("cat_a", a_text), vector("cat_b", b_text)
@@ -430,9 +429,9 @@ def catapult_view(state: UrlState) -> None:
     result = outcome.result
     cache_note(1, cached, seconds, result.meta.get("device", ""))
     look_for(ps.catapult_look_for(result))
-    left, right = st.columns(2)
-    chart(ps.catapult_figure(result, "loss", linear=bool(linear)), "catapult_loss", left)
-    chart(ps.catapult_figure(result, "norm"), "catapult_norm", right)
+    # Full width, one above the other: the spike and the 2/η lines need the room.
+    chart(ps.catapult_figure(result, "loss", linear=not log_loss), "catapult_loss")
+    chart(ps.catapult_figure(result, "norm"), "catapult_norm")
     table(ps.catapult_rows(result))
     downloads([outcome], ["shallow_catapult"])
     spec_ids([outcome])

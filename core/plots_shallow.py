@@ -361,37 +361,47 @@ class GdGfFacts(Display):
         return facts
 
     def _sentences(self) -> list[str]:
-        ended = [r for r in self.rows if not r["diverged"] and r["gd_sharpness"] is not None
-                 and r["gf_sharpness"] is not None]
+        ended = [r for r in self.rows if _ended_at_a_minimum(r)]
         gone = [r for r in self.rows if r["diverged"]]
-        out = []
-        flatter = [r for r in ended if r["gd_sharpness"] < r["gf_sharpness"] * (1 - 1e-9)]
-        if ended:
-            first_per_step = {}
-            for row in sorted(ended, key=lambda r: (r["step"], r["seed"])):
-                first_per_step.setdefault(row["step"], row)
-            shown = sorted(first_per_step.values(), key=lambda r: r["step"])
-            shown = [shown[i] for i in spread_indices(len(shown), 4)]
-            ends = ", ".join(f"{human_number(r['gd_sharpness'])} at η = {format_step(r['step'])}"
-                             for r in shown) + (" (first seed of each)" if
-                                                len({r['seed'] for r in ended}) > 1 else "")
-            gf_values = sorted({round(r["gf_sharpness"], 12) for r in ended})
-            gf_text = human_number(gf_values[0]) if len(gf_values) == 1 else \
-                f"{human_number(gf_values[0])}–{human_number(gf_values[-1])}"
-            verdict = ("GD ends flatter than gradient flow at every step size that converged"
-                       if len(flatter) == len(ended) else
-                       f"GD ends flatter than gradient flow at {len(flatter)} of {len(ended)} step sizes")
-            out.append(f"What to look for: {verdict}: final sharpness λ_∞ = {ends}, against "
-                       f"λ_GF = {gf_text} from the same start (the λ chart, bottom right).")
-        if gone:
-            out.append(f"{plural(len(gone), 'run')} diverged (× where it left the chart): "
-                       + ", ".join(f"η = {format_step(r['step'])} at k = {human_count(r['diverged_at'] or 0)}"
-                                   for r in gone[:4]) + ".")
+        out = [_flatter_sentence(ended), _diverged_sentence(gone)]
         if not ended and not gone:
             out.append("What to look for: no run has ended at a minimum yet: raise the iterations.")
         if self.facts.get("gf_missing"):
             out.append("Gradient flow did not finish for these values: only GD is drawn.")
-        return out
+        return [line for line in out if line]
+
+
+def _ended_at_a_minimum(row: dict) -> bool:
+    return not row["diverged"] and row["gd_sharpness"] is not None and row["gf_sharpness"] is not None
+
+
+def _flatter_sentence(ended: list[dict]) -> str:
+    """GD's final sharpness per step size (first seed of each, at most four) against λ_GF."""
+    if not ended:
+        return ""
+    first_per_step: dict[float, dict] = {}
+    for row in sorted(ended, key=lambda r: (r["step"], r["seed"])):
+        first_per_step.setdefault(row["step"], row)
+    shown = sorted(first_per_step.values(), key=lambda r: r["step"])
+    shown = [shown[i] for i in spread_indices(len(shown), 4)]
+    ends = ", ".join(f"{human_number(r['gd_sharpness'])} at η = {format_step(r['step'])}" for r in shown)
+    if len({r["seed"] for r in ended}) > 1:
+        ends += " (first seed of each)"
+    gf_values = sorted({round(r["gf_sharpness"], 12) for r in ended})
+    gf_text = " to ".join(dict.fromkeys(human_number(v) for v in (gf_values[0], gf_values[-1])))
+    flatter = sum(1 for r in ended if r["gd_sharpness"] < r["gf_sharpness"] * (1 - 1e-9))
+    verdict = ("at every step size that converged" if flatter == len(ended) else
+               f"at {flatter} of {len(ended)} step sizes")
+    return (f"What to look for: GD ends flatter than gradient flow {verdict}: final sharpness "
+            f"λ_∞ = {ends}, against λ_GF = {gf_text} from the same start (the λ chart, top right).")
+
+
+def _diverged_sentence(gone: list[dict]) -> str:
+    if not gone:
+        return ""
+    where = ", ".join(f"η = {format_step(r['step'])} at k = {human_count(r['diverged_at'] or 0)}"
+                      for r in gone[:4])
+    return f"{plural(len(gone), 'run')} diverged (× where it left the chart): {where}."
 
 
 # ---------------------------------------------------------------------- trajectory
@@ -609,24 +619,12 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     figure = base_figure("η against Theorem 1's η*",
                          "step size η", "steps to |ε| ≤ tol", log_x=True, log_y=True,
                          height=height, plain_x=True, plain_y=True)
-    phi = float(gd.spec.phi)
-    colors = step_colors(r.step_size for r in gd.runs)
     top = gd.spec.max_iters
     runs = [gd.runs[i] for i in spread_indices(len(gd.runs), 400)]     # one marker trace
-    figure.add_trace(go.Scatter(
-        x=[r.step_size for r in runs],
-        y=[max(r.iterations_to_solve, 1) if r.iterations_to_solve is not None else top for r in runs],
-        mode="markers", name="runs", showlegend=False,
-        marker=dict(size=13, color=[colors[r.step_size] for r in runs],
-                    symbol=["circle" if r.iterations_to_solve is not None else
-                            ("x" if r.diverged else "triangle-up") for r in runs],
-                    line=dict(color="black", width=1)),
-        text=[f"{status(r)}<br>η/η* = {human_number(r.step_size / r.extras['theorem1_step_bound'])}"
-              for r in runs],
-        hovertemplate="η=%{x:.6g}<br>%{text}<extra></extra>"))
+    figure.add_trace(_theorem1_markers(runs, step_colors(r.step_size for r in gd.runs), top))
     if len(runs) < len(gd.runs):
         add_subtitle(figure, thinning_line(len(runs), len(gd.runs)))
-    marks = thresholds(gd.runs[0], phi) if gd.runs else []
+    marks = thresholds(gd.runs[0], float(gd.spec.phi)) if gd.runs else []
     if len({round(r.extras["theorem1_step_bound"], 15) for r in gd.runs}) > 1:
         marks = [m for m in marks if not m[0].startswith("Theorem")]   # random inits: per run
     palette = ["#d62728", "#9467bd", "#8c564b"]
@@ -644,6 +642,24 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     figure.update_layout(height=height + 22 * len(marks))
     legend_below(figure, len(marks))
     return figure
+
+
+def _marker_symbol(record: RunRecord) -> str:
+    if record.iterations_to_solve is not None:
+        return "circle"
+    return "x" if record.diverged else "triangle-up"
+
+
+def _theorem1_markers(runs: Sequence[RunRecord], colors: dict, top: int) -> go.Scatter:
+    solved = [r.iterations_to_solve for r in runs]
+    return go.Scatter(
+        x=[r.step_size for r in runs], y=[top if k is None else max(k, 1) for k in solved],
+        mode="markers", name="runs", showlegend=False,
+        marker=dict(size=13, color=[colors[r.step_size] for r in runs],
+                    symbol=[_marker_symbol(r) for r in runs], line=dict(color="black", width=1)),
+        text=[f"{status(r)}<br>η/η* = {human_number(r.step_size / r.extras['theorem1_step_bound'])}"
+              for r in runs],
+        hovertemplate="η=%{x:.6g}<br>%{text}<extra></extra>")
 
 
 def summary_rows(gd: SweepResult, gf: SweepResult | None) -> list[dict[str, Any]]:
@@ -1014,26 +1030,29 @@ class CatapultDisplay(Display):
         display.window_x = catapult_window(result)
         display.last = max((r.last_iteration for r in result.runs), default=0)
         limit = max(CHART_POINTS // max(len(runs), 1), 64)
-        measured, guides = [], []
-        for record in runs:
-            values = np.asarray(record.history["loss" if loss else "norm"], dtype=float)
-            if loss and not display.linear:
-                values = np.where(values > 0, values, np.nan)
-            name = f"ηλ(0) = {human_number(record.extras['eta_lambda0'])}"
-            x, y = thinned(np.asarray(record.history["iteration"], dtype=float), values, limit)
-            display.series.append(Series(name + (" (diverged)" if record.diverged else ""), x, y,
-                                         colors[record.step_size]))
-            inside = values if display.window_x is None else \
-                values[np.asarray(record.history["iteration"]) <= display.window_x]
-            measured.append((record.diverged, inside))
-            if not loss:
-                guides.append(Guide(2 / record.step_size, f"2/η ({name})", colors[record.step_size]))
-            if record.diverged:
-                display.gone.append(f"{name}: diverged at k = {human_count(record.diverged_at or 0)} "
-                                    "(off the scale)")
+        measured = [display._add_run(record, colors[record.step_size], limit) for record in runs]
+        guides = [] if loss else [
+            Guide(2 / r.step_size, f"2/η (ηλ(0) = {human_number(r.extras['eta_lambda0'])})",
+                  colors[r.step_size]) for r in runs]
         display._windows(measured, guides, loss)
         display.notes = [thinning_line(len(runs), total)]
         return display
+
+    def _add_run(self, record: RunRecord, color: str, limit: int) -> tuple[bool, np.ndarray]:
+        """Its line (thinned), and its values inside the x window (for the y window)."""
+        loss = self.metric == "loss"
+        values = np.asarray(record.history["loss" if loss else "norm"], dtype=float)
+        if loss and not self.linear:
+            values = np.where(values > 0, values, np.nan)
+        name = f"ηλ(0) = {human_number(record.extras['eta_lambda0'])}"
+        iterations = np.asarray(record.history["iteration"], dtype=float)
+        x, y = thinned(iterations, values, limit)
+        self.series.append(Series(name + (" (diverged)" if record.diverged else ""), x, y, color))
+        if record.diverged:
+            self.gone.append(f"{name}: diverged at k = {human_count(record.diverged_at or 0)} "
+                             "(off the scale)")
+        inside = values if self.window_x is None else values[iterations <= self.window_x]
+        return record.diverged, inside
 
     def _windows(self, measured, guides, loss: bool) -> None:
         log = loss and not self.linear

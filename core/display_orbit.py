@@ -20,9 +20,11 @@ import plotly.graph_objects as go
 
 from . import payload
 from .display import Display, human_count, human_number, plural, spread_indices
+from .player import Frame, add_player
 from .plots import DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, tidy_log_axis
 
 POINT_COLOR = "#1f3b73"
+BUILD_UP_FRAMES = 16       # the build-up plays the last K iterations in this many slices
 BAND_VALUES = 16            # more distinct last values than this: a band (chaos), not a cycle
 QUANTILE_SAMPLE = 256       # values per run used for the y window
 SETTLED_VALUES = 64         # last values of a run that say whether it settled or cycles
@@ -135,7 +137,8 @@ class OrbitDiagram(Display):
                          f"{human_number(facts['first_diverged'], 4)}")
         text = "What to look for: " + "; ".join(parts) + "."
         if not facts["cycles"] and not facts["bands"]:
-            text += " No period doubling in this window: widen it to larger step sizes."
+            text += (" No period doubling before the runs diverge." if facts["diverged"] else
+                     " No period doubling in this window: widen it to larger step sizes.")
         return text
 
     def chart_notes(self) -> list[str]:
@@ -175,6 +178,8 @@ class OrbitDiagram(Display):
             figure.add_vline(x=self.selected, line=dict(color="#2ca02c", width=2, dash="dash"))
         for note in self.notes:
             add_subtitle(figure, note)
+        if self.image is None and self.points is not None:
+            self._add_build_up(figure, go.Scattergl if self.points[0].size > 1500 else go.Scatter)
         return figure
 
     def _set_x_range(self, figure: go.Figure) -> None:
@@ -196,6 +201,28 @@ class OrbitDiagram(Display):
             marker=dict(size=3, color=POINT_COLOR, opacity=0.55),
             hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>k=%{{customdata}}<br>value=%{{y:.6g}}"
                           "<extra></extra>"))
+
+    def _add_build_up(self, figure: go.Figure, kind) -> None:
+        """Play/step the diagram building up over the kept iterations: slice j adds the values
+        of the j-th stretch of k. The full picture is shown first (the last frame); reset goes
+        to the first slice. The dots are sent twice at most (payload.SCATTER_POINTS bounds it)."""
+        x, y, k = self.points
+        if np.unique(k).size < 2:
+            return
+        edges = np.unique(np.quantile(k, np.linspace(0, 1, BUILD_UP_FRAMES + 1)))
+        slices = np.clip(np.searchsorted(edges, k, side="right") - 1, 0, edges.size - 2)
+        first = len(figure.data)
+        for index in range(edges.size - 1):
+            keep = slices == index
+            figure.add_trace(kind(x=payload.compact(x[keep]), y=payload.compact(y[keep]),
+                                  mode="markers", visible=False, showlegend=False, meta="skip",
+                                  hoverinfo="skip", marker=dict(size=3, color=POINT_COLOR, opacity=0.55)))
+        count = edges.size - 1
+        traces = [0, *range(first, first + count)]
+        frames = [Frame(f"≤ {int(k[slices <= j].max())}", [kind(visible=False)] +
+                        [kind(visible=i <= j) for i in range(count)], traces) for j in range(count)]
+        frames.append(Frame("all", [kind(visible=True)] + [kind(visible=False)] * count, traces))
+        add_player(figure, frames, prefix="iterations k ", start=len(frames) - 1)
 
     def _draw_image(self, figure: go.Figure) -> None:
         x_edges, y_edges, counts = self.image

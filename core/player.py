@@ -64,9 +64,11 @@ def _menus(index: int, names: list[str], y: float) -> list[dict]:
                           dict(label="⏮ reset", method="animate", args=_go(names[0], 0))])]
 
 
-def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ") -> None:
+def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ",
+               start: int = 0) -> None:
     """Attach ``frames`` with play / pause / step back / step / reset buttons and a slider.
-    The figure's own data should show the first frame."""
+    The figure's own data should show frame ``start`` (the first, or the last when the
+    finished picture is shown first)."""
     if len(frames) < 2:
         return
     names = [f"f{i}" for i in range(len(frames))]
@@ -82,9 +84,9 @@ def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ")
     steps = [dict(method="animate", label=frame.label, args=_go(name, 0))
              for name, frame in zip(names, frames)]
     figure.update_layout(
-        updatemenus=_menus(0, names, y),
+        updatemenus=_menus(start, names, y),
         # tick labels hidden (40 of them would overlap); the current frame is named above the rail
-        sliders=[dict(active=0, steps=steps, x=0, len=1.0, y=y - 40 / plot, yanchor="top",
+        sliders=[dict(active=start, steps=steps, x=0, len=1.0, y=y - 40 / plot, yanchor="top",
                       pad=dict(t=22, b=0), currentvalue=dict(prefix=prefix, font=dict(size=12),
                                                              xanchor="right"),
                       font=dict(size=1, color="rgba(0,0,0,0)"), ticklen=2)],

@@ -363,7 +363,9 @@ class GdGfFacts(Display):
     def _sentences(self) -> list[str]:
         ended = [r for r in self.rows if _ended_at_a_minimum(r)]
         gone = [r for r in self.rows if r["diverged"]]
+        moving = [r for r in self.rows if not r["diverged"] and r["solved"] is None]
         out = [_flatter_sentence(ended), _diverged_sentence(gone)]
+        out.append(_moving_sentence(moving))
         if not ended and not gone:
             out.append("What to look for: no run has ended at a minimum yet: raise the iterations.")
         if self.facts.get("gf_missing"):
@@ -372,7 +374,8 @@ class GdGfFacts(Display):
 
 
 def _ended_at_a_minimum(row: dict) -> bool:
-    return not row["diverged"] and row["gd_sharpness"] is not None and row["gf_sharpness"] is not None
+    return (not row["diverged"] and row["solved"] is not None and row["gd_sharpness"] is not None
+            and row["gf_sharpness"] is not None)
 
 
 def _flatter_sentence(ended: list[dict]) -> str:
@@ -394,6 +397,14 @@ def _flatter_sentence(ended: list[dict]) -> str:
                f"at {flatter} of {len(ended)} step sizes")
     return (f"What to look for: GD ends flatter than gradient flow {verdict}: final sharpness "
             f"λ_∞ = {ends}, against λ_GF = {gf_text} from the same start (the λ chart, top right).")
+
+
+def _moving_sentence(moving: list[dict]) -> str:
+    if not moving:
+        return ""
+    return (f"{plural(len(moving), 'run')} did not reach |ε| ≤ tol within the budget (still moving "
+            "or oscillating: the last sharpness is no end point): "
+            + ", ".join(f"η = {format_step(r['step'])}" for r in moving[:4]) + ".")
 
 
 def _diverged_sentence(gone: list[dict]) -> str:

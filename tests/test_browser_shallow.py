@@ -33,7 +33,7 @@ LARGEST = {
     "gd_steps": ("/shallow?view=gd_gf&step_size=1e-3:0.6:log4096&tail_points=64", 7),
     "gd_history": ("/shallow?view=gd_gf&step_size=0.05,0.3,0.6&max_iters=100000&run_to_max=true"
                    "&history_points=100000", 6),
-    "figure3_scales": ("/shallow?view=figure3&scales=1:64&eta_lambda_count=20&fig3_iters=500", 2),
+    "figure3_scales": ("/shallow?view=figure3&scales=0.1:10:log64&eta_lambda_count=20&fig3_iters=500", 2),
     "figure3_points": ("/shallow?view=figure3&scales=1,8&eta_lambda_count=2000&fig3_iters=500", 2),
     "catapult": ("/shallow?view=catapult&cat_eta_lambda=1:4.4:x1.006", 2),
     "step_map": ("/step_size_map?step_count=2000&tail_points=10000", 2),
@@ -43,6 +43,10 @@ LARGEST = {
 @pytest.fixture(scope="module")
 def server(request):
     return start_server(request, SHOTS / "streamlit_shallow.log")
+
+
+DRAWN_OR_REFUSED = """(n) => document.querySelectorAll('.js-plotly-plot .main-svg').length >= n
+    || !!document.querySelector('[data-testid="stAlertContentError"]')"""
 
 
 def received_bytes(page, url: str, charts: int) -> tuple[int, float]:
@@ -57,6 +61,9 @@ def received_bytes(page, url: str, charts: int) -> tuple[int, float]:
     page.on("websocket", watch)
     started = time.perf_counter()
     page.goto(url)
+    page.wait_for_function(DRAWN_OR_REFUSED, arg=charts, timeout=400_000)
+    errors = page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+    assert not errors, errors                                   # a refusal is not a measurement
     wait_for_app(page, charts, timeout_ms=400_000)
     return total[0], time.perf_counter() - started
 
@@ -182,3 +189,23 @@ def test_shallow_views_have_no_overlapping_text_and_say_what_to_look_for(server,
     finally:
         page.close()
     assert not problems, "\n".join(problems)
+
+
+VISIBLE = """(i) => JSON.stringify(document.querySelectorAll('.js-plotly-plot')[i].data
+    .map(t => t.visible === undefined ? true : t.visible))"""
+
+
+@pytest.mark.parametrize("path", ["/shallow?view=orbit", "/step_size_map"])
+def test_orbit_build_up_steps_in_the_browser(server, page, path):
+    page.goto(server.url + path)
+    wait_for_app(page, 1 if "shallow" in path else 2)
+    index = chart_index(page, "orbit diagram")
+    page.locator(".js-plotly-plot").nth(index).scroll_into_view_if_needed()
+    full = json.loads(page.evaluate(VISIBLE, index))
+    assert full[0] is True and full.count(False) >= 2          # every dot first, slices hidden
+    press(page, index, "⏮ reset")
+    first = json.loads(page.evaluate(VISIBLE, index))
+    press(page, index, "step ▶")
+    second = json.loads(page.evaluate(VISIBLE, index))
+    assert first[0] is False and second[0] is False
+    assert second.count(True) == first.count(True) + 1           # one more slice of k shown

@@ -26,6 +26,7 @@ from .display_orbit import OrbitColumn, OrbitDiagram
 from .results import RunRecord, SweepResult
 
 GF_DASH = "dash"
+PIN_DASHES = ("dot", "dashdot", "longdashdot")   # one per pin (GD solid, GF dashed)
 RUNS_DRAWN = 12            # step sizes (× seeds) one chart draws; the table lists every run
 CHART_POINTS = 24_000      # points one shallow chart draws (float64 typed arrays: ≈ 0.5 MB)
 GUIDE_COLOR = "#555555"
@@ -217,17 +218,19 @@ class HistoryDisplay(Display):
     frames_at: np.ndarray | None = None            # iterations of the play/step frames
 
     @classmethod
-    def build(cls, gd: SweepResult, gf: SweepResult | None, metric: str) -> "HistoryDisplay":
+    def build(cls, gd: SweepResult, gf: SweepResult | None, metric: str,
+              pins: Sequence[tuple[str, SweepResult]] = ()) -> "HistoryDisplay":
+        """``pins``: (label, GD result) of pinned views, drawn in the colour of their step
+        size with a dash of their own, named by what differs from the live view."""
         display = cls(title=SHALLOW_TITLES[metric], metric=metric, log_y=metric == "residual")
         runs, total = chosen_runs(gd.runs)
         flows = _flows_by_run(gf)
         many = len(gd.spec.seeds) > 1
-        colors = step_colors(r.step_size for r in gd.runs)
-        pairs = [(record, kind, run) for record in runs
-                 for kind, run in (("GD", record), ("GF", flows.get((record.step_size, record.seed))))
-                 if run is not None]
+        colors = step_colors([r.step_size for r in gd.runs] +
+                             [r.step_size for _, pinned in pins for r in pinned.runs])
+        pairs = _drawn_pairs(runs, flows, pins)
         budget = point_budget(len(pairs), max((len(run.history["iteration"]) for _, _, run in pairs),
-                                              default=0), total=CHART_POINTS, max_traces=2 * RUNS_DRAWN)
+                                              default=0), total=CHART_POINTS, max_traces=3 * RUNS_DRAWN)
         measured = []
         for record, kind, run in pairs:
             line, values = _history_series(record, kind, run, metric, colors, many,
@@ -277,6 +280,18 @@ class HistoryDisplay(Display):
         return figure
 
 
+def _drawn_pairs(runs, flows, pins) -> list[tuple[RunRecord, Any, RunRecord]]:
+    """(GD record, kind, run drawn): GD and its gradient flow per run, then the pins' GD runs
+    (at most half a chart's runs each)."""
+    pairs = [(record, kind, run) for record in runs
+             for kind, run in (("GD", record), ("GF", flows.get((record.step_size, record.seed))))
+             if run is not None]
+    pairs += [(record, (label, PIN_DASHES[index]), record)
+              for index, (label, pinned) in enumerate(pins[:len(PIN_DASHES)])
+              for record in chosen_runs(pinned.runs, RUNS_DRAWN // 2)[0]]
+    return pairs
+
+
 def _flows_by_run(gf: SweepResult | None) -> dict:
     if gf is None:
         return {}
@@ -284,14 +299,30 @@ def _flows_by_run(gf: SweepResult | None) -> dict:
 
 
 def _history_series(record, kind, run, metric, colors, many, limit):
+    """``kind``: "GD", "GF" or a pin's (label, dash)."""
     values = _metric_values(run, metric)
     if values is None:
         return None, None
     x, y = thinned(np.asarray(run.history["iteration"], dtype=float), values, limit)
-    line = Series(f"{kind} {run_label(record, many)}", x, y, colors[record.step_size],
-                  "solid" if kind == "GD" else GF_DASH, 2.2 if kind == "GD" else 1.8,
-                  f"{record.step_size!r}:{record.seed}")
+    color, label = colors[record.step_size], run_label(record, many)
+    if kind == "GD":
+        line = Series(f"GD {label}", x, y, color, "solid", 2.2, f"{record.step_size!r}:{record.seed}")
+    elif kind == "GF":
+        line = Series(f"GF {label}", x, y, color, GF_DASH, 1.8, f"{record.step_size!r}:{record.seed}")
+    else:
+        line = Series(f"{kind[0]}: GD {label}", x, y, color, kind[1], 1.6, kind[0])
     return line, values
+
+
+def spec_difference(pinned, live) -> str:
+    """What a pinned view changes against the live one ("Φ = 2, a₀ = 1,0.5"), at most three
+    fields; "same runs" when nothing differs."""
+    before, now = pinned.to_query(), live.to_query()
+    names = {"phi": "Φ", "a": "a₀", "b": "b₀", "step_sizes": "η", "init_scale": "s", "seeds": "seeds",
+             "max_iters": "T", "tol": "tol", "d": "d", "init": "init", "dtype": "precision"}
+    changed = [f"{names.get(key, key)} = {value}" for key, value in before.items()
+               if now.get(key) != value and key in names]
+    return ", ".join(changed[:3]) + (" …" if len(changed) > 3 else "") if changed else "same runs"
 
 
 def _divergence_mark(run: RunRecord, values: np.ndarray, many: bool):
@@ -322,8 +353,8 @@ def history_display(gd: SweepResult, gf: SweepResult | None, metric: str) -> His
 
 
 def history_figure(gd: SweepResult, gf: SweepResult | None, metric: str,
-                   height: int = HEIGHT) -> go.Figure:
-    return HistoryDisplay.build(gd, gf, metric).to_plotly(height)
+                   height: int = HEIGHT, pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
+    return HistoryDisplay.build(gd, gf, metric, pins).to_plotly(height)
 
 
 def _metric_values(run: RunRecord, metric: str) -> np.ndarray | None:

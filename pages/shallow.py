@@ -18,7 +18,8 @@ from ui.display import cache_note, chart, literal, result_downloads, show_error,
 from ui.controls import parse_list
 from core.fields import MAX_BATCH, MAX_ITERS, field_range
 from ui.page import formulas_on_demand, open_page, run_specs
-from ui.state import UrlState, choice, flag, number, spec_number, text, view
+from ui.state import UrlState, choice, flag, hidden, number, spec_number, text, view
+from core.spec import RunSpec
 
 PAGE = "shallow"
 VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularization vs speed",
@@ -28,6 +29,20 @@ INIT_LABELS = {"explicit": "explicit a₀, b₀", "random": "random (‖a₀‖ 
 FIG3_INIT_LABELS = {"axes": "axes: a₀ = s·e₁, b₀ = (s/2)·e₂",
                     "generic": "generic: a₀ = s·(1, 0.2), b₀ = s·(0.3, 0.5)"}
 GF_HISTORY_POINTS = 2048
+PIN_SEPARATOR, MAX_PINS = ";", 3
+
+
+def pins_parser(text: str) -> list[str]:
+    """'spec;spec' -> at most MAX_PINS pinned GD specs (counted before anything is split);
+    each must be a shallow-network spec (raises SpecError naming the field)."""
+    text = str(text)
+    if text.count(PIN_SEPARATOR) >= MAX_PINS:
+        raise SpecError("pins", f"at most {MAX_PINS} pins")
+    pins = [pin.strip() for pin in text.split(PIN_SEPARATOR) if pin.strip()]
+    for pin in pins:
+        if RunSpec.from_query(pin).model != "shallow_linear":
+            raise SpecError("pins", "a pin here holds a shallow-network run")
+    return pins
 MIN_ORBIT, MAX_ORBIT = 200, 4096
 
 FORMULAS = r"""
@@ -104,6 +119,7 @@ CONTROLS = [
     spec_number("tail_points", "Last K iterations kept exactly",
                 help="> 0 adds a chart of the last K residuals (periodic orbits, chaos)"),
     choice("dtype", "float64", DTYPES, "Precision"),
+    hidden("pins", [], pins_parser, dump=lambda pins: PIN_SEPARATOR.join(pins)),
     # Figure 3
     text("scales", "1, 2, 4, 8", "Initial scales s", help="e.g. 1, 2, 4, 8"),
     choice("fig3_init", "axes", FIG3_INITS, "Initial point", labels=FIG3_INIT_LABELS),
@@ -271,6 +287,36 @@ def flow_outcome(spec, gd_result):
     return outcome, cached, seconds
 
 
+def pins(state: UrlState, spec) -> list[tuple[str, object]]:
+    """Pin the current GD runs (their spec goes into the URL) and load the pins: (label,
+    result) each, the label naming what differs from the live view. Pins are computed under
+    the page's compute guard, from the cache when they are there."""
+    current = spec.canonical()
+    pinned = list(state.get("pins"))
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    left.button("Pin these runs", icon=":material/push_pin:",
+                disabled=current in pinned or len(pinned) >= MAX_PINS,
+                on_click=lambda: state.set("pins", list(state.get("pins")) + [current]),
+                help=f"Keep these GD runs on the four charts to compare with later settings "
+                     f"(at most {MAX_PINS}; they live in the URL)")
+    if pinned:
+        right.button("Clear pins", on_click=lambda: state.set("pins", []))
+        state.mark_shown("pins")
+    out = []
+    for index, pin in enumerate(pinned):
+        pin_spec = RunSpec.from_query(pin)
+        if pin_spec == spec:
+            continue
+        try:
+            (outcome,), _, _ = run_specs([pin_spec], f"loading pin {index + 1}")
+        except SpecError as error:
+            st.warning(literal(f"pin {index + 1} could not be loaded ({error})"),
+                       icon=":material/push_pin:")
+            continue
+        out.append((f"pin {index + 1} ({ps.spec_difference(pin_spec, spec)})", outcome.result))
+    return out
+
+
 def gd_gf_view(state: UrlState) -> None:
     values = model_controls(state)
     formulas_on_demand(PAGE, 'What the GD vs gradient-flow charts show, in formulas', FORMULAS + GD_GF_TEXT)
@@ -290,11 +336,13 @@ def gd_gf_view(state: UrlState) -> None:
                    f"{gf_result.spec.max_iters}·η (GD's last step).")
     look_for(ps.GdGfFacts.build(gd_result, gf_result).caption)
     st.markdown(theorem1_text(gd_result))
+    pinned = pins(state, spec)
 
     for row in (("residual", "norm"), ("imbalance", "sharpness")):
         columns = st.columns(2)
         for column, metric in zip(columns, row):
-            chart(ps.history_figure(gd_result, gf_result, metric), f"shallow_{metric}", column)
+            chart(ps.history_figure(gd_result, gf_result, metric, pins=pinned), f"shallow_{metric}",
+                  column)
     left, right = st.columns([3, 2])
     chart(ps.trajectory_figure(gd_result, gf_result), "shallow_trajectory", left)
     left.caption(("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. "

@@ -279,3 +279,22 @@ def test_figure3_generic_init_from_the_claim_link_shows_the_blow_up_near_one_ove
         # the slowest converging run is the one closest to η|Φ| = 1, far slower than the fastest
         assert np.argmax(np.where(below, y, -1)) == np.flatnonzero(below)[-1]
         assert y[below][-1] > 5 * y[below].min()
+
+
+def test_pins_keep_their_runs_with_their_own_dash_and_a_label_naming_the_change():
+    at = open_extra("shallow")
+    at.button[0].click().run()                         # "Pin these runs"
+    assert at.query_params["pins"]
+    at.number_input(key=KEY + "phi").set_value(2.0).run()
+    assert_clean(at)
+    residual = chart(at, "|ε|")
+    pinned = [t for t in residual["data"] if t.get("name", "").startswith("pin 1")]
+    assert [t["name"] for t in pinned] == [f"pin 1 (Φ = 1): GD η={eta}" for eta in ("0.05", "0.3", "0.6")]
+    live = {t["name"]: t for t in residual["data"] if t.get("name", "").startswith("GD")}
+    for trace in pinned:                               # same colour per η, a dash of its own
+        twin = live[trace["name"].split(": ")[1]]
+        assert trace["line"]["color"] == twin["line"]["color"] and trace["line"]["dash"] == "dot"
+        assert not np.allclose(values(trace, "y")[:5], values(twin, "y")[:5])   # Φ = 1 against 2
+    # negative control: cleared pins leave only the live runs
+    next(b for b in at.button if b.label == "Clear pins").click().run()
+    assert not any(t.get("name", "").startswith("pin") for t in chart(at, "|ε|")["data"])

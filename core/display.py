@@ -252,3 +252,11 @@ def joined(items: Sequence[str], last: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
+def seed_words(seeds: Sequence[int]) -> str:
+    """'seeds 0–7' for a run of consecutive seeds, else 'seeds 0, 3, 9'."""
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return "seeds " + ", ".join(str(s) for s in seeds)

@@ -402,93 +402,15 @@ def metric_series(record: RunRecord, metric: str, per_norm: bool = False) -> np.
 
 def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
                    height: int = HEIGHT, legend: bool = True,
-                   pinned: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
-    """``metric`` against the iteration, one trace per (algorithm, step size, seed).
-
-    Colour encodes the step size, the dash pattern the algorithm (perceptrons dotted);
-    seeds of one step size are shades of its colour under one legend entry. A diverged run
-    ends at its last finite value, marked with a red cross. On a log axis, zeros (a loss
-    that underflowed) are triangles on the bottom edge, counted in a note (honest_view).
-    ``pinned``: (label, result) of pinned views, drawn in grey under the current runs."""
-    log_y = metric in LOG_METRICS
-    y_title = METRIC_TITLES.get(metric, metric) + (" / ‖θₜ‖" if per_norm else "")
-    if log_y and not _any_positive(results, metric, per_norm):
-        log_y = False             # all zero (e.g. the distance on two points): linear axis
-    figure = base_figure(y_title, "iteration t", y_title, log_y=log_y, height=height)
-    colors = step_colors(r.step_size for res in results for r in res.runs)
-    crosses_x, crosses_y, crosses_text = [], [], []
-    below: list[tuple[Any, str]] = []
-    nonfinite = 0
-    for pin_index, (label, result) in enumerate(pinned):
-        for record in result.runs:
-            values = metric_series(record, metric, per_norm)
-            if values is None:
-                continue
-            if log_y:
-                values = np.where(values > 0, values, np.nan)
-            name = f"{label}: {run_name(result.spec.algorithm, record, len(result.spec.seeds) > 1)}"
-            figure.add_trace(_line(
-                np.asarray(record.history["iteration"]), values, name=label,
-                legendgroup=f"pin{pin_index}", showlegend=record is result.runs[0],
-                line=dict(color=PIN_COLORS[pin_index % len(PIN_COLORS)], width=1.5,
-                          dash=ALGORITHM_DASH.get(result.spec.algorithm, "solid")),
-                opacity=0.7,
-                hovertemplate=f"{name}<br>t=%{{x}}<br>value=%{{y:.4g}}<extra></extra>"))
-    for result in results:
-        algorithm = result.spec.algorithm
-        seeds = list(result.spec.seeds)
-        many_seeds = len(seeds) > 1
-        shown_groups: set[float] = set()
-        for record in result.runs:
-            values = metric_series(record, metric, per_norm)
-            if values is None:
-                continue
-            iterations = np.asarray(record.history["iteration"])
-            if log_y:
-                zero = np.isfinite(values) & (values <= 0)
-                below.extend((int(t), f"{run_name(algorithm, record, many_seeds)}: "
-                              f"{v:.3g} at t={int(t)}") for t, v in zip(iterations[zero], values[zero]))
-                values = np.where(values > 0, values, np.nan)
-            if not record.diverged:
-                nonfinite += int((~np.isfinite(values)).sum()) - (int(zero.sum()) if log_y else 0)
-            group = f"{algorithm}:{record.step_size!r}"
-            name = run_name(algorithm, record, False)
-            if many_seeds:
-                name += f" ({seed_range(seeds)})"
-            seed_index = seeds.index(record.seed) if record.seed in seeds else 0
-            figure.add_trace(_line(
-                iterations, values, name=name, legendgroup=group,
-                showlegend=record.step_size not in shown_groups,
-                line=dict(color=shade(colors[record.step_size], seed_index, len(seeds)),
-                          dash=ALGORITHM_DASH.get(algorithm, "solid"),
-                          width=2.5 if algorithm in PERCEPTRONS else 2),
-                hovertemplate=f"{run_name(algorithm, record, many_seeds)}<br>t=%{{x}}<br>"
-                              f"value=%{{y:.4g}}<extra></extra>"))
-            shown_groups.add(record.step_size)
-            if record.diverged:
-                point = last_finite(iterations, values)
-                if point is not None:
-                    crosses_x.append(point[0])
-                    crosses_y.append(point[1])
-                    crosses_text.append(f"{run_name(algorithm, record, many_seeds)} diverged "
-                                        f"at t={record.diverged_at}")
-    if crosses_x:
-        figure.add_trace(go.Scatter(
-            x=crosses_x, y=crosses_y, mode="markers", name="diverged",
-            marker=dict(symbol="x", size=12, color=DIVERGED_COLOR, line=dict(width=1)),
-            text=crosses_text, hovertemplate="%{text}<extra></extra>"))
-    if not figure.data:
-        return empty_figure(y_title, f"no run records {metric.replace('_', ' ')}", height)
-    if metric == "accuracy":
-        figure.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
-        if below or nonfinite:
-            honest_view(figure, below=below, counts={"non-finite": max(nonfinite, 0)})
-    else:
-        honest_view(figure, log=log_y, below=below, counts={"non-finite": max(nonfinite, 0)})
-    if log_y:
-        tidy_log_axis(figure, values=_view_values(figure))
-    figure.update_layout(showlegend=legend)
-    return figure
+                   pinned: Sequence[tuple[str, SweepResult]] = (), full_x: bool = False,
+                   font_size: int = FONT_SIZE) -> go.Figure:
+    """``metric`` against the iteration, one trace per (algorithm, step size, seed): the
+    drawing of :class:`core.display_dynamics.HistoryDisplay` (which holds the numbers, the
+    window, what left the view and the caption). Colour encodes the step size, the dash the
+    algorithm (perceptrons dotted) or the pin; a diverged run ends at a red ×."""
+    from .display_dynamics import build_history
+    display = build_history(results, metric, per_norm=per_norm, pinned=pinned, full_x=full_x)
+    return display.to_plotly(height=height, legend=legend, font_size=font_size)
 
 
 PIN_COLORS = ("#7f7f7f", "#17becf", "#bcbd22", "#8c564b")

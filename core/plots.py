@@ -23,6 +23,8 @@ from plotly.colors import sample_colorscale
 
 from .algorithms import algorithms
 from .analysis import status_text, step_map_rows
+from .display import (MAX_FRAMES, MAX_SCATTER_POINTS, frame_stride, human_count, point_budget,
+                      spread_indices, thin_indices, thinning_note)
 from .registry import Lookup, Names
 from .results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
@@ -493,6 +495,18 @@ def unique_points(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     return rows[:, :-1], rows[:, -1], counts
 
 
+def drawn_points(features: np.ndarray, labels: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The distinct points a 2-D chart draws: all of them up to MAX_SCATTER_POINTS, else a
+    fixed random sample of that many (and a note saying so)."""
+    points, point_labels, copies = unique_points(features, labels)
+    if len(points) <= MAX_SCATTER_POINTS:
+        return points, point_labels, copies, ""
+    shown = np.sort(np.random.default_rng(0).choice(len(points), MAX_SCATTER_POINTS, replace=False))
+    note = f"{human_count(MAX_SCATTER_POINTS)} of {human_count(len(labels))} points drawn"
+    return points[shown], point_labels[shown], copies[shown], note
+
+
 def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
                     index: int, algorithm: str = "", grid: int = 80,
                     height: int = 460) -> go.Figure:
@@ -517,7 +531,7 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
                                width=4, name=f"t = {t}", legend=True,
                                legend_name=f"boundary at t = {t}")
     margins = decision_values(spec, record.params[index], features) * labels
-    points, point_labels, counts = unique_points(features, labels)
+    points, point_labels, counts, drawn_note = drawn_points(features, labels)
     wrong_point = decision_values(spec, record.params[index], points) * point_labels <= 0
     for label, color, symbol in ((1.0, "#1f77b4", "circle"), (-1.0, "#ff7f0e", "square")):
         keep = point_labels == label
@@ -534,86 +548,108 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
             hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
     wrong = int((margins <= 0).sum())
     note = (f"{wrong} of {len(labels)} points misclassified (red outline)"
-            + ("" if values is not None else "; g has no zero level in view"))
+            + ("" if values is not None else "; g has no zero level in view")
+            + (f"<br>Thinned: {drawn_note} (the count uses every point)" if drawn_note else ""))
     figure.update_layout(title=dict(subtitle=dict(text=note)), margin=dict(t=85))
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 
+SPEEDS = (("½×", 700), ("1×", 350), ("4×", 90))      # frame duration (ms) of each play speed
+
+
 def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
-                       algorithm: str = "", max_frames: int = 30, grid: int = 40,
+                       algorithm: str = "", max_frames: int = MAX_FRAMES, grid: int = 40,
                        height: int = 640) -> go.Figure:
-    """The decision boundary of ``record`` through its recorded iterations as plotly frames,
-    with play / pause buttons and a slider to step through them. Everything is computed
-    here once from the recorded θₜ; playing never reruns anything."""
+    """The decision boundary of ``record`` through its recorded iterations as plotly frames:
+    play at three speeds, pause, reset, and the slider to go one frame at a time. Everything
+    is computed here once from the recorded θₜ; playing never reruns anything.
+
+    The size is fixed before anything is built (the payload bound): at most ``max_frames``
+    frames (every k-th recorded iteration, the last one always), at most
+    MAX_SCATTER_POINTS distinct points drawn; a frame carries only the boundary and the
+    misclassified points drawn. The counts in each frame's note are over all n points."""
     iterations = np.asarray(record.history["iteration"])
-    count = len(iterations)
-    picked = sorted(set(np.linspace(0, count - 1, min(count, max_frames)).round().astype(int)))
+    stride = frame_stride(len(iterations), max_frames)
+    picked = sorted(set(range(0, len(iterations), stride)) | {len(iterations) - 1})
     x0, x1, y0, y1 = _box(features)
     xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
     mesh = np.array(np.meshgrid(xs, ys)).reshape(2, -1).T
-    points, point_labels, copies = unique_points(features, labels)
-    symbols = ["circle" if label > 0 else "square" for label in point_labels]
-    fills = ["#1f77b4" if label > 0 else "#ff7f0e" for label in point_labels]
-    sizes = (10 + 4 * np.log10(copies)).tolist()
+    points, point_labels, copies, drawn_note = drawn_points(features, labels)
+    thinned = [drawn_note] if drawn_note else []
+    if stride > 1:
+        thinned.append(f"every {stride}th of {human_count(len(iterations))} recorded iterations")
+    thin_note = ("Thinned: " + "; ".join(thinned) + " (counts use every point)") if thinned else ""
 
     def frame_data(index: int) -> tuple[list, str]:
         theta = record.params[index]
-        if np.all(np.isfinite(theta)):
-            z = decision_values(spec, theta, mesh).reshape(grid, grid)
-            wrong = decision_values(spec, theta, points) * point_labels <= 0
-        else:
-            z = np.full((grid, grid), np.nan)
-            wrong = np.ones(len(points), dtype=bool)
-        contour = go.Contour(x=xs.tolist(), y=ys.tolist(), z=[[float(f"{v:.3g}") if math.isfinite(v) else None for v in row] for row in z],
+        finite = bool(np.all(np.isfinite(theta)))
+        z = decision_values(spec, theta, mesh).reshape(grid, grid) if finite else np.full((grid, grid), np.nan)
+        wrong = (decision_values(spec, theta, points) * point_labels <= 0) if finite else \
+            np.ones(len(points), dtype=bool)
+        contour = go.Contour(x=xs.tolist(), y=ys.tolist(),
+                             z=[[float(f"{v:.3g}") if math.isfinite(v) else None for v in row] for row in z],
                              contours=dict(start=0, end=0, size=1, coloring="none"),
                              line=dict(color="#111", width=4), showscale=False,
                              name="boundary g(b; θₜ) = 0", hoverinfo="skip")
-        scatter = go.Scatter(
-            x=points[:, 0].tolist(), y=points[:, 1].tolist(), mode="markers", name="data",
-            marker=dict(symbol=symbols, color=fills, size=sizes,
-                        line=dict(width=np.where(wrong, 3, 1).tolist(),
-                                  color=np.where(wrong, DIVERGED_COLOR, "#333").tolist())),
-            customdata=copies.tolist(),
-            hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>")
-        misses = int((decision_values(spec, theta, features) * labels <= 0).sum()) \
-            if np.all(np.isfinite(theta)) else len(labels)
-        return [contour, scatter], f"t = {int(iterations[index])}: {misses} of {len(labels)} misclassified"
+        misses = go.Scatter(x=points[wrong, 0].tolist(), y=points[wrong, 1].tolist(), mode="markers",
+                            name="misclassified", hoverinfo="skip",
+                            marker=dict(size=(12 + 4 * np.log10(copies[wrong])).tolist(),
+                                        color="rgba(0,0,0,0)", line=dict(width=3, color=DIVERGED_COLOR)))
+        count = int((decision_values(spec, theta, features) * labels <= 0).sum()) if finite else len(labels)
+        note = f"t = {int(iterations[index])}: {count} of {len(labels)} misclassified"
+        return [contour, misses], note + (f"<br>{thin_note}" if thin_note else "")
 
     title = f"decision boundary over the iterations ({run_name(algorithm, record, False)})"
     figure = base_figure(title, "b₁", "b₂", height=height)
     first, first_note = frame_data(picked[0])
-    for trace in first:
-        figure.add_trace(trace)
+    figure.add_trace(first[0])
+    figure.add_trace(first[1])
+    for label, color, symbol in ((1.0, "#1f77b4", "circle"), (-1.0, "#ff7f0e", "square")):
+        keep = point_labels == label
+        figure.add_trace(go.Scatter(
+            x=points[keep, 0].tolist(), y=points[keep, 1].tolist(), mode="markers",
+            name=f"label {int(label):+d}", customdata=copies[keep].tolist(),
+            marker=dict(color=color, symbol=symbol, size=(10 + 4 * np.log10(copies[keep])).tolist(),
+                        line=dict(width=1, color="#333")),
+            hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
     frames, steps = [], []
     for index in picked:
         data, note = frame_data(index)
         name = str(int(iterations[index]))
-        frames.append(go.Frame(data=data, name=name,
+        frames.append(go.Frame(data=data, name=name, traces=[0, 1],
                                layout=dict(title=dict(subtitle=dict(text=note)))))
-        steps.append(dict(method="animate", label=name,
-                          args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                             transition=dict(duration=0))]))
+        steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
     figure.frames = frames
-    play = dict(frame=dict(duration=350, redraw=True), fromcurrent=True,
-                transition=dict(duration=0), mode="immediate")
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=210),
-        showlegend=False,
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=100, b=210), showlegend=False,
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
-                          yanchor="top", showactive=False, buttons=[
-                              dict(label="▶ play", method="animate", args=[None, play]),
-                              dict(label="❚❚ pause", method="animate",
-                                   args=[[None], dict(mode="immediate",
-                                                      frame=dict(duration=0, redraw=False),
-                                                      transition=dict(duration=0))])])],
+                          yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
         sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
                       currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
                       pad=dict(t=10), steps=steps)])
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
+
+
+def _jump(duration: int = 0) -> dict:
+    return dict(mode="immediate", frame=dict(duration=duration, redraw=True),
+                transition=dict(duration=0))
+
+
+def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
+    """⏮ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
+    first = str(int(iterations[picked[0]]))
+    buttons = [dict(label="⏮ reset", method="animate", args=[[first], _jump()])]
+    for label, duration in SPEEDS:
+        buttons.append(dict(label=f"▶ play {label}", method="animate",
+                            args=[None, dict(_jump(duration), fromcurrent=True)]))
+    buttons.append(dict(label="❚❚ pause", method="animate",
+                        args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                           transition=dict(duration=0))]))
+    return buttons
 
 
 def _add_zero_contour(figure, spec, theta, mesh, xs, ys, *, color, width, name, legend,
@@ -675,29 +711,41 @@ def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float,
     figure = base_figure(title, f"PC 1 ({explained[0]:.0%} of variance)",
                          f"PC 2 ({explained[1]:.0%} of variance)", height=height)
     colors = step_colors(r.step_size for _, r, _ in paths)
-    for algorithm, record, coords in paths:
+    budget = point_budget(len(paths), max(len(c) for _, _, c in paths))
+    keep = set(spread_indices(len(paths), budget.drawn_traces))
+    for index, (algorithm, record, coords) in enumerate(paths):
         key = (algorithm, record.step_size, record.seed)
         bold = selected is not None and key == (selected[0], selected[1], selected[2])
+        if index not in keep and not bold:
+            continue
+        rows = thin_indices(len(coords), budget.points_per_trace)
+        iterations_kept = np.asarray(record.history["iteration"])[rows]
+        if bold and t is not None:
+            rows = np.union1d(rows, [max(int(np.searchsorted(record.history["iteration"], t,
+                                                             side="right") - 1), 0)])
+            iterations_kept = np.asarray(record.history["iteration"])[rows]
+        full, coords = coords, coords[rows]
         figure.add_trace(go.Scatter(
             x=clean(coords[:, 0]), y=clean(coords[:, 1]), mode="lines+markers",
             name=run_name(algorithm, record, True),
             line=dict(color=colors[record.step_size], width=4 if bold else 1.5,
                       dash=ALGORITHM_DASH.get(algorithm, "solid")),
             marker=dict(size=5 if bold else 3), opacity=1.0 if bold or selected is None else 0.45,
-            customdata=np.asarray(record.history["iteration"]).tolist(),
+            customdata=iterations_kept.tolist(),
             hovertemplate=f"{run_name(algorithm, record, True)}<br>t=%{{customdata}}<extra></extra>"))
         if bold and t is not None:
             iterations = np.asarray(record.history["iteration"])
-            at = int(np.searchsorted(iterations, t, side="right") - 1)
-            at = max(at, 0)
-            if np.all(np.isfinite(coords[at])):
+            at = max(int(np.searchsorted(iterations, t, side="right") - 1), 0)
+            if np.all(np.isfinite(full[at])):
                 figure.add_trace(go.Scatter(
-                    x=[float(coords[at, 0])], y=[float(coords[at, 1])], mode="markers",
+                    x=[float(full[at, 0])], y=[float(full[at, 1])], mode="markers",
                     name=f"t = {int(iterations[at])}",
                     marker=dict(size=18, color=colors[record.step_size], symbol="star",
                                 line=dict(width=2, color="#111"))))
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
-                         margin=dict(b=140))
+                         margin=dict(b=140), showlegend=len(keep) <= 24)
+    if thinning_note(budget):
+        add_subtitle(figure, thinning_note(budget))
     return figure
 
 

@@ -243,6 +243,9 @@ def ratio_sentence(fast: tuple[str, float], slow: tuple[str, float], what: str =
     if fast_t == slow_t:
         return f"{fast_name} {what} as soon as {slow_name} (t = {human_count(int(fast_t))})."
     ratio = slow_t / fast_t
+    if ratio < 1.1:
+        return (f"{fast_name} {what} about as soon as {slow_name} (t = {human_count(int(fast_t))} "
+                f"against {human_count(int(slow_t))}).")
     return (f"{fast_name} {what} {human_ratio(ratio)} sooner than {slow_name} "
             f"(t = {human_count(int(fast_t))} against {human_count(int(slow_t))}).")
 

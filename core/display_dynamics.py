@@ -159,23 +159,12 @@ def _event_indices(iterations: np.ndarray, values: np.ndarray, record: RunRecord
 
 
 def _windows(display: HistoryDisplay, full_x: bool) -> None:
-    """x: the whole run, or where the runs differ (up to the slowest solve among the
-    large-γ half and every divergence); y: the span of the runs that stayed finite."""
+    """x: the whole run, or where the runs differ; y: the span of the runs that stayed
+    finite (within that window), at most MAX_DECADES tall on a log axis."""
     ends = [line.last_t for line in display.lines] or [1]
     display.x_full = (0.0, float(max(ends)))
-    display.x_window = display.x_full
-    if not full_x:
-        steps = sorted({line.step_size for line in display.live})
-        large = set(steps[len(steps) // 2:])
-        events = [line.solved_at for line in display.live if line.step_size in large
-                  and line.solved_at is not None]
-        events += [line.diverged_at for line in display.live if line.diverged]
-        if events and len(events) >= len([l for l in display.live if l.step_size in large]):
-            end = max(max(events) * WINDOW_PAD, 10.0)
-            if end < 0.7 * display.x_full[1]:
-                display.x_window = (0.0, float(math.ceil(end)))
-    display.zeros = sum(int(np.sum(np.isfinite(l.y) & (l.y <= 0))) for l in display.lines) \
-        if display.log_y else 0
+    display.x_window = display.x_full if full_x else _differ_window(display)
+    display.zeros = _zeros(display)
     finite_runs = [line for line in display.lines if not line.diverged] or display.lines
     span = dp.finite_span([_in_window(display, line) for line in finite_runs], display.log_y)
     if span is not None and display.log_y and span[1] - span[0] > MAX_DECADES:
@@ -183,6 +172,26 @@ def _windows(display: HistoryDisplay, full_x: bool) -> None:
     if display.metric == "accuracy" and not display.per_norm:
         span = (-0.02, 1.02)
     display.y_range = span
+
+
+def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
+    """Up to the slowest solve among the large-γ half of the live runs and every divergence
+    (30 % more), when all of those runs have such an event and it ends well before the
+    longest run; else the whole run."""
+    steps = sorted({line.step_size for line in display.live})
+    large = [line for line in display.live if line.step_size in set(steps[len(steps) // 2:])]
+    events = [line.solved_at for line in large if line.solved_at is not None]
+    events += [line.diverged_at for line in display.live if line.diverged]
+    if not events or len(events) < len(large):
+        return display.x_full
+    end = max(max(events) * WINDOW_PAD, 10.0)
+    return (0.0, float(math.ceil(end))) if end < 0.7 * display.x_full[1] else display.x_full
+
+
+def _zeros(display: HistoryDisplay) -> int:
+    if not display.log_y:
+        return 0
+    return sum(int(np.sum(np.isfinite(l.y) & (l.y <= 0))) for l in display.lines)
 
 
 def _in_window(display: HistoryDisplay, line: Line) -> np.ndarray:
@@ -193,28 +202,30 @@ def _mark_exits(display: HistoryDisplay) -> None:
     """The first point where each line leaves the y view (a diverged run: where it left)."""
     if display.y_range is None:
         return
-    low, high = display.y_range
     for line in display.lines:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            units = np.log10(line.y) if display.log_y else line.y
-        in_window = line.t <= display.x_window[1]
-        above = np.flatnonzero(in_window & ((units > high) | (line.diverged and ~np.isfinite(line.y))))
-        under = (np.isfinite(line.y) & (line.y <= 0)) if display.log_y else np.zeros(len(line.y), bool)
-        below = np.flatnonzero(in_window & ((np.isfinite(units) & (units < low)) | under))
-        first_above = int(above[0]) if above.size else None
-        first_below = int(below[0]) if below.size else None
-        if first_above is not None and (first_below is None or first_above < first_below):
-            index, line.exit_side = first_above, "above"
-        elif first_below is not None:
-            index, line.exit_side = first_below, "below"
-        elif line.diverged:
-            point = dp.divergence_point(line.t, line.y)
-            line.exit = point
+        index, side = _first_exit(display, line)
+        if index is None:
+            line.exit = dp.divergence_point(line.t, line.y) if line.diverged else None
             continue
-        else:
-            continue
-        edge = high if line.exit_side == "above" else low
+        edge = display.y_range[1] if side == "above" else display.y_range[0]
+        line.exit_side = side
         line.exit = (int(line.t[index]), 10 ** edge if display.log_y else edge)
+
+
+def _first_exit(display: HistoryDisplay, line: Line) -> tuple[int | None, str]:
+    low, high = display.y_range
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.log10(line.y) if display.log_y else line.y
+    in_window = line.t <= display.x_window[1]
+    gone = ~np.isfinite(line.y) if line.diverged else np.zeros(len(line.y), bool)
+    under = (np.isfinite(line.y) & (line.y <= 0)) if display.log_y else np.zeros(len(line.y), bool)
+    above = np.flatnonzero(in_window & ((units > high) | gone))
+    below = np.flatnonzero(in_window & ((np.isfinite(units) & (units < low)) | under))
+    if above.size and (not below.size or above[0] < below[0]):
+        return int(above[0]), "above"
+    if below.size:
+        return int(below[0]), "below"
+    return None, ""
 
 
 def _verb(count: int, verb: str) -> str:
@@ -332,16 +343,26 @@ def _rises(values: np.ndarray) -> bool:
 
 def accuracy_sentence(display: HistoryDisplay) -> str:
     text = solve_sentence(display, "reaches 100 %")
-    stuck = []
-    for algorithm in display.facts["algorithms"]:
-        lines = [l for l in display.live if l.algorithm == algorithm and not l.diverged]
-        if lines and all(l.solved_at is None for l in lines):
-            best = max((float(np.nanmax(l.y)) for l in lines if np.isfinite(l.y).any()), default=None)
-            last = [float(l.y[np.isfinite(l.y)][-1]) for l in lines if np.isfinite(l.y).any()]
-            if best is not None and last:
-                stuck.append(f"{_label(lines[0])} ends between {min(last):.0%} and {max(last):.0%} "
-                             f"(best {best:.0%})")
+    stuck = [_stuck_words(display, algorithm) for algorithm in display.facts["algorithms"]]
+    stuck = [words for words in stuck if words]
     return text + (" " + dp.joined(stuck) + "." if stuck else "")
+
+
+def _stuck_words(display: HistoryDisplay, algorithm: str) -> str:
+    """'generalized perceptron ends between 49 % and 51 % (best 71 %)' when no finite run
+    of ``algorithm`` reaches 100 %."""
+    lines = [l for l in display.live if l.algorithm == algorithm and not l.diverged
+             and np.isfinite(l.y).any()]
+    if not lines or any(l.solved_at is not None for l in lines):
+        return ""
+    best = max(float(np.nanmax(l.y)) for l in lines)
+    last = [float(l.y[np.isfinite(l.y)][-1]) for l in lines]
+    return (f"{_label(lines[0])} ends between {_percent(min(last))} and {_percent(max(last))} "
+            f"(best {_percent(best)})")
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}".replace("%", " %")
 
 
 def margin_sentence(display: HistoryDisplay) -> str:

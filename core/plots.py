@@ -137,14 +137,16 @@ def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2]
-    if len([t for t in ticks if low <= t <= high]) < 2 and high > low:
+    if sum(low <= t <= high for t in ticks) < 2 and high > low:
         # a narrow range (280 … 300): a few rounded values inside it, so the axis has numbers
         ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 3)})
-    if len(ticks) > max_ticks:
-        decades = list(range(first, last + 1))
-        stride = max(1, math.ceil(len(decades) / max_ticks))
-        ticks = [10.0**e for e in decades[::stride]]
-    return ticks
+    return ticks if len(ticks) <= max_ticks else _decade_ticks(first, last, max_ticks)
+
+
+def _decade_ticks(first: int, last: int, max_ticks: int) -> list[float]:
+    decades = list(range(first, last + 1))
+    stride = max(1, math.ceil(len(decades) / max_ticks))
+    return [10.0**e for e in decades[::stride]]
 
 
 def tidy_log_axis(figure: go.Figure, axis: str = "y", values: Iterable[float] | None = None) -> None:
@@ -253,53 +255,71 @@ def honest_view(figure: go.Figure, axis: str = "y", *, log: bool | None = None,
             and isinstance(t, (go.Scatter, go.Scattergl))]
     values = [v for t in data for _, v in _trace_points(t, axis) if isinstance(v, (int, float))]
     span = robust_range(values, log)
-    notes: list[str] = []
     top: list[tuple[Any, float, str]] = []
     bottom: list[tuple[Any, str]] = list(below)
-    seen: set = set()
     if span is not None:
-        view_low, view_high = span
-        for trace in data:
-            for x, v in _trace_points(trace, axis):
-                if not isinstance(v, (int, float)) or not math.isfinite(v):
-                    continue
-                if log and v <= 0:
-                    continue
-                u = math.log10(v) if log else v
-                if (x, v) in seen:
-                    continue
-                if u > view_high:
-                    seen.add((x, v))
-                    top.append((x, v, trace.name or ""))
-                elif u < view_low:
-                    seen.add((x, v))
-                    bottom.append((x, f"{trace.name or ''}: {v:.4g} (below the view)"))
-        update = figure.update_yaxes if axis == "y" else figure.update_xaxes
-        update(range=[view_low, view_high], autorange=False)
-        edge_high, edge_low = view_high, view_low
-        if log:
-            edge_high, edge_low = 10 ** view_high, 10 ** view_low
-        if top:
-            _edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
-                        [f"{name}: {v:.4g} (above the view)" for _, v, name in top],
-                        "outside the view (▲ above)")
-        if bottom:
-            label = "≤ 0 or below the view (▼)" if log else "outside the view (▼ below)"
-            _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
-                        [p[1] for p in bottom], label)
-    elif below:
-        notes.append(f"{_count(len(below), 'value')} ≤ 0 (a log axis cannot show them)")
-    outside = len(top) + len(bottom) - len(below)
-    if outside:
-        notes.append(f"{_count(outside, 'value')} outside the view (▲▼)")
-    if below and span is not None:
-        notes.append(f"{_count(len(below), 'value')} ≤ 0, not on a log axis (▼)")
-    for reason, count in (counts or {}).items():
-        if count:
-            notes.append(f"{count} {reason} {'value' if count == 1 else 'values'} not drawn")
+        outside_top, outside_bottom = _outside(data, axis, span, log)
+        top, bottom = outside_top, bottom + outside_bottom
+        _draw_view(figure, axis, span, log, top, bottom)
+    notes = _view_notes(len(top) + len(bottom) - len(below), len(below), span is not None, counts)
     if notes and note:
         add_subtitle(figure, "<br>".join(notes))
     return figure
+
+
+def _outside(data: list, axis: str, span: tuple[float, float], log: bool
+             ) -> tuple[list[tuple[Any, float, str]], list[tuple[Any, str]]]:
+    """Drawn points above and below the view ``span`` (axis units), each point once."""
+    view_low, view_high = span
+    top, bottom, seen = [], [], set()
+    for trace in data:
+        for x, v in _trace_points(trace, axis):
+            if not _drawable(v, log) or (x, v) in seen:
+                continue
+            u = math.log10(v) if log else v
+            if u > view_high:
+                top.append((x, v, trace.name or ""))
+            elif u < view_low:
+                bottom.append((x, f"{trace.name or ''}: {v:.4g} (below the view)"))
+            else:
+                continue
+            seen.add((x, v))
+    return top, bottom
+
+
+def _drawable(value: Any, log: bool) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and not (log and value <= 0)
+
+
+def _draw_view(figure: go.Figure, axis: str, span: tuple[float, float], log: bool,
+               top: list, bottom: list) -> None:
+    """Set the view and draw what lies outside it as triangles on its edges."""
+    view_low, view_high = span
+    update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+    update(range=[view_low, view_high], autorange=False)
+    edge_high, edge_low = (10 ** view_high, 10 ** view_low) if log else (view_high, view_low)
+    if top:
+        _edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
+                    [f"{name}: {v:.4g} (above the view)" for _, v, name in top],
+                    "outside the view (▲ above)")
+    if bottom:
+        label = "≤ 0 or below the view (▼)" if log else "outside the view (▼ below)"
+        _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
+                    [p[1] for p in bottom], label)
+
+
+def _view_notes(outside: int, below: int, has_view: bool, counts: dict[str, int] | None) -> list[str]:
+    notes = []
+    if below and not has_view:
+        notes.append(f"{_count(below, 'value')} ≤ 0 (a log axis cannot show them)")
+    if outside:
+        notes.append(f"{_count(outside, 'value')} outside the view (▲▼)")
+    if below and has_view:
+        notes.append(f"{_count(below, 'value')} ≤ 0, not on a log axis (▼)")
+    for reason, count in (counts or {}).items():
+        if count:
+            notes.append(f"{count} {reason} {'value' if count == 1 else 'values'} not drawn")
+    return notes
 
 
 def _count(count: int, noun: str) -> str:
@@ -714,39 +734,36 @@ def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float,
     budget = point_budget(len(paths), max(len(c) for _, _, c in paths))
     keep = set(spread_indices(len(paths), budget.drawn_traces))
     for index, (algorithm, record, coords) in enumerate(paths):
-        key = (algorithm, record.step_size, record.seed)
-        bold = selected is not None and key == (selected[0], selected[1], selected[2])
-        if index not in keep and not bold:
-            continue
-        rows = thin_indices(len(coords), budget.points_per_trace)
-        iterations_kept = np.asarray(record.history["iteration"])[rows]
-        if bold and t is not None:
-            rows = np.union1d(rows, [max(int(np.searchsorted(record.history["iteration"], t,
-                                                             side="right") - 1), 0)])
-            iterations_kept = np.asarray(record.history["iteration"])[rows]
-        full, coords = coords, coords[rows]
-        figure.add_trace(go.Scatter(
-            x=clean(coords[:, 0]), y=clean(coords[:, 1]), mode="lines+markers",
-            name=run_name(algorithm, record, True),
-            line=dict(color=colors[record.step_size], width=4 if bold else 1.5,
-                      dash=ALGORITHM_DASH.get(algorithm, "solid")),
-            marker=dict(size=5 if bold else 3), opacity=1.0 if bold or selected is None else 0.45,
-            customdata=iterations_kept.tolist(),
-            hovertemplate=f"{run_name(algorithm, record, True)}<br>t=%{{customdata}}<extra></extra>"))
-        if bold and t is not None:
-            iterations = np.asarray(record.history["iteration"])
-            at = max(int(np.searchsorted(iterations, t, side="right") - 1), 0)
-            if np.all(np.isfinite(full[at])):
-                figure.add_trace(go.Scatter(
-                    x=[float(full[at, 0])], y=[float(full[at, 1])], mode="markers",
-                    name=f"t = {int(iterations[at])}",
-                    marker=dict(size=18, color=colors[record.step_size], symbol="star",
-                                line=dict(width=2, color="#111"))))
+        bold = selected is not None and (algorithm, record.step_size, record.seed) == tuple(selected)
+        if index in keep or bold:
+            _direction_path(figure, algorithm, record, coords, colors[record.step_size],
+                            budget.points_per_trace, bold, selected is None, t if bold else None)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=140), showlegend=len(keep) <= 24)
     if thinning_note(budget):
         add_subtitle(figure, thinning_note(budget))
     return figure
+
+
+def _direction_path(figure: go.Figure, algorithm: str, record: RunRecord, coords: np.ndarray,
+                    color: str, points: int, bold: bool, nothing_selected: bool,
+                    t: int | None) -> None:
+    """One run's thinned path; the chosen run bold, with a star at iteration ``t``."""
+    iterations = np.asarray(record.history["iteration"])
+    at = max(int(np.searchsorted(iterations, t, side="right") - 1), 0) if t is not None else None
+    rows = thin_indices(len(coords), points, [] if at is None else [at])
+    name = run_name(algorithm, record, True)
+    figure.add_trace(go.Scatter(
+        x=clean(coords[rows, 0]), y=clean(coords[rows, 1]), mode="lines+markers", name=name,
+        line=dict(color=color, width=4 if bold else 1.5, dash=ALGORITHM_DASH.get(algorithm, "solid")),
+        marker=dict(size=5 if bold else 3), opacity=1.0 if bold or nothing_selected else 0.45,
+        customdata=iterations[rows].tolist(),
+        hovertemplate=f"{name}<br>t=%{{customdata}}<extra></extra>"))
+    if at is not None and np.all(np.isfinite(coords[at])):
+        figure.add_trace(go.Scatter(
+            x=[float(coords[at, 0])], y=[float(coords[at, 1])], mode="markers",
+            name=f"t = {int(iterations[at])}",
+            marker=dict(size=18, color=color, symbol="star", line=dict(width=2, color="#111"))))
 
 
 # ---------------------------------------------------------------------- scaling in d
@@ -759,54 +776,20 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
     figure = base_figure("iterations to solve against the dimension d", "dimension d",
                          "iterations to solve", log_x=True, log_y=True, height=height,
                          plain_x=True, plain_y=True)
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
     dims = np.asarray(result.dims, dtype=float)
-    anchor = None
-    fits = []
-    unsolved_notes: list[str] = []
+    anchor, fits, unsolved_notes = None, [], []
     for index, curve in enumerate(result.curves):
-        color = palette[index % len(palette)]
+        color = SCALING_PALETTE[index % len(SCALING_PALETTE)]
         name = labels.get(curve, curve.label)
-        stats = [result.stats(curve, d) for d in result.dims]
-        median = np.array([s["median"] for s in stats])
-        p10 = np.array([s["p10"] for s in stats])
-        p90 = np.array([s["p90"] for s in stats])
-        unsolved = [s["unsolved"] for s in stats]
-        steps = [result.step_sizes[(curve, d)] for d in result.dims]
+        median, missing = _scaling_curve(figure, result, curve, dims, color, name)
         if anchor is None and np.isfinite(median).any():
             first = int(np.flatnonzero(np.isfinite(median))[0])
             anchor = (dims[first], median[first])
-        band_x = dims.tolist() + dims[::-1].tolist()
-        band_y = clean(p90) + clean(p10[::-1])
-        figure.add_trace(go.Scatter(
-            x=band_x, y=band_y, mode="lines", fill="toself", fillcolor=_with_alpha(color, 0.15),
-            line=dict(width=0), hoverinfo="skip", name=f"{name}: p10–p90",
-            legendgroup=name, showlegend=False))
-        figure.add_trace(go.Scatter(
-            x=dims.tolist(), y=clean(median), mode="lines+markers", name=f"{name} (median)",
-            legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
-            customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(p90), unsolved, steps)],
-            hovertemplate="d=%{x}<br>median=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
-                          "p90=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
-                          "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
-        fit = result.fits.get(curve)
-        if fit is not None:
-            fitted = np.exp(fit.intercept) * dims**fit.slope
-            fits.append(go.Scatter(
-                x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
-                name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
-                line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip"))
-        missing = int(sum(unsolved))
+        fits.extend(_fit_trace(result, curve, dims, color, name))
         if missing:
             unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
                                   "(not in the median/band)")
-    if anchor is not None:
-        for slope, label, dash in ((1.0, "reference slope 1 (∝ d)", "dot"),
-                                   (0.5, "reference slope ½ (∝ √d)", "dashdot")):
-            figure.add_trace(go.Scatter(
-                x=dims.tolist(), y=(anchor[1] * (dims / anchor[0]) ** slope).tolist(),
-                mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
-                hoverinfo="skip"))
+    _reference_slopes(figure, dims, anchor)
     for trace in fits:
         figure.add_trace(trace)
     if unsolved_notes:
@@ -820,6 +803,53 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=170))
     return figure
+
+
+SCALING_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def _scaling_curve(figure: go.Figure, result, curve, dims: np.ndarray, color: str,
+                   name: str) -> tuple[np.ndarray, int]:
+    """The median line and p10–p90 band of one curve; returns the medians and the number
+    of unsolved seed runs."""
+    stats = [result.stats(curve, d) for d in result.dims]
+    median, p10, p90 = (np.array([s[key] for s in stats]) for key in ("median", "p10", "p90"))
+    unsolved = [s["unsolved"] for s in stats]
+    steps = [result.step_sizes[(curve, d)] for d in result.dims]
+    figure.add_trace(go.Scatter(
+        x=dims.tolist() + dims[::-1].tolist(), y=clean(p90) + clean(p10[::-1]), mode="lines",
+        fill="toself", fillcolor=_with_alpha(color, 0.15), line=dict(width=0), hoverinfo="skip",
+        name=f"{name}: p10–p90", legendgroup=name, showlegend=False))
+    figure.add_trace(go.Scatter(
+        x=dims.tolist(), y=clean(median), mode="lines+markers", name=f"{name} (median)",
+        legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
+        customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(p90), unsolved, steps)],
+        hovertemplate="d=%{x}<br>median=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
+                      "p90=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
+                      "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
+    return median, int(sum(unsolved))
+
+
+def _fit_trace(result, curve, dims: np.ndarray, color: str, name: str) -> list[go.Scatter]:
+    fit = result.fits.get(curve)
+    if fit is None:
+        return []
+    fitted = np.exp(fit.intercept) * dims**fit.slope
+    return [go.Scatter(
+        x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
+        name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
+        line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip")]
+
+
+def _reference_slopes(figure: go.Figure, dims: np.ndarray, anchor) -> None:
+    if anchor is None:
+        return
+    for slope, label, dash in ((1.0, "reference slope 1 (∝ d)", "dot"),
+                               (0.5, "reference slope ½ (∝ √d)", "dashdot")):
+        figure.add_trace(go.Scatter(
+            x=dims.tolist(), y=(anchor[1] * (dims / anchor[0]) ** slope).tolist(),
+            mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
+            hoverinfo="skip"))
 
 
 def _with_alpha(hex_color: str, alpha: float) -> str:
@@ -902,13 +932,7 @@ def orbit_figure(result: SweepResult, selected: float | None = None,
         if outside:
             notes.append(f"{outside} values outside the view")
     tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
-    if diverged_x:
-        top = 10 ** (span[1] - 0.1) if span is not None else 1.0
-        figure.add_trace(go.Scatter(
-            x=diverged_x, y=[top] * len(diverged_x), mode="markers", name="diverged (inf/NaN)",
-            cliponaxis=False,
-            marker=dict(symbol="x", size=9, color=DIVERGED_COLOR), text=diverged_text,
-            hovertemplate="%{text}<extra></extra>"))
+    _orbit_diverged(figure, diverged_x, diverged_text, span)
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
     if underflow:
@@ -920,6 +944,16 @@ def orbit_figure(result: SweepResult, selected: float | None = None,
     return figure
 
 
+def _orbit_diverged(figure: go.Figure, diverged_x: list, diverged_text: list, span) -> None:
+    if diverged_x:
+        top = 10 ** (span[1] - 0.1) if span is not None else 1.0
+        figure.add_trace(go.Scatter(
+            x=diverged_x, y=[top] * len(diverged_x), mode="markers", name="diverged (inf/NaN)",
+            cliponaxis=False,
+            marker=dict(symbol="x", size=9, color=DIVERGED_COLOR), text=diverged_text,
+            hovertemplate="%{text}<extra></extra>"))
+
+
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          height: int = 380) -> go.Figure:
     """Iterations to solve against the step size; unsolved runs along the top."""
@@ -928,29 +962,15 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          plain_x=True, plain_y=True)
     solved = [(r.step_size, r.iterations_to_solve) for r in result.runs
               if r.iterations_to_solve is not None]
-    if not solved:
+    if solved:
+        _solved_and_unsolved(figure, result, solved)
+    else:
         figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations<br>"
                               "(are the data linearly separable?)", x=0.5, y=0.5,
                               xref="paper", yref="paper", showarrow=False)
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
                                             result.spec.step_sizes[-1]]).tolist())
-    else:
-        figure.add_trace(go.Scatter(
-            x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
-            name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
-            hovertemplate="γ=%{x:.4g}<br>solved at t=%{y}<extra></extra>"))
-        unsolved = [r for r in result.runs if r.iterations_to_solve is None]
-        if unsolved:
-            top = result.spec.max_iters
-            figure.add_trace(go.Scatter(
-                x=[r.step_size for r in unsolved], y=[top] * len(unsolved), mode="markers",
-                name=f"not solved within {top} (× diverged)",
-                marker=dict(symbol=["x" if r.diverged else "triangle-up" for r in unsolved],
-                            color=[DIVERGED_COLOR if r.diverged else "#7f7f7f" for r in unsolved],
-                            size=8),
-                text=[status_text(r) for r in unsolved],
-                hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
     tidy_log_axis(figure, values=[i for _, i in solved] + [result.spec.max_iters])
@@ -958,6 +978,25 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     return figure
+
+
+def _solved_and_unsolved(figure: go.Figure, result: SweepResult, solved: list) -> None:
+    figure.add_trace(go.Scatter(
+        x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
+        name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
+        hovertemplate="γ=%{x:.4g}<br>solved at t=%{y}<extra></extra>"))
+    unsolved = [r for r in result.runs if r.iterations_to_solve is None]
+    if not unsolved:
+        return
+    top = result.spec.max_iters
+    figure.add_trace(go.Scatter(
+        x=[r.step_size for r in unsolved], y=[top] * len(unsolved), mode="markers",
+        name=f"not solved within {top} (× diverged)",
+        marker=dict(symbol=["x" if r.diverged else "triangle-up" for r in unsolved],
+                    color=[DIVERGED_COLOR if r.diverged else "#7f7f7f" for r in unsolved],
+                    size=8),
+        text=[status_text(r) for r in unsolved],
+        hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
 
 
 def nonmonotone_figure(result: SweepResult, selected: float | None = None,

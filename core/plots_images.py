@@ -161,70 +161,94 @@ def _edge_of_stability(figure: go.Figure, colors: dict[float, str]) -> None:
         figure.add_hline(y=2 / step, line=dict(color=colors[step], dash="dot", width=1.5),
                          annotation_text=f"2/η = {2 / step:.3g}", annotation_position="top right",
                          annotation_font=dict(size=FONT_SIZE - 4, color=colors[step]))
-    above = [s for s in steps if s not in inside]
-    if above:
-        add_subtitle(figure, "2/η above the view for η = " + ", ".join(format_step(s) for s in above)
-                     + " (" + ", ".join(f"{2 / s:.3g}" for s in above) + ")")
+    _name_lines_above(figure, [s for s in steps if s not in inside])
     figure.update_yaxes(range=[0, 1.08 * high if high > 0 else 1])
 
 
+def _name_lines_above(figure: go.Figure, above: list[float]) -> None:
+    if above:
+        add_subtitle(figure, "2/η above the view for η = " + ", ".join(format_step(s) for s in above)
+                     + " (" + ", ".join(f"{2 / s:.3g}" for s in above) + ")")
+
+
 # ---------------------------------------------------------------------- iterations to 100 %
+MAX_SOLVE_STEPS = 24          # step sizes drawn on the iterations-to-100 % chart at most
+
+
 def solve_figure(series_list: Sequence[Series], height: int = HEIGHT) -> go.Figure:
     """Iterations to 100 % training accuracy (the first t ≥ 1 with every margin > 0) against
-    the kernel size, one line per step size; the linear model as a dotted horizontal line in
-    the step size's colour. Runs that never reach 100 % sit on the top line."""
+    the kernel size, one line per step size (at most MAX_SOLVE_STEPS, evenly spread); the
+    linear model as a dotted horizontal line in the step size's colour. Runs that never
+    reach 100 % sit on the top line."""
     title = "iterations to 100 % by kernel size"
     figure = base_figure(title, "kernel size k", "iterations to 100 % accuracy", log_y=True,
                          height=height, plain_y=True)
     colors = _colors(series_list)
-    cnn = [s for s in series_list if s.kernel is not None]
+    cnn = sorted((s for s in series_list if s.kernel is not None), key=lambda s: s.kernel)
     linear = [s for s in series_list if s.kernel is None]
     budget = max((s.result.spec.max_iters for s in series_list), default=1)
+    steps = sorted(colors)
+    drawn = [steps[i] for i in spread_indices(len(steps), MAX_SOLVE_STEPS)]
     values: list[float] = [budget]
-    missed_x, missed_y, missed_text = [], [], []
-    for step in sorted(colors):
-        xs, ys = [], []
-        for series in sorted(cnn, key=lambda s: s.kernel):
-            for record in series.result.runs:
-                if record.step_size != step:
-                    continue
-                if record.iterations_to_solve is None:
-                    missed_x.append(series.kernel)
-                    missed_y.append(budget)
-                    missed_text.append(f"k={series.kernel}, η={format_step(step)}: "
-                                       + (f"diverged at t={record.diverged_at}" if record.diverged
-                                          else f"not 100 % within {series.result.spec.max_iters}"))
-                    xs.append(series.kernel)
-                    ys.append(None)
-                else:
-                    xs.append(series.kernel)
-                    ys.append(record.iterations_to_solve)
-                    values.append(record.iterations_to_solve)
-        if xs:
-            figure.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=f"CNN η={format_step(step)}",
-                line=dict(color=colors[step], width=2.2), marker=dict(size=10),
-                hovertemplate=f"CNN η={format_step(step)}<br>k=%{{x}}<br>t=%{{y}}<extra></extra>"))
-        for series in linear:
-            for record in series.result.runs:
-                if record.step_size != step:
-                    continue
-                solved = record.iterations_to_solve
-                y = solved if solved is not None else budget
-                values.append(y)
-                label = (f"linear η={format_step(step)}: {solved}" if solved is not None else
-                         f"linear η={format_step(step)}: not 100 % within {series.result.spec.max_iters}")
-                figure.add_hline(y=y, line=dict(color=colors[step], dash=LINEAR_DASH, width=2))
-                figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
-                                            line=dict(color=colors[step], dash=LINEAR_DASH, width=2)))
-    if missed_x:
-        figure.add_trace(go.Scatter(
-            x=missed_x, y=missed_y, mode="markers", name="not 100 % within the budget",
-            marker=dict(symbol="triangle-up", size=11, color="#7f7f7f",
-                        line=dict(color="black", width=1)),
-            text=missed_text, hovertemplate="%{text}<extra></extra>"))
+    missed: list[tuple[int, str]] = []
+    for step in drawn:
+        _cnn_solve_line(figure, cnn, step, colors[step], values, missed)
+        _linear_solve_lines(figure, linear, step, colors[step], budget, values)
+    _missed_markers(figure, missed, budget)
     if not figure.data:
         return empty_figure(title, "no runs", height)
+    _solve_axes(figure, cnn, values)
+    if len(drawn) < len(steps):
+        add_subtitle(figure, f"{len(drawn)} of {len(steps)} step sizes drawn (the table and "
+                             "downloads hold all)")
+    return figure
+
+
+def _cnn_solve_line(figure: go.Figure, cnn: list, step: float, color: str, values: list,
+                    missed: list) -> None:
+    xs, ys = [], []
+    for series in cnn:
+        for record in (r for r in series.result.runs if r.step_size == step):
+            xs.append(series.kernel)
+            ys.append(record.iterations_to_solve)
+            if record.iterations_to_solve is None:
+                missed.append((series.kernel, f"k={series.kernel}, η={format_step(step)}: "
+                               + (f"diverged at t={record.diverged_at}" if record.diverged
+                                  else f"not 100 % within {series.result.spec.max_iters}")))
+            else:
+                values.append(record.iterations_to_solve)
+    if xs:
+        figure.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines+markers", name=f"CNN η={format_step(step)}",
+            line=dict(color=color, width=2.2), marker=dict(size=10),
+            hovertemplate=f"CNN η={format_step(step)}<br>k=%{{x}}<br>t=%{{y}}<extra></extra>"))
+
+
+def _linear_solve_lines(figure: go.Figure, linear: list, step: float, color: str, budget: int,
+                        values: list) -> None:
+    for series in linear:
+        for record in (r for r in series.result.runs if r.step_size == step):
+            solved = record.iterations_to_solve
+            y = solved if solved is not None else budget
+            values.append(y)
+            label = (f"linear η={format_step(step)}: {solved}" if solved is not None else
+                     f"linear η={format_step(step)}: not 100 % within {series.result.spec.max_iters}")
+            figure.add_hline(y=y, line=dict(color=color, dash=LINEAR_DASH, width=2))
+            figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
+                                        line=dict(color=color, dash=LINEAR_DASH, width=2)))
+
+
+def _missed_markers(figure: go.Figure, missed: list, budget: int) -> None:
+    if missed:
+        figure.add_trace(go.Scatter(
+            x=[m[0] for m in missed], y=[budget] * len(missed), mode="markers",
+            name="not 100 % within the budget",
+            marker=dict(symbol="triangle-up", size=11, color="#7f7f7f",
+                        line=dict(color="black", width=1)),
+            text=[m[1] for m in missed], hovertemplate="%{text}<extra></extra>"))
+
+
+def _solve_axes(figure: go.Figure, cnn: list, values: list) -> None:
     kernels = sorted({s.kernel for s in cnn})
     if kernels:
         figure.update_xaxes(tickvals=kernels, range=[min(kernels) - 0.7, max(kernels) + 0.7])
@@ -236,7 +260,6 @@ def solve_figure(series_list: Sequence[Series], height: int = HEIGHT) -> go.Figu
     tidy_log_axis(figure, values=[max(v, 1) for v in values])
     figure.update_yaxes(range=[math.log10(max(min(values), 1)) - 0.15,
                                math.log10(max(values)) + 0.15])
-    return figure
 
 
 def solve_rows(series_list: Sequence[Series]) -> list[dict[str, Any]]:

@@ -17,6 +17,7 @@ from .results import RunRecord, SweepResult
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
 MAX_DECADES = 14                 # a log axis spans at most this many decades below its top
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
+MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
 WINDOW_PAD = 1.3                 # the x window ends 30 % after the last event it must show
 
 
@@ -449,7 +450,14 @@ def _draw(display: HistoryDisplay, base_figure, tidy_log_axis, height: int, lege
     from .plots import add_subtitle
     if display.note:
         add_subtitle(figure, display.note)
-    figure.update_layout(showlegend=legend, font=dict(size=font_size))
+    legend_entries = len({line.group for line in display.lines})
+    figure.update_layout(showlegend=legend and legend_entries <= MAX_LEGEND, font=dict(size=font_size),
+                         title=dict(font=dict(size=font_size + 3)))
+    if legend and legend_entries > MAX_LEGEND:
+        add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
+    subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
+    lines = subtitle.count("<br>") + 1 if subtitle else 0
+    figure.update_layout(margin=dict(t=int(font_size * 2.4 + lines * (font_size - 1) * 1.25)))
     return figure
 
 

@@ -25,8 +25,7 @@ from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number,
 PAGE = "dynamics"
 INTRO = """
 Gradient descent on the logistic loss at several step sizes γ (colour), next to the perceptron it
-becomes for large γ (dotted). At the defaults (digits 3 against 8): the larger γ, the higher and
-more erratic the loss — and yet the sooner every point is classified correctly.
+becomes for large γ (dotted). The line under each chart says what the runs drawn there show.
 """
 FORMULAS = r"""
 Logistic loss $f(\theta) = \frac1n \sum_i \log(1 + e^{-m_i})$ with margins

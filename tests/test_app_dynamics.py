@@ -213,8 +213,13 @@ def test_the_decision_boundary_animates_from_recorded_frames():
     figure = chart(at, "decision boundary over the iterations")
     assert len(figure["frames"]) >= 10
     buttons = figure["layout"]["updatemenus"][0]["buttons"]
-    assert [b["label"] for b in buttons] == ["▶ play", "❚❚ pause"]
+    assert [b["label"] for b in buttons] == ["⏮ reset", "▶ play ½×", "▶ play 1×", "▶ play 4×",
+                                             "❚❚ pause"]
+    assert len(figure["frames"]) <= 40                    # every k-th recorded iteration
+    durations = [b["args"][1]["frame"]["duration"] for b in buttons[1:4]]
+    assert durations == sorted(durations, reverse=True)   # ½× is the slowest
     assert len(figure["layout"]["sliders"][0]["steps"]) == len(figure["frames"])
+    assert all(frame["traces"] == [0, 1] for frame in figure["frames"])   # boundary + misses only
 
 
 def test_sections_draw_only_what_is_asked_for():

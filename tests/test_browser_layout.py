@@ -51,8 +51,8 @@ def server(request):
 def settled(page) -> None:
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=120_000)
     page.wait_for_function(
-        "() => !document.querySelector('[data-stale=\\"true\\"]')"
-        " && !document.querySelector('[data-testid=\\"stStatusWidget\\"]')", timeout=400_000)
+        "() => !document.querySelector('[data-stale=\"true\"]')"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=400_000)
     page.wait_for_timeout(2500)
 
 

@@ -243,6 +243,9 @@ def ratio_sentence(fast: tuple[str, float], slow: tuple[str, float], what: str =
     if fast_t == slow_t:
         return f"{fast_name} {what} as soon as {slow_name} (t = {human_count(int(fast_t))})."
     ratio = slow_t / fast_t
+    if ratio < 1.1:
+        return (f"{fast_name} {what} about as soon as {slow_name} (t = {human_count(int(fast_t))} "
+                f"against {human_count(int(slow_t))}).")
     return (f"{fast_name} {what} {human_ratio(ratio)} sooner than {slow_name} "
             f"(t = {human_count(int(fast_t))} against {human_count(int(slow_t))}).")
 
@@ -252,3 +255,11 @@ def joined(items: Sequence[str], last: str = "and") -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
+def seed_words(seeds: Sequence[int]) -> str:
+    """'seeds 0–7' for a run of consecutive seeds, else 'seeds 0, 3, 9'."""
+    seeds = sorted(seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}–{seeds[-1]}"
+    return "seeds " + ", ".join(str(s) for s in seeds)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core import analysis, plots
+from core.display_dynamics import build_history
 from core.results import RunRecord, SweepResult
 from core.scaling import parse_curves, sweep_dimensions
 from core.spec import make_spec
@@ -37,17 +38,22 @@ def test_plots_never_imports_streamlit():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_history_figure_ends_a_diverged_run_with_a_cross():
+def test_history_figure_ends_a_diverged_run_with_a_cross_where_it_left():
     result = sweep([record(1.0, [0.7, 0.5, 0.3, 0.2]),
                     record(100.0, [0.7, 3.0, 1e200, math.inf], diverged_at=3)])
-    figure = plots.history_figure([result], "loss")
+    display = build_history([result], "loss")
+    low, high = display.y_range                           # the finite run only: 0.2 … 0.7
+    assert math.log10(0.2) - 0.3 < low and high < math.log10(3.0)
+    (gone,) = display.diverged
+    assert gone.exit == (1, 10 ** high) and gone.exit_side == "above"
+    assert display.facts["diverged"] == 1 and display.facts["first_divergence"] == 3
+    figure = display.to_plotly()
     assert figure.layout.yaxis.type == "log"
     lines = {t.name: t for t in figure.data if t.mode == "lines"}
     assert set(lines) == {"GD γ=1", "GD γ=100"}
-    assert lines["GD γ=100"].y[-1] is None               # inf is a gap, not a value
+    assert lines["GD γ=100"].y[2:] == (None, None)        # nothing above the view is sent
     (cross,) = [t for t in figure.data if t.name == "diverged"]
-    assert cross.x == (2,) and cross.y == (1e200,)
-    assert "diverged at t=3" in cross.text[0]
+    assert cross.x == (1,) and "diverged at t = 3" in cross.text[0]
 
 
 def test_history_figure_colours_follow_the_step_size_and_dash_the_perceptron():
@@ -195,14 +201,13 @@ def test_one_blown_up_run_never_sets_the_axis_and_is_marked_and_counted():
     result = sweep([record(1.0, [0.7, 0.5, 0.3, 0.2]),
                     record(100.0, [0.7, 3.0, 1e200, math.inf], diverged_at=3),
                     record(1000.0, [0.7, 125.0, 0.0, 0.0])])
-    figure = plots.history_figure([result], "loss")
-    low, high = figure.layout.yaxis.range
-    assert high < 3 and low > -2                    # the bulk (0.2 … 125), not 1e200
-    edges = {t.name: t for t in figure.data if t.meta == plots.EDGE_META}
-    assert len(edges["outside the view (▲ above)"].x) == 1          # the 1e200, on the top edge
-    assert len(edges["≤ 0 or below the view (▼)"].x) == 2           # the two zeros, on the bottom
-    note = figure.layout.title.subtitle.text
-    assert "1 value outside the view" in note and "2 values ≤ 0" in note
+    display = build_history([result], "loss")
+    low, high = display.y_range
+    assert high < 3 and low > -2                    # the finite runs (0.2 … 125), not 1e200
+    assert display.zeros == 2 and display.out_of_view["above"] == 1
+    note = display.note
+    assert "1 run leaves the view" in note and "2 values ≤ 0" in note
+    assert "1 of 3 GD runs diverged" in display.caption
 
 
 def test_tiny_values_on_a_log_axis_stay_in_view_but_a_linear_outlier_does_not():

@@ -56,3 +56,52 @@ def test_finite_span_ignores_what_is_not_finite():
 def test_ratio_sentence():
     assert dp.ratio_sentence(("γ = 1000", 10), ("γ = 1", 34)) == \
         "γ = 1000 solves 3.4× sooner than γ = 1 (t = 10 against 34)."
+
+
+# ---------------------------------------------------------------------- the named cases
+def _run(**fields):
+    from core.api import run_spec
+    from core.spec import make_spec
+    return run_spec(make_spec(**fields)).result
+
+
+@pytest.mark.slow
+def test_two_layer_conv_gd_divergence_gives_a_true_caption_and_a_finite_y_range():
+    from core.display_dynamics import build_history
+    common = dict(model="two_layer_conv", dataset="digits", classes=(3, 8),
+                  step_sizes=(1.0, 10.0, 100.0, 1000.0), seeds=(0,), max_iters=400)
+    results = [_run(algorithm=a, **common) for a in ("gd", "generalized_perceptron")]
+    loss = build_history(results, "loss")
+    finite = [line for line in loss.lines if not line.diverged]
+    assert {(l.algorithm, l.step_size) for l in loss.diverged} == {("gd", 10.0), ("gd", 100.0),
+                                                                  ("gd", 1000.0)}
+    low, high = loss.y_range                    # within the finite runs, not 1e300
+    top = max(float(np.nanmax(l.y)) for l in finite)
+    assert high < math.log10(top) + 0.5 and high < 3
+    assert all(l.exit is not None for l in loss.diverged)        # marked where they left
+    assert "3 of 4 GD runs diverged" in loss.caption and "γ ≲ 1" in loss.caption
+    accuracy = build_history(results, "accuracy")
+    assert "reaches 100 % sooner" not in accuracy.caption.replace("× sooner", "")
+    assert "only γ = 1 reaches 100 %" in accuracy.caption
+    # negative control: the linear model on the same data solves sooner at larger γ
+    linear = [_run(algorithm="gd", **{**common, "model": "linear"})]
+    assert "sooner than γ = 1" in build_history(linear, "accuracy").caption
+
+
+@pytest.mark.slow
+def test_step_size_map_on_gaussian_data_says_what_is_true():
+    from core.display_stepmap import build_step_map
+    steps = tuple(float(g) for g in np.logspace(0, 4, 200))
+    common = dict(model="linear", algorithm="gd", step_sizes=steps, seeds=(0,), max_iters=300,
+                  tail_points=32, run_to_max=True, history_points=301)
+    gaussian = build_step_map(_run(dataset="gaussian", **common))
+    assert gaussian.facts["solved"] == 200 and gaussian.facts["oscillates"] == 0
+    assert gaussian.caption_for("solve").startswith("All 200 step sizes solve")
+    assert "never" not in gaussian.caption_for("solve")
+    assert "smear" not in gaussian.caption_for("orbit")
+    assert gaussian.caption_for("nonmonotone").startswith("At no step size does the loss rise")
+    # negative control: digits 1 against 8 does have unsolved small γ and oscillating tails
+    digits = build_step_map(_run(dataset="digits", classes=(1, 8), **common))
+    assert 0 < digits.facts["solved"] < 200 and digits.facts["oscillates"] > 0
+    assert "do not (▲/× on the top line)" in digits.caption_for("solve")
+    assert "oscillate" in digits.caption_for("orbit")

@@ -216,6 +216,7 @@ class OrbitDiagram(Display):
             keep = slices == index
             figure.add_trace(kind(x=payload.compact(x[keep]), y=payload.compact(y[keep]),
                                   mode="markers", visible=False, showlegend=False, meta="skip",
+                                  name=f"slice {index + 1} of k",
                                   hoverinfo="skip", marker=dict(size=3, color=POINT_COLOR, opacity=0.55)))
         count = edges.size - 1
         traces = [0, *range(first, first + count)]

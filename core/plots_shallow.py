@@ -949,15 +949,15 @@ def _scale_curve(result: SweepResult, scale: float, color: str, steps: bool, lim
 
 
 def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
-    facts = {}
-    for curve in curves:
+    facts = {}                       # by the curve's position (two curves may share a scale)
+    for index, curve in enumerate(curves):
         ok = curve.solved & np.isfinite(curve.y)
         if not ok.any():
-            facts[curve.scale] = None
+            facts[index] = None
             continue
         xs, ys = curve.x[ok], curve.y[ok]
         best = int(np.argmax(ys) if steps else np.argmin(ys))
-        facts[curve.scale] = {"first_x": float(xs[0]), "first_y": float(ys[0]),
+        facts[index] = {"first_x": float(xs[0]), "first_y": float(ys[0]),
                               "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
                               "unsolved": int((~curve.solved).sum())}
     return facts
@@ -966,11 +966,11 @@ def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
 def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
     """One sentence per drawn scale (at most three: the smallest, a middle one, the largest),
     from the converged runs: how far S falls, and where the steps peak."""
-    scales = [c.scale for c in ratio.curves]
-    shown = [scales[i] for i in sorted({0, len(scales) // 2, len(scales) - 1})] if scales else []
+    count = len(ratio.curves)
     parts = []
-    for scale in shown:
-        s_fact, k_fact = ratio.facts.get(scale), steps.facts.get(scale)
+    for index in sorted({0, count // 2, count - 1}) if count else []:
+        scale = ratio.curves[index].scale
+        s_fact, k_fact = ratio.facts.get(index), steps.facts.get(index)
         if s_fact is None:
             parts.append(f"s = {scale:g}: no run converged within the budget")
             continue

@@ -31,7 +31,7 @@ LARGEST = {
     "orbit": ("/shallow?view=orbit&orbit_count=4096&orbit_tail=1000&orbit_iters=1000", 1),
     "orbit_tail": ("/shallow?view=orbit&orbit_count=300&orbit_tail=10000&orbit_iters=10000", 1),
     "gd_steps": ("/shallow?view=gd_gf&step_size=1e-3:0.6:log4096&tail_points=64", 7),
-    "gd_history": ("/shallow?view=gd_gf&step_size=0.05,0.3,0.6&max_iters=50000&run_to_max=true"
+    "gd_history": ("/shallow?view=gd_gf&step_size=0.05,0.3,0.6&max_iters=20000&run_to_max=true"
                    "&history_points=100000", 6),
     "figure3_scales": ("/shallow?view=figure3&scales=0.1:10:log64&eta_lambda_count=20&fig3_iters=500", 2),
     "figure3_points": ("/shallow?view=figure3&scales=1,8&eta_lambda_count=2000&fig3_iters=500", 2),
@@ -97,6 +97,11 @@ FRAME_OF = """(i) => { const gd = document.querySelectorAll('.js-plotly-plot')[i
 
 
 def chart_index(page, title_start: str) -> int:
+    """The index of the chart whose title starts so, once it is drawn with its buttons (the
+    charts of a page are drawn one after another; a count of svgs can be reached early)."""
+    page.wait_for_function("""(start) => [...document.querySelectorAll('.js-plotly-plot')].some(gd =>
+        ((gd._fullLayout || {}).title || {}).text && gd._fullLayout.title.text.startsWith(start)
+        && gd.querySelector('.updatemenu-button'))""", arg=title_start, timeout=120_000)
     titles = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
                            ".map(gd => (gd._fullLayout.title || {}).text || '')")
     return next(i for i, t in enumerate(titles) if t.startswith(title_start))

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import datasets, plots
 from core.api import run_spec
+from core.notes import identical_seeds
 from core.spec import RunSpec, SpecError, make_spec
 from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
                        show_error, table)
@@ -103,6 +104,9 @@ CONTROLS = [
     text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:7 (the linear model starts at "
          "θ₀ = 0, so seeds only matter for nonlinear models)"),
     spec_number("max_iters", "Iterations", 400),
+    spec_number("history_points", "Recorded points",
+                help="Evenly spaced iterations kept per run (first, solve and last always); a "
+                     "claim's link sets it so that its cached run is read back"),
     flag("run_to_max", False, "Keep iterating after a run solves"),
     flag("margin_per_norm", False, "divide by ‖θₜ‖"),
     flag("all_t", False, "All iterations",
@@ -134,6 +138,7 @@ def controls(state: UrlState) -> dict:
     values["step_sizes"] = state.draw("step_size")
     values["seeds"] = state.draw("seed")
     values["max_iters"] = state.draw("max_iters")
+    values["history_points"] = state.draw("history_points")
     values["run_to_max"] = state.draw("run_to_max")
     return values
 
@@ -389,6 +394,9 @@ def main() -> None:
     info.caption(f"n = {results[0].meta.get('n')}, d = {results[0].meta.get('d')} · "
                  f"{plots.algorithm_label(specs[0].algorithm)}"
                  + "".join(f", {plots.algorithm_label(s.algorithm)}" for s in specs[1:]))
+    seeds_note = identical_seeds(specs[0])
+    if seeds_note:
+        info.caption(f"Note: {seeds_note}.")
     pin_controls(state, specs, pin_box)
     pinned = load_pins(state, specs)
     side = bool(pinned) and state.get("pin_layout") == "side"

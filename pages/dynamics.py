@@ -357,6 +357,14 @@ def share_y(displays: list) -> None:
             display.y_range = joint
 
 
+def explain_seeds(spec: RunSpec) -> None:
+    """Seeds change nothing on a model that starts at θ₀ = 0: say so under the control."""
+    from core.models import build
+    if len(spec.seeds) > 1 and build(spec).starts_at_zero():
+        st.sidebar.caption("This model starts at θ₀ = 0: every seed gives the same run, so "
+                           "the seeds' lines lie on top of each other.")
+
+
 def run_details(outcomes: list, cached: int, seconds: float, results: list) -> None:
     """Developer text (cache, device, spec ids) behind one Details expander."""
     with details_box():
@@ -382,6 +390,7 @@ def main() -> None:
         state.publish()
         return
     results = [o.result for o in outcomes]
+    explain_seeds(specs[0])
     info, pin_box = st.columns([2, 3], vertical_alignment="center")
     info.caption(f"n = {results[0].meta.get('n')}, d = {results[0].meta.get('d')} · "
                  f"{plots.algorithm_label(specs[0].algorithm)}"

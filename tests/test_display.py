@@ -112,8 +112,11 @@ def test_complexity_caption_follows_the_fitted_intervals():
 
     from core.display_scaling import scaling_sentences
 
+    class Curve(NS):
+        __hash__ = object.__hash__
+
     def result(fits):
-        curves = [NS(label=name) for name in fits]
+        curves = [Curve(label=name) for name in fits]
         return NS(curves=curves, dims=[16, 32],
                   fits={c: NS(slope=f[0], ci_low=f[1], ci_high=f[2]) for c, f in zip(curves, fits.values())},
                   stats=lambda curve, d: {"unsolved": 0})

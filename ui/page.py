@@ -82,12 +82,13 @@ def _read_flags(page: str) -> None:
 def scenario_header(page: str, state: UrlState) -> str | None:
     """The opened scenario's title, its look-for sentence and a way back; when the settings
     no longer match the scenario's, the sentence says so instead."""
-    from core.scenarios import BY_KEY
+    from core.scenarios import SCENARIOS
 
+    by_key = {scenario.key: scenario for scenario in SCENARIOS}
     opened = st.session_state.get(SCENARIO_KEY)
-    if not opened or opened[0] != page or opened[1] not in BY_KEY:
+    if not opened or opened[0] != page or opened[1] not in by_key:
         return None
-    scenario = BY_KEY[opened[1]]
+    scenario = by_key[opened[1]]
     st.page_link("pages/home.py", label="Back to scenarios", icon=":material/arrow_back:")
     st.title(scenario.title)
     current = state.query()

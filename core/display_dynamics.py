@@ -12,6 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import display as dp
+from .plots import (ALGORITHM_DASH, DIVERGED_COLOR, METRIC_TITLES, PERCEPTRONS, add_subtitle,
+                    algorithm_label, base_figure, empty_figure, format_step, metric_series, shade,
+                    step_colors, tidy_log_axis)
 from .results import RunRecord, SweepResult
 
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
@@ -93,8 +96,18 @@ class HistoryDisplay(dp.Display):
         return {g: max(ts) for g, ts in times.items() if all(t is not None for t in ts)}
 
     def to_plotly(self, height: int = 400, legend: bool = True, font_size: int = 15) -> go.Figure:
-        from .plots import base_figure, tidy_log_axis
-        return _draw(self, base_figure, tidy_log_axis, height, legend, font_size)
+        return _draw(self, height, legend, font_size)
+
+
+def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
+                   height: int = 400, legend: bool = True,
+                   pinned: Sequence[tuple[str, SweepResult]] = (), full_x: bool = False,
+                   font_size: int = 15) -> go.Figure:
+    """``metric`` against the iteration, one trace per (algorithm, step size, seed): the
+    drawing of :class:`HistoryDisplay`. Colour encodes the step size, the dash the algorithm
+    (perceptrons dotted) or the pin; a diverged run ends at a red ×."""
+    display = build_history(results, metric, per_norm=per_norm, pinned=pinned, full_x=full_x)
+    return display.to_plotly(height=height, legend=legend, font_size=font_size)
 
 
 # ---------------------------------------------------------------------- building
@@ -104,7 +117,6 @@ def build_history(results: Sequence[SweepResult], metric: str, *, per_norm: bool
     """The display of ``metric`` for the live ``results`` and the ``pinned`` (label,
     result) pairs. The drawing plan (which runs, how many points each) is fixed from the
     counts before any series is copied."""
-    from .plots import METRIC_TITLES, algorithm_label
 
     labels = labels or {}
     sources = [("", -1, r) for r in results] + [(label, i, r) for i, (label, r) in enumerate(pinned)]
@@ -131,7 +143,6 @@ def build_history(results: Sequence[SweepResult], metric: str, *, per_norm: bool
 
 def _line(result: SweepResult, record: RunRecord, metric: str, per_norm: bool, points: int,
           pin: str, pin_index: int, label: str) -> Line:
-    from .plots import metric_series, format_step
 
     values = metric_series(record, metric, per_norm)
     iterations = np.asarray(record.history["iteration"])
@@ -429,9 +440,7 @@ def history_sentences(display: HistoryDisplay, labels: dict[str, str]) -> list[s
 
 
 # ---------------------------------------------------------------------- drawing
-def _draw(display: HistoryDisplay, base_figure, tidy_log_axis, height: int, legend: bool,
-          font_size: int) -> go.Figure:
-    from .plots import empty_figure
+def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) -> go.Figure:
     if not display.lines:
         return empty_figure(display.y_title, f"no run records {display.metric.replace('_', ' ')}",
                             height)
@@ -446,8 +455,7 @@ def _draw(display: HistoryDisplay, base_figure, tidy_log_axis, height: int, lege
         figure.add_trace(kind(**_line_trace(display, line, colors, line.group not in shown)))
         shown.add(line.group)
     _draw_exits(figure, display)
-    _axes(figure, display, tidy_log_axis)
-    from .plots import add_subtitle
+    _axes(figure, display)
     if display.note:
         add_subtitle(figure, display.note)
     legend_entries = len({line.group for line in display.lines})
@@ -462,12 +470,10 @@ def _draw(display: HistoryDisplay, base_figure, tidy_log_axis, height: int, lege
 
 
 def _colors(display: HistoryDisplay) -> dict[float, str]:
-    from .plots import step_colors
     return step_colors(line.step_size for line in display.lines)
 
 
 def _line_trace(display: HistoryDisplay, line: Line, colors: dict, show: bool) -> dict:
-    from .plots import ALGORITHM_DASH, PERCEPTRONS, shade
     y = line.y.astype(float).copy()
     if display.log_y:
         y[~(y > 0)] = np.nan
@@ -485,7 +491,6 @@ def _line_trace(display: HistoryDisplay, line: Line, colors: dict, show: bool) -
 
 
 def _draw_exits(figure: go.Figure, display: HistoryDisplay) -> None:
-    from .plots import DIVERGED_COLOR
     groups = {"×": [], "▲": [], "▼": []}
     for line in display.lines:
         if line.exit is None:
@@ -509,7 +514,7 @@ def _draw_exits(figure: go.Figure, display: HistoryDisplay) -> None:
             text=[p[2] for p in points], hovertemplate="%{text}<extra></extra>"))
 
 
-def _axes(figure: go.Figure, display: HistoryDisplay, tidy_log_axis) -> None:
+def _axes(figure: go.Figure, display: HistoryDisplay) -> None:
     figure.update_xaxes(range=list(display.x_window), autorange=False)
     if display.y_range is not None:
         figure.update_yaxes(range=list(display.y_range), autorange=False)

@@ -21,13 +21,23 @@ def _name(series, record) -> str:
     return f"{series.label} η = {dp.human_step(record.step_size)}"
 
 
-def sharpness_sentence(series_list) -> str:
-    measured = []
+def _peaks(series_list) -> list[tuple]:
+    """(series, record, peak sharpness / (2/η)) of every run whose sharpness was measured."""
+    out = []
     for series, record in _runs(series_list):
         values = np.asarray(record.history.get("sharpness", []), dtype=float)
         values = values[np.isfinite(values)]
         if values.size:
-            measured.append((series, record, float(values.max()) * record.step_size / 2))
+            out.append((series, record, float(values.max()) * record.step_size / 2))
+    return out
+
+
+def _verb(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many
+
+
+def sharpness_sentence(series_list) -> str:
+    measured = _peaks(series_list)
     if not measured:
         return "No sharpness was measured (set the interval K > 0)."
     edge = [m for m in measured if EDGE_BAND[0] <= m[2] <= EDGE_BAND[1]]
@@ -36,13 +46,13 @@ def sharpness_sentence(series_list) -> str:
     parts = []
     if edge:
         parts.append(f"{dp.joined([_name(s, r) for s, r, _ in edge[:MAX_STATEMENTS]])} "
-                     f"{'reach' if len(edge) > 1 else 'reaches'} the edge of stability (peak "
+                     f"{_verb(len(edge), 'reaches', 'reach')} the edge of stability (peak "
                      "sharpness within 15 % of its 2/η)")
     if below:
-        parts.append(f"{dp.plural(len(below), 'run')} {'stay' if len(below) > 1 else 'stays'} "
+        parts.append(f"{dp.plural(len(below), 'run')} {_verb(len(below), 'stays', 'stay')} "
                      f"below 2/η (highest {max(m[2] for m in below):.0%} of it)")
     if above:
-        parts.append(f"{dp.plural(len(above), 'run')} {'cross' if len(above) > 1 else 'crosses'} "
+        parts.append(f"{dp.plural(len(above), 'run')} {_verb(len(above), 'crosses', 'cross')} "
                      f"2/η (up to {max(m[2] for m in above):.1f}× it)")
     return "; ".join(parts) + "."
 

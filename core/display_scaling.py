@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from . import display as dp
 
+NEAR = 0.05                  # a fitted interval this close to a reference slope counts as it
 COLOUR_NAMES = ("blue", "red", "green", "purple", "orange", "brown", "pink")
 
 
 def slope_words(slope: float, low: float, high: float) -> str:
     """Which reference slope the fit follows, judged from its 95 % interval."""
-    if low <= 1.0 <= high:
-        return "like d (slope 1 in its interval)"
-    if low <= 0.5 <= high:
-        return "like √d (slope ½ in its interval)"
+    if low - NEAR <= 1.0 <= high + NEAR:
+        return "like d (slope ≈ 1)"
+    if low - NEAR <= 0.5 <= high + NEAR:
+        return "like √d (slope ≈ ½)"
     if high < 0.5:
         return "slower than √d"
     return "between √d and d" if high < 1.0 else "faster than d"

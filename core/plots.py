@@ -422,19 +422,6 @@ def metric_series(record: RunRecord, metric: str, per_norm: bool = False) -> np.
     return values
 
 
-def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
-                   height: int = HEIGHT, legend: bool = True,
-                   pinned: Sequence[tuple[str, SweepResult]] = (), full_x: bool = False,
-                   font_size: int = FONT_SIZE) -> go.Figure:
-    """``metric`` against the iteration, one trace per (algorithm, step size, seed): the
-    drawing of :class:`core.display_dynamics.HistoryDisplay` (which holds the numbers, the
-    window, what left the view and the caption). Colour encodes the step size, the dash the
-    algorithm (perceptrons dotted) or the pin; a diverged run ends at a red ×."""
-    from .display_dynamics import build_history
-    display = build_history(results, metric, per_norm=per_norm, pinned=pinned, full_x=full_x)
-    return display.to_plotly(height=height, legend=legend, font_size=font_size)
-
-
 PIN_COLORS = ("#7f7f7f", "#17becf", "#bcbd22", "#8c564b")
 GL_POINTS = 1500         # longer series are drawn with WebGL (scattergl)
 

@@ -144,6 +144,14 @@ def recent_sweeps() -> dict:
     return {}
 
 
+def seeds_note(base, curves) -> None:
+    notes = [identical_seeds(base.replace(model=curve.model, algorithm=curve.algorithm))
+             for curve in curves]
+    if any(notes):
+        st.caption("Note: " + "; ".join(dict.fromkeys(n for n in notes if n)) +
+                   " (their medians and bands are one run each).")
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Iteration complexity", INTRO)
     formulas_on_demand(PAGE, "The minimal example, the curves and the step-size rules", FORMULAS)
@@ -178,11 +186,7 @@ def main() -> None:
         state.publish()
         return
 
-    notes = [identical_seeds(base.replace(model=curve.model, algorithm=curve.algorithm))
-             for curve in curves]
-    if any(notes):
-        st.caption("Note: " + "; ".join(dict.fromkeys(n for n in notes if n)) +
-                   " (their medians and bands are one run each).")
+    seeds_note(base, curves)
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
     chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
     look_for(" ".join(scaling_sentences(result, labels)) + f" Each (curve, d) is one batched "

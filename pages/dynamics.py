@@ -19,7 +19,7 @@ from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls
 from ui.boundary import fragment
 from core.spec import MAX_ITERS
 from core.display_dynamics import build_history
-from ui.page import (HEIGHT, details_box, font_size, formulas_on_demand, look_for, open_page,
+from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
                      presenting)
 from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number, text, view,
                       with_defaults)
@@ -320,7 +320,8 @@ def history(state: UrlState, results: list, metric: str, pinned: list, **options
 
 def draw_history(display, name: str, container, *, height: int = HEIGHT,
                  legend: bool = True) -> None:
-    chart(display.to_plotly(height=height, legend=legend, font_size=font_size()), name, container)
+    chart(display.to_plotly(height=chart_height(height), legend=legend, font_size=font_size()),
+          name, container)
     look_for(display.caption, container)
 
 

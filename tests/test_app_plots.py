@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core import analysis, plots
-from core.display_dynamics import build_history
+from core.display_dynamics import build_history, history_figure
 from core.results import RunRecord, SweepResult
 from core.scaling import parse_curves, sweep_dimensions
 from core.spec import make_spec
@@ -59,7 +59,7 @@ def test_history_figure_ends_a_diverged_run_with_a_cross_where_it_left():
 def test_history_figure_colours_follow_the_step_size_and_dash_the_perceptron():
     gd = sweep([record(g, [0.7, 0.1]) for g in (0.1, 10.0)])
     perceptron = sweep([record(g, [0.7, 0.1]) for g in (0.1, 10.0)], algorithm="batch_perceptron")
-    figure = plots.history_figure([gd, perceptron], "accuracy")
+    figure = history_figure([gd, perceptron], "accuracy")
     colours = {t.name: t.line.color for t in figure.data}
     assert colours["GD γ=0.1"] == colours["batch perceptron γ=0.1"]
     assert colours["GD γ=0.1"] != colours["GD γ=10"]
@@ -69,14 +69,14 @@ def test_history_figure_colours_follow_the_step_size_and_dash_the_perceptron():
 
 def test_min_margin_per_norm_divides_by_the_parameter_norm():
     result = sweep([record(1.0, [0.7, 0.5, 0.3])])
-    raw = plots.history_figure([result], "min_margin").data[0].y
-    scaled = plots.history_figure([result], "min_margin", per_norm=True).data[0].y
+    raw = history_figure([result], "min_margin").data[0].y
+    scaled = history_figure([result], "min_margin", per_norm=True).data[0].y
     assert raw == (-1.0, 0.0, 1.0)
     assert scaled[0] is None and scaled[1:] == (0.0, 0.5)   # ‖θ_0‖ = 0: undefined
 
 
 def test_missing_metric_gives_an_explanatory_empty_figure():
-    figure = plots.history_figure([sweep([record(1.0, [0.7, 0.5])])], "perceptron_gap")
+    figure = history_figure([sweep([record(1.0, [0.7, 0.5])])], "perceptron_gap")
     assert not figure.data and "no run records" in figure.layout.annotations[0].text
 
 
@@ -161,7 +161,7 @@ def test_ticks_and_step_labels():
 
 
 def test_standalone_html_inlines_plotly():
-    figure = plots.history_figure([sweep([record(1.0, [0.7, 0.5])])], "loss")
+    figure = history_figure([sweep([record(1.0, [0.7, 0.5])])], "loss")
     html = plots.figure_html(figure)
     assert html.lstrip().lower().startswith("<!doctype html>") and html.rstrip().endswith("</html>")
     assert not re.search(r"<script[^>]*\bsrc=", html)     # nothing fetched from a CDN
@@ -221,7 +221,7 @@ def test_tiny_values_on_a_log_axis_stay_in_view_but_a_linear_outlier_does_not():
 def test_an_all_zero_log_metric_is_drawn_on_a_linear_axis():
     zero = record(1.0, [0.7, 0.5])
     zero.history["perceptron_gap"] = np.zeros(2)
-    figure = plots.history_figure([sweep([zero])], "perceptron_gap")
+    figure = history_figure([sweep([zero])], "perceptron_gap")
     assert figure.layout.yaxis.type == "linear" and figure.data[0].y == (0.0, 0.0)
 
 
@@ -238,7 +238,7 @@ def test_tables_read_as_numbers_people_use():
 
 def test_seeds_of_one_step_size_are_shades_under_one_legend_entry():
     result = sweep([record(1.0, [0.7, 0.5], seed=s) for s in (0, 1, 2)])
-    figure = plots.history_figure([result], "loss")
+    figure = history_figure([result], "loss")
     lines = [t for t in figure.data if t.meta != plots.EDGE_META]
     assert len({t.line.color for t in lines}) == 3
     assert [t.showlegend for t in lines] == [True, False, False]

@@ -105,3 +105,24 @@ def test_step_size_map_on_gaussian_data_says_what_is_true():
     assert 0 < digits.facts["solved"] < 200 and digits.facts["oscillates"] > 0
     assert "do not (▲/× on the top line)" in digits.caption_for("solve")
     assert "oscillate" in digits.caption_for("orbit")
+
+
+def test_complexity_caption_follows_the_fitted_intervals():
+    from types import SimpleNamespace as NS
+
+    from core.display_scaling import scaling_sentences
+
+    class Curve(NS):
+        __hash__ = object.__hash__
+
+    def result(fits):
+        curves = [Curve(label=name) for name in fits]
+        return NS(curves=curves, dims=[16, 32],
+                  fits={c: NS(slope=f[0], ci_low=f[1], ci_high=f[2]) for c, f in zip(curves, fits.values())},
+                  stats=lambda curve, d: {"unsolved": 0})
+    apart = " ".join(scaling_sentences(result({"linear": (0.98, 0.97, 0.99), "conv": (0.52, 0.45, 0.6)})))
+    assert "linear (blue) grows like d" in apart and "conv (red) grows like √d" in apart
+    assert "do not overlap" in apart
+    # negative control: overlapping intervals are called so, and no reference claimed
+    close = " ".join(scaling_sentences(result({"a": (0.8, 0.6, 0.9), "b": (0.75, 0.7, 0.85)})))
+    assert "overlap: these settings do not separate" in close and "like d" not in close

@@ -84,7 +84,7 @@ def scenario_header(page: str, state: UrlState) -> str | None:
     no longer match the scenario's, the sentence says so instead."""
     from core.scenarios import SCENARIOS
 
-    by_key = {scenario.key: scenario for scenario in SCENARIOS}     # main dropped BY_KEY
+    by_key = {scenario.key: scenario for scenario in SCENARIOS}
     opened = st.session_state.get(SCENARIO_KEY)
     if not opened or opened[0] != page or opened[1] not in by_key:
         return None

@@ -709,12 +709,16 @@ class Comparison:
     first_slope: float
     second_slope: float
     separated: bool          # the 95 % intervals do not overlap
+    single_runs: bool = False   # one run per x: the intervals have no width
 
     @property
     def sentence(self) -> str:
         relation = "do not overlap" if self.separated else "overlap"
-        return (f"{self.first}: slope {self.first_slope:.3g}; {self.second}: slope "
+        text = (f"{self.first}: slope {self.first_slope:.3g}; {self.second}: slope "
                 f"{self.second_slope:.3g}; the 95 % intervals {relation}.")
+        if self.single_runs:
+            text += " (One run per x: the intervals have no width; vary the seeds for a spread.)"
+        return text
 
 
 def group_label(row: Mapping[str, Any], by: Sequence[str]) -> str:
@@ -749,7 +753,7 @@ def compare(fits: pd.DataFrame, first: int = 0, second: int = 1) -> Comparison:
     finite = all(math.isfinite(float(v)) for v in (a.ci_low, a.ci_high, b.ci_low, b.ci_high))
     separated = finite and (a.ci_high < b.ci_low or b.ci_high < a.ci_low)
     return Comparison(group_label(a, by), group_label(b, by), float(a.slope), float(b.slope),
-                      bool(separated))
+                      bool(separated), bool(a.runs <= a.points or b.runs <= b.points))
 
 
 FIT_COLUMNS = ("x", "measure", "kind", "slope", "ci_low", "ci_high", "intercept", "points",

@@ -326,10 +326,12 @@ class Plan:
     vary: dict[str, tuple]
     measures: tuple[str, ...]
     step_rule: str
-    specs: list[PlannedSpec]
+    specs: list[PlannedSpec]         # the batched runs to compute (each spec once)
     runs: int
     estimated_seconds: float
     largest_memory: int
+    combinations: list[PlannedSpec] = field(default_factory=list)   # every combination
+    source: list[int] = field(default_factory=list)   # its batched run (index into specs)
 
     @property
     def varied(self) -> list[str]:
@@ -406,7 +408,9 @@ def plan(base: RunSpec | str, vary: Mapping[str, Any] | Sequence[str],
 
     varied = set(values)
     planned: list[PlannedSpec] = []
-    seen: set[str] = set()
+    combinations: list[PlannedSpec] = []
+    source: list[int] = []
+    seen: dict[str, int] = {}
     names = list(others)
     for combination in itertools.product(*others.values()):
         changes: dict[str, Any] = {}
@@ -424,11 +428,13 @@ def plan(base: RunSpec | str, vary: Mapping[str, Any] | Sequence[str],
         except SpecError as error:
             raise SpecError(error.field, f"{str(error).split(': ', 1)[-1]}"
                             + (f" (at {where})" if where else "")) from None
+        item = PlannedSpec(spec, tuple(zip(names, combination)), constants)
+        combinations.append(item)
         key = spec.canonical()
-        if key in seen:          # a varied value this spec ignores: the same run once
-            continue
-        seen.add(key)
-        planned.append(PlannedSpec(spec, tuple(zip(names, combination)), constants))
+        if key not in seen:      # a varied value this spec ignores: the same run, computed once
+            seen[key] = len(planned)
+            planned.append(item)
+        source.append(seen[key])
 
     largest = 0
     if check_memory:
@@ -458,7 +464,8 @@ def plan(base: RunSpec | str, vary: Mapping[str, Any] | Sequence[str],
         measure = MEASURE_BY_NAME[missing[0]]
         why = f"; it needs {measure.needs}" if measure.needs else ""
         raise SpecError("measure", f"{measure.name} applies to no run of this sweep{why}")
-    return Plan(base, values, chosen, step_rule, planned, runs, seconds, largest)
+    return Plan(base, values, chosen, step_rule, planned, runs, seconds, largest,
+                combinations, source)
 
 
 def _scaled(spec: RunSpec, constants: Sequence[float]) -> tuple[RunSpec, tuple[float, ...]]:
@@ -546,11 +553,15 @@ def tidy(lab_plan: Plan, results: Sequence[Any]) -> pd.DataFrame:
     run's own), ``c`` (the constant of the scaled rule, else empty), every measure, the run's
     canonical spec string and its permalink."""
     rows = []
-    for item, result in zip(lab_plan.specs, results):
+    combinations = lab_plan.combinations or lab_plan.specs
+    sources = lab_plan.source or list(range(len(lab_plan.specs)))
+    for item, index in zip(combinations, sources):
+        result = results[index]
         spec = result.spec
+        own = item.spec            # its varied values, also those the run ignores
         constant_of = dict(zip(spec.step_sizes, item.constants))
         for record in result.runs:
-            single = spec.single(record.step_size, record.seed)
+            single = own.single(record.step_size, record.seed)
             row: dict[str, Any] = {}
             for f in FIELDS:
                 row[f.url_name] = _cell(f, getattr(single, f.name))

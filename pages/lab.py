@@ -26,7 +26,7 @@ the answer from every run. Step sizes and seeds are batched inside one run; ever
 combination is one batched run, cached like every page's.
 """
 DEFAULT_BASE = ("algorithm=generalized_perceptron&dataset=minimal&history_points=16"
-                "&max_iters=20000&seed=0:15")
+                "&max_iters=20000&seed=0:7")
 VARY_OPTIONS = lab.varied_fields()
 MEASURE_LABELS = {m.name: m.label for m in lab.MEASURES}
 NONE = ""
@@ -53,7 +53,7 @@ CONTROLS = [
     choice("step_rule", "scaled", tuple(lab.STEP_RULES), "Step-size rule",
            labels=STEP_RULE_LABELS),
     choice("field1", "d", VARY_OPTIONS, "Vary (1)", format_func=_field_label),
-    text("values1", "16:256:x2", "Values (1)", help="a list 1,2,4, a range 16:2048:x2 or "
+    text("values1", "16:128:x2", "Values (1)", help="a list 1,2,4, a range 16:2048:x2 or "
          "1e-3:1e3:log7, or names gd,normalized_gd"),
     choice("field2", "model", _optional(VARY_OPTIONS), "Vary (2)", format_func=_field_label),
     text("values2", "linear,two_layer_conv", "Values (2)"),

@@ -158,7 +158,7 @@ def test_bad_plans_are_refused_before_anything_runs(vary, field, message):
 
 def test_the_plan_checks_memory_time_and_measures_first():
     with pytest.raises(SpecError, match=r"\(at d=1000000\)"):
-        lab.plan("dataset=gaussian&n=1000000&step_size=1:4096", {"d": "10,1000000"})
+        lab.plan("dataset=gaussian&n=1000&seed=0:4095", {"d": "10,1000000"})
     with pytest.raises(SpecError, match="over the budget of 1 s") as error:
         lab.plan("dataset=gaussian&max_iters=100000", {"d": "10:1000:x10"}, time_budget=1)
     assert error.value.field == "max_iters"
@@ -166,17 +166,23 @@ def test_the_plan_checks_memory_time_and_measures_first():
         lab.plan("dataset=gaussian", {"d": "10,20"}, measures=["sharpness"])
     with pytest.raises(SpecError, match="step_rule: scaled is defined on the minimal example"):
         lab.plan("dataset=gaussian", {"d": "10,20"}, step_rule="scaled")
-    with pytest.raises(SpecError, match=r"classes.*\(at dataset=iris\)"):
-        lab.plan("dataset=digits&classes=3,8", {"dataset": "digits,iris"})
+    with pytest.raises(SpecError, match=r"^d: .*\(at d=1\)"):
+        lab.plan("dataset=gaussian&model=two_layer_conv", {"d": "8,1"})
+    # a data set brings its own shape and defaults; the base's classes stay where they fit
+    chosen = lab.plan("dataset=digits&classes=3,8", {"dataset": "digits,iris"})
+    assert [(p.spec.dataset, p.spec.classes, p.spec.d) for p in chosen.specs] == [
+        ("digits", (3, 8), 64), ("iris", (0, 1), 2)]
     planned = lab.plan("dataset=gaussian&seed=0:3", {"d": "10,20", "step_size": "1,10"})
     assert planned.runs == 2 * 2 * 4 and len(planned.specs) == 2
     assert all(item.spec.batch_size == 8 for item in planned.specs)
 
 
-def test_a_value_the_spec_ignores_runs_once():
-    planned = lab.plan("dataset=gaussian&model=two_layer_conv&activation=relu",
-                       {"leak": "0.01,0.1", "d": "8"})
-    assert len(planned.specs) == 1            # leak matters for leaky_relu only
+def test_a_value_the_spec_ignores_runs_once_and_keeps_its_rows():
+    planned = lab.plan("dataset=gaussian&model=two_layer_conv&activation=relu&d=8&n=20"
+                       "&max_iters=20", {"leak": "0.01,0.1"})
+    assert len(planned.specs) == 1 and len(planned.combinations) == 2   # leak: leaky_relu only
+    table = lab.run(planned).table
+    assert table.leak.tolist() == [0.01, 0.1] and table.spec.nunique() == 1
 
 
 # ---------------------------------------------------------------------- CLI

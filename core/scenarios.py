@@ -111,4 +111,21 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Cohen et al. 2021"),
 )
 
+
+
+# ---------------------------------------------------------------------- lab scenarios
+def lab_scenario(key: str, title: str, look_for: str, base: str, vary: tuple[tuple[str, str], ...],
+                 source: str = "the hypothesis lab", **view: str) -> Scenario:
+    """A question for the hypothesis lab (pages/lab.py): a base spec, the varied fields and
+    the view; the page states the answer (``look_for``, measured) above its chart."""
+    query = {"base": base, "scenario": key}
+    for index, (name, values) in enumerate(vary, start=1):
+        query[f"field{index}"], query[f"values{index}"] = name, values
+    query.update(view)
+    return Scenario(key, title, "lab", query, look_for, source)
+
+
+LAB_SCENARIOS: tuple[Scenario, ...] = ()
+SCENARIOS = SCENARIOS + LAB_SCENARIOS
+
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}

@@ -78,7 +78,9 @@ def controls(state: UrlState) -> dict:
     for index in (1, 2, 3):
         name = state.draw(f"field{index}")
         given = state.draw(f"values{index}")
-        if name:
+        if name and not str(given).strip():
+            st.sidebar.caption(f"Type the values of {name} to vary it.")
+        elif name:
             if name in vary:
                 raise SpecError(f"field{index}", f"{name} is varied twice")
             vary[name] = given

@@ -7,8 +7,7 @@ from urllib.parse import parse_qsl, urlparse
 import pytest
 
 from core.spec import RunSpec
-from tests.browser_helpers import (CHROMIUM, ROOT, chart_data, set_input, start_server,
-                                   wait_for_app, wait_for_change)
+from tests.browser_helpers import CHROMIUM, ROOT, set_input, start_server, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"{CHROMIUM} is absent (install Debian's chromium; "
@@ -17,6 +16,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIU
 SHOTS = ROOT / "artifacts" / "screenshots"
 VIEWPORT = {"width": 1400, "height": 1000}
 BASE = "dataset=worst_case&n=60&max_iters=400"
+NAMES = ("JSON.stringify([...document.querySelectorAll('.js-plotly-plot')]"
+         ".map(g => (g.data || []).map(t => t.name)))")
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +35,19 @@ def test_the_lab_from_fields_to_a_run(server, page):
               "&step_rule=fixed&field1=step_size&values1=0.1,1,10,100&field2=&values2=")
     wait_for_app(page, 1, timeout_ms=180_000)
     assert page.locator('[data-testid="stException"]').count() == 0
-    before = chart_data(page)
     # Vary a second field: the chart gets a colour per algorithm, the fit a row per group.
-    choose(page, "Vary (2)", "algorithm")
     set_input(page, "Values (2)", "gd,normalized_gd")
-    after = wait_for_change(page, before, timeout_ms=180_000)
-    assert "algorithm=normalized_gd" in after and "field2=algorithm" in page.url
+    wait_for_app(page, 1)
+    choose(page, "Vary (2)", "algorithm")
+    page.wait_for_function("() => " + NAMES + ".includes('algorithm=normalized_gd')", timeout=180_000)
+    wait_for_app(page, 1)
+    assert "field2=algorithm" in page.url
     page.get_by_text("the 95 % intervals", exact=False).first.wait_for(timeout=60_000)
     # Another measure redraws the chart from the same runs.
     choose(page, "Measure", "final loss")
-    wait_for_change(page, after, timeout_ms=120_000)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .gtitle')"
+                           ".textContent.startsWith('final loss')", timeout=120_000)
+    wait_for_app(page, 1)
     assert "measure=final_loss" in page.url
     choose(page, "Measure", "iterations to solve")
     wait_for_app(page, 1)

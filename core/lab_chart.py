@@ -80,7 +80,7 @@ def figure(table: pd.DataFrame, measure: str, x: str, color: str | None = None,
             colour = PALETTE[c_index % len(PALETTE)]
             mask = in_facet if color_column is None else \
                 in_facet & (table[color_column].to_numpy() == colour_value)
-            name = f"{color}={_label(colour_value)}" if color_column else measure
+            name = f"{color}={_label(colour_value)}" if color_column else "runs"
             show_legend = f_index == 0
             for kind, chosen in (("solved", mask & drawn_mask & ~censored & finite),
                                  ("censored", mask & drawn_mask & censored)):
@@ -89,7 +89,7 @@ def figure(table: pd.DataFrame, measure: str, x: str, color: str | None = None,
                     continue
                 fig.add_trace(marker_type(
                     x=xs[index], y=values[index], mode="markers", customdata=index,
-                    name=name if kind == "solved" else f"{name}: unsolved (at max_iters)",
+                    name=name if kind == "solved" else f"{name}: unsolved (drawn at max_iters)",
                     legendgroup=name, showlegend=show_legend,
                     marker=dict(color=colour, size=7 if kind == "solved" else 9, opacity=0.55,
                                 symbol="circle" if kind == "solved" else "triangle-up-open"),
@@ -120,10 +120,12 @@ def figure(table: pd.DataFrame, measure: str, x: str, color: str | None = None,
     if stride > 1:
         notes.append(f"every {stride}-th of {total} runs drawn as a point; lines and fits use all")
     if censored.any():
-        notes.append(f"{int(censored.sum())} unsolved runs at their budget (open triangles)")
+        count = int(censored.sum())
+        notes.append(f"{count} unsolved run{'s' if count > 1 else ''} at their budget (open triangles)")
     missing = int((~finite).sum())
     if missing:
-        notes.append(f"{missing} runs without a value (diverged or not measured) not drawn")
+        notes.append(f"{missing} run{'s' if missing > 1 else ''} without a value (diverged or "
+                     "not measured) not drawn")
     dropped = []
     if facet_column and table[facet_column].nunique(dropna=False) > MAX_FACETS:
         dropped.append(f"first {MAX_FACETS} {facet} values shown")

@@ -138,8 +138,12 @@ def plot_controls(state: UrlState, table) -> dict:
     x_options = [n for n in varied if n != "seed"] or varied
     chosen["x"] = state.draw("x", options=x_options)
     others = [n for n in varied if n not in (chosen["x"], "seed")]
-    if state.get("color") not in [NONE] + others:      # by default, colour by the next field
+    # colour by the next varied field by default, and again whenever the varied fields change
+    seen_key = state.key("color_options")
+    if state.get("color") not in [NONE] + others or (
+            seen_key in st.session_state and st.session_state[seen_key] != others):
         state.set("color", others[0] if others else NONE)
+    st.session_state[seen_key] = others
     chosen["color"] = state.draw("color", options=[NONE] + others) or None
     rest = [n for n in others if n != chosen["color"]]
     chosen["facet"] = state.draw("facet", options=[NONE] + rest) or None

@@ -125,7 +125,38 @@ def lab_scenario(key: str, title: str, look_for: str, base: str, vary: tuple[tup
     return Scenario(key, title, "lab", query, look_for, source)
 
 
-LAB_SCENARIOS: tuple[Scenario, ...] = ()
+LAB_SCENARIOS: tuple[Scenario, ...] = (
+    lab_scenario(
+        "lab_n_large_step", "Lab: LR+GD's iterations against n at a large step",
+        "On the worst case at γ = 100, GD needs 39, 77, 154, 308, 616 iterations for "
+        "n = 125 … 2000: slope 1.00, linear in n like the batch perceptron it becomes, while "
+        "normalized GD solves in 2 at every n: slope 0.00.",
+        "dataset=worst_case&history_points=16&max_iters=5000&step_size=100",
+        (("n", "125:2000:x2"), ("algorithm", "gd,normalized_gd")),
+        source="Tyurin 2025, Table 1 and §1, extended in n",
+        step_rule="fixed", measure="iterations_to_solve", x="n", color="algorithm", fit="power"),
+    lab_scenario(
+        "lab_real_data", "Lab: the large-step speed-up on every bundled real data set",
+        "Iterations to solve fall from 51 (digits 0/1), 112 (iris) and 90 (wine) at γ = 0.1 to "
+        "2–6 at γ ≥ 10: slope -0.25, slope -0.35 and slope -0.26 over γ = 0.1 … 1000. Breast "
+        "cancer is not separable through the origin: no step size solves it in 3000 "
+        "iterations (every run censored, slope 0.00), its accuracy stays at 98.8–99.1 %.",
+        "algorithm=gd&classes=0,1&history_points=16&max_iters=3000&model=linear",
+        (("step_size", "0.1:1000:x10"), ("dataset", "digits,iris,wine,breast_cancer")),
+        source="Tyurin 2025, §1, on scikit-learn's bundled data",
+        step_rule="fixed", measure="iterations_to_solve", x="step_size", color="dataset",
+        fit="power"),
+    lab_scenario(
+        "lab_flatter_random", "Lab: GD's flatter minimum from random starts, in any d",
+        "From 8 random starts at d = 2, 8 and 32, λ_∞/λ_GF (GD's limit sharpness over gradient "
+        "flow's from the same start) stays below 1 and falls as η grows: medians 0.98, 0.89 and "
+        "0.90 at η = 0.4; power-law slope -0.01 (d = 2), slope -0.03 (d = 8) and slope -0.03 "
+        "(d = 32).",
+        "history_points=16&init=random&max_iters=20000&model=shallow_linear&seed=0:7",
+        (("step_size", "0.02,0.05,0.1,0.2,0.4"), ("d", "2,8,32")),
+        source="Beneventano & Woodworth, §3, at random starts",
+        step_rule="fixed", measure="sharpness_ratio", x="step_size", color="d", fit="power"),
+)
 SCENARIOS = SCENARIOS + LAB_SCENARIOS
 
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}

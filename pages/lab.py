@@ -219,7 +219,8 @@ def main() -> None:
     plan = result.plan
     specs = len(plan.specs)
     cache_note(specs, specs if memoised else result.cached, seconds)
-    st.caption(literal(f"{len(table)} runs · base: {plan.base.canonical()}", limit=600))
+    st.caption(literal(f"{len(table)} runs in {specs} batched runs · base: "
+                       f"{plan.base.canonical()}", limit=600))
     try:
         chosen = plot_controls(state, table)
         fits = None

@@ -20,10 +20,10 @@ import stat
 import sys
 from typing import Sequence
 
-from .fields import BY_NAME, json_schema
+from .fields import ALGORITHM_FIELDS, BY_NAME, json_schema
 from .spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
 from .lists import DEFAULT_LIMIT, parse_list, parse_number
-from .settings import SETTINGS, base_url, env_number
+from .settings import SETTINGS, base_url, env_number, env_text
 from . import distributed
 
 EXIT_USAGE = 2
@@ -80,6 +80,7 @@ RUN_FIELDS = ("model", "algorithm", "d", "step_sizes", "run_to_max", "history_po
 FIELD_GROUPS = {
     "dataset parameters": ("mu", "margin", "data_seed", "classes", "path", "label_column"),
     "shallow_linear (a·b) parameters": ("phi", "a", "b", "init", "tol"),
+    "update rule parameters": ALGORITHM_FIELDS,
     "model parameters": ("activation", "leak", "width", "bias", "train", "kernel_size",
                          "channels", "conv_layers", "readout", "sharpness_every"),
 }
@@ -498,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as error:  # never a traceback for users; GDX_DEBUG=1 shows it
-        if os.environ.get("GDX_DEBUG"):
+        if env_text("GDX_DEBUG"):
             raise
         print(f"error: internal error ({type(error).__name__}: {error}); rerun with GDX_DEBUG=1 "
               "for the traceback", file=sys.stderr)

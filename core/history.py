@@ -5,6 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+# Values of θ kept per sweep on the history grid (trajectory views), for every dynamics (the
+# classifiers and the a·b network); a sweep over it keeps no θ history. The memory guard
+# (core.memory) counts on this same number.
+PARAM_HISTORY_LIMIT = 500_000
+
 
 class HistoryGrid:
     """Keeps rows recorded at t = 0, s, 2s, ...; when full, drops every other and doubles s."""

@@ -173,4 +173,3 @@ LAB_SCENARIOS: tuple[Scenario, ...] = (
 )
 SCENARIOS = SCENARIOS + LAB_SCENARIOS
 
-BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}

@@ -12,7 +12,8 @@ from core.api import run_spec
 from core.spec import RunSpec, SpecError, make_spec
 from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
                        show_error, table)
-from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
+from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls, algorithm_fields,
+                         algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
 from core.spec import MAX_ITERS
@@ -95,6 +96,7 @@ CONTROLS = [
     *with_defaults(dataset_fields("digits"), classes="3,8"),
     many("algorithm", ["gd", "batch_perceptron"], LINEAR_ALGORITHMS, "Algorithms (several at once)",
          labels=plots.ALGORITHM_LABELS),
+    *algorithm_fields(),
     text("step_size", "1,10,100,1000", "Step sizes γ",
          help="A list (0.1, 1, 10, 100) or a log range such as 1e-2:1e3:log6"),
     text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:7 (the linear model starts at "
@@ -124,6 +126,7 @@ def controls(state: UrlState) -> dict:
     model = values["model"]
     state.set("algorithm", adapt_algorithms(model, state.get("algorithm")))
     values["algorithms"] = state.draw("algorithm", options=list(algorithms_for(model)))
+    values.update(algorithm_controls(state, values["algorithms"]))
     values["step_sizes"] = state.draw("step_size")
     values["seeds"] = state.draw("seed")
     values["max_iters"] = state.draw("max_iters")

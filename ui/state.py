@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import streamlit as st
 
 from core.lists import parse_number
-from core.fields import BY_NAME, FIELDS
+from core.fields import BY_NAME, BY_QUERY, FIELDS
 from core.spec import SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
@@ -40,8 +40,10 @@ def dump_value(value: Any) -> str:
 
 
 def spec_parser(name: str) -> Callable[[str], Any]:
-    """Parser of a spec field's URL text (raises SpecError naming the field)."""
-    return lambda text: check_range(name, parse_field(name, text))
+    """Parser of a spec field's URL text (raises SpecError naming the field); ``name`` is its
+    URL name."""
+    field = BY_QUERY[name].name if name in BY_QUERY else name
+    return lambda text: check_range(name, parse_field(field, text))
 
 
 def choice_parser(name: str, options: Sequence[Any]) -> Callable[[str], Any]:

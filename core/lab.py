@@ -504,8 +504,8 @@ def run(lab_plan: Plan, *, use_cache: bool = True, progress: Callable[[float], N
         cache_dir: str | None = None) -> LabResult:
     """Every batched spec of the plan, from the cache where it can be: locally one after the
     other (``on_spec(index, total, spec, cached)`` after each), on Ray all at once."""
-    from .api import run_spec
-    from .distributed import current_backend, run_all
+    from .api import run_all, run_spec
+    from .distributed import current_backend
 
     started = time.perf_counter()
     specs = [item.spec for item in lab_plan.specs]

@@ -43,6 +43,7 @@ def test_a_bad_value_is_named_and_the_page_carries_on():
     assert not at.exception and "field1" in at.error[0].value
 
 
+@pytest.mark.slow
 def test_the_chart_of_the_largest_sweep_stays_under_the_payload_bound():
     runs = lab.MAX_RUNS
     rng = np.random.default_rng(0)

@@ -26,6 +26,7 @@ def cli(capsys, *args):
 
 
 # ---------------------------------------------------------------------- same answers
+@pytest.mark.slow
 def test_a_sweep_of_d_and_model_gives_the_counts_and_slopes_of_sweep_d():
     dims = [16, 32, 64]
     table = lab.sweep(MINIMAL, vary={"d": "16:64:x2", "model": "linear,two_layer_conv"},
@@ -51,6 +52,7 @@ def test_a_sweep_of_d_and_model_gives_the_counts_and_slopes_of_sweep_d():
         fits.loc["linear"].slope < 0.2          # linear GD at the scaled step solves in 2
 
 
+@pytest.mark.slow
 def test_a_sweep_of_step_size_and_data_set_matches_run_row_for_row(capsys):
     table = lab.sweep("model=linear&algorithm=gd&max_iters=300&classes=0,1",
                       vary=["step_size=0.1,10,1000", "dataset=iris,wine"],
@@ -217,6 +219,7 @@ def test_cli_sweep_bad_input_exits_2_with_one_line(capsys, args, flag):
     assert err.count("\n") == 1 and flag in err
 
 
+@pytest.mark.slow
 def test_the_docs_example_runs(tmp_path, monkeypatch):
     import runpy
 

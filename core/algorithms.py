@@ -27,11 +27,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .errors import SpecError
+from .lazy import lazy_module
 from .registry import MODEL_FAMILIES, Registry, model_family, models_of
+
+torch = lazy_module("torch", globals())
+F = lazy_module("torch.nn.functional", globals(), "F")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Step:
 
 
 # margins (B, n), iteration t, a (B, n) buffer the coefficients may be written into (or None)
-Coefficients = Callable[[torch.Tensor, int, "torch.Tensor | None"], Step]
+Coefficients = Callable[["torch.Tensor", int, "torch.Tensor | None"], Step]
 
 
 @dataclass(frozen=True)

@@ -489,7 +489,9 @@ def ensure_ray(backend: Backend):
     try:
         import ray
     except ImportError:
-        raise BackendError("the ray backend needs Ray: pip install 'ray[default]'") from None
+        raise BackendError("the ray backend needs Ray, which is not installed: run "
+                           "`bash setup.sh --with-ray` (or .venv/bin/pip install -r "
+                           "requirements-ray.txt)") from None
     target = backend.address or "local"
     parsed = _split_address(backend.address) if backend.address else None
     if backend.address and backend.address != "auto":

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from .lazy import lazy_module
 from .registry import Lookup, ModelKind, Names, model_kind, models, register_model
+
+torch = lazy_module("torch", globals())
+F = lazy_module("torch.nn.functional", globals(), "F")
 
 if TYPE_CHECKING:                 # core.spec reads the model registry: no import at run time
     from .spec import RunSpec

@@ -88,9 +88,12 @@ def ram_budget_bytes() -> int:
 
 def base_url() -> str:
     """GDX_BASE_URL: where the dashboard is served (e.g. http://lab-server:8501), so that the
-    CLI's view links are full URLs; empty: links are paths. Only http(s) URLs are accepted."""
+    CLI's view links open it; unset: the local dashboard (core.site.DEFAULT_BASE_URL). Only
+    http(s) URLs are accepted."""
+    from .site import DEFAULT_BASE_URL
+
     raw = env_text("GDX_BASE_URL").strip().rstrip("/")
     if raw and (not raw.startswith(("http://", "https://")) or any(c.isspace() for c in raw)
                 or len(raw) > 2048):
         raise SpecError("GDX_BASE_URL", "must be an http:// or https:// URL without spaces")
-    return raw
+    return raw or DEFAULT_BASE_URL

@@ -12,14 +12,16 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from scipy.integrate import solve_ivp
 
 from .engine import assemble, run_loop
 from .loop import Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .algorithms import algorithm
 from .spec import RunSpec, SpecError
+from .lazy import lazy_module
+
+torch = lazy_module("torch", globals())
+integrate = lazy_module("scipy.integrate", globals())     # solve_ivp, for gradient flow only
 
 SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness",
                 "imbalance_ratio")
@@ -372,7 +374,7 @@ def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray
     def reaches_tol(_, state):
         return abs(state[:d] @ state[d:] - phi) - tol
     reaches_tol.direction = -1
-    solution = solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
+    solution = integrate.solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
                          method=method, t_eval=times, rtol=GF_RTOL, atol=GF_ATOL,
                          events=reaches_tol, **extra)
     if not solution.success:

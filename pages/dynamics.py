@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import datasets, plots
 from core.api import run_spec
+from core.notes import identical_seeds
 from core.spec import RunSpec, SpecError, make_spec
 from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
                        show_error, table)
@@ -102,6 +103,9 @@ CONTROLS = [
     text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:7 (the linear model starts at "
          "θ₀ = 0, so seeds only matter for nonlinear models)"),
     spec_number("max_iters", "Iterations", 400),
+    spec_number("history_points", "Recorded points",
+                help="Evenly spaced iterations kept per run (first, solve and last always); a "
+                     "claim's link sets it so that its cached run is read back"),
     flag("run_to_max", False, "Keep iterating after a run solves"),
     flag("margin_per_norm", False, "divide by ‖θₜ‖"),
     view("section", "table", SECTIONS),
@@ -130,6 +134,7 @@ def controls(state: UrlState) -> dict:
     values["step_sizes"] = state.draw("step_size")
     values["seeds"] = state.draw("seed")
     values["max_iters"] = state.draw("max_iters")
+    values["history_points"] = state.draw("history_points")
     values["run_to_max"] = state.draw("run_to_max")
     return values
 
@@ -325,6 +330,9 @@ def main() -> None:
         cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
     info.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
                f"d = {results[0].meta.get('d')}")
+    seeds_note = identical_seeds(specs[0])
+    if seeds_note:
+        info.caption(f"Note: {seeds_note}.")
 
     pin_controls(state, specs, pin_box)
     pinned = load_pins(state)

@@ -114,10 +114,14 @@ def model_controls(state: UrlState, container=None, models: Sequence[str] = CLAS
     else:
         read = {field for name in models if model_family(name) == "nonlinear"
                 for field in model_kind(name).fields}
-    for name in [name for name in state.fields if name in read]:    # in declaration order
-        if name == "leak" and values.get("activation") != "leaky_relu":
+    unread = []
+    for name in [name for name in state.fields if name in read or name in MODEL_PARAMETERS]:
+        if name not in read or (name == "leak" and values.get("activation") != "leaky_relu"):
+            unread.append(name)
             continue
         values[name] = state.draw(name, container)
+    if choose_model:
+        state.refuse_unread(unread, f"the {values['model']} model")
     return values
 
 
@@ -140,6 +144,10 @@ def algorithm_controls(state: UrlState, chosen: Sequence[str], container=None) -
     read = {field for name in chosen if name in entries for field in entries[name].fields}
     return {name: state.draw(BY_NAME[name].url_name, container) for name in ALGORITHM_FIELDS
             if name in read and BY_NAME[name].url_name in state.fields}
+
+
+# The model parameters of model_fields (every name but the model choice).
+MODEL_PARAMETERS = ("bias", "activation", "leak", "width", "train", "init_scale")
 
 
 # ---------------------------------------------------------------------- dataset
@@ -200,7 +208,13 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
             values["path"] = _uploaded_path(state, box)
         elif name in state.fields:
             values[name] = state.draw(name, box)
+    state.refuse_unread([name for name in DATASET_PARAMETERS
+                         if name in state.fields and name not in kind.fields],
+                        f"the {dataset} data set")
     return values
+
+
+DATASET_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column")
 
 
 def _uploaded_path(state: UrlState, box) -> str:

@@ -213,6 +213,7 @@ class UrlState:
     fields: dict[str, Field] = field(default_factory=dict)
     shown: list[str] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
+    from_url: set[str] = field(default_factory=set)      # controls given in the URL (first run)
 
     @classmethod
     def create(cls, page: str, fields: Iterable[Field]) -> "UrlState":
@@ -234,6 +235,7 @@ class UrlState:
             if name not in query:
                 session[self.key(name)] = spec.default
                 continue
+            self.from_url.add(name)
             try:
                 session[self.key(name)] = spec.parse(query[name])
             except SpecError as error:
@@ -362,7 +364,21 @@ class UrlState:
             st.query_params.from_dict(query)
 
     def show_errors(self) -> None:
+        for error in self.errors:
+            self.report(error)
+
+    def report(self, error: SpecError) -> None:
+        """One error about a URL parameter, shown where the page is drawing."""
         from .display import literal
 
-        for error in self.errors:
-            st.error(literal(f"URL parameter {error}"), icon=":material/link_off:")
+        st.error(literal(f"URL parameter {error}"), icon=":material/link_off:")
+
+    def refuse_unread(self, names: Iterable[str], owner: str) -> None:
+        """URL parameters among ``names`` that the chosen model or data set (``owner``) does not
+        read: each is an error naming it and the owner (as the CLI's), not a silent no-op."""
+        for name in names:
+            if name in self.from_url:
+                self.from_url.discard(name)            # said once, on the run that read the URL
+                readers = BY_NAME[name].applies_to if name in BY_NAME else ""
+                self.report(SpecError(name, f"not read by {owner}" + (
+                    f" (used by {readers})" if readers and readers != "all" else "")))

@@ -449,7 +449,7 @@ def command_lab_sweep(args: argparse.Namespace) -> None:
     fits = None
     if args.fit != "none":
         fits = lab.fit(table, x=args.x, measure=measure, kind=args.fit)
-    link = lab.lab_link(table.attrs, base_url(), measure=measure,
+    link = lab.lab_link(table.attrs, base_url() or None, measure=measure,
                         fit="" if args.fit == "none" else args.fit)
     if args.format == "parquet":
         data = lab.to_parquet(table)

@@ -488,14 +488,12 @@ class LabResult:
 
 
 def view_link(spec: RunSpec, base_url: str = "") -> str:
-    """The permalink of one run: its page (from the model's registry entry) and its spec."""
-    kind = model_kind(spec.model)
-    if model_family(spec.model) == "shallow":
-        page, extra = "shallow", "view=gd_gf&"
-    elif kind.needs_images:
-        page, extra = "images", ""
-    else:
-        page, extra = "perceptron_dynamics", ""
+    """The permalink of one run: the page that shows its spec (core.site.spec_page; the a·b
+    network's GD-against-flow view) with its canonical string as the query."""
+    from .site import spec_page
+
+    page = spec_page(spec)
+    extra = "view=gd_gf&" if page == "shallow" else ""
     return f"{base_url}/{page}?{extra}{spec.canonical()}"
 
 
@@ -817,7 +815,15 @@ def lab_query(lab_plan_or_attrs: Plan | Mapping[str, Any], **view: Any) -> dict[
     return query
 
 
-def lab_link(lab_plan_or_attrs: Plan | Mapping[str, Any], base_url: str = "", **view: Any) -> str:
+def lab_link(lab_plan_or_attrs: Plan | Mapping[str, Any], base_url: str | None = "",
+             **view: Any) -> str:
+    """The lab page's link of a sweep: relative ('/lab?…') when ``base_url`` is empty, the
+    full link (core.site.view_link: GDX_BASE_URL or the local dashboard) when it is None."""
     from urllib.parse import urlencode
 
-    return f"{base_url}/lab?" + urlencode(lab_query(lab_plan_or_attrs, **view), safe=",:")
+    from .site import view_link as full_link
+
+    query = urlencode(lab_query(lab_plan_or_attrs, **view), safe=",:")
+    if base_url is None:
+        return full_link("lab", query)
+    return f"{base_url}/lab?{query}"

@@ -195,17 +195,17 @@ def test_cli_sweep_json_csv_parquet_and_summary(capsys, tmp_path):
     code, out, err = cli(capsys, *args, "--fit", "power", "--format", "json")
     assert code == 0, err
     document = json.loads(out)
-    assert len(document["rows"]) == 6 and document["link"].startswith("/lab?")
+    assert len(document["rows"]) == 6 and "/lab?base=" in document["link"]
     row = document["rows"][0]
     assert {f.url_name for f in FIELDS} | {"seed", "iterations_to_solve", "final_loss"} <= set(row)
     assert {fit["algorithm"] for fit in document["fits"]} == {"gd", "normalized_gd"}
     code, out, err = cli(capsys, *args, "--format", "csv")
-    assert code == 0 and out.count("\n") == 7 and "view: /lab?" in err
+    assert code == 0 and out.count("\n") == 7 and "/lab?base=" in err
     target = tmp_path / "lab.parquet"
     code, out, err = cli(capsys, *args, "--format", "parquet", "--output", str(target))
     assert code == 0 and len(pd.read_parquet(target)) == 6
     code, out, err = cli(capsys, *args, "--fit", "power")
-    assert code == 0 and "slope of the median" in out and "view: /lab?" in out
+    assert code == 0 and "slope of the median" in out and "/lab?base=" in out
 
 
 @pytest.mark.parametrize("args, flag", [

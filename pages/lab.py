@@ -169,6 +169,8 @@ def show_fits(state: UrlState, fits, chosen) -> None:
         left, right = st.columns(2)
         first = state.draw("group_a", left, options=labels)
         rest = [label for label in labels if label != first]
+        if state.get("group_b") not in rest:        # by default, the first group against the last
+            state.set("group_b", rest[-1])
         second = state.draw("group_b", right, options=rest)
         comparison = lab.compare(fits, labels.index(first), labels.index(second))
         (st.success if comparison.separated else st.info)(literal(comparison.sentence, limit=600),

@@ -26,8 +26,12 @@ def server(request):
 
 
 def choose(page, label: str, option: str) -> None:
-    page.locator('section[data-testid="stSidebar"]').get_by_label(label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Pick an option of a sidebar select box by typing it (the list may be virtualised)."""
+    box = page.locator('section[data-testid="stSidebar"]').get_by_label(label, exact=True).first
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).first.click()
 
 
 def test_the_lab_from_fields_to_a_run(server, page):

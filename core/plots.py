@@ -630,7 +630,7 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
         steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
     figure.frames = frames
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=100, b=210), showlegend=False,
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=210), showlegend=False,
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
                           yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
         sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
@@ -647,9 +647,9 @@ def _jump(duration: int = 0) -> dict:
 
 
 def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
-    """⏮ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
+    """↺ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
     first = str(int(iterations[picked[0]]))
-    buttons = [dict(label="⏮ reset", method="animate", args=[[first], _jump()])]
+    buttons = [dict(label="↺ reset", method="animate", args=[[first], _jump()])]
     for label, duration in SPEEDS:
         buttons.append(dict(label=f"▶ play {label}", method="animate",
                             args=[None, dict(_jump(duration), fromcurrent=True)]))

@@ -884,61 +884,23 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
 
 def orbit_figure(result: SweepResult, selected: float | None = None,
                  height: int = 480) -> go.Figure:
-    """Bifurcation diagram: the last K losses of each run against its step size (log–log).
-    Diverged runs are marked with a cross along the top instead; the selected step size is
-    a vertical line. The y range covers the bulk of the values (the count outside is noted)."""
-    figure = base_figure("orbit diagram: the last K losses of each run against its step size",
-                         "step size γ", "loss f(θₜ), last K iterations", log_x=True,
-                         log_y=True, height=height, plain_x=True)
-    xs, ys, ts = [], [], []
-    underflow, diverged_x, diverged_text = 0, [], []
-    for record in result.runs:
-        if record.diverged:      # its last finite losses are the blow-up, not an orbit
-            diverged_x.append(record.step_size)
-            diverged_text.append(f"γ={format_step(record.step_size)} diverged at t={record.diverged_at}")
-            continue
-        if not record.tail:
-            continue
-        loss = np.asarray(record.tail["loss"], dtype=float)
-        keep = np.isfinite(loss) & (loss > 0)
-        underflow += int((np.isfinite(loss) & (loss <= 0)).sum())
-        xs.extend([record.step_size] * int(keep.sum()))
-        ys.extend(loss[keep].tolist())
-        ts.extend(np.asarray(record.tail["iteration"])[keep].tolist())
-    kind = go.Scattergl if len(xs) > GL_POINTS else go.Scatter     # thousands of dots: WebGL
-    figure.add_trace(kind(
-        x=xs, y=ys, mode="markers", name="f(θₜ), last K iterations",
-        marker=dict(size=3, color="#1f3b73", opacity=0.55), customdata=ts,
-        hovertemplate="γ=%{x:.4g}<br>t=%{customdata}<br>loss=%{y:.4g}<extra></extra>"))
-    span = robust_log_range(ys)
-    notes = []
-    if span is not None:
-        figure.update_yaxes(range=list(span))
-        tidy_log_axis(figure, values=[10 ** span[0], 10 ** span[1]])
-        outside = sum(1 for y in ys if not span[0] <= math.log10(y) <= span[1])
-        if outside:
-            notes.append(f"{outside} values outside the view")
-    tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
-    _orbit_diverged(figure, diverged_x, diverged_text, span)
-    if selected is not None:
-        figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
-    if underflow:
-        notes.append(f"{underflow} values underflow to 0")
-    if notes:
-        figure.add_annotation(text="; ".join(notes) + " (not drawn)", x=0.99, y=0.01,
-                              xref="paper", yref="paper", xanchor="right", yanchor="bottom",
-                              showarrow=False, bgcolor="rgba(255,255,255,0.8)")
-    return figure
+    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
+    drawn by the shared :class:`core.display_orbit.OrbitDiagram` (a density image when the
+    dots would be too many to send; diverged runs as crosses on the top edge; the selected
+    step size a vertical line)."""
+    return orbit_diagram(result, selected).to_plotly(height)
 
 
-def _orbit_diverged(figure: go.Figure, diverged_x: list, diverged_text: list, span) -> None:
-    if diverged_x:
-        top = 10 ** (span[1] - 0.1) if span is not None else 1.0
-        figure.add_trace(go.Scatter(
-            x=diverged_x, y=[top] * len(diverged_x), mode="markers", name="diverged (inf/NaN)",
-            cliponaxis=False,
-            marker=dict(symbol="x", size=9, color=DIVERGED_COLOR), text=diverged_text,
-            hovertemplate="%{text}<extra></extra>"))
+def orbit_diagram(result: SweepResult, selected: float | None = None):
+    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
+    from .display_orbit import OrbitColumn, OrbitDiagram      # it imports this module
+    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in result.runs]
+    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
+                              "against its step size", x_title="step size γ",
+                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
+                              log_y=True, selected=selected)
 
 
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,

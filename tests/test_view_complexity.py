@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEW_FILES = sorted({*ROOT.glob("core/plots.py"), *ROOT.glob("core/plots_images.py"),
+                     *ROOT.glob("core/plots_shallow.py"), *ROOT.glob("core/player.py"),
+                     *ROOT.glob("core/payload.py"), ROOT / "pages" / "shallow.py",
                      *ROOT.glob("core/display*.py"), *ROOT.glob("ui/*.py"),
                      *(ROOT / "pages" / f"{name}.py" for name in
                        ("dynamics", "step_size_map", "complexity", "images", "home", "checks"))})

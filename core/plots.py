@@ -882,27 +882,6 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
     return float(low), float(high)
 
 
-def orbit_figure(result: SweepResult, selected: float | None = None,
-                 height: int = 480) -> go.Figure:
-    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
-    drawn by the shared :class:`core.display_orbit.OrbitDiagram` (a density image when the
-    dots would be too many to send; diverged runs as crosses on the top edge; the selected
-    step size a vertical line)."""
-    return orbit_diagram(result, selected).to_plotly(height)
-
-
-def orbit_diagram(result: SweepResult, selected: float | None = None):
-    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
-    from .display_orbit import OrbitColumn, OrbitDiagram      # it imports this module
-    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
-                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
-                           r.diverged, r.diverged_at) for r in result.runs]
-    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
-                              "against its step size", x_title="step size γ",
-                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
-                              log_y=True, selected=selected)
-
-
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          height: int = 380) -> go.Figure:
     """Iterations to solve against the step size; unsolved runs along the top."""

@@ -403,7 +403,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 def cache_summary(cache) -> dict:
     """What ``cache info`` reports, gathered in this one place. A figure the cache itself
-    reports (``ResultCache.info()``, e.g. the orphaned value files of issue 20 §4) is merged in
+    reports (``ResultCache.info()``, e.g. the orphaned value files) is merged in
     here and then shown by both formats."""
     from .cache import CODE_VERSION
     from .uploads import upload_usage

@@ -284,7 +284,7 @@ class ShallowDynamics:
 
 
 def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
-    from .engine import assemble, run_loop     # torch: loaded when a run starts, not on import
+    from .engine import assemble, run_loop     # the one loop (loads torch: not at import)
 
     started = time.perf_counter()
     dynamics = ShallowDynamics(spec)

@@ -803,22 +803,27 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
         p90 = np.array([s["p90"] for s in stats])
         unsolved = [s["unsolved"] for s in stats]
         steps = [result.step_sizes[(curve, d)] for d in result.dims]
-        if anchor is None and np.isfinite(median).any():
-            first = int(np.flatnonzero(np.isfinite(median))[0])
-            anchor = (dims[first], median[first])
+        if anchor is None and np.isfinite(p90).any():
+            first = int(np.flatnonzero(np.isfinite(p90))[0])
+            anchor = (dims[first], p90[first])
         band_x = dims.tolist() + dims[::-1].tolist()
         band_y = clean(p90) + clean(p10[::-1])
         figure.add_trace(go.Scatter(
             x=band_x, y=band_y, mode="lines", fill="toself", fillcolor=_with_alpha(color, 0.15),
             line=dict(width=0), hoverinfo="skip", name=f"{name}: p10–p90",
             legendgroup=name, showlegend=False))
+        # the judged and fitted statistic (core.scaling.FIT_QUANTILE): the p90, unsolved seeds
+        # censored at the budget; the median thin beside it
         figure.add_trace(go.Scatter(
-            x=dims.tolist(), y=clean(median), mode="lines+markers", name=f"{name} (median)",
+            x=dims.tolist(), y=clean(p90), mode="lines+markers", name=f"{name} (p90, fitted)",
             legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
-            customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(p90), unsolved, steps)],
-            hovertemplate="d=%{x}<br>median=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
-                          "p90=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
+            customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(median), unsolved, steps)],
+            hovertemplate="d=%{x}<br>p90=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
+                          "median=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
                           "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
+        figure.add_trace(go.Scatter(
+            x=dims.tolist(), y=clean(median), mode="lines", name=f"{name} (median)",
+            legendgroup=name, line=dict(color=color, width=1, dash="dot"), hoverinfo="skip"))
         fit = result.fits.get(curve)
         if fit is not None:
             fitted = np.exp(fit.intercept) * dims**fit.slope
@@ -829,7 +834,7 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
         missing = int(sum(unsolved))
         if missing:
             unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
-                                  "(not in the median/band)")
+                                  "(counted at the budget: a lower bound)")
     if anchor is not None:
         for slope, label, dash in ((1.0, "reference slope 1 (∝ d)", "dot"),
                                    (0.5, "reference slope ½ (∝ √d)", "dashdot")):

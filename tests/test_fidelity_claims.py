@@ -31,7 +31,7 @@ def test_every_control_names_what_is_wrong_and_none_reuses_the_claims_runs_and_j
                 assert control.specs != claim.specs
 
 
-@pytest.mark.parametrize("name", ["q_collapse", "theorem1_rate", "figure3_trends", "perceptron_theta_n"])
+@pytest.mark.parametrize("name", ["q_collapse", "theorem1_local_rate", "figure3_trends", "perceptron_theta_n"])
 def test_new_claims_pass_and_reject_their_controls(name):
     verdict = check(CLAIMS_BY_NAME[name])
     assert verdict.status == "pass", verdict.measurement

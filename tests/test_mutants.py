@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core import algorithms, shallow
-from core.claims import CLAIMS, CLAIMS_BY_NAME, check
+from core.claims import CLAIMS_BY_NAME
 from core.mutants import MUTANTS, MUTANTS_BY_NAME, applied, claim_scope, judge_under
 
 
@@ -41,7 +41,7 @@ def test_the_gauss_seidel_rewrite_changes_exactly_the_b_update():
     from core.spec import make_spec
 
     spec = make_spec(model="shallow_linear", phi=1.0, a=(1.0, 0.5), b=(0.3, -0.4), step_sizes=(0.3,),
-                     max_iters=1, run_to_max=True, history_points=4)
+                     max_iters=1, run_to_max=True, history_points=8)
     a, b, eta = np.array([1.0, 0.5]), np.array([0.3, -0.4]), 0.3
     eps = a @ b - 1.0
     with applied(MUTANTS_BY_NAME["shallow_gauss_seidel"]):
@@ -50,15 +50,14 @@ def test_the_gauss_seidel_rewrite_changes_exactly_the_b_update():
     assert np.allclose(moved, np.concatenate([a1, b - eta * eps * a1]), rtol=0, atol=1e-15)
 
 
+# one cheap claim per area (the solver's update, the logistic gradient, the closed forms, the flow)
 QUICK = [("shallow_gauss_seidel", "q_contraction"), ("shallow_half_step", "theorem1_step_factor"),
-         ("gd_without_mean", "two_point_loss"), ("perceptron_full_first_step", "perceptron_theta_n"),
-         ("gf_half_speed", "gf_conservation"), ("gd_limit_s_not_squared", "gd_flatter_than_gf"),
-         ("cyclic_shift_identity", "conv_hessian_eigenvalues"), ("imbalance_ratio_inverted", "figure3_trends")]
+         ("gd_without_mean", "two_point_loss"), ("cyclic_shift_identity", "conv_hessian_eigenvalues"),
+         ("gf_half_speed", "gf_conservation")]
 
 
 @pytest.mark.parametrize("mutant,claim", QUICK)
 def test_representative_mutants_are_killed(mutant, claim):
-    assert check(CLAIMS_BY_NAME[claim]).status == "pass"
     cells = judge_under(MUTANTS_BY_NAME[mutant], [CLAIMS_BY_NAME[claim]])
     assert cells[claim].status == "killed", cells[claim].measured
 

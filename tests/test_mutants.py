@@ -68,3 +68,17 @@ def test_every_mutant_is_killed_by_its_expected_claims(mutant):
     entry = MUTANTS_BY_NAME[mutant]
     cells = judge_under(entry, [CLAIMS_BY_NAME[c] for c in entry.expected])
     assert all(cell.status == "killed" for cell in cells.values()), cells
+
+
+def test_reproduce_mutants_prints_the_kill_matrix(capsys):
+    import json
+
+    from core.cli import main
+
+    code = main(["reproduce", "q_contraction", "--mutants", "--mutant", "shallow_gauss_seidel",
+                 "--format", "json"])
+    matrix = json.loads(capsys.readouterr().out)
+    assert code == 0 and matrix["ok"]
+    assert matrix["mutants"][0]["killed_by"] == ["q_contraction"]
+    assert matrix["claims"][0]["unique_kills"] == ["shallow_gauss_seidel"]
+    assert main(["reproduce", "--mutants", "--mutant", "no_such_mutant"]) == 2

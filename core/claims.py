@@ -945,7 +945,8 @@ CLAIMS: tuple[Claim, ...] = (
           (make_spec(dataset="worst_case", n=1000, algorithm="normalized_gd",
                      step_sizes=(100, 10, 1, 0.1), max_iters=5000),), _normalized_bound, "dynamics",
           controls=(Control("plain LR+GD (not normalized) against the same bound",
-                            specs=(_TABLE1_PLAIN,)),)),
+                            specs=(_TABLE1_PLAIN,)),),
+          unique_note="its mutants (normalized GD divided by the loss, μ doubled) also break table1 or perceptron_bounds, which check the same runs more tightly; it stays as the paper's guarantee"),
     Claim("perceptron_limit", f"{TYURIN_LR}, §1",
           "θ_t/γ → θ̂_t (batch perceptron, ½ first step) as γ grows, to machine precision at γ ≥ 1e6",
           "gap to an independent numpy batch perceptron shrinks with γ; < 1e-9 at γ = 1e8; the "
@@ -974,7 +975,8 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("normalized batch perceptron (1/|S_t| in place of 1/n)",
                             specs=tuple(make_spec(dataset="worst_case", n=n,
                                                   algorithm="normalized_batch_perceptron", max_iters=20000)
-                                        for n in _WORST_CASE_NS)),)),
+                                        for n in _WORST_CASE_NS)),),
+          unique_note="its mutants (the first step, 1/|S_t| for 1/n, the count off by one) also move perceptron_limit, minimal_linear_slope or table1; it keeps Θ(n) on the worst case against a numpy perceptron"),
     Claim("lr_gd_against_n", f"{TYURIN_LR}, §1 (LR+GD at large γ is the batch perceptron)",
           "At large γ LR+GD needs the batch perceptron's iterations, Θ(n) on the worst-case dataset",
           "n = 50 … 800: at γ = 1e4 each count = the numpy batch perceptron's (16 … 241), slope ≈ 1; "
@@ -985,7 +987,8 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("normalized LR+GD (its count does not grow with n)",
                             specs=tuple(make_spec(dataset="worst_case", n=n, algorithm="normalized_gd",
                                                   step_sizes=(100.0, 1e4), max_iters=20000)
-                                        for n in _WORST_CASE_NS)),)),
+                                        for n in _WORST_CASE_NS)),),
+          unique_note="a wrong logistic step also breaks table1 on the same data; it keeps the paper's n-dependence at large γ"),
     Claim("perceptron_bounds", f"{TYURIN_LR}, §1 (classical bounds)",
           "Batch perceptron ≤ n R²/μ² iterations; the normalized batch perceptron (1/|S_t|) ≤ R²/μ²",
           "worst case n = 50, 800 and Gaussian data (n = 200): every count ≤ its bound with R, μ measured "
@@ -1008,7 +1011,8 @@ CLAIMS: tuple[Claim, ...] = (
           _loss_chaos, "dynamics",
           controls=(Control("small steps γ = 0.3, 1 (no sensitivity)",
                             specs=(make_spec(**_CHAOS_DIGITS,
-                                             step_sizes=(0.3, 0.3 + 3e-13, 1.0, 1.0 + 1e-12)),)),)),
+                                             step_sizes=(0.3, 0.3 + 3e-13, 1.0, 1.0 + 1e-12)),)),),
+          unique_note="the loss-rise convention it reads (core.analysis) is read by real_data_large_step too; its own part, the sensitivity at γ = 1e4, has no mutant of its own in the list"),
     Claim("real_data_large_step", f"{TYURIN_LR} and {TYURIN_GD}, experiments",
           "On real data a larger γ gives a higher, oscillating loss, yet solves (100 % training "
           "accuracy) in fewer iterations",
@@ -1023,7 +1027,8 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("small steps γ = 0.3, 1 (a larger γ then lowers the loss)",
                             specs=tuple(make_spec(**dict(_DIGITS, classes=pair, max_iters=400,
                                                              history_points=400), step_sizes=(0.3, 1.0))
-                                        for pair in _DIGIT_PAIRS)),)),
+                                        for pair in _DIGIT_PAIRS)),),
+          unique_note="every engine mutant that moves it breaks a closed-form claim first; it is the paper's experiment, reported per pair"),
     Claim("gd_generalized_perceptron", f"{TYURIN_GD}, §2",
           "GD on a 2-homogeneous two-layer model is the generalized perceptron when margins are large",
           "same iterations to solve; direction gap ≈ 0", "gap < 1e-8",
@@ -1052,7 +1057,8 @@ CLAIMS: tuple[Claim, ...] = (
           "log–log slope ≈ 1", "[0.9, 1.1]", (), _scaling("linear:batch_perceptron", 0.9, 1.1),
           "complexity", uses=("linear", "nonlinear"),
           controls=(Control("two-layer GD (γ = c·n/λ2) in place of the linear model",
-                            judge=_scaling("two_layer_conv:gd:scaled", 0.9, 1.1)),)),
+                            judge=_scaling("two_layer_conv:gd:scaled", 0.9, 1.1)),),
+          unique_note="the slope fit (core.scaling) is also read by perceptron_theta_n and lr_gd_against_n"),
     Claim("minimal_two_layer_slope", f"{TYURIN_GD}, §2 (minimal example)",
           "Two-layer GD needs Õ(√d) iterations: the paper's bound ≈ λ2/μ · log is an upper bound, "
           "so the judged statistic is the 90th percentile over 64 inits, in the paper's regime: "
@@ -1080,7 +1086,8 @@ CLAIMS: tuple[Claim, ...] = (
           "Q_i(t+1) = (1 − η²ε_t²) Q_i(t)", "1e-9 relative",
           (make_spec(**SHALLOW, step_sizes=(0.05, 0.3), max_iters=200, history_points=256,
                      run_to_max=True),), _q_contraction, "shallow",
-          controls=(Control("the factor 1 − ηε (not squared)", judge=partial(_q_contraction, squared=False)),)),
+          controls=(Control("the factor 1 − ηε (not squared)", judge=partial(_q_contraction, squared=False)),),
+          unique_note="every mutant of the a·b update breaks most shallow claims at once; this is the plainest of them (the exact per-step factor)"),
     Claim("gf_conservation", f"{BW}, §3",
           "Gradient flow conserves every Q_i and C and ends at λ_GF = √(4Φ² + C₀)",
           "Q_i constant; λ_∞ = √(4Φ² + C₀)", "1e-8",
@@ -1095,7 +1102,8 @@ CLAIMS: tuple[Claim, ...] = (
           _flatter, "shallow",
           controls=(Control("gradient flow in place of GD (S = 1)",
                             specs=(make_spec(**SHALLOW, algorithm="gradient_flow", step_sizes=(0.1, 0.45),
-                                             max_iters=2000, tol=1e-12),)),)),
+                                             max_iters=2000, tol=1e-12),)),),
+          unique_note="a wrong λ_GD is also caught by larger_step_convergence, which compares λ_∞ with the same prediction"),
     Claim("theorem1_monotone", f"{BW}, Theorem 1",
           "For 0 < η < min{1/(2|ε(0)|), 2/√(λ(0)² + 4Φ²)} GD converges linearly",
           "|ε| decreases every step, for 5 inits at η = 0.99 η* and 0.5 η*", "exact",
@@ -1103,7 +1111,8 @@ CLAIMS: tuple[Claim, ...] = (
           "shallow",
           controls=(Control("η = 4 η* (beyond the bound)",
                             specs=_theorem1_specs((4.0,), max_iters=20000, tol=1e-11,
-                                                  history_points=30000)),)),
+                                                  history_points=30000)),),
+          unique_note="relational (|ε| never grows); the update mutants it catches are caught exactly by q_contraction and theorem1_step_factor"),
     Claim("theorem1_local_rate", f"{BW}, Theorem 1 (the local rate near the limit)",
           "Below the bound GD converges linearly; the limit point has Q_i = S·Q_i(0) for every i",
           "|ε_t| falls at the rate |1 − ηλ_∞| (λ_∞ the limit's sharpness); Q_i(T) = S·Q_i(0), "
@@ -1111,7 +1120,8 @@ CLAIMS: tuple[Claim, ...] = (
           _theorem1_specs((0.99, 0.5), max_iters=20000, tol=1e-11, history_points=30000),
           _theorem1_rate, "shallow",
           controls=(Control("rate predicted from λ(0) in place of λ_∞",
-                            judge=partial(_theorem1_rate, limit_sharpness=False)),)),
+                            judge=partial(_theorem1_rate, limit_sharpness=False)),),
+          unique_note="the wrong S factor is also caught by every claim that reads S (figure3_trends, gd_flatter_than_gf, figure3_paper_axes)"),
     Claim("q_collapse", f"{BW}, §3 (chaos)",
           "For η|Φ| > 1 no minimum is stable and, while the iterates stay bounded, Q is driven to 0 "
           "from an unbalanced start (from a larger start GD diverges at η|Φ| = 1.1)",
@@ -1120,7 +1130,8 @@ CLAIMS: tuple[Claim, ...] = (
                      history_points=64),), _q_collapse, "shallow",
           controls=(Control("gradient flow at the same η (conserves Q)",
                             specs=(make_spec(**_Q_COLLAPSE, algorithm="gradient_flow", step_sizes=(1.1, 1.25),
-                                             max_iters=4000, history_points=64),)),)),
+                                             max_iters=4000, history_points=64),)),),
+          unique_note="relational (Q → 0 for η|Φ| > 1); the update mutants it catches are caught exactly by q_contraction"),
     Claim("figure3_trends", f"{BW}, Figure 3",
           "Larger ηλ(0): smaller S = Q_i(T)/Q_i(0) (more regularization), and more so from a larger scale",
           "per scale s = 2, 4, 8 (generic init a₀ = s(1, 0.2), b₀ = s(0.3, 0.5)): S falls with ηλ(0); "
@@ -1144,7 +1155,8 @@ CLAIMS: tuple[Claim, ...] = (
                             specs=tuple(make_spec(model="shallow_linear", phi=1.0, algorithm="gradient_flow",
                                                   step_sizes=_BLOW_UP_ETAS, max_iters=200000, tol=1e-8,
                                                   **shallow.figure3_spec_fields("generic", s))
-                                        for s in _BLOW_UP_SCALES)),)),
+                                        for s in _BLOW_UP_SCALES)),),
+          unique_note="relational (the blow-up as η → 1/|Φ|); the update mutants it catches are caught exactly by q_contraction"),
     Claim("period_doubling", f"{BW}, §3 (chaos)",
           "For η|Φ| > 1 the balanced dynamics period-double (2, 4, 8, …) and then become chaotic",
           "periods 1, 2, 4 at η|Φ| = 0.9, 1.1, 1.25; many values at 1.4", "exact periods",
@@ -1176,7 +1188,8 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("η|Φ| = 1.1 (no stable minimum)",
                             specs=(make_spec(model="shallow_linear", phi=1.0, a=_THEOREM1_INITS[0][0],
                                              b=_THEOREM1_INITS[0][1], step_sizes=(1.1,), max_iters=20000,
-                                             tol=1e-10),)),)),
+                                             tol=1e-10),)),),
+          unique_note="convergence beyond η* and λ_∞ = √(4Φ² + S²C₀) are also read by gd_flatter_than_gf and theorem1_step_factor"),
     Claim("figure12_regions", f"{BW}, Figures 1 and 2",
           "GD moves a + b and a − b by (1 − ηε) and (1 + ηε), shrinking every Q_i by (1 − η²ε²); "
           "the three regions ε > 0, ε < 0 < aᵀb, aᵀb < 0 decide how the norm λ moves",
@@ -1189,7 +1202,8 @@ CLAIMS: tuple[Claim, ...] = (
                             specs=tuple(make_spec(model="shallow_linear", phi=1.0, a=a, b=b,
                                                   algorithm="gradient_flow", step_sizes=(0.2,),
                                                   max_iters=300, tol=1e-12, history_points=400)
-                                        for a, b in _REGION_INITS)),)),
+                                        for a, b in _REGION_INITS)),),
+          unique_note="its per-step factors are q_contraction's on other starts; it adds the three regions"),
     Claim("figure3_paper_axes", f"{BW}, Figure 3 (its axes)",
           "Q(T)/Q(0) and the time to converge against ηλ(0), across initial scales",
           "generic init at s = 2, 3, 4, ηλ(0) = 0.25 … 1.98: Q(T)/Q(0) (total Q, read off θ) = "
@@ -1201,7 +1215,8 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("gradient flow in place of GD (Q conserved)",
                             specs=tuple(s.replace(algorithm="gradient_flow", max_iters=2000)
                                         for s in _figure3_specs(_FIG3_AXES_SCALES, _FIG3_AXES,
-                                                                max_iters=2000, tol=1e-8))),)),
+                                                                max_iters=2000, tol=1e-8))),),
+          unique_note="Q(T)/Q(0) = Π(1 − η²ε²) is also checked by figure3_trends and theorem1_local_rate; it adds the paper's axes"),
     Claim("shallow_chaos", f"{BW}, §3 (chaos)",
           "Past the period doublings the dynamics are chaotic: deterministic, yet sensitive to the start",
           "two runs from a₀ = 0.7 and 0.7 + 1e-12 (b₀ = 0.7, Φ = 1): at η|Φ| = 1.4 |ε_t − ε'_t| grows "
@@ -1211,7 +1226,8 @@ CLAIMS: tuple[Claim, ...] = (
           partial(_separation, chaotic=(1.4,), calm=(0.5, 1.3)), "shallow",
           controls=(Control("gradient flow at the same η (no chaos)",
                             specs=(make_spec(a=(0.7,), **dict(_CHAOS, algorithm="gradient_flow")),
-                                   make_spec(a=(0.7 + 1e-12,), **dict(_CHAOS, algorithm="gradient_flow")))),)),
+                                   make_spec(a=(0.7 + 1e-12,), **dict(_CHAOS, algorithm="gradient_flow")))),),
+          unique_note="the update mutants it catches are caught exactly by q_contraction; it adds the sensitivity at η|Φ| = 1.4"),
     Claim("catapult", "Lewkowycz et al. 2020 (docs/science.md §4)",
           "Φ = 0, 2 < ηλ₀ < 4: a loss spike, then convergence with λ_∞ < 2/η; ηλ₀ > 4 diverges",
           "spike, λ_∞ < 2/η; divergence past 4", "relation",
@@ -1222,7 +1238,8 @@ CLAIMS: tuple[Claim, ...] = (
                             specs=(make_spec(model="shallow_linear", phi=0.0, a=_CATAPULT_A, b=_CATAPULT_B,
                                              algorithm="gradient_flow",
                                              step_sizes=(3.0 / _CATAPULT_LAMBDA, 4.5 / _CATAPULT_LAMBDA),
-                                             max_iters=5000, tol=1e-10),)),)),
+                                             max_iters=5000, tol=1e-10),)),),
+          unique_note="the shallow sharpness formula is inline in the solver's metrics (no function to replace); the update mutants it catches are caught by q_contraction"),
     Claim("edge_of_stability", "Cohen et al. 2021 (docs/science.md §4)",
           "Under full-batch GD the sharpness rises to 2/η and hovers there (CNN on digits)",
           "late sharpness ≈ 2/η", "±30 %",
@@ -1231,7 +1248,8 @@ CLAIMS: tuple[Claim, ...] = (
                      dtype="float32", perceptron_gap=False),), _edge_of_stability, "images",
           fast=False,
           controls=(Control("stability threshold 1/η in place of 2/η",
-                            judge=partial(_edge_of_stability, threshold=1.0)),)),
+                            judge=partial(_edge_of_stability, threshold=1.0)),),
+          unique_note="slow (CNN on digits, not in the quick matrix); the sharpness meter has its own closed-form tests in tests/test_sharpness.py"),
 )
 
 CLAIMS_BY_NAME = {claim.name: claim for claim in CLAIMS}

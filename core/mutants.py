@@ -399,6 +399,22 @@ def _loss_increase_strict(stack):
          lambda loss, tolerance=1e-12: original(loss, -1e-3))
 
 
+def _gap_mutant(linear: bool):
+    def install(stack):
+        from . import engine
+
+        original = engine._gap
+
+        def gap(companion, main, reference, steps):
+            if companion is None or companion.linear != linear:
+                return original(companion, main, reference, steps)
+            if linear:                     # ‖θ − θ̂‖: θ not divided by γ
+                return (main - reference).norm(dim=1)
+            return (main - reference).norm(dim=1)      # directions not normalised
+        _set(stack, engine, "_gap", gap)
+    return install
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant("perceptron_full_first_step", "rule", "core.algorithms.perceptron_weights",
            "the batch perceptron's first step without the ½ (the textbook full step 1[m ≤ 0])",
@@ -440,6 +456,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("two_point_constant", "constant", "core.datasets.two_point",
            "the two-point dataset's second point at (−1, −1), not (−1, −4)", _two_point_constant,
            "classifier", ("two_point_loss",)),
+    Mutant("perceptron_gap_unscaled", "factor", "core.engine._gap (linear companion)",
+           "the perceptron gap ‖θ_t − θ̂_t‖ without dividing θ by γ", _gap_mutant(True), "classifier",
+           ("perceptron_limit",)),
+    Mutant("direction_gap_unnormalized", "rule", "core.engine._gap (nonlinear companion)",
+           "the direction gap of a nonlinear model taken between θ's, not their directions",
+           _gap_mutant(False), "classifier", ("gd_generalized_perceptron",)),
     Mutant("shallow_gauss_seidel", "order", "core.shallow (the a·b update)",
            "the a·b update in Gauss–Seidel order (b uses the new a)", _shallow_rewrite("gauss_seidel"),
            "shallow", ("q_contraction",)),

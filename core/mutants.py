@@ -637,9 +637,9 @@ def judge_under(mutant: Mutant, claims, full: bool = False,
                 cells[claim.name] = Cell(status, verdict.measurement.measured)
                 if progress is not None:
                     progress(f"{mutant.name} × {claim.name}: {status}")
-    except NotApplied as error:
+    except (NotApplied, AttributeError, KeyError) as error:   # the code it replaces moved
         for claim in claims:
-            cells.setdefault(claim.name, Cell("error", f"not applied: {error}"))
+            cells.setdefault(claim.name, Cell("error", f"not applied: {type(error).__name__}: {error}"))
     return cells
 
 

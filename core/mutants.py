@@ -390,13 +390,13 @@ def _orbit_rounding(stack):
     _set(stack, analysis, "orbit_periods", lambda result, decimals=8: original(result, 1))
 
 
-def _loss_increase_strict(stack):
+def _loss_increase_flipped(stack):
     from . import analysis
 
     original = analysis.loss_increase_fraction
-    # counts "not decreasing" (≥) as an increase
+    # the share of falling steps reported as the share of rising ones
     _set(stack, analysis, "loss_increase_fraction",
-         lambda loss, tolerance=1e-12: original(loss, -1e-3))
+         lambda loss, tolerance=1e-12: 1.0 - original(loss, tolerance))
 
 
 def _gap_mutant(linear: bool):
@@ -500,9 +500,9 @@ MUTANTS: tuple[Mutant, ...] = (
            "the margin μ doubled", _max_margin_doubled, "all", ("normalized_bound",)),
     Mutant("orbit_rounding", "constant", "core.analysis.orbit_periods",
            "orbit values told apart at 1 decimal (not 8)", _orbit_rounding, "all", ("period_doubling",)),
-    Mutant("loss_increase_loose", "convention", "core.analysis.loss_increase_fraction",
-           "a loss that falls by less than 0.1 % counted as an increase", _loss_increase_strict, "all",
-           ("loss_chaos",)),
+    Mutant("loss_increase_flipped", "sign", "core.analysis.loss_increase_fraction",
+           "the share of falling steps reported as the share of rising ones", _loss_increase_flipped,
+           "all", ("loss_chaos",)),
 )
 
 MUTANTS_BY_NAME = {m.name: m for m in MUTANTS}

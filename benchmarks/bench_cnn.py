@@ -4,9 +4,9 @@ of measuring the sharpness during the sweep (run by hand).
     python benchmarks/bench_cnn.py [--dataset digits|cifar10 --path DIR] [--n 300] [--device cpu]
                                    [--repeat 3] [--format text|json]
 
-Workload (the image-classifier issue): two digit classes, N = 300, CNN with kernel size 3,
+Workload: two digit classes, N = 300, CNN with kernel size 3,
 8 step sizes x 500 iterations, every run to the end, float32. Variants, in interleaved rounds:
-the batched sweep; the same sweep measuring the sharpness every 20 steps (issue 15's goal:
+the batched sweep; the same sweep measuring the sharpness every 20 steps (goal:
 <= 25 % more; batched Lanczos on closed-form Hessian-vector products, warm-started); the 8 runs
 one after another. Also the cost of one sharpness estimate of one run, the old way (autograd
 Hessian-vector products, ARPACK) and the new (all runs at once).

@@ -3,7 +3,7 @@
     python benchmarks/bench_engine.py [--device cpu|cuda] [--steps 64] [--iters 300] [--repeat 3]
                                       [--format text|json]
 
-Workload (issue 15): LR+GD on gaussian n = 2000, d = 200, float64, 64 step sizes x 300
+Workload: LR+GD on gaussian n = 2000, d = 200, float64, 64 step sizes x 300
 iterations, every run to the end; also the same sweep with the perceptron-gap companion the
 dashboard shows by default. Two per-run baselines, both timed in the same process as the
 engine:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_pages.py [--pages home,dynamics,...] [--repeat 5] [--format text|json]
 
-Issue 15's goal: with every result in the cache, the time from a page's script start to its
+The goal: with every result in the cache, the time from a page's script start to its
 figures handed to Streamlit is <= 150 ms on every page. Each page of app.py is opened with
 Streamlit's AppTest (in this process, no browser) at its default URL: once to fill a fresh
 result cache (the cold time, printed too), then ``--repeat`` times as a new visitor (a fresh

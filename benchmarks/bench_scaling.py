@@ -2,7 +2,7 @@
 
     python benchmarks/bench_scaling.py [--dims 16:2048:x2] [--seeds 8] [--repeat 1] [--format text|json]
 
-Workload (issue 15, goal: <= 30 s on 2 cores): the Iteration-complexity page's two default curves
+Workload (goal: <= 30 s on 2 cores): the Iteration-complexity page's two default curves
 (linear · batch perceptron, γ = 1; two-layer conv · GD, γ = c·n/λ2) on its default dataset
 (the minimal example) and iteration budget (20 000), d = 16, 32, ..., 2048, 8 seeds — every
 (curve, d) one batched run over the seeds, nothing from the cache.

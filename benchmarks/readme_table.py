@@ -34,6 +34,9 @@ GOALS = {
     ("cnn", "sharpness_estimate_speedup_per_run"): ("sharpness of all runs, batched vs autograd+ARPACK "
                                                     "run by run (x faster)", "", None),
     ("cnn", "batched_vs_sequential"): ("batched CNN sweep vs runs one after another (x faster)", "", None),
+    ("cli", "slowest_startup_s"): ("CLI start-up: slowest of --help, run --help, reproduce --list, "
+                                   "schema, an argument error (s)", "<= 1.5", lambda v: v <= 1.5),
+    ("cli", "python_c_pass_s"): ("the same for `python -c pass` (s)", "", None),
     ("scaling", "share_of_30s_goal"): ("complexity sweep (d = 16..2048 x 8 seeds, cold) / 30 s",
                                        "<= 1", lambda v: v <= 1),
 }

@@ -1,20 +1,22 @@
 """One call from a spec to a result: validate, load data, look in the cache, run, store."""
 from __future__ import annotations
 
+import contextvars
 import time
 from collections import deque
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Sequence
 
 from . import datasets
+from . import distributed
 from .distributed import compute
 from .cache import ResultCache, cache_key, default_directory
-from .engine import run_sweep
 from .loop import Progress, resolve_device
 from .memory import check_memory
 from .results import SweepResult
 from .registry import model_family
-from .shallow import run_shallow
 from .spec import RunSpec, validate
 
 
@@ -77,3 +79,40 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
         warnings = cache.take_warnings()
         _WARNINGS.extend(warnings)
     return Outcome(result, False, time.perf_counter() - started, warnings)
+
+
+# ---------------------------------------------------------------------- several specs
+def run_all(specs: Sequence[RunSpec], use_cache: bool = True, progress: Progress | None = None,
+            cache_dir: str | None = None) -> list:
+    """:func:`run_spec` for each spec, in order. Local: one after the other (progress spread
+    evenly over the specs). Ray: every spec at once, so the shards of all of them (one spec
+    per d in ``sweep-d``) share the cluster; progress is shards done of all planned."""
+    backend = distributed.current_backend()
+    total = len(specs)
+    if backend.name == "local" or total <= 1:
+        outcomes = []
+        for index, spec in enumerate(specs):
+            report = None if progress is None else (
+                lambda f, index=index: progress((index + f) / total))
+            outcomes.append(run_spec(spec, use_cache=use_cache, progress=report,
+                                     cache_dir=cache_dir))
+        return outcomes
+    with distributed.use_backend(backend.name, backend.address), distributed._tracking(True) as tracker:
+        context = contextvars.copy_context()       # the backend and the shard counter
+        with ThreadPoolExecutor(max_workers=min(total, 32), thread_name_prefix="gdx-ray") as pool:
+            futures = [pool.submit(context.copy().run, run_spec, spec, use_cache, None, cache_dir)
+                       for spec in specs]
+            try:
+                while True:
+                    done, waiting = wait(futures, timeout=distributed.POLL_S, return_when=FIRST_EXCEPTION)
+                    failed = [f for f in done if f.exception() is not None]
+                    if failed:
+                        raise failed[0].exception()
+                    if progress is not None:
+                        progress(tracker.fraction() if waiting else 1.0)
+                    if not waiting:
+                        break
+            except BaseException:
+                tracker.cancelled.set()
+                raise
+        return [future.result() for future in futures]

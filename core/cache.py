@@ -18,21 +18,72 @@ import torch
 
 from .results import SweepResult
 from .errors import SpecError
-from .settings import env_number
+from .settings import env_number, env_text
 from .spec import RunSpec
 
 
 
+# The code that computes results: the engines (classifiers, the a·b network, sharding and
+# merging) and the plug-ins the registries discover, with everything they import. Plots,
+# claims, the CLI and the pages are not in it: changing them keeps every cached result.
+COMPUTE_ROOTS = ("engine", "shallow", "distributed")
+PLUGIN_PREFIXES = ("data_", "model_", "algorithm_")
+
+
+def _imported(path: Path, package: str) -> set[str]:
+    """The package's modules a file imports, anywhere in it (inside functions too)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level >= 1:
+                names.update([node.module.split(".")[0]] if node.module
+                             else [alias.name for alias in node.names])
+            elif node.module and node.module.split(".")[0] == package:
+                parts = node.module.split(".")
+                names.update([parts[1]] if len(parts) > 1 else [a.name for a in node.names])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == package:
+                    names.add(parts[1] if len(parts) > 1 else "__init__")
+    return names
+
+
+def compute_modules(root: Path | None = None) -> list[Path]:
+    """The files of the code that computes results (COMPUTE_ROOTS, the plug-in modules, and
+    what they import, found by reading their imports)."""
+    here = Path(root) if root is not None else Path(__file__).parent
+    pending = list(COMPUTE_ROOTS) + [path.stem for path in here.glob("*.py")
+                                     if path.stem.startswith(PLUGIN_PREFIXES)]
+    found: dict[str, list[Path]] = {}
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        module, folder = here / f"{name}.py", here / name
+        found[name] = [module] if module.is_file() else (
+            sorted(folder.rglob("*.py")) if folder.is_dir() else [])
+        for path in found[name]:
+            pending.extend(_imported(path, here.name))
+    return sorted({path for paths in found.values() for path in paths})
+
+
 def code_version(root: Path | None = None) -> str:
-    """Hash of every module of the ``core`` package (found, not listed; or of the package at
-    ``root``): editing one invalidates old entries. Each module is hashed as its syntax tree
-    without docstrings, so comments, docstrings and formatting don't count; a file that does
-    not parse is hashed as its bytes."""
+    """Hash of the code that computes results (:func:`compute_modules`; or of the package at
+    ``root``): editing it invalidates old entries, editing a plot does not. Each module is
+    hashed as its syntax tree without docstrings, so comments, docstrings and formatting don't
+    count; a file that does not parse is hashed as its bytes."""
     import ast
 
     digest = hashlib.sha256()
     here = Path(root) if root is not None else Path(__file__).parent
-    for path in sorted(here.rglob("*.py")):
+    for path in compute_modules(here):
         digest.update(path.relative_to(here).as_posix().encode())
         source = path.read_bytes()
         try:
@@ -55,7 +106,7 @@ CODE_VERSION = code_version()
 
 
 def default_directory() -> str:
-    return os.environ.get("GDX_CACHE_DIR") or str(Path(__file__).resolve().parent.parent / "cache")
+    return env_text("GDX_CACHE_DIR") or str(Path(__file__).resolve().parent.parent / "cache")
 
 
 def cache_key(spec: RunSpec, device_type: str, fingerprint: str = "",

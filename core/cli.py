@@ -7,6 +7,10 @@
     python -m core reproduce [CLAIM ...] [--all] [--format text|json]
     python -m core cache info|clear
 
+Output: a table for people (``summary``; ``text`` for sweep-d) when stdout is a terminal,
+JSON when it is piped or redirected or ``--output`` names a file; ``--format`` chooses.
+Every command that computes a view prints one full link to it (``view: http://…``; base
+``GDX_BASE_URL``, default the local dashboard http://localhost:8501).
 Bad input exits with code 2 and one line on stderr naming the flag and what it allows.
 """
 from __future__ import annotations
@@ -18,10 +22,11 @@ import stat
 import sys
 from typing import Sequence
 
-from .fields import BY_NAME, json_schema
+from .fields import ALGORITHM_FIELDS, BY_NAME, json_schema
 from .spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
 from .lists import DEFAULT_LIMIT, parse_list, parse_number
-from .settings import SETTINGS, base_url, env_number
+from .settings import SETTINGS, base_url, env_number, env_text
+from .site import spec_link, view_link
 from . import distributed
 
 EXIT_USAGE = 2
@@ -78,6 +83,7 @@ RUN_FIELDS = ("model", "algorithm", "d", "step_sizes", "run_to_max", "history_po
 FIELD_GROUPS = {
     "dataset parameters": ("mu", "margin", "data_seed", "classes", "path", "label_column"),
     "shallow_linear (a·b) parameters": ("phi", "a", "b", "init", "tol"),
+    "update rule parameters": ALGORITHM_FIELDS,
     "model parameters": ("activation", "leak", "width", "bias", "train", "kernel_size",
                          "channels", "conv_layers", "readout", "sharpness_every"),
 }
@@ -118,14 +124,37 @@ def _add_common(parser: argparse.ArgumentParser, defaults: dict) -> None:
             add_spec_flag(group, name, defaults.get(name))
 
 
+FORMAT_HELP = ("default: {people} (a table for people) when stdout is a terminal, json when it is "
+               "piped, redirected or --output is given")
+EPILOG = ("Output: a table for people when stdout is a terminal, JSON when it is piped or "
+          "redirected (--format chooses). Commands that compute print one link to their "
+          "dashboard view (GDX_BASE_URL, default http://localhost:8501). Bad input: exit 2 "
+          "and one line naming the flag.")
+
+
+def output_format(args: argparse.Namespace, people: str) -> str:
+    """--format, or the default: for people on a terminal, JSON for programs (like ls and git,
+    which change their output when it is not a terminal)."""
+    if args.format:
+        return args.format
+    if args.output:
+        return "json"
+    try:
+        return people if sys.stdout.isatty() else "json"
+    except (AttributeError, ValueError):         # stdout closed or replaced
+        return "json"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m core", description="GD Dynamics Explorer core")
+    parser = _Parser(prog="python -m core", description="GD Dynamics Explorer core",
+                     epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = commands.add_parser("run", help="one batched sweep over step sizes and seeds")
     for name in RUN_FIELDS:
         add_spec_flag(run, name)
-    run.add_argument("--format", default="json", choices=("json", "csv", "summary"))
+    run.add_argument("--format", default=None, choices=("json", "csv", "summary"),
+                     help=FORMAT_HELP.format(people="summary"))
     _add_common(run, {})
     distributed.add_arguments(run)
 
@@ -140,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--d", dest="dims", type=_list_arg("d", int, geometric=True, limit=MAX_DIMS),
                        default=(16, 32, 64, 128, 256),
                        help=f"the dimensions: 16,32,...,2048 or 16:2048:x2; at most {MAX_DIMS} values")
-    sweep.add_argument("--format", default="json", choices=("json", "csv", "text"))
+    sweep.add_argument("--format", default=None, choices=("json", "csv", "text"),
+                       help=FORMAT_HELP.format(people="text"))
     _add_common(sweep, {"dataset": "minimal", "max_iters": 20000})
     distributed.add_arguments(sweep)
 
@@ -162,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser("cache", help="inspect or clear the result cache")
     cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument("--format", default=None, choices=("text", "json"),
+                       help="info: " + FORMAT_HELP.format(people="text"))
+    cache.set_defaults(output=None)
     return parser
 
 
@@ -222,19 +255,53 @@ def _spec_fields(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dic
             if name in BY_NAME and name not in exclude and value is not None}
 
 
-def command_run(args: argparse.Namespace) -> None:
-    from .api import run_spec
+def check_flags_read(spec, given: dict) -> None:
+    """A flag the spec's model (or data set) does not read is an error naming the flag and the
+    model, not a silently ignored value. A flag given at its default changes nothing and passes."""
+    from .registry import model_kind, models_reading
 
-    spec = make_spec(**_spec_fields(args))
+    for name, value in given.items():
+        field = BY_NAME[name]
+        if field.relevant(spec) or value == field.default:
+            continue
+        if name in DATASET_FIELDS and BY_NAME["dataset"].relevant(spec):
+            where = f"the {spec.dataset} data set"
+        elif name in model_kind(spec.model).fields:
+            where = f"the {spec.model} model with these settings"
+        else:
+            where = f"the {spec.model} model"
+        readers = field.applies_to if field.applies_to != "all" else ", ".join(models_reading(name))
+        raise SpecError(name, f"not read by {where}" + (f" (used by {readers})" if readers else ""))
+
+
+DATASET_FIELDS = set(FIELD_GROUPS["dataset parameters"])
+
+
+def command_run(args: argparse.Namespace) -> None:
+    given = _spec_fields(args)
+    spec = make_spec(**given)                       # argument errors answer before torch loads
+    check_flags_read(spec, given)
+    from .api import run_spec
+    from .notes import identical_seeds
+
+    note = identical_seeds(spec)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     outcome = run_spec(spec, use_cache=not args.no_cache, progress=_progress_printer(args.progress))
     result = outcome.result
-    if args.format == "json":
-        text = result.to_json(cached=outcome.cached)
-    elif args.format == "csv":
+    link = spec_link(spec, base_url())
+    form = output_format(args, "summary")
+    if form == "json":
+        text = json.dumps({**result.to_dict(outcome.cached), "view": link}, indent=1,
+                          allow_nan=False)
+    elif form == "csv":
         text = result.to_csv()
     else:
         text = format_summary(spec.canonical(), outcome.cached, result.summary_rows())
+        text += f"\n\nview: {link}"
     _write(text, args.output)
+    if form == "csv":                  # the rows stay a plain table: the link goes to stderr
+        print(f"view: {link}", file=sys.stderr)
 
 
 def _cell(name: str, value) -> str:
@@ -265,20 +332,47 @@ def format_summary(canonical: str, cached: bool, rows: list[dict]) -> str:
 
 
 def command_sweep(args: argparse.Namespace) -> None:
-    from .scaling import parse_curves, sweep_dimensions
+    from .scaling import parse_curves
 
     curves = parse_curves(args.models, args.algorithm, args.step_size)
     base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=args.dims[0],
                      history_points=16, **_spec_fields(args, exclude=("algorithm",)))
+    from .scaling import sweep_dimensions
+
     result = sweep_dimensions(base, curves, list(args.dims), c=args.c, use_cache=not args.no_cache,
                               progress=_progress_printer(args.progress))
-    if args.format == "json":
-        text = json.dumps(result.to_dict(), indent=1)
-    elif args.format == "csv":
+    link = view_link("complexity", complexity_query(base, curves, args), base_url())
+    form = output_format(args, "text")
+    if form == "json":
+        text = json.dumps({**result.to_dict(), "view": link}, indent=1)
+    elif form == "csv":
         text = result.to_csv()
     else:
-        text = format_sweep_text(result)
+        text = format_sweep_text(result) + f"\n\nview: {link}"
     _write(text, args.output)
+    if form == "csv":
+        print(f"view: {link}", file=sys.stderr)
+
+
+def complexity_query(base, curves, args: argparse.Namespace) -> str:
+    """The Iteration-complexity page's URL of a sweep-d: its curves, c, d, seeds, budget, data
+    set and the parameters the data set and the curves' models read (the page's controls)."""
+    from urllib.parse import urlencode
+
+    from .registry import dataset_kind, model_kind
+    from .spec import _fmt
+
+    query = {"curves": ",".join(f"{c.model}:{c.algorithm}:{c.step}" for c in curves),
+             "c": _fmt(float(args.c)), "dims": _fmt(tuple(args.dims)), "seed": _fmt(base.seeds),
+             "max_iters": _fmt(base.max_iters), "dataset": base.dataset}
+    read = set(dataset_kind(base.dataset).fields)
+    for curve in curves:
+        read |= set(model_kind(curve.model).fields)
+    for name in sorted(read):
+        value = getattr(base, name, None)
+        if value not in (None, "", ()):
+            query[QUERY_NAMES[name]] = _fmt(value)
+    return urlencode(query, safe=",:")
 
 
 def format_sweep_text(result) -> str:
@@ -327,21 +421,59 @@ def _reproduce_mutants(args: argparse.Namespace, claims) -> int:
     return 0 if matrix.ok else 1
 
 
+def cache_summary(cache) -> dict:
+    """What ``cache info`` reports, gathered in this one place. A figure the cache itself
+    reports (``ResultCache.info()``, e.g. the orphaned value files of issue 20 §4) is merged in
+    here and then shown by both formats."""
+    from .cache import CODE_VERSION
+    from .uploads import upload_usage
+
+    summary = {"directory": cache.directory, "entries": len(cache), "bytes": cache.volume(),
+               "limit_bytes": int(env_number("GDX_CACHE_SIZE_MB") * 2**20),
+               "read_only": cache.read_only, "code_version": CODE_VERSION,
+               "uploads": upload_usage()}
+    if callable(getattr(cache, "info", None)):
+        summary.update(cache.info())
+    return summary
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"
+
+
+def format_cache_summary(summary: dict) -> str:
+    uploads = summary["uploads"]
+    orphans = summary.get("orphans")
+    lines = [f"cache:        {summary['directory']}" + ("  (read-only)" if summary["read_only"] else ""),
+             f"entries:      {summary['entries']}, {_size(summary['bytes'])} of "
+             f"{_size(summary['limit_bytes'])} (GDX_CACHE_SIZE_MB)",
+             f"uploads:      {uploads['files']} file{'s' * (uploads['files'] != 1)}, "
+             f"{_size(uploads['bytes'])} of {_size(uploads['quota_bytes'])} (GDX_UPLOAD_QUOTA_MB)",
+             "orphans:      " + ("not counted by this version" if orphans is None else
+                                 f"{orphans} (removed by `cache clear`)" if orphans else "none"),
+             f"code version: {summary['code_version']}"]
+    return "\n".join(lines)
+
+
 def command_cache(args: argparse.Namespace) -> None:
-    from .cache import CODE_VERSION, ResultCache
-    from .uploads import clear_uploads, upload_usage
+    from .cache import ResultCache
+    from .uploads import clear_uploads
 
     cache = ResultCache()
-    uploads = upload_usage()
     if args.action == "clear":
         removed = cache.clear()
         files = clear_uploads()
-        print(f"removed {removed} entries and {files} uploads from {cache.directory}")
+        _write(f"removed {removed} entries and {files} uploads from {cache.directory}", None)
     else:
-        size = cache.volume()
-        print(json.dumps({"directory": cache.directory, "entries": len(cache), "bytes": size,
-                          "read_only": cache.read_only, "code_version": CODE_VERSION,
-                          "uploads": uploads}))
+        summary = cache_summary(cache)
+        if output_format(args, "text") == "json":
+            _write(json.dumps(summary), None)
+        else:
+            _write(format_cache_summary(summary), None)
     _print_warnings(cache.take_warnings())
 
 
@@ -350,11 +482,22 @@ def _print_warnings(lines) -> None:
         print(line, file=sys.stderr)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         check_output(getattr(args, "output", None))
+        if sys.stdout is None and not getattr(args, "output", None):
+            raise SpecError("output", "stdout is closed; give --output FILE or leave stdout open")
         for setting in SETTINGS:                     # a bad setting is refused up front
             env_number(setting)
         base_url()
@@ -364,8 +507,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                               ensure_ascii=False), None)}
         with distributed.from_args(args):          # --backend, --ray-address
             code = commands[args.command](args) or 0
-        from .api import drain_warnings
-        _print_warnings(drain_warnings())
+        api = sys.modules.get(f"{__package__}.api")     # loaded only by commands that compute
+        if api is not None:
+            _print_warnings(api.drain_warnings())
         return code
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -377,10 +521,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except BrokenPipeError:           # the reader left (`| head`): stop quietly, as Unix tools do
+        _silence_stdout()
+        return 141                    # 128 + SIGPIPE, what a shell reports for such a tool
     except Exception as error:  # never a traceback for users; GDX_DEBUG=1 shows it
-        if os.environ.get("GDX_DEBUG"):
+        if env_text("GDX_DEBUG"):
             raise
         print(f"error: internal error ({type(error).__name__}: {error}); rerun with GDX_DEBUG=1 "
               "for the traceback", file=sys.stderr)

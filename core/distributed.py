@@ -12,7 +12,7 @@ when the whole batch has stopped, and BLAS sums in a different order for other m
 So "the same runs in smaller batches" is a different computation; identity across backends is
 by construction, not by tolerance. Small specs (almost all) are one shard: for them nothing
 changes. ``d`` (and CNN kernel sizes, one spec each) are sharded by the callers that make one
-spec per value (:func:`run_all`, used by ``sweep_dimensions``).
+spec per value (``core.api.run_all``, used by ``sweep_dimensions``).
 
 Each shard is cached under its own key (the key of its sub-spec), so a rerun after a failure
 computes only the missing shards. The cache lives with the driver (this process); workers
@@ -31,7 +31,6 @@ import math
 import os
 import socket
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -39,6 +38,7 @@ from typing import Callable, Iterator, Sequence
 from .errors import SpecError
 from .registry import model_family
 from .spec import RunSpec
+from .settings import env_text
 
 BACKENDS = ("local", "ray")
 BACKEND_VARIABLE = "GDX_BACKEND"
@@ -94,8 +94,8 @@ def check_name(name: str, source: str = "backend") -> str:
 
 
 def backend_from_env() -> Backend:
-    name = os.environ.get(BACKEND_VARIABLE, "").strip() or "local"
-    return Backend(check_name(name, BACKEND_VARIABLE), os.environ.get(ADDRESS_VARIABLE, "").strip())
+    name = env_text(BACKEND_VARIABLE).strip() or "local"
+    return Backend(check_name(name, BACKEND_VARIABLE), env_text(ADDRESS_VARIABLE).strip())
 
 
 def set_session_resolver(resolver: Callable[[], str | None] | None) -> None:
@@ -427,45 +427,6 @@ def _ray_task(ray):
     return _task
 
 
-# ---------------------------------------------------------------------- several specs
-def run_all(specs: Sequence[RunSpec], use_cache: bool = True, progress: Progress | None = None,
-            cache_dir: str | None = None) -> list:
-    """``api.run_spec`` for each spec, in order. Local: one after the other (progress spread
-    evenly over the specs). Ray: every spec at once, so the shards of all of them (one spec
-    per d in ``sweep-d``) share the cluster; progress is shards done of all planned."""
-    from .api import run_spec
-
-    backend = current_backend()
-    total = len(specs)
-    if backend.name == "local" or total <= 1:
-        outcomes = []
-        for index, spec in enumerate(specs):
-            report = None if progress is None else (
-                lambda f, index=index: progress((index + f) / total))
-            outcomes.append(run_spec(spec, use_cache=use_cache, progress=report,
-                                     cache_dir=cache_dir))
-        return outcomes
-    with use_backend(backend.name, backend.address), _tracking(True) as tracker:
-        context = contextvars.copy_context()       # the backend and the shard counter
-        with ThreadPoolExecutor(max_workers=min(total, 32), thread_name_prefix="gdx-ray") as pool:
-            futures = [pool.submit(context.copy().run, run_spec, spec, use_cache, None, cache_dir)
-                       for spec in specs]
-            try:
-                while True:
-                    done, waiting = wait(futures, timeout=POLL_S, return_when=FIRST_EXCEPTION)
-                    failed = [f for f in done if f.exception() is not None]
-                    if failed:
-                        raise failed[0].exception()
-                    if progress is not None:
-                        progress(tracker.fraction() if waiting else 1.0)
-                    if not waiting:
-                        break
-            except BaseException:
-                tracker.cancelled.set()
-                raise
-        return [future.result() for future in futures]
-
-
 # ---------------------------------------------------------------------- joining Ray
 _ray_lock = threading.Lock()
 _connected_to: str | None = None
@@ -501,7 +462,7 @@ def _probe(address: str, parsed: tuple[str, int]) -> None:
     frame comes back at once). Skipped with TLS, where the handshake comes first."""
     try:
         with socket.create_connection(parsed, timeout=PROBE_TIMEOUT_S) as connection:
-            if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            if env_text("RAY_USE_TLS", "0").lower() in ("1", "true"):
                 return
             connection.sendall(_HTTP2_PREFACE)
             answer = connection.recv(9)
@@ -528,7 +489,9 @@ def ensure_ray(backend: Backend):
     try:
         import ray
     except ImportError:
-        raise BackendError("the ray backend needs Ray: pip install 'ray[default]'") from None
+        raise BackendError("the ray backend needs Ray, which is not installed: run "
+                           "`bash setup.sh --with-ray` (or .venv/bin/pip install -r "
+                           "requirements-ray.txt)") from None
     target = backend.address or "local"
     parsed = _split_address(backend.address) if backend.address else None
     if backend.address and backend.address != "auto":
@@ -590,15 +553,3 @@ def shutdown() -> None:
         if ray.is_initialized():
             ray.shutdown()
         _connected_to = None
-
-
-def cluster_summary() -> dict:
-    """Nodes and resources of the connected cluster (empty when not connected)."""
-    try:
-        import ray
-    except ImportError:
-        return {}
-    if not ray.is_initialized():
-        return {}
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return {"nodes": len(nodes), "resources": ray.cluster_resources()}

@@ -16,29 +16,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .algorithms import Step, perceptron_weights
+from .algorithms import MarginRule, Step
 from .algorithms import algorithm as algorithm_entry
 from .datasets import Dataset
-from .history import HistoryGrid, TailBuffer
+from .history import PARAM_HISTORY_LIMIT, HistoryGrid, TailBuffer
 from .loop import LoopControl, Progress, resolve_device, torch_dtype
-from .memory import PARAM_HISTORY_LIMIT, check_memory
+from .memory import check_memory
 from .models import COLLAPSE_MODELS, Model, SharedData, build, collapsed_rows
 from .registry import model_family
 from .results import HISTORY_KEYS, RunRecord, SweepResult
 from .runtime import tune_allocator
-from .sharpness import SharpnessMeter, top_hessian_eigenvalue
+from .sharpness import SharpnessMeter
 from .spec import RunSpec, SpecError
-
-# Moved to their own modules; importable from here as before.
-__all__ = ["run_sweep", "coefficients", "perceptron_weights", "plan_companion", "Step", "Companion",
-           "HistoryGrid", "TailBuffer", "LoopControl", "Progress", "resolve_device", "torch_dtype",
-           "check_memory", "top_hessian_eigenvalue"]
 
 NUMPY_DTYPES = {torch.float64: np.float64, torch.float32: np.float32}
 
@@ -104,6 +99,8 @@ class Sweep:
     steps: torch.Tensor          # (B,) the main runs' step sizes
     all_steps: torch.Tensor      # (rows,)
     n: int
+    margin_rule: MarginRule | None = None    # the algorithm's stateful coefficients, if any
+    margin_state: object = None
 
     @property
     def batch(self) -> int:
@@ -137,56 +134,39 @@ def prepare(spec: RunSpec, dataset: Dataset) -> Sweep:
         all_steps = torch.cat([steps, companion.steps.to(device, dtype)])
     else:
         all_steps = steps
+    make_rule = algorithm_entry(spec.algorithm).margin_rule
+    rule = make_rule(spec) if make_rule is not None else None
     return Sweep(spec, model, shared, device, dtype, step_list, seed_list, companion,
                  torch.as_tensor(theta0, dtype=dtype, device=device).clone(), steps, all_steps,
-                 dataset.n)
+                 dataset.n, rule, rule.init(seed_list, dataset.n, device, dtype) if rule else None)
 
 
 class RunBook:
-    """Per-run status of the main runs: which still move, when each solved or diverged, and
-    θ and the perceptron gap at the solve and at the last active iteration.
+    """Per-run status of the main runs of any dynamics: which still move, when each solved or
+    diverged, and θ and the perceptron gap at the solve and at the last active iteration. The
+    dynamics says, at each iteration, which runs are finite and which have solved."""
 
-    On the CPU the "did any run solve or diverge?" test reads the minimum margins through a
-    zero-copy numpy view (no tensor ops) and the per-run tensors are touched only at such an
-    event; on a GPU that test would be a device sync per step, so the tensors are updated every
-    step instead."""
-
-    def __init__(self, sweep: Sweep):
-        batch, dtype, device = sweep.batch, sweep.dtype, sweep.device
-        self.run_to_max = sweep.spec.run_to_max
-        self.host_checks = device.type == "cpu"
+    def __init__(self, dynamics: "Dynamics", run_to_max: bool):
+        batch, dtype, device = dynamics.batch, dynamics.dtype, dynamics.device
+        self.run_to_max = run_to_max
         self.active = torch.ones(batch, dtype=torch.bool, device=device)
         self.solve_iter = torch.full((batch,), -1, dtype=torch.long, device=device)
         self.diverged_at = torch.full((batch,), -1, dtype=torch.long, device=device)
         self.last_iter = torch.zeros(batch, dtype=torch.long, device=device)
-        self.solve_theta = sweep.theta0[:batch].clone()
+        self.solve_theta = dynamics.main(dynamics.theta0).clone()
         nan = torch.full((batch,), float("nan"), dtype=dtype, device=device)
         self.last_gap, self.solve_gap = nan.clone(), nan.clone()
-        # Diverged: non-finite margins (θ overflowed), or margins so negative that the mean
-        # loss would overflow.
-        self.loss_limit = -torch.finfo(dtype).max / (4 * sweep.n)
         self.never = torch.zeros(batch, dtype=torch.bool, device=device)
         self.finite: torch.Tensor | None = None
-        if self.host_checks:       # views sharing memory with the tensors (kept in place)
-            self._active_view, self._solve_view = self.active.numpy(), self.solve_iter.numpy()
-            self._limit = np.asarray(self.loss_limit, dtype=NUMPY_DTYPES[dtype])
 
-    def event(self, t: int, min_margin: torch.Tensor) -> bool:
-        """Whether a run still active solves or diverges at t (always True off the CPU)."""
-        if not self.host_checks:
-            return True
-        margin, active = min_margin.numpy(), self._active_view
-        if (active & ~(np.isfinite(margin) & (margin > self._limit))).any():
-            return True
-        return t >= 1 and bool((active & (margin > 0) & (self._solve_view < 0)).any())
-
-    def mark(self, t: int, min_margin: torch.Tensor, main_theta: torch.Tensor,
-             gap: torch.Tensor | None) -> None:
-        """Record the solves and divergences at t (the runs stop moving at ``retire``)."""
+    def mark(self, t: int, finite: torch.Tensor, solved: torch.Tensor | None,
+             main_theta: torch.Tensor, gap: torch.Tensor | None) -> None:
+        """Record the solves (``solved``: None for none at t) and divergences (not ``finite``)
+        at t; the runs stop moving at ``retire``."""
         active = self.active
-        finite = self.finite = torch.isfinite(min_margin) & (min_margin > self.loss_limit)
+        self.finite = finite
         newly_diverged = active & ~finite
-        newly_solved = (active & finite & (min_margin > 0) & (self.solve_iter < 0)) if t >= 1 else self.never
+        newly_solved = (active & finite & solved & (self.solve_iter < 0)) if solved is not None else self.never
         self.diverged_at = torch.where(newly_diverged, t, self.diverged_at)
         self.last_iter = torch.where(active, t, self.last_iter)
         self.solve_iter.masked_fill_(newly_solved, t)
@@ -210,31 +190,35 @@ class RunBook:
 
 class Recorder:
     """What a sweep keeps: the metrics and θ on the history grid, the exact tail, and the
-    iterations where the sharpness was measured."""
+    iterations where the sharpness was measured (dynamics with a Hessian meter)."""
 
-    def __init__(self, sweep: Sweep):
-        spec, batch, dtype, device = sweep.spec, sweep.batch, sweep.dtype, sweep.device
-        known_length = spec.max_iters if spec.run_to_max else 0
-        keys = len(HISTORY_KEYS)
+    def __init__(self, dynamics: "Dynamics", spec: RunSpec):
+        batch, dtype, device = dynamics.batch, dynamics.dtype, dynamics.device
+        known_length = spec.max_iters if spec.run_to_max and dynamics.known_length else 0
+        keys, params = len(dynamics.keys), dynamics.params
         self.grid = HistoryGrid(spec.history_points, (batch, keys), dtype, device, known_length)
-        self.keep_params = (spec.history_points + 1) * batch * sweep.params <= PARAM_HISTORY_LIMIT
-        self.param_grid = (HistoryGrid(spec.history_points, (batch, sweep.params), dtype, device,
+        self.keep_params = (spec.history_points + 1) * batch * params <= PARAM_HISTORY_LIMIT
+        self.param_grid = (HistoryGrid(spec.history_points, (batch, params), dtype, device,
                                        known_length) if self.keep_params else None)
         self.tail = TailBuffer(spec.tail_points, batch, keys, dtype, device) if spec.tail_points else None
-        self.has_gap = sweep.companion is not None
-        self.sharpness_every = spec.sharpness_every
+        self.meter = dynamics.meter
+        self.sharpness_every = spec.sharpness_every if self.meter is not None else 0
         self.extra_points: list = []          # (t, metrics, measured rows, θ) at sharpness points
         self.sharpness: dict[int, np.ndarray] = {}
-        self.meter = SharpnessMeter(sweep.model, sweep.shared) if spec.sharpness_every else None
+
+    def due(self, t: int) -> bool:
+        return self.grid.due(t) or self.tail is not None or bool(
+            self.sharpness_every and t % self.sharpness_every == 0)
 
     def record(self, t: int, metrics: Callable[..., torch.Tensor], main_theta: torch.Tensor,
-               min_margin: torch.Tensor, book: RunBook, saved=None) -> None:
-        """Keep what iteration t contributes; ``metrics(out=None)`` computes the (B, 6) metrics,
-        ``saved`` is the model's forward pass at t (the sharpness may reuse it)."""
+               running: Callable[[], torch.Tensor], active: torch.Tensor, saved=None) -> None:
+        """Keep what iteration t contributes; ``metrics(out=None)`` computes the (B, K) metrics,
+        ``running()`` the runs whose sharpness is measured, ``saved`` is the forward pass at t
+        (the sharpness may reuse it)."""
         if self.sharpness_every and t % self.sharpness_every == 0:
-            running = book.active & torch.isfinite(min_margin) & (min_margin > book.loss_limit)
-            self.sharpness[t] = self.meter.measure(main_theta, running, t, saved)
-            self.extra_points.append((t, metrics().cpu().numpy(), running.cpu().numpy(),
+            measured = running()
+            self.sharpness[t] = self.meter.measure(main_theta, measured, t, saved)
+            self.extra_points.append((t, metrics().cpu().numpy(), measured.cpu().numpy(),
                                       main_theta.cpu().numpy() if self.keep_params else None))
         row = self.grid.slot(t) if self.grid.due(t) else None
         if row is None and self.tail is None:
@@ -243,7 +227,7 @@ class Recorder:
         if row is not None and self.param_grid is not None:
             self.param_grid.maybe_record(t, main_theta)
         if self.tail is not None:
-            self.tail.record(t, current, book.active)
+            self.tail.record(t, current, active)
 
 
 def _metrics(margins: torch.Tensor, pulled: torch.Tensor, grad_scale, theta: torch.Tensor,
@@ -296,6 +280,10 @@ class Updater:
         self.renormalize_all = bool(renormalize.all())
         self.renormalize_some = bool(renormalize.any()) and not self.renormalize_all
         self._scale, self._rates = None, None
+        make_transform = algorithm_entry(spec.algorithm).transform
+        self.transform = make_transform(spec) if make_transform is not None else None
+        self.transform_state = (self.transform.init(sweep.theta0[:batch])
+                                if self.transform is not None else None)
 
     def rates(self, scale) -> torch.Tensor:
         """γ·scale per row (kept while scale is the same number)."""
@@ -306,8 +294,16 @@ class Updater:
         return self._rates
 
     def step(self, theta: torch.Tensor, pulled: torch.Tensor, scale, margins: torch.Tensor,
-             active: torch.Tensor, everyone_moves: bool) -> torch.Tensor:
-        increment = self.rates(scale) * pulled
+             active: torch.Tensor, everyone_moves: bool, t: int = 0) -> torch.Tensor:
+        if self.transform is None:
+            increment = self.rates(scale) * pulled
+        else:       # the main rows' direction through the rule's stateful transform
+            direction = scale * pulled
+            main, self.transform_state = self.transform.update(
+                direction[:self.batch], self.transform_state, t)
+            if self.companion:
+                main = torch.cat([main, direction[self.batch:]])
+            increment = self.all_steps[:, None] * main
         if everyone_moves:
             moving = active
             theta = theta + increment
@@ -325,6 +321,90 @@ class Updater:
         return theta
 
 
+# ---------------------------------------------------------------------- the one loop
+class Dynamics(Protocol):
+    """What the one loop (:func:`run_loop`) needs of a dynamics: its rows and how to start,
+    observe, measure, judge and step them. The classifiers (:class:`ClassifierDynamics`) and
+    the a·b network (``core.shallow.ShallowDynamics``) implement it; the loop, the run book,
+    the recorder and the result assembly exist once, here."""
+
+    batch: int                          # the main runs, in (step size, seed) order
+    step_list: list[float]
+    seed_list: list[int]
+    theta0: Any                         # the rows' start (whatever ``step`` takes)
+    params: int                         # values of θ per run (the θ history)
+    dtype: torch.dtype
+    device: torch.device
+    keys: tuple[str, ...]               # what the history records, in order
+    kept_keys: tuple[str, ...]          # the keys a run record shows
+    meter: SharpnessMeter | None        # the Hessian meter (sharpness_every), if any
+    known_length: bool                  # run_to_max: start the history grid at its final stride
+    keeps_solve_point: bool             # the solve iteration is a history point
+    last_from_final: bool               # the last point is recomputed even when on the grid
+
+    def main(self, theta) -> torch.Tensor:
+        """The main runs' θ, (batch, params)."""
+
+    def observe(self, theta, t: int) -> Any:
+        """Everything of θ_t that the judging, the metrics and the step read."""
+
+    def event(self, observed, book: RunBook, t: int) -> bool:
+        """Whether a run may have solved or diverged at t (True: ``status`` is asked)."""
+
+    def status(self, observed, t: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(finite, solved) per main run at t (solved None: no run can solve at t)."""
+
+    def gap(self, theta, observed) -> torch.Tensor | None:
+        """The perceptron gap per main run, or None."""
+
+    def measure(self, observed, gap, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The (batch, len(keys)) history values at t, into ``out`` when given."""
+
+    def running(self, observed, book: RunBook) -> torch.Tensor:
+        """The runs whose sharpness is measured at t."""
+
+    def retired(self, book: RunBook) -> None:
+        """The run book changed which runs are active."""
+
+    def step(self, theta, observed, active: torch.Tensor, t: int) -> Any:
+        """θ_{t+1}; a run that is not active keeps its θ."""
+
+    def final(self, theta, book: RunBook) -> dict[str, torch.Tensor | None]:
+        """The (batch, K) values at each run's last iteration ("last") and solve ("solve", or
+        None), and "last_theta" (batch, params)."""
+
+
+def run_loop(dynamics: Dynamics, spec: RunSpec, progress: Progress | None = None):
+    """The loop of every stepped dynamics: observe θ_t, judge the runs (solved, diverged,
+    stopped), record the history, step the runs that still move. Returns the last θ, the
+    last iteration, the run book and the recorder."""
+    book, recorder = RunBook(dynamics, spec.run_to_max), Recorder(dynamics, spec)
+    control = LoopControl(spec, dynamics.device, progress)
+    theta = dynamics.theta0
+    for t in range(spec.max_iters + 1):
+        observed = dynamics.observe(theta, t)
+        changed = dynamics.event(observed, book, t)
+        recording = recorder.due(t)
+        gap = dynamics.gap(theta, observed) if changed or recording else None
+        main_theta = dynamics.main(theta)
+        if changed:
+            finite, solved = dynamics.status(observed, t)
+            book.mark(t, finite, solved, main_theta, gap)
+        if recording:
+            recorder.record(t, partial(dynamics.measure, observed, gap), main_theta,
+                            partial(dynamics.running, observed, book), book.active,
+                            getattr(observed, "saved", None))
+        if changed:
+            book.retire()
+            dynamics.retired(book)
+        if control.done(t, book.active, changed):
+            break
+        theta = dynamics.step(theta, observed, book.active, t)
+    control.finish()
+    book.close(t, dynamics.gap(theta, None))
+    return theta, t, book, recorder
+
+
 def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None) -> SweepResult:
     """Run every (step size x seed) configuration of ``spec`` on ``dataset`` in one batch.
 
@@ -336,13 +416,10 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
     started = time.perf_counter()
     tune_allocator()
     sweep = prepare(spec, dataset)
-    book, recorder, updater = RunBook(sweep), Recorder(sweep), Updater(sweep)
-    control = LoopControl(spec, sweep.device, progress)
-    theta, t = _iterate(sweep, book, recorder, updater, control)
-    control.finish()
-    book.close(t, _sweep_gap(sweep, theta))
-    records = _assemble(sweep, book, recorder, _final_metrics(sweep, book, theta))
-    # collapse (issue 12 §5): the output no longer depends on the input (models.collapsed_rows)
+    dynamics = ClassifierDynamics(sweep)
+    theta, _, book, recorder = run_loop(dynamics, spec, progress)
+    records = assemble(dynamics, book, recorder, dynamics.final(theta, book))
+    # collapse: the output no longer depends on the input (models.collapsed_rows)
     if spec.model in COLLAPSE_MODELS:
         for record, flag in zip(records, collapsed_rows(sweep.model, theta[:sweep.batch], sweep.shared)):
             record.extras["collapsed"] = bool(flag)
@@ -350,6 +427,113 @@ def run_sweep(spec: RunSpec, dataset: Dataset, progress: Progress | None = None)
             "model": sweep.model.describe(), "seconds": time.perf_counter() - started,
             "dataset_fingerprint": dataset.fingerprint, "param_count": sweep.params}
     return SweepResult(spec, records, meta)
+
+
+@dataclass
+class Observed:
+    """One classifier iteration: the margins and forward pass, the step's coefficients and
+    the pullback (every row), and the main runs' smallest margins."""
+
+    margins: torch.Tensor
+    saved: object
+    step: Step
+    scale: torch.Tensor | float
+    pulled: torch.Tensor
+    min_margin: torch.Tensor
+    main_theta: torch.Tensor
+    t: int
+
+
+class ClassifierDynamics:
+    """The logistic classifiers (linear, two-layer, MLP, CNN) with their perceptron
+    companions: θ_{t+1} = θ_t + γ·scale·Σᵢ coefᵢ∇mᵢ, solved when every margin is > 0.
+
+    On the CPU the "did any run solve or diverge?" test reads the minimum margins through a
+    zero-copy numpy view (no tensor ops) and the run book is touched only at such an event; on
+    a GPU that test would be a device sync per step, so the book is updated every step."""
+
+    known_length = True
+    keeps_solve_point = True
+    last_from_final = True
+
+    def __init__(self, sweep: Sweep):
+        self.sweep, self.spec = sweep, sweep.spec
+        self.batch, self.step_list, self.seed_list = sweep.batch, sweep.step_list, sweep.seed_list
+        self.theta0, self.params = sweep.theta0, sweep.params
+        self.dtype, self.device = sweep.dtype, sweep.device
+        self.keys = HISTORY_KEYS
+        self.kept_keys = tuple(k for k in HISTORY_KEYS
+                               if sweep.companion is not None or k != "perceptron_gap")
+        self.meter = SharpnessMeter(sweep.model, sweep.shared) if sweep.spec.sharpness_every else None
+        self.updater = Updater(sweep)
+        # Reused every step: fresh (B, n) results each step cost page faults that make the two
+        # matmuls markedly slower on the CPU.
+        self.margin_buffer = torch.empty((sweep.rows, sweep.n), dtype=sweep.dtype, device=sweep.device)
+        self.coef_buffer = torch.empty_like(self.margin_buffer)
+        self.pulled_buffer = torch.empty((sweep.rows, sweep.params), dtype=sweep.dtype,
+                                         device=sweep.device)
+        self.nan_gap = torch.full((sweep.batch,), float("nan"), dtype=sweep.dtype, device=sweep.device)
+        # Diverged: non-finite margins (θ overflowed), or margins so negative that the mean
+        # loss would overflow.
+        self.loss_limit = -torch.finfo(sweep.dtype).max / (4 * sweep.n)
+        self.host_checks = sweep.device.type == "cpu"
+        self._limit = np.asarray(self.loss_limit, dtype=NUMPY_DTYPES[sweep.dtype])
+        self.everyone_moves = self.host_checks and sweep.companion is None  # every run starts active
+
+    def main(self, theta):
+        return theta[:self.batch]
+
+    def observe(self, theta, t):
+        sweep = self.sweep
+        margins, saved = sweep.model.margins(theta, sweep.shared, out=self.margin_buffer)
+        step, coef, scale = _coefficients(sweep, margins, t, self.coef_buffer)
+        pulled = sweep.model.margin_pullback(theta, sweep.shared, saved, coef, out=self.pulled_buffer)
+        # The coefficients are spent: their buffer is the metrics' scratch space from here on.
+        return Observed(margins, saved, step, scale, pulled, margins[:self.batch].amin(dim=1),
+                        theta[:self.batch], t)
+
+    def event(self, observed, book, t):
+        if not self.host_checks:
+            return True
+        margin, active = observed.min_margin.numpy(), book.active.numpy()
+        if (active & ~(np.isfinite(margin) & (margin > self._limit))).any():
+            return True
+        return t >= 1 and bool((active & (margin > 0) & (book.solve_iter.numpy() < 0)).any())
+
+    def status(self, observed, t):
+        min_margin = observed.min_margin
+        finite = torch.isfinite(min_margin) & (min_margin > self.loss_limit)
+        return finite, (min_margin > 0) if t >= 1 else None
+
+    def gap(self, theta, observed):
+        return _sweep_gap(self.sweep, theta)
+
+    def measure(self, observed, gap, out=None):
+        sweep, batch = self.sweep, self.batch
+        main_margins, main_theta = observed.margins[:batch], observed.main_theta
+        pulled, grad_scale = observed.pulled[:batch], observed.step.grad_scale
+        if sweep.margin_rule is not None:      # the full-batch gradient, as for every rule
+            full = coefficients(self.spec.algorithm, main_margins, observed.t)
+            pulled = sweep.model.margin_pullback(main_theta, sweep.shared, observed.saved, full.coef)
+            grad_scale = full.grad_scale
+        return _metrics(main_margins, pulled, grad_scale, main_theta,
+                        self.nan_gap if gap is None else gap, observed.min_margin,
+                        self.coef_buffer[:batch], out=out)
+
+    def running(self, observed, book):
+        min_margin = observed.min_margin
+        return book.active & torch.isfinite(min_margin) & (min_margin > self.loss_limit)
+
+    def retired(self, book):
+        self.everyone_moves = (self.host_checks and self.sweep.companion is None
+                               and bool(book.active.all()))
+
+    def step(self, theta, observed, active, t):
+        return self.updater.step(theta, observed.pulled, observed.scale, observed.margins, active,
+                                 self.everyone_moves, t)
+
+    def final(self, theta, book):
+        return _final_metrics(self.sweep, book, theta)
 
 
 def _sweep_gap(sweep: Sweep, theta: torch.Tensor) -> torch.Tensor | None:
@@ -360,53 +544,16 @@ def _sweep_gap(sweep: Sweep, theta: torch.Tensor) -> torch.Tensor | None:
                 sweep.steps)
 
 
-def _iterate(sweep: Sweep, book: RunBook, recorder: Recorder, updater: Updater,
-             control: LoopControl) -> tuple[torch.Tensor, int]:
-    """The batched loop; returns the last θ (all rows) and the last iteration."""
-    spec, model, shared, batch = sweep.spec, sweep.model, sweep.shared, sweep.batch
-    theta, companion = sweep.theta0, sweep.companion
-    # Reused every step: fresh (B, n) results each step cost page faults that make the two
-    # matmuls markedly slower on the CPU.
-    margin_buffer = torch.empty((sweep.rows, sweep.n), dtype=sweep.dtype, device=sweep.device)
-    coef_buffer = torch.empty_like(margin_buffer)
-    pulled_buffer = torch.empty((sweep.rows, sweep.params), dtype=sweep.dtype, device=sweep.device)
-    nan_gap = torch.full((batch,), float("nan"), dtype=sweep.dtype, device=sweep.device)
-    everyone_moves = book.host_checks and companion is None     # every run starts active
-    for t in range(spec.max_iters + 1):
-        margins, saved = model.margins(theta, shared, out=margin_buffer)
-        main_margins = margins[:batch]
-        step, coef, scale = _coefficients(sweep, margins, t, coef_buffer)
-        pulled = model.margin_pullback(theta, shared, saved, coef, out=pulled_buffer)
-        # The coefficients are spent: their buffer is the metrics' scratch space from here on.
-        main_theta = theta[:batch]
-        min_margin = main_margins.amin(dim=1)
-        changed = book.event(t, min_margin)
-        recording = recorder.grid.due(t) or recorder.tail is not None or (
-            recorder.sharpness_every and t % recorder.sharpness_every == 0)
-        gap = None
-        if companion is not None and (changed or recording):
-            gap = _sweep_gap(sweep, theta)
-        if changed:
-            book.mark(t, min_margin, main_theta, gap)
-        if recording:
-            metrics = partial(_metrics, main_margins, pulled[:batch], step.grad_scale, main_theta,
-                              nan_gap if gap is None else gap, min_margin, coef_buffer[:batch])
-            recorder.record(t, metrics, main_theta, min_margin, book, saved)
-        if changed:
-            book.retire()
-            everyone_moves = book.host_checks and companion is None and bool(book.active.all())
-        if control.done(t, book.active, changed):
-            break
-        theta = updater.step(theta, pulled, scale, margins, book.active, everyone_moves)
-    return theta, t
-
-
 def _coefficients(sweep: Sweep, margins: torch.Tensor, t: int,
                   buffer: torch.Tensor) -> tuple[Step, torch.Tensor, torch.Tensor | float]:
     """The main runs' step, and the coefficients and scale of every row (with the companions'
     written into the same buffer: one pullback for all rows)."""
     batch, companion = sweep.batch, sweep.companion
-    step = coefficients(sweep.spec.algorithm, margins[:batch], t, out=buffer[:batch])
+    if sweep.margin_rule is not None:
+        step, sweep.margin_state = sweep.margin_rule.update(margins[:batch], sweep.margin_state, t,
+                                                            buffer[:batch])
+    else:
+        step = coefficients(sweep.spec.algorithm, margins[:batch], t, out=buffer[:batch])
     if companion is None:
         return step, step.coef, step.scale
     other = coefficients(companion.algorithm, margins[batch:], t, out=buffer[batch:])
@@ -444,8 +591,10 @@ def _as_column(value, count: int, dtype, device) -> torch.Tensor:
     return torch.full((count, 1), float(value), dtype=dtype, device=device)
 
 
-def _assemble(sweep: Sweep, book: RunBook, recorder: Recorder,
-              final: dict[str, torch.Tensor]) -> list[RunRecord]:
+def assemble(dynamics: Dynamics, book: RunBook, recorder: Recorder,
+             final: dict[str, torch.Tensor | None]) -> list[RunRecord]:
+    """One record per main run: its history (the grid up to its last iteration, its solve
+    and last iterations, the sharpness points), θ where kept, the tail, solve and divergence."""
     grid_iters, grid_values = recorder.grid.numpy()
     keep_params = recorder.param_grid is not None
     if keep_params:
@@ -453,14 +602,15 @@ def _assemble(sweep: Sweep, book: RunBook, recorder: Recorder,
         solve_params, last_params = book.solve_theta.cpu().numpy(), final["last_theta"].cpu().numpy()
     solve_iter, diverged_at = book.solve_iter.cpu().numpy(), book.diverged_at.cpu().numpy()
     last_iter = book.last_iter.cpu().numpy()
-    solve_values, last_values = final["solve"].cpu().numpy(), final["last"].cpu().numpy()
-    keys = [k for k in HISTORY_KEYS if recorder.has_gap or k != "perceptron_gap"]
-    columns = [HISTORY_KEYS.index(k) for k in keys]
+    last_values = final["last"].cpu().numpy()
+    solve_values = final["solve"].cpu().numpy() if dynamics.keeps_solve_point else None
+    keys = list(dynamics.kept_keys)
+    columns = [dynamics.keys.index(k) for k in keys]
     sharpness = recorder.sharpness if recorder.sharpness_every else None
     tail_buffer = recorder.tail
 
     records = []
-    for row, (gamma, seed) in enumerate(zip(sweep.step_list, sweep.seed_list)):
+    for row, (gamma, seed) in enumerate(zip(dynamics.step_list, dynamics.seed_list)):
         last = int(last_iter[row])
         points: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}
         for index, t in enumerate(grid_iters):
@@ -468,9 +618,10 @@ def _assemble(sweep: Sweep, book: RunBook, recorder: Recorder,
                 break
             points[int(t)] = (grid_values[index, row], grid_params[index, row] if keep_params else None)
         solved = int(solve_iter[row]) if solve_iter[row] >= 0 else None
-        if solved is not None:
+        if solved is not None and solve_values is not None:
             points[solved] = (solve_values[row], solve_params[row] if keep_params else None)
-        points[last] = (last_values[row], last_params[row] if keep_params else None)
+        if dynamics.last_from_final or last not in points:
+            points[last] = (last_values[row], last_params[row] if keep_params else None)
         for t, values_at, running, params_at in recorder.extra_points:
             if running[row] and t <= last:
                 points[t] = (values_at[row], params_at[row] if params_at is not None else None)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .algorithms import algorithms as algorithm_entries
+from .algorithms import algorithms_reading
 from .registry import Names, model_family, models, models_of, models_reading
 from .registry import datasets as registered_datasets
 from .registry import datasets_reading
@@ -77,6 +78,15 @@ def _companions() -> str:
             on = " or ".join(m for f in families for m in models_of(f))
             some.append(f"{name} on the {on} model")
     return ", and ".join(filter(None, [", ".join(everywhere), *some]))
+
+
+def _read_by_algorithm(field: str) -> Rule:
+    """An update rule's hyper-parameter matters when the spec's algorithm reads it (its entry)."""
+    return lambda spec: spec.algorithm in algorithms_reading(field)
+
+
+def _algorithms(field: str) -> str:
+    return ", ".join(algorithms_reading(field)) or "no algorithm"
 
 
 def _read_by_data(field: str) -> Rule:
@@ -222,11 +232,29 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("readout", str, "avg", "CNN: global average pool (avg) or a linear readout of "
               "all pixels", choices=READOUTS, relevant=_read_by_model("readout"),
               applies_to=_models("readout"), check=_read_by_model("readout")),
+    FieldSpec("momentum", float, 0.9, "momentum β of heavy-ball and Nesterov", low=0.0,
+              high=0.9999, relevant=_read_by_algorithm("momentum"),
+              applies_to=_algorithms("momentum"), check=_read_by_algorithm("momentum")),
+    FieldSpec("beta1", float, 0.9, "Adam: decay of the gradient's running mean β₁", low=0.0,
+              high=0.9999, relevant=_read_by_algorithm("beta1"), applies_to=_algorithms("beta1"),
+              check=_read_by_algorithm("beta1")),
+    FieldSpec("beta2", float, 0.999, "Adam: decay of the squared gradient's running mean β₂",
+              low=0.0, high=0.999999, relevant=_read_by_algorithm("beta2"),
+              applies_to=_algorithms("beta2"), check=_read_by_algorithm("beta2")),
+    FieldSpec("adam_eps", float, 1e-8, "Adam: ε added to the root of the second moment",
+              low=1e-30, high=1.0, relevant=_read_by_algorithm("adam_eps"),
+              applies_to=_algorithms("adam_eps"), check=_read_by_algorithm("adam_eps")),
+    FieldSpec("minibatch_size", int, 32, "mini-batch GD: points per batch (n or more: GD)",
+              query="batch_size", low=1, high=MAX_N, relevant=_read_by_algorithm("minibatch_size"),
+              applies_to=_algorithms("minibatch_size"), check=_read_by_algorithm("minibatch_size")),
     FieldSpec("sharpness_every", int, 0, "top Hessian eigenvalue (Lanczos) every K iterations; "
               "0 = never", low=0, high=MAX_ITERS,
               relevant=lambda s: _classifier(s) and bool(s.sharpness_every)),
 )
 BY_NAME = {f.name: f for f in FIELDS}
+# The update rules' hyper-parameters: the fields some algorithm entry reads.
+ALGORITHM_FIELDS = Names(lambda: (f.name for f in FIELDS
+                                  if any(f.name in e.fields for e in algorithm_entries().values())))
 BY_QUERY = {f.url_name: f for f in FIELDS}
 
 

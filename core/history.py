@@ -3,7 +3,15 @@ an exact ring buffer of the last iterations (orbit diagrams)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from .lazy import lazy_module
+
+torch = lazy_module("torch", globals())
+
+# Values of θ kept per sweep on the history grid (trajectory views), for every dynamics (the
+# classifiers and the a·b network); a sweep over it keeps no θ history. The memory guard
+# (core.memory) counts on this same number.
+PARAM_HISTORY_LIMIT = 500_000
 
 
 class HistoryGrid:

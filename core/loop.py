@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
-
 from .errors import SpecError
 from .spec import RunSpec
+from .lazy import lazy_module
+
+torch = lazy_module("torch", globals())
 
 Progress = Callable[[float], None]
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import torch
 
+from .algorithms import algorithm
 from .errors import SpecError
 from .models import build
 from .registry import model_family
 from .results import HISTORY_KEYS
 from .spec import RunSpec
 
-PARAM_HISTORY_LIMIT = 500_000   # values of θ kept per sweep (trajectory views); more is not kept
+from .history import PARAM_HISTORY_LIMIT   # values of θ kept per sweep, by every dynamics
 
 
 def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
@@ -17,17 +18,18 @@ def estimate_memory(spec: RunSpec, n: int, d: int) -> int:
     and the history, with room for temporaries."""
     bytes_per = 8 if spec.dtype == "float64" else 4
     history = (spec.history_points + 2 + spec.tail_points) * spec.batch_size * len(HISTORY_KEYS)
+    state = algorithm(spec.algorithm).state_copies          # a stateful update rule's tensors
     if model_family(spec.model) == "shallow":
         rows = spec.batch_size
         params = rows * 2 * d
-        return int(bytes_per * (params * 8 + history * 2
+        return int(bytes_per * (params * (12 + state) + history * 2
                                 + min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * params)))
     model = build(spec)
     p = model.num_params(d)
     batch = 2 * spec.batch_size                     # with perceptron companions at most
     width = model.work_width()
     data = model.data_values(n, d)
-    params = batch * p * 4                          # theta, pullback, update, temporaries
+    params = batch * p * 4 + spec.batch_size * p * state   # theta, pullback, update, temporaries
     work = batch * n * width * 6                    # outputs, activations, slopes, coefficients
     param_history = min(PARAM_HISTORY_LIMIT, (spec.history_points + 1) * spec.batch_size * p)
     return int(bytes_per * (data + params + work + history + param_history))

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from .lazy import lazy_module
 from .registry import Lookup, ModelKind, Names, model_kind, models, register_model
+
+torch = lazy_module("torch", globals())
+F = lazy_module("torch.nn.functional", globals(), "F")
 
 if TYPE_CHECKING:                 # core.spec reads the model registry: no import at run time
     from .spec import RunSpec
@@ -215,7 +217,7 @@ class TwoLayerConv(Model):
         return 2 if self.spec.activation in POSITIVELY_HOMOGENEOUS else None
 
     def work_width(self):
-        return 2                                           # wᵀb and wᵀPb
+        return 3        # wᵀb and wᵀPb, their activations and slopes, the pulled-back coefficients
 
     def data_values(self, n, d):
         return 3 * n * d                                   # b and the stacked [b; Pb]
@@ -395,6 +397,8 @@ class CNN(Model):
         return d * self.spec.channels * self.spec.kernel_size ** 2 * self.spec.conv_layers
 
     def work_width(self):
+        if self._closed_form():      # the activations and their slopes, written out
+            return self.spec.channels * self.image_pixels()
         return self.spec.channels * self.image_pixels() * self.spec.conv_layers * 4   # kept for backward
 
     def data_values(self, n, d):
@@ -525,7 +529,7 @@ def build(spec: RunSpec) -> Model:
     return kind.build(spec)
 
 
-# Collapse (issue 12 §5): a network whose output no longer depends on its input (every unit
+# Collapse: a network whose output no longer depends on its input (every unit
 # dead, or a constant output) cannot separate anything and receives no gradient through its
 # hidden layer; it will never solve, which is different from "not solved yet".
 COLLAPSE_MODELS = Names(lambda: (name for name, kind in models().items() if kind.collapses))

@@ -73,13 +73,18 @@ def _replace_algorithm(stack: contextlib.ExitStack, name: str, wrap) -> None:
 
 def _rewrite(stack: contextlib.ExitStack, module, transformer: ast.NodeTransformer,
              what: str) -> None:
-    """Recompile every top-level function of ``module`` the transformer changes (in the
-    module's own namespace) and install it; NotApplied when none contains the target."""
+    """Recompile every top-level function and every method of a top-level class of ``module``
+    that the transformer changes (in the module's own namespace) and install it in place;
+    NotApplied when none contains the target."""
     tree = ast.parse(textwrap.dedent(inspect.getsource(module)))
-    changed = 0
+    candidates = [(module, node) for node in tree.body if isinstance(node, ast.FunctionDef)]
     for node in tree.body:
-        if not isinstance(node, ast.FunctionDef):
-            continue
+        if isinstance(node, ast.ClassDef) and isinstance(getattr(module, node.name, None), type):
+            owner = getattr(module, node.name)
+            candidates += [(owner, item) for item in node.body if isinstance(item, ast.FunctionDef)
+                           and not item.decorator_list and item.name in owner.__dict__]
+    changed = 0
+    for owner, node in candidates:
         transformer.hits = 0
         new = transformer.visit(node)
         if not transformer.hits:
@@ -89,7 +94,7 @@ def _rewrite(stack: contextlib.ExitStack, module, transformer: ast.NodeTransform
         namespace: dict = {}
         exec(compile(ast.Module([new], []), inspect.getsourcefile(module), "exec"),
              module.__dict__, namespace)
-        _set(stack, module, node.name, namespace[node.name])
+        _set(stack, owner, node.name, namespace[node.name])
     if not changed:
         raise NotApplied(f"{module.__name__}: {what} not found")
 
@@ -259,8 +264,8 @@ def _solve_off_by_one(stack):
 
     original = RunBook.mark
 
-    def mark(self, t, min_margin, main_theta, gap):
-        original(self, t, min_margin, main_theta, gap)
+    def mark(self, t, *args, **kwargs):
+        original(self, t, *args, **kwargs)
         self.solve_iter = torch.where(self.solve_iter == t, t + 1, self.solve_iter)
     _set(stack, RunBook, "mark", mark)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from pathlib import Path
 from dataclasses import dataclass
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Callable
@@ -104,7 +105,7 @@ class ModelKind:
     needs_images: bool = False                   # only runs on data sets with an image shape
     min_d: int = 1
     min_d_reason: str = ""                       # why, for the "d: ..." error
-    collapses: bool = False                      # can lose its dependence on the input (issue 12 §5)
+    collapses: bool = False                      # can lose its dependence on the input
     description: str = ""
 
     @property
@@ -146,10 +147,8 @@ def models_reading(field: str) -> tuple[str, ...]:
 
 
 def _discover(builtins: str, prefix: str) -> None:
-    import core
-
     importlib.import_module(builtins)
-    for module in sorted(m.name for m in pkgutil.iter_modules(core.__path__)):
+    for module in sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])):
         if module.startswith(prefix):
             importlib.import_module(f"core.{module}")
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import sys
+
+from .settings import env_text
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
@@ -27,7 +28,7 @@ def tune_allocator() -> bool:
     if _tuned is not None:
         return _tuned
     _tuned = False
-    if os.environ.get("GDX_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+    if env_text("GDX_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
         return _tuned
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

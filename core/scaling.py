@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .distributed import run_all
+from .api import run_all
 from .lists import parse_number
 from .spec import ALGORITHMS, MODELS, RunSpec, SpecError, validate
 from .theory import minimal_step_size

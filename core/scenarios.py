@@ -110,5 +110,3 @@ SCENARIOS: tuple[Scenario, ...] = (
         "loss keeps falling, non-monotonically; the k = 5 CNN reaches 100 % accuracy.",
         "Cohen et al. 2021"),
 )
-
-BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}

@@ -38,6 +38,27 @@ SETTINGS = {s.name: s for s in (
 )}
 
 
+# The variables that hold text (folders, URLs, names, switches), declared here with what they
+# do; read them with :func:`env_text`.
+TEXT_SETTINGS = {
+    "GDX_CACHE_DIR": "folder of the result cache (default: cache/ next to core/)",
+    "GDX_DATA_DIRS": "folders (os.pathsep-separated) the dashboard may read data sets from",
+    "GDX_BASE_URL": "where the dashboard is served, for the CLI's full view links",
+    "GDX_BACKEND": "where sweeps run: local or ray",
+    "GDX_RAY_ADDRESS": "a running Ray cluster (unset: a local Ray instance)",
+    "GDX_DEBUG": "1: the CLI prints tracebacks of unexpected errors",
+    "GDX_MALLOC_TUNING": "0: leave glibc's allocator thresholds alone (core.runtime)",
+    "RAY_USE_TLS": "Ray's own switch for TLS, read to reach a cluster the same way Ray does",
+}
+
+
+def env_text(name: str, default: str = "") -> str:
+    """The value of a declared text setting (``default`` when unset)."""
+    if name not in TEXT_SETTINGS:
+        raise KeyError(f"{name} is not declared in core/settings.py")
+    return os.environ.get(name, default)
+
+
 def env_number(name: str) -> int | float:
     """The value of a numeric setting (its default when unset or empty)."""
     setting = SETTINGS[name]
@@ -52,7 +73,7 @@ def env_number(name: str) -> int | float:
 
 def data_directories() -> list[str]:
     """GDX_DATA_DIRS: folders (os.pathsep-separated) the dashboard may read datasets from."""
-    raw = os.environ.get("GDX_DATA_DIRS", "")
+    raw = env_text("GDX_DATA_DIRS")
     return [os.path.realpath(part) for part in raw.split(os.pathsep) if part.strip()]
 
 
@@ -67,9 +88,12 @@ def ram_budget_bytes() -> int:
 
 def base_url() -> str:
     """GDX_BASE_URL: where the dashboard is served (e.g. http://lab-server:8501), so that the
-    CLI's view links are full URLs; empty: links are paths. Only http(s) URLs are accepted."""
-    raw = os.environ.get("GDX_BASE_URL", "").strip().rstrip("/")
+    CLI's view links open it; unset: the local dashboard (core.site.DEFAULT_BASE_URL). Only
+    http(s) URLs are accepted."""
+    from .site import DEFAULT_BASE_URL
+
+    raw = env_text("GDX_BASE_URL").strip().rstrip("/")
     if raw and (not raw.startswith(("http://", "https://")) or any(c.isspace() for c in raw)
                 or len(raw) > 2048):
         raise SpecError("GDX_BASE_URL", "must be an http:// or https:// URL without spaces")
-    return raw
+    return raw or DEFAULT_BASE_URL

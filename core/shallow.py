@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
-import torch
-from scipy.integrate import solve_ivp
 
-from .history import HistoryGrid, TailBuffer
-from .loop import LoopControl, Progress, resolve_device, torch_dtype
+from .engine import assemble, run_loop
+from .loop import Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .algorithms import algorithm
 from .spec import RunSpec, SpecError
+from .lazy import lazy_module
+
+torch = lazy_module("torch", globals())
+integrate = lazy_module("scipy.integrate", globals())     # solve_ivp, for gradient flow only
 
 SHALLOW_KEYS = ("loss", "residual", "norm", "imbalance", "invariant", "sharpness", "gf_sharpness",
                 "imbalance_ratio")
@@ -164,7 +167,7 @@ def figure3_spec_fields(kind: str, scale: float) -> dict:
 
 
 def _metrics(a: torch.Tensor, b: torch.Tensor, phi: float, ref_index: torch.Tensor,
-             ref_q0: torch.Tensor) -> torch.Tensor:
+             ref_q0: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     eps = (a * b).sum(1) - phi
     aa, bb = (a * a).sum(1), (b * b).sum(1)
     norm = aa + bb
@@ -173,103 +176,131 @@ def _metrics(a: torch.Tensor, b: torch.Tensor, phi: float, ref_index: torch.Tens
     a_ref = a.gather(1, ref_index[:, None])[:, 0]
     b_ref = b.gather(1, ref_index[:, None])[:, 0]
     ratio = (a_ref * a_ref - b_ref * b_ref) / ref_q0
-    return torch.stack([eps * eps / 2, eps, norm, aa - bb, c, sharp,
-                        torch.sqrt(4 * phi * phi + c), ratio], dim=1)
+    columns = [eps * eps / 2, eps, norm, aa - bb, c, sharp, torch.sqrt(4 * phi * phi + c), ratio]
+    return torch.stack(columns, dim=1) if out is None else torch.stack(columns, dim=1, out=out)
 
 
 # ---------------------------------------------------------------------- gradient descent
+@dataclass
+class Observed:
+    """One iteration of the a·b network: the residual ε per run and whether the run is finite."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    eps: torch.Tensor
+    finite: torch.Tensor
+
+
+class ShallowDynamics:
+    """GD on L = ½(aᵀb − Φ)² (and GD's gradient through a stateful transform: momentum,
+    Adam), batched over (step size x init), for the one loop of core.engine. θ is the pair
+    (a, b); converged when |ε| ≤ tol (from t = 0), diverged when ε² or λ² would overflow.
+    GD also keeps S = Π(1 − η²ε²) per run."""
+
+    keys = SHALLOW_KEYS
+    kept_keys = SHALLOW_KEYS
+    meter = None
+    known_length = False
+    keeps_solve_point = False
+    last_from_final = False
+
+    def __init__(self, spec: RunSpec):
+        self.spec = spec
+        self.device = resolve_device(spec.device)
+        self.dtype = dtype = torch_dtype(spec.dtype)
+        self.a0, self.b0 = a0, b0 = initial_points(spec)
+        a = torch.as_tensor(a0, dtype=dtype, device=self.device).clone()
+        b = torch.as_tensor(b0, dtype=dtype, device=self.device).clone()
+        self.theta0 = (a, b)
+        self.phi = float(spec.phi)
+        self.batch = rows = a.shape[0]
+        self.params = 2 * spec.d
+        index_np, q0_np = reference_columns(a0, b0)
+        self.ref_index = torch.as_tensor(index_np, device=self.device)
+        self.ref_q0 = torch.as_tensor(q0_np, dtype=dtype, device=self.device)
+        self.steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=dtype,
+                                  device=self.device)
+        self.step_list = [float(g) for g in self.steps]
+        self.seed_list = [int(spec.seeds[row % len(spec.seeds)]) for row in range(rows)]
+        self.log_contraction = torch.zeros(rows, dtype=dtype, device=self.device)
+        self.contraction_sign = torch.ones(rows, dtype=dtype, device=self.device)
+        self.blow_up = math.sqrt(torch.finfo(dtype).max) / 16
+        make_transform = algorithm(spec.algorithm).transform      # momentum, Adam: core.algorithms
+        self.transform = make_transform(spec) if make_transform is not None else None
+        self.transform_state = (self.transform.init(torch.cat([a, b], dim=1))
+                                if self.transform is not None else None)
+
+    def main(self, theta):
+        return torch.cat(theta, dim=1)
+
+    def observe(self, theta, t):
+        a, b = theta
+        eps = (a * b).sum(1) - self.phi
+        # Diverged: a non-finite value, or one so large that ε² or λ² would overflow.
+        finite = ((eps.abs() < self.blow_up) & ((a * a).sum(1) + (b * b).sum(1) < self.blow_up)
+                  & torch.isfinite(a).all(1) & torch.isfinite(b).all(1))
+        return Observed(a, b, eps, finite)
+
+    def event(self, observed, book, t):
+        return True
+
+    def status(self, observed, t):
+        return observed.finite, observed.eps.abs() <= self.spec.tol
+
+    def gap(self, theta, observed):
+        return None
+
+    def measure(self, observed, gap, out=None):
+        return _metrics(observed.a, observed.b, self.phi, self.ref_index, self.ref_q0, out=out)
+
+    def running(self, observed, book):
+        return book.active
+
+    def retired(self, book):
+        pass
+
+    def step(self, theta, observed, active, t):
+        a, b = theta
+        eps = observed.eps
+        if self.transform is not None:
+            # u = −∇L = −(εb, εa) through the rule's transform; S = Π(1 − η²ε²) is GD's only
+            direction = torch.cat([-eps[:, None] * b, -eps[:, None] * a], dim=1)
+            update, self.transform_state = self.transform.update(direction, self.transform_state, t)
+            joined = torch.cat([a, b], dim=1)
+            moved = torch.where(active[:, None], joined + self.steps[:, None] * update, joined)
+            a, b = moved[:, :self.spec.d], moved[:, self.spec.d:]
+        else:
+            step = torch.where(active, self.steps * eps, torch.zeros_like(eps))
+            factor = 1 - step * step
+            # S = Π(1 − η²ε²) may underflow or change sign: keep it as sign · exp(log|S|).
+            self.log_contraction = self.log_contraction + torch.log(torch.abs(factor))
+            self.contraction_sign = self.contraction_sign * torch.sign(factor)
+            a, b = a - step[:, None] * b, b - step[:, None] * a
+        return a, b
+
+    def final(self, theta, book):
+        a, b = theta
+        return {"last": _metrics(a, b, self.phi, self.ref_index, self.ref_q0), "solve": None,
+                "last_theta": torch.cat([a, b], dim=1)}
+
+
 def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     started = time.perf_counter()
-    device = resolve_device(spec.device)
-    dtype = torch_dtype(spec.dtype)
-    a0, b0 = initial_points(spec)
-    a = torch.as_tensor(a0, dtype=dtype, device=device).clone()
-    b = torch.as_tensor(b0, dtype=dtype, device=device).clone()
-    phi = float(spec.phi)
-    rows = a.shape[0]
-    index_np, q0_np = reference_columns(a0, b0)
-    ref_index = torch.as_tensor(index_np, device=device)
-    ref_q0 = torch.as_tensor(q0_np, dtype=dtype, device=device)
-    steps = torch.tensor([g for g in spec.step_sizes for _ in spec.seeds], dtype=dtype, device=device)
-
-    active = torch.ones(rows, dtype=torch.bool, device=device)
-    converged_at = torch.full((rows,), -1, dtype=torch.long, device=device)
-    diverged_at = torch.full((rows,), -1, dtype=torch.long, device=device)
-    last_iter = torch.zeros(rows, dtype=torch.long, device=device)
-    log_contraction = torch.zeros(rows, dtype=dtype, device=device)
-    contraction_sign = torch.ones(rows, dtype=dtype, device=device)
-    keys = len(SHALLOW_KEYS)
-    grid = HistoryGrid(spec.history_points, (rows, keys), dtype, device)
-    keep_params = (spec.history_points + 1) * rows * 2 * spec.d <= 2_000_000
-    param_grid = HistoryGrid(spec.history_points, (rows, 2 * spec.d), dtype, device) if keep_params else None
-    tail = TailBuffer(spec.tail_points, rows, keys, dtype, device) if spec.tail_points else None
-    control = LoopControl(spec, device, progress)
-    blow_up = math.sqrt(torch.finfo(dtype).max) / 16
-
-    for t in range(spec.max_iters + 1):
-        eps = (a * b).sum(1) - phi
-        # Diverged: a non-finite value, or one so large that ε² or λ² would overflow.
-        finite = ((eps.abs() < blow_up) & ((a * a).sum(1) + (b * b).sum(1) < blow_up)
-                  & torch.isfinite(a).all(1) & torch.isfinite(b).all(1))
-        diverged_at = torch.where(active & ~finite, t, diverged_at)
-        newly = active & finite & (eps.abs() <= spec.tol) & (converged_at < 0)
-        converged_at = torch.where(newly, t, converged_at)
-        last_iter = torch.where(active, t, last_iter)
-        if t % grid.stride == 0 or tail is not None:
-            current = _metrics(a, b, phi, ref_index, ref_q0)
-            grid.maybe_record(t, current)
-            if param_grid is not None:
-                param_grid.maybe_record(t, torch.cat([a, b], dim=1))
-            if tail is not None:
-                tail.record(t, current, active)
-        active = active & finite
-        if not spec.run_to_max:
-            active = active & (converged_at < 0)
-        if control.done(t, active):
-            break
-        step = torch.where(active, steps * eps, torch.zeros_like(eps))
-        factor = 1 - step * step
-        # S = Π(1 − η²ε²) may underflow or change sign: keep it as sign · exp(log|S|).
-        log_contraction = log_contraction + torch.log(torch.abs(factor))
-        contraction_sign = contraction_sign * torch.sign(factor)
-        a, b = a - step[:, None] * b, b - step[:, None] * a
-
-    control.finish()
-    final = _metrics(a, b, phi, ref_index, ref_q0).cpu().numpy()
-    contraction = (contraction_sign * torch.exp(log_contraction)).cpu().numpy()
-    records = []
-    grid_iters, grid_values = grid.numpy()
-    grid_params = param_grid.numpy()[1] if param_grid is not None else None
-    last_iter, converged_at = last_iter.cpu().numpy(), converged_at.cpu().numpy()
-    diverged_at = diverged_at.cpu().numpy()
-    final_params = torch.cat([a, b], dim=1).cpu().numpy()
-    for row in range(rows):
-        last = int(last_iter[row])
-        keep = grid_iters <= last
-        iterations = list(grid_iters[keep])
-        values = list(grid_values[keep, row])
-        params = list(grid_params[keep, row]) if grid_params is not None else None
-        if not iterations or iterations[-1] != last:
-            iterations.append(last)
-            values.append(final[row])
-            if params is not None:
-                params.append(final_params[row])
-        values = np.stack(values)
-        history = {"iteration": np.asarray(iterations, dtype=np.int64)}
-        history.update({key: values[:, k].astype(np.float64) for k, key in enumerate(SHALLOW_KEYS)})
-        tail_dict = (tail.for_row(row, last, list(SHALLOW_KEYS), list(range(len(SHALLOW_KEYS))))
-                     if tail is not None else None)
-        extras = _run_extras(a0[row], b0[row], phi, final[row], final_params[row],
-                             float(contraction[row]), float(steps[row]))
-        converged = int(converged_at[row]) if converged_at[row] >= 0 else None
-        diverged = int(diverged_at[row]) if diverged_at[row] >= 0 else None
-        record = RunRecord(float(steps[row]), int(spec.seeds[row % len(spec.seeds)]), converged,
-                           diverged is not None, diverged, last, history,
-                           np.stack(params) if params is not None else None, tail_dict)
-        record.extras = dict(extras, steps_to_tol=converged)
-        records.append(record)
-    meta = {"device": str(device), "dtype": spec.dtype, "d": spec.d, "model": "L = ½(aᵀb − Φ)²",
-            "seconds": time.perf_counter() - started, "phi": phi}
+    dynamics = ShallowDynamics(spec)
+    theta, _, book, recorder = run_loop(dynamics, spec, progress)
+    final = dynamics.final(theta, book)
+    final_values, final_params = final["last"].cpu().numpy(), final["last_theta"].cpu().numpy()
+    contraction = (dynamics.contraction_sign * torch.exp(dynamics.log_contraction)).cpu().numpy()
+    if dynamics.transform is not None:
+        contraction = np.full(dynamics.batch, np.nan)
+    records = assemble(dynamics, book, recorder, final)
+    for row, record in enumerate(records):
+        extras = _run_extras(dynamics.a0[row], dynamics.b0[row], dynamics.phi, final_values[row],
+                             final_params[row], float(contraction[row]), record.step_size)
+        record.extras = dict(extras, steps_to_tol=record.iterations_to_solve)
+    meta = {"device": str(dynamics.device), "dtype": spec.dtype, "d": spec.d,
+            "model": "L = ½(aᵀb − Φ)²", "seconds": time.perf_counter() - started,
+            "phi": dynamics.phi}
     return SweepResult(spec, records, meta)
 
 
@@ -343,7 +374,7 @@ def integrate_flow(a0: np.ndarray, b0: np.ndarray, phi: float, times: np.ndarray
     def reaches_tol(_, state):
         return abs(state[:d] @ state[d:] - phi) - tol
     reaches_tol.direction = -1
-    solution = solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
+    solution = integrate.solve_ivp(_flow(d, phi), (0.0, float(times[-1])), np.concatenate([a0, b0]),
                          method=method, t_eval=times, rtol=GF_RTOL, atol=GF_ATOL,
                          events=reaches_tol, **extra)
     if not solution.success:
@@ -408,9 +439,11 @@ def run_flow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
 
 def run_shallow(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
     """The shallow family's algorithms (core.algorithms): a continuous-time entry (gradient
-    flow) is integrated, GD is stepped in closed form."""
-    if algorithm(spec.algorithm).continuous:
+    flow) is integrated, GD is stepped in closed form, and a rule with a transform (momentum,
+    Adam) steps GD's gradient through it."""
+    entry = algorithm(spec.algorithm)
+    if entry.continuous:
         return run_flow(spec, progress)
-    if spec.algorithm != "gd":
-        raise SpecError("algorithm", f"core/shallow.py steps gd only, got {spec.algorithm!r}")
+    if "shallow" not in entry.families:
+        raise SpecError("algorithm", f"{spec.algorithm!r} does not run on the a·b network")
     return run_gd(spec, progress)

@@ -10,13 +10,14 @@ Two ways to get it:
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import Model
+if TYPE_CHECKING:                 # core.models imports this module's closed forms
+    from .models import Model
 
 EXACT_HESSIAN_LIMIT = 16
 

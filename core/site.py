@@ -29,3 +29,27 @@ PAGES = (
 ALIASES = {"dynamics": "perceptron_dynamics"}
 PAGE_FILES = {page.url_path: page.file for page in PAGES}
 PAGE_TITLES = {page.url_path: page.title for page in PAGES}
+
+DEFAULT_BASE_URL = "http://localhost:8501"     # where `streamlit run app.py` serves the dashboard
+
+
+def view_link(page: str, query: str = "", base: str = "") -> str:
+    """The full link of a dashboard view: ``base`` (GDX_BASE_URL, see core.settings.base_url)
+    or the local dashboard, the page's url path, and its query string."""
+    return f"{(base or DEFAULT_BASE_URL).rstrip('/')}/{page}" + (f"?{query}" if query else "")
+
+
+def spec_page(spec) -> str:
+    """The page that shows a run spec: the shallow page for a·b networks, the image page for
+    models that need images, the perceptron-dynamics page for the other classifiers."""
+    from .registry import model_kind
+
+    kind = model_kind(spec.model)
+    if not kind.classifier:
+        return "shallow"
+    return "images" if kind.needs_images else "perceptron_dynamics"
+
+
+def spec_link(spec, base: str = "") -> str:
+    """The full link of the view of one run spec (its canonical string is the query)."""
+    return view_link(spec_page(spec), spec.canonical(), base)

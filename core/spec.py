@@ -18,9 +18,9 @@ from .lists import parse_list, parse_number
 from .algorithms import mismatch
 from .registry import dataset_kind, model_kind
 
-from .fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, BY_QUERY, DATASETS, DEVICES, DTYPES, FIELDS,
+from .fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, DATASETS, DTYPES, FIELDS,  # noqa: F401
                      IMAGE_DATASETS, MAX_BATCH, MAX_D, MAX_DIMS, MAX_ITERS, MAX_N, MODELS, READOUTS,
-                     SHALLOW_INITS, STEP_SIZE_RANGE, TRAINED_LAYERS)
+                     SHALLOW_INITS, TRAINED_LAYERS)
 
 def _fmt_float(x: float) -> str:
     if math.isinf(x) or math.isnan(x):

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.cache import CODE_VERSION
 from core.claims import CLAIMS, check, select
-from ui.display import run_with_progress
+from ui.display import literal, run_with_progress
 from ui.page import PROCESS_MEMO, open_page, relative_link, remember
 from ui.state import flag
 
@@ -34,20 +34,48 @@ CONTROLS = [flag("slow", False, f"Also run the {SLOW_COUNT} slow checks (about 1
 
 def run_checks(claims, use_cache: bool) -> list:
     """The verdicts, computed once per server process and code version (they are
-    deterministic: every run behind them is a cached sweep); "run again" recomputes."""
+    deterministic: every run behind them is a cached sweep); "run again" recomputes. While they
+    run, a board shows which claim runs, which are done and their verdicts as they arrive."""
     key = ("checks", tuple(claim.name for claim in claims), CODE_VERSION)
     if use_cache and key in PROCESS_MEMO:
         return PROCESS_MEMO[key]
+    board = st.empty()
 
     def task(progress):
         verdicts = []
         for index, claim in enumerate(claims):
+            board.markdown(progress_board(claims, verdicts))
             verdicts.append(check(claim, use_cache=use_cache,
                                   progress=lambda f, i=index: progress((i + f) / len(claims))))
             progress((index + 1) / len(claims))
         return verdicts
 
-    return remember(key, run_with_progress(task, f"checking {len(claims)} claims"))
+    try:
+        verdicts = run_with_progress(task, f"checking {len(claims)} claims")
+    finally:
+        board.empty()
+    return remember(key, verdicts)
+
+
+STATUS_MARKS = {"pass": ":green[PASS]", "weak": ":orange[WEAK]", "fail": ":red[FAIL]"}
+
+
+def progress_board(claims, verdicts) -> str:
+    """Markdown while the checks run: the claim running now, the verdicts so far (newest
+    last), and what is left. Claim names are the project's own identifiers, set as code."""
+    done, total = len(verdicts), len(claims)
+    counts = summary(verdicts)
+    lines = [f"**Checking {total} claims:** {done} done ({counts[0]} passed, {counts[1]} weak, "
+             f"{counts[2]} failed)"]
+    lines += [f"- {STATUS_MARKS[v.status]} `{v.claim.name}` · {literal(v.measurement.measured, 120)}"
+              f" ({v.seconds:.1f} s{', cached' if v.cached else ''})" for v in verdicts]
+    if done < total:
+        running = claims[done]
+        lines.append(f"- :blue[RUNNING] `{running.name}` ({done + 1}/{total}) — {literal(running.statement, 120)}")
+        left = [f"`{claim.name}`" for claim in claims[done + 1:]]
+        if left:
+            lines.append(f"- then {len(left)} more: " + ", ".join(left))
+    return "\n".join(lines)
 
 
 def verdict_rows(verdicts) -> list[dict]:

@@ -9,10 +9,12 @@ import streamlit as st
 
 from core import plots
 from core.scaling import C_RANGE, Curve, parse_curves, sweep_dimensions
+from core.notes import identical_seeds
+from core.registry import model_family
 from core.spec import SpecError, make_spec
 from core.theory import minimal_lambda2
 from ui.display import cache_note, chart, run_with_progress, show_error, table
-from ui.controls import (dataset_controls, dataset_fields, model_controls, model_fields,
+from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
 from ui.page import formulas_on_demand, open_page
 from ui.state import UrlState, many, number, spec_number, text, view
@@ -113,20 +115,29 @@ CONTROLS = [
 
 
 def controls(state: UrlState) -> dict:
+    """The controls, only those a drawn curve reads: c only when a curve uses the scaled step
+    rule, the model parameters of the curves' nonlinear models only."""
     st.sidebar.header("Curves")
     options = list(CURVE_PRESETS) + [c for c in state.get("curves") if c not in CURVE_PRESETS]
     values = {"curves": state.draw("curves", options=options)}
-    values["c"] = state.draw("c")
+    try:
+        drawn = read_curves(values["curves"])
+    except SpecError:
+        drawn = []                       # reported by main(); show every control meanwhile
+    if not drawn or any(curve.step == "scaled" for curve in drawn):
+        values["c"] = state.draw("c")
+    else:
+        values["c"] = state.get("c")     # kept (and still checked), not read by these curves
     values["dims"] = state.draw("dims")
     values["seeds"] = state.draw("seed")
     values["max_iters"] = state.draw("max_iters")
     st.sidebar.header("Data")
     values.update(dataset_controls(state, DATASETS, show_d=False))
-    st.sidebar.header("Nonlinear models")
-    values.update(model_controls(state, choose_model=False))
+    models = [curve.model for curve in drawn] or list(CLASSIFIER_MODELS)
+    if any(model_family(model) == "nonlinear" for model in models):
+        st.sidebar.header("Nonlinear models")
+        values.update(model_controls(state, models=models, choose_model=False))
     return values
-
-
 
 
 @st.cache_resource
@@ -172,6 +183,11 @@ def main() -> None:
         return
 
     cache_note(len(curves) * len(result.dims), cached, seconds)
+    notes = [identical_seeds(base.replace(model=curve.model, algorithm=curve.algorithm))
+             for curve in curves]
+    if any(notes):
+        st.caption("Note: " + "; ".join(dict.fromkeys(n for n in notes if n)) +
+                   " (their medians and bands are one run each).")
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
     chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
     st.caption(LOOK_FOR + f" Each (curve, d) is one batched run over {len(result.seeds)} seeds.")

@@ -9,10 +9,12 @@ import streamlit as st
 
 from core import datasets, plots
 from core.api import run_spec
+from core.notes import identical_seeds
 from core.spec import RunSpec, SpecError, make_spec
 from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
                        show_error, table)
-from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithms_for, dataset_controls,
+from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls, algorithm_fields,
+                         algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
 from core.spec import MAX_ITERS
@@ -95,11 +97,15 @@ CONTROLS = [
     *with_defaults(dataset_fields("digits"), classes="3,8"),
     many("algorithm", ["gd", "batch_perceptron"], LINEAR_ALGORITHMS, "Algorithms (several at once)",
          labels=plots.ALGORITHM_LABELS),
+    *algorithm_fields(),
     text("step_size", "1,10,100,1000", "Step sizes γ",
          help="A list (0.1, 1, 10, 100) or a log range such as 1e-2:1e3:log6"),
     text("seed", "0", "Seeds", help="0, or 0,1,2, or a range 0:7 (the linear model starts at "
          "θ₀ = 0, so seeds only matter for nonlinear models)"),
     spec_number("max_iters", "Iterations", 400),
+    spec_number("history_points", "Recorded points",
+                help="Evenly spaced iterations kept per run (first, solve and last always); a "
+                     "claim's link sets it so that its cached run is read back"),
     flag("run_to_max", False, "Keep iterating after a run solves"),
     flag("margin_per_norm", False, "divide by ‖θₜ‖"),
     view("section", "table", SECTIONS),
@@ -124,9 +130,11 @@ def controls(state: UrlState) -> dict:
     model = values["model"]
     state.set("algorithm", adapt_algorithms(model, state.get("algorithm")))
     values["algorithms"] = state.draw("algorithm", options=list(algorithms_for(model)))
+    values.update(algorithm_controls(state, values["algorithms"]))
     values["step_sizes"] = state.draw("step_size")
     values["seeds"] = state.draw("seed")
     values["max_iters"] = state.draw("max_iters")
+    values["history_points"] = state.draw("history_points")
     values["run_to_max"] = state.draw("run_to_max")
     return values
 
@@ -322,6 +330,9 @@ def main() -> None:
         cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
     info.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
                f"d = {results[0].meta.get('d')}")
+    seeds_note = identical_seeds(specs[0])
+    if seeds_note:
+        info.caption(f"Note: {seeds_note}.")
 
     pin_controls(state, specs, pin_box)
     pinned = load_pins(state)

@@ -12,7 +12,7 @@ from core import plots
 from core.api import run_spec
 from core.spec import SpecError, make_spec
 from ui.display import cache_note, chart, result_downloads, run_with_progress, show_error, table
-from ui.controls import (LINEAR_ALGORITHMS, algorithms_for, dataset_controls, dataset_fields, model_controls,
+from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
 from core.fields import STEP_SIZE_RANGE, field_range
 from ui.page import formulas_on_demand, open_page
@@ -60,6 +60,7 @@ CONTROLS = [
     *model_fields("linear"),
     *with_defaults(dataset_fields("digits"), classes="1,8"),
     choice("algorithm", "gd", LINEAR_ALGORITHMS, "Algorithm", labels=plots.ALGORITHM_LABELS),
+    *algorithm_fields(),
     number("step_min", 1.0, "Smallest γ", bounds=STEP_SIZE_RANGE),
     number("step_max", 1e4, "Largest γ", bounds=STEP_SIZE_RANGE),
     number("step_count", MIN_GRID, f"Grid points ({MIN_GRID}–{MAX_GRID})", int,
@@ -80,6 +81,7 @@ def controls(state: UrlState) -> dict:
     values.update(dataset_controls(state))
     st.sidebar.header("Step-size grid")
     values["algorithm"] = state.draw("algorithm", options=list(algorithms_for(values["model"])))
+    values.update(algorithm_controls(state, [values["algorithm"]]))
     for name in ("step_min", "step_max", "step_count", "max_iters", "tail_points", "seed"):
         values[name] = state.draw(name)
     return values

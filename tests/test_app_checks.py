@@ -88,6 +88,9 @@ def test_claim_links_open_registered_pages_and_shallow_views_cleanly():
         assert_clean(at)
         if "step_size" in query:
             assert at.text_input(key="shallow.step_size").value == query["step_size"], claim.name
+        elif query.get("view") == "catapult":     # the catapult view: its start and ηλ₀ values
+            assert at.text_input(key="shallow.cat_a").value == query["cat_a"], claim.name
+            assert at.text_input(key="shallow.cat_eta_lambda").value == query["cat_eta_lambda"]
         else:   # a Figure-3 view: its scales and init come back from the link
             assert at.text_input(key="shallow.scales").value == query["scales"], claim.name
             assert at.selectbox(key="shallow.fig3_init").value == query["fig3_init"] == "generic"

@@ -7,7 +7,7 @@ import torch
 
 from core import datasets
 from core.api import run_spec
-from core.engine import top_hessian_eigenvalue
+from core.sharpness import top_hessian_eigenvalue
 from core.models import build
 from core.spec import SpecError, make_spec
 

@@ -11,7 +11,8 @@ import torch
 from core import datasets
 from core.api import run_spec
 from core.cache import ResultCache, cache_key, code_version, decode, encode
-from core.engine import HistoryGrid, coefficients, run_sweep
+from core.engine import coefficients, run_sweep
+from core.history import HistoryGrid
 from core.models import SharedData, build
 from core.spec import RunSpec, SpecError, make_spec
 
@@ -365,19 +366,44 @@ def test_cache_key_changes_with_code_version_device_and_data():
     assert cache_key(spec.replace(max_iters=7), "cpu", "", "v1") != base
 
 
-def test_code_version_covers_every_core_module_but_not_comments_or_docstrings(tmp_path):
+def test_code_version_covers_the_compute_code_but_not_comments_or_docstrings(tmp_path):
     package = tmp_path / "pkg"
     (package / "sub").mkdir(parents=True)
-    (package / "a.py").write_text('"""Doc."""\nX = 1  # a comment\n\n\ndef f():\n    """Doc."""\n    return X\n')
+    (package / "engine.py").write_text("def run():\n    from .a import f\n    return f()\n")
+    (package / "a.py").write_text('"""Doc."""\nfrom .sub import b\nX = 1  # a comment\n\n\n'
+                                  'def f():\n    """Doc."""\n    return X\n')
     (package / "sub" / "b.py").write_text("Y = 2\n")
+    (package / "plots.py").write_text("COLOUR = 'red'\n")
     base = code_version(package)
-    (package / "a.py").write_text('"""Other doc."""\n# new comment\nX = 1\n\n\ndef f():\n    return X\n')
+    (package / "a.py").write_text('"""Other doc."""\n# new comment\nfrom .sub import b\nX = 1\n\n\n'
+                                  'def f():\n    return X\n')
     assert code_version(package) == base
-    (package / "sub" / "b.py").write_text("Y = 3\n")
+    (package / "plots.py").write_text("COLOUR = 'blue'\n")        # not compute code
+    assert code_version(package) == base
+    (package / "sub" / "b.py").write_text("Y = 3\n")               # imported by what computes
     changed = code_version(package)
     assert changed != base
-    (package / "c.py").write_text("Z = 0\n")                 # a new module counts, unlisted
+    (package / "model_new.py").write_text("Z = 0\n")              # a plug-in counts, unlisted
     assert code_version(package) != changed
+
+
+def test_the_cache_key_ignores_a_plot_change_and_follows_an_engine_change(tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    copy = tmp_path / "core"
+    shutil.copytree(ROOT / "core", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    spec = make_spec(dataset="two_point")
+    key = lambda: cache_key(spec, "cpu", "", code_version(copy))    # noqa: E731
+    base = key()
+    assert base == cache_key(spec, "cpu", "", code_version())
+    plots = copy / "plots.py"
+    plots.write_text(plots.read_text() + "\nEXTRA_COLOUR = '#123456'\n")
+    assert key() == base
+    engine = copy / "engine.py"
+    engine.write_text(engine.read_text() + "\nEXTRA_CONSTANT = 1\n")
+    assert key() != base
 
 
 def test_encode_decode_holds_no_pickles():

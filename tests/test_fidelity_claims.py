@@ -1,4 +1,4 @@
-"""Issue 12 §2–3: the pieces the negative controls rely on are themselves right."""
+"""The pieces the negative controls rely on are themselves right."""
 import numpy as np
 import pytest
 

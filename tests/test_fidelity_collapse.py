@@ -1,4 +1,4 @@
-"""Issue 12 §5: a network whose output no longer depends on its input is reported as
+"""A network whose output no longer depends on its input is reported as
 collapsed, per run, distinct from "not solved yet"."""
 import math
 

@@ -1,4 +1,4 @@
-"""Issue 12 §1 and §3: S = Qᵢ(T)/Qᵢ(0) per coordinate (the total Q(0) can be 0 while the
+"""S = Qᵢ(T)/Qᵢ(0) per coordinate (the total Q(0) can be 0 while the
 coordinates are unbalanced), and the gradient flow's time to |ε| = tol from the closed form."""
 import math
 

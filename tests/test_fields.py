@@ -7,6 +7,8 @@ import json
 import jsonschema
 import pytest
 
+from core.algorithms import algorithms_reading
+
 from core.cli import build_parser, main
 from core.fields import BY_NAME, FIELDS, json_schema
 from core.spec import RunSpec, SpecError, make_spec
@@ -47,8 +49,10 @@ def test_every_field_has_a_flag_and_the_defaults_are_the_tables():
 def test_out_of_range_values_are_refused_naming_the_field(field):
     value = field.high * 10 + 1 if field.high > 0 else field.low - 1
     value = field.kind(value)
+    readers = algorithms_reading(field.name)      # an update rule's field: with that rule
+    context = {"algorithm": readers[0]} if readers else {}
     with pytest.raises(SpecError) as caught:
-        make_spec(**{field.name: (value,) if field.is_list else value})
+        make_spec(**{field.name: (value,) if field.is_list else value}, **context)
     assert caught.value.field == field.url_name
 
 

@@ -152,4 +152,4 @@ def test_view_links_are_full_urls_under_gdx_base_url(monkeypatch, capsys):
     assert capsys.readouterr().err.startswith("error: GDX_BASE_URL:")
     monkeypatch.delenv("GDX_BASE_URL")
     assert main(["reproduce", "table1"]) == 0
-    assert "view:     /dynamics?" in capsys.readouterr().out
+    assert "view:     http://localhost:8501/dynamics?" in capsys.readouterr().out   # the local dashboard

@@ -26,13 +26,11 @@ def test_the_mutants_cover_every_kind_and_the_issue_table():
 
 
 def test_a_mutant_is_installed_only_inside_its_context_with_an_empty_cache():
-    entry, run_gd, cache = algorithms.algorithm("gd"), shallow.run_gd, os.environ.get("GDX_CACHE_DIR")
+    entry, cache = algorithms.algorithm("gd"), os.environ.get("GDX_CACHE_DIR")
     with applied(MUTANTS_BY_NAME["gd_without_mean"]):
         assert algorithms.algorithm("gd") is not entry
         assert os.environ["GDX_CACHE_DIR"] != cache and not os.listdir(os.environ["GDX_CACHE_DIR"])
-    with applied(MUTANTS_BY_NAME["shallow_gauss_seidel"]):
-        assert shallow.run_gd is not run_gd
-    assert algorithms.algorithm("gd") is entry and shallow.run_gd is run_gd
+    assert algorithms.algorithm("gd") is entry
     assert os.environ.get("GDX_CACHE_DIR") == cache
 
 
@@ -82,3 +80,21 @@ def test_reproduce_mutants_prints_the_kill_matrix(capsys):
     assert matrix["mutants"][0]["killed_by"] == ["q_contraction"]
     assert matrix["claims"][0]["unique_kills"] == ["shallow_gauss_seidel"]
     assert main(["reproduce", "--mutants", "--mutant", "no_such_mutant"]) == 2
+
+
+def test_every_mutant_installs_on_the_current_code_and_is_undone():
+    from core import engine, models, scaling, theory
+
+    before = {name: getattr(module, name) for module, name in (
+        (shallow, "gd_limit_sharpness"), (theory, "minimal_lambda2"), (scaling, "fit_loglog"),
+        (engine, "_gap"))}
+    methods = (models.TwoLayerConv.__dict__["prepare"], engine.RunBook.__dict__["mark"])
+    entries = dict(algorithms.ALGORITHM_REGISTRY.entries())
+    for mutant in MUTANTS:
+        with applied(mutant):                 # NotApplied if the code it rewrites moved
+            pass
+    assert {name: getattr(module, name) for module, name in (
+        (shallow, "gd_limit_sharpness"), (theory, "minimal_lambda2"), (scaling, "fit_loglog"),
+        (engine, "_gap"))} == before
+    assert (models.TwoLayerConv.__dict__["prepare"], engine.RunBook.__dict__["mark"]) == methods
+    assert algorithms.ALGORITHM_REGISTRY.entries() == entries

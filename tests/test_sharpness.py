@@ -1,4 +1,4 @@
-"""Cheap sharpness (issue 15): closed-form and torch.func Hessian-vector products, batched over
+"""Cheap sharpness: closed-form and torch.func Hessian-vector products, batched over
 runs, against autograd (the oracle); batched, warm-started Lanczos against ARPACK / dense eigh."""
 import numpy as np
 import pytest

@@ -16,14 +16,14 @@ import streamlit as st
 
 from core.lists import DEFAULT_LIMIT
 from core.lists import parse_list as bounded_list
-from core.fields import BY_NAME, FIELDS, field_help, field_range
+from core.fields import ALGORITHM_FIELDS, BY_NAME, FIELDS, field_help, field_range
 from core.algorithms import algorithms as algorithm_entries
 from core.algorithms import algorithms_on
 from core.registry import Lookup, Names, dataset_kind, model_family, model_kind, models
 from core.registry import datasets as registered_datasets
 from core.settings import env_number
 from core.uploads import check_visitor_path, save_upload
-from core.spec import (ACTIVATIONS, DATASETS, MAX_BATCH,
+from core.spec import (ACTIVATIONS, DATASETS,
                        MAX_DIMS,
                        QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
 
@@ -114,11 +114,40 @@ def model_controls(state: UrlState, container=None, models: Sequence[str] = CLAS
     else:
         read = {field for name in models if model_family(name) == "nonlinear"
                 for field in model_kind(name).fields}
-    for name in [name for name in state.fields if name in read]:    # in declaration order
-        if name == "leak" and values.get("activation") != "leaky_relu":
+    unread = []
+    for name in [name for name in state.fields if name in read or name in MODEL_PARAMETERS]:
+        if name not in read or (name == "leak" and values.get("activation") != "leaky_relu"):
+            unread.append(name)
             continue
         values[name] = state.draw(name, container)
+    if choose_model:
+        state.refuse_unread(unread, f"the {values['model']} model")
     return values
+
+
+# ---------------------------------------------------------------------- update rules
+ALGORITHM_FIELD_LABELS = {"momentum": "Momentum β", "beta1": "Adam β₁", "beta2": "Adam β₂",
+                          "adam_eps": "Adam ε", "minibatch_size": "Mini-batch size"}
+
+
+def algorithm_fields() -> list[Field]:
+    """The update rules' hyper-parameters (the fields an algorithm entry reads), with range,
+    type, default and help from the field table."""
+    return [spec_number(name, ALGORITHM_FIELD_LABELS.get(name, BY_NAME[name].url_name))
+            for name in ALGORITHM_FIELDS]
+
+
+def algorithm_controls(state: UrlState, chosen: Sequence[str], container=None) -> dict[str, Any]:
+    """The hyper-parameters the chosen algorithms read (their registry entries' fields), as
+    ``make_spec`` keywords."""
+    entries = algorithm_entries()
+    read = {field for name in chosen if name in entries for field in entries[name].fields}
+    return {name: state.draw(BY_NAME[name].url_name, container) for name in ALGORITHM_FIELDS
+            if name in read and BY_NAME[name].url_name in state.fields}
+
+
+# The model parameters of model_fields (every name but the model choice).
+MODEL_PARAMETERS = ("bias", "activation", "leak", "width", "train", "init_scale")
 
 
 # ---------------------------------------------------------------------- dataset
@@ -179,7 +208,13 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
             values["path"] = _uploaded_path(state, box)
         elif name in state.fields:
             values[name] = state.draw(name, box)
+    state.refuse_unread([name for name in DATASET_PARAMETERS
+                         if name in state.fields and name not in kind.fields],
+                        f"the {dataset} data set")
     return values
+
+
+DATASET_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column")
 
 
 def _uploaded_path(state: UrlState, box) -> str:

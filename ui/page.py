@@ -9,7 +9,8 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from core.api import Outcome, run_spec
-from core.distributed import current_backend, run_all
+from core.api import run_all
+from core.distributed import current_backend
 from core.spec import RunSpec
 
 from .display import run_with_progress

@@ -10,7 +10,7 @@ import torch
 from core import distributed
 from core.api import open_cache
 from core.cache import default_directory
-from core.engine import resolve_device
+from core.loop import resolve_device
 from core.settings import env_number
 
 from .display import literal

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import streamlit as st
 
 from core.lists import parse_number
-from core.fields import BY_NAME, FIELDS
+from core.fields import BY_NAME, BY_QUERY, FIELDS
 from core.spec import SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
@@ -40,8 +40,10 @@ def dump_value(value: Any) -> str:
 
 
 def spec_parser(name: str) -> Callable[[str], Any]:
-    """Parser of a spec field's URL text (raises SpecError naming the field)."""
-    return lambda text: check_range(name, parse_field(name, text))
+    """Parser of a spec field's URL text (raises SpecError naming the field); ``name`` is its
+    URL name."""
+    field = BY_QUERY[name].name if name in BY_QUERY else name
+    return lambda text: check_range(name, parse_field(field, text))
 
 
 def choice_parser(name: str, options: Sequence[Any]) -> Callable[[str], Any]:
@@ -211,6 +213,7 @@ class UrlState:
     fields: dict[str, Field] = field(default_factory=dict)
     shown: list[str] = field(default_factory=list)
     errors: list[SpecError] = field(default_factory=list)
+    from_url: set[str] = field(default_factory=set)      # controls given in the URL (first run)
 
     @classmethod
     def create(cls, page: str, fields: Iterable[Field]) -> "UrlState":
@@ -232,6 +235,7 @@ class UrlState:
             if name not in query:
                 session[self.key(name)] = spec.default
                 continue
+            self.from_url.add(name)
             try:
                 session[self.key(name)] = spec.parse(query[name])
             except SpecError as error:
@@ -360,7 +364,21 @@ class UrlState:
             st.query_params.from_dict(query)
 
     def show_errors(self) -> None:
+        for error in self.errors:
+            self.report(error)
+
+    def report(self, error: SpecError) -> None:
+        """One error about a URL parameter, shown where the page is drawing."""
         from .display import literal
 
-        for error in self.errors:
-            st.error(literal(f"URL parameter {error}"), icon=":material/link_off:")
+        st.error(literal(f"URL parameter {error}"), icon=":material/link_off:")
+
+    def refuse_unread(self, names: Iterable[str], owner: str) -> None:
+        """URL parameters among ``names`` that the chosen model or data set (``owner``) does not
+        read: each is an error naming it and the owner (as the CLI's), not a silent no-op."""
+        for name in names:
+            if name in self.from_url:
+                self.from_url.discard(name)            # said once, on the run that read the URL
+                readers = BY_NAME[name].applies_to if name in BY_NAME else ""
+                self.report(SpecError(name, f"not read by {owner}" + (
+                    f" (used by {readers})" if readers and readers != "all" else "")))

@@ -1018,7 +1018,7 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("small steps γ = 0.3, 1 (no sensitivity)",
                             specs=(make_spec(**_CHAOS_DIGITS,
                                              step_sizes=(0.3, 0.3 + 3e-13, 1.0, 1.0 + 1e-12)),)),),
-          unique_note="the loss-rise convention it reads (core.analysis) is read by real_data_large_step too; its own part, the sensitivity at γ = 1e4, has no mutant of its own in the list"),
+          unique_note="its mutant of the loss-rise count (core.analysis) also breaks real_data_large_step, which reads the same count; its own part, the sensitivity at γ = 1e4, has no mutant of its own in the list"),
     Claim("real_data_large_step", f"{TYURIN_LR} and {TYURIN_GD}, experiments",
           "On real data a larger γ gives a higher, oscillating loss, yet solves (100 % training "
           "accuracy) in fewer iterations",

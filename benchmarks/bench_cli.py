@@ -1,4 +1,4 @@
-"""The CLI's start-up for people (run by hand; issue 21 §2, goal ≤ 1.5 s on the 2-core machine).
+"""The CLI's start-up for people (run by hand; goal ≤ 1.5 s on the 2-core machine).
 
     python benchmarks/bench_cli.py [--rounds 5] [--format text|json]
 

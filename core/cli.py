@@ -423,7 +423,7 @@ def _reproduce_mutants(args: argparse.Namespace, claims) -> int:
 
 def cache_summary(cache) -> dict:
     """What ``cache info`` reports, gathered in this one place. A figure the cache itself
-    reports (``ResultCache.info()``, e.g. the orphaned value files of issue 20 §4) is merged in
+    reports (``ResultCache.info()``, e.g. the orphaned value files) is merged in
     here and then shown by both formats."""
     from .cache import CODE_VERSION
     from .uploads import upload_usage

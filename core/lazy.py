@@ -1,5 +1,5 @@
 """Heavy modules (torch) imported on first use, so that the CLI's help, ``--list``, ``schema``
-and argument errors answer without loading them (issue 21 §2; a test checks ``sys.modules``).
+and argument errors answer without loading them (a test checks ``sys.modules``).
 
 ``torch = lazy_module("torch", globals())`` binds a stand-in; the first attribute read imports
 the real module and puts it in the stand-in's place in that module's globals, so later reads

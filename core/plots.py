@@ -23,6 +23,8 @@ from plotly.colors import sample_colorscale
 
 from .algorithms import algorithms
 from .analysis import status_text, step_map_rows
+from .display import (MAX_FRAMES, MAX_SCATTER_POINTS, frame_stride, human_count, point_budget,
+                      spread_indices, thin_indices, thinning_note)
 from .registry import Lookup, Names
 from .results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
@@ -135,14 +137,16 @@ def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2]
-    if len([t for t in ticks if low <= t <= high]) < 2 and high > low:
+    if sum(low <= t <= high for t in ticks) < 2 and high > low:
         # a narrow range (280 … 300): a few rounded values inside it, so the axis has numbers
         ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 3)})
-    if len(ticks) > max_ticks:
-        decades = list(range(first, last + 1))
-        stride = max(1, math.ceil(len(decades) / max_ticks))
-        ticks = [10.0**e for e in decades[::stride]]
-    return ticks
+    return ticks if len(ticks) <= max_ticks else _decade_ticks(first, last, max_ticks)
+
+
+def _decade_ticks(first: int, last: int, max_ticks: int) -> list[float]:
+    decades = list(range(first, last + 1))
+    stride = max(1, math.ceil(len(decades) / max_ticks))
+    return [10.0**e for e in decades[::stride]]
 
 
 def tidy_log_axis(figure: go.Figure, axis: str = "y", values: Iterable[float] | None = None) -> None:
@@ -251,53 +255,71 @@ def honest_view(figure: go.Figure, axis: str = "y", *, log: bool | None = None,
             and isinstance(t, (go.Scatter, go.Scattergl))]
     values = [v for t in data for _, v in _trace_points(t, axis) if isinstance(v, (int, float))]
     span = robust_range(values, log)
-    notes: list[str] = []
     top: list[tuple[Any, float, str]] = []
     bottom: list[tuple[Any, str]] = list(below)
-    seen: set = set()
     if span is not None:
-        view_low, view_high = span
-        for trace in data:
-            for x, v in _trace_points(trace, axis):
-                if not isinstance(v, (int, float)) or not math.isfinite(v):
-                    continue
-                if log and v <= 0:
-                    continue
-                u = math.log10(v) if log else v
-                if (x, v) in seen:
-                    continue
-                if u > view_high:
-                    seen.add((x, v))
-                    top.append((x, v, trace.name or ""))
-                elif u < view_low:
-                    seen.add((x, v))
-                    bottom.append((x, f"{trace.name or ''}: {v:.4g} (below the view)"))
-        update = figure.update_yaxes if axis == "y" else figure.update_xaxes
-        update(range=[view_low, view_high], autorange=False)
-        edge_high, edge_low = view_high, view_low
-        if log:
-            edge_high, edge_low = 10 ** view_high, 10 ** view_low
-        if top:
-            _edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
-                        [f"{name}: {v:.4g} (above the view)" for _, v, name in top],
-                        "outside the view (▲ above)")
-        if bottom:
-            label = "≤ 0 or below the view (▼)" if log else "outside the view (▼ below)"
-            _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
-                        [p[1] for p in bottom], label)
-    elif below:
-        notes.append(f"{_count(len(below), 'value')} ≤ 0 (a log axis cannot show them)")
-    outside = len(top) + len(bottom) - len(below)
-    if outside:
-        notes.append(f"{_count(outside, 'value')} outside the view (▲▼)")
-    if below and span is not None:
-        notes.append(f"{_count(len(below), 'value')} ≤ 0, not on a log axis (▼)")
-    for reason, count in (counts or {}).items():
-        if count:
-            notes.append(f"{count} {reason} {'value' if count == 1 else 'values'} not drawn")
+        outside_top, outside_bottom = _outside(data, axis, span, log)
+        top, bottom = outside_top, bottom + outside_bottom
+        _draw_view(figure, axis, span, log, top, bottom)
+    notes = _view_notes(len(top) + len(bottom) - len(below), len(below), span is not None, counts)
     if notes and note:
         add_subtitle(figure, "<br>".join(notes))
     return figure
+
+
+def _outside(data: list, axis: str, span: tuple[float, float], log: bool
+             ) -> tuple[list[tuple[Any, float, str]], list[tuple[Any, str]]]:
+    """Drawn points above and below the view ``span`` (axis units), each point once."""
+    view_low, view_high = span
+    top, bottom, seen = [], [], set()
+    for trace in data:
+        for x, v in _trace_points(trace, axis):
+            if not _drawable(v, log) or (x, v) in seen:
+                continue
+            u = math.log10(v) if log else v
+            if u > view_high:
+                top.append((x, v, trace.name or ""))
+            elif u < view_low:
+                bottom.append((x, f"{trace.name or ''}: {v:.4g} (below the view)"))
+            else:
+                continue
+            seen.add((x, v))
+    return top, bottom
+
+
+def _drawable(value: Any, log: bool) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and not (log and value <= 0)
+
+
+def _draw_view(figure: go.Figure, axis: str, span: tuple[float, float], log: bool,
+               top: list, bottom: list) -> None:
+    """Set the view and draw what lies outside it as triangles on its edges."""
+    view_low, view_high = span
+    update = figure.update_yaxes if axis == "y" else figure.update_xaxes
+    update(range=[view_low, view_high], autorange=False)
+    edge_high, edge_low = (10 ** view_high, 10 ** view_low) if log else (view_high, view_low)
+    if top:
+        _edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
+                    [f"{name}: {v:.4g} (above the view)" for _, v, name in top],
+                    "outside the view (▲ above)")
+    if bottom:
+        label = "≤ 0 or below the view (▼)" if log else "outside the view (▼ below)"
+        _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
+                    [p[1] for p in bottom], label)
+
+
+def _view_notes(outside: int, below: int, has_view: bool, counts: dict[str, int] | None) -> list[str]:
+    notes = []
+    if below and not has_view:
+        notes.append(f"{_count(below, 'value')} ≤ 0 (a log axis cannot show them)")
+    if outside:
+        notes.append(f"{_count(outside, 'value')} outside the view (▲▼)")
+    if below and has_view:
+        notes.append(f"{_count(below, 'value')} ≤ 0, not on a log axis (▼)")
+    for reason, count in (counts or {}).items():
+        if count:
+            notes.append(f"{count} {reason} {'value' if count == 1 else 'values'} not drawn")
+    return notes
 
 
 def _count(count: int, noun: str) -> str:
@@ -400,97 +422,6 @@ def metric_series(record: RunRecord, metric: str, per_norm: bool = False) -> np.
     return values
 
 
-def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
-                   height: int = HEIGHT, legend: bool = True,
-                   pinned: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
-    """``metric`` against the iteration, one trace per (algorithm, step size, seed).
-
-    Colour encodes the step size, the dash pattern the algorithm (perceptrons dotted);
-    seeds of one step size are shades of its colour under one legend entry. A diverged run
-    ends at its last finite value, marked with a red cross. On a log axis, zeros (a loss
-    that underflowed) are triangles on the bottom edge, counted in a note (honest_view).
-    ``pinned``: (label, result) of pinned views, drawn in grey under the current runs."""
-    log_y = metric in LOG_METRICS
-    y_title = METRIC_TITLES.get(metric, metric) + (" / ‖θₜ‖" if per_norm else "")
-    if log_y and not _any_positive(results, metric, per_norm):
-        log_y = False             # all zero (e.g. the distance on two points): linear axis
-    figure = base_figure(y_title, "iteration t", y_title, log_y=log_y, height=height)
-    colors = step_colors(r.step_size for res in results for r in res.runs)
-    crosses_x, crosses_y, crosses_text = [], [], []
-    below: list[tuple[Any, str]] = []
-    nonfinite = 0
-    for pin_index, (label, result) in enumerate(pinned):
-        for record in result.runs:
-            values = metric_series(record, metric, per_norm)
-            if values is None:
-                continue
-            if log_y:
-                values = np.where(values > 0, values, np.nan)
-            name = f"{label}: {run_name(result.spec.algorithm, record, len(result.spec.seeds) > 1)}"
-            figure.add_trace(_line(
-                np.asarray(record.history["iteration"]), values, name=label,
-                legendgroup=f"pin{pin_index}", showlegend=record is result.runs[0],
-                line=dict(color=PIN_COLORS[pin_index % len(PIN_COLORS)], width=1.5,
-                          dash=ALGORITHM_DASH.get(result.spec.algorithm, "solid")),
-                opacity=0.7,
-                hovertemplate=f"{name}<br>t=%{{x}}<br>value=%{{y:.4g}}<extra></extra>"))
-    for result in results:
-        algorithm = result.spec.algorithm
-        seeds = list(result.spec.seeds)
-        many_seeds = len(seeds) > 1
-        shown_groups: set[float] = set()
-        for record in result.runs:
-            values = metric_series(record, metric, per_norm)
-            if values is None:
-                continue
-            iterations = np.asarray(record.history["iteration"])
-            if log_y:
-                zero = np.isfinite(values) & (values <= 0)
-                below.extend((int(t), f"{run_name(algorithm, record, many_seeds)}: "
-                              f"{v:.3g} at t={int(t)}") for t, v in zip(iterations[zero], values[zero]))
-                values = np.where(values > 0, values, np.nan)
-            if not record.diverged:
-                nonfinite += int((~np.isfinite(values)).sum()) - (int(zero.sum()) if log_y else 0)
-            group = f"{algorithm}:{record.step_size!r}"
-            name = run_name(algorithm, record, False)
-            if many_seeds:
-                name += f" ({seed_range(seeds)})"
-            seed_index = seeds.index(record.seed) if record.seed in seeds else 0
-            figure.add_trace(_line(
-                iterations, values, name=name, legendgroup=group,
-                showlegend=record.step_size not in shown_groups,
-                line=dict(color=shade(colors[record.step_size], seed_index, len(seeds)),
-                          dash=ALGORITHM_DASH.get(algorithm, "solid"),
-                          width=2.5 if algorithm in PERCEPTRONS else 2),
-                hovertemplate=f"{run_name(algorithm, record, many_seeds)}<br>t=%{{x}}<br>"
-                              f"value=%{{y:.4g}}<extra></extra>"))
-            shown_groups.add(record.step_size)
-            if record.diverged:
-                point = last_finite(iterations, values)
-                if point is not None:
-                    crosses_x.append(point[0])
-                    crosses_y.append(point[1])
-                    crosses_text.append(f"{run_name(algorithm, record, many_seeds)} diverged "
-                                        f"at t={record.diverged_at}")
-    if crosses_x:
-        figure.add_trace(go.Scatter(
-            x=crosses_x, y=crosses_y, mode="markers", name="diverged",
-            marker=dict(symbol="x", size=12, color=DIVERGED_COLOR, line=dict(width=1)),
-            text=crosses_text, hovertemplate="%{text}<extra></extra>"))
-    if not figure.data:
-        return empty_figure(y_title, f"no run records {metric.replace('_', ' ')}", height)
-    if metric == "accuracy":
-        figure.update_yaxes(range=[-0.02, 1.02], tickformat=".0%")
-        if below or nonfinite:
-            honest_view(figure, below=below, counts={"non-finite": max(nonfinite, 0)})
-    else:
-        honest_view(figure, log=log_y, below=below, counts={"non-finite": max(nonfinite, 0)})
-    if log_y:
-        tidy_log_axis(figure, values=_view_values(figure))
-    figure.update_layout(showlegend=legend)
-    return figure
-
-
 PIN_COLORS = ("#7f7f7f", "#17becf", "#bcbd22", "#8c564b")
 GL_POINTS = 1500         # longer series are drawn with WebGL (scattergl)
 
@@ -571,6 +502,18 @@ def unique_points(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
     return rows[:, :-1], rows[:, -1], counts
 
 
+def drawn_points(features: np.ndarray, labels: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """The distinct points a 2-D chart draws: all of them up to MAX_SCATTER_POINTS, else a
+    fixed random sample of that many (and a note saying so)."""
+    points, point_labels, copies = unique_points(features, labels)
+    if len(points) <= MAX_SCATTER_POINTS:
+        return points, point_labels, copies, ""
+    shown = np.sort(np.random.default_rng(0).choice(len(points), MAX_SCATTER_POINTS, replace=False))
+    note = f"{human_count(MAX_SCATTER_POINTS)} of {human_count(len(labels))} points drawn"
+    return points[shown], point_labels[shown], copies[shown], note
+
+
 def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
                     index: int, algorithm: str = "", grid: int = 80,
                     height: int = 460) -> go.Figure:
@@ -595,7 +538,7 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
                                width=4, name=f"t = {t}", legend=True,
                                legend_name=f"boundary at t = {t}")
     margins = decision_values(spec, record.params[index], features) * labels
-    points, point_labels, counts = unique_points(features, labels)
+    points, point_labels, counts, drawn_note = drawn_points(features, labels)
     wrong_point = decision_values(spec, record.params[index], points) * point_labels <= 0
     for label, color, symbol in ((1.0, "#1f77b4", "circle"), (-1.0, "#ff7f0e", "square")):
         keep = point_labels == label
@@ -612,86 +555,108 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
             hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
     wrong = int((margins <= 0).sum())
     note = (f"{wrong} of {len(labels)} points misclassified (red outline)"
-            + ("" if values is not None else "; g has no zero level in view"))
+            + ("" if values is not None else "; g has no zero level in view")
+            + (f"<br>Thinned: {drawn_note} (the count uses every point)" if drawn_note else ""))
     figure.update_layout(title=dict(subtitle=dict(text=note)), margin=dict(t=85))
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
 
 
+SPEEDS = (("½×", 700), ("1×", 350), ("4×", 90))      # frame duration (ms) of each play speed
+
+
 def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
-                       algorithm: str = "", max_frames: int = 30, grid: int = 40,
+                       algorithm: str = "", max_frames: int = MAX_FRAMES, grid: int = 40,
                        height: int = 640) -> go.Figure:
-    """The decision boundary of ``record`` through its recorded iterations as plotly frames,
-    with play / pause buttons and a slider to step through them. Everything is computed
-    here once from the recorded θₜ; playing never reruns anything."""
+    """The decision boundary of ``record`` through its recorded iterations as plotly frames:
+    play at three speeds, pause, reset, and the slider to go one frame at a time. Everything
+    is computed here once from the recorded θₜ; playing never reruns anything.
+
+    The size is fixed before anything is built (the payload bound): at most ``max_frames``
+    frames (every k-th recorded iteration, the last one always), at most
+    MAX_SCATTER_POINTS distinct points drawn; a frame carries only the boundary and the
+    misclassified points drawn. The counts in each frame's note are over all n points."""
     iterations = np.asarray(record.history["iteration"])
-    count = len(iterations)
-    picked = sorted(set(np.linspace(0, count - 1, min(count, max_frames)).round().astype(int)))
+    stride = frame_stride(len(iterations), max_frames)
+    picked = sorted(set(range(0, len(iterations), stride)) | {len(iterations) - 1})
     x0, x1, y0, y1 = _box(features)
     xs, ys = np.linspace(x0, x1, grid), np.linspace(y0, y1, grid)
     mesh = np.array(np.meshgrid(xs, ys)).reshape(2, -1).T
-    points, point_labels, copies = unique_points(features, labels)
-    symbols = ["circle" if label > 0 else "square" for label in point_labels]
-    fills = ["#1f77b4" if label > 0 else "#ff7f0e" for label in point_labels]
-    sizes = (10 + 4 * np.log10(copies)).tolist()
+    points, point_labels, copies, drawn_note = drawn_points(features, labels)
+    thinned = [drawn_note] if drawn_note else []
+    if stride > 1:
+        thinned.append(f"every {stride}th of {human_count(len(iterations))} recorded iterations")
+    thin_note = ("Thinned: " + "; ".join(thinned) + " (counts use every point)") if thinned else ""
 
     def frame_data(index: int) -> tuple[list, str]:
         theta = record.params[index]
-        if np.all(np.isfinite(theta)):
-            z = decision_values(spec, theta, mesh).reshape(grid, grid)
-            wrong = decision_values(spec, theta, points) * point_labels <= 0
-        else:
-            z = np.full((grid, grid), np.nan)
-            wrong = np.ones(len(points), dtype=bool)
-        contour = go.Contour(x=xs.tolist(), y=ys.tolist(), z=[[float(f"{v:.3g}") if math.isfinite(v) else None for v in row] for row in z],
+        finite = bool(np.all(np.isfinite(theta)))
+        z = decision_values(spec, theta, mesh).reshape(grid, grid) if finite else np.full((grid, grid), np.nan)
+        wrong = (decision_values(spec, theta, points) * point_labels <= 0) if finite else \
+            np.ones(len(points), dtype=bool)
+        contour = go.Contour(x=xs.tolist(), y=ys.tolist(),
+                             z=[[float(f"{v:.3g}") if math.isfinite(v) else None for v in row] for row in z],
                              contours=dict(start=0, end=0, size=1, coloring="none"),
                              line=dict(color="#111", width=4), showscale=False,
                              name="boundary g(b; θₜ) = 0", hoverinfo="skip")
-        scatter = go.Scatter(
-            x=points[:, 0].tolist(), y=points[:, 1].tolist(), mode="markers", name="data",
-            marker=dict(symbol=symbols, color=fills, size=sizes,
-                        line=dict(width=np.where(wrong, 3, 1).tolist(),
-                                  color=np.where(wrong, DIVERGED_COLOR, "#333").tolist())),
-            customdata=copies.tolist(),
-            hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>")
-        misses = int((decision_values(spec, theta, features) * labels <= 0).sum()) \
-            if np.all(np.isfinite(theta)) else len(labels)
-        return [contour, scatter], f"t = {int(iterations[index])}: {misses} of {len(labels)} misclassified"
+        misses = go.Scatter(x=points[wrong, 0].tolist(), y=points[wrong, 1].tolist(), mode="markers",
+                            name="misclassified", hoverinfo="skip",
+                            marker=dict(size=(12 + 4 * np.log10(copies[wrong])).tolist(),
+                                        color="rgba(0,0,0,0)", line=dict(width=3, color=DIVERGED_COLOR)))
+        count = int((decision_values(spec, theta, features) * labels <= 0).sum()) if finite else len(labels)
+        note = f"t = {int(iterations[index])}: {count} of {len(labels)} misclassified"
+        return [contour, misses], note + (f"<br>{thin_note}" if thin_note else "")
 
     title = f"decision boundary over the iterations ({run_name(algorithm, record, False)})"
     figure = base_figure(title, "b₁", "b₂", height=height)
     first, first_note = frame_data(picked[0])
-    for trace in first:
-        figure.add_trace(trace)
+    figure.add_trace(first[0])
+    figure.add_trace(first[1])
+    for label, color, symbol in ((1.0, "#1f77b4", "circle"), (-1.0, "#ff7f0e", "square")):
+        keep = point_labels == label
+        figure.add_trace(go.Scatter(
+            x=points[keep, 0].tolist(), y=points[keep, 1].tolist(), mode="markers",
+            name=f"label {int(label):+d}", customdata=copies[keep].tolist(),
+            marker=dict(color=color, symbol=symbol, size=(10 + 4 * np.log10(copies[keep])).tolist(),
+                        line=dict(width=1, color="#333")),
+            hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
     frames, steps = [], []
     for index in picked:
         data, note = frame_data(index)
         name = str(int(iterations[index]))
-        frames.append(go.Frame(data=data, name=name,
+        frames.append(go.Frame(data=data, name=name, traces=[0, 1],
                                layout=dict(title=dict(subtitle=dict(text=note)))))
-        steps.append(dict(method="animate", label=name,
-                          args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                             transition=dict(duration=0))]))
+        steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
     figure.frames = frames
-    play = dict(frame=dict(duration=350, redraw=True), fromcurrent=True,
-                transition=dict(duration=0), mode="immediate")
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=85, b=210),
-        showlegend=False,
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=100, b=210), showlegend=False,
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
-                          yanchor="top", showactive=False, buttons=[
-                              dict(label="▶ play", method="animate", args=[None, play]),
-                              dict(label="❚❚ pause", method="animate",
-                                   args=[[None], dict(mode="immediate",
-                                                      frame=dict(duration=0, redraw=False),
-                                                      transition=dict(duration=0))])])],
+                          yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
         sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
                       currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
                       pad=dict(t=10), steps=steps)])
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
+
+
+def _jump(duration: int = 0) -> dict:
+    return dict(mode="immediate", frame=dict(duration=duration, redraw=True),
+                transition=dict(duration=0))
+
+
+def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
+    """⏮ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
+    first = str(int(iterations[picked[0]]))
+    buttons = [dict(label="⏮ reset", method="animate", args=[[first], _jump()])]
+    for label, duration in SPEEDS:
+        buttons.append(dict(label=f"▶ play {label}", method="animate",
+                            args=[None, dict(_jump(duration), fromcurrent=True)]))
+    buttons.append(dict(label="❚❚ pause", method="animate",
+                        args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                           transition=dict(duration=0))]))
+    return buttons
 
 
 def _add_zero_contour(figure, spec, theta, mesh, xs, ys, *, color, width, name, legend,
@@ -753,30 +718,39 @@ def direction_figure(results: Sequence[SweepResult], selected: tuple[str, float,
     figure = base_figure(title, f"PC 1 ({explained[0]:.0%} of variance)",
                          f"PC 2 ({explained[1]:.0%} of variance)", height=height)
     colors = step_colors(r.step_size for _, r, _ in paths)
-    for algorithm, record, coords in paths:
-        key = (algorithm, record.step_size, record.seed)
-        bold = selected is not None and key == (selected[0], selected[1], selected[2])
-        figure.add_trace(go.Scatter(
-            x=clean(coords[:, 0]), y=clean(coords[:, 1]), mode="lines+markers",
-            name=run_name(algorithm, record, True),
-            line=dict(color=colors[record.step_size], width=4 if bold else 1.5,
-                      dash=ALGORITHM_DASH.get(algorithm, "solid")),
-            marker=dict(size=5 if bold else 3), opacity=1.0 if bold or selected is None else 0.45,
-            customdata=np.asarray(record.history["iteration"]).tolist(),
-            hovertemplate=f"{run_name(algorithm, record, True)}<br>t=%{{customdata}}<extra></extra>"))
-        if bold and t is not None:
-            iterations = np.asarray(record.history["iteration"])
-            at = int(np.searchsorted(iterations, t, side="right") - 1)
-            at = max(at, 0)
-            if np.all(np.isfinite(coords[at])):
-                figure.add_trace(go.Scatter(
-                    x=[float(coords[at, 0])], y=[float(coords[at, 1])], mode="markers",
-                    name=f"t = {int(iterations[at])}",
-                    marker=dict(size=18, color=colors[record.step_size], symbol="star",
-                                line=dict(width=2, color="#111"))))
+    budget = point_budget(len(paths), max(len(c) for _, _, c in paths))
+    keep = set(spread_indices(len(paths), budget.drawn_traces))
+    for index, (algorithm, record, coords) in enumerate(paths):
+        bold = selected is not None and (algorithm, record.step_size, record.seed) == tuple(selected)
+        if index in keep or bold:
+            _direction_path(figure, algorithm, record, coords, colors[record.step_size],
+                            budget.points_per_trace, bold, selected is None, t if bold else None)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
-                         margin=dict(b=140))
+                         margin=dict(b=140), showlegend=len(keep) <= 24)
+    if thinning_note(budget):
+        add_subtitle(figure, thinning_note(budget))
     return figure
+
+
+def _direction_path(figure: go.Figure, algorithm: str, record: RunRecord, coords: np.ndarray,
+                    color: str, points: int, bold: bool, nothing_selected: bool,
+                    t: int | None) -> None:
+    """One run's thinned path; the chosen run bold, with a star at iteration ``t``."""
+    iterations = np.asarray(record.history["iteration"])
+    at = max(int(np.searchsorted(iterations, t, side="right") - 1), 0) if t is not None else None
+    rows = thin_indices(len(coords), points, [] if at is None else [at])
+    name = run_name(algorithm, record, True)
+    figure.add_trace(go.Scatter(
+        x=clean(coords[rows, 0]), y=clean(coords[rows, 1]), mode="lines+markers", name=name,
+        line=dict(color=color, width=4 if bold else 1.5, dash=ALGORITHM_DASH.get(algorithm, "solid")),
+        marker=dict(size=5 if bold else 3), opacity=1.0 if bold or nothing_selected else 0.45,
+        customdata=iterations[rows].tolist(),
+        hovertemplate=f"{name}<br>t=%{{customdata}}<extra></extra>"))
+    if at is not None and np.all(np.isfinite(coords[at])):
+        figure.add_trace(go.Scatter(
+            x=[float(coords[at, 0])], y=[float(coords[at, 1])], mode="markers",
+            name=f"t = {int(iterations[at])}",
+            marker=dict(size=18, color=color, symbol="star", line=dict(width=2, color="#111"))))
 
 
 # ---------------------------------------------------------------------- scaling in d
@@ -789,59 +763,20 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
     figure = base_figure("iterations to solve against the dimension d", "dimension d",
                          "iterations to solve", log_x=True, log_y=True, height=height,
                          plain_x=True, plain_y=True)
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2"]
     dims = np.asarray(result.dims, dtype=float)
-    anchor = None
-    fits = []
-    unsolved_notes: list[str] = []
+    anchor, fits, unsolved_notes = None, [], []
     for index, curve in enumerate(result.curves):
-        color = palette[index % len(palette)]
+        color = SCALING_PALETTE[index % len(SCALING_PALETTE)]
         name = labels.get(curve, curve.label)
-        stats = [result.stats(curve, d) for d in result.dims]
-        median = np.array([s["median"] for s in stats])
-        p10 = np.array([s["p10"] for s in stats])
-        p90 = np.array([s["p90"] for s in stats])
-        unsolved = [s["unsolved"] for s in stats]
-        steps = [result.step_sizes[(curve, d)] for d in result.dims]
+        p90, missing = _scaling_curve(figure, result, curve, dims, color, name)
         if anchor is None and np.isfinite(p90).any():
             first = int(np.flatnonzero(np.isfinite(p90))[0])
             anchor = (dims[first], p90[first])
-        band_x = dims.tolist() + dims[::-1].tolist()
-        band_y = clean(p90) + clean(p10[::-1])
-        figure.add_trace(go.Scatter(
-            x=band_x, y=band_y, mode="lines", fill="toself", fillcolor=_with_alpha(color, 0.15),
-            line=dict(width=0), hoverinfo="skip", name=f"{name}: p10–p90",
-            legendgroup=name, showlegend=False))
-        # the judged and fitted statistic (core.scaling.FIT_QUANTILE): the p90, unsolved seeds
-        # censored at the budget; the median thin beside it
-        figure.add_trace(go.Scatter(
-            x=dims.tolist(), y=clean(p90), mode="lines+markers", name=f"{name} (p90, fitted)",
-            legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
-            customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(median), unsolved, steps)],
-            hovertemplate="d=%{x}<br>p90=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
-                          "median=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
-                          "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
-        figure.add_trace(go.Scatter(
-            x=dims.tolist(), y=clean(median), mode="lines", name=f"{name} (median)",
-            legendgroup=name, line=dict(color=color, width=1, dash="dot"), hoverinfo="skip"))
-        fit = result.fits.get(curve)
-        if fit is not None:
-            fitted = np.exp(fit.intercept) * dims**fit.slope
-            fits.append(go.Scatter(
-                x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
-                name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
-                line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip"))
-        missing = int(sum(unsolved))
+        fits.extend(_fit_trace(result, curve, dims, color, name))
         if missing:
             unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
                                   "(counted at the budget: a lower bound)")
-    if anchor is not None:
-        for slope, label, dash in ((1.0, "reference slope 1 (∝ d)", "dot"),
-                                   (0.5, "reference slope ½ (∝ √d)", "dashdot")):
-            figure.add_trace(go.Scatter(
-                x=dims.tolist(), y=(anchor[1] * (dims / anchor[0]) ** slope).tolist(),
-                mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
-                hoverinfo="skip"))
+    _reference_slopes(figure, dims, anchor)
     for trace in fits:
         figure.add_trace(trace)
     if unsolved_notes:
@@ -855,6 +790,57 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
                          margin=dict(b=170))
     return figure
+
+
+SCALING_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def _scaling_curve(figure: go.Figure, result, curve, dims: np.ndarray, color: str,
+                   name: str) -> tuple[np.ndarray, int]:
+    """The p90 line (the judged and fitted statistic, core.scaling.FIT_QUANTILE; unsolved seeds
+    censored at the budget), a thin median line and the p10–p90 band of one curve; returns the
+    p90s and the number of unsolved seed runs."""
+    stats = [result.stats(curve, d) for d in result.dims]
+    median, p10, p90 = (np.array([s[key] for s in stats]) for key in ("median", "p10", "p90"))
+    unsolved = [s["unsolved"] for s in stats]
+    steps = [result.step_sizes[(curve, d)] for d in result.dims]
+    figure.add_trace(go.Scatter(
+        x=dims.tolist() + dims[::-1].tolist(), y=clean(p90) + clean(p10[::-1]), mode="lines",
+        fill="toself", fillcolor=_with_alpha(color, 0.15), line=dict(width=0), hoverinfo="skip",
+        name=f"{name}: p10–p90", legendgroup=name, showlegend=False))
+    figure.add_trace(go.Scatter(
+        x=dims.tolist(), y=clean(p90), mode="lines+markers", name=f"{name} (p90, fitted)",
+        legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
+        customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(median), unsolved, steps)],
+        hovertemplate="d=%{x}<br>p90=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
+                      "median=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
+                      "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
+    figure.add_trace(go.Scatter(
+        x=dims.tolist(), y=clean(median), mode="lines", name=f"{name} (median)",
+        legendgroup=name, line=dict(color=color, width=1, dash="dot"), hoverinfo="skip"))
+    return p90, int(sum(unsolved))
+
+
+def _fit_trace(result, curve, dims: np.ndarray, color: str, name: str) -> list[go.Scatter]:
+    fit = result.fits.get(curve)
+    if fit is None:
+        return []
+    fitted = np.exp(fit.intercept) * dims**fit.slope
+    return [go.Scatter(
+        x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
+        name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
+        line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip")]
+
+
+def _reference_slopes(figure: go.Figure, dims: np.ndarray, anchor) -> None:
+    if anchor is None:
+        return
+    for slope, label, dash in ((1.0, "reference slope 1 (∝ d)", "dot"),
+                               (0.5, "reference slope ½ (∝ √d)", "dashdot")):
+        figure.add_trace(go.Scatter(
+            x=dims.tolist(), y=(anchor[1] * (dims / anchor[0]) ** slope).tolist(),
+            mode="lines", name=label, line=dict(color="#777", dash=dash, width=1.5),
+            hoverinfo="skip"))
 
 
 def _with_alpha(hex_color: str, alpha: float) -> str:
@@ -902,57 +888,23 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
 
 def orbit_figure(result: SweepResult, selected: float | None = None,
                  height: int = 480) -> go.Figure:
-    """Bifurcation diagram: the last K losses of each run against its step size (log–log).
-    Diverged runs are marked with a cross along the top instead; the selected step size is
-    a vertical line. The y range covers the bulk of the values (the count outside is noted)."""
-    figure = base_figure("orbit diagram: the last K losses of each run against its step size",
-                         "step size γ", "loss f(θₜ), last K iterations", log_x=True,
-                         log_y=True, height=height, plain_x=True)
-    xs, ys, ts = [], [], []
-    underflow, diverged_x, diverged_text = 0, [], []
-    for record in result.runs:
-        if record.diverged:      # its last finite losses are the blow-up, not an orbit
-            diverged_x.append(record.step_size)
-            diverged_text.append(f"γ={format_step(record.step_size)} diverged at t={record.diverged_at}")
-            continue
-        if not record.tail:
-            continue
-        loss = np.asarray(record.tail["loss"], dtype=float)
-        keep = np.isfinite(loss) & (loss > 0)
-        underflow += int((np.isfinite(loss) & (loss <= 0)).sum())
-        xs.extend([record.step_size] * int(keep.sum()))
-        ys.extend(loss[keep].tolist())
-        ts.extend(np.asarray(record.tail["iteration"])[keep].tolist())
-    kind = go.Scattergl if len(xs) > GL_POINTS else go.Scatter     # thousands of dots: WebGL
-    figure.add_trace(kind(
-        x=xs, y=ys, mode="markers", name="f(θₜ), last K iterations",
-        marker=dict(size=3, color="#1f3b73", opacity=0.55), customdata=ts,
-        hovertemplate="γ=%{x:.4g}<br>t=%{customdata}<br>loss=%{y:.4g}<extra></extra>"))
-    span = robust_log_range(ys)
-    notes = []
-    if span is not None:
-        figure.update_yaxes(range=list(span))
-        tidy_log_axis(figure, values=[10 ** span[0], 10 ** span[1]])
-        outside = sum(1 for y in ys if not span[0] <= math.log10(y) <= span[1])
-        if outside:
-            notes.append(f"{outside} values outside the view")
-    tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
-    if diverged_x:
-        top = 10 ** (span[1] - 0.1) if span is not None else 1.0
-        figure.add_trace(go.Scatter(
-            x=diverged_x, y=[top] * len(diverged_x), mode="markers", name="diverged (inf/NaN)",
-            cliponaxis=False,
-            marker=dict(symbol="x", size=9, color=DIVERGED_COLOR), text=diverged_text,
-            hovertemplate="%{text}<extra></extra>"))
-    if selected is not None:
-        figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
-    if underflow:
-        notes.append(f"{underflow} values underflow to 0")
-    if notes:
-        figure.add_annotation(text="; ".join(notes) + " (not drawn)", x=0.99, y=0.01,
-                              xref="paper", yref="paper", xanchor="right", yanchor="bottom",
-                              showarrow=False, bgcolor="rgba(255,255,255,0.8)")
-    return figure
+    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
+    drawn by the shared :class:`core.display_orbit.OrbitDiagram` (a density image when the
+    dots would be too many to send; diverged runs as crosses on the top edge; the selected
+    step size a vertical line)."""
+    return orbit_diagram(result, selected).to_plotly(height)
+
+
+def orbit_diagram(result: SweepResult, selected: float | None = None):
+    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
+    from .display_orbit import OrbitColumn, OrbitDiagram      # it imports this module
+    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in result.runs]
+    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
+                              "against its step size", x_title="step size γ",
+                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
+                              log_y=True, selected=selected)
 
 
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
@@ -963,29 +915,15 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          plain_x=True, plain_y=True)
     solved = [(r.step_size, r.iterations_to_solve) for r in result.runs
               if r.iterations_to_solve is not None]
-    if not solved:
+    if solved:
+        _solved_and_unsolved(figure, result, solved)
+    else:
         figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations<br>"
                               "(are the data linearly separable?)", x=0.5, y=0.5,
                               xref="paper", yref="paper", showarrow=False)
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
                                             result.spec.step_sizes[-1]]).tolist())
-    else:
-        figure.add_trace(go.Scatter(
-            x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
-            name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
-            hovertemplate="γ=%{x:.4g}<br>solved at t=%{y}<extra></extra>"))
-        unsolved = [r for r in result.runs if r.iterations_to_solve is None]
-        if unsolved:
-            top = result.spec.max_iters
-            figure.add_trace(go.Scatter(
-                x=[r.step_size for r in unsolved], y=[top] * len(unsolved), mode="markers",
-                name=f"not solved within {top} (× diverged)",
-                marker=dict(symbol=["x" if r.diverged else "triangle-up" for r in unsolved],
-                            color=[DIVERGED_COLOR if r.diverged else "#7f7f7f" for r in unsolved],
-                            size=8),
-                text=[status_text(r) for r in unsolved],
-                hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
     tidy_log_axis(figure, values=[i for _, i in solved] + [result.spec.max_iters])
@@ -993,6 +931,25 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     return figure
+
+
+def _solved_and_unsolved(figure: go.Figure, result: SweepResult, solved: list) -> None:
+    figure.add_trace(go.Scatter(
+        x=[s for s, _ in solved], y=[i for _, i in solved], mode="markers+lines",
+        name="solved", line=dict(color="#1f77b4", width=1), marker=dict(size=5),
+        hovertemplate="γ=%{x:.4g}<br>solved at t=%{y}<extra></extra>"))
+    unsolved = [r for r in result.runs if r.iterations_to_solve is None]
+    if not unsolved:
+        return
+    top = result.spec.max_iters
+    figure.add_trace(go.Scatter(
+        x=[r.step_size for r in unsolved], y=[top] * len(unsolved), mode="markers",
+        name=f"not solved within {top} (× diverged)",
+        marker=dict(symbol=["x" if r.diverged else "triangle-up" for r in unsolved],
+                    color=[DIVERGED_COLOR if r.diverged else "#7f7f7f" for r in unsolved],
+                    size=8),
+        text=[status_text(r) for r in unsolved],
+        hovertemplate="γ=%{x:.4g}<br>%{text}<extra></extra>"))
 
 
 def nonmonotone_figure(result: SweepResult, selected: float | None = None,

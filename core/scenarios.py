@@ -28,7 +28,7 @@ class Scenario:
 
     def link(self, base: str = "") -> str:
         """The permalink: '<base>/<page>?<query>' (relative when ``base`` is empty)."""
-        query = urlencode(self.query, safe=",:")
+        query = urlencode({**self.query, "scenario": self.key}, safe=",:")
         return f"{base}/{self.page}" + (f"?{query}" if query else "")
 
 

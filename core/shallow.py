@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import assemble, run_loop
 from .loop import Progress, resolve_device, torch_dtype
 from .results import RunRecord, SweepResult
 from .algorithms import algorithm
@@ -285,6 +284,8 @@ class ShallowDynamics:
 
 
 def run_gd(spec: RunSpec, progress: Progress | None = None) -> SweepResult:
+    from .engine import assemble, run_loop     # the one loop (loads torch: not at import)
+
     started = time.perf_counter()
     dynamics = ShallowDynamics(spec)
     theta, _, book, recorder = run_loop(dynamics, spec, progress)

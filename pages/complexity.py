@@ -16,7 +16,8 @@ from core.theory import minimal_lambda2
 from ui.display import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from ui.page import formulas_on_demand, open_page
+from core.display_scaling import scaling_sentences
+from ui.page import details_box, look_for, formulas_on_demand, open_page
 from ui.state import UrlState, many, number, spec_number, text, view
 
 PAGE = "complexity"
@@ -50,9 +51,6 @@ the paper check judges: its bound is an upper bound), thin dotted lines the medi
 10th–90th percentiles, dashed lines least-squares fits of the 90th percentile (95 % bootstrap
 intervals over seeds). An unsolved seed counts as needing the whole budget (censored there).
 """
-LOOK_FOR = ("What to look for: the blue 90th percentile climbs parallel to the dotted slope-1 line, the "
-            "red one parallel to the dash-dotted slope-½ line; the dashed fits and their "
-            "intervals in the legend say it in numbers.")
 CAVEAT = """
 **Caveat.** Linear GD with a *small, d-tuned* step (γ ≈ 8/d) solves this two-point set in
 2 iterations. The Ω(d) of linear models is a statement about the perceptron / large-step regime
@@ -148,6 +146,14 @@ def recent_sweeps() -> dict:
     return {}
 
 
+def seeds_note(base, curves) -> None:
+    notes = [identical_seeds(base.replace(model=curve.model, algorithm=curve.algorithm))
+             for curve in curves]
+    if any(notes):
+        st.caption("Note: " + "; ".join(dict.fromkeys(n for n in notes if n)) +
+                   " (their medians and bands are one run each).")
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Iteration complexity", INTRO)
     formulas_on_demand(PAGE, "The minimal example, the curves and the step-size rules", FORMULAS)
@@ -182,15 +188,11 @@ def main() -> None:
         state.publish()
         return
 
-    cache_note(len(curves) * len(result.dims), cached, seconds)
-    notes = [identical_seeds(base.replace(model=curve.model, algorithm=curve.algorithm))
-             for curve in curves]
-    if any(notes):
-        st.caption("Note: " + "; ".join(dict.fromkeys(n for n in notes if n)) +
-                   " (their medians and bands are one run each).")
+    seeds_note(base, curves)
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
     chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
-    st.caption(LOOK_FOR + f" Each (curve, d) is one batched run over {len(result.seeds)} seeds.")
+    look_for(" ".join(scaling_sentences(result, labels)) + f" Each (curve, d) is one batched "
+             f"run over {len(result.seeds)} seeds.")
     view = state.draw("view")
     if view == "slopes":
         table(plots.display_rows(plots.fit_rows(result, labels)))
@@ -204,8 +206,7 @@ def main() -> None:
         if base.dataset == "minimal":
             st.caption("λ₂(d, μ) at these d: " + ", ".join(
                 f"{d}: {minimal_lambda2(d, base.mu):.3g}" for d in result.dims))
-        with st.expander("Base spec (each curve and d replaces model, algorithm, d and γ)"):
-            st.code(base.canonical(), language=None, wrap_lines=True)
+
     left, right = st.columns(2)
     left.download_button("iterations_vs_d.csv", data=result.to_csv,
                          file_name="iterations_vs_d.csv", mime="text/csv", key="csv-sweep",
@@ -214,6 +215,10 @@ def main() -> None:
                           data=lambda: json.dumps(result.to_dict(), indent=1),
                           file_name="iterations_vs_d.json", mime="application/json",
                           key="json-sweep", on_click="ignore", icon=":material/data_object:")
+    with details_box():
+        cache_note(len(curves) * len(result.dims), cached, seconds)
+        st.caption("Base spec (each curve and d replaces model, algorithm, d and γ)")
+        st.code(base.canonical(), language=None, wrap_lines=True)
     state.publish()
 
 

@@ -18,15 +18,16 @@ from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
 from core.spec import MAX_ITERS
-from ui.page import formulas_on_demand, open_page
+from core.display_dynamics import build_history
+from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
+                     presenting)
 from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number, text, view,
                       with_defaults)
 
 PAGE = "dynamics"
 INTRO = """
 Gradient descent on the logistic loss at several step sizes γ (colour), next to the perceptron it
-becomes for large γ (dotted). At the defaults (digits 3 against 8): the larger γ, the higher and
-more erratic the loss — and yet the sooner every point is classified correctly.
+becomes for large γ (dotted). The line under each chart says what the runs drawn there show.
 """
 FORMULAS = r"""
 Logistic loss $f(\theta) = \frac1n \sum_i \log(1 + e^{-m_i})$ with margins
@@ -108,6 +109,9 @@ CONTROLS = [
                      "claim's link sets it so that its cached run is read back"),
     flag("run_to_max", False, "Keep iterating after a run solves"),
     flag("margin_per_norm", False, "divide by ‖θₜ‖"),
+    flag("all_t", False, "All iterations",
+         help="Off: the x axis ends where the runs differ (after the slowest solve of the "
+              "large-γ runs and every divergence); on: every recorded iteration"),
     view("section", "table", SECTIONS),
     many("charts", DEFAULT_CHARTS, METRICS, "Charts", labels=METRIC_LABELS,
          help="Each chart is drawn only when chosen (faster pages)"),
@@ -198,9 +202,10 @@ def trajectory(state: UrlState, results: list) -> None:
         if animate:
             figure = plots.boundary_animation(result.spec, features, labels, record,
                                               result.spec.algorithm)
-            left.caption("What to look for: press ▶ to watch the boundary move iteration by "
-                         "iteration until no point has a red outline (solved); drag the slider "
-                         "to step. The frames are the recorded θₜ: playing reruns nothing.")
+            left.caption("What to look for: press ▶ (three speeds) to watch the boundary move "
+                         "until no point has a red outline (solved); ❚❚ pauses, ⏮ goes back to "
+                         "the start, and a click on the slider steps to one frame. The frames "
+                         "are the recorded θₜ: playing reruns nothing.")
         else:
             t = time_slider(state, record, left)
             index = [int(v) for v in record.history["iteration"]].index(t)
@@ -230,8 +235,16 @@ def time_slider(state: UrlState, record, container) -> int:
 
 
 # ---------------------------------------------------------------------- pins
-def pin_label(index: int, pin: str) -> str:
+def pin_label(index: int, pin: str, current: list | None = None) -> str:
+    """'pin 1 (classes 1,7)': what differs from the live view (γ is the colour), else the
+    pin's data and step sizes."""
     spec = RunSpec.from_query(pin.split(SPEC_SEPARATOR)[0])
+    if current:
+        live = current[0].to_query()
+        differs = [f"{key.replace('_', ' ')} {value}" for key, value in spec.to_query().items()
+                   if key not in ("step_size", "algorithm") and live.get(key) != value]
+        if differs:
+            return f"pin {index + 1} ({', '.join(differs[:3])})"
     steps = ",".join(plots.format_step(g) for g in spec.step_sizes)
     data = spec.dataset + (f" n={spec.n}" if spec.n else "")
     return f"pin {index + 1} ({data}, γ={steps})"
@@ -248,12 +261,12 @@ def pinned_results(pin: str) -> list:
     return run_with_progress(task, "loading a pin")
 
 
-def load_pins(state: UrlState) -> list[tuple[str, list]]:
+def load_pins(state: UrlState, specs: list | None = None) -> list[tuple[str, list]]:
     """(label, results) of each pin; pins that no longer run are dropped with a note."""
     out = []
     for index, pin in enumerate(state.get("pins")):
         try:
-            out.append((pin_label(index, pin), pinned_results(pin)))
+            out.append((pin_label(index, pin, specs), pinned_results(pin)))
         except SpecError as error:
             st.warning(literal(f"Pin {index + 1} could not be loaded ({error}); clear the "
                                "pins to remove it."), icon=":material/push_pin:")
@@ -298,17 +311,70 @@ def pinned_table(pinned: list, results: list) -> list[dict]:
     return plots.display_rows(rows)
 
 
+def history(state: UrlState, results: list, metric: str, pinned: list, **options):
+    """The display of one metric (numbers, window, caption) for the live runs and pins."""
+    per_norm = metric == "min_margin" and bool(state.get("margin_per_norm"))
+    return build_history(results, metric, per_norm=per_norm, pinned=pinned,
+                         full_x=bool(state.get("all_t")), **options)
+
+
+def draw_history(display, name: str, container, *, height: int = HEIGHT,
+                 legend: bool = True) -> None:
+    chart(display.to_plotly(height=chart_height(height), legend=legend, font_size=font_size()),
+          name, container)
+    look_for(display.caption, container)
+
+
 def more_charts(state: UrlState, results: list, pinned: list) -> None:
     chosen = state.draw("charts", st)
-    for start in range(0, len(chosen), 2):
-        columns = st.columns(2)
-        for column, metric in zip(columns, chosen[start:start + 2]):
-            per_norm = metric == "min_margin" and state.get("margin_per_norm")
-            chart(plots.history_figure(results, metric, per_norm=per_norm, legend=False,
-                                       pinned=pinned), metric, column)
+    per_row = 1 if presenting() else 2
+    for start in range(0, len(chosen), per_row):
+        columns = st.columns(per_row)
+        for column, metric in zip(columns, chosen[start:start + per_row]):
+            display = history(state, results, metric, pinned)
+            draw_history(display, metric, column, legend=presenting() is False and per_row == 1)
             if metric == "min_margin":
                 state.draw("margin_per_norm", column)
-            column.caption(LOOK_FOR[metric] + " " + plots.metric_help(metric))
+            column.caption(plots.metric_help(metric))
+
+
+def loss_charts(state: UrlState, results: list, pinned: list) -> None:
+    """The loss chart (pins overlaid), or the live view and each pin side by side on one
+    shared y axis."""
+    side = bool(pinned) and state.get("pin_layout") == "side"
+    if not side:
+        draw_history(history(state, results, "loss", pinned_traces(pinned)), "loss", st,
+                     height=460)
+        return
+    displays = [history(state, results, "loss", [])]
+    displays += [history(state, pin_results, "loss", []) for _, pin_results in pinned]
+    share_y(displays)
+    columns = st.columns(len(displays))
+    for index, (column, display) in enumerate(zip(columns, displays)):
+        if index:
+            display.title = pinned[index - 1][0]
+        draw_history(display, "loss" if index == 0 else f"loss_pin{index - 1}", column,
+                     height=460, legend=index == 0)
+
+
+def share_y(displays: list) -> None:
+    """Side-by-side panels read against one y axis: the union of their views."""
+    spans = [d.y_range for d in displays if d.y_range is not None]
+    if spans and len({d.log_y for d in displays}) == 1:
+        joint = (min(s[0] for s in spans), max(s[1] for s in spans))
+        for display in displays:
+            display.y_range = joint
+
+
+def run_details(outcomes: list, cached: int, seconds: float, results: list) -> None:
+    """Developer text (cache, device, spec ids) behind one Details expander."""
+    with details_box():
+        cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
+        st.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
+                   f"d = {results[0].meta.get('d')}")
+        st.markdown("Spec ids (cache keys and export row ids)")
+        for result in results:
+            st.code(result.spec.canonical(), language=None, wrap_lines=True)
 
 
 def main() -> None:
@@ -326,29 +392,17 @@ def main() -> None:
         return
     results = [o.result for o in outcomes]
     info, pin_box = st.columns([2, 3], vertical_alignment="center")
-    with info:
-        cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
-    info.caption(f"Model: {results[0].meta.get('model', '')} · n = {results[0].meta.get('n')}, "
-               f"d = {results[0].meta.get('d')}")
+    info.caption(f"n = {results[0].meta.get('n')}, d = {results[0].meta.get('d')} · "
+                 f"{plots.algorithm_label(specs[0].algorithm)}"
+                 + "".join(f", {plots.algorithm_label(s.algorithm)}" for s in specs[1:]))
     seeds_note = identical_seeds(specs[0])
     if seeds_note:
         info.caption(f"Note: {seeds_note}.")
-
     pin_controls(state, specs, pin_box)
-    pinned = load_pins(state)
+    pinned = load_pins(state, specs)
     side = bool(pinned) and state.get("pin_layout") == "side"
-    loss = plots.history_figure(results, "loss", height=460,
-                                pinned=[] if side else pinned_traces(pinned))
-    if side:
-        columns = st.columns(1 + len(pinned))
-        chart(loss, "loss", columns[0])
-        for index, (column, (label, pin_results)) in enumerate(zip(columns[1:], pinned)):
-            figure = plots.history_figure(pin_results, "loss", height=460, legend=False)
-            figure.update_layout(title=dict(text=label))
-            chart(figure, f"loss_pin{index}", column)
-    else:
-        chart(loss, "loss")
-    st.caption(LOOK_FOR["loss"])
+    loss_charts(state, results, pinned)
+    state.draw("all_t", st)
     # One section at a time under the loss chart: the browser draws only what is asked for.
     section = state.draw("section")
     if section == "charts":
@@ -362,11 +416,9 @@ def main() -> None:
         st.markdown("**Downloads** (the CLI's formats, one file per algorithm)")
         for outcome in outcomes:
             result_downloads(outcome.result, outcome.cached, outcome.result.spec.algorithm)
-        with st.expander("Spec ids (cache keys and export row ids)"):
-            for result in results:
-                st.code(result.spec.canonical(), language=None, wrap_lines=True)
     else:
         trajectory(state, results)
+    run_details(outcomes, cached, seconds, results)
     state.publish()
 
 

@@ -6,12 +6,14 @@ import streamlit as st
 
 from core.scenarios import SCENARIOS
 from ui.navigation import require_app
+from ui.page import presentation_toggle
 
 COLUMNS = 3
 
 
 def main() -> None:
     require_app()
+    presentation_toggle()
     st.title("GD Dynamics Explorer")
     st.markdown(
         "Gradient descent with large steps: on the logistic loss it becomes a perceptron, "
@@ -26,7 +28,7 @@ def main() -> None:
             card.caption(f"**What to look for:** {scenario.look_for}"
                          + (f" ({scenario.source})" if scenario.source else ""))
             card.page_link(scenario.page_file, label="Open this view",
-                           query_params=scenario.query, icon=":material/play_circle:",
+                           query_params={**scenario.query, "scenario": scenario.key}, icon=":material/play_circle:",
                            help=f"Permalink: {scenario.link()}")
     st.caption("Every page's URL holds its settings: copy it to share a view. Pins on "
                "the perceptron-dynamics page keep earlier views in the URL for comparison.")

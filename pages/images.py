@@ -14,7 +14,8 @@ from core.fields import BY_NAME, field_range
 from core.registry import dataset_kind, model_kind
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
 from ui.controls import MODEL_LABELS as REGISTERED_MODEL_LABELS
-from ui.page import formulas_on_demand, open_page, run_specs
+from core import display_images as di
+from ui.page import details_box, formulas_on_demand, look_for, open_page, run_specs
 from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
 PAGE = "images"
@@ -25,9 +26,8 @@ MODEL_LABELS = {"cnn": "CNN (kernel sizes below)", "linear": REGISTERED_MODEL_LA
 
 INTRO = """
 Full-batch GD on small CNNs of several kernel sizes and on the linear model, on two classes of
-digits. At the defaults (digits 0 against 1, η = 0.5 and 2): the CNN's sharpness climbs to the
-edge of stability 2/η and hovers there while its loss keeps falling, non-monotonically; the
-k = 5 CNN and the linear model reach 100 % training accuracy.
+images. The line under each chart says what the runs drawn there show: whether the sharpness
+reaches the edge of stability 2/η, whether the loss rose, which runs reach 100 % accuracy.
 """
 FORMULAS = r"""
 Full-batch GD $\theta_{t+1} = \theta_t - \eta\nabla f(\theta_t)$ on the logistic loss
@@ -171,7 +171,6 @@ def main() -> None:
         return
     series = [pi.Series(outcome.result, kernel) for (kernel, _), outcome in zip(pairs, outcomes)]
     first = outcomes[0].result
-    cache_note(len(outcomes), cached, seconds, first.meta.get("device", ""))
     st.caption(f"{first.spec.dataset}, classes {first.spec.classes[0]} (−1) and "
                f"{first.spec.classes[1]} (+1), N = {first.meta.get('n')}, d = {first.meta.get('d')} · "
                + " · ".join(f"{s.label}: {s.result.meta.get('param_count', '?')} parameters"
@@ -179,23 +178,19 @@ def main() -> None:
 
     left, right = st.columns(2)
     chart(pi.curves_figure(series, "sharpness"), "images_sharpness", left)
-    left.caption("What to look for: each CNN's sharpness climbs to the dotted 2/η line of its "
-                 "colour and hovers there (edge of stability) instead of crossing it and "
-                 "diverging, as a quadratic model would.")
+    look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
     chart(pi.curves_figure(series, "loss"), "images_loss", right)
-    right.caption("What to look for: the loss keeps falling, but not monotonically — the "
-                  "spikes are GD at the edge of stability.")
+    look_for(di.loss_sentence(series), right)
     # One more view at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
         left, right = st.columns(2)
         chart(pi.solve_figure(series), "images_iterations_to_100", left)
-        left.caption("What to look for: iterations to 100 % (the first t ≥ 1 with every "
-                     "margin mᵢ > 0) per kernel size; ▲: not within the budget. Dotted "
-                     "horizontal lines: the linear model, same η.")
+        look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "
+                 "lines: the linear model, same η.", left)
         chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
-        right.caption("What to look for: the runs that reach 100 % stop there (a run ends "
-                      "when it solves), the larger η sooner.")
+        look_for(di.solve_sentence(series) + " A run ends when it reaches 100 % unless "
+                 "“keep iterating” is on.", right)
     elif view == "images":
         features, labels, shape = gallery_data(first.spec.canonical())
         chart(pi.gallery_figure(features, labels, shape, first.spec.classes,
@@ -206,7 +201,9 @@ def main() -> None:
     for item, outcome in zip(series, outcomes):
         name = "linear" if item.kernel is None else f"cnn_k{item.kernel}"
         result_downloads(outcome.result, outcome.cached, f"images_{name}")
-    with st.expander("Spec ids (cache keys and export row ids)"):
+    with details_box():
+        cache_note(len(outcomes), cached, seconds, first.meta.get("device", ""))
+        st.caption("Spec ids (cache keys and export row ids)")
         for outcome in outcomes:
             st.code(outcome.result.spec.canonical(), language=None, wrap_lines=True)
     state.publish()

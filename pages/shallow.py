@@ -12,11 +12,14 @@ from core.analysis import orbit_periods
 from core import plots_shallow as ps
 from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
-from ui.display import cache_note, chart, result_downloads, show_error, table
+from core.payload import TABLE_ROWS
+from core.display import human_count, spread_indices
+from ui.display import cache_note, chart, literal, result_downloads, show_error, table
 from ui.controls import parse_list
 from core.fields import MAX_BATCH, MAX_ITERS, field_range
 from ui.page import formulas_on_demand, open_page, run_specs
-from ui.state import UrlState, choice, flag, number, spec_number, text, view
+from ui.state import UrlState, choice, flag, hidden, number, spec_number, text, view
+from core.spec import RunSpec
 
 PAGE = "shallow"
 VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularization vs speed",
@@ -26,6 +29,20 @@ INIT_LABELS = {"explicit": "explicit a₀, b₀", "random": "random (‖a₀‖ 
 FIG3_INIT_LABELS = {"axes": "axes: a₀ = s·e₁, b₀ = (s/2)·e₂",
                     "generic": "generic: a₀ = s·(1, 0.2), b₀ = s·(0.3, 0.5)"}
 GF_HISTORY_POINTS = 2048
+PIN_SEPARATOR, MAX_PINS = ";", 3
+
+
+def pins_parser(text: str) -> list[str]:
+    """'spec;spec' -> at most MAX_PINS pinned GD specs (counted before anything is split);
+    each must be a shallow-network spec (raises SpecError naming the field)."""
+    text = str(text)
+    if text.count(PIN_SEPARATOR) >= MAX_PINS:
+        raise SpecError("pins", f"at most {MAX_PINS} pins")
+    pins = [pin.strip() for pin in text.split(PIN_SEPARATOR) if pin.strip()]
+    for pin in pins:
+        if RunSpec.from_query(pin).model != "shallow_linear":
+            raise SpecError("pins", "a pin here holds a shallow-network run")
+    return pins
 MIN_ORBIT, MAX_ORBIT = 200, 4096
 
 FORMULAS = r"""
@@ -102,6 +119,7 @@ CONTROLS = [
     spec_number("tail_points", "Last K iterations kept exactly",
                 help="> 0 adds a chart of the last K residuals (periodic orbits, chaos)"),
     choice("dtype", "float64", DTYPES, "Precision"),
+    hidden("pins", [], pins_parser, dump=lambda pins: PIN_SEPARATOR.join(pins)),
     # Figure 3
     text("scales", "1, 2, 4, 8", "Initial scales s", help="e.g. 1, 2, 4, 8"),
     choice("fig3_init", "axes", FIG3_INITS, "Initial point", labels=FIG3_INIT_LABELS),
@@ -126,6 +144,7 @@ CONTROLS = [
     text("cat_b", "0.2, 0.9", "b₀ (same length)"),
     text("cat_eta_lambda", "1.5, 3, 3.9, 4.5", "Values of ηλ₀", help="e.g. 1.5, 3, 3.9, 4.5"),
     number("cat_iters", 5000, "Iterations", int, bounds=(1, MAX_ITERS)),
+    flag("cat_log", False, "Log loss axis (linear shows the spike's size)"),
 ]
 
 
@@ -160,6 +179,22 @@ def downloads(outcomes, names) -> None:
     st.markdown("**Downloads** (the CLI's formats)")
     for outcome, name in zip(outcomes, names):
         result_downloads(outcome.result, outcome.cached, name)
+
+
+def look_for(text: str) -> None:
+    """The view's "What to look for", built from the drawn numbers (shown as literal text)."""
+    if text:
+        st.info(literal(text, limit=1200), icon=":material/visibility:")
+
+
+def bounded_table(rows: list[dict], **kwargs) -> None:
+    """At most payload.TABLE_ROWS rows on the page (evenly spread), saying so; the downloads
+    hold every row."""
+    if len(rows) > TABLE_ROWS:
+        st.caption(f"{human_count(TABLE_ROWS)} of {human_count(len(rows))} rows shown, evenly "
+                   "spread (the downloads hold every row).")
+        rows = [rows[i] for i in spread_indices(len(rows), TABLE_ROWS)]
+    table(rows, **kwargs)
 
 
 def spec_ids(outcomes) -> None:
@@ -241,27 +276,73 @@ def theorem1_text(gd) -> str:
     return text
 
 
+def flow_outcome(spec, gd_result):
+    """Gradient flow from the same starts; a solver that stops is a result: one line says so
+    and the GD charts are drawn without it."""
+    try:
+        (outcome,), cached, seconds = run_specs([flow_spec(spec, gd_result)], "gradient flow")
+    except (SpecError, ArithmeticError, ValueError) as error:
+        st.warning(literal(f"gradient flow stopped: {error}"), icon=":material/warning:")
+        return None, 0, 0.0
+    return outcome, cached, seconds
+
+
+def pins(state: UrlState, spec) -> list[tuple[str, object]]:
+    """Pin the current GD runs (their spec goes into the URL) and load the pins: (label,
+    result) each, the label naming what differs from the live view. Pins are computed under
+    the page's compute guard, from the cache when they are there."""
+    current = spec.canonical()
+    pinned = list(state.get("pins"))
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    left.button("Pin these runs", icon=":material/push_pin:",
+                disabled=current in pinned or len(pinned) >= MAX_PINS,
+                on_click=lambda: state.set("pins", list(state.get("pins")) + [current]),
+                help=f"Keep these GD runs on the four charts to compare with later settings "
+                     f"(at most {MAX_PINS}; they live in the URL)")
+    if pinned:
+        right.button("Clear pins", on_click=lambda: state.set("pins", []))
+        state.mark_shown("pins")
+    out = []
+    for index, pin in enumerate(pinned):
+        pin_spec = RunSpec.from_query(pin)
+        if pin_spec == spec:
+            continue
+        try:
+            (outcome,), _, _ = run_specs([pin_spec], f"loading pin {index + 1}")
+        except SpecError as error:
+            st.warning(literal(f"pin {index + 1} could not be loaded ({error})"),
+                       icon=":material/push_pin:")
+            continue
+        out.append((f"pin {index + 1} ({ps.spec_difference(pin_spec, spec)})", outcome.result))
+    return out
+
+
 def gd_gf_view(state: UrlState) -> None:
     values = model_controls(state)
     formulas_on_demand(PAGE, 'What the GD vs gradient-flow charts show, in formulas', FORMULAS + GD_GF_TEXT)
     try:
         spec = build_gd_spec(values)
         (gd_outcome,), cached, seconds = run_specs([spec], f"GD, {spec.batch_size} run(s)")
-        gf = flow_spec(spec, gd_outcome.result)
-        (gf_outcome,), gf_cached, gf_seconds = run_specs([gf], "gradient flow")
     except SpecError as error:
         show_error(error)
         return
-    gd_result, gf_result = gd_outcome.result, gf_outcome.result
-    cache_note(2, cached + gf_cached, seconds + gf_seconds, gd_result.meta.get("device", ""))
-    st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
-               f"{gf_result.spec.max_iters}·η (GD's last step).")
+    gd_result = gd_outcome.result
+    gf_outcome, gf_cached, gf_seconds = flow_outcome(spec, gd_result)
+    gf_result = gf_outcome.result if gf_outcome is not None else None
+    cache_note(2 if gf_outcome else 1, cached + gf_cached, seconds + gf_seconds,
+               gd_result.meta.get("device", ""))
+    if gf_result is not None:
+        st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
+                   f"{gf_result.spec.max_iters}·η (GD's last step).")
+    look_for(ps.GdGfFacts.build(gd_result, gf_result).caption)
     st.markdown(theorem1_text(gd_result))
+    pinned = pins(state, spec)
 
     for row in (("residual", "norm"), ("imbalance", "sharpness")):
         columns = st.columns(2)
         for column, metric in zip(columns, row):
-            chart(ps.history_figure(gd_result, gf_result, metric), f"shallow_{metric}", column)
+            chart(ps.history_figure(gd_result, gf_result, metric, pins=pinned), f"shallow_{metric}",
+                  column)
     left, right = st.columns([3, 2])
     chart(ps.trajectory_figure(gd_result, gf_result), "shallow_trajectory", left)
     left.caption(("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. "
@@ -276,9 +357,10 @@ def gd_gf_view(state: UrlState) -> None:
     if gd_result.spec.tail_points:
         chart(ps.tail_figure(gd_result), "shallow_tail")
     st.subheader("Where each run ends")
-    table(ps.summary_rows(gd_result, gf_result))
-    downloads([gd_outcome, gf_outcome], ["shallow_gd", "shallow_gradient_flow"])
-    spec_ids([gd_outcome, gf_outcome])
+    bounded_table(ps.summary_rows(gd_result, gf_result))
+    outcomes = [o for o in (gd_outcome, gf_outcome) if o is not None]
+    downloads(outcomes, ["shallow_gd", "shallow_gradient_flow"][:len(outcomes)])
+    spec_ids(outcomes)
 
 
 def figure3_view(state: UrlState) -> None:
@@ -315,11 +397,13 @@ def figure3_view(state: UrlState) -> None:
         return
     results = [o.result for o in outcomes]
     cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
-    left, right = st.columns(2)
-    chart(ps.figure3_figure(results, "ratio", scales=scales), "figure3_imbalance", left)
-    chart(ps.figure3_figure(results, "steps", scales=scales), "figure3_steps", right)
+    ratio = ps.figure3_display(results, "ratio", scales)
+    steps = ps.figure3_display(results, "steps", scales)
+    look_for(ps.figure3_look_for(ratio, steps))
+    chart(ratio.to_plotly(), "figure3_imbalance")       # full width: legends beside the plot
+    chart(steps.to_plotly(), "figure3_steps")
     with st.expander("The numbers, one row per run"):
-        table(ps.figure3_rows(results, scales), height=320)
+        bounded_table(ps.figure3_rows(results, scales), height=320)
     downloads(outcomes, [f"figure3_s{scale:g}" for scale in scales])
     spec_ids(outcomes)
 
@@ -355,10 +439,12 @@ def orbit_view(state: UrlState) -> None:
         return
     result = outcome.result
     cache_note(1, cached, seconds, result.meta.get("device", ""))
-    chart(ps.orbit_figure(result, quantity), "orbit_diagram")
+    diagram = ps.orbit_diagram(result, quantity)
+    look_for(diagram.caption)
+    chart(diagram.to_plotly(520), "orbit_diagram")
     rows = orbit_periods(result)
     with st.expander("Distinct values among the last K residuals, per η|Φ|"):
-        table(rows, height=320)
+        bounded_table(rows, height=320)
     downloads([outcome], ["shallow_orbit"])
     spec_ids([outcome])
 
@@ -369,6 +455,7 @@ def catapult_view(state: UrlState) -> None:
     b_text = state.draw("cat_b")
     fractions = state.draw("cat_eta_lambda")
     iters = state.draw("cat_iters")
+    log_loss = state.draw("cat_log")
     formulas_on_demand(PAGE, 'What the catapult shows, in formulas', FORMULAS + CATAPULT_TEXT)
     try:
         a, b = vector("cat_a", a_text), vector("cat_b", b_text)
@@ -389,9 +476,10 @@ def catapult_view(state: UrlState) -> None:
         return
     result = outcome.result
     cache_note(1, cached, seconds, result.meta.get("device", ""))
-    left, right = st.columns(2)
-    chart(ps.catapult_figure(result, "loss"), "catapult_loss", left)
-    chart(ps.catapult_figure(result, "norm"), "catapult_norm", right)
+    look_for(ps.catapult_look_for(result))
+    # Full width, one above the other: the spike and the 2/η lines need the room.
+    chart(ps.catapult_figure(result, "loss", linear=not log_loss), "catapult_loss")
+    chart(ps.catapult_figure(result, "norm"), "catapult_norm")
     table(ps.catapult_rows(result))
     downloads([outcome], ["shallow_catapult"])
     spec_ids([outcome])

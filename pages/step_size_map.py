@@ -15,7 +15,9 @@ from ui.display import cache_note, chart, result_downloads, run_with_progress, s
 from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
 from core.fields import STEP_SIZE_RANGE, field_range
-from ui.page import formulas_on_demand, open_page
+from core import display as dp
+from core.display_stepmap import build_step_map, loss_sentence
+from ui.page import details_box, formulas_on_demand, look_for, open_page
 from ui.state import UrlState, choice, number, slider, spec_number, view, with_defaults
 
 PAGE = "step_size_map"
@@ -42,20 +44,6 @@ loss curve.
 """
 VIEWS = {"solve": "Iterations to solve", "nonmonotone": "Where the loss rises",
          "loss": "Loss curve of the chosen γ", "numbers": "The numbers"}
-LOOK_FOR = {
-    "orbit": "What to look for: single dots at small γ (the loss settles), tall smears from "
-             "γ ≈ 5 on — the last K losses jump around (chaos), or, for runs that solved "
-             "within those K steps, fall steeply. Triangles on an edge are values outside the "
-             "view, counted in the note.",
-    "solve": "What to look for: small γ never solves within T (▲ on the top line); large γ "
-             "solves although its loss is chaotic.",
-    "nonmonotone": "What to look for: the share of steps that raised the loss jumps from 0 to "
-                   "a large fraction where the smears start.",
-    "loss": "What to look for: the whole loss curve of the chosen γ — long chaotic phase, then "
-            "the solve (green line) and a fast fall.",
-}
-
-
 CONTROLS = [
     *model_fields("linear"),
     *with_defaults(dataset_fields("digits"), classes="1,8"),
@@ -123,14 +111,10 @@ def main() -> None:
         state.publish()
         return
     result = outcome.result
-    note, model = st.columns(2)
-    with note:
-        cache_note(1, int(outcome.cached), outcome.seconds, result.meta.get("device", ""))
-    model.caption(f"Model: {result.meta.get('model', '')} · n = {result.meta.get('n')}, "
-               f"d = {result.meta.get('d')} · {plots.algorithm_label(spec.algorithm)} · "
-               f"{len(spec.step_sizes)} step sizes from {spec.step_sizes[0]:.3g} to "
-               f"{spec.step_sizes[-1]:.3g}")
-
+    st.caption(f"{plots.algorithm_label(spec.algorithm)} · n = {result.meta.get('n')}, "
+               f"d = {result.meta.get('d')} · {len(spec.step_sizes)} step sizes from "
+               f"{dp.human_step(spec.step_sizes[0])} to {dp.human_step(spec.step_sizes[-1])}")
+    step_map = build_step_map(result)
     steps = list(spec.step_sizes)
     solved = [r.step_size for r in result.runs if r.iterations_to_solve is not None]
     default = solved[len(solved) // 2] if solved else steps[len(steps) // 2]
@@ -140,23 +124,27 @@ def main() -> None:
     orbit_box = st.container()          # the orbit diagram first, its γ slider under it
     gamma = state.draw("gamma", st, options=steps, default=default)
     chart(plots.orbit_figure(result, gamma), "orbit_diagram", orbit_box)
-    orbit_box.caption(LOOK_FOR["orbit"])
+    look_for(step_map.caption_for("orbit"), orbit_box)
     # One more chart at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
         chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step")
-        st.caption(LOOK_FOR["solve"])
+        look_for(step_map.caption_for("solve"))
     elif view == "nonmonotone":
         chart(plots.nonmonotone_figure(result, gamma), "nonmonotone")
-        st.caption(LOOK_FOR["nonmonotone"])
+        look_for(step_map.caption_for("nonmonotone"))
     elif view == "loss":
-        chart(plots.loss_curve_figure(result.run(gamma, spec.seeds[0]), spec.algorithm),
-              "loss_at_step")
-        st.caption(LOOK_FOR["loss"])
+        record = result.run(gamma, spec.seeds[0])
+        chart(plots.loss_curve_figure(record, spec.algorithm), "loss_at_step")
+        look_for(loss_sentence(record))
     else:
         table(plots.display_rows(step_map_rows(result)), height=320)
     st.markdown("**Downloads** (the CLI's formats)")
     result_downloads(result, outcome.cached, "step_size_map")
+    with details_box():
+        cache_note(1, int(outcome.cached), outcome.seconds, result.meta.get("device", ""))
+        st.caption(f"Model: {result.meta.get('model', '')}")
+        st.code(spec.canonical(), language=None, wrap_lines=True)
     state.publish()
 
 

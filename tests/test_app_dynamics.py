@@ -68,7 +68,9 @@ def test_changing_step_sizes_and_algorithms_changes_the_figures():
     # edge and counted, not left out silently.
     assert trace_names(after) == ["normalized GD γ=1", "normalized GD γ=1000",
                                   "≤ 0 or below the view (▼)"]
-    assert "1 value outside the view" in after["layout"]["title"]["subtitle"]["text"]
+    assert "runs fall below the view" in after["layout"]["title"]["subtitle"]["text"]
+    caption = [c.value for c in at.caption if c.value.startswith("What to look for")][0]
+    assert "γ = 1000 solves 8× sooner than γ = 1 (t = 2 against 16)" in caption
     assert trace_names(after) != trace_names(before)
     table = solve_table(at)
     # Table 1: normalized LR+GD with γ = 1 needs 16 iterations; large γ needs 2.
@@ -211,8 +213,13 @@ def test_the_decision_boundary_animates_from_recorded_frames():
     figure = chart(at, "decision boundary over the iterations")
     assert len(figure["frames"]) >= 10
     buttons = figure["layout"]["updatemenus"][0]["buttons"]
-    assert [b["label"] for b in buttons] == ["▶ play", "❚❚ pause"]
+    assert [b["label"] for b in buttons] == ["⏮ reset", "▶ play ½×", "▶ play 1×", "▶ play 4×",
+                                             "❚❚ pause"]
+    assert len(figure["frames"]) <= 40                    # every k-th recorded iteration
+    durations = [b["args"][1]["frame"]["duration"] for b in buttons[1:4]]
+    assert durations == sorted(durations, reverse=True)   # ½× is the slowest
     assert len(figure["layout"]["sliders"][0]["steps"]) == len(figure["frames"])
+    assert all(frame["traces"] == [0, 1] for frame in figure["frames"])   # boundary + misses only
 
 
 def test_sections_draw_only_what_is_asked_for():

@@ -17,7 +17,7 @@ def test_the_landing_page_links_every_scenario_with_its_settings():
     assert all(f"**{s.title}**" in titles for s in SCENARIOS)
     for link, scenario in zip(links, SCENARIOS):
         assert link.proto.page == scenario.page
-        assert dict(parse_qsl(link.proto.query_string)) == scenario.query
+        assert dict(parse_qsl(link.proto.query_string)) == {**scenario.query, "scenario": scenario.key}
     captions = [c.value for c in at.caption]
     for scenario in SCENARIOS:
         assert any(scenario.look_for in text for text in captions), scenario.key

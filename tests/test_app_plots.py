@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core import analysis, plots
+from core.display_dynamics import build_history, history_figure
 from core.results import RunRecord, SweepResult
 from core.scaling import parse_curves, sweep_dimensions
 from core.spec import make_spec
@@ -37,23 +38,28 @@ def test_plots_never_imports_streamlit():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_history_figure_ends_a_diverged_run_with_a_cross():
+def test_history_figure_ends_a_diverged_run_with_a_cross_where_it_left():
     result = sweep([record(1.0, [0.7, 0.5, 0.3, 0.2]),
                     record(100.0, [0.7, 3.0, 1e200, math.inf], diverged_at=3)])
-    figure = plots.history_figure([result], "loss")
+    display = build_history([result], "loss")
+    low, high = display.y_range                           # the finite run only: 0.2 … 0.7
+    assert math.log10(0.2) - 0.3 < low and high < math.log10(3.0)
+    (gone,) = display.diverged
+    assert gone.exit == (1, 10 ** high) and gone.exit_side == "above"
+    assert display.facts["diverged"] == 1 and display.facts["first_divergence"] == 3
+    figure = display.to_plotly()
     assert figure.layout.yaxis.type == "log"
     lines = {t.name: t for t in figure.data if t.mode == "lines"}
     assert set(lines) == {"GD γ=1", "GD γ=100"}
-    assert lines["GD γ=100"].y[-1] is None               # inf is a gap, not a value
+    assert lines["GD γ=100"].y[2:] == (None, None)        # nothing above the view is sent
     (cross,) = [t for t in figure.data if t.name == "diverged"]
-    assert cross.x == (2,) and cross.y == (1e200,)
-    assert "diverged at t=3" in cross.text[0]
+    assert cross.x == (1,) and "diverged at t = 3" in cross.text[0]
 
 
 def test_history_figure_colours_follow_the_step_size_and_dash_the_perceptron():
     gd = sweep([record(g, [0.7, 0.1]) for g in (0.1, 10.0)])
     perceptron = sweep([record(g, [0.7, 0.1]) for g in (0.1, 10.0)], algorithm="batch_perceptron")
-    figure = plots.history_figure([gd, perceptron], "accuracy")
+    figure = history_figure([gd, perceptron], "accuracy")
     colours = {t.name: t.line.color for t in figure.data}
     assert colours["GD γ=0.1"] == colours["batch perceptron γ=0.1"]
     assert colours["GD γ=0.1"] != colours["GD γ=10"]
@@ -63,14 +69,14 @@ def test_history_figure_colours_follow_the_step_size_and_dash_the_perceptron():
 
 def test_min_margin_per_norm_divides_by_the_parameter_norm():
     result = sweep([record(1.0, [0.7, 0.5, 0.3])])
-    raw = plots.history_figure([result], "min_margin").data[0].y
-    scaled = plots.history_figure([result], "min_margin", per_norm=True).data[0].y
+    raw = history_figure([result], "min_margin").data[0].y
+    scaled = history_figure([result], "min_margin", per_norm=True).data[0].y
     assert raw == (-1.0, 0.0, 1.0)
     assert scaled[0] is None and scaled[1:] == (0.0, 0.5)   # ‖θ_0‖ = 0: undefined
 
 
 def test_missing_metric_gives_an_explanatory_empty_figure():
-    figure = plots.history_figure([sweep([record(1.0, [0.7, 0.5])])], "perceptron_gap")
+    figure = history_figure([sweep([record(1.0, [0.7, 0.5])])], "perceptron_gap")
     assert not figure.data and "no run records" in figure.layout.annotations[0].text
 
 
@@ -155,7 +161,7 @@ def test_ticks_and_step_labels():
 
 
 def test_standalone_html_inlines_plotly():
-    figure = plots.history_figure([sweep([record(1.0, [0.7, 0.5])])], "loss")
+    figure = history_figure([sweep([record(1.0, [0.7, 0.5])])], "loss")
     html = plots.figure_html(figure)
     assert html.lstrip().lower().startswith("<!doctype html>") and html.rstrip().endswith("</html>")
     assert not re.search(r"<script[^>]*\bsrc=", html)     # nothing fetched from a CDN
@@ -195,14 +201,13 @@ def test_one_blown_up_run_never_sets_the_axis_and_is_marked_and_counted():
     result = sweep([record(1.0, [0.7, 0.5, 0.3, 0.2]),
                     record(100.0, [0.7, 3.0, 1e200, math.inf], diverged_at=3),
                     record(1000.0, [0.7, 125.0, 0.0, 0.0])])
-    figure = plots.history_figure([result], "loss")
-    low, high = figure.layout.yaxis.range
-    assert high < 3 and low > -2                    # the bulk (0.2 … 125), not 1e200
-    edges = {t.name: t for t in figure.data if t.meta == plots.EDGE_META}
-    assert len(edges["outside the view (▲ above)"].x) == 1          # the 1e200, on the top edge
-    assert len(edges["≤ 0 or below the view (▼)"].x) == 2           # the two zeros, on the bottom
-    note = figure.layout.title.subtitle.text
-    assert "1 value outside the view" in note and "2 values ≤ 0" in note
+    display = build_history([result], "loss")
+    low, high = display.y_range
+    assert high < 3 and low > -2                    # the finite runs (0.2 … 125), not 1e200
+    assert display.zeros == 2 and display.out_of_view["above"] == 1
+    note = display.note
+    assert "1 run leaves the view" in note and "2 values ≤ 0" in note
+    assert "1 of 3 GD runs diverged" in display.caption
 
 
 def test_tiny_values_on_a_log_axis_stay_in_view_but_a_linear_outlier_does_not():
@@ -216,7 +221,7 @@ def test_tiny_values_on_a_log_axis_stay_in_view_but_a_linear_outlier_does_not():
 def test_an_all_zero_log_metric_is_drawn_on_a_linear_axis():
     zero = record(1.0, [0.7, 0.5])
     zero.history["perceptron_gap"] = np.zeros(2)
-    figure = plots.history_figure([sweep([zero])], "perceptron_gap")
+    figure = history_figure([sweep([zero])], "perceptron_gap")
     assert figure.layout.yaxis.type == "linear" and figure.data[0].y == (0.0, 0.0)
 
 
@@ -233,7 +238,7 @@ def test_tables_read_as_numbers_people_use():
 
 def test_seeds_of_one_step_size_are_shades_under_one_legend_entry():
     result = sweep([record(1.0, [0.7, 0.5], seed=s) for s in (0, 1, 2)])
-    figure = plots.history_figure([result], "loss")
+    figure = history_figure([result], "loss")
     lines = [t for t in figure.data if t.meta != plots.EDGE_META]
     assert len({t.line.color for t in lines}) == 3
     assert [t.showlegend for t in lines] == [True, False, False]

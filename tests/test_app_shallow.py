@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from core.claims import CLAIMS_BY_NAME
-from tests.app_helpers import assert_clean, chart, charts, errors, table_rows, title, trace_names, values
+from tests.app_helpers import shown_text, assert_clean, chart, charts, errors, table_rows, title, trace_names, values
 from tests.extra_helpers import link_query, open_extra
 
 KEY = "shallow."
@@ -57,13 +57,23 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
     assert any(n.startswith("Theorem 1") and f"{bound:.4g}" in n for n in trace_names(theorem))
 
     # λ chart carries a 2/η line per step size.
+    # λ chart: a 2/η guide per step size, drawn when near the data, else named on the edge;
+    # the y axis is set by the runs (λ_∞ ≈ 2.3 against λ_GF ≈ 2.7), not by a far 2/η line.
     norm = chart(at, "λ = ‖a‖² + ‖b‖²")
-    lines = sorted(shape["y0"] for shape in norm["layout"]["shapes"])
+    drawn = {t["name"]: values(t, "y")[0] for t in norm["data"] if t.get("name", "").startswith("2/η")}
+    edge = norm["layout"]["title"]["subtitle"]["text"]
+    low, high = norm["layout"]["yaxis"]["range"]
     for eta in rows:
-        assert any(math.isclose(y, 2 / eta) for y in lines)
+        label = f"2/η (η = {eta:g})"
+        if low <= 2 / eta <= high:
+            assert math.isclose(drawn[label], 2 / eta)
+        else:
+            assert label not in drawn
+    assert low > 1 and high < 2 / 0.6 and high > lam_gf
+    assert edge.startswith("↑ above the view: 2/η (η = 0.05) = 40, 2/η (η = 0.3) = 6.67 and 1 more")
     # The trajectory has the set of minima x² − y² = 4Φ and one GF path.
     path = chart(at, "trajectory")
-    minima = [t for t in path["data"] if t["name"].startswith("minima")][0]
+    minima = [t for t in path["data"] if t.get("name", "").startswith("minima")][0]
     x, y = values(minima, "x"), values(minima, "y")
     keep = np.isfinite(x)
     assert np.allclose(x[keep] ** 2 - y[keep] ** 2, 4 * PHI)
@@ -140,7 +150,7 @@ def test_period_doubling_claim_link_shows_the_tail():
     assert distinct == [1, 2, 4]
     # d = 1: the (a, b) plane, with the minima ab = Φ.
     path = chart(at, "(a, b) plane")
-    minima = [t for t in path["data"] if t["name"].startswith("minima")][0]
+    minima = [t for t in path["data"] if t.get("name", "").startswith("minima")][0]
     mx, my = values(minima, "x"), values(minima, "y")
     keep = np.isfinite(mx)
     assert np.allclose(mx[keep] * my[keep], 1.0)
@@ -191,8 +201,11 @@ def test_figure3_view():
     assert outside and axis[0] > -10, axis
     marks = [t for t in ratio["data"] if t["name"].endswith("the view (hover for each)")]
     assert sum(len(values(t, "x")) for t in marks) == len(outside)
-    notes = [a["text"] for a in ratio["layout"].get("annotations", []) if "outside the view" in a["text"]]
-    assert notes and notes[0].startswith(f"{len(outside)} values outside the view")
+    note = ratio["layout"]["title"]["subtitle"]["text"]          # under the title, not on the data
+    assert f"{len(outside)} values outside the view" in note
+    assert "e+" not in note and "·10" in note                     # S = −4.2·10³⁰³, for people
+    assert not ratio["layout"].get("annotations")                  # "ηλ(0) ≈ 2: slow" is in the legend
+    assert any(shown_text(m.value).startswith("What to look for: s = 1: S falls from") for m in at.info)
     at.text_input(key=KEY + "scales").set_value("4").run()
     assert_clean(at)
     assert [t["name"].split(" (")[0] for t in chart(at, "S = Qᵢ(T)/Qᵢ(0) against")["data"]
@@ -230,16 +243,20 @@ def test_catapult_view():
     assert spike["final sharpness λ_∞"] < spike["2/η"]
     assert beyond["status"].startswith("diverged")
     norm = chart(at, "against 2/η")
-    curves = [t for t in norm["data"] if t["name"].startswith("ηλ(0)") and t.get("mode") == "lines"]
+    curves = [t for t in norm["data"] if t.get("name", "").startswith("ηλ(0)") and t.get("mode") == "lines"]
     assert len(curves) == 2
     # the divergence is told in the legend, not in a note across the axis ticks
-    assert any(t["name"] == f"ηλ(0) = 4.5: diverged at k={beyond['status'].split('k=')[1]} (off the scale)"
-               for t in norm["data"])
+    assert any(t.get("name") == f"ηλ(0) = 4.5: diverged at k = {beyond['status'].split('k=')[1]} "
+               "(off the scale)" for t in norm["data"])
     assert not any("diverged" in a["text"] for a in norm["layout"].get("annotations", []))
     # the x axis is a window around the spike (at k = 1 here), and says that it is one
     solved = int(spike["status"].split("k=")[1])
     assert norm["layout"]["xaxis"]["range"][1] == 30 < solved
-    assert f"0–30 of {solved} shown" in norm["layout"]["xaxis"]["title"]["text"]
+    assert f"0–30 of {solved};" in norm["layout"]["xaxis"]["title"]["text"]
+    # the look-for text states each run's spike and end, from the table's numbers
+    info = shown_text(" ".join(m.value for m in at.info))
+    assert f"the loss spikes ×{spike['peak loss / initial loss']:.2g}" in info, info
+    assert f"ηλ(0) = 4.5 diverges at k = {beyond['status'].split('k=')[1]}" in info, info
     at.text_input(key=KEY + "cat_b").set_value("0.2").run()
     assert any(m.startswith("cat_b:") for m in errors(at)), errors(at)
 
@@ -262,3 +279,22 @@ def test_figure3_generic_init_from_the_claim_link_shows_the_blow_up_near_one_ove
         # the slowest converging run is the one closest to η|Φ| = 1, far slower than the fastest
         assert np.argmax(np.where(below, y, -1)) == np.flatnonzero(below)[-1]
         assert y[below][-1] > 5 * y[below].min()
+
+
+def test_pins_keep_their_runs_with_their_own_dash_and_a_label_naming_the_change():
+    at = open_extra("shallow")
+    at.button[0].click().run()                         # "Pin these runs"
+    assert at.query_params["pins"]
+    at.number_input(key=KEY + "phi").set_value(2.0).run()
+    assert_clean(at)
+    residual = chart(at, "|ε|")
+    pinned = [t for t in residual["data"] if t.get("name", "").startswith("pin 1")]
+    assert [t["name"] for t in pinned] == [f"pin 1 (Φ = 1): GD η={eta}" for eta in ("0.05", "0.3", "0.6")]
+    live = {t["name"]: t for t in residual["data"] if t.get("name", "").startswith("GD")}
+    for trace in pinned:                               # same colour per η, a dash of its own
+        twin = live[trace["name"].split(": ")[1]]
+        assert trace["line"]["color"] == twin["line"]["color"] and trace["line"]["dash"] == "dot"
+        assert not np.allclose(values(trace, "y")[:5], values(twin, "y")[:5])   # Φ = 1 against 2
+    # negative control: cleared pins leave only the live runs
+    next(b for b in at.button if b.label == "Clear pins").click().run()
+    assert not any(t.get("name", "").startswith("pin") for t in chart(at, "|ε|")["data"])

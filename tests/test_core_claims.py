@@ -46,6 +46,7 @@ def test_every_claim_has_its_parts_a_dashboard_link_and_a_negative_control():
     assert {c.name for c in select(None, include_slow=True)} == set(CLAIMS_BY_NAME)
 
 
+@pytest.mark.slow          # runs Table 1's full sweeps through the CLI
 def test_a_claim_that_does_not_hold_fails_and_exits_nonzero(capsys, monkeypatch):
     claim = CLAIMS_BY_NAME["table1"]
     # the same judge, on a spec that does not reproduce the paper's numbers (n = 50)

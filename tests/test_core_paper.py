@@ -161,6 +161,7 @@ def test_conv_hessian_eigenvalues_closed_form():
                                        theory.minimal_lambda2(d, mu)], atol=1e-12)
 
 
+@pytest.mark.slow          # 7 dimensions x 64 seeds x 3 curves, uncached
 def test_minimal_example_linear_theta_d_two_layer_much_faster():
     base = make_spec(dataset="minimal", d=16, mu=0.7, seeds=tuple(range(64)), init_scale=1.0,
                      max_iters=5000, history_points=16)

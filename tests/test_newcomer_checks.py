@@ -1,4 +1,4 @@
-"""Issue 21 §3: the Paper checks page, cold, says which claim runs, what is done and the
+"""The Paper checks page, cold, says which claim runs, what is done and the
 verdicts as they arrive (not only a percentage)."""
 from __future__ import annotations
 

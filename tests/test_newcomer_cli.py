@@ -1,4 +1,4 @@
-"""Issue 21 §2 and issue 20 §5: the CLI for people — light start-up, output for people on a
+"""The CLI for people — light start-up, output for people on a
 terminal and JSON for programs, one full link per computed view, flags the model does not read
 refused, `cache info` for people, a closed stdout or a reader that leaves."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 21 §2: every claim's link opens the view of that claim's run, read from the cache
+"""Every claim's link opens the view of that claim's run, read from the cache
 (the same spec, nothing recomputed for it)."""
 from __future__ import annotations
 

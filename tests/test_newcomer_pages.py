@@ -1,4 +1,4 @@
-"""Issue 21 §2 on the pages: a URL parameter the chosen model or data set does not read is an
+"""On the pages: a URL parameter the chosen model or data set does not read is an
 error naming both; identical seeds are said once; the complexity page shows only the controls
 a drawn curve reads."""
 from __future__ import annotations

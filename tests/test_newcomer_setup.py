@@ -1,4 +1,4 @@
-"""Issue 21 §1: the README's run line needs no root and no system package manager; the test
+"""The README's run line needs no root and no system package manager; the test
 line installs what the tests need and says it uses the package manager; .ci/run keeps running
 the README's test line."""
 from __future__ import annotations

@@ -196,13 +196,9 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
     fixed_n, fixed_d = kind.fixed_shape
     default_n, default_d = kind.default_shape
     if fixed_n is None:
-        if state.get("n") is None and default_n is not None:
-            state.set("n", default_n)
-        values["n"] = state.draw("n", box)
+        values["n"] = _shape_control(state, "n", default_n, box)
     if show_d and fixed_d is None and not kind.needs_path:     # a file's d is its own
-        if state.get("d") is None and default_d is not None:
-            state.set("d", default_d)
-        values["d"] = state.draw("d", box)
+        values["d"] = _shape_control(state, "d", default_d, box)
     for name in kind.fields:                  # the parameters its registry entry reads
         if name == "path" and kind.upload:
             values["path"] = _uploaded_path(state, box)
@@ -212,6 +208,13 @@ def dataset_controls(state: UrlState, datasets: Sequence[str] = DATASETS, contai
                          if name in state.fields and name not in kind.fields],
                         f"the {dataset} data set")
     return values
+
+
+def _shape_control(state: UrlState, name: str, default: Any, box) -> Any:
+    """n or d, starting from the data set's default shape when unset."""
+    if state.get(name) is None and default is not None:
+        state.set(name, default)
+    return state.draw(name, box)
 
 
 DATASET_PARAMETERS = ("mu", "margin", "data_seed", "classes", "path", "label_column")

@@ -14,6 +14,7 @@ from core.loop import resolve_device
 from core.settings import env_number
 
 from .display import literal
+from .state import PRESENT_KEY
 
 
 THREADS_VARIABLE = "GDX_TORCH_THREADS"
@@ -77,7 +78,11 @@ def device_summary() -> str:
 
 
 def sidebar_footer() -> None:
-    box = st.sidebar.container(border=True)
+    """Where runs execute, the backend and the cache: developer text, behind one Details
+    expander, and not shown at all in presentation mode."""
+    if st.session_state.get(PRESENT_KEY):
+        return
+    box = st.sidebar.expander("Details: device, backend, cache", icon=":material/info:")
     box.markdown("**Runs execute on** " + device_summary())
     backend_setting(box)
     try:

@@ -21,6 +21,8 @@ from core.fields import BY_NAME, BY_QUERY, FIELDS
 from core.spec import SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
+PRESENT_KEY = "gdx_present"            # presentation mode (URL flag present=1), per session
+SCENARIO_KEY = "gdx_scenario"          # (page, scenario key) the page was opened for
 
 
 # ---------------------------------------------------------------------- value codecs
@@ -358,8 +360,18 @@ class UrlState:
             out[name] = self.fields[name].dump(self.get(name))
         return out
 
+    def flags(self) -> dict[str, str]:
+        """Page-independent URL flags kept in the URL: presentation mode, the scenario."""
+        out = {}
+        if st.session_state.get(PRESENT_KEY):
+            out["present"] = "1"
+        scenario = st.session_state.get(SCENARIO_KEY)
+        if scenario and scenario[0] == self.page:
+            out["scenario"] = scenario[1]
+        return out
+
     def publish(self) -> None:
-        query = self.query()
+        query = {**self.query(), **self.flags()}
         if st.query_params.to_dict() != query:
             st.query_params.from_dict(query)
 

@@ -1,0 +1,167 @@
+"""Display objects of the shallow a·b charts and the shared orbit diagram: the numbers they
+hold, the bound on what they draw, and captions that state what the runs show (issue 23,
+issue 20 §1). Assertions are on the objects' numbers, each with a negative control."""
+import math
+
+import numpy as np
+import pytest
+
+from core import payload
+from core import plots_shallow as ps
+from core.api import run_spec
+from core.display import MAX_FRAMES, human_number
+from core.display_orbit import OrbitColumn, OrbitDiagram
+from core.player import frame_positions
+from core.spec import make_spec
+
+A, B = (1.0, 0.5, -0.2), (0.3, -0.4, 0.6)
+
+
+def column(x, values, diverged=False):
+    values = np.asarray(values, dtype=float)
+    return OrbitColumn(x, values, np.arange(values.size), diverged, 5 if diverged else None)
+
+
+def orbit(columns):
+    return OrbitDiagram.build(columns, title="orbit", x_title="x", y_title="y", x_name="x")
+
+
+def test_orbit_diagram_reads_fixed_points_cycles_bands_and_divergence():
+    rng = np.random.default_rng(0)
+    diagram = orbit([column(0.5, np.full(64, 0.2)), column(0.9, np.tile([0.1, 0.4], 32)),
+                     column(1.3, rng.uniform(-1, 1, 64)), column(1.7, [1.0, np.inf], diverged=True)])
+    facts = diagram.facts
+    assert (facts["settled"], facts["cycles"], facts["bands"], facts["diverged"]) == (1, 1, 1, 1)
+    assert (facts["last_fixed"], facts["first_cycle"], facts["first_band"]) == (0.5, 0.9, 1.3)
+    assert facts["first_diverged"] == 1.7
+    text = diagram.caption
+    assert "1 runs settle" in text and "from x = 0.9" in text and "(chaos), from x = 1.3" in text
+    assert "1 diverged" in text and "No period doubling" not in text
+    assert not diagram.density and diagram.points[0].size == 3 * 64      # the diverged run is a mark
+    # negative control: only fixed points, and the caption says there is no period doubling
+    calm = orbit([column(x, np.full(64, x)) for x in (0.1, 0.2, 0.3)])
+    assert calm.facts["cycles"] == calm.facts["bands"] == 0
+    assert "No period doubling in this window" in calm.caption
+
+
+def test_orbit_diagram_becomes_a_bounded_density_image_above_the_scatter_limit():
+    rng = np.random.default_rng(1)
+    count, tail = 300, payload.SCATTER_POINTS // 300 + 10
+    columns = [column(x, rng.normal(0, 1, tail)) for x in np.linspace(0.8, 1.6, count)]
+    diagram = orbit(columns)
+    assert diagram.density and diagram.points is None
+    x_edges, y_edges, counts = diagram.image
+    assert counts.shape == (count, payload.DENSITY_ROWS)                 # one column per run here
+    assert counts.size <= payload.DENSITY_CELLS
+    assert counts.sum() + diagram.outside == count * tail                # every value counted once
+    assert any(note.startswith("density image") for note in diagram.notes)
+    figure = diagram.to_plotly()
+    assert figure.data[0].type == "heatmap" and len(figure.to_json()) < 2_000_000
+    # more runs than image columns: the columns are binned, the cells stay bounded
+    wide = orbit([column(x, rng.normal(0, 1, 8)) for x in np.linspace(0, 1, 4000)])
+    assert wide.density and wide.image[2].shape == (payload.DENSITY_COLUMNS, payload.DENSITY_ROWS)
+    # negative control: just under the limit, every dot is drawn
+    few = orbit([column(x, rng.normal(0, 1, 50)) for x in np.linspace(0, 1, 10)])
+    assert not few.density and few.points[0].size == 500
+
+
+def test_envelope_thinning_keeps_a_period_two_oscillation():
+    series = np.tile([1.0, 3.0], 5000)
+    keep = payload.envelope_indices(series, 200)
+    assert keep.size <= 200 and set(series[keep]) == {1.0, 3.0}
+    assert keep[0] == 0 and keep[-1] == series.size - 1
+    every_kth = series[::50]                                   # the aliasing it avoids
+    assert set(every_kth) == {1.0}
+    diverging = np.r_[np.linspace(1, 2, 5000), np.inf, np.full(10, np.nan)]
+    assert 5000 in payload.envelope_indices(diverging, 100)    # where the run left
+
+
+def test_compact_arrays_keep_huge_values_and_gaps():
+    values = payload.compact([1.0, math.inf, -2.44e292])
+    assert values.dtype == np.float64 and np.isnan(values[1]) and values[2] == -2.44e292
+    assert payload.compact([1.0, 2.0], single=True).dtype == np.float32
+    assert payload.compact([1e300], single=True).dtype == np.float64
+
+
+def test_frames_are_every_kth_and_end_at_the_last():
+    positions = frame_positions(1000)
+    assert positions.size <= MAX_FRAMES + 1 and positions[0] == 0 and positions[-1] == 999
+    assert list(frame_positions(5)) == [0, 1, 2, 3, 4]
+
+
+@pytest.fixture(scope="module")
+def gd_and_gf():
+    spec = make_spec(model="shallow_linear", phi=1.0, a=A, b=B, step_sizes=(0.05, 0.3, 0.6),
+                     max_iters=2000, tol=1e-10)
+    gd = run_spec(spec, use_cache=False).result
+    horizon = max(r.last_iteration for r in gd.runs)
+    gf = run_spec(spec.replace(algorithm="gradient_flow", max_iters=horizon),
+                  use_cache=False).result
+    return gd, gf
+
+
+def test_lambda_axis_is_set_by_the_runs_not_by_a_far_2_over_eta_line(gd_and_gf):
+    gd, gf = gd_and_gf
+    norm = ps.history_display(gd, gf, "norm")
+    low, high = norm.window
+    finals = [r.extras["final_sharpness"] for r in gd.runs]
+    lam_gf = gd.runs[0].extras["gf_sharpness"]
+    assert low < min(finals) and lam_gf < high < 2 / 0.6             # 2.3 … 2.7 fill the axis
+    assert {g.label for g in norm.outside} >= {"2/η (η = 0.05)", "2/η (η = 0.3)"}
+    assert all(low <= g.value <= high for g in norm.inside)
+    figure = norm.to_plotly()
+    assert figure.layout.title.subtitle.text.startswith("↑ above the view: 2/η (η = 0.05) = 40")
+    # negative control: the residual has no guides and a log window over the runs
+    residual = ps.history_display(gd, gf, "residual")
+    assert not residual.inside and not residual.outside and residual.log_y
+
+
+def test_gd_gf_caption_states_the_measured_sharpness(gd_and_gf):
+    gd, gf = gd_and_gf
+    facts = ps.GdGfFacts.build(gd, gf)
+    text = facts.caption
+    assert text.startswith("What to look for: GD ends flatter than gradient flow at every step size")
+    for record in gd.runs:
+        sharpness = human_number(record.extras["final_sharpness"])
+        assert f"{sharpness} at η = {record.step_size:g}" in text
+    # gradient flow that failed: the GD facts stay, one sentence says what is missing
+    alone = ps.GdGfFacts.build(gd, None)
+    assert "Gradient flow did not finish" in alone.caption and "GD ends flatter" in alone.caption
+    assert ps.history_display(gd, None, "norm").series                 # GD still drawn
+
+
+@pytest.mark.slow
+def test_charts_draw_a_bounded_number_of_runs_and_points():
+    steps = tuple(float(x) for x in np.geomspace(1e-3, 0.6, 40))
+    spec = make_spec(model="shallow_linear", phi=1.0, a=A, b=B, step_sizes=steps, max_iters=3000,
+                     run_to_max=True, history_points=4000)
+    gd = run_spec(spec, use_cache=False).result
+    display = ps.history_display(gd, None, "residual")
+    assert len(display.series) == ps.RUNS_DRAWN
+    assert sum(s.x.size for s in display.series) <= ps.CHART_POINTS
+    assert any("12 of 40 runs drawn" in note for note in display.notes)
+    # negative control: three runs of few points are drawn whole, with no note
+    small = ps.history_display(gd.__class__(spec, gd.runs[:3], gd.meta), None, "residual")
+    assert len(small.series) == 3 and not any(small.notes)
+
+
+def test_catapult_window_shows_the_spike_on_a_linear_axis():
+    a, b = (1.0, 0.3), (0.2, 0.9)
+    lam0 = sum(v * v for v in a + b)
+    spec = make_spec(model="shallow_linear", phi=0.0, a=a, b=b, max_iters=5000, tol=1e-10,
+                     step_sizes=tuple(x / lam0 for x in (1.5, 3.0, 4.5)))
+    result = run_spec(spec, use_cache=False).result
+    rows = ps.catapult_rows(result)
+    loss = ps.catapult_display(result, "loss", linear=True)
+    peak = max(float(np.nanmax(s.y)) for s, r in zip(loss.series, result.runs) if not r.diverged)
+    assert loss.window_y[0] == 0 and peak <= loss.window_y[1] < 2 * peak   # the spike fills it
+    assert loss.window_x is not None and loss.window_x < loss.last
+    text = ps.catapult_look_for(result)
+    spike = human_number(rows[1]["peak loss / initial loss"], 2)
+    assert f"ηλ(0) = 3: the loss spikes ×{spike}" in text
+    assert "ηλ(0) = 1.5: the loss falls without a spike" in text
+    assert f"ηλ(0) = 4.5 diverges at k = {result.runs[2].diverged_at}" in text
+    assert rows[2]["peak loss / initial loss"] is None                   # not the blow-up
+    # negative control: on the log axis the window spans many decades
+    log = ps.catapult_display(result, "loss", linear=False)
+    assert log.window_y[1] - log.window_y[0] > 5

@@ -630,7 +630,7 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
         steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
     figure.frames = frames
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=100, b=210), showlegend=False,
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=210), showlegend=False,
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
                           yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
         sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
@@ -647,9 +647,9 @@ def _jump(duration: int = 0) -> dict:
 
 
 def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
-    """⏮ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
+    """↺ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
     first = str(int(iterations[picked[0]]))
-    buttons = [dict(label="⏮ reset", method="animate", args=[[first], _jump()])]
+    buttons = [dict(label="↺ reset", method="animate", args=[[first], _jump()])]
     for label, duration in SPEEDS:
         buttons.append(dict(label=f"▶ play {label}", method="animate",
                             args=[None, dict(_jump(duration), fromcurrent=True)]))
@@ -884,27 +884,6 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
     if high - low > max_decades:
         low = high - max_decades
     return float(low), float(high)
-
-
-def orbit_figure(result: SweepResult, selected: float | None = None,
-                 height: int = 480) -> go.Figure:
-    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
-    drawn by the shared :class:`core.display_orbit.OrbitDiagram` (a density image when the
-    dots would be too many to send; diverged runs as crosses on the top edge; the selected
-    step size a vertical line)."""
-    return orbit_diagram(result, selected).to_plotly(height)
-
-
-def orbit_diagram(result: SweepResult, selected: float | None = None):
-    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
-    from .display_orbit import OrbitColumn, OrbitDiagram      # it imports this module
-    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
-                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
-                           r.diverged, r.diverged_at) for r in result.runs]
-    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
-                              "against its step size", x_title="step size γ",
-                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
-                              log_y=True, selected=selected)
 
 
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,

@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--list", action="store_true", help="list the claims and exit")
     reproduce.add_argument("--format", default="text", choices=("text", "json"))
     reproduce.add_argument("--no-cache", action="store_true")
+    reproduce.add_argument("--mutants", action="store_true",
+                           help="run the claims under each semantic mutant (core/mutants.py) and print "
+                                "the kill matrix (exit 1 if a mutant survives)")
+    reproduce.add_argument("--mutant", action="append", default=None, metavar="NAME",
+                           help="with --mutants: only this mutant (repeatable)")
     reproduce.add_argument("--output", "-o")
     distributed.add_arguments(reproduce)
 
@@ -385,7 +390,7 @@ def format_sweep_text(result) -> str:
             lines.append(f"{d:>8} {result.step_sizes[(curve, d)]:>10.4g} {stats['median']:>9g} "
                          f"{stats['p10']:>8g} {stats['p90']:>8g} {stats['unsolved']:>8}")
         fit = result.fits.get(curve)
-        lines.append("slope of the median: " + ("n/a (fewer than 2 solved medians)" if fit is None else
+        lines.append("slope of the p90 (unsolved seeds at the budget): " + ("n/a (fewer than 2 points)" if fit is None else
                      f"{fit.slope:.3f}  (95 % bootstrap CI {fit.ci_low:.3f} to {fit.ci_high:.3f})"))
     return "\n".join(lines)
 
@@ -530,12 +535,27 @@ def command_reproduce(args: argparse.Namespace) -> int:
         _write("\n".join(f"{c.name:28s} {'quick' if c.fast else 'slow '}  {c.paper}" for c in CLAIMS),
                args.output)
         return 0
+    if args.mutants:
+        return _reproduce_mutants(args, select(args.claims, args.all))
     verdicts = [check(claim, use_cache=not args.no_cache) for claim in select(args.claims, args.all)]
     if args.format == "json":
         _write(json.dumps([v.to_dict() for v in verdicts], indent=1), args.output)
     else:
         _write(format_text(verdicts), args.output)
     return 0 if all(v.measurement.passed for v in verdicts) else 1
+
+
+def _reproduce_mutants(args: argparse.Namespace, claims) -> int:
+    from .mutants import MUTANTS, MUTANTS_BY_NAME, kill_matrix
+
+    names = args.mutant or [m.name for m in MUTANTS]
+    unknown = [name for name in names if name not in MUTANTS_BY_NAME]
+    if unknown:
+        raise SpecError("mutant", f"unknown mutant {unknown[0]!r}; known: {', '.join(MUTANTS_BY_NAME)}")
+    matrix = kill_matrix([MUTANTS_BY_NAME[name] for name in names], claims)
+    _write(json.dumps(matrix.to_dict(), indent=1) if args.format == "json" else matrix.format_text(),
+           args.output)
+    return 0 if matrix.ok else 1
 
 
 def cache_summary(cache) -> dict:

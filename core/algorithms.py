@@ -280,7 +280,8 @@ register_algorithm(Algorithm(
 register_algorithm(Algorithm(
     "normalized_gd", "normalized GD", CLASSIFIERS, normalized_gd, dash="dash",
     companion=(("linear", "normalized_batch_perceptron"),),
-    help="GD with the step divided by the loss (the weights σ(−mᵢ) normalised to sum 1)"))
+    help="GD with the step divided by β_t = mean σ(−mᵢ), i.e. the weights σ(−mᵢ) normalised to "
+         "sum 1 (Tyurin 2025, arXiv 2412.08424, normalized LR+GD)"))
 register_algorithm(Algorithm(
     "batch_perceptron", "batch perceptron", ("linear",), batch_perceptron, dash="dot",
     perceptron=True, becomes=(("nonlinear", "generalized_perceptron"),),

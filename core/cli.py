@@ -4,6 +4,8 @@
         --algorithm normalized_gd --step-size 100,10,1,0.1 --max-iters 5000 --format json
     python -m core sweep-d --models linear:batch_perceptron,two_layer_conv:gd:scaled \
         --dataset minimal --d 16:2048:x2 --seed 0:7 --format text
+    python -m core sweep --base 'dataset=minimal&seed=0:7' --vary d=16:256:x2 \
+        --vary model=linear,two_layer_conv --measure iterations_to_solve --fit power
     python -m core reproduce [CLAIM ...] [--all] [--format text|json]
     python -m core cache info|clear
 
@@ -174,12 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(sweep, {"dataset": "minimal", "max_iters": 20000})
     distributed.add_arguments(sweep)
 
+    add_lab_sweep(commands)
+
     reproduce = commands.add_parser("reproduce", help="check the papers' claims: expected vs measured")
     reproduce.add_argument("claims", nargs="*", help="claim names (default: the quick subset)")
     reproduce.add_argument("--all", action="store_true", help="also the slow claims")
     reproduce.add_argument("--list", action="store_true", help="list the claims and exit")
     reproduce.add_argument("--format", default="text", choices=("text", "json"))
     reproduce.add_argument("--no-cache", action="store_true")
+    reproduce.add_argument("--mutants", action="store_true",
+                           help="run the claims under each semantic mutant (core/mutants.py) and print "
+                                "the kill matrix (exit 1 if a mutant survives)")
+    reproduce.add_argument("--mutant", action="append", default=None, metavar="NAME",
+                           help="with --mutants: only this mutant (repeatable)")
     reproduce.add_argument("--output", "-o")
     distributed.add_arguments(reproduce)
 
@@ -381,8 +390,141 @@ def format_sweep_text(result) -> str:
             lines.append(f"{d:>8} {result.step_sizes[(curve, d)]:>10.4g} {stats['median']:>9g} "
                          f"{stats['p10']:>8g} {stats['p90']:>8g} {stats['unsolved']:>8}")
         fit = result.fits.get(curve)
-        lines.append("slope of the median: " + ("n/a (fewer than 2 solved medians)" if fit is None else
+        lines.append("slope of the p90 (unsolved seeds at the budget): " + ("n/a (fewer than 2 points)" if fit is None else
                      f"{fit.slope:.3f}  (95 % bootstrap CI {fit.ci_low:.3f} to {fit.ci_high:.3f})"))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- sweep (the lab)
+LAB_FORMATS = ("summary", "csv", "json", "parquet")
+
+
+def add_lab_sweep(commands) -> None:
+    """``sweep``: any fields against any measures (core.lab), one row per run."""
+    sweep = commands.add_parser("sweep", help="vary 1-3 fields of a base spec; one row per run "
+                                "with every field and measure (the lab)")
+    sweep.add_argument("--base", default="", help="the base spec: a canonical string as `run` "
+                       "prints it (default: every field at its default)")
+    sweep.add_argument("--vary", action="append", default=[], metavar="FIELD=VALUES",
+                       help="a field and its values, e.g. d=16:2048:x2 or model=linear,mlp; "
+                            "one to three times")
+    sweep.add_argument("--measure", action="append", default=[], metavar="NAME",
+                       help="a measure to report (repeat or comma-separate; default: all); "
+                            "`--measure list` lists them")
+    sweep.add_argument("--step-rule", default="fixed", choices=("fixed", "scaled"),
+                       help="scaled: γ = c·n/λ₂(d, μ) on the minimal example, the step sizes "
+                            "being the constants c")
+    sweep.add_argument("--fit", default="none", choices=("none", "power", "linear"),
+                       help="fit the first measure against --x per group of the other fields")
+    sweep.add_argument("--x", default=None, help="the varied field on the fit's x axis "
+                       "(default: the first numeric one)")
+    sweep.add_argument("--time-budget", type=_FLOAT, default=3600.0,
+                       help="refuse a plan that may take longer (seconds, every run to its "
+                            "max_iters); default 3600")
+    sweep.add_argument("--format", default="summary", choices=LAB_FORMATS)
+    sweep.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    sweep.add_argument("--output", "-o", help="write to this file instead of stdout")
+    sweep.add_argument("--progress", action="store_true", help="one line per batched run on stderr")
+    distributed.add_arguments(sweep)
+
+
+def command_lab_sweep(args: argparse.Namespace) -> None:
+    from . import lab
+
+    names = [part.strip() for item in args.measure for part in item.split(",") if part.strip()]
+    if names == ["list"]:
+        _write("\n".join(f"{m.name:24s} {m.help}" for m in lab.MEASURES), args.output)
+        return
+    if not (0 < args.time_budget <= 10 ** 7):
+        raise SpecError("time_budget", f"must be in (0, 1e+07], got {args.time_budget:g}")
+    if args.format == "parquet" and not args.output and sys.stdout.isatty():
+        raise SpecError("output", "parquet is binary: give --output FILE (or redirect stdout)")
+    plan = lab.plan(args.base, args.vary, names or None, step_rule=args.step_rule,
+                    time_budget=args.time_budget)
+    if args.progress:
+        print(plan.describe(), file=sys.stderr)
+
+    def report(index: int, total: int, spec, cached: bool) -> None:
+        if args.progress:
+            print(f"[{index + 1}/{total}] {'cached' if cached else 'computed'}  "
+                  f"{spec.canonical()}", file=sys.stderr)
+    result = lab.run(plan, use_cache=not args.no_cache, on_spec=report)
+    table = result.table
+    measure = plan.measures[0]
+    fits = None
+    if args.fit != "none":
+        fits = lab.fit(table, x=args.x, measure=measure, kind=args.fit)
+    link = lab.lab_link(table.attrs, base_url() or None, measure=measure,
+                        fit="" if args.fit == "none" else args.fit)
+    if args.format == "parquet":
+        data = lab.to_parquet(table)
+        if args.output:
+            try:
+                with open(args.output, "wb") as stream:
+                    stream.write(data)
+            except OSError as error:
+                raise SpecError("output", f"could not write {args.output!r}: "
+                                f"{error.strerror or error}") from None
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        print(f"view: {link}", file=sys.stderr)
+        return
+    if args.format == "csv":
+        _write(lab.to_csv(table), args.output)
+        print(f"view: {link}", file=sys.stderr)
+        return
+    if args.format == "json":
+        document = {"base": table.attrs["base"], "vary": table.attrs["vary"],
+                    "measures": list(plan.measures), "step_rule": plan.step_rule,
+                    "runs": len(table), "batched_runs": len(plan.specs), "cached": result.cached,
+                    "seconds": round(result.seconds, 3), "link": link, "rows": lab.to_rows(table),
+                    "fits": [] if fits is None else lab.to_rows(fits)}
+        _write(json.dumps(document, indent=1, allow_nan=False), args.output)
+        return
+    _write(format_lab_summary(lab, plan, result, fits, link), args.output)
+
+
+def format_lab_summary(lab, plan, result, fits, link: str) -> str:
+    """For people: the plan, per combination of the varied fields the median of each measure
+    (unsolved runs counted), the fits and the view link."""
+    table = result.table
+    varied = [lab.column_of(table, name) for name in plan.varied if name != "seed"]
+    lines = [f"base: {plan.base.canonical()}",
+             f"{len(table)} runs in {len(plan.specs)} batched runs ({result.cached} from the "
+             f"cache) in {result.seconds:.1f} s", ""]
+    columns = varied + list(plan.measures)
+    grouped = table.groupby(varied, sort=False, dropna=False) if varied else [((), table)]
+    rows = []
+    for key, part in grouped:
+        key = key if isinstance(key, tuple) else (key,)
+        row = [_cell(name, value) for name, value in zip(varied, key)]
+        for name in plan.measures:
+            values = part[name]
+            if lab.MEASURE_BY_NAME[name].kind is bool:
+                row.append(f"{int(values.fillna(False).sum())}/{len(values)}")
+                continue
+            numbers = values.astype(float).dropna()
+            text = "-" if numbers.empty else f"{numbers.median():.4g}"
+            if name == "iterations_to_solve" and values.isna().any():
+                text += f" ({int(values.isna().sum())} unsolved)"
+            row.append(text)
+        rows.append(row)
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+    lines.append("  ".join(c.rjust(w) for c, w in zip(columns, widths)) + "   (medians over runs)")
+    lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    if fits is not None:
+        lines.append("")
+        by = [c for c in fits.columns if c not in lab.FIT_COLUMNS]
+        for _, fit in fits.iterrows():
+            censored = f", {fit.censored} censored at max_iters" if fit.censored else ""
+            lines.append(f"{lab.group_label(fit, by)}: slope of the median of {fit.measure} "
+                         f"against {fit.x} ({fit.kind}) {_cell('', fit.slope)}  (95 % CI "
+                         f"{_cell('', fit.ci_low)} to {_cell('', fit.ci_high)}; {fit.points} "
+                         f"points{censored})")
+        if len(fits) == 2:
+            lines.append(lab.compare(fits).sentence)
+    lines += ["", f"view: {link}"]
     return "\n".join(lines)
 
 
@@ -393,12 +535,27 @@ def command_reproduce(args: argparse.Namespace) -> int:
         _write("\n".join(f"{c.name:28s} {'quick' if c.fast else 'slow '}  {c.paper}" for c in CLAIMS),
                args.output)
         return 0
+    if args.mutants:
+        return _reproduce_mutants(args, select(args.claims, args.all))
     verdicts = [check(claim, use_cache=not args.no_cache) for claim in select(args.claims, args.all)]
     if args.format == "json":
         _write(json.dumps([v.to_dict() for v in verdicts], indent=1), args.output)
     else:
         _write(format_text(verdicts), args.output)
     return 0 if all(v.measurement.passed for v in verdicts) else 1
+
+
+def _reproduce_mutants(args: argparse.Namespace, claims) -> int:
+    from .mutants import MUTANTS, MUTANTS_BY_NAME, kill_matrix
+
+    names = args.mutant or [m.name for m in MUTANTS]
+    unknown = [name for name in names if name not in MUTANTS_BY_NAME]
+    if unknown:
+        raise SpecError("mutant", f"unknown mutant {unknown[0]!r}; known: {', '.join(MUTANTS_BY_NAME)}")
+    matrix = kill_matrix([MUTANTS_BY_NAME[name] for name in names], claims)
+    _write(json.dumps(matrix.to_dict(), indent=1) if args.format == "json" else matrix.format_text(),
+           args.output)
+    return 0 if matrix.ok else 1
 
 
 def cache_summary(cache) -> dict:
@@ -482,6 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env_number(setting)
         base_url()
         commands = {"run": command_run, "sweep-d": command_sweep, "cache": command_cache,
+                    "sweep": command_lab_sweep,
                     "reproduce": command_reproduce,
                     "schema": lambda _args: _write(json.dumps(json_schema(), indent=1,
                                                               ensure_ascii=False), None)}

@@ -32,9 +32,9 @@ def scaling_sentences(result, labels: dict | None = None) -> list[str]:
             continue
         intervals.append((name, fit.ci_low, fit.ci_high))
         sentences.append(f"{name} grows {slope_words(fit.slope, fit.ci_low, fit.ci_high)}: "
-                         f"fitted slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})"
+                         f"fitted slope of the 90th percentile {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})"
                          + (f"; {dp.plural(unsolved, 'seed run')} unsolved within the budget "
-                            "(left out of the median)" if unsolved else "") + ".")
+                            "(counted at the budget in the fitted 90th percentile)" if unsolved else "") + ".")
     if len(intervals) >= 2:
         (a, a_low, a_high), (b, b_low, b_high) = intervals[:2]
         apart = a_high < b_low or b_high < a_low

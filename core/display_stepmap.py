@@ -10,8 +10,30 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import display as dp
+from .display_orbit import OrbitColumn, OrbitDiagram
 from .analysis import loss_increase_fraction
 from .results import SweepResult
+
+
+# ---------------------------------------------------------------------- the orbit diagram
+def orbit_figure(result: SweepResult, selected: float | None = None,
+                 height: int = 480) -> "plotly.graph_objects.Figure":
+    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
+    drawn by the shared :class:`core.display_orbit.OrbitDiagram` (a density image when the
+    dots would be too many to send; diverged runs as crosses on the top edge; the selected
+    step size a vertical line)."""
+    return orbit_diagram(result, selected).to_plotly(height)
+
+
+def orbit_diagram(result: SweepResult, selected: float | None = None):
+    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
+    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in result.runs]
+    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
+                              "against its step size", x_title="step size γ",
+                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
+                              log_y=True, selected=selected)
 
 SETTLED_DECADES = 0.3        # last K losses within this many decades: one dot on the diagram
 

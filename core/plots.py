@@ -630,7 +630,7 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
         steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
     figure.frames = frames
     figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=100, b=210), showlegend=False,
+        title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=210), showlegend=False,
         updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
                           yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
         sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
@@ -647,9 +647,9 @@ def _jump(duration: int = 0) -> dict:
 
 
 def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
-    """⏮ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
+    """↺ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
     first = str(int(iterations[picked[0]]))
-    buttons = [dict(label="⏮ reset", method="animate", args=[[first], _jump()])]
+    buttons = [dict(label="↺ reset", method="animate", args=[[first], _jump()])]
     for label, duration in SPEEDS:
         buttons.append(dict(label=f"▶ play {label}", method="animate",
                             args=[None, dict(_jump(duration), fromcurrent=True)]))
@@ -768,14 +768,14 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
     for index, curve in enumerate(result.curves):
         color = SCALING_PALETTE[index % len(SCALING_PALETTE)]
         name = labels.get(curve, curve.label)
-        median, missing = _scaling_curve(figure, result, curve, dims, color, name)
-        if anchor is None and np.isfinite(median).any():
-            first = int(np.flatnonzero(np.isfinite(median))[0])
-            anchor = (dims[first], median[first])
+        p90, missing = _scaling_curve(figure, result, curve, dims, color, name)
+        if anchor is None and np.isfinite(p90).any():
+            first = int(np.flatnonzero(np.isfinite(p90))[0])
+            anchor = (dims[first], p90[first])
         fits.extend(_fit_trace(result, curve, dims, color, name))
         if missing:
             unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
-                                  "(not in the median/band)")
+                                  "(counted at the budget: a lower bound)")
     _reference_slopes(figure, dims, anchor)
     for trace in fits:
         figure.add_trace(trace)
@@ -797,8 +797,9 @@ SCALING_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c56
 
 def _scaling_curve(figure: go.Figure, result, curve, dims: np.ndarray, color: str,
                    name: str) -> tuple[np.ndarray, int]:
-    """The median line and p10–p90 band of one curve; returns the medians and the number
-    of unsolved seed runs."""
+    """The p90 line (the judged and fitted statistic, core.scaling.FIT_QUANTILE; unsolved seeds
+    censored at the budget), a thin median line and the p10–p90 band of one curve; returns the
+    p90s and the number of unsolved seed runs."""
     stats = [result.stats(curve, d) for d in result.dims]
     median, p10, p90 = (np.array([s[key] for s in stats]) for key in ("median", "p10", "p90"))
     unsolved = [s["unsolved"] for s in stats]
@@ -808,13 +809,16 @@ def _scaling_curve(figure: go.Figure, result, curve, dims: np.ndarray, color: st
         fill="toself", fillcolor=_with_alpha(color, 0.15), line=dict(width=0), hoverinfo="skip",
         name=f"{name}: p10–p90", legendgroup=name, showlegend=False))
     figure.add_trace(go.Scatter(
-        x=dims.tolist(), y=clean(median), mode="lines+markers", name=f"{name} (median)",
+        x=dims.tolist(), y=clean(p90), mode="lines+markers", name=f"{name} (p90, fitted)",
         legendgroup=name, line=dict(color=color, width=2.5), marker=dict(size=8),
-        customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(p90), unsolved, steps)],
-        hovertemplate="d=%{x}<br>median=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
-                      "p90=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
+        customdata=[[p, q, u, s] for p, q, u, s in zip(clean(p10), clean(median), unsolved, steps)],
+        hovertemplate="d=%{x}<br>p90=%{y:.4g}<br>p10=%{customdata[0]:.4g}, "
+                      "median=%{customdata[1]:.4g}<br>unsolved seeds: %{customdata[2]}<br>"
                       "γ=%{customdata[3]:.4g}<extra>" + name + "</extra>"))
-    return median, int(sum(unsolved))
+    figure.add_trace(go.Scatter(
+        x=dims.tolist(), y=clean(median), mode="lines", name=f"{name} (median)",
+        legendgroup=name, line=dict(color=color, width=1, dash="dot"), hoverinfo="skip"))
+    return p90, int(sum(unsolved))
 
 
 def _fit_trace(result, curve, dims: np.ndarray, color: str, name: str) -> list[go.Scatter]:
@@ -880,27 +884,6 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
     if high - low > max_decades:
         low = high - max_decades
     return float(low), float(high)
-
-
-def orbit_figure(result: SweepResult, selected: float | None = None,
-                 height: int = 480) -> go.Figure:
-    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
-    drawn by the shared :class:`core.display_orbit.OrbitDiagram` (a density image when the
-    dots would be too many to send; diverged runs as crosses on the top edge; the selected
-    step size a vertical line)."""
-    return orbit_diagram(result, selected).to_plotly(height)
-
-
-def orbit_diagram(result: SweepResult, selected: float | None = None):
-    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
-    from .display_orbit import OrbitColumn, OrbitDiagram      # it imports this module
-    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
-                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
-                           r.diverged, r.diverged_at) for r in result.runs]
-    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
-                              "against its step size", x_title="step size γ",
-                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
-                              log_y=True, selected=selected)
 
 
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,

@@ -20,6 +20,24 @@ from .spec import ALGORITHMS, MODELS, RunSpec, SpecError, validate
 from .theory import minimal_step_size
 
 BOOTSTRAP_SAMPLES = 1000
+# The statistic fitted, drawn and judged (core.claims): the 90th percentile over the seeds. The
+# paper's bound (≈ λ₂/μ · log) is an upper bound, so an upper statistic is the one to fit.
+FIT_QUANTILE = 0.9
+
+
+def censored_quantile(values, q: float, budget: float) -> float:
+    """The q-quantile (inverted CDF) of iterations to solve over seeds, an unsolved seed (inf)
+    counted as censored at the budget: it needed at least ``budget`` iterations. Leaving
+    unsolved seeds out would bias every quantile down. A result equal to the budget is then a
+    lower bound (see :func:`censored_at`)."""
+    values = np.minimum(np.asarray(values, dtype=float), float(budget))
+    return float(np.quantile(values, q, method="inverted_cdf"))
+
+
+def censored_at(values, q: float, budget: float) -> bool:
+    """Whether the censored q-quantile is only a lower bound (it falls on an unsolved seed)."""
+    return bool(np.isinf(np.sort(np.asarray(values, dtype=float))[
+        max(0, math.ceil(q * len(values)) - 1)])) if len(values) else False
 
 
 @dataclass(frozen=True)
@@ -95,11 +113,19 @@ class ScalingResult:
     base: RunSpec | None = None
     cached_runs: int = 0
 
+    @property
+    def budget(self) -> float:
+        """The iteration budget: an unsolved seed is censored here."""
+        return float(self.base.max_iters) if self.base is not None else math.inf
+
     def stats(self, curve: Curve, d: int) -> dict[str, float]:
-        values = self.iterations[(curve, d)]
-        return {"median": float(np.median(values)),
-                "p10": float(np.quantile(values, 0.1, method="inverted_cdf")),
-                "p90": float(np.quantile(values, 0.9, method="inverted_cdf")),
+        """Median, p10 and p90 over the seeds with unsolved seeds censored at the budget
+        (``p90_lower_bound``: the p90 falls on an unsolved seed, so it is at least the budget)."""
+        values, budget = self.iterations[(curve, d)], self.budget
+        return {"median": censored_quantile(values, 0.5, budget),
+                "p10": censored_quantile(values, 0.1, budget),
+                "p90": censored_quantile(values, FIT_QUANTILE, budget),
+                "p90_lower_bound": censored_at(values, FIT_QUANTILE, budget),
                 "unsolved": int(np.isinf(values).sum())}
 
     def rows(self) -> list[dict[str, Any]]:
@@ -152,22 +178,24 @@ def fit_loglog(dims: np.ndarray, values: np.ndarray) -> tuple[float, float] | No
 
 
 def fit_curve(dims: list[int], per_d: list[np.ndarray], samples: int = BOOTSTRAP_SAMPLES,
-              seed: int = 0) -> CurveFit | None:
-    """Slope of the median against d, with a bootstrap (over seeds) 95 % interval. The
-    resamples are drawn and fitted all at once (one median per d over a samples × seeds
-    array, then a least-squares slope per resample over the d whose median is finite)."""
+              seed: int = 0, budget: float = math.inf) -> CurveFit | None:
+    """Slope of the p90 (FIT_QUANTILE, unsolved seeds censored at ``budget``) against d, with
+    a bootstrap (over seeds) 95 % interval. The resamples are drawn and fitted all at once
+    (one quantile per d over a samples × seeds array, then a least-squares slope per
+    resample)."""
     dims_array = np.asarray(dims, dtype=float)
-    medians = np.array([np.median(v) for v in per_d])
-    fitted = fit_loglog(dims_array, medians)
+    quantiles = np.array([censored_quantile(v, FIT_QUANTILE, budget) for v in per_d])
+    fitted = fit_loglog(dims_array, quantiles)
     if fitted is None:
         return None
     rng = np.random.default_rng(seed)
-    resampled = np.stack([np.median(np.asarray(v)[rng.integers(0, len(v), (samples, len(v)))],
-                                    axis=1) for v in per_d], axis=1)      # samples × len(dims)
+    resampled = np.stack([np.quantile(np.minimum(np.asarray(v, float), budget)[
+        rng.integers(0, len(v), (samples, len(v)))], FIT_QUANTILE, axis=1, method="inverted_cdf")
+        for v in per_d], axis=1)      # samples × len(dims)
     slopes = _row_slopes(np.log(dims_array), resampled)
     low, high = (np.percentile(slopes, [2.5, 97.5]) if slopes.size else (math.nan, math.nan))
     return CurveFit(fitted[0], fitted[1], float(low), float(high),
-                    int(np.isfinite(medians).sum()))
+                    int(np.isfinite(quantiles).sum()))
 
 
 def _row_slopes(x: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -213,5 +241,6 @@ def sweep_dimensions(base: RunSpec, curves: list[Curve], dims: list[int], c: flo
              for r in outcome.result.runs], dtype=float)
         result.step_sizes[(curve, d)] = spec.step_sizes[0]
     for curve in curves:
-        result.fits[curve] = fit_curve(dims, [result.iterations[(curve, d)] for d in dims])
+        result.fits[curve] = fit_curve(dims, [result.iterations[(curve, d)] for d in dims],
+                                       budget=result.budget)
     return result

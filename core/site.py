@@ -24,6 +24,7 @@ PAGES = (
     PageEntry("shallow", "pages/shallow.py", "Shallow linear networks", ":material/functions:"),
     PageEntry("images", "pages/images.py", "Image classifiers", ":material/image:"),
     PageEntry("checks", "pages/checks.py", "Paper checks", ":material/fact_check:"),
+    PageEntry("lab", "pages/lab.py", "Hypothesis lab", ":material/science:"),
 )
 # Hidden twins that keep older links working: url_path -> the page they show.
 ALIASES = {"dynamics": "perceptron_dynamics"}

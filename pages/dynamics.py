@@ -203,7 +203,7 @@ def trajectory(state: UrlState, results: list) -> None:
             figure = plots.boundary_animation(result.spec, features, labels, record,
                                               result.spec.algorithm)
             left.caption("What to look for: press ▶ (three speeds) to watch the boundary move "
-                         "until no point has a red outline (solved); ❚❚ pauses, ⏮ goes back to "
+                         "until no point has a red outline (solved); ❚❚ pauses, ↺ goes back to "
                          "the start, and a click on the slider steps to one frame. The frames "
                          "are the recorded θₜ: playing reruns nothing.")
         else:

@@ -16,7 +16,7 @@ from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields
                          model_fields, spec_fields)
 from core.fields import STEP_SIZE_RANGE, field_range
 from core import display as dp
-from core.display_stepmap import build_step_map, loss_sentence
+from core.display_stepmap import build_step_map, loss_sentence, orbit_figure
 from ui.page import details_box, formulas_on_demand, look_for, open_page
 from ui.state import UrlState, choice, number, slider, spec_number, view, with_defaults
 
@@ -123,7 +123,7 @@ def main() -> None:
         state.set("gamma", min(steps, key=lambda g: abs(math.log(g / current))))
     orbit_box = st.container()          # the orbit diagram first, its γ slider under it
     gamma = state.draw("gamma", st, options=steps, default=default)
-    chart(plots.orbit_figure(result, gamma), "orbit_diagram", orbit_box)
+    chart(orbit_figure(result, gamma), "orbit_diagram", orbit_box)
     look_for(step_map.caption_for("orbit"), orbit_box)
     # One more chart at a time (the browser draws only what is asked for).
     view = state.draw("view")

@@ -16,7 +16,7 @@ APP = ROOT / "app.py"
 TIMEOUT = 180  # seconds per script run: generous for a loaded 2-core CI machine
 PAGE_FILES = {"dynamics": "pages/dynamics.py", "complexity": "pages/complexity.py",
               "step_size_map": "pages/step_size_map.py", "home": "pages/home.py",
-              "images": "pages/images.py", "shallow": "pages/shallow.py"}
+              "images": "pages/images.py", "shallow": "pages/shallow.py", "lab": "pages/lab.py"}
 
 
 def page_controls(file: str) -> list:

@@ -213,7 +213,7 @@ def test_the_decision_boundary_animates_from_recorded_frames():
     figure = chart(at, "decision boundary over the iterations")
     assert len(figure["frames"]) >= 10
     buttons = figure["layout"]["updatemenus"][0]["buttons"]
-    assert [b["label"] for b in buttons] == ["⏮ reset", "▶ play ½×", "▶ play 1×", "▶ play 4×",
+    assert [b["label"] for b in buttons] == ["↺ reset", "▶ play ½×", "▶ play 1×", "▶ play 4×",
                                              "❚❚ pause"]
     assert len(figure["frames"]) <= 40                    # every k-th recorded iteration
     durations = [b["args"][1]["frame"]["duration"] for b in buttons[1:4]]

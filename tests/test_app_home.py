@@ -28,7 +28,8 @@ def test_every_scenario_page_is_registered_in_the_app():
         assert scenario.page in PAGE_FILES and (ROOT / PAGE_FILES[scenario.page]).exists()
 
 
-@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.page != "shallow"],
+# (the lab's scenarios run sweeps: tests/test_lab_scenarios.py opens them, marked slow)
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.page not in ("shallow", "lab")],
                          ids=lambda s: s.key)
 def test_each_scenario_opens_its_page_with_its_settings(scenario):
     page = {"perceptron_dynamics": "dynamics"}.get(scenario.page, scenario.page)

@@ -9,6 +9,7 @@ import pytest
 
 from core import analysis, plots
 from core.display_dynamics import build_history, history_figure
+from core.display_stepmap import orbit_figure
 from core.results import RunRecord, SweepResult
 from core.scaling import parse_curves, sweep_dimensions
 from core.spec import make_spec
@@ -123,7 +124,7 @@ def test_orbit_and_step_map_figures():
                     record(900.0, [0.7, math.inf], diverged_at=1,
                            tail={"iteration": np.arange(2), "loss": np.array([1e300, math.inf])})],
                    run_to_max=True, tail_points=4)
-    orbit = plots.orbit_figure(result, selected=50.0)
+    orbit = orbit_figure(result, selected=50.0)
     points = orbit.data[0]
     assert sorted(set(points.x)) == [1.0, 50.0] and len(points.x) == 8   # no blow-up drawn
     assert [t.name for t in orbit.data][1] == "diverged (inf/NaN)"

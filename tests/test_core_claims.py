@@ -41,7 +41,7 @@ def test_every_claim_has_its_parts_a_dashboard_link_and_a_negative_control():
             assert claim.link().split("?", 1)[1] == claim.view
         elif claim.specs:
             assert claim.link().split("?", 1)[1] == claim.specs[0].canonical()
-    new = {"theorem1_rate", "q_collapse", "figure3_scales", "perceptron_theta_n", "real_data_large_step"}
+    new = {"theorem1_local_rate", "q_collapse", "figure3_scales", "perceptron_theta_n", "real_data_large_step"}
     assert new <= set(CLAIMS_BY_NAME)
     assert {c.name for c in select(None, include_slow=True)} == set(CLAIMS_BY_NAME)
 

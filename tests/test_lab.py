@@ -1,0 +1,230 @@
+"""The hypothesis lab (core.lab): the plan, the tidy table, censored fits, and the same
+answers as sweep-d and `run`."""
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import lab
+from core.cli import main
+from core.fields import FIELDS
+from core.scaling import Curve, sweep_dimensions
+from core.spec import RunSpec, SpecError, make_spec
+
+MINIMAL = "dataset=minimal&algorithm=gd&seed=0:7&max_iters=20000&history_points=16"
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# ---------------------------------------------------------------------- same answers
+@pytest.mark.slow
+def test_a_sweep_of_d_and_model_gives_the_counts_and_slopes_of_sweep_d():
+    dims = [16, 32, 64]
+    table = lab.sweep(MINIMAL, vary={"d": "16:64:x2", "model": "linear,two_layer_conv"},
+                      measures=["iterations_to_solve"], step_rule="scaled")
+    base = make_spec(**{"dataset": "minimal", "algorithm": "gd", "seeds": tuple(range(8)),
+                        "max_iters": 20000, "history_points": 16, "d": 16})
+    curves = [Curve("linear", "gd", "scaled"), Curve("two_layer_conv", "gd", "scaled")]
+    reference = sweep_dimensions(base, curves, dims)
+    assert len(table) == 2 * 3 * 8
+    for curve in curves:
+        for d in dims:
+            rows = table[(table.model == curve.model) & (table.d == d)].sort_values("seed")
+            expected = reference.iterations[(curve, d)]
+            got = rows.iterations_to_solve.astype(float).fillna(math.inf).to_numpy()
+            np.testing.assert_array_equal(got, expected)
+            assert np.allclose(rows.step_size, reference.step_sizes[(curve, d)], rtol=1e-15)
+    fits = lab.fit(table, x="d").set_index("model")
+    for curve in curves:
+        mine, theirs = fits.loc[curve.model], reference.fits[curve]
+        assert (mine.slope, mine.ci_low, mine.ci_high) == pytest.approx(
+            (theirs.slope, theirs.ci_low, theirs.ci_high), rel=1e-12)
+    assert fits.loc["two_layer_conv"].slope < fits.loc["linear"].slope or \
+        fits.loc["linear"].slope < 0.2          # linear GD at the scaled step solves in 2
+
+
+@pytest.mark.slow
+def test_a_sweep_of_step_size_and_data_set_matches_run_row_for_row(capsys):
+    table = lab.sweep("model=linear&algorithm=gd&max_iters=300&classes=0,1",
+                      vary=["step_size=0.1,10,1000", "dataset=iris,wine"],
+                      measures=["iterations_to_solve", "final_loss", "final_accuracy"])
+    assert len(table) == 6 and set(table.dataset) == {"iris", "wine"}
+    for row in table.itertuples():
+        code, out, err = cli(capsys, "run", "--dataset", row.dataset, "--classes", "0,1",
+                             "--step-size", repr(row.step_size), "--max-iters", "300",
+                             "--format", "json")
+        assert code == 0, err
+        run = json.loads(out)["runs"][0]
+        assert run["id"] == row.spec
+        assert run["iterations_to_solve"] == (None if pd.isna(row.iterations_to_solve)
+                                              else int(row.iterations_to_solve))
+        assert run["final_loss"] == pytest.approx(row.final_loss, rel=1e-12)
+        assert run["final_accuracy"] == pytest.approx(row.final_accuracy, rel=1e-12)
+
+
+# ---------------------------------------------------------------------- the tidy table
+def test_the_table_has_a_row_per_run_and_a_column_per_field_and_measure():
+    table = lab.sweep("dataset=two_point&max_iters=50", vary={"step_size": "0.1,1,10",
+                                                                "algorithm": "gd,normalized_gd"})
+    assert len(table) == 6
+    for f in FIELDS:
+        assert f.url_name in table.columns
+    for name in lab.DEFAULT_MEASURES:
+        assert name in table.columns
+    assert len(set(table.columns)) == len(table.columns)        # no field named like a measure
+    for row in table.itertuples():
+        spec = RunSpec.from_query(row.spec)
+        assert spec.step_sizes == (row.step_size,) and spec.seeds == (row.seed,)
+        assert spec.algorithm == row.algorithm
+        assert row.view.startswith("/perceptron_dynamics?") and row.view.endswith(row.spec)
+    rows = lab.to_rows(table)
+    json.dumps(rows, allow_nan=False)
+    assert rows[0]["seed"] == 0 and "iterations_to_solve" in rows[0]
+    back = pd.read_parquet(io.BytesIO(lab.to_parquet(table)))
+    assert list(back.columns) == list(table.columns) and len(back) == 6
+    assert back.iterations_to_solve.tolist() == table.iterations_to_solve.tolist()
+
+
+def test_the_a_b_network_reports_s_and_its_limit_sharpness():
+    table = lab.sweep("model=shallow_linear&init=random&d=4&max_iters=4000&seed=0:1",
+                      vary={"step_size": "0.05,0.3"})
+    assert len(table) == 4 and table.view.str.startswith("/shallow?view=gd_gf&").all()
+    assert table.final_accuracy.isna().all()                       # a classifier's measure
+    solved = table[table.iterations_to_solve.notna()]
+    assert len(solved) and (solved.limit_sharpness > 0).all()
+    # λ_∞ ≤ λ_GF: GD ends at least as flat as gradient flow, flatter at the larger step
+    assert (solved.sharpness_ratio <= 1 + 1e-9).all()
+    big = solved[solved.step_size == 0.3]
+    assert (big.imbalance_ratio < 1).all() and (big.sharpness_ratio < 1).all()
+
+
+# ---------------------------------------------------------------------- fits
+def _synthetic(values: dict[float, list[float | None]], budget: int = 40) -> pd.DataFrame:
+    rows = [{"d": x, "seed": s, "max_iters": budget, "iterations_to_solve": v}
+            for x, vs in values.items() for s, v in enumerate(vs)]
+    table = pd.DataFrame(rows)
+    table["iterations_to_solve"] = table.iterations_to_solve.astype("Int64")
+    table.attrs.update({"varied": ["d"], "measures": ["iterations_to_solve"]})
+    return table
+
+
+def test_unsolved_runs_are_censored_at_the_budget_not_dropped():
+    table = _synthetic({1.0: [10, 10, 10], 2.0: [20, None, None]}, budget=40)
+    fit = lab.fit(table, x="d").iloc[0]
+    assert fit.slope == pytest.approx(2.0)          # median 40 at d = 2: log2(40 / 10)
+    assert fit.censored == 2 and fit.points == 2
+    # negative control: dropping the unsolved runs would give the median 20, slope 1
+    dropped = _synthetic({1.0: [10, 10, 10], 2.0: [20]})
+    assert lab.fit(dropped, x="d").iloc[0].slope == pytest.approx(1.0)
+
+
+def test_linear_fit_and_comparison_of_two_groups():
+    rows = [{"n": n, "seed": s, "algorithm": a, "max_iters": 10**6,
+             "iterations_to_solve": (3 * n if a == "gd" else 2) + s}
+            for n in (10, 20, 40) for s in range(3) for a in ("gd", "normalized_gd")]
+    table = pd.DataFrame(rows)
+    table.attrs.update({"varied": ["n", "algorithm"], "measures": ["iterations_to_solve"]})
+    fits = lab.fit(table, x="n", kind="linear")
+    assert fits.set_index("algorithm").slope.to_dict() == pytest.approx({"gd": 3, "normalized_gd": 0})
+    comparison = lab.compare(fits)
+    assert comparison.separated and "do not overlap" in comparison.sentence
+    same = lab.compare(pd.concat([fits.iloc[[0]], fits.iloc[[0]]], ignore_index=True))
+    assert not same.separated and "overlap" in same.sentence
+
+
+# ---------------------------------------------------------------------- the plan's checks
+@pytest.mark.parametrize("vary, field, message", [
+    ({"d": "1:1000000:x1.0001"}, "d", "at most 256 values"),
+    ({"colour": "1,2"}, "vary", "cannot be varied"),
+    ({"classes": "1,2"}, "vary", "cannot be varied"),
+    ({"model": "linear,resnet"}, "model", "is not one of"),
+    ({"d": "16,0"}, "d", "must be in"),
+    ({"d": "1:200", "n": "2:200", "max_iters": "1,2"}, "vary", "at most 4096 batched runs"),
+    ({"step_size": "1e-3:1e3:log4096", "seed": "0:1"}, "step_size", "at most 4096"),
+    ({"activation": "relu,swish"}, "activation", "is not one of"),
+])
+def test_bad_plans_are_refused_before_anything_runs(vary, field, message):
+    with pytest.raises(SpecError) as error:
+        lab.plan("dataset=gaussian&model=mlp", vary, time_budget=None)
+    assert error.value.field == field and message in str(error.value)
+
+
+def test_the_plan_checks_memory_time_and_measures_first():
+    with pytest.raises(SpecError, match=r"\(at d=1000000\)"):
+        lab.plan("dataset=gaussian&n=1000&seed=0:4095", {"d": "10,1000000"})
+    with pytest.raises(SpecError, match="over the budget of 1 s") as error:
+        lab.plan("dataset=gaussian&max_iters=100000", {"d": "10:1000:x10"}, time_budget=1)
+    assert error.value.field == "max_iters"
+    with pytest.raises(SpecError, match="sharpness_every > 0"):
+        lab.plan("dataset=gaussian", {"d": "10,20"}, measures=["sharpness"])
+    with pytest.raises(SpecError, match="step_rule: scaled is defined on the minimal example"):
+        lab.plan("dataset=gaussian", {"d": "10,20"}, step_rule="scaled")
+    with pytest.raises(SpecError, match=r"^d: .*\(at d=1\)"):
+        lab.plan("dataset=gaussian&model=two_layer_conv", {"d": "8,1"})
+    # a data set brings its own shape and defaults; the base's classes stay where they fit
+    chosen = lab.plan("dataset=digits&classes=3,8", {"dataset": "digits,iris"})
+    assert [(p.spec.dataset, p.spec.classes, p.spec.d) for p in chosen.specs] == [
+        ("digits", (3, 8), 64), ("iris", (0, 1), 2)]
+    planned = lab.plan("dataset=gaussian&seed=0:3", {"d": "10,20", "step_size": "1,10"})
+    assert planned.runs == 2 * 2 * 4 and len(planned.specs) == 2
+    assert all(item.spec.batch_size == 8 for item in planned.specs)
+
+
+def test_a_value_the_spec_ignores_runs_once_and_keeps_its_rows():
+    planned = lab.plan("dataset=gaussian&model=two_layer_conv&activation=relu&d=8&n=20"
+                       "&max_iters=20", {"leak": "0.01,0.1"})
+    assert len(planned.specs) == 1 and len(planned.combinations) == 2   # leak: leaky_relu only
+    table = lab.run(planned).table
+    assert table.leak.tolist() == [0.01, 0.1] and table.spec.nunique() == 1
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_sweep_json_csv_parquet_and_summary(capsys, tmp_path):
+    args = ("sweep", "--base", "dataset=two_point&max_iters=50", "--vary", "step_size=0.1,1,10",
+            "--vary", "algorithm=gd,normalized_gd", "--measure", "iterations_to_solve",
+            "--measure", "final_loss")
+    code, out, err = cli(capsys, *args, "--fit", "power", "--format", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert len(document["rows"]) == 6 and "/lab?base=" in document["link"]
+    row = document["rows"][0]
+    assert {f.url_name for f in FIELDS} | {"seed", "iterations_to_solve", "final_loss"} <= set(row)
+    assert {fit["algorithm"] for fit in document["fits"]} == {"gd", "normalized_gd"}
+    code, out, err = cli(capsys, *args, "--format", "csv")
+    assert code == 0 and out.count("\n") == 7 and "/lab?base=" in err
+    target = tmp_path / "lab.parquet"
+    code, out, err = cli(capsys, *args, "--format", "parquet", "--output", str(target))
+    assert code == 0 and len(pd.read_parquet(target)) == 6
+    code, out, err = cli(capsys, *args, "--fit", "power")
+    assert code == 0 and "slope of the median" in out and "/lab?base=" in out
+
+
+@pytest.mark.parametrize("args, flag", [
+    (("--vary", "d"), "--vary"),
+    (("--vary", "d=1,2", "--measure", "speed"), "--measure"),
+    (("--vary", "model=linear", "--base", "modle=linear"), "modle"),
+])
+def test_cli_sweep_bad_input_exits_2_with_one_line(capsys, args, flag):
+    code, out, err = cli(capsys, "sweep", *args)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and flag in err
+
+
+@pytest.mark.slow
+def test_the_docs_example_runs(tmp_path, monkeypatch):
+    import runpy
+
+    from tests.app_helpers import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    namespace = runpy.run_path(str(ROOT / "docs" / "lab_example.py"), run_name="__main__")
+    assert namespace["fits"].slope.notna().all()

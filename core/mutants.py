@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import inspect
 import math
-import os
 import tempfile
 import textwrap
 import time
@@ -35,6 +34,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
+
+from .settings import env_overridden
 
 SCOPES = ("classifier", "shallow", "all")
 
@@ -520,21 +521,12 @@ def applied(mutant: Mutant) -> Iterator[None]:
     from . import datasets, distributed
 
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gdx-mutant-") as cache:
-        previous = os.environ.get("GDX_CACHE_DIR")
-        os.environ["GDX_CACHE_DIR"] = cache
-        stack.callback(_restore_env, "GDX_CACHE_DIR", previous)
+        stack.enter_context(env_overridden("GDX_CACHE_DIR", cache))
         stack.enter_context(distributed.use_backend("local"))
         _clear_dataset_caches(datasets)
         stack.callback(_clear_dataset_caches, datasets)
         mutant.install(stack)
         yield
-
-
-def _restore_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
 
 
 def _clear_dataset_caches(module) -> None:

@@ -5,8 +5,10 @@ one line; the dashboard shows it), never a crash or a silent fallback. The READM
 "Running it for a group" section lists these."""
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 from .errors import SpecError
 from .lists import parse_number
@@ -57,6 +59,22 @@ def env_text(name: str, default: str = "") -> str:
     if name not in TEXT_SETTINGS:
         raise KeyError(f"{name} is not declared in core/settings.py")
     return os.environ.get(name, default)
+
+
+@contextlib.contextmanager
+def env_overridden(name: str, value: str) -> Iterator[None]:
+    """A declared text setting set to ``value`` inside the block, restored on exit."""
+    if name not in TEXT_SETTINGS:
+        raise KeyError(f"{name} is not declared in core/settings.py")
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def env_number(name: str) -> int | float:

@@ -89,7 +89,8 @@ IDLE_SCRIPT = """(n) => document.querySelectorAll('.js-plotly-plot .main-svg').l
 CHART_SCRIPT = """(i) => { const gd = document.querySelectorAll('.js-plotly-plot')[i];
     if (!gd || !gd.data) return null;
     const list = (v) => (v == null ? null : Array.from(v));
-    return JSON.stringify(gd.data.map(t => [t.name, list(t.x), list(t.y)])); }"""
+    const traces = gd._fullData || gd.data;  // _fullData: binary (bdata) arrays decoded
+    return JSON.stringify(traces.map(t => [t.name, list(t.x), list(t.y)])); }"""
 
 
 def wait_for_app(page, charts: int, timeout_ms: int = 120_000) -> None:

@@ -65,8 +65,11 @@ def _check_count(field: str, count: float, limit: int) -> None:
         raise _too_many(field, count, limit)
 
 
-def _convert(values, kind: type) -> tuple:
+def _convert(values, kind: type, field: str = "value") -> tuple:
+    values = list(values)
     if kind is int:
+        if any(abs(v) > 2**53 for v in values):   # the bound parse_number puts on one integer
+            raise SpecError(field, "expected integers of at most 2^53 in size")
         return tuple(dict.fromkeys(int(round(v)) for v in values))
     return tuple(float(v) for v in values)
 
@@ -87,7 +90,7 @@ def _colon_range(field: str, text: str, kind: type, limit: int) -> tuple:
         factor = parse_number(field, rule[1:], float)
         count = _geometric_count(field, start, stop, factor)
         _check_count(field, count, limit)
-        return _convert((start * factor**k for k in range(count)), kind)
+        return _convert((start * factor**k for k in range(count)), kind, field)
     if rule.startswith("log"):
         count = parse_number(field, rule[3:], int)
         if not 1 <= count <= limit:
@@ -95,9 +98,9 @@ def _colon_range(field: str, text: str, kind: type, limit: int) -> tuple:
         if start <= 0 or stop < start:
             raise SpecError(field, f"a log range needs 0 < start <= stop, got {text!r}")
         if count == 1:
-            return _convert([start], kind)
+            return _convert([start], kind, field)
         ratio = (stop / start) ** (1 / (count - 1))
-        return _convert((start * ratio**k for k in range(count)), kind)
+        return _convert((start * ratio**k for k in range(count)), kind, field)
     raise SpecError(field, f"unknown range rule {rule!r}; use xFACTOR or logCOUNT")
 
 
@@ -127,7 +130,7 @@ def _continued(field: str, text: str, kind: type, geometric: bool, limit: int) -
         values.append(following)
     if values[-1] != last and last > values[-1]:
         values.append(last)
-    return _convert(values, kind)
+    return _convert(values, kind, field)
 
 
 def parse_list(field: str, text, kind: type = float, *, geometric: bool = False,

@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser_helpers import CHROMIUM, ROOT, start_server, wait_for_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.heavy,
               pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                  reason=f"{CHROMIUM} is absent (install Debian's chromium)")]
 

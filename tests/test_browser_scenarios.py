@@ -91,7 +91,8 @@ def test_every_page_at_its_defaults(server, page, path):
     assert not [text for text, cut in chips if cut], (path, chips)
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.key)
+@pytest.mark.parametrize("scenario", [pytest.param(s, marks=[pytest.mark.heavy] if s.page == "lab" else [])
+                                      for s in SCENARIOS], ids=lambda s: s.key)
 def test_every_scenario(server, page, scenario):
     page.goto(server.url + scenario.link())
     settle(page, 1)

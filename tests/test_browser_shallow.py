@@ -69,6 +69,7 @@ def received_bytes(page, url: str, charts: int) -> tuple[int, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("case", sorted(LARGEST))
 def test_the_largest_counts_send_less_than_the_payload_bound(server, browser, case):
     path, charts = LARGEST[case]

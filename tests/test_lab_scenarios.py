@@ -20,6 +20,7 @@ def test_there_are_at_least_four_lab_scenarios():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("scenario", LAB_SCENARIOS, ids=lambda s: s.key)
 def test_each_lab_scenario_states_what_its_sweep_measures(scenario):
     query = scenario.query

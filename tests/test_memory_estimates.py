@@ -85,6 +85,7 @@ def measure(fields: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_estimate_covers_the_measured_peak_within_4x(name):

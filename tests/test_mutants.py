@@ -61,6 +61,7 @@ def test_representative_mutants_are_killed(mutant, claim):
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("mutant", [m.name for m in MUTANTS])
 def test_every_mutant_is_killed_by_its_expected_claims(mutant):
     entry = MUTANTS_BY_NAME[mutant]

@@ -29,6 +29,7 @@ def open_link(link: str) -> AppTest:
 
 
 @pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("claim", WITH_SPECS, ids=[claim.name for claim in WITH_SPECS])
 def test_a_claim_link_shows_the_claims_spec_from_the_cache(claim, monkeypatch):
     torch.set_num_threads(1)    # as in the dashboard: float32 results (and keys) depend on it

@@ -284,6 +284,9 @@ def _y_window(kept, log_y: bool) -> tuple[float, float] | None:
     # Keep the whole range when it is not much wider than the bulk (no outlier to hide).
     if full_high - full_low <= 3 * (high - low or 1e-300):
         low, high = full_low, full_high
+    if log_y:   # solved runs drive the loss to 1e-70 and below: keep the decades where most values are
+        q10, q90 = (float(q) for q in np.quantile(values, [0.1, 0.9]))
+        low = max(low, q10 - max(3.0, 2 * (q90 - q10)))
     pad = 0.25 if log_y else 0.04 * (high - low or abs(high) or 1.0)
     return low - pad, high + pad
 

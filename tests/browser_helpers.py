@@ -123,10 +123,10 @@ CHECK_SCRIPT = """() => [...document.querySelectorAll('.js-plotly-plot')].map((g
     const full = gd._fullLayout || {};
     out.title = (full.title && full.title.text) || '';
     const values = {x: [], y: []};
-    for (const trace of gd.data || []) {
+    for (const trace of gd._fullData || gd.data || []) {  // _fullData: bdata decoded
         if (trace.type === 'image' || trace.type === 'contour' || trace.type === 'heatmap') {
             out.points += 1; continue; }
-        if (trace.meta === 'edge' || trace.meta === 'skip') continue;
+        if (trace.meta === 'edge' || trace.meta === 'skip' || trace.visible === false) continue;
         for (const axis of ['x', 'y']) {
             for (const v of Array.from(trace[axis] || [])) {
                 if (typeof v === 'number' && isFinite(v)) values[axis].push(v); }

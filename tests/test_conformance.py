@@ -15,7 +15,7 @@ from torch.profiler import ProfilerActivity, profile
 from core import datasets
 from core.algorithms import algorithms
 from core.engine import run_sweep
-from core.memory import estimate_memory
+from core.memory import RUNTIME_OVERHEAD, estimate_memory
 from core.models import build
 from core.registry import dataset_kind, model_kind, models, models_of
 from core.registry import datasets as registered_datasets
@@ -105,7 +105,9 @@ def check_memory(spec: RunSpec) -> None:
         n, d = data.n, data.d
         work = lambda: run_sweep(spec, data)    # noqa: E731
     work()                                      # first-call set-up is not the run's
-    peak, estimate = measured_peak(work), estimate_memory(spec, n, d)
+    # The guard adds a fixed allowance for the runtime's own work areas (core.memory), which the
+    # profiler of these tiny runs does not see; the bound is on what the run itself allocates.
+    peak, estimate = measured_peak(work), estimate_memory(spec, n, d) - RUNTIME_OVERHEAD
     assert peak <= estimate <= PEAK_RATIO * peak, (spec.canonical(), peak, estimate)
 
 

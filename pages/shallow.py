@@ -339,11 +339,12 @@ def gd_gf_view(state: UrlState) -> None:
         st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
                    f"{gf_result.spec.max_iters}·η (GD's last step).")
     look_for(ps.GdGfFacts.build(gd_result, gf_result).caption)
+    charts_box = st.container()          # the charts come first; the pin buttons and text below them
     st.markdown(theorem1_text(gd_result))
     pinned = pins(state, spec)
 
     for row in (("residual", "norm"), ("imbalance", "sharpness")):
-        columns = st.columns(2)
+        columns = charts_box.columns(2)
         for column, metric in zip(columns, row):
             chart(ps.history_figure(gd_result, gf_result, metric, pins=pinned), f"shallow_{metric}",
                   column)

@@ -933,6 +933,101 @@ _DIGIT_PAIRS = ((3, 8), (1, 7), (4, 9))
 # every step and θ kept (8 runs × 401 points × 64 parameters, under the θ-history limit)
 _CHAOS_DIGITS = dict(_DIGITS, seeds=(0, 1), perceptron_gap=False, max_iters=400, history_points=400)
 
+
+# ---------------------------------------------------------------------- the stateful update rules
+# Each engine rule against a numpy loop written from its defining paper (not from core.algorithms):
+# every θ_t, t = 0 … T, of every run, to 1e-12 relative in float64.
+_RULE_ITERS = 40
+
+
+def _logistic_gradient(b: np.ndarray, y: np.ndarray):
+    def gradient(theta):
+        return -(b.T @ (y / (1 + np.exp(y * (b @ theta))))) / len(y)
+    return gradient
+
+
+def heavy_ball_reference(b, y, step, seed, *, momentum, lag: int = 1, iterations=_RULE_ITERS):
+    """Polyak's θₜ₊₁ = θₜ − η∇f(θₜ) + β(θₜ − θₜ₋₁) as written, θ₋₁ = θ₀ (``lag=2``: the wrong
+    β(θₜ₋₁ − θₜ₋₂))."""
+    gradient, history = _logistic_gradient(b, y), [np.zeros(b.shape[1])]
+    for t in range(iterations):
+        theta = history[-1]
+        before, after = history[max(t - lag, 0)], history[max(t - lag + 1, 0)]
+        history.append(theta - step * gradient(theta) + momentum * (after - before))
+    return np.array(history)
+
+
+def nesterov_reference(b, y, step, seed, *, momentum, lookahead: bool = True, iterations=_RULE_ITERS):
+    """Sutskever et al.'s Nesterov momentum in PyTorch's form: vₜ = βvₜ₋₁ + ∇f(θₜ),
+    θₜ₊₁ = θₜ − η(∇f(θₜ) + βvₜ) (``lookahead=False``: θₜ₊₁ = θₜ − ηvₜ, the heavy ball)."""
+    gradient, theta, velocity = _logistic_gradient(b, y), np.zeros(b.shape[1]), None
+    history = [theta.copy()]
+    for _ in range(iterations):
+        g = gradient(theta)
+        velocity = g.copy() if velocity is None else momentum * velocity + g
+        theta = theta - step * ((g + momentum * velocity) if lookahead else velocity)
+        history.append(theta.copy())
+    return np.array(history)
+
+
+def adam_reference(b, y, step, seed, *, beta1, beta2, eps, corrected: bool = True,
+                   iterations=_RULE_ITERS):
+    """Kingma & Ba's Algorithm 1: m, v from 0, the bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ (t from
+    1), θ −= η m̂/(√v̂ + ε) (``corrected=False``: without the corrections)."""
+    gradient, theta = _logistic_gradient(b, y), np.zeros(b.shape[1])
+    first, second, history = np.zeros_like(theta), np.zeros_like(theta), [theta.copy()]
+    for t in range(1, iterations + 1):
+        g = gradient(theta)
+        first = beta1 * first + (1 - beta1) * g
+        second = beta2 * second + (1 - beta2) * g * g
+        m_hat = first / (1 - beta1 ** t) if corrected else first
+        v_hat = second / (1 - beta2 ** t) if corrected else second
+        theta = theta - step * m_hat / (np.sqrt(v_hat) + eps)
+        history.append(theta.copy())
+    return np.array(history)
+
+
+def minibatch_reference(b, y, step, seed, *, batch, fresh: bool = True, iterations=_RULE_ITERS):
+    """Mini-batch GD without replacement: a permutation of the n points per epoch from
+    default_rng(seed), batches taken in order, the last one shorter; each step the mean
+    logistic gradient of its batch (``fresh=False``: the first epoch's permutation reused)."""
+    n, rng, order = len(y), np.random.default_rng(seed), None
+    per_epoch = -(-n // batch)
+    theta, history = np.zeros(b.shape[1]), [np.zeros(b.shape[1])]
+    for t in range(iterations):
+        index = t % per_epoch
+        if index == 0 and (fresh or order is None):
+            order = rng.permutation(n)
+        chosen = order[index * batch:(index + 1) * batch]
+        theta = theta - step * _logistic_gradient(b[chosen], y[chosen])(theta)
+        history.append(theta.copy())
+    return np.array(history)
+
+
+def _rule_matches(results, reference: Callable[..., np.ndarray], **options):
+    """Every θ_t of every run (step size, seed) against ``reference`` on the same data."""
+    (result,) = results
+    data = _dataset(result.spec)
+    worst, runs_with_every_step = 0.0, True
+    for run in result.runs:
+        runs_with_every_step &= list(run.history["iteration"]) == list(range(result.spec.max_iters + 1))
+        expected = reference(data.features, data.labels, run.step_size, run.seed,
+                             iterations=result.spec.max_iters, **options)
+        if np.shape(run.params) != expected.shape:
+            return Measurement(f"θ history of shape {np.shape(run.params)}, expected {expected.shape}", False)
+        scale = max(1.0, float(np.max(np.abs(expected))))
+        worst = max(worst, float(np.max(np.abs(np.asarray(run.params) - expected))) / scale)
+    return Measurement(f"max |θ_t − θ_t(numpy)| over {len(result.runs)} runs × "
+                       f"{result.spec.max_iters + 1} steps: {worst:.1e} (relative)",
+                       runs_with_every_step and worst <= 1e-12)
+
+
+def _rule_spec(algorithm: str, **fields) -> RunSpec:
+    return make_spec(model="linear", dataset="gaussian", n=30, d=4, margin=0.0, algorithm=algorithm,
+                     step_sizes=(0.05, 0.5), seeds=(0, 3), max_iters=_RULE_ITERS, run_to_max=True,
+                     history_points=_RULE_ITERS, **fields)
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim("table1", f"{TYURIN_LR}, Table 1",
           "Worst-case dataset, n = 1000: normalized LR+GD needs 2 / 2 / 16 / 157 iterations at "
@@ -1256,6 +1351,40 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("stability threshold 1/η in place of 2/η",
                             judge=partial(_edge_of_stability, threshold=1.0)),),
           unique_note="slow (CNN on digits, not in the quick matrix); the sharpness meter has its own closed-form tests in tests/test_sharpness.py"),
+
+    Claim("heavy_ball_recursion", "Polyak 1964 (heavy-ball momentum; docs/science.md §5)",
+          "Heavy-ball momentum: θₜ₊₁ = θₜ − η∇f(θₜ) + β(θₜ − θₜ₋₁)",
+          "every θ_t (t ≤ 40) of LR+heavy ball (β = 0.8, η = 0.05, 0.5) = the numpy recursion",
+          "1e-12 relative", (_rule_spec("heavy_ball", momentum=0.8),),
+          partial(_rule_matches, reference=heavy_ball_reference, momentum=0.8), "dynamics",
+          controls=(Control("the momentum term one step late, β(θₜ₋₁ − θₜ₋₂)",
+                            judge=partial(_rule_matches, reference=heavy_ball_reference, momentum=0.8,
+                                          lag=2)),)),
+    Claim("nesterov_recursion", "Sutskever et al. 2013 (Nesterov momentum, PyTorch's form; docs/science.md §5)",
+          "Nesterov momentum: vₜ = βvₜ₋₁ + ∇f(θₜ), θₜ₊₁ = θₜ − η(∇f(θₜ) + βvₜ)",
+          "every θ_t (t ≤ 40) of LR+Nesterov (β = 0.7, η = 0.05, 0.5) = the numpy recursion",
+          "1e-12 relative", (_rule_spec("nesterov", momentum=0.7),),
+          partial(_rule_matches, reference=nesterov_reference, momentum=0.7), "dynamics",
+          controls=(Control("the heavy ball's step ηvₜ (no look-ahead)",
+                            judge=partial(_rule_matches, reference=nesterov_reference, momentum=0.7,
+                                          lookahead=False)),)),
+    Claim("adam_recursion", "Kingma & Ba 2015, Algorithm 1 (docs/science.md §5)",
+          "Adam: m and v from 0, bias-corrected by 1 − β₁ᵗ and 1 − β₂ᵗ, θ −= η m̂/(√v̂ + ε)",
+          "every θ_t (t ≤ 40) of LR+Adam (β₁ = 0.8, β₂ = 0.99, ε = 1e-6, η = 0.05, 0.5) = Algorithm 1 "
+          "in numpy", "1e-12 relative", (_rule_spec("adam", beta1=0.8, beta2=0.99, adam_eps=1e-6),),
+          partial(_rule_matches, reference=adam_reference, beta1=0.8, beta2=0.99, eps=1e-6), "dynamics",
+          controls=(Control("Adam without its bias corrections",
+                            judge=partial(_rule_matches, reference=adam_reference, beta1=0.8,
+                                          beta2=0.99, eps=1e-6, corrected=False)),)),
+    Claim("minibatch_epochs", "mini-batch SGD without replacement (docs/science.md §5)",
+          "Mini-batch GD: a fresh permutation per epoch from the run's seed, batches in order, each step "
+          "the mean gradient of its batch",
+          "every θ_t (t ≤ 40) of LR+mini-batch GD (batch 7 of n = 30, seeds 0 and 3) = the numpy loop",
+          "1e-12 relative", (_rule_spec("minibatch_gd", minibatch_size=7),),
+          partial(_rule_matches, reference=minibatch_reference, batch=7), "dynamics",
+          controls=(Control("the first epoch's permutation reused every epoch",
+                            judge=partial(_rule_matches, reference=minibatch_reference, batch=7,
+                                          fresh=False)),)),
 )
 
 CLAIMS_BY_NAME = {claim.name: claim for claim in CLAIMS}

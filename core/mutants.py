@@ -9,9 +9,11 @@ then get one thing wrong); the two orders of the a·b update are rewritten from 
 solver's own syntax tree, and report ``not applied`` if that update can no longer be found.
 
 Under a mutant the claims run uncached: the result cache is keyed by the spec and a hash of the
-code's syntax trees, which a monkeypatch does not change, so :func:`applied` points the cache at
-an empty temporary directory and runs on the local backend (a Ray worker would not see the
-patch). A claim *kills* a mutant when its verdict is no longer "pass".
+code's syntax trees, which a monkeypatch does not change, so for a mutant of that code (``core.cache.compute_modules``)
+:func:`applied` points the cache at an empty temporary directory; a mutant of the judges'
+helpers only (theory, scaling, analysis) cannot change a run and keeps the shared cache, so the
+unmutated runs are computed once for all such mutants. Everything runs on the local backend (a
+Ray worker would not see the patch). A claim *kills* a mutant when its verdict is no longer "pass".
 
 A claim's runs can only change under a mutant whose ``scope`` includes the claim's model
 families (``"classifier"``: the batched engine, its models, algorithms and data sets;
@@ -26,6 +28,7 @@ import contextlib
 import dataclasses
 import inspect
 import math
+import re
 import tempfile
 import textwrap
 import time
@@ -69,6 +72,16 @@ def _replace_algorithm(stack: contextlib.ExitStack, name: str, wrap) -> None:
     entries = ALGORITHM_REGISTRY.entries()
     old = entries[name]
     entries[name] = dataclasses.replace(old, coefficients=wrap(old.coefficients))
+    stack.callback(entries.__setitem__, name, old)
+
+
+def _replace_entry(stack: contextlib.ExitStack, name: str, **changes) -> None:
+    """Replace fields (``transform``, ``margin_rule``) of the registry entry ``name``."""
+    from .algorithms import ALGORITHM_REGISTRY
+
+    entries = ALGORITHM_REGISTRY.entries()
+    old = entries[name]
+    entries[name] = dataclasses.replace(old, **changes)
     stack.callback(entries.__setitem__, name, old)
 
 
@@ -421,6 +434,59 @@ def _gap_mutant(linear: bool):
     return install
 
 
+def _heavy_ball_dampened(stack):
+    """vₜ = βvₜ₋₁ + (1 − β)uₜ: the velocity dampened (an EMA of the steps, not their sum)."""
+    from .algorithms import Transform
+
+    def dampened(beta):
+        def update(direction, velocity, t):
+            velocity = direction.clone() if velocity is None else velocity.mul_(beta).add_(
+                direction, alpha=1 - beta)
+            return velocity, velocity
+        return Transform(lambda theta0: None, update)
+    _replace_entry(stack, "heavy_ball", transform=lambda spec: dampened(spec.momentum))
+
+
+def _nesterov_without_lookahead(stack):
+    """Nesterov's step ηvₜ in place of η(uₜ + βvₜ): the heavy ball under Nesterov's name."""
+    from .algorithms import heavy_ball
+
+    _replace_entry(stack, "nesterov", transform=lambda spec: heavy_ball(spec.momentum))
+
+
+def _adam_without_bias_correction(stack):
+    from .algorithms import Transform
+
+    def uncorrected(beta1, beta2, eps):
+        def init(theta0):
+            return (torch.zeros_like(theta0), torch.zeros_like(theta0))
+
+        def update(direction, state, t):
+            first, second = state
+            first.lerp_(direction, 1 - beta1)
+            second.mul_(beta2).addcmul_(direction, direction, value=1 - beta2)
+            return first / (second.sqrt() + eps), (first, second)
+        return Transform(init, update)
+    _replace_entry(stack, "adam",
+                   transform=lambda spec: uncorrected(spec.beta1, spec.beta2, spec.adam_eps))
+
+
+def _minibatch_over_n(stack):
+    """The batch's gradient summed and divided by n (not by the batch size |B|)."""
+    from .algorithms import ALGORITHM_REGISTRY, MarginRule, Step
+
+    original = ALGORITHM_REGISTRY.entries()["minibatch_gd"].margin_rule
+
+    def over_n(spec):
+        rule = original(spec)
+
+        def update(margins, state, t, out=None):
+            step, state = rule.update(margins, state, t, out)
+            return Step(step.coef, 1.0 / margins.shape[1], step.grad_scale), state
+        return MarginRule(rule.init, update)
+    _replace_entry(stack, "minibatch_gd", margin_rule=over_n)
+
+
 MUTANTS: tuple[Mutant, ...] = (
     Mutant("perceptron_full_first_step", "rule", "core.algorithms.perceptron_weights",
            "the batch perceptron's first step without the ½ (the textbook full step 1[m ≤ 0])",
@@ -509,19 +575,54 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("loss_increase_flipped", "sign", "core.analysis.loss_increase_fraction",
            "the share of falling steps reported as the share of rising ones", _loss_increase_flipped,
            "all", ("loss_chaos",)),
+
+    Mutant("heavy_ball_dampened", "factor", "algorithm registry: heavy_ball.transform",
+           "heavy-ball velocity dampened: vₜ = βvₜ₋₁ + (1 − β)uₜ", _heavy_ball_dampened, "classifier",
+           ("heavy_ball_recursion",)),
+    Mutant("nesterov_without_lookahead", "rule", "algorithm registry: nesterov.transform",
+           "Nesterov's step ηvₜ (the heavy ball), not η(uₜ + βvₜ)", _nesterov_without_lookahead,
+           "classifier", ("nesterov_recursion",)),
+    Mutant("adam_without_bias_correction", "rule", "algorithm registry: adam.transform",
+           "Adam without the bias corrections 1 − β₁ᵗ, 1 − β₂ᵗ", _adam_without_bias_correction,
+           "classifier", ("adam_recursion",)),
+    Mutant("minibatch_over_n", "factor", "algorithm registry: minibatch_gd.margin_rule",
+           "the mini-batch gradient divided by n, not by the batch size", _minibatch_over_n,
+           "classifier", ("minibatch_epochs",)),
 )
 
 MUTANTS_BY_NAME = {m.name: m for m in MUTANTS}
 
 
 # ---------------------------------------------------------------------- applying
+def replaced_module(mutant: Mutant) -> str:
+    """The module of ``core`` whose code the mutant replaces (registry entries: algorithms)."""
+    if mutant.replaces.startswith("algorithm registry"):
+        return "algorithms"
+    match = re.match(r"core\.(\w+)", mutant.replaces)
+    if match is None:
+        raise ValueError(f"{mutant.name}: cannot tell the module of {mutant.replaces!r}")
+    return match.group(1)
+
+
+def changes_results(mutant: Mutant) -> bool:
+    """Whether the mutant replaces code that computes results (core.cache.compute_modules, the
+    code the result cache's key hashes). A mutant of the judges' helpers only (theory, scaling,
+    analysis) cannot change a run, so its claims may read the shared cache of unmutated runs."""
+    from .cache import compute_modules
+
+    return replaced_module(mutant) in {path.stem for path in compute_modules()}
+
+
 @contextlib.contextmanager
 def applied(mutant: Mutant) -> Iterator[None]:
-    """``mutant`` installed, the local backend, and an empty cache directory; all undone on exit."""
+    """``mutant`` installed, the local backend, and (for a mutant of the code that computes
+    results) an empty cache directory; all undone on exit. A mutant of the judges' helpers
+    keeps the shared cache: its runs are the unmutated runs, computed once for all of them."""
     from . import datasets, distributed
 
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="gdx-mutant-") as cache:
-        stack.enter_context(env_overridden("GDX_CACHE_DIR", cache))
+        if changes_results(mutant):
+            stack.enter_context(env_overridden("GDX_CACHE_DIR", cache))
         stack.enter_context(distributed.use_backend("local"))
         _clear_dataset_caches(datasets)
         stack.callback(_clear_dataset_caches, datasets)

@@ -9,7 +9,8 @@ import pytest
 
 from core import algorithms, shallow
 from core.claims import CLAIMS_BY_NAME
-from core.mutants import MUTANTS, MUTANTS_BY_NAME, applied, claim_scope, judge_under
+from core.mutants import (MUTANTS, MUTANTS_BY_NAME, applied, changes_results, claim_scope,
+                          judge_under, replaced_module)
 
 
 def test_the_mutants_cover_every_kind_and_the_issue_table():
@@ -34,6 +35,20 @@ def test_a_mutant_is_installed_only_inside_its_context_with_an_empty_cache():
     assert os.environ.get("GDX_CACHE_DIR") == cache
 
 
+def test_only_mutants_of_the_judges_helpers_share_the_cache_of_unmutated_runs():
+    from core.cache import compute_modules
+
+    computing = {path.stem for path in compute_modules()}
+    shared = {m.name for m in MUTANTS if not changes_results(m)}
+    # the helpers the claims' judges use, none of which the result cache's key hashes
+    assert {replaced_module(MUTANTS_BY_NAME[name]) for name in shared} == {"theory", "scaling", "analysis"}
+    assert not {"theory", "scaling", "analysis"} & computing
+    assert all(replaced_module(m) in computing for m in MUTANTS if m.name not in shared)
+    cache = os.environ.get("GDX_CACHE_DIR")
+    with applied(MUTANTS_BY_NAME["fit_on_linear_d"]):
+        assert os.environ.get("GDX_CACHE_DIR") == cache
+
+
 def test_the_gauss_seidel_rewrite_changes_exactly_the_b_update():
     from core.api import run_spec
     from core.spec import make_spec
@@ -51,7 +66,8 @@ def test_the_gauss_seidel_rewrite_changes_exactly_the_b_update():
 # one cheap claim per area (the solver's update, the logistic gradient, the closed forms, the flow)
 QUICK = [("shallow_gauss_seidel", "q_contraction"), ("shallow_half_step", "theorem1_step_factor"),
          ("gd_without_mean", "two_point_loss"), ("cyclic_shift_identity", "conv_hessian_eigenvalues"),
-         ("gf_half_speed", "gf_conservation")]
+         ("gf_half_speed", "gf_conservation"), ("adam_without_bias_correction", "adam_recursion"),
+         ("minibatch_over_n", "minibatch_epochs")]
 
 
 @pytest.mark.parametrize("mutant,claim", QUICK)

@@ -1208,3 +1208,248 @@ def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:
                      "λ_∞ < 2/η": None if final is None or record.diverged else final < 2 / record.step_size,
                      "status": status(record)})
     return rows
+
+
+# ---------------------------------------------------------------------- Figures 1 and 2
+# Beneventano & Woodworth, Figures 1 and 2, for d = 1 (the (a, b) plane): GD steps along the
+# tangent of the level set Q = a² − b² (the gradient ε(b, a) is orthogonal to Q's gradient
+# (2a, −2b)), so each finite step lands on a level set of smaller |Q|, by (1 − η²ε²); gradient
+# flow stays on its level set. The three regions ε > 0, ε < 0 < aᵀb and aᵀb < 0 decide how the
+# norm λ moves: λ⁺ − λ = η²ε²λ − 4ηε·aᵀb, which is > 0 in ε < 0 < aᵀb.
+REGIONS = ("ε > 0", "ε < 0 < aᵀb", "aᵀb < 0")
+REGION_FILLS = ("#fbe3c8", "#d5ecd4", "#dbe4f6")
+REGION_GRID = 161                 # cells per side of the shaded background
+PATH_COLORS = ("#1f3b99", "#b3261e", "#111111", "#8e24aa", "#e65100", "#00695c")
+REGION_SYMBOLS = ("circle", "diamond", "square")   # dark on the fills
+
+
+def region_index(product, phi: float):
+    """0: ε = aᵀb − Φ > 0; 1: ε < 0 < aᵀb; 2: aᵀb ≤ 0 (and ε ≤ 0), elementwise."""
+    product = np.asarray(product, dtype=float)
+    return np.where(product - phi > 0, 0, np.where(product > 0, 1, 2))
+
+
+@dataclass(frozen=True)
+class RegionPath:
+    """One start's GD path in the (a, b) plane and the numbers the captions state."""
+    name: str
+    color: str
+    a: np.ndarray
+    b: np.ndarray
+    regions: np.ndarray          # the region of each step's start (t = 0 … T−1)
+    norm: np.ndarray             # λ_t
+    q0: float
+    q_end: float
+    product_of_factors: float    # Π(1 − η²ε_t²) over the steps taken
+    factor_error: float          # max_t |Q_{t+1} − (1 − η²ε_t²)Q_t| / (1 + Q_t²)^½ (nan: not every step kept)
+    middle_steps: int            # steps taken in ε < 0 < aᵀb (|ε| > 1e-9)
+    middle_grew: int             # … where λ grew
+    outside_steps: int           # steps taken in the other two regions (|ε| > 1e-9)
+    outside_grew: int            # … where λ grew
+    flow_a: np.ndarray | None
+    flow_b: np.ndarray | None
+    flow_q_end: float | None
+    status: str
+
+
+@dataclass(kw_only=True)
+class RegionsDisplay(Display):
+    """Figures 1–2: GD and gradient-flow paths in the (a, b) plane over the three regions, the
+    minima aᵀb = Φ and the level sets Q = Q(0) and Q = Q(T); and λ_t coloured by region."""
+    phi: float
+    eta: float
+    paths: list[RegionPath] = field(default_factory=list)
+    box: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
+
+    @classmethod
+    def build(cls, gd_results: Sequence[SweepResult],
+              gf_results: Sequence[SweepResult | None]) -> "RegionsDisplay":
+        first = gd_results[0]
+        display = cls(title="Figures 1–2 in the (a, b) plane: GD steps along the tangent of Q = a² − b²",
+                      phi=float(first.spec.phi), eta=float(first.runs[0].step_size))
+        display.notes.append("each step lands on a level set of smaller |Q|; gradient flow stays on "
+                             "its own")
+        for index, (result, flow) in enumerate(zip(gd_results, gf_results)):
+            color = PATH_COLORS[index % len(PATH_COLORS)]
+            display.paths.append(_region_path(result, flow, color))
+        display.box = _region_box(display.paths, display.phi)
+        display._facts()
+        return display
+
+    def _facts(self) -> None:
+        steps = [0, 0, 0]
+        for path in self.paths:
+            for index in range(3):
+                steps[index] += int(np.sum(path.regions == index))
+        middle = sum(p.middle_steps for p in self.paths)
+        grew = sum(p.middle_grew for p in self.paths)
+        outside = sum(p.outside_steps for p in self.paths)
+        outside_grew = sum(p.outside_grew for p in self.paths)
+        errors = [p.factor_error for p in self.paths if math.isfinite(p.factor_error)]
+        self.facts = {"steps_per_region": dict(zip(REGIONS, steps)), "middle_steps": middle,
+                      "middle_grew": grew, "outside_steps": outside, "outside_grew": outside_grew,
+                      "factor_error": max(errors) if errors else None,
+                      "eta": self.eta, "phi": self.phi}
+        per_start = []
+        for path in self.paths:
+            start = f"{path.name} starts in {REGIONS[int(path.regions[0])] if path.regions.size else '—'}"
+            if path.q0 == 0:
+                per_start.append(f"{start}: Q(0) = 0 (balanced), and Q stays 0; {path.status}")
+                continue
+            flow = ("" if path.flow_q_end is None else
+                    f"; gradient flow ends with Q = {human_number(path.flow_q_end, 4)}")
+            per_start.append(f"{start}: GD takes Q from {human_number(path.q0, 4)} to "
+                             f"{human_number(path.q_end, 4)} (×{human_number(path.q_end / path.q0, 4)} = "
+                             f"Π(1 − η²ε²) = {human_number(path.product_of_factors, 4)}){flow}; {path.status}")
+        self.sentences = ["What to look for: " + "; ".join(per_start) + "."]
+        if middle:
+            self.sentences.append(
+                f"λ grew at {'every one' if grew == middle else grew} of the {middle} steps taken in "
+                "ε < 0 < aᵀb (λ⁺ − λ = η²ε²λ − 4ηε·aᵀb > 0 there)"
+                + ("." if grew == middle else "; where it did not, η²ε²λ is too small to matter."))
+        if outside:
+            self.sentences.append(
+                f"In the other two regions λ fell at {outside - outside_grew} of {outside} steps"
+                + ("." if not outside_grew else
+                   f" and grew at {outside_grew} (η|ε| large enough that η²ε²λ > 4ηε·aᵀb)."))
+        if errors:
+            self.sentences.append(f"Per step, Q⁺ = (1 − η²ε²)Q holds to {human_number(max(errors), 2)}.")
+        thinned = [p.name for p in self.paths if not math.isfinite(p.factor_error)]
+        if thinned:
+            self.notes.append(f"{plural(len(thinned), 'path')} recorded thinned: the per-step "
+                              "factor is not checked there")
+
+    def to_plotly(self, height: int = 560) -> go.Figure:
+        (x0, x1), (y0, y1) = self.box
+        figure = base_figure(self.title, "a", "b", height=height)
+        xs, ys = np.linspace(x0, x1, REGION_GRID), np.linspace(y0, y1, REGION_GRID)
+        codes = region_index(np.outer(ys, np.ones_like(xs)) * xs[None, :], self.phi)
+        figure.add_trace(go.Heatmap(x=xs, y=ys, z=codes, zmin=0, zmax=2, showscale=False,
+                                    colorscale=[[0, REGION_FILLS[0]], [0.5, REGION_FILLS[1]],
+                                                [1, REGION_FILLS[2]]],
+                                    hoverinfo="skip", meta="skip", name="regions"))
+        for index, name in enumerate(REGIONS):      # legend swatches for the shading
+            figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name,
+                                        marker=dict(symbol="square", size=14, color=REGION_FILLS[index],
+                                                    line=dict(color="#999", width=1))))
+        _add_hyperbola(figure, xs, self.phi, "minima aᵀb = Φ", MINIMA_COLOR, "solid", (y0, y1))
+        for path in self.paths:
+            for q, dash, label in ((path.q0, "dot", "Q = Q(0)"), (path.q_end, "dashdot", "Q = Q(T)")):
+                _add_level_set(figure, q, (x0, x1), (y0, y1), path.color, dash,
+                               f"{path.name}: {label} = {human_number(q, 3)}")
+            if path.flow_a is not None:
+                figure.add_trace(go.Scatter(x=path.flow_a, y=path.flow_b, mode="lines",
+                                            name=f"{path.name}: gradient flow",
+                                            line=dict(color=path.color, dash=GF_DASH, width=2)))
+            figure.add_trace(go.Scatter(x=path.a, y=path.b, mode="lines+markers", name=f"{path.name}: GD",
+                                        line=dict(color=path.color, width=2),
+                                        marker=dict(size=6, color=path.color),
+                                        hovertemplate="k=%{pointNumber}: a=%{x:.4g}, b=%{y:.4g}<extra></extra>"))
+        figure.update_xaxes(range=[x0, x1], constrain="domain")
+        figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
+        for note in self.notes:
+            add_subtitle(figure, note)
+        figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
+        return figure
+
+    def norm_plotly(self, height: int = 380) -> go.Figure:
+        """λ_t against k, each step's marker in its region's colour and symbol."""
+        figure = base_figure("λ = a² + b² along GD (each marker: the region the step starts in)",
+                             "iteration k", "λ", height=height)
+        for path in self.paths:
+            k = np.arange(path.norm.size)
+            codes = [int(r) for r in path.regions] + ([int(path.regions[-1])] if path.regions.size else [2])
+            figure.add_trace(go.Scatter(x=k, y=path.norm, mode="lines+markers", name=f"{path.name}: λ",
+                                        line=dict(color=path.color, width=2),
+                                        marker=dict(size=9, color=[REGION_FILLS[c] for c in codes[:k.size]],
+                                                    symbol=[REGION_SYMBOLS[c] for c in codes[:k.size]],
+                                                    line=dict(color=path.color, width=1.5))))
+        for index, name in enumerate(REGIONS):
+            figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=f"step in {name}",
+                                        marker=dict(symbol=REGION_SYMBOLS[index], size=10,
+                                                    color=REGION_FILLS[index], line=dict(color="#555", width=1.5))))
+        figure.add_hline(y=2 * abs(self.phi), line=dict(color=GUIDE_COLOR, dash="dot"),
+                         annotation_text="2|Φ| (flattest minimum)", annotation_position="bottom right")
+        figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
+        return figure
+
+
+def _region_path(result: SweepResult, flow: SweepResult | None, color: str) -> RegionPath:
+    record = result.runs[0]
+    phi, eta = float(result.spec.phi), float(record.step_size)
+    split = split_params(record, result.spec.d)
+    a, b = (np.asarray(split[0][:, 0]), np.asarray(split[1][:, 0])) if split else (np.zeros(1), np.zeros(1))
+    finite = np.isfinite(a) & np.isfinite(b)
+    a, b = a[finite], b[finite]
+    iterations = np.asarray(record.history["iteration"])[:a.size]
+    every_step = bool(np.array_equal(iterations, np.arange(a.size)))
+    eps = a * b - phi
+    q = a * a - b * b
+    regions = region_index(a[:-1] * b[:-1], phi)
+    norm = a * a + b * b
+    factors = 1 - eta ** 2 * eps[:-1] ** 2
+    error = (float(np.max(np.abs(q[1:] - factors * q[:-1]) / np.sqrt(1 + q[:-1] ** 2)))
+             if every_step and a.size > 1 else math.nan)
+    moving = np.abs(eps[:-1]) > 1e-9
+    middle, outside = (regions == 1) & moving, (regions != 1) & moving
+    grew = middle & (norm[1:] > norm[:-1])
+    outside_grew = outside & (norm[1:] > norm[:-1])
+    flow_a = flow_b = flow_q = None
+    if flow is not None and flow.runs and flow.runs[0].params is not None:
+        fa, fb = split_params(flow.runs[0], flow.spec.d)
+        flow_a, flow_b = np.asarray(fa[:, 0]), np.asarray(fb[:, 0])
+        flow_q = float(flow_a[-1] ** 2 - flow_b[-1] ** 2)
+    name = f"({human_number(float(a[0]), 3)}, {human_number(float(b[0]), 3)})"
+    return RegionPath(name, color, a, b, regions, norm, float(q[0]), float(q[-1]),
+                      float(np.prod(factors)) if every_step else math.nan, error,
+                      int(middle.sum()), int(grew.sum()), int(outside.sum()), int(outside_grew.sum()),
+                      flow_a, flow_b, flow_q, status(record))
+
+
+def _region_box(paths: Sequence[RegionPath], phi: float):
+    """A square window around every GD and flow path, padded by a third of its span (at least
+    ±0.25), so the steps and the level sets they cross are large enough to see."""
+    xs = [v for p in paths for v in np.concatenate([p.a] + ([p.flow_a] if p.flow_a is not None else []))]
+    ys = [v for p in paths for v in np.concatenate([p.b] + ([p.flow_b] if p.flow_b is not None else []))]
+    xs, ys = [v for v in xs if math.isfinite(v)] or [0.0], [v for v in ys if math.isfinite(v)] or [0.0]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 0.5)
+    pad = span / 3
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    half = span / 2 + pad
+    return (cx - half, cx + half), (cy - half, cy + half)
+
+
+def _add_hyperbola(figure, xs, phi, name, color, dash, ylim) -> None:
+    """ab = Φ, both branches (for Φ = 0: the two axes)."""
+    if phi == 0:
+        figure.add_trace(go.Scatter(x=[xs[0], xs[-1], None, 0, 0], y=[0, 0, None, ylim[0], ylim[1]],
+                                    mode="lines", name=name, line=dict(color=color, dash=dash, width=2.5)))
+        return
+    with np.errstate(divide="ignore"):
+        ys = phi / xs
+    ys = np.where((ys < ylim[0]) | (ys > ylim[1]) | (xs == 0), np.nan, ys)
+    figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, connectgaps=False,
+                                line=dict(color=color, dash=dash, width=2.5)))
+
+
+def _add_level_set(figure, q, xlim, ylim, color, dash, name) -> None:
+    """a² − b² = q: both branches (|a| ≥ √q for q > 0, |b| ≥ √−q for q < 0; q = 0: a = ±b)."""
+    t = np.linspace(-3.0, 3.0, 241)
+    if q > 0:
+        r = math.sqrt(q)
+        xa, ya = r * np.cosh(t), r * np.sinh(t)
+        x, y = np.concatenate([xa, [np.nan], -xa]), np.concatenate([ya, [np.nan], ya])
+    elif q < 0:
+        r = math.sqrt(-q)
+        xa, ya = r * np.sinh(t), r * np.cosh(t)
+        x, y = np.concatenate([xa, [np.nan], xa]), np.concatenate([ya, [np.nan], -ya])
+    else:
+        x = np.array([xlim[0], xlim[1], np.nan, xlim[0], xlim[1]])
+        y = np.array([ylim[0], ylim[1], np.nan, ylim[1], ylim[0]])
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
+                                line=dict(color=color, dash=dash, width=1.2)))
+
+
+def regions_display(gd_results: Sequence[SweepResult],
+                    gf_results: Sequence[SweepResult | None]) -> RegionsDisplay:
+    return RegionsDisplay.build(gd_results, gf_results)

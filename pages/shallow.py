@@ -23,6 +23,7 @@ from core.spec import RunSpec
 
 PAGE = "shallow"
 VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularization vs speed",
+         "figures12": "Figures 1–2: tangent steps, three regions",
          "orbit": "Orbit diagram (period doubling, chaos)", "catapult": "Catapult (Φ = 0)"}
 INIT_LABELS = {"explicit": "explicit a₀, b₀", "random": "random (‖a₀‖ = ‖b₀‖ = s)",
                "fig3": "Figure 3: a₀ = s·e₁, b₀ = (s/2)·e₂"}
@@ -44,6 +45,7 @@ def pins_parser(text: str) -> list[str]:
             raise SpecError("pins", "a pin here holds a shallow-network run")
     return pins
 MIN_ORBIT, MAX_ORBIT = 200, 4096
+MAX_FIG12_STARTS, MAX_FIG12_ITERS = 6, 5000
 
 FORMULAS = r"""
 Two vectors $a, b \in \mathbb R^d$ fit one number: $L(a,b) = \tfrac12(a^\top b - \Phi)^2$, residual
@@ -93,6 +95,17 @@ $\eta|\Phi| = 1$ no minimum is stable: the last $K$ values split into 2, 4, 8, �
 and then fill bands (chaos) — although every step is deterministic. One batched sweep runs every
 $\eta$ of the grid to the end and keeps its last $K$ iterations exactly.
 """
+FIGURES12_TEXT = r"""
+Figures 1 and 2 of Beneventano & Woodworth in the plane $d = 1$. The gradient
+$\varepsilon\,(b, a)$ is orthogonal to the gradient $(2a, -2b)$ of $Q = a^2 - b^2$: every GD step
+goes along the **tangent** of its level set of $Q$ (dotted: the level set through the start), and
+because the level sets curve away, the finite step lands on one of smaller $|Q|$, exactly
+$Q^+ = (1 - \eta^2\varepsilon^2)\,Q$ (dash-dot: the level set where GD ends). Gradient flow
+(dashed) stays on its level set. Shading: the three regions $\varepsilon > 0$,
+$\varepsilon < 0 < a^\top b$ and $a^\top b < 0$ (the green curve is the minima $a^\top b = \Phi$). The norm moves by
+$\lambda^+ - \lambda = \eta^2\varepsilon^2\lambda - 4\eta\varepsilon\,a^\top b$: it grows in
+$\varepsilon < 0 < a^\top b$ and, for small $\eta|\varepsilon|$, falls in the other two.
+"""
 CATAPULT_TEXT = r"""
 With $\Phi = 0$ (Lewkowycz et al. 2020): for $2 < \eta\lambda_0 < 4$ the loss first **spikes** — the
 start is sharper than $2/\eta$ — then GD settles at a flatter minimum with $\lambda_\infty < 2/\eta$;
@@ -128,6 +141,11 @@ CONTROLS = [
     number("eta_lambda_count", 60, "Points per scale", int, bounds=(1, MAX_BATCH)),
     number("fig3_iters", 3000, "Iterations T", int, bounds=(1, MAX_ITERS)),
     number("fig3_tol", 1e-8, "Tolerance on |ε|", bounds=field_range("tol"), format="%.3g"),
+    # Figures 1–2 (d = 1): one start per (a₀, b₀) pair
+    text("fig12_a", "1.5, 0.3, 1.2", "a₀ of each start (d = 1)", help="one number per start"),
+    text("fig12_b", "1.0, 1.2, -0.4", "b₀ of each start (same count)"),
+    number("fig12_eta", 0.3, "Step size η", bounds=RATIO_RANGE),
+    number("fig12_iters", 300, "Iterations (every step kept)", int, bounds=(1, MAX_FIG12_ITERS)),
     # orbit diagram
     number("orbit_min", 0.8, "Smallest η|Φ|", bounds=RATIO_RANGE),
     number("orbit_max", 1.6, "Largest η|Φ|", bounds=RATIO_RANGE),
@@ -490,8 +508,45 @@ def catapult_view(state: UrlState) -> None:
     spec_ids([outcome])
 
 
-VIEW_FUNCTIONS = {"gd_gf": gd_gf_view, "figure3": figure3_view, "orbit": orbit_view,
-                  "catapult": catapult_view}
+def figures12_view(state: UrlState) -> None:
+    st.sidebar.header("Model")
+    phi = state.draw("phi")
+    st.sidebar.header("Starts and step")
+    a_text = state.draw("fig12_a")
+    b_text = state.draw("fig12_b")
+    eta = state.draw("fig12_eta")
+    iters = state.draw("fig12_iters")
+    formulas_on_demand(PAGE, 'What Figures 1–2 show, in formulas', FORMULAS + FIGURES12_TEXT)
+    try:
+        if str(a_text).count(",") >= MAX_FIG12_STARTS:          # counted before it is split
+            raise SpecError("fig12_a", f"at most {MAX_FIG12_STARTS} starts")
+        a, b = vector("fig12_a", a_text), vector("fig12_b", b_text)
+        if len(a) != len(b):
+            raise SpecError("fig12_b", f"one b₀ per a₀: got {len(a)} a₀ and {len(b)} b₀")
+        eta = positive("fig12_eta", eta)
+        iters = positive("fig12_iters", iters, 1, MAX_FIG12_ITERS, int)
+        specs = [make_spec(model="shallow_linear", phi=phi, a=(x,), b=(y,), step_sizes=(eta,),
+                           max_iters=iters, tol=1e-10, history_points=max(iters, 8))
+                 for x, y in zip(a, b)]
+        outcomes, cached, seconds = run_specs(specs, f"GD from {len(specs)} start(s)")
+    except SpecError as error:
+        show_error(error)
+        return
+    flows = [flow_outcome(spec, outcome.result) for spec, outcome in zip(specs, outcomes)]
+    cache_note(len(outcomes) + sum(1 for f in flows if f[0] is not None),
+               cached + sum(f[1] for f in flows), seconds + sum(f[2] for f in flows),
+               outcomes[0].result.meta.get("device", ""))
+    display = ps.regions_display([o.result for o in outcomes],
+                                 [f[0].result if f[0] is not None else None for f in flows])
+    look_for(display.caption)
+    chart(display.to_plotly(), "figures12_plane")
+    chart(display.norm_plotly(), "figures12_norm")
+    downloads(outcomes, [f"figures12_start{i + 1}" for i in range(len(outcomes))])
+    spec_ids(outcomes)
+
+
+VIEW_FUNCTIONS = {"gd_gf": gd_gf_view, "figure3": figure3_view, "figures12": figures12_view,
+                  "orbit": orbit_view, "catapult": catapult_view}
 
 
 def main() -> None:

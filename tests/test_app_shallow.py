@@ -298,3 +298,37 @@ def test_pins_keep_their_runs_with_their_own_dash_and_a_label_naming_the_change(
     # negative control: cleared pins leave only the live runs
     next(b for b in at.button if b.label == "Clear pins").click().run()
     assert not any(t.get("name", "").startswith("pin") for t in chart(at, "|ε|")["data"])
+
+
+def test_figures12_view_gd_crosses_to_smaller_q_while_gradient_flow_keeps_it():
+    """Figures 1–2 (d = 1): each start's GD path, its gradient flow, the level sets Q = Q(0) and
+    Q = Q(T), the three regions; Q(T)/Q(0) = Π(1 − η²ε²) computed here from the drawn points."""
+    at = open_extra("shallow", {"view": "figures12", "fig12_a": "1.5, 0.3, 1.2",
+                                "fig12_b": "1.0, 1.2, -0.4", "fig12_eta": "0.3"})
+    assert_clean(at)
+    plane, norm = chart(at, "Figures 1–2"), chart(at, "λ = a² + b² along GD")
+    names = trace_names(plane)
+    for region in ("ε > 0", "ε < 0 < aᵀb", "aᵀb < 0"):
+        assert region in names
+    info = shown_text(" ".join(m.value for m in at.info))
+    for start, region in (("(1.5, 1)", "ε > 0"), ("(0.3, 1.2)", "ε < 0 < aᵀb"), ("(1.2, −0.4)", "aᵀb < 0")):
+        gd = [t for t in plane["data"] if t.get("name") == f"{start}: GD"][0]
+        flow = [t for t in plane["data"] if t.get("name") == f"{start}: gradient flow"][0]
+        a, b = values(gd, "x"), values(gd, "y")
+        eps = a * b - 1.0
+        q = a * a - b * b
+        # every step: Q⁺ = (1 − η²ε²)Q, and Q(T) < Q(0) in size; the flow keeps Q(0)
+        assert np.allclose(q[1:], (1 - 0.09 * eps[:-1] ** 2) * q[:-1], rtol=0, atol=1e-12)
+        assert abs(q[-1]) < abs(q[0]) and abs(eps[-1]) <= 1e-10
+        fa, fb = values(flow, "x"), values(flow, "y")
+        assert np.allclose(fa * fa - fb * fb, q[0], atol=1e-8)
+        assert f"{start} starts in {region}: GD takes Q from" in info, info
+        ratio = float(np.prod(1 - 0.09 * eps[:-1] ** 2))
+        assert f"Π(1 − η²ε²) = {ratio:.4g})" in info, (ratio, info)
+    assert "λ grew at every one of the" in info
+    # λ along GD: one line per start, markers filled with the region of each step
+    assert len([t for t in norm["data"] if t.get("name", "").endswith(": λ")]) == 3
+    at.text_input(key=KEY + "fig12_b").set_value("1.0").run()
+    assert any(m.startswith("fig12_b:") for m in errors(at)), errors(at)
+    at.text_input(key=KEY + "fig12_a").set_value("1, 2, 3, 4, 5, 6, 7").run()
+    assert any(m.startswith("fig12_a:") for m in errors(at)), errors(at)

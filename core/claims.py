@@ -885,8 +885,10 @@ _THEOREM1_INITS = (((1.0, 0.5, -0.2), (0.3, -0.4, 0.6)), ((-0.63, -1.32, -0.11),
 _Q_COLLAPSE = dict(model="shallow_linear", phi=1.0, a=(0.8, 0.3), b=(0.5, 0.6))
 _FIG3_AXES = (0.25, 0.5, 1.0, 1.5, 1.9, 1.98)
 _FIG3_AXES_SCALES = (2.0, 3.0, 4.0)
-# one start in each region of Figures 1–2 (Φ = 1): ε > 0, ε < 0 < aᵀb, aᵀb < 0
-_REGION_INITS = (((1.5, 0.3), (1.0, 0.2)), ((0.5, 0.2), (0.6, 0.1)), ((1.0, 0.2), (-0.5, 0.4)))
+# one start in each region of Figures 1–2 (Φ = 1, d = 1, the shallow page's Figures 1–2 view):
+# ε > 0, ε < 0 < aᵀb, aᵀb < 0
+_REGION_INITS = (((1.5,), (1.0,)), ((0.3,), (1.2,)), ((1.2,), (-0.4,)))
+_REGION_ETA = 0.3
 _CHAOS = dict(model="shallow_linear", phi=1.0, b=(0.7,), step_sizes=(0.5, 1.3, 1.4), max_iters=300,
               run_to_max=True, history_points=400)
 
@@ -1294,14 +1296,17 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("figure12_regions", f"{BW}, Figures 1 and 2",
           "GD moves a + b and a − b by (1 − ηε) and (1 + ηε), shrinking every Q_i by (1 − η²ε²); "
           "the three regions ε > 0, ε < 0 < aᵀb, aᵀb < 0 decide how the norm λ moves",
-          "every step of runs from one start in each region (η = 0.2): the factors hold; λ grows at "
-          "every step taken in ε < 0 < aᵀb; every region visited", "1e-9",
-          tuple(make_spec(model="shallow_linear", phi=1.0, a=a, b=b, step_sizes=(0.2,), max_iters=2000,
-                          tol=1e-12, history_points=4000) for a, b in _REGION_INITS),
+          "every step of runs from (1.5, 1), (0.3, 1.2), (1.2, −0.4) (d = 1, Φ = 1, η = 0.3, one start "
+          "per region): the factors hold; λ grows at every step taken in ε < 0 < aᵀb; every region "
+          "visited", "1e-9",
+          tuple(make_spec(model="shallow_linear", phi=1.0, a=a, b=b, step_sizes=(_REGION_ETA,),
+                          max_iters=2000, tol=1e-12, history_points=4000) for a, b in _REGION_INITS),
           _regions, "shallow",
+          view=("view=figures12&phi=1&fig12_a=" + ",".join(f"{a[0]:g}" for a, _ in _REGION_INITS)
+                + "&fig12_b=" + ",".join(f"{b[0]:g}" for _, b in _REGION_INITS) + f"&fig12_eta={_REGION_ETA:g}"),
           controls=(Control("gradient flow from the same starts (no discrete factors)",
                             specs=tuple(make_spec(model="shallow_linear", phi=1.0, a=a, b=b,
-                                                  algorithm="gradient_flow", step_sizes=(0.2,),
+                                                  algorithm="gradient_flow", step_sizes=(_REGION_ETA,),
                                                   max_iters=300, tol=1e-12, history_points=400)
                                         for a, b in _REGION_INITS)),),
           unique_note="its per-step factors are q_contraction's on other starts; it adds the three regions"),

@@ -91,6 +91,10 @@ def test_claim_links_open_registered_pages_and_shallow_views_cleanly():
         elif query.get("view") == "catapult":     # the catapult view: its start and ηλ₀ values
             assert at.text_input(key="shallow.cat_a").value == query["cat_a"], claim.name
             assert at.text_input(key="shallow.cat_eta_lambda").value == query["cat_eta_lambda"]
+        elif query.get("view") == "figures12":    # Figures 1–2: the starts and the step
+            assert at.text_input(key="shallow.fig12_a").value == query["fig12_a"], claim.name
+            assert at.text_input(key="shallow.fig12_b").value == query["fig12_b"], claim.name
+            assert at.number_input(key="shallow.fig12_eta").value == float(query["fig12_eta"])
         else:   # a Figure-3 view: its scales and init come back from the link
             assert at.text_input(key="shallow.scales").value == query["scales"], claim.name
             assert at.selectbox(key="shallow.fig3_init").value == query["fig3_init"] == "generic"

@@ -19,7 +19,8 @@ A claim's runs can only change under a mutant whose ``scope`` includes the claim
 families (``"classifier"``: the batched engine, its models, algorithms and data sets;
 ``"shallow"``: the a·b solver; ``"all"``: code both use, and the judges' helpers); the matrix
 reports the other pairs as ``·`` (not run: the claim computes exactly what it computes unmutated,
-and it passes); ``kill_matrix(full=True)`` runs every pair anyway.
+and it passes); likewise a mutant of one algorithm registry entry against a claim none of whose
+runs can use that entry (:func:`can_change`). ``kill_matrix(full=True)`` runs every pair anyway.
 """
 from __future__ import annotations
 
@@ -651,6 +652,48 @@ def claim_scope(claim) -> set[str]:
     return scopes
 
 
+def replaced_entry(mutant: Mutant) -> str | None:
+    """The algorithm registry entry the mutant replaces (None: it replaces a function)."""
+    match = re.match(r"algorithm registry: (\w+)\.", mutant.replaces)
+    return match.group(1) if match else None
+
+
+def _algorithms_run(name: str) -> set[str]:
+    """The registry entries a spec with algorithm ``name`` can run: itself, its perceptron
+    companions and what it becomes on another model family, and theirs in turn."""
+    from .algorithms import ALGORITHM_REGISTRY
+
+    entries, found, pending = ALGORITHM_REGISTRY.entries(), set(), [name]
+    while pending:
+        current = pending.pop()
+        if current in found or current not in entries:
+            continue
+        found.add(current)
+        entry = entries[current]
+        pending += [other for _, other in entry.companion + entry.becomes]
+    return found
+
+
+def can_change(mutant: Mutant, claim) -> bool:
+    """Whether the mutant can change what the claim computes: its scope covers the claim's model
+    families and, for a mutant of one algorithm registry entry, some run of the claim (its
+    specs, its controls', and the algorithms its judge names in ``uses`` for the sweeps it runs
+    itself) can use that entry. A judge that runs sweeps without naming their algorithms is
+    always run."""
+    from .algorithms import ALGORITHM_REGISTRY
+
+    if mutant.scope not in claim_scope(claim):
+        return False
+    entry = replaced_entry(mutant)
+    if entry is None:
+        return True
+    specs = list(claim.specs) + [s for c in claim.controls for s in (c.specs or ())]
+    named = [name for name in claim.uses if name in ALGORITHM_REGISTRY.entries()]
+    if claim.uses and not named:
+        return True
+    return any(entry in _algorithms_run(name) for name in [s.algorithm for s in specs] + named)
+
+
 @dataclass
 class Cell:
     status: str        # killed | survived | skipped | error
@@ -727,7 +770,7 @@ def judge_under(mutant: Mutant, claims, full: bool = False,
     try:
         with applied(mutant):
             for claim in claims:
-                if not full and mutant.scope not in claim_scope(claim):
+                if not full and not can_change(mutant, claim):
                     cells[claim.name] = Cell("skipped")
                     continue
                 verdict = check(claim, use_cache=True)       # the mutant's empty cache

@@ -9,7 +9,7 @@ import pytest
 
 from core import algorithms, shallow
 from core.claims import CLAIMS_BY_NAME
-from core.mutants import (MUTANTS, MUTANTS_BY_NAME, applied, changes_results, claim_scope,
+from core.mutants import (MUTANTS, MUTANTS_BY_NAME, applied, can_change, changes_results, claim_scope,
                           judge_under, replaced_module)
 
 
@@ -24,6 +24,20 @@ def test_the_mutants_cover_every_kind_and_the_issue_table():
         assert set(mutant.expected) <= set(CLAIMS_BY_NAME), mutant.name
         # a mutant is only run against claims whose runs it can change: its expected killers are
         assert all(mutant.scope in claim_scope(CLAIMS_BY_NAME[c]) for c in mutant.expected), mutant.name
+        assert all(can_change(mutant, CLAIMS_BY_NAME[c]) for c in mutant.expected), mutant.name
+
+
+def test_a_mutant_of_one_update_rule_runs_only_the_claims_that_can_use_that_rule():
+    adam = MUTANTS_BY_NAME["adam_without_bias_correction"]
+    assert [c for c in CLAIMS_BY_NAME if can_change(adam, CLAIMS_BY_NAME[c])] == ["adam_recursion"]
+    gd = MUTANTS_BY_NAME["gd_without_mean"]
+    # LR+GD runs carry the batch perceptron beside them; the scaling judges name GD
+    assert can_change(gd, CLAIMS_BY_NAME["perceptron_limit"])
+    assert can_change(gd, CLAIMS_BY_NAME["minimal_two_layer_bound"])
+    assert not can_change(gd, CLAIMS_BY_NAME["perceptron_bounds"])
+    assert not can_change(gd, CLAIMS_BY_NAME["q_contraction"])         # another scope
+    batch = MUTANTS_BY_NAME["batch_perceptron_over_count"]
+    assert can_change(batch, CLAIMS_BY_NAME["two_point_loss"])        # GD's perceptron companion
 
 
 def test_a_mutant_is_installed_only_inside_its_context_with_an_empty_cache():

@@ -926,9 +926,9 @@ def _figure3_view(scales, low: float, high: float, count: int, iters: int) -> st
             f"&fig3_iters={iters}&phi=1")
 
 
-# the algorithms of the minimal-example curves the scaling judges run ("linear:batch_perceptron",
-# "two_layer_conv:gd:…"), for core.mutants.can_change
-_SCALING_ALGORITHMS = ("batch_perceptron", "gd")
+# the algorithms and the data set of the minimal-example curves the scaling judges run
+# ("linear:batch_perceptron", "two_layer_conv:gd:…" on minimal(d, μ)), for core.mutants.can_change
+_SCALING_RUNS = ("batch_perceptron", "gd", "minimal")
 _TABLE1_PLAIN = make_spec(dataset="worst_case", n=1000, algorithm="gd", step_sizes=(100, 10, 1, 0.1),
                           max_iters=1000, perceptron_gap=False)
 _WORST_CASE_NS = (50, 100, 200, 400, 800)
@@ -1161,7 +1161,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("minimal_linear_slope", f"{TYURIN_GD}, §2 (minimal example)",
           "The linear batch perceptron needs Ω(d) iterations on minimal(d, μ=0.7)",
           "log–log slope ≈ 1", "[0.9, 1.1]", (), _scaling("linear:batch_perceptron", 0.9, 1.1),
-          "complexity", uses=("linear", "nonlinear") + _SCALING_ALGORITHMS,
+          "complexity", uses=("linear", "nonlinear") + _SCALING_RUNS,
           controls=(Control("two-layer GD (γ = c·n/λ2) in place of the linear model",
                             judge=_scaling("two_layer_conv:gd:scaled", 0.9, 1.1)),),
           unique_note="the slope fit (core.scaling) is also read by perceptron_theta_n and lr_gd_against_n"),
@@ -1177,7 +1177,7 @@ CLAIMS: tuple[Claim, ...] = (
                             judge=_scaling("two_layer_conv:gd:0.1", *P90_SLOPE, "p90")),
                     Control("linear batch perceptron in place of the two-layer model",
                             judge=_scaling("linear:batch_perceptron", *P90_SLOPE, "p90"))),
-          uses=("nonlinear", "linear") + _SCALING_ALGORITHMS,
+          uses=("nonlinear", "linear") + _SCALING_RUNS,
           unique_note="its mutants (P = I, the shift, ∂g/∂w) are killed first by the per-seed "
                       "numpy comparison of minimal_two_layer_bound; this claim keeps the slope"),
     Claim("minimal_two_layer_bound", f"{TYURIN_GD}, §2 (minimal example; constant derived)",
@@ -1185,7 +1185,7 @@ CLAIMS: tuple[Claim, ...] = (
           "per seed (16 seeds, init norm 1, γ = n/λ₂), d = 16 … 1024: iterations ≤ "
           f"{BOUND_CONSTANT:g}·(λ₂/μ)·(1 + log(λ₂/μ)); each count = the numpy two-layer GD's", "inequality; exact",
           (), _bound_per_seed("two_layer_conv:gd:scaled"), "complexity",
-          uses=("nonlinear", "linear") + _SCALING_ALGORITHMS,
+          uses=("nonlinear", "linear") + _SCALING_RUNS,
           controls=(Control("the linear batch perceptron against the same bound",
                             judge=_bound_per_seed("linear:batch_perceptron", check_reference=False)),)),
     Claim("q_contraction", f"{BW}, §3",

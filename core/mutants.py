@@ -674,24 +674,38 @@ def _algorithms_run(name: str) -> set[str]:
     return found
 
 
+def replaced_dataset(mutant: Mutant) -> str | None:
+    """The built-in data set whose generator the mutant replaces (None: something else)."""
+    from .registry import DATASET_REGISTRY
+
+    match = re.fullmatch(r"core\.datasets\.(\w+)", mutant.replaces)
+    return match.group(1) if match and match.group(1) in DATASET_REGISTRY.entries() else None
+
+
 def can_change(mutant: Mutant, claim) -> bool:
     """Whether the mutant can change what the claim computes: its scope covers the claim's model
     families and, for a mutant of one algorithm registry entry, some run of the claim (its
     specs, its controls', and the algorithms its judge names in ``uses`` for the sweeps it runs
-    itself) can use that entry. A judge that runs sweeps without naming their algorithms is
-    always run."""
+    itself) can use that entry; likewise for a mutant of one built-in data set. A judge that
+    runs sweeps without naming their algorithms (data sets) is always run."""
     from .algorithms import ALGORITHM_REGISTRY
+    from .registry import DATASET_REGISTRY
 
     if mutant.scope not in claim_scope(claim):
         return False
-    entry = replaced_entry(mutant)
-    if entry is None:
-        return True
     specs = list(claim.specs) + [s for c in claim.controls for s in (c.specs or ())]
-    named = [name for name in claim.uses if name in ALGORITHM_REGISTRY.entries()]
-    if claim.uses and not named:
-        return True
-    return any(entry in _algorithms_run(name) for name in [s.algorithm for s in specs] + named)
+    entry, dataset = replaced_entry(mutant), replaced_dataset(mutant)
+    if entry is not None:
+        named = [name for name in claim.uses if name in ALGORITHM_REGISTRY.entries()]
+        if claim.uses and not named:
+            return True
+        return any(entry in _algorithms_run(name) for name in [s.algorithm for s in specs] + named)
+    if dataset is not None:
+        named = [name for name in claim.uses if name in DATASET_REGISTRY.entries()]
+        if claim.uses and not named:
+            return True
+        return dataset in [s.dataset for s in specs] + named
+    return True
 
 
 @dataclass

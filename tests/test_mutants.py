@@ -38,6 +38,10 @@ def test_a_mutant_of_one_update_rule_runs_only_the_claims_that_can_use_that_rule
     assert not can_change(gd, CLAIMS_BY_NAME["q_contraction"])         # another scope
     batch = MUTANTS_BY_NAME["batch_perceptron_over_count"]
     assert can_change(batch, CLAIMS_BY_NAME["two_point_loss"])        # GD's perceptron companion
+    # a mutant of one built-in data set: only the claims that run on it
+    two_point = MUTANTS_BY_NAME["two_point_constant"]
+    assert [c for c in CLAIMS_BY_NAME if can_change(two_point, CLAIMS_BY_NAME[c])] == ["two_point_loss"]
+    assert not can_change(MUTANTS_BY_NAME["worst_case_constant"], CLAIMS_BY_NAME["minimal_two_layer_bound"])
 
 
 def test_a_mutant_is_installed_only_inside_its_context_with_an_empty_cache():

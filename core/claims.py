@@ -1361,7 +1361,7 @@ CLAIMS: tuple[Claim, ...] = (
                             judge=partial(_edge_of_stability, threshold=1.0)),),
           unique_note="slow (CNN on digits, not in the quick matrix); the sharpness meter has its own closed-form tests in tests/test_sharpness.py"),
 
-    Claim("heavy_ball_recursion", "Polyak 1964 (heavy-ball momentum; docs/science.md §5)",
+    Claim("heavy_ball_recursion", "Polyak 1964 (heavy-ball momentum; docs/science.md §8)",
           "Heavy-ball momentum: θₜ₊₁ = θₜ − η∇f(θₜ) + β(θₜ − θₜ₋₁)",
           "every θ_t (t ≤ 40) of LR+heavy ball (β = 0.8, η = 0.05, 0.5) = the numpy recursion",
           "1e-12 relative", (_rule_spec("heavy_ball", momentum=0.8),),
@@ -1369,7 +1369,7 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("the momentum term one step late, β(θₜ₋₁ − θₜ₋₂)",
                             judge=partial(_rule_matches, reference=heavy_ball_reference, momentum=0.8,
                                           lag=2)),)),
-    Claim("nesterov_recursion", "Sutskever et al. 2013 (Nesterov momentum, PyTorch's form; docs/science.md §5)",
+    Claim("nesterov_recursion", "Sutskever et al. 2013 (Nesterov momentum, PyTorch's form; docs/science.md §8)",
           "Nesterov momentum: vₜ = βvₜ₋₁ + ∇f(θₜ), θₜ₊₁ = θₜ − η(∇f(θₜ) + βvₜ)",
           "every θ_t (t ≤ 40) of LR+Nesterov (β = 0.7, η = 0.05, 0.5) = the numpy recursion",
           "1e-12 relative", (_rule_spec("nesterov", momentum=0.7),),
@@ -1377,7 +1377,7 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("the heavy ball's step ηvₜ (no look-ahead)",
                             judge=partial(_rule_matches, reference=nesterov_reference, momentum=0.7,
                                           lookahead=False)),)),
-    Claim("adam_recursion", "Kingma & Ba 2015, Algorithm 1 (docs/science.md §5)",
+    Claim("adam_recursion", "Kingma & Ba 2015, Algorithm 1 (docs/science.md §8)",
           "Adam: m and v from 0, bias-corrected by 1 − β₁ᵗ and 1 − β₂ᵗ, θ −= η m̂/(√v̂ + ε)",
           "every θ_t (t ≤ 40) of LR+Adam (β₁ = 0.8, β₂ = 0.99, ε = 1e-6, η = 0.05, 0.5) = Algorithm 1 "
           "in numpy", "1e-12 relative", (_rule_spec("adam", beta1=0.8, beta2=0.99, adam_eps=1e-6),),
@@ -1385,7 +1385,7 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("Adam without its bias corrections",
                             judge=partial(_rule_matches, reference=adam_reference, beta1=0.8,
                                           beta2=0.99, eps=1e-6, corrected=False)),)),
-    Claim("minibatch_epochs", "mini-batch SGD without replacement (docs/science.md §5)",
+    Claim("minibatch_epochs", "mini-batch SGD without replacement (docs/science.md §8)",
           "Mini-batch GD: a fresh permutation per epoch from the run's seed, batches in order, each step "
           "the mean gradient of its batch",
           "every θ_t (t ≤ 40) of LR+mini-batch GD (batch 7 of n = 30, seeds 0 and 3) = the numpy loop",

@@ -1082,7 +1082,7 @@ CLAIMS: tuple[Claim, ...] = (
                             specs=tuple(make_spec(dataset="worst_case", n=n,
                                                   algorithm="normalized_batch_perceptron", max_iters=20000)
                                         for n in _WORST_CASE_NS)),),
-          unique_note="its mutants (the first step, 1/|S_t| for 1/n, the count off by one) also move perceptron_limit, minimal_linear_slope or table1; it keeps Θ(n) on the worst case against a numpy perceptron"),
+          unique_note="its mutants (the first step, 1/|S_t| for 1/n, 1/n for 1/|S_t|) also move perceptron_limit or perceptron_bounds (measured); it keeps Θ(n) on the worst case against a numpy perceptron"),
     Claim("lr_gd_against_n", f"{TYURIN_LR}, §1 (LR+GD at large γ is the batch perceptron)",
           "At large γ LR+GD needs the batch perceptron's iterations, Θ(n) on the worst-case dataset",
           "n = 50 … 800: at γ = 1e4 each count = the numpy batch perceptron's (16 … 241), slope ≈ 1; "

@@ -25,7 +25,8 @@ import sys
 from typing import Sequence
 
 from core.kernel.fields import ALGORITHM_FIELDS, BY_NAME, json_schema
-from core.kernel.spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
+from core.kernel.spec import QUERY_NAMES, SpecError, make_spec
+from core.kernel.fields import ALGORITHMS, MAX_DIMS
 from core.kernel.lists import DEFAULT_LIMIT, parse_list, parse_number
 from core.kernel.settings import SETTINGS, base_url, env_number, env_text
 from core.report.site import spec_link, view_link

@@ -18,7 +18,7 @@ from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls
                          algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
-from core.kernel.spec import MAX_ITERS
+from core.kernel.fields import MAX_ITERS
 from core.report.display_dynamics import build_history
 from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
                      presenting)

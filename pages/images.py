@@ -8,8 +8,8 @@ import streamlit as st
 from core.datasets import builtin as datasets
 from core.report import plots
 from core.report import plots_images as pi
-from core.kernel.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
-                              make_spec, parse_field)
+from core.kernel.spec import IMAGE_DATASETS, RunSpec, SpecError, make_spec, parse_field
+from core.kernel.fields import ACTIVATIONS, DTYPES, READOUTS
 from ui.display import cache_note, chart, result_downloads, show_error, table
 from core.kernel.fields import BY_NAME, field_range
 from core.kernel.registry import dataset_kind, model_kind

@@ -11,7 +11,8 @@ import streamlit as st
 from core.analysis.sweeps import orbit_periods
 from core.report import plots_shallow as ps
 from core.engine.shallow import FIG3_INITS, figure3_spec_fields, initial_points
-from core.kernel.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
+from core.kernel.spec import SpecError, make_spec, parse_field
+from core.kernel.fields import DTYPES, SHALLOW_INITS
 from core.report.payload import TABLE_ROWS
 from core.report.display import human_count, spread_indices
 from ui.display import cache_note, chart, literal, result_downloads, show_error, table

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from core.api import run_spec
 from core.store.cache import ResultCache, encode
 from core.kernel.registry import dataset_kind
-from core.kernel.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MODELS, SpecError, make_spec,
-                              parse_field)
+from core.kernel.spec import SpecError, make_spec, parse_field
+from core.kernel.fields import ACTIVATIONS, ALGORITHMS, DATASETS, MODELS
 
 from .conftest import ROOT
 

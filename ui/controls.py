@@ -23,9 +23,8 @@ from core.kernel.registry import Lookup, Names, dataset_kind, model_family, mode
 from core.kernel.registry import datasets as registered_datasets
 from core.kernel.settings import env_number
 from core.store.uploads import check_visitor_path, save_upload
-from core.kernel.spec import (ACTIVATIONS, DATASETS,
-                              MAX_DIMS,
-                              QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
+from core.kernel.spec import QUERY_NAMES, SpecError, parse_field
+from core.kernel.fields import ACTIVATIONS, DATASETS, MAX_DIMS, TRAINED_LAYERS
 
 from .display import show_error
 from .state import Field, UrlState, choice, flag, number, spec_number, text

@@ -16,7 +16,8 @@ import numpy as np
 
 from core.api import run_all
 from core.kernel.lists import parse_number
-from core.kernel.spec import ALGORITHMS, MODELS, RunSpec, SpecError, validate
+from core.kernel.spec import RunSpec, SpecError, validate
+from core.kernel.fields import ALGORITHMS, MODELS
 from core.analysis.theory import minimal_step_size
 
 BOOTSTRAP_SAMPLES = 1000

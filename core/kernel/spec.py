@@ -18,9 +18,7 @@ from core.kernel.lists import parse_list, parse_number
 from core.algorithms.builtin import mismatch
 from core.kernel.registry import dataset_kind, model_kind
 
-from core.kernel.fields import (ACTIVATIONS, ALGORITHMS, BY_NAME, DATASETS, DTYPES, FIELDS,  # noqa: F401
-                                IMAGE_DATASETS, MAX_BATCH, MAX_D, MAX_DIMS, MAX_ITERS, MAX_N, MODELS, READOUTS,
-                                SHALLOW_INITS, TRAINED_LAYERS)
+from core.kernel.fields import BY_NAME, FIELDS, IMAGE_DATASETS, MAX_BATCH, MAX_D, MAX_N
 
 def _fmt_float(x: float) -> str:
     if math.isinf(x) or math.isnan(x):

@@ -1277,47 +1277,19 @@ class RegionsDisplay(Display):
         return display
 
     def _facts(self) -> None:
-        steps = [0, 0, 0]
-        for path in self.paths:
-            for index in range(3):
-                steps[index] += int(np.sum(path.regions == index))
-        middle = sum(p.middle_steps for p in self.paths)
-        grew = sum(p.middle_grew for p in self.paths)
+        steps = [sum(int(np.sum(p.regions == index)) for p in self.paths) for index in range(3)]
+        middle, grew = sum(p.middle_steps for p in self.paths), sum(p.middle_grew for p in self.paths)
         outside = sum(p.outside_steps for p in self.paths)
         outside_grew = sum(p.outside_grew for p in self.paths)
         errors = [p.factor_error for p in self.paths if math.isfinite(p.factor_error)]
         self.facts = {"steps_per_region": dict(zip(REGIONS, steps)), "middle_steps": middle,
                       "middle_grew": grew, "outside_steps": outside, "outside_grew": outside_grew,
-                      "factor_error": max(errors) if errors else None,
-                      "eta": self.eta, "phi": self.phi}
-        per_start = []
-        for path in self.paths:
-            start = f"{path.name} starts in {REGIONS[int(path.regions[0])] if path.regions.size else '—'}"
-            if path.q0 == 0:
-                per_start.append(f"{start}: Q(0) = 0 (balanced), and Q stays 0; {path.status}")
-                continue
-            flow = ("" if path.flow_q_end is None else
-                    f"; gradient flow ends with Q = {human_number(path.flow_q_end, 4)}")
-            per_start.append(f"{start}: GD takes Q from {human_number(path.q0, 4)} to "
-                             f"{human_number(path.q_end, 4)} (×{human_number(path.q_end / path.q0, 4)} = "
-                             f"Π(1 − η²ε²) = {human_number(path.product_of_factors, 4)}){flow}; {path.status}")
-        self.sentences = ["What to look for: " + "; ".join(per_start) + "."]
-        if middle:
-            self.sentences.append(
-                f"λ grew at {'every one' if grew == middle else grew} of the {middle} steps taken in "
-                "ε < 0 < aᵀb (λ⁺ − λ = η²ε²λ − 4ηε·aᵀb > 0 there)"
-                + ("." if grew == middle else "; where it did not, η²ε²λ is too small to matter."))
-        if outside:
-            self.sentences.append(
-                f"In the other two regions λ fell at {outside - outside_grew} of {outside} steps"
-                + ("." if not outside_grew else
-                   f" and grew at {outside_grew} (η|ε| large enough that η²ε²λ > 4ηε·aᵀb)."))
+                      "factor_error": max(errors) if errors else None, "eta": self.eta, "phi": self.phi}
+        self.sentences = ["What to look for: " + "; ".join(_start_sentence(p) for p in self.paths) + ".",
+                          _norm_sentence(middle, grew, outside, outside_grew)]
         if errors:
             self.sentences.append(f"Per step, Q⁺ = (1 − η²ε²)Q holds to {human_number(max(errors), 2)}.")
-        thinned = [p.name for p in self.paths if not math.isfinite(p.factor_error)]
-        if thinned:
-            self.notes.append(f"{plural(len(thinned), 'path')} recorded thinned: the per-step "
-                              "factor is not checked there")
+        self.notes += _thinned_notes(self.paths)
 
     def to_plotly(self, height: int = 560) -> go.Figure:
         (x0, x1), (y0, y1) = self.box
@@ -1372,6 +1344,38 @@ class RegionsDisplay(Display):
                          annotation_text="2|Φ| (flattest minimum)", annotation_position="bottom right")
         figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
         return figure
+
+
+def _thinned_notes(paths: Sequence[RegionPath]) -> list[str]:
+    thinned = [p.name for p in paths if not math.isfinite(p.factor_error)]
+    return [f"{plural(len(thinned), 'path')} recorded thinned: the per-step factor is not checked "
+            "there"] if thinned else []
+
+
+def _start_sentence(path: RegionPath) -> str:
+    """Where a start lies and what GD and the flow do to its Q."""
+    start = f"{path.name} starts in {REGIONS[int(path.regions[0])] if path.regions.size else '—'}"
+    if path.q0 == 0:
+        return f"{start}: Q(0) = 0 (balanced), and Q stays 0; {path.status}"
+    flow = ("" if path.flow_q_end is None else
+            f"; gradient flow ends with Q = {human_number(path.flow_q_end, 4)}")
+    return (f"{start}: GD takes Q from {human_number(path.q0, 4)} to {human_number(path.q_end, 4)} "
+            f"(×{human_number(path.q_end / path.q0, 4)} = Π(1 − η²ε²) = "
+            f"{human_number(path.product_of_factors, 4)}){flow}; {path.status}")
+
+
+def _norm_sentence(middle: int, grew: int, outside: int, outside_grew: int) -> str:
+    """How λ moved in ε < 0 < aᵀb and in the other two regions, counted over the steps."""
+    parts = []
+    if middle:
+        parts.append(f"λ grew at {'every one' if grew == middle else grew} of the {middle} steps taken "
+                     "in ε < 0 < aᵀb (λ⁺ − λ = η²ε²λ − 4ηε·aᵀb > 0 there)"
+                     + ("." if grew == middle else "; where it did not, η²ε²λ is too small to matter."))
+    if outside:
+        parts.append(f"In the other two regions λ fell at {outside - outside_grew} of {outside} steps"
+                     + ("." if not outside_grew else
+                        f" and grew at {outside_grew} (η|ε| large enough that η²ε²λ > 4ηε·aᵀb)."))
+    return " ".join(parts)
 
 
 def _region_path(result: SweepResult, flow: SweepResult | None, color: str) -> RegionPath:

@@ -25,6 +25,7 @@ from .algorithms import algorithms
 from .analysis import status_text, step_map_rows
 from .display import (MAX_FRAMES, MAX_SCATTER_POINTS, frame_stride, human_count, point_budget,
                       spread_indices, thin_indices, thinning_note)
+from .player import Frame, add_player
 from .registry import Lookup, Names
 from .results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
@@ -563,14 +564,14 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
     return figure
 
 
-SPEEDS = (("½×", 700), ("1×", 350), ("4×", 90))      # frame duration (ms) of each play speed
+BOUNDARY_SPEEDS_MS = {"▶ play": 350, "▶▶ fast": 90}     # frame duration of each play speed
 
 
 def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
                        algorithm: str = "", max_frames: int = MAX_FRAMES, grid: int = 40,
                        height: int = 640) -> go.Figure:
     """The decision boundary of ``record`` through its recorded iterations as plotly frames:
-    play at three speeds, pause, reset, and the slider to go one frame at a time. Everything
+    play at two speeds, pause, one step back or on, reset, and the slider (core.player). Everything
     is computed here once from the recorded θₜ; playing never reruns anything.
 
     The size is fixed before anything is built (the payload bound): at most ``max_frames``
@@ -621,42 +622,17 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
             marker=dict(color=color, symbol=symbol, size=(10 + 4 * np.log10(copies[keep])).tolist(),
                         line=dict(width=1, color="#333")),
             hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
-    frames, steps = [], []
+    frames = []
     for index in picked:
         data, note = frame_data(index)
-        name = str(int(iterations[index]))
-        frames.append(go.Frame(data=data, name=name, traces=[0, 1],
-                               layout=dict(title=dict(subtitle=dict(text=note)))))
-        steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
-    figure.frames = frames
-    figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=210), showlegend=False,
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
-                          yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
-        sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
-                      currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
-                      pad=dict(t=10), steps=steps)])
+        frames.append(Frame(str(int(iterations[index])), data, [0, 1],
+                            layout=dict(title=dict(subtitle=dict(text=note)))))
+    figure.update_layout(title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=60),
+                         showlegend=False)
+    add_player(figure, frames, prefix="iteration t = ", speeds=BOUNDARY_SPEEDS_MS)
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
-
-
-def _jump(duration: int = 0) -> dict:
-    return dict(mode="immediate", frame=dict(duration=duration, redraw=True),
-                transition=dict(duration=0))
-
-
-def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
-    """↺ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
-    first = str(int(iterations[picked[0]]))
-    buttons = [dict(label="↺ reset", method="animate", args=[[first], _jump()])]
-    for label, duration in SPEEDS:
-        buttons.append(dict(label=f"▶ play {label}", method="animate",
-                            args=[None, dict(_jump(duration), fromcurrent=True)]))
-    buttons.append(dict(label="❚❚ pause", method="animate",
-                        args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                           transition=dict(duration=0))]))
-    return buttons
 
 
 def _add_zero_contour(figure, spec, theta, mesh, xs, ys, *, color, width, name, legend,

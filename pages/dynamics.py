@@ -202,10 +202,10 @@ def trajectory(state: UrlState, results: list) -> None:
         if animate:
             figure = plots.boundary_animation(result.spec, features, labels, record,
                                               result.spec.algorithm)
-            left.caption("What to look for: press ▶ (three speeds) to watch the boundary move "
-                         "until no point has a red outline (solved); ❚❚ pauses, ↺ goes back to "
-                         "the start, and a click on the slider steps to one frame. The frames "
-                         "are the recorded θₜ: playing reruns nothing.")
+            left.caption("What to look for: press ▶ play (or ▶▶ fast) to watch the boundary "
+                         "move until no point has a red outline (solved); ❚❚ pauses, ◀ step and "
+                         "step ▶ go one frame back or on, ⏮ reset goes back to the start. The "
+                         "frames are the recorded θₜ: playing and stepping rerun nothing.")
         else:
             t = time_slider(state, record, left)
             index = [int(v) for v in record.history["iteration"]].index(t)

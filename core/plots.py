@@ -862,9 +862,19 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
     return float(low), float(high)
 
 
+# A pinned view's line: its own dash (these patterns are not used by any live line).
+PIN_PATTERNS = ("12px,4px,2px,4px", "2px,3px", "8px,3px,2px,3px,2px,3px", "16px,6px")
+
+
+def pin_line(index: int, color: str, width: float = 2.0) -> dict:
+    return dict(color=color, width=width, dash=PIN_PATTERNS[index % len(PIN_PATTERNS)])
+
+
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
-                         height: int = 380) -> go.Figure:
-    """Iterations to solve against the step size; unsolved runs along the top."""
+                         height: int = 380,
+                         pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
+    """Iterations to solve against the step size; unsolved runs along the top. ``pins``:
+    (label, result) of pinned views, each a line of its own dash."""
     figure = base_figure("iterations to solve against the step size", "step size γ",
                          "iterations to solve", log_x=True, log_y=True, height=height,
                          plain_x=True, plain_y=True)
@@ -879,10 +889,24 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
                                             result.spec.step_sizes[-1]]).tolist())
+    pinned_solves = []
+    for index, (label, pinned) in enumerate(pins):
+        solves = [(r.step_size, r.iterations_to_solve) for r in pinned.runs
+                  if r.iterations_to_solve is not None]
+        pinned_solves += [i for _, i in solves]
+        figure.add_trace(go.Scatter(
+            x=[s for s, _ in solves], y=[i for _, i in solves], mode="lines",
+            name=f"{label}: solved {len(solves)} of {len(pinned.runs)}", opacity=0.8,
+            line=pin_line(index, "#1f77b4"),
+            hovertemplate=f"{label}<br>γ=%{{x:.4g}}<br>solved at t=%{{y}}<extra></extra>"))
+    if pinned_solves and not solved:
+        figure.layout.annotations = ()
+        figure.update_yaxes(showticklabels=True)
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
-    tidy_log_axis(figure, values=[i for _, i in solved] + [result.spec.max_iters])
-    tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
+    tidy_log_axis(figure, values=[i for _, i in solved] + pinned_solves + [result.spec.max_iters])
+    tidy_log_axis(figure, "x", [r.step_size for r in result.runs]
+                  + [r.step_size for _, pinned in pins for r in pinned.runs])
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     return figure
@@ -908,8 +932,10 @@ def _solved_and_unsolved(figure: go.Figure, result: SweepResult, solved: list) -
 
 
 def nonmonotone_figure(result: SweepResult, selected: float | None = None,
-                       height: int = 380) -> go.Figure:
-    """Share of loss increases f(θ_{t+1}) > f(θ_t) in the last K iterations, per step size."""
+                       height: int = 380,
+                       pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
+    """Share of loss increases f(θ_{t+1}) > f(θ_t) in the last K iterations, per step size;
+    ``pins``: (label, result) of pinned views, each a line of its own dash."""
     figure = base_figure("where the loss is non-monotone", "step size γ",
                          "steps that raised the loss", log_x=True, height=height,
                          plain_x=True)
@@ -926,8 +952,18 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
             marker=dict(symbol="line-ns-open", size=6, color="rgba(255,127,14,0.5)",
                         line=dict(width=1)),
             hovertemplate="γ=%{x:.4g}: the recorded loss is non-monotone<extra></extra>"))
+    pinned_steps = []
+    for index, (label, pinned) in enumerate(pins):
+        pinned_rows = step_map_rows(pinned)
+        pinned_steps += [row["step size γ"] for row in pinned_rows]
+        figure.add_trace(go.Scatter(
+            x=[row["step size γ"] for row in pinned_rows],
+            y=clean([row["loss increases in tail"] for row in pinned_rows]), mode="lines",
+            name=label, opacity=0.8, line=pin_line(index, "#9467bd", 1.8),
+            hovertemplate=f"{label}<br>γ=%{{x:.4g}}<br>%{{y:.1%}} of the last steps raised "
+                          "the loss<extra></extra>"))
     figure.update_yaxes(range=[-0.08, 1.02], tickformat=".0%")
-    tidy_log_axis(figure, "x", [row["step size γ"] for row in rows])
+    tidy_log_axis(figure, "x", [row["step size γ"] for row in rows] + pinned_steps)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     if selected is not None:
@@ -935,8 +971,10 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
     return figure
 
 
-def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> go.Figure:
-    """The full recorded loss curve of one run, with its exact tail overlaid."""
+def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400,
+                      pins: Sequence[tuple[str, RunRecord]] = ()) -> go.Figure:
+    """The full recorded loss curve of one run, with its exact tail overlaid; ``pins``:
+    (label, run) of pinned views at the nearest step size, each of its own dash."""
     title = f"loss of the run with γ = {format_step(record.step_size)} ({status_text(record)})"
     figure = base_figure(title, "iteration t", "logistic loss f(θₜ)", log_y=True, height=height)
     loss = np.asarray(record.history["loss"], dtype=float)
@@ -957,6 +995,13 @@ def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> g
             x=tail_t.tolist(), y=clean(np.where(tail > 0, tail, np.nan)),
             mode="markers", name="last K iterations (exact)",
             marker=dict(size=4, color="#ff7f0e")))
+    for index, (label, pinned) in enumerate(pins):
+        pinned_loss = np.asarray(pinned.history["loss"], dtype=float)
+        figure.add_trace(go.Scatter(        # SVG: WebGL lines know no custom dash
+            x=np.asarray(pinned.history["iteration"]).tolist(),
+            y=clean(np.where(pinned_loss > 0, pinned_loss, np.nan)), mode="lines",
+            name=f"{label}: γ = {format_step(pinned.step_size)} ({status_text(pinned)})",
+            line=pin_line(index, "#1f3b73", 1.8)))
     honest_view(figure, log=True, below=below)
     tidy_log_axis(figure, values=_view_values(figure))
     if record.iterations_to_solve is not None:

@@ -730,11 +730,14 @@ def _direction_path(figure: go.Figure, algorithm: str, record: RunRecord, coords
 
 
 # ---------------------------------------------------------------------- scaling in d
-def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.Figure:
+def scaling_figure(result, height: int = 500, labels: dict | None = None,
+                   pins: Sequence[tuple] = ()) -> go.Figure:
     """Iterations to solve against d (log–log): median per curve with its p10–p90 band,
     the fitted line (slope and bootstrap CI in the legend) and reference slopes 1 and ½.
     ``labels``: friendly curve names (the sidebar's), by curve. Fit lines are drawn last
-    (over the data, dashed and wider) so they are never hidden under a median line."""
+    (over the data, dashed and wider) so they are never hidden under a median line.
+    ``pins``: (label, result, labels) of pinned views: each curve's p90 in the colour of the
+    live curve of the same model · algorithm · step rule, in the pin's own dash."""
     labels = labels or {}
     figure = base_figure("iterations to solve against the dimension d", "dimension d",
                          "iterations to solve", log_x=True, log_y=True, height=height,
@@ -753,6 +756,7 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
             unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
                                   "(counted at the budget: a lower bound)")
     _reference_slopes(figure, dims, anchor)
+    _pinned_scaling(figure, [curve.label for curve in result.curves], pins)
     for trace in fits:
         figure.add_trace(trace)
     if unsolved_notes:
@@ -760,7 +764,8 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
                               yref="paper", xanchor="left", yanchor="top", showarrow=False,
                               align="left", bgcolor="rgba(255,255,255,0.85)",
                               font=dict(size=FONT_SIZE - 3))
-    figure.update_xaxes(tickvals=dims.tolist(), ticktext=[str(int(d)) for d in dims])
+    ticks = sorted({int(d) for d in dims} | {int(d) for pin in pins for d in pin[1].dims})
+    figure.update_xaxes(tickvals=ticks, ticktext=[str(d) for d in ticks])
     honest_view(figure, log=True)
     tidy_log_axis(figure, values=_view_values(figure))
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
@@ -769,6 +774,23 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
 
 
 SCALING_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def _pinned_scaling(figure: go.Figure, live: list[str], pins: Sequence[tuple]) -> None:
+    """Each pinned curve's p90 (the fitted statistic) against d."""
+    order = list(live)
+    for index, (pin_label, pinned, pinned_labels) in enumerate(pins):
+        pinned_dims = np.asarray(pinned.dims, dtype=float)
+        for curve in pinned.curves:
+            if curve.label not in order:
+                order.append(curve.label)
+            color = SCALING_PALETTE[order.index(curve.label) % len(SCALING_PALETTE)]
+            p90 = np.array([pinned.stats(curve, d)["p90"] for d in pinned.dims])
+            name = f"{pin_label}: {pinned_labels.get(curve, curve.label)} (p90)"
+            figure.add_trace(go.Scatter(
+                x=pinned_dims.tolist(), y=clean(p90), mode="lines+markers", name=name,
+                opacity=0.8, line=pin_line(index, color, 2.0), marker=dict(size=5, symbol="diamond"),
+                hovertemplate="d=%{x}<br>p90=%{y:.4g}<extra>" + name + "</extra>"))
 
 
 def _scaling_curve(figure: go.Figure, result, curve, dims: np.ndarray, color: str,

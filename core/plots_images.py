@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .display import point_budget, spread_indices, thin_indices, thinning_note
-from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, _view_values, add_subtitle, base_figure, clean,
+from .plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, PIN_PATTERNS, _view_values, add_subtitle, base_figure, clean,
                     empty_figure, format_step, honest_view, seed_range, shade, step_colors,
                     tidy_log_axis)
 from .registry import dataset_kind
@@ -30,6 +30,8 @@ class Series:
     """One sweep on the page: a CNN with ``kernel`` (or the linear model, kernel None)."""
     result: SweepResult
     kernel: int | None = None
+    pin: str = ""                    # a pinned view's label ('' for the live view)
+    pin_index: int = -1
 
     @property
     def label(self) -> str:
@@ -43,13 +45,15 @@ def class_names(dataset: str) -> dict[int, str]:
 
 
 def _dash(series: Series, kernels: Sequence[int]) -> str:
+    if series.pin:
+        return PIN_PATTERNS[series.pin_index % len(PIN_PATTERNS)]
     if series.kernel is None:
         return LINEAR_DASH
     return KERNEL_DASHES[sorted(kernels).index(series.kernel) % len(KERNEL_DASHES)]
 
 
 def run_label(series: Series, record: RunRecord, many_seeds: bool) -> str:
-    name = f"{series.label} η={format_step(record.step_size)}"
+    name = f"{series.pin + ': ' if series.pin else ''}{series.label} η={format_step(record.step_size)}"
     return f"{name} seed {record.seed}" if many_seeds else name
 
 
@@ -83,7 +87,7 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
             if metric in record.history]
     budget = point_budget(len(runs), max((len(r.history["iteration"]) for _, r in runs), default=0))
     drawn = [runs[i] for i in spread_indices(len(runs), budget.drawn_traces)]
-    context = dict(colors=_colors(series_list), kernels=_kernels(series_list), shown=set(),
+    context = dict(colors=_colors(series_list), kernels=_kernels([s for s in series_list if not s.pin]), shown=set(),
                    crosses=[], below=[], points=budget.points_per_trace)
     for series, record in drawn:
         _add_curve(figure, series, record, metric, log_y, context)
@@ -121,12 +125,12 @@ def _add_curve(figure: go.Figure, series: Series, record: RunRecord, metric: str
         context["below"].extend((float(t), f"{name}: {v:.3g} at t={int(t)}")
                                 for t, v in zip(iterations[zero], values[zero]))
         values = np.where(values > 0, values, np.nan)
-    group = f"{series.label}:{record.step_size!r}"
+    group = f"{series.pin}{series.label}:{record.step_size!r}"
     legend_name = run_label(series, record, False) + (f" ({seed_range(seeds)})" if len(seeds) > 1 else "")
     figure.add_trace(go.Scatter(
         x=iterations.tolist(), y=clean(values),
         mode="lines+markers" if metric == "sharpness" else "lines", name=legend_name,
-        legendgroup=group, showlegend=group not in context["shown"],
+        legendgroup=group, showlegend=group not in context["shown"], opacity=0.75 if series.pin else 1.0,
         line=dict(color=shade(context["colors"][record.step_size],
                               seeds.index(record.seed) if record.seed in seeds else 0, len(seeds)),
                   dash=_dash(series, context["kernels"]),

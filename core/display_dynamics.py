@@ -184,15 +184,20 @@ def _windows(display: HistoryDisplay, full_x: bool) -> None:
     display.x_window = display.x_full if full_x else _differ_window(display)
     display.log_x = not full_x and _early_action(display)
     display.zeros = _zeros(display)
-    finite_runs = [line for line in display.lines if not line.diverged] or display.lines
-    span = dp.finite_span([_in_window(display, line) for line in finite_runs], display.log_y)
-    if span is not None and display.log_y and display.metric in BULK_METRICS:
-        span = _bulk_window(span, [_in_window(display, line) for line in finite_runs])
-    if span is not None and display.log_y and span[1] - span[0] > MAX_DECADES:
-        span = (span[1] - MAX_DECADES, span[1])
+    display.y_range = _y_span(display)
+
+
+def _y_span(display: HistoryDisplay) -> tuple[float, float] | None:
     if display.metric == "accuracy" and not display.per_norm:
-        span = (-0.02, 1.02)
-    display.y_range = span
+        return (-0.02, 1.02)
+    finite_runs = [line for line in display.lines if not line.diverged] or display.lines
+    series = [_in_window(display, line) for line in finite_runs]
+    span = dp.finite_span(series, display.log_y)
+    if span is None or not display.log_y:
+        return span
+    if display.metric in BULK_METRICS:
+        span = _bulk_window(span, series)
+    return (span[1] - MAX_DECADES, span[1]) if span[1] - span[0] > MAX_DECADES else span
 
 
 def _bulk_window(span: tuple[float, float], series: list[np.ndarray]) -> tuple[float, float]:

@@ -911,16 +911,7 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
                                             result.spec.step_sizes[-1]]).tolist())
-    pinned_solves = []
-    for index, (label, pinned) in enumerate(pins):
-        solves = [(r.step_size, r.iterations_to_solve) for r in pinned.runs
-                  if r.iterations_to_solve is not None]
-        pinned_solves += [i for _, i in solves]
-        figure.add_trace(go.Scatter(
-            x=[s for s, _ in solves], y=[i for _, i in solves], mode="lines",
-            name=f"{label}: solved {len(solves)} of {len(pinned.runs)}", opacity=0.8,
-            line=pin_line(index, "#1f77b4"),
-            hovertemplate=f"{label}<br>γ=%{{x:.4g}}<br>solved at t=%{{y}}<extra></extra>"))
+    pinned_solves = _pinned_solves(figure, pins)
     if pinned_solves and not solved:
         figure.layout.annotations = ()
         figure.update_yaxes(showticklabels=True)
@@ -932,6 +923,21 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     return figure
+
+
+def _pinned_solves(figure: go.Figure, pins: Sequence[tuple[str, SweepResult]]) -> list[int]:
+    """Each pinned sweep's iterations to solve against γ (a line of the pin's dash)."""
+    pinned_solves = []
+    for index, (label, pinned) in enumerate(pins):
+        solves = [(r.step_size, r.iterations_to_solve) for r in pinned.runs
+                  if r.iterations_to_solve is not None]
+        pinned_solves += [i for _, i in solves]
+        figure.add_trace(go.Scatter(
+            x=[s for s, _ in solves], y=[i for _, i in solves], mode="lines",
+            name=f"{label}: solved {len(solves)} of {len(pinned.runs)}", opacity=0.8,
+            line=pin_line(index, "#1f77b4"),
+            hovertemplate=f"{label}<br>γ=%{{x:.4g}}<br>solved at t=%{{y}}<extra></extra>"))
+    return pinned_solves
 
 
 def _solved_and_unsolved(figure: go.Figure, result: SweepResult, solved: list) -> None:

@@ -58,7 +58,8 @@ def run_label(series: Series, record: RunRecord, many_seeds: bool) -> str:
 
 
 def _kernels(series_list: Sequence[Series]) -> list[int]:
-    return sorted({s.kernel for s in series_list if s.kernel is not None})
+    """The live view's kernel sizes (a pin's lines take the pin's dash)."""
+    return sorted({s.kernel for s in series_list if s.kernel is not None and not s.pin})
 
 
 def _colors(series_list: Sequence[Series]) -> dict[float, str]:
@@ -87,7 +88,7 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
             if metric in record.history]
     budget = point_budget(len(runs), max((len(r.history["iteration"]) for _, r in runs), default=0))
     drawn = [runs[i] for i in spread_indices(len(runs), budget.drawn_traces)]
-    context = dict(colors=_colors(series_list), kernels=_kernels([s for s in series_list if not s.pin]), shown=set(),
+    context = dict(colors=_colors(series_list), kernels=_kernels(series_list), shown=set(),
                    crosses=[], below=[], points=budget.points_per_trace)
     for series, record in drawn:
         _add_curve(figure, series, record, metric, log_y, context)

@@ -183,6 +183,14 @@ def pinned_series(pin: str) -> list:
     return [(kernel_of(spec), outcome.result) for spec, outcome in zip(specs, outcomes)]
 
 
+def pins(state: UrlState, live_specs: list[RunSpec]) -> list:
+    """The pin buttons, and the pinned views as series drawn in their pin's dash."""
+    pin_buttons(state, spec_pin(live_specs))
+    return [pi.Series(result, kernel, pin.label, pin.index)
+            for pin in load_pins(state, pinned_series, lambda p: pin_difference(p, live_specs))
+            for kernel, result in pin.value]
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Image classifiers", INTRO, keep_hidden=True)
     formulas_on_demand(PAGE, "The models, the step and the sharpness, in formulas", FORMULAS)
@@ -197,11 +205,7 @@ def main() -> None:
         state.publish()
         return
     series = [pi.Series(outcome.result, kernel) for (kernel, _), outcome in zip(pairs, outcomes)]
-    live_specs = [spec for _, spec in pairs]
-    pin_buttons(state, spec_pin(live_specs))
-    pinned = [pi.Series(result, kernel, pin.label, pin.index)
-              for pin in load_pins(state, pinned_series, lambda p: pin_difference(p, live_specs))
-              for kernel, result in pin.value]
+    pinned = pins(state, [spec for _, spec in pairs])
     first = outcomes[0].result
     st.caption(f"{first.spec.dataset}, classes {first.spec.classes[0]} (−1) and "
                f"{first.spec.classes[1]} (+1), N = {first.meta.get('n')}, d = {first.meta.get('d')} · "

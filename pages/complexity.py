@@ -7,22 +7,22 @@ import time
 
 import streamlit as st
 
-from core import plots
-from core.scaling import C_RANGE, Curve, parse_curves, sweep_dimensions
-from core.notes import identical_seeds
-from core.registry import model_family
-from core.spec import SpecError, make_spec
-from core.theory import minimal_lambda2
+from core.report import plots
+from core.analysis.scaling import C_RANGE, Curve, parse_curves, sweep_dimensions
+from core.report.notes import identical_seeds
+from core.kernel.registry import model_family
+from core.kernel.spec import SpecError, make_spec
+from core.analysis.theory import minimal_lambda2
 from ui.display import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from core.display_scaling import scaling_sentences
+from core.report.display_scaling import scaling_sentences
 from ui.page import details_box, look_for, formulas_on_demand, open_page
 from ui.pins import compact, differences, load_pins, pin_buttons, pins_field
-from core.spec import RunSpec
+from core.kernel.spec import RunSpec
 from urllib.parse import parse_qsl, urlencode
 from ui.state import UrlState, check_range, many, number, spec_number, text, view
-from core.lists import parse_number
+from core.kernel.lists import parse_number
 
 PAGE = "complexity"
 DATASETS = ("minimal", "gaussian")

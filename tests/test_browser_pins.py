@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 from tests.browser_helpers import CHROMIUM, ROOT, start_server
 from tests.test_browser_layout import overlaps, settled
 from ui.pins import compact, spec_pin

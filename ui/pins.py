@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
-from core.spec import RunSpec, SpecError
+from core.kernel.spec import RunSpec, SpecError
 
 from .display import literal
 from .state import UrlState, hidden

@@ -204,7 +204,7 @@ def make_preview(scenario) -> str:
 
 
 def main(keys: list[str]) -> int:
-    from core.scenarios import SCENARIOS
+    from core.claims.scenarios import SCENARIOS
 
     PREVIEW_DIR.mkdir(parents=True, exist_ok=True)
     for scenario in SCENARIOS:

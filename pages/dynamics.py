@@ -205,7 +205,7 @@ def trajectory(state: UrlState, results: list) -> None:
                                               result.spec.algorithm)
             left.caption("What to look for: press ▶ play (or ▶▶ fast) to watch the boundary "
                          "move until no point has a red outline (solved); ❚❚ pauses, ◀ step and "
-                         "step ▶ go one frame back or on, ⏮ reset goes back to the start. The "
+                         "step ▶ go one frame back or on, ↺ reset goes back to the start. The "
                          "frames are the recorded θₜ: playing and stepping rerun nothing.")
         else:
             t = time_slider(state, record, left)

@@ -164,5 +164,5 @@ def test_a_step_moves_the_boundary_exactly_one_frame(server, page):
     assert two[0] == 2 and two[1] == frames[2]
     back = press("◀ step")
     assert back[0] == 1 and back[1:] == one[1:]                # and one back
-    assert press("⏮ reset")[1:] == start[1:]
+    assert press("↺ reset")[1:] == start[1:]
     assert not page.evaluate("() => !!document.querySelector('[data-stale=\"true\"]')")

@@ -62,7 +62,7 @@ def _menus(index: int, names: list[str], y: float, speeds: dict | None = None) -
                                args=_go(names[max(index - 1, 0)], 0)),
                           dict(label="step ▶", method="animate",
                                args=_go(names[min(index + 1, last)], 0)),
-                          dict(label="⏮ reset", method="animate", args=_go(names[0], 0))])]
+                          dict(label="↺ reset", method="animate", args=_go(names[0], 0))])]
 
 
 def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ",

@@ -104,9 +104,29 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
     if log_y:
         honest_view(figure, log=True, below=context["below"])
         tidy_log_axis(figure, values=_view_values(figure))
+    _finish(figure, budget, series_list)
+    return figure
+
+
+def _finish(figure: go.Figure, budget, series_list: Sequence[Series]) -> None:
     if thinning_note(budget):
         add_subtitle(figure, thinning_note(budget))
-    return figure
+    if any(series.pin for series in series_list):
+        _legend_under(figure)
+
+
+def _legend_under(figure: go.Figure) -> None:
+    """With pins the legend names are long: in a half-width chart a legend beside the plot
+    squeezed it to 50 px, so the legend goes under the x-axis title, in a margin grown by
+    its rows (the plot keeps its height)."""
+    rows = sum(1 for trace in figure.data if trace.showlegend is not False)
+    bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 60
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
+    plot = max(figure.layout.height - top - bottom, 100)
+    extra = rows * 2 * FONT_SIZE + 20
+    figure.update_layout(legend=dict(orientation="v", yanchor="top", y=-(bottom + 10) / plot,
+                                     x=0, xanchor="left"),
+                         height=figure.layout.height + extra, margin=dict(b=bottom + extra))
 
 
 def _add_curve(figure: go.Figure, series: Series, record: RunRecord, metric: str, log_y: bool,

@@ -530,7 +530,8 @@ def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) ->
         add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
     subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
     lines = subtitle.count("<br>") + 1 if subtitle else 0
-    figure.update_layout(margin=dict(t=int(font_size * 2.4 + lines * (font_size - 1) * 1.25)))
+    figure.update_layout(margin=dict(t=int(font_size * 2.4 + lines * (font_size - 1) * 1.25)
+                                   + (12 if lines > 1 else 0)))   # the last line clear of the plot
     return figure
 
 

@@ -528,11 +528,16 @@ def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) ->
                          title=dict(font=dict(size=font_size + 3)))
     if legend and legend_entries > MAX_LEGEND:
         add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
+    figure.update_layout(margin=dict(t=_top_margin(figure, font_size)))
+    return figure
+
+
+def _top_margin(figure: go.Figure, font_size: int) -> int:
+    """Room for the title and its subtitle lines (two or more: 12 px more, so that the last
+    line stays clear of the plot frame)."""
     subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
     lines = subtitle.count("<br>") + 1 if subtitle else 0
-    figure.update_layout(margin=dict(t=int(font_size * 2.4 + lines * (font_size - 1) * 1.25)
-                                   + (12 if lines > 1 else 0)))   # the last line clear of the plot
-    return figure
+    return int(font_size * 2.4 + lines * (font_size - 1) * 1.25) + (12 if lines > 1 else 0)
 
 
 def _colors(display: HistoryDisplay) -> dict[float, str]:

@@ -11,7 +11,9 @@
 * One page load (app.py's :func:`page_load`) has one slot and one budget: once it has taken
   the slot for a computation it keeps it until its script run ends, so building and sending
   the figures of every computation — pins included — runs inside the same slot and the same
-  wall-time budget (``check_budget`` is called before each chart). When the page load ends,
+  wall-time budget (``check_budget`` is called before each chart). A fragment's own rerun
+  (ui.boundary.fragment) continues the budget of the page load that drew it: what it spends
+  (drawing or computing) adds to what the page load had spent. When the page load ends,
   memory freed by its computations and figures is handed back to the system.
 """
 from __future__ import annotations
@@ -67,29 +69,66 @@ def visitor_present(session_id: str | None) -> bool:
 
 
 class _PageLoad(threading.local):
-    """This thread's page load (Streamlit runs each script run in its session's thread)."""
+    """This thread's page load (Streamlit runs each script run in its session's thread).
+    ``started``: when this script run began (moved on by the time spent waiting for a
+    compute slot); ``spent_before``: what the page load had used in earlier script runs (a
+    fragment rerun continues its page load's budget)."""
     active = False
     holding = False
     started: float | None = None
+    spent_before = 0.0
+    session: str | None = None
 
 
 _PAGE = _PageLoad()
+# Seconds each session's current page load has used, by session id: what a fragment rerun
+# starts from. A full script run starts a new page load at 0. Bounded: oldest dropped.
+_SPENT: dict[str | None, float] = {}
+_SPENT_LIMIT = 4096
+_SPENT_LOCK = threading.Lock()
+
+
+def _spent_of(session: str | None) -> float:
+    with _SPENT_LOCK:
+        return _SPENT.get(session, 0.0)
+
+
+def _record_spent(session: str | None, seconds: float) -> None:
+    with _SPENT_LOCK:
+        _SPENT.pop(session, None)
+        _SPENT[session] = seconds
+        while len(_SPENT) > _SPENT_LIMIT:
+            _SPENT.pop(next(iter(_SPENT)))
+
+
+def page_spent() -> float:
+    """Seconds this thread's page load has used of its budget so far."""
+    if not _PAGE.active:
+        return 0.0
+    running = 0.0 if _PAGE.started is None else time.monotonic() - _PAGE.started
+    return _PAGE.spent_before + running
 
 
 @contextlib.contextmanager
-def page_load():
-    """One script run of the app: computations share one slot and one time budget with the
-    drawing after them, and the slot is given back only when the run ends (a rerun or a
-    stop included)."""
+def page_load(fragment: bool = False):
+    """One script run of the app: its computations and the building and sending of its
+    figures share one time budget, counted from the start of the run (waiting for a compute
+    slot excluded); the slot, once taken, is given back only when the run ends (a rerun or a
+    stop included). ``fragment``: a fragment's own rerun (st.fragment) is part of the page
+    load that drew it: it continues that page load's budget instead of getting a fresh one."""
     if _PAGE.active:                                  # nested: the outer one governs
         yield
         return
-    _PAGE.active, _PAGE.holding, _PAGE.started = True, False, None
+    session = _session_id()
+    _PAGE.active, _PAGE.holding, _PAGE.session = True, False, session
+    _PAGE.spent_before = _spent_of(session) if fragment else 0.0
+    _PAGE.started = time.monotonic()
     try:
         yield
     finally:
         held = _PAGE.holding
-        _PAGE.active, _PAGE.holding, _PAGE.started = False, False, None
+        _record_spent(session, page_spent())
+        _PAGE.active, _PAGE.holding, _PAGE.started, _PAGE.spent_before = False, False, None, 0.0
         if held:
             _HOLDING.active = False
             _slots().release()
@@ -98,16 +137,17 @@ def page_load():
 
 def budget_error(budget: float) -> SpecError:
     return SpecError("max_iters", f"this page load hit the server's time budget of {budget:g} s "
-                     "(GDX_SESSION_SECONDS, computing and drawing together); lower the "
-                     "iterations, the sizes, the number of step sizes × seeds or of pins")
+                     "(GDX_SESSION_SECONDS, computing and drawing together, its fragments' "
+                     "reruns included); lower the iterations, the sizes, the number of step "
+                     "sizes × seeds or of pins")
 
 
 def check_budget() -> None:
-    """Before drawing a chart: refuse once this page load's computing and drawing have used
-    the time budget (nothing to check for a page that computed nothing)."""
-    if _PAGE.active and _PAGE.holding and _PAGE.started is not None:
+    """Before drawing a chart (and when a fragment reruns): refuse once this page load's
+    computing and drawing have used the time budget."""
+    if _PAGE.active and _PAGE.started is not None:
         budget = float(env_number("GDX_SESSION_SECONDS"))
-        if time.monotonic() - _PAGE.started > budget:
+        if page_spent() > budget:
             raise budget_error(budget)
 
 
@@ -134,9 +174,13 @@ class ComputeGuard:
         self.started: float | None = None
         self.holding = False
         self.nested = getattr(_HOLDING, "active", False)
-        if _PAGE.active and _PAGE.holding:
-            self.started = _PAGE.started            # this page load's one budget
+        self.in_page = _PAGE.active                 # this page load's one budget
         self._last_presence_check = 0.0
+
+    def spent(self, now: float) -> float:
+        if self.in_page:
+            return page_spent()
+        return 0.0 if self.started is None else now - self.started
 
     def check(self, fraction: float) -> None:
         now = time.monotonic()
@@ -146,12 +190,13 @@ class ComputeGuard:
                 raise VisitorLeft()
         if not self.holding and not self.nested and fraction < 1.0:
             self._acquire()
-        if self.started is not None and now - self.started > self.budget:
+        if self.spent(now) > self.budget:
             raise budget_error(self.budget)
 
     def _acquire(self) -> None:
         slots = _slots()
         told = False
+        asked = time.monotonic()
         while not slots.acquire(timeout=0.25):
             if self.waiting is not None and not told:
                 self.waiting()                      # once: no redraws while waiting
@@ -160,9 +205,11 @@ class ComputeGuard:
                 raise VisitorLeft()
         self.holding = True
         _HOLDING.active = True
-        self.started = time.monotonic()
+        now = time.monotonic()
+        self.started = now
         if _PAGE.active:
-            _PAGE.holding, _PAGE.started = True, self.started
+            _PAGE.holding = True                    # waiting for the slot does not count
+            _PAGE.started = now if _PAGE.started is None else _PAGE.started + (now - asked)
 
     def release(self) -> None:
         if self.holding:

@@ -3,7 +3,8 @@
 * hostile URLs neither grow the server (peak RSS < 1.5 GB) nor stall it (health < 2 s), and
   nothing they carry becomes a link, an image fetch or a traceback on the page;
 * a visitor who leaves stops their computation;
-* five heavy sessions leave a sixth able to load a page within 2x its idle time.
+* five heavy sessions leave a sixth able to load a cached light page within 1.5x its idle
+  time (the computing thread runs at a lower priority: ui.compute.COMPUTE_NICE).
 """
 from __future__ import annotations
 
@@ -150,6 +151,7 @@ def test_a_visitor_who_leaves_stops_the_computation(server, browser):
     assert cpu_seconds(pid) - idle_start < 0.6, "the computation kept running after the visitor left"
 
 
+@pytest.mark.heavy
 def test_heavy_sessions_leave_a_light_page_responsive(server, browser):
     first_chart_seconds(browser, server.url + LIGHT)                  # cache it
     idle = statistics.median(first_chart_seconds(browser, server.url + LIGHT) for _ in range(3))
@@ -165,4 +167,4 @@ def test_heavy_sessions_leave_a_light_page_responsive(server, browser):
             context.close()
     print(f"light page first chart: idle {idle:.2f} s, beside 5 heavy sessions {loaded:.2f} s "
           f"({loaded / idle:.2f}x)")
-    assert loaded <= 2 * idle, (idle, loaded)
+    assert loaded <= 1.5 * idle, (idle, loaded)

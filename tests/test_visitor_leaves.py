@@ -51,3 +51,39 @@ def test_the_guard_stops_once_the_session_is_gone(monkeypatch):
             guard.check(0.2)
     finally:
         guard.release()
+
+
+def niceness() -> int:
+    import os
+    import threading
+
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_visitors_computation_runs_at_lower_priority_and_gives_it_back(monkeypatch):
+    """Light pages beside heavy sweeps (issue 20 §2): the computing thread is niced to
+    COMPUTE_NICE while it holds the slot; the thread's niceness is restored at the end of
+    the page load where the system allows it."""
+    import threading
+
+    monkeypatch.setattr(compute, "_session_id", lambda: "visitor")
+    monkeypatch.setattr(compute, "visitor_present", lambda session: True)
+    monkeypatch.setattr(compute, "_SLOTS", threading.BoundedSemaphore(1))
+    seen = {}
+
+    def script_run():
+        seen["before"] = niceness()
+        with compute.page_load():
+            guard = compute.ComputeGuard()
+            guard.check(0.0)
+            seen["computing"] = niceness()
+            guard.release()
+            seen["drawing"] = niceness()
+        seen["after"] = niceness()
+
+    thread = threading.Thread(target=script_run)
+    thread.start()
+    thread.join()
+    assert seen["computing"] == seen["drawing"] == max(seen["before"], compute.COMPUTE_NICE)
+    assert seen["after"] in (seen["before"], compute.COMPUTE_NICE)   # restored where allowed
+    assert niceness() == seen["before"]                 # other threads keep theirs

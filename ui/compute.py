@@ -15,7 +15,9 @@
   the figures of every computation — pins included — runs inside the same slot and the same
   wall-time budget (``check_budget`` is called before each chart). A fragment's own rerun
   (ui.boundary.fragment) continues the budget of the page load that drew it: what it spends
-  (drawing or computing) adds to what the page load had spent. When the page load ends,
+  (drawing or computing) adds to what the page load had spent. The memory guard of every
+  computation in a page load counts the figures the page will build (the payload bound's
+  worth: core.memory.page_figure_memory) on top of the run. When the page load ends,
   memory freed by its computations and figures is handed back to the system.
 """
 from __future__ import annotations
@@ -158,8 +160,11 @@ def page_load(fragment: bool = False):
     _PAGE.active, _PAGE.holding, _PAGE.session = True, False, session
     _PAGE.spent_before = _spent_of(session) if fragment else 0.0
     _PAGE.started = time.monotonic()
+    from core.memory import figures_to_draw, page_figure_memory
+
     try:
-        yield
+        with figures_to_draw(page_figure_memory()):   # the memory guard counts the figures
+            yield
     finally:
         held = _PAGE.holding
         _record_spent(session, page_spent())

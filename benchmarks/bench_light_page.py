@@ -42,7 +42,7 @@ class Sweep:
 
     def run(self) -> None:
         from core.api import run_spec
-        from core.spec import RunSpec
+        from core.kernel.spec import RunSpec
         from ui import compute
 
         compute.COMPUTE_NICE = self.nice

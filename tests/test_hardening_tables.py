@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.payload import TABLE_ROWS
+from core.report.payload import TABLE_ROWS
 
 pytestmark = pytest.mark.slow
 

@@ -168,7 +168,7 @@ def test_a_stiff_flow_counts_radaus_dense_matrices():
 
 # ---------------------------------------------------------------------- figures
 # Building and sending figures happens in the same process and budget as the computation, so
-# the guard counts a page load's figures too (core.memory.page_figure_memory, from the display
+# the guard counts a page load's figures too (core.engine.memory.page_figure_memory, from the display
 # plan's limits). Measured like the runs above: the growth of VmHWM while the figures are
 # built, serialised by plotly and put into Streamlit's message.
 MEASURE_FIGURES = r"""
@@ -176,10 +176,11 @@ import gc, json, sys
 import numpy as np
 import plotly.io as pio
 from streamlit.proto.PlotlyChart_pb2 import PlotlyChart
-from core import display as dp, memory, plots
-from core import plots_shallow as ps
+from core.engine import memory
+from core.report import display as dp, plots
+from core.report import plots_shallow as ps
 from core.api import run_spec
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 
 def status(field):
     with open("/proc/self/status") as lines:
@@ -205,7 +206,7 @@ def orbit():
     return lambda: [sent(ps.orbit_diagram(result).to_plotly(520))]
 
 def animation():
-    from core import datasets
+    from core.datasets import builtin as datasets
     spec = make_spec(dataset="gaussian", n=100_000, d=2, step_sizes=(1.0,), max_iters=400,
                      history_points=400)
     result = run_spec(spec, use_cache=False).result

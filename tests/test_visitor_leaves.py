@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from core import loop
+from core.engine import loop
 from ui import compute
 
 

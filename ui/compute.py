@@ -7,7 +7,7 @@
   to lower. Memory is bounded per run by the core's guard (``GDX_MEMORY_FRACTION``), so the
   server's total is that times the number of slots.
 * A visitor who leaves (closes the tab) stops their computation at its next progress
-  report (at least every 0.25 s: core.loop), instead of burning CPU for minutes.
+  report (at least every 0.25 s: core.engine.loop), instead of burning CPU for minutes.
 * A computing thread runs at a lower CPU priority (COMPUTE_NICE), so pages served from the
   cache stay quick beside heavy sweeps.
 * One page load (app.py's :func:`page_load`) has one slot and one budget: once it has taken
@@ -17,7 +17,7 @@
   (ui.boundary.fragment) continues the budget of the page load that drew it: what it spends
   (drawing or computing) adds to what the page load had spent. The memory guard of every
   computation in a page load counts the figures the page will build (the payload bound's
-  worth: core.memory.page_figure_memory) on top of the run. When the page load ends,
+  worth: core.engine.memory.page_figure_memory) on top of the run. When the page load ends,
   memory freed by its computations and figures is handed back to the system.
 """
 from __future__ import annotations
@@ -160,7 +160,7 @@ def page_load(fragment: bool = False):
     _PAGE.active, _PAGE.holding, _PAGE.session = True, False, session
     _PAGE.spent_before = _spent_of(session) if fragment else 0.0
     _PAGE.started = time.monotonic()
-    from core.memory import figures_to_draw, page_figure_memory
+    from core.engine.memory import figures_to_draw, page_figure_memory
 
     try:
         with figures_to_draw(page_figure_memory()):   # the memory guard counts the figures

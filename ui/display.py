@@ -138,8 +138,8 @@ def result_downloads(result: SweepResult, cached: bool, name: str, container=Non
 def table(rows: list[dict], **kwargs) -> None:
     """At most payload.TABLE_ROWS rows on the page (evenly spread), saying so; the downloads
     hold every row (four pins of two algorithms × 4096 runs made a 4.9 MB table)."""
-    from core.display import human_count, spread_indices
-    from core.payload import TABLE_ROWS
+    from core.report.display import human_count, spread_indices
+    from core.report.payload import TABLE_ROWS
 
     if len(rows) > TABLE_ROWS:
         st.caption(f"{human_count(TABLE_ROWS)} of {human_count(len(rows))} rows shown, evenly "

@@ -75,7 +75,7 @@ def estimate_flow_memory(spec: RunSpec, d: int, stiff: bool | None = None) -> in
 
 # ---------------------------------------------------------------------- figures
 # What building and serialising a figure holds at its peak, per byte of its planned JSON (the
-# display plan bounds the JSON before anything is built: core.display.Budget.estimated_bytes):
+# display plan bounds the JSON before anything is built: core.report.display.Budget.estimated_bytes):
 # plotly's trace objects and validated lists, the JSON text, Streamlit's message and its
 # serialised copy. Measured peak / JSON: about 12 (tests/test_memory_estimates.py).
 FIGURE_BYTES_PER_JSON_BYTE = 16
@@ -96,7 +96,7 @@ def page_figure_memory() -> int:
     points in MAX_TRACES lines, or an animation of MAX_FRAMES frames of MAX_SCATTER_POINTS
     points) being built, beside the page's payload bound (PAYLOAD_BYTES) already drawn and
     waiting to be sent."""
-    from .display import (FIGURE_POINTS, MAX_FRAMES, MAX_SCATTER_POINTS, MAX_TRACES,
+    from core.report.display import (FIGURE_POINTS, MAX_FRAMES, MAX_SCATTER_POINTS, MAX_TRACES,
                           PAYLOAD_BYTES, estimated_json_bytes)
 
     largest = max(estimated_json_bytes(FIGURE_POINTS, MAX_TRACES),

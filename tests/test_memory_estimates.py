@@ -250,8 +250,10 @@ def measure_figures(case: str) -> dict:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
-@pytest.mark.parametrize("case", ["chart_of_many_lines", "chart_of_long_lines",
-                                  "page_at_the_payload_bound"])
+@pytest.mark.parametrize("case", [
+    "page_at_the_payload_bound",                     # the guard's number
+    pytest.param("chart_of_many_lines", marks=pytest.mark.heavy),
+    pytest.param("chart_of_long_lines", marks=pytest.mark.heavy)])
 def test_the_figure_estimate_covers_the_measured_peak_within_4x(case):
     numbers = measure_figures(case)
     estimate, peak = numbers["estimate"], numbers["peak"]

@@ -1044,7 +1044,10 @@ CLAIMS: tuple[Claim, ...] = (
           _table1, "dynamics",
           controls=(Control("plain LR+GD in place of normalized LR+GD (wrong normalisation)",
                             specs=(_TABLE1_PLAIN, make_spec(dataset="worst_case", n=1000, algorithm="gd",
-                                                            step_sizes=(100,), max_iters=5000))),)),
+                                                            step_sizes=(100,), max_iters=5000))),),
+          unique_note="its mutants (normalized GD divided by the loss, the worst case's constant, the "
+                      "logistic step) also break normalized_bound or lr_gd_against_n, which run the "
+                      "same data set (measured)"),
     Claim("normalized_bound", f"{TYURIN_LR}, §1",
           "Normalized LR+GD solves within R²/μ² + 2 log(2n−1)/(γμ²) iterations",
           "iterations ≤ bound, with R = max‖b_i‖, μ (max margin) and n measured on the data",
@@ -1284,7 +1287,10 @@ CLAIMS: tuple[Claim, ...] = (
           _theorem1_step_factor, "shallow",
           controls=(Control("η = 4 η* (beyond the bound)",
                             specs=_theorem1_specs((4.0,), max_iters=20000, tol=1e-11,
-                                                  history_points=30000)),)),
+                                                  history_points=30000)),),
+          unique_note="its mutant (η* with 1/|ε(0)|) also moves larger_step_convergence, which reads "
+                      "the engine's η* for its runs at 1.5 η*; the a·b update mutants break most "
+                      "shallow claims at once (measured)"),
     Claim("larger_step_convergence", f"{BW}, abstract and §3 (larger steps; Theorem 2 reconstructed)",
           "GD still converges for step sizes beyond Theorem 1's, possibly very slowly, while ηλ_∞ < 2",
           "at η = 1.5 η* (5 inits) and η|Φ| = 0.95 (2 inits), all above η*: converged to |ε| ≤ 1e-10, "

@@ -233,6 +233,13 @@ class ResultCache:
             self._discard(key)
             return None
 
+    def holds(self, key: str) -> bool:
+        """Whether an entry for ``key`` is stored (one index lookup; False on any fault)."""
+        try:
+            return self._store is not None and key in self._store
+        except Exception:
+            return False
+
     def _read(self, key: str):
         if self._store is not None:
             return self._store.get(key, default=None, retry=True)

@@ -1202,9 +1202,12 @@ def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:
         peak = (float(finite.max() / loss[0]) if finite.size and loss[0] > 0 and not record.diverged
                 else None)                       # a diverged run's last finite loss is the blow-up
         final = record.extras.get("final_sharpness")
+        ended = final is not None and not record.diverged
         rows.append({"ηλ(0)": record.extras["eta_lambda0"], "η": record.step_size,
-                     "peak loss / initial loss": peak,
-                     "final sharpness λ_∞": final, "2/η": 2 / record.step_size,
-                     "λ_∞ < 2/η": None if final is None or record.diverged else final < 2 / record.step_size,
+                     "peak loss / initial loss": "diverged" if record.diverged else peak,
+                     "final sharpness λ_∞": final if ended else
+                     ("diverged" if record.diverged else "no minimum reached"),
+                     "2/η": 2 / record.step_size,
+                     "λ_∞ < 2/η": (final < 2 / record.step_size) if ended else "—",
                      "status": status(record)})
     return rows

@@ -9,7 +9,7 @@ from core import datasets, plots
 from core import plots_images as pi
 from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
                        make_spec, parse_field)
-from ui.display import cache_note, chart, result_downloads, show_error, table
+from ui.display import cache_note, chart, memoised, result_downloads, show_error, table
 from core.fields import BY_NAME, field_range
 from core.registry import dataset_kind, model_kind
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
@@ -176,19 +176,26 @@ def main() -> None:
                + " · ".join(f"{s.label}: {s.result.meta.get('param_count', '?')} parameters"
                             for s in series))
 
+    # Figures are built once per process for these runs (keyed by their canonical specs and
+    # kernels): a cached view redraws without rebuilding them.
+    runs_key = ("images",) + tuple((s.kernel, s.result.spec.canonical()) for s in series)
     left, right = st.columns(2)
-    chart(pi.curves_figure(series, "sharpness"), "images_sharpness", left)
+    chart(memoised(runs_key + ("sharpness",), lambda: pi.curves_figure(series, "sharpness")),
+          "images_sharpness", left)
     look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
-    chart(pi.curves_figure(series, "loss"), "images_loss", right)
+    chart(memoised(runs_key + ("loss",), lambda: pi.curves_figure(series, "loss")),
+          "images_loss", right)
     look_for(di.loss_sentence(series), right)
     # One more view at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
         left, right = st.columns(2)
-        chart(pi.solve_figure(series), "images_iterations_to_100", left)
+        chart(memoised(runs_key + ("solve",), lambda: pi.solve_figure(series)),
+              "images_iterations_to_100", left)
         look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "
                  "lines: the linear model, same η.", left)
-        chart(pi.curves_figure(series, "accuracy"), "images_accuracy", right)
+        chart(memoised(runs_key + ("accuracy",), lambda: pi.curves_figure(series, "accuracy")),
+              "images_accuracy", right)
         look_for(di.solve_sentence(series) + " A run ends when it reaches 100 % unless "
                  "“keep iterating” is on.", right)
     elif view == "images":

@@ -11,7 +11,8 @@ from core.analysis import step_map_rows
 from core import plots
 from core.api import run_spec
 from core.spec import SpecError, make_spec
-from ui.display import cache_note, chart, result_downloads, run_with_progress, show_error, table
+from ui.display import (cache_note, chart, memoised, result_downloads, run_with_progress, show_error,
+                        table)
 from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
 from core.fields import STEP_SIZE_RANGE, field_range
@@ -114,7 +115,10 @@ def main() -> None:
     st.caption(f"{plots.algorithm_label(spec.algorithm)} · n = {result.meta.get('n')}, "
                f"d = {result.meta.get('d')} · {len(spec.step_sizes)} step sizes from "
                f"{dp.human_step(spec.step_sizes[0])} to {dp.human_step(spec.step_sizes[-1])}")
-    step_map = build_step_map(result)
+    # Displays and figures are built once per process for this spec (keyed by its canonical
+    # string and γ): a cached view redraws without rebuilding them.
+    runs_key = ("step_size_map", spec.canonical())
+    step_map = memoised(runs_key, lambda: build_step_map(result))
     steps = list(spec.step_sizes)
     solved = [r.step_size for r in result.runs if r.iterations_to_solve is not None]
     default = solved[len(solved) // 2] if solved else steps[len(steps) // 2]
@@ -123,15 +127,18 @@ def main() -> None:
         state.set("gamma", min(steps, key=lambda g: abs(math.log(g / current))))
     orbit_box = st.container()          # the orbit diagram first, its γ slider under it
     gamma = state.draw("gamma", st, options=steps, default=default)
-    chart(orbit_figure(result, gamma), "orbit_diagram", orbit_box)
+    chart(memoised(runs_key + ("orbit", gamma), lambda: orbit_figure(result, gamma)),
+          "orbit_diagram", orbit_box)
     look_for(step_map.caption_for("orbit"), orbit_box)
     # One more chart at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
-        chart(plots.solve_vs_step_figure(result, gamma), "iterations_vs_step")
+        chart(memoised(runs_key + ("solve", gamma),
+                       lambda: plots.solve_vs_step_figure(result, gamma)), "iterations_vs_step")
         look_for(step_map.caption_for("solve"))
     elif view == "nonmonotone":
-        chart(plots.nonmonotone_figure(result, gamma), "nonmonotone")
+        chart(memoised(runs_key + ("nonmonotone", gamma),
+                       lambda: plots.nonmonotone_figure(result, gamma)), "nonmonotone")
         look_for(step_map.caption_for("nonmonotone"))
     elif view == "loss":
         record = result.run(gamma, spec.seeds[0])

@@ -12,6 +12,7 @@ from core.api import run_spec
 from core.display import MAX_FRAMES, human_number
 from core.display_orbit import OrbitColumn, OrbitDiagram
 from core.player import frame_positions
+from core.plots import missing_as_text
 from core.spec import make_spec
 
 A, B = (1.0, 0.5, -0.2), (0.3, -0.4, 0.6)
@@ -161,7 +162,14 @@ def test_catapult_window_shows_the_spike_on_a_linear_axis():
     assert f"ηλ(0) = 3: the loss spikes ×{spike}" in text
     assert "ηλ(0) = 1.5: the loss falls without a spike" in text
     assert f"ηλ(0) = 4.5 diverges at k = {result.runs[2].diverged_at}" in text
-    assert rows[2]["peak loss / initial loss"] is None                   # not the blow-up
+    assert rows[2]["peak loss / initial loss"] == "diverged"             # not the blow-up
+    assert rows[2]["final sharpness λ_∞"] == "diverged" and rows[2]["λ_∞ < 2/η"] == "—"
+    assert rows[1]["λ_∞ < 2/η"] is True and isinstance(rows[1]["final sharpness λ_∞"], float)
+    shown = [cell for row in missing_as_text(rows) for cell in row.values()]
+    assert None not in shown and not any(str(cell) in ("None", "nan") for cell in shown)
+    table = missing_as_text(rows)
+    assert table[2]["λ_∞ < 2/η"] == "—" and table[1]["λ_∞ < 2/η"] == "yes"
+    assert table[0]["η"] == rows[0]["η"]              # a column without gaps keeps its numbers
     # negative control: on the log axis the window spans many decades
     log = ps.catapult_display(result, "loss", linear=False)
     assert log.window_y[1] - log.window_y[0] > 5

@@ -15,7 +15,7 @@ from core.registry import dataset_kind, model_kind
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
 from ui.controls import MODEL_LABELS as REGISTERED_MODEL_LABELS
 from core import display_images as di
-from ui.page import details_box, formulas_on_demand, look_for, open_page, run_specs
+from ui.page import details_box, formulas_on_demand, look_for, open_page, presenting, run_specs
 from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
 PAGE = "images"
@@ -156,6 +156,11 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
     return data.features[picked], data.labels[picked], data.image_shape
 
 
+def pair():
+    """Two charts side by side; one above the other (full width) in presentation mode."""
+    return (st.container(), st.container()) if presenting() else st.columns(2)
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Image classifiers", INTRO, keep_hidden=True)
     formulas_on_demand(PAGE, "The models, the step and the sharpness, in formulas", FORMULAS)
@@ -179,7 +184,7 @@ def main() -> None:
     # Figures are built once per process for these runs (keyed by their canonical specs and
     # kernels): a cached view redraws without rebuilding them.
     runs_key = ("images",) + tuple((s.kernel, s.result.spec.canonical()) for s in series)
-    left, right = st.columns(2)
+    left, right = pair()
     chart(memoised(runs_key + ("sharpness",), lambda: pi.curves_figure(series, "sharpness")),
           "images_sharpness", left)
     look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
@@ -189,7 +194,7 @@ def main() -> None:
     # One more view at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
-        left, right = st.columns(2)
+        left, right = pair()
         chart(memoised(runs_key + ("solve",), lambda: pi.solve_figure(series)),
               "images_iterations_to_100", left)
         look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "

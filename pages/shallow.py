@@ -18,7 +18,7 @@ from core.display import human_count, spread_indices
 from ui.display import cache_note, chart, literal, memoised, result_downloads, show_error, table
 from ui.controls import parse_list
 from core.fields import MAX_BATCH, MAX_ITERS, field_range
-from ui.page import details_box, formulas_on_demand, open_page, run_specs
+from ui.page import details_box, formulas_on_demand, open_page, presenting, run_specs
 from ui.state import UrlState, choice, flag, hidden, number, spec_number, text, view
 from core.spec import RunSpec
 
@@ -351,14 +351,16 @@ def gd_gf_view(state: UrlState) -> None:
     pinned = pins(state, spec)
     pins_key = tuple((label, result.spec.canonical()) for label, result in pinned)
 
-    for row in (("residual", "norm"), ("imbalance", "sharpness")):
-        columns = charts_box.columns(2)
-        for column, metric in zip(columns, row):
+    per_row = 1 if presenting() else 2              # presentation mode: full-width charts
+    metrics = ("residual", "norm", "imbalance", "sharpness")
+    for start in range(0, len(metrics), per_row):
+        columns = charts_box.columns(per_row)
+        for column, metric in zip(columns, metrics[start:start + per_row]):
             figure = memoised(runs_key + (metric, pins_key),
                               lambda m=metric: ps.history_figure(gd_result, gf_result, m,
                                                                  pins=pinned))
             chart(figure, f"shallow_{metric}", column)
-    left, right = st.columns([3, 2])
+    left, right = (st.container(), st.container()) if presenting() else st.columns([3, 2])
     chart(memoised(runs_key + ("trajectory",), lambda: ps.trajectory_figure(gd_result, gf_result)),
           "shallow_trajectory", left)
     left.caption(("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. "

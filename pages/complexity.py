@@ -13,7 +13,7 @@ from core.notes import identical_seeds
 from core.registry import model_family
 from core.spec import SpecError, make_spec
 from core.theory import minimal_lambda2
-from ui.display import cache_note, chart, run_with_progress, show_error, table
+from ui.display import cache_note, chart, memoised, run_with_progress, show_error, table
 from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
 from core.display_scaling import scaling_sentences
@@ -190,7 +190,10 @@ def main() -> None:
 
     seeds_note(base, curves)
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
-    chart(plots.scaling_figure(result, labels=labels), "iterations_vs_d")
+    # Built once per process for this sweep and these labels: a cached view redraws faster.
+    drawn_as = tuple(sorted((curve.label, text) for curve, text in labels.items()))
+    chart(memoised(("complexity", key, drawn_as), lambda: plots.scaling_figure(result, labels=labels)),
+          "iterations_vs_d")
     look_for(" ".join(scaling_sentences(result, labels)) + f" Each (curve, d) is one batched "
              f"run over {len(result.seeds)} seeds.")
     view = state.draw("view")

@@ -958,14 +958,31 @@ def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
         xs, ys = curve.x[ok], curve.y[ok]
         best = int(np.argmax(ys) if steps else np.argmin(ys))
         facts[index] = {"first_x": float(xs[0]), "first_y": float(ys[0]),
-                              "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
-                              "unsolved": int((~curve.solved).sum())}
+                        "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
+                        "unsolved": int((~curve.solved).sum())}
+        if steps:
+            # Small steps are slow (steps ∝ 1/η): the largest count is often at the smallest
+            # ηλ(0). What the figure shows is where the count bottoms out and the peak after it.
+            low = int(np.argmin(ys))
+            peak = low + int(np.argmax(ys[low:]))
+            facts[index].update(low_x=float(xs[low]), low_y=float(ys[low]),
+                                peak_x=float(xs[peak]), peak_y=float(ys[peak]))
     return facts
+
+
+def _steps_clause(fact: dict[str, Any]) -> str:
+    """', and the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at 2'."""
+    text = (f", and the steps to converge fall to {human_count(int(fact['low_y']))} at "
+            f"ηλ(0) = {human_number(fact['low_x'])}")
+    if fact["peak_y"] > fact["low_y"]:
+        text += (f", then rise to {human_count(int(fact['peak_y']))} at "
+                 f"ηλ(0) = {human_number(fact['peak_x'])}")
+    return text
 
 
 def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
     """One sentence per drawn scale (at most three: the smallest, a middle one, the largest),
-    from the converged runs: how far S falls, and where the steps peak."""
+    from the converged runs: how far S falls, where the steps bottom out and the peak after."""
     count = len(ratio.curves)
     parts = []
     for index in sorted({0, count // 2, count - 1}) if count else []:
@@ -981,8 +998,7 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
                 f"s = {scale:g}: S does not fall below its value at the smallest ηλ(0) "
                 f"({human_number(s_fact['first_y'])})")
         if k_fact is not None:
-            part += (f", and the steps to converge peak at {human_count(int(k_fact['extreme_y']))} "
-                     f"at ηλ(0) = {human_number(k_fact['extreme_x'])}")
+            part += _steps_clause(k_fact)
         if s_fact["unsolved"]:
             part += f" ({human_count(s_fact['unsolved'])} runs did not converge)"
         parts.append(part)

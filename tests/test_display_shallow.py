@@ -173,3 +173,31 @@ def test_catapult_window_shows_the_spike_on_a_linear_axis():
     # negative control: on the log axis the window spans many decades
     log = ps.catapult_display(result, "loss", linear=False)
     assert log.window_y[1] - log.window_y[0] > 5
+
+
+def _curve(x, y, solved=None) -> "ps.ScaleCurve":
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    solved = np.ones(x.size, bool) if solved is None else np.asarray(solved)
+    return ps.ScaleCurve(4.0, 20.0, x, y, solved, ["solved"] * x.size, "#000", None, None)
+
+
+def _figure3(curve, quantity) -> "ps.Figure3Display":
+    display = ps.Figure3Display(title="", quantity=quantity, budget_iters=3000, curves=[curve])
+    display.facts = ps._figure3_facts([curve], quantity == "steps")
+    return display
+
+
+def test_figure3_caption_names_where_the_steps_bottom_out_and_the_peak_after_it():
+    """At s = 4 the most steps are at the smallest ηλ(0) (small steps are slow): the caption
+    said "the steps peak at 358 at ηλ(0) = 0.05"; it now says where they bottom out and the
+    peak after it, the blow-up near ηλ(0) ≈ 2 that the figure is about."""
+    x = [0.05, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    steps = _figure3(_curve(x, [358, 30, 2, 40, 130, 20, 70]), "steps")
+    ratio = _figure3(_curve(x, [1.0, 0.9, 0.8, 0.5, 0.3, 0.2, 0.05]), "ratio")
+    text = ps.figure3_look_for(ratio, steps)
+    assert "the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at ηλ(0) = 2" in text
+    assert "358" not in text and "S falls from 1 at ηλ(0) = 0.05 to 0.05 at 3" in text
+    # negative control: steps that only fall name no rise
+    falling = _figure3(_curve(x, [358, 200, 100, 50, 20, 10, 5]), "steps")
+    text = ps.figure3_look_for(ratio, falling)
+    assert "fall to 5 at ηλ(0) = 3" in text and "rise" not in text

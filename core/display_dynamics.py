@@ -180,10 +180,26 @@ def _windows(display: HistoryDisplay, full_x: bool) -> None:
     finite_runs = [line for line in display.lines if not line.diverged] or display.lines
     span = dp.finite_span([_in_window(display, line) for line in finite_runs], display.log_y)
     if span is not None and display.log_y and span[1] - span[0] > MAX_DECADES:
-        span = (span[1] - MAX_DECADES, span[1])
+        span = _densest_decades(display, finite_runs, span)
     if display.metric == "accuracy" and not display.per_norm:
         span = (-0.02, 1.02)
     display.y_range = span
+
+
+def _densest_decades(display: HistoryDisplay, lines: list[Line],
+                     span: tuple[float, float]) -> tuple[float, float]:
+    """MAX_DECADES of a log axis taller than that: the window holding the most drawn values
+    (the higher one on a tie). Topping it at the largest value let one run's blow-up to 1e130
+    push every other run below the view; the runs outside are marked where they leave it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.sort(np.concatenate([np.log10(_in_window(display, line)) for line in lines]))
+    units = units[np.isfinite(units)]
+    if units.size == 0:
+        return (span[1] - MAX_DECADES, span[1])
+    counts = np.arange(1, units.size + 1) - np.searchsorted(units, units - MAX_DECADES, side="left")
+    top = units[np.flatnonzero(counts == counts.max())[-1]]
+    pad = 0.02 * MAX_DECADES
+    return (float(top - MAX_DECADES), float(min(top + pad, span[1])))
 
 
 def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
@@ -314,23 +330,36 @@ def solve_sentence(display: HistoryDisplay, what: str = "solves") -> str:
 
 
 def divergence_sentence(display: HistoryDisplay) -> str:
+    """Which runs diverged, per algorithm: "γ ≥ 10" only when every run from that γ up
+    diverged (else the step sizes that did), and the largest step below them that stayed
+    finite."""
     diverged = display.diverged
     if not diverged:
         return ""
     by_algorithm: dict[str, list[Line]] = {}
     for line in diverged:
         by_algorithm.setdefault(line.algorithm, []).append(line)
-    parts = []
+    parts, advice = [], []
     for algorithm, lines in by_algorithm.items():
-        total = len([l for l in display.live if l.algorithm == algorithm])
-        smallest = min(l.step_size for l in lines)
+        runs = [l for l in display.live if l.algorithm == algorithm]
+        steps = sorted({l.step_size for l in lines})
         first = min(l.diverged_at for l in lines)
-        parts.append(f"{len(lines)} of {total} {_label(lines[0])} runs diverged (γ ≥ "
-                     f"{dp.human_step(smallest)}, the first at t = {first})")
-    stable = [l.step_size for l in display.live if not l.diverged
-              and l.algorithm in by_algorithm]
-    advice = f"; on this model and data it needs γ ≲ {dp.human_step(max(stable))}" if stable else ""
-    return (dp.joined(parts) + advice + ". × marks where each left the chart; the y axis covers "
+        upward = all(l.diverged for l in runs if l.step_size >= steps[0])
+        which = (f"γ ≥ {dp.human_step(steps[0])}" if upward else
+                 "γ = " + ", ".join(dp.human_step(g) for g in steps))
+        parts.append(f"{len(lines)} of {len(runs)} {_label(lines[0])} runs diverged ({which}, "
+                     f"the first at t = {first})")
+        below = [l.step_size for l in runs if not l.diverged and l.step_size < steps[0]]
+        if upward and below:
+            advice.append((_label(lines[0]), dp.human_step(max(below))))
+    if len(advice) == 1 and len(by_algorithm) == 1:
+        tail = f"; on this model and data it needs γ ≲ {advice[0][1]}"
+    elif advice:
+        tail = "; on this model and data " + dp.joined([f"{label} needs γ ≲ {step}"
+                                                        for label, step in advice])
+    else:
+        tail = ""
+    return (dp.joined(parts) + tail + ". × marks where each left the chart; the y axis covers "
             "the runs that stayed finite.")
 
 

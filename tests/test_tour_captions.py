@@ -1,0 +1,55 @@
+"""Captions and axes at settings other than the scenarios' (the screenshot tour of issue 23):
+each test names the setting where the view stated something its data contradict, or hid the
+runs, and checks the display object's numbers."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.api import run_spec
+from core.display_dynamics import HistoryDisplay, Line, build_history, divergence_sentence
+from core.plots import algorithm_label
+from core.spec import make_spec
+
+
+def _line(algorithm: str, step: float, diverged_at: int | None) -> Line:
+    t = np.arange(0, 11)
+    y = np.linspace(1.0, 0.1, 11)
+    if diverged_at is not None:
+        y[diverged_at:] = np.inf
+    label = algorithm_label(algorithm)
+    return Line(algorithm, step, 0, f"{label} γ={step:g}", label, t, y, None, diverged_at, 10)
+
+
+def test_a_divergence_in_the_middle_of_the_step_sizes_is_not_called_every_larger_one():
+    """Two-layer conv on the worst case (γ = 0.1 … 100): normalized GD diverged at γ = 10 but
+    not at γ = 100; the caption said "(γ ≥ 10 …)" and "it needs γ ≲ 100" although GD
+    diverged at γ = 100."""
+    lines = [_line("gd", g, 8 if g == 100 else None) for g in (0.1, 1, 10, 100)]
+    lines += [_line("normalized_gd", g, 9 if g == 10 else None) for g in (0.1, 1, 10, 100)]
+    text = divergence_sentence(HistoryDisplay(lines=lines))
+    assert "1 of 4 GD runs diverged (γ ≥ 100, the first at t = 8)" in text
+    assert "1 of 4 normalized GD runs diverged (γ = 10, the first at t = 9)" in text
+    assert "GD needs γ ≲ 10" in text and "γ ≲ 100" not in text
+    # negative control: one algorithm whose every large step diverges keeps the short advice
+    upward = [_line("gd", g, 5 if g >= 10 else None) for g in (0.1, 1, 10, 100)]
+    text = divergence_sentence(HistoryDisplay(lines=upward))
+    assert "2 of 4 GD runs diverged (γ ≥ 10, the first at t = 5)" in text
+    assert "on this model and data it needs γ ≲ 1." in text
+
+
+def test_one_runs_blow_up_does_not_push_the_other_runs_below_the_loss_axis():
+    """Two-layer conv on the two-point data, γ = 0.1 … 1000: γ = 1000's loss reaches ~1e130
+    before it solves; the loss axis ran 1e124 … 1e138 and every other run lay below it."""
+    spec = make_spec(model="two_layer_conv", dataset="two_point", algorithm="gd", max_iters=50,
+                     step_sizes=(0.1, 1.0, 10.0, 100.0, 1000.0))
+    display = build_history([run_spec(spec, use_cache=False).result], "loss")
+    low, high = display.y_range
+    assert high - low <= 15
+    small = [line for line in display.live if line.step_size < 1000]
+    assert all(low <= np.log10(line.y[0]) <= high for line in small)     # every start in view
+    assert display.out_of_view["above"] == 1                             # γ = 1000, marked
+    # negative control: where the largest loss is where the values are (the linear model's
+    # f(θ₁) ≈ 10² at γ = 1000, the two-point surprise), the axis keeps it in view
+    linear = build_history([run_spec(spec.replace(model="linear"), use_cache=False).result], "loss")
+    top = max(float(np.log10(np.nanmax(line.y))) for line in linear.live)
+    assert linear.y_range[1] >= top and linear.out_of_view["above"] == 0

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.site import ALIASES as SITE_ALIASES
-from core.site import PAGE_FILES, PAGE_TITLES
-from core.site import PAGES as SITE_PAGES
-from core.uploads import restrict_paths_to_visitors
+from core.report.site import ALIASES as SITE_ALIASES
+from core.report.site import PAGE_FILES, PAGE_TITLES
+from core.report.site import PAGES as SITE_PAGES
+from core.store.uploads import restrict_paths_to_visitors
 from ui.boundary import guarded
 from ui.compute import page_load
 from ui.sidebar import limit_torch_threads, sidebar_footer

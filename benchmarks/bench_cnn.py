@@ -24,11 +24,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import add_format, configure, emit, interleaved, machine  # noqa: E402
-from core import datasets  # noqa: E402
-from core.engine import run_sweep  # noqa: E402
-from core.models import build  # noqa: E402
-from core.sharpness import top_eigenvalues, top_hessian_eigenvalue  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.datasets import builtin as datasets# noqa: E402
+from core.engine.batched import run_sweep  # noqa: E402
+from core.models.builtin import build  # noqa: E402
+from core.analysis.sharpness import top_eigenvalues, top_hessian_eigenvalue  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 
 def main():

@@ -30,9 +30,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import add_format, configure, emit, interleaved, machine, synchronize  # noqa: E402
-from core import datasets  # noqa: E402
-from core.engine import run_sweep  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.datasets import builtin as datasets# noqa: E402
+from core.engine.batched import run_sweep  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 
 def naive_loop(features, labels, step_sizes, iterations):

@@ -19,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import add_format, configure, emit, machine  # noqa: E402
-from core import lab, lab_chart  # noqa: E402
+from core.analysis import lab# noqa: E402
+from core.report import lab_chart# noqa: E402
 
 BASE = "dataset=minimal&algorithm=gd&max_iters=2000&history_points=16"
 VARY = ("model=linear,two_layer_conv", "d=16:256:x2", "seed=0:199")

@@ -18,9 +18,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import add_format, configure, machine  # noqa: E402
-from core import plots_shallow  # noqa: E402
+from core.report import plots_shallow# noqa: E402
 from core.api import run_spec  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 CASES = {"defaults (300 × 64)": (300, 64, 2000), "issue 20 (4096 × 1000)": (4096, 1000, 1000)}
 

@@ -34,10 +34,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import distributed  # noqa: E402
+from core.engine import distributed# noqa: E402
 from core.api import run_spec  # noqa: E402
-from core.scaling import parse_curves, sweep_dimensions  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.analysis.scaling import parse_curves, sweep_dimensions  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 CURVES = "linear:batch_perceptron,two_layer_conv:gd:scaled"
 

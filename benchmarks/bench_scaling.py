@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common import add_format, configure, emit, machine  # noqa: E402
-from core.scaling import parse_curves, sweep_dimensions  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.analysis.scaling import parse_curves, sweep_dimensions  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 DEFAULT_CURVES = "linear:batch_perceptron:1,two_layer_conv:gd:scaled"
 

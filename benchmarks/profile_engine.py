@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import common  # noqa: E402
 from common import add_format, configure, emit, interleaved, machine  # noqa: E402
 from bench_engine import bare_batched_loop  # noqa: E402
-from core import datasets  # noqa: E402
-import core.engine as engine  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.datasets import builtin as datasets# noqa: E402
+import core.engine.batched as engine  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 
 def time_op(function, repeat: int, count: int = 50) -> float:

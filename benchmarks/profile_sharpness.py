@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
 from common import add_format, configure, emit, machine  # noqa: E402
-from core import datasets, sharpness  # noqa: E402
-from core.engine import prepare, run_sweep  # noqa: E402
-from core.spec import make_spec  # noqa: E402
+from core.datasets import builtin as datasets# noqa: E402
+from core.analysis import sharpness# noqa: E402
+from core.engine.batched import prepare, run_sweep  # noqa: E402
+from core.kernel.spec import make_spec  # noqa: E402
 
 
 def main():

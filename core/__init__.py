@@ -2,6 +2,6 @@
 
 Pure Python (torch, numpy, scipy, plotly); never imports streamlit.
 """
-from .spec import RunSpec, SpecError, make_spec
+from core.kernel.spec import RunSpec, SpecError, make_spec
 
 __all__ = ["RunSpec", "SpecError", "make_spec"]

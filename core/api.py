@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Sequence
 
-from . import datasets
-from . import distributed
-from .distributed import compute
-from .cache import ResultCache, cache_key, default_directory
-from .loop import Progress, resolve_device
-from .memory import check_memory
-from .results import SweepResult
-from .registry import model_family
-from .spec import RunSpec, validate
+from core.datasets import builtin as datasets
+from core.engine import distributed
+from core.engine.distributed import compute
+from core.store.cache import ResultCache, cache_key, default_directory
+from core.engine.loop import Progress, resolve_device
+from core.engine.memory import check_memory
+from core.engine.results import SweepResult
+from core.kernel.registry import model_family
+from core.kernel.spec import RunSpec, validate
 
 
 @dataclass
@@ -98,8 +98,8 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     if spec.d is not None and (shallow or spec.n is not None):
         stiff = None
         if shallow:
-            from .algorithms import algorithm
-            from .shallow import flow_is_stiff
+            from core.algorithms.builtin import algorithm
+            from core.engine.shallow import flow_is_stiff
 
             stiff = flow_is_stiff(spec) if algorithm(spec.algorithm).continuous else None
         check_memory(spec, spec.n or 0, spec.d, device, stiff)   # before any data is made

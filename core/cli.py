@@ -24,12 +24,13 @@ import stat
 import sys
 from typing import Sequence
 
-from .fields import ALGORITHM_FIELDS, BY_NAME, json_schema
-from .spec import ALGORITHMS, MAX_DIMS, QUERY_NAMES, SpecError, make_spec
-from .lists import DEFAULT_LIMIT, parse_list, parse_number
-from .settings import SETTINGS, base_url, env_number, env_text
-from .site import spec_link, view_link
-from . import distributed
+from core.kernel.fields import ALGORITHM_FIELDS, BY_NAME, json_schema
+from core.kernel.spec import QUERY_NAMES, SpecError, make_spec
+from core.kernel.fields import ALGORITHMS, MAX_DIMS
+from core.kernel.lists import DEFAULT_LIMIT, parse_list, parse_number
+from core.kernel.settings import SETTINGS, base_url, env_number, env_text
+from core.report.site import spec_link, view_link
+from core.engine import distributed
 
 EXIT_USAGE = 2
 
@@ -51,7 +52,7 @@ def flag_name(field: str) -> str:
 
 
 def _list_arg(field: str, kind: type, geometric: bool = False, limit: int = DEFAULT_LIMIT):
-    """argparse type of a list flag: core.lists.parse_list, bounded before it builds."""
+    """argparse type of a list flag: core.kernel.lists.parse_list, bounded before it builds."""
     def convert(text: str):
         try:
             return parse_list(field, text, kind, geometric=geometric, limit=limit)
@@ -76,7 +77,7 @@ _INT = _number_arg(int)
 _FLOAT = _number_arg(float)
 
 
-# The spec flags of each command, generated from the field table (core.fields): the flag,
+# The spec flags of each command, generated from the field table (core.kernel.fields): the flag,
 # its type, choices, range and help come from there; a flag not given leaves the field at
 # the table's default.
 COMMON_FIELDS = ("dataset", "n", "seeds", "max_iters", "init_scale", "dtype", "device")
@@ -185,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--format", default="text", choices=("text", "json"))
     reproduce.add_argument("--no-cache", action="store_true")
     reproduce.add_argument("--mutants", action="store_true",
-                           help="run the claims under each semantic mutant (core/mutants.py) and print "
+                           help="run the claims under each semantic mutant (core/claims/mutants.py) and print "
                                 "the kill matrix (exit 1 if a mutant survives)")
     reproduce.add_argument("--mutant", action="append", default=None, metavar="NAME",
                            help="with --mutants: only this mutant (repeatable)")
@@ -262,7 +263,7 @@ def _spec_fields(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dic
 def check_flags_read(spec, given: dict) -> None:
     """A flag the spec's model (or data set) does not read is an error naming the flag and the
     model, not a silently ignored value. A flag given at its default changes nothing and passes."""
-    from .registry import model_kind, models_reading
+    from core.kernel.registry import model_kind, models_reading
 
     for name, value in given.items():
         field = BY_NAME[name]
@@ -285,8 +286,8 @@ def command_run(args: argparse.Namespace) -> None:
     given = _spec_fields(args)
     spec = make_spec(**given)                       # argument errors answer before torch loads
     check_flags_read(spec, given)
-    from .api import run_spec
-    from .notes import identical_seeds
+    from core.api import run_spec
+    from core.report.notes import identical_seeds
 
     note = identical_seeds(spec)
     if note:
@@ -336,12 +337,12 @@ def format_summary(canonical: str, cached: bool, rows: list[dict]) -> str:
 
 
 def command_sweep(args: argparse.Namespace) -> None:
-    from .scaling import parse_curves
+    from core.analysis.scaling import parse_curves
 
     curves = parse_curves(args.models, args.algorithm, args.step_size)
     base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=args.dims[0],
                      history_points=16, **_spec_fields(args, exclude=("algorithm",)))
-    from .scaling import sweep_dimensions
+    from core.analysis.scaling import sweep_dimensions
 
     result = sweep_dimensions(base, curves, list(args.dims), c=args.c, use_cache=not args.no_cache,
                               progress=_progress_printer(args.progress))
@@ -363,8 +364,8 @@ def complexity_query(base, curves, args: argparse.Namespace) -> str:
     set and the parameters the data set and the curves' models read (the page's controls)."""
     from urllib.parse import urlencode
 
-    from .registry import dataset_kind, model_kind
-    from .spec import _fmt
+    from core.kernel.registry import dataset_kind, model_kind
+    from core.kernel.spec import _fmt
 
     query = {"curves": ",".join(f"{c.model}:{c.algorithm}:{c.step}" for c in curves),
              "c": _fmt(float(args.c)), "dims": _fmt(tuple(args.dims)), "seed": _fmt(base.seeds),
@@ -400,7 +401,7 @@ LAB_FORMATS = ("summary", "csv", "json", "parquet")
 
 
 def add_lab_sweep(commands) -> None:
-    """``sweep``: any fields against any measures (core.lab), one row per run."""
+    """``sweep``: any fields against any measures (core.analysis.lab), one row per run."""
     sweep = commands.add_parser("sweep", help="vary 1-3 fields of a base spec; one row per run "
                                 "with every field and measure (the lab)")
     sweep.add_argument("--base", default="", help="the base spec: a canonical string as `run` "
@@ -429,7 +430,7 @@ def add_lab_sweep(commands) -> None:
 
 
 def command_lab_sweep(args: argparse.Namespace) -> None:
-    from . import lab
+    from core.analysis import lab
 
     names = [part.strip() for item in args.measure for part in item.split(",") if part.strip()]
     if names == ["list"]:
@@ -529,7 +530,7 @@ def format_lab_summary(lab, plan, result, fits, link: str) -> str:
 
 
 def command_reproduce(args: argparse.Namespace) -> int:
-    from .claims import CLAIMS, check, format_text, select
+    from core.claims.catalog import CLAIMS, check, format_text, select
 
     if args.list:
         _write("\n".join(f"{c.name:28s} {'quick' if c.fast else 'slow '}  {c.paper}" for c in CLAIMS),
@@ -546,7 +547,7 @@ def command_reproduce(args: argparse.Namespace) -> int:
 
 
 def _reproduce_mutants(args: argparse.Namespace, claims) -> int:
-    from .mutants import MUTANTS, MUTANTS_BY_NAME, kill_matrix
+    from core.claims.mutants import MUTANTS, MUTANTS_BY_NAME, kill_matrix
 
     names = args.mutant or [m.name for m in MUTANTS]
     unknown = [name for name in names if name not in MUTANTS_BY_NAME]
@@ -562,8 +563,8 @@ def cache_summary(cache) -> dict:
     """What ``cache info`` reports, gathered in this one place. A figure the cache itself
     reports (``ResultCache.info()``, e.g. the orphaned value files) is merged in
     here and then shown by both formats."""
-    from .cache import CODE_VERSION
-    from .uploads import upload_usage
+    from core.store.cache import CODE_VERSION
+    from core.store.uploads import upload_usage
 
     summary = {"directory": cache.directory, "entries": len(cache), "bytes": cache.volume(),
                "limit_bytes": int(env_number("GDX_CACHE_SIZE_MB") * 2**20),
@@ -597,8 +598,8 @@ def format_cache_summary(summary: dict) -> str:
 
 
 def command_cache(args: argparse.Namespace) -> None:
-    from .cache import ResultCache
-    from .uploads import clear_uploads
+    from core.store.cache import ResultCache
+    from core.store.uploads import clear_uploads
 
     cache = ResultCache()
     if args.action == "clear":

@@ -7,7 +7,7 @@ grow with n on the worst-case data set? (The same sweep as
 
 and as the lab page's link printed below.) Run: ``python docs/lab_example.py``; the test
 suite runs it too."""
-from core import lab
+from core.analysis import lab
 
 table = lab.sweep("dataset=worst_case&max_iters=2000",
                   vary={"n": "20:160:x2", "algorithm": "gd,normalized_gd", "step_size": "10,100"},

@@ -1,4 +1,4 @@
-"""Paper checks: every claim of core.claims run and judged, with a link to the view that
+"""Paper checks: every claim of core.claims.catalog run and judged, with a link to the view that
 shows it. The same list as ``python -m core reproduce``."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import streamlit as st
 
-from core.cache import CODE_VERSION
-from core.claims import CLAIMS, check, select
+from core.store.cache import CODE_VERSION
+from core.claims.catalog import CLAIMS, check, select
 from ui.display import literal, run_with_progress
 from ui.page import PROCESS_MEMO, open_page, relative_link, remember
 from ui.state import flag

@@ -7,16 +7,16 @@ import time
 
 import streamlit as st
 
-from core import plots
-from core.scaling import C_RANGE, Curve, parse_curves, sweep_dimensions
-from core.notes import identical_seeds
-from core.registry import model_family
-from core.spec import SpecError, make_spec
-from core.theory import minimal_lambda2
+from core.report import plots
+from core.analysis.scaling import C_RANGE, Curve, parse_curves, sweep_dimensions
+from core.report.notes import identical_seeds
+from core.kernel.registry import model_family
+from core.kernel.spec import SpecError, make_spec
+from core.analysis.theory import minimal_lambda2
 from ui.display import cache_note, chart, memoised, run_with_progress, show_error, table
 from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
-from core.display_scaling import scaling_sentences
+from core.report.display_scaling import scaling_sentences
 from ui.page import details_box, look_for, formulas_on_demand, open_page
 from ui.state import UrlState, many, number, spec_number, text, view
 

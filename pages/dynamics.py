@@ -7,18 +7,19 @@ import time
 import numpy as np
 import streamlit as st
 
-from core import datasets, plots
+from core.datasets import builtin as datasets
+from core.report import plots
 from core.api import run_spec
-from core.notes import identical_seeds
-from core.spec import RunSpec, SpecError, make_spec
+from core.report.notes import identical_seeds
+from core.kernel.spec import RunSpec, SpecError, make_spec
 from ui.display import (cache_note, chart, literal, memoised, result_downloads,
                         run_with_progress, show_error, table)
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls, algorithm_fields,
                          algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
-from core.spec import MAX_ITERS
-from core.display_dynamics import build_history
+from core.kernel.fields import MAX_ITERS
+from core.report.display_dynamics import build_history
 from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
                      presenting)
 from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number, text, view,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.scenarios import SCENARIOS
+from core.claims.scenarios import SCENARIOS
 from ui.navigation import require_app
 from ui.page import presentation_toggle
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core import datasets, plots
-from core import plots_images as pi
-from core.spec import (ACTIVATIONS, DTYPES, IMAGE_DATASETS, READOUTS, RunSpec, SpecError,
-                       make_spec, parse_field)
+from core.datasets import builtin as datasets
+from core.report import plots
+from core.report import plots_images as pi
+from core.kernel.spec import IMAGE_DATASETS, RunSpec, SpecError, make_spec, parse_field
+from core.kernel.fields import ACTIVATIONS, DTYPES, READOUTS
 from ui.display import cache_note, chart, memoised, result_downloads, show_error, table
-from core.fields import BY_NAME, field_range
-from core.registry import dataset_kind, model_kind
+from core.kernel.fields import BY_NAME, field_range
+from core.kernel.registry import dataset_kind, model_kind
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
 from ui.controls import MODEL_LABELS as REGISTERED_MODEL_LABELS
-from core import display_images as di
+from core.report import display_images as di
 from ui.page import details_box, formulas_on_demand, look_for, open_page, presenting, run_specs
 from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
@@ -150,7 +151,7 @@ def build_specs(values: dict) -> list[tuple[int | None, RunSpec]]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """A few images of each class (the data as core.datasets loads it for the runs)."""
+    """A few images of each class (the data as core.datasets.builtin loads it for the runs)."""
     data = datasets.load(RunSpec.from_query(canonical))
     picked = np.concatenate([np.flatnonzero(data.labels == label)[:8] for label in (-1.0, 1.0)])
     return data.features[picked], data.labels[picked], data.image_shape

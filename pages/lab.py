@@ -9,11 +9,12 @@ from urllib.parse import parse_qsl
 
 import streamlit as st
 
-from core import lab, lab_chart
-from core.scenarios import SCENARIOS
-from core.settings import env_number
-from core.site import PAGE_FILES
-from core.spec import SpecError
+from core.analysis import lab
+from core.report import lab_chart
+from core.claims.scenarios import SCENARIOS
+from core.kernel.settings import env_number
+from core.report.site import PAGE_FILES
+from core.kernel.spec import SpecError
 from ui.display import cache_note, literal, run_with_progress, show_error
 from ui.page import open_page
 from ui.state import UrlState, choice, hidden, text

@@ -8,19 +8,20 @@ import math
 import numpy as np
 import streamlit as st
 
-from core.analysis import orbit_periods
-from core import plots_shallow as ps
-from core.plots import missing_as_text
-from core.shallow import FIG3_INITS, figure3_spec_fields, initial_points
-from core.spec import DTYPES, SHALLOW_INITS, SpecError, make_spec, parse_field
-from core.payload import TABLE_ROWS
-from core.display import human_count, spread_indices
+from core.analysis.sweeps import orbit_periods
+from core.report import plots_shallow as ps
+from core.report.plots import missing_as_text
+from core.engine.shallow import FIG3_INITS, figure3_spec_fields, initial_points
+from core.kernel.spec import SpecError, make_spec, parse_field
+from core.kernel.fields import DTYPES, SHALLOW_INITS
+from core.report.payload import TABLE_ROWS
+from core.report.display import human_count, spread_indices
 from ui.display import cache_note, chart, literal, memoised, result_downloads, show_error, table
 from ui.controls import parse_list
-from core.fields import MAX_BATCH, MAX_ITERS, field_range
+from core.kernel.fields import MAX_BATCH, MAX_ITERS, field_range
 from ui.page import details_box, formulas_on_demand, open_page, presenting, run_specs
 from ui.state import UrlState, choice, flag, hidden, number, spec_number, text, view
-from core.spec import RunSpec
+from core.kernel.spec import RunSpec
 
 PAGE = "shallow"
 VIEWS = {"gd_gf": "GD against gradient flow", "figure3": "Figure 3: regularization vs speed",
@@ -164,7 +165,7 @@ def vector(name: str, text: str) -> tuple[float, ...]:
 
 
 def initial_norm(spec) -> float:
-    """λ(0) = ‖a₀‖² + ‖b₀‖² of the spec's (first) initial point, from core.shallow."""
+    """λ(0) = ‖a₀‖² + ‖b₀‖² of the spec's (first) initial point, from core.engine.shallow."""
     a0, b0 = initial_points(spec.replace(step_sizes=(1.0,)))
     return float(a0[0] @ a0[0] + b0[0] @ b0[0])
 

@@ -7,17 +7,17 @@ import math
 import numpy as np
 import streamlit as st
 
-from core.analysis import step_map_rows
-from core import plots
+from core.analysis.sweeps import step_map_rows
+from core.report import plots
 from core.api import run_spec
-from core.spec import SpecError, make_spec
+from core.kernel.spec import SpecError, make_spec
 from ui.display import (cache_note, chart, memoised, result_downloads, run_with_progress, show_error,
                         table)
 from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
-from core.fields import STEP_SIZE_RANGE, field_range
-from core import display as dp
-from core.display_stepmap import build_step_map, loss_sentence, orbit_figure
+from core.kernel.fields import STEP_SIZE_RANGE, field_range
+from core.report import display as dp
+from core.report.display_stepmap import build_step_map, loss_sentence, orbit_figure
 from ui.page import details_box, formulas_on_demand, look_for, open_page
 from ui.state import UrlState, choice, number, slider, spec_number, view, with_defaults
 

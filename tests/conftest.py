@@ -59,6 +59,6 @@ def unrestricted_paths():
     """AppTests run app.py here, which restricts dataset paths to visitors' uploads; the
     CLI and core tests read files anywhere, as the CLI does."""
     yield
-    from core.uploads import restrict_paths_to_visitors
+    from core.store.uploads import restrict_paths_to_visitors
 
     restrict_paths_to_visitors(False)

@@ -1,4 +1,4 @@
-"""Algorithms and models are registry entries (core/algorithms.py, core/registry.py): one
+"""Algorithms and models are registry entries (core/algorithms/builtin.py, core/kernel/registry.py): one
 registered entry reaches validation, the engine, the field table, the schema, the plots and
 the dashboard's lists. Entries registered here are removed again (fixtures), so nothing leaks
 into other tests."""
@@ -8,16 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from core import datasets, fields, plots
-from core.algorithms import (Algorithm, Step, algorithm, algorithms, algorithms_on,
-                             register_algorithm, unregister_algorithm)
+from core.datasets import builtin as datasets
+from core.kernel import fields
+from core.report import plots
+from core.algorithms.builtin import (Algorithm, Step, algorithm, algorithms, algorithms_on,
+                                     register_algorithm, unregister_algorithm)
 from core.api import run_spec
 from core.cli import build_parser
-from core.engine import coefficients, run_sweep
-from core.fields import json_schema
-from core.models import MODEL_CLASSES, Linear
-from core.registry import (ModelKind, model_kind, models, register_model, unregister_model)
-from core.spec import SpecError, make_spec
+from core.engine.batched import coefficients, run_sweep
+from core.kernel.fields import json_schema
+from core.models.builtin import MODEL_CLASSES, Linear
+from core.kernel.registry import (ModelKind, model_kind, models, register_model, unregister_model)
+from core.kernel.spec import SpecError, make_spec
 
 THRESHOLD = 1.0     # the margin perceptron's: points with margin ≤ 1 pull
 
@@ -181,7 +183,7 @@ def test_the_dashboard_draws_the_controls_a_registered_model_reads(toy_model):
 
 
 def test_a_data_set_registered_at_run_time_is_a_choice_at_once():
-    from core.registry import DATASET_REGISTRY, DatasetKind, register_dataset
+    from core.kernel.registry import DATASET_REGISTRY, DatasetKind, register_dataset
 
     def two_lines(spec):
         b = np.array([[1.0, 0.5], [1.0, -0.5], [-1.0, 0.5], [-1.0, -0.5]])
@@ -220,7 +222,7 @@ class RandomStartLinear(Linear):
 
 
 def test_the_perceptron_gap_of_a_linear_model_with_a_random_start_is_per_run():
-    from core.engine import plan_companion
+    from core.engine.batched import plan_companion
 
     kind = register_model(ModelKind("linear_random_start", "linear, random start", "linear",
                                     RandomStartLinear, fields=("bias",)))

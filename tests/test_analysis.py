@@ -1,9 +1,9 @@
-"""core.analysis: numbers read off finished sweeps (orbit periods of the a·b network)."""
+"""core.analysis.sweeps: numbers read off finished sweeps (orbit periods of the a·b network)."""
 from __future__ import annotations
 
-from core.analysis import orbit_periods
+from core.analysis.sweeps import orbit_periods
 from core.api import run_spec
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 
 
 def test_orbit_periods_follow_period_doubling():
@@ -19,7 +19,7 @@ def test_orbit_periods_follow_period_doubling():
 def test_the_batched_bootstrap_slope_equals_a_fit_per_resample():
     import numpy as np
 
-    from core.scaling import _row_slopes, fit_curve, fit_loglog
+    from core.analysis.scaling import _row_slopes, fit_curve, fit_loglog
 
     rng = np.random.default_rng(1)
     dims = np.array([16, 32, 64, 128, 256, 512, 1024], dtype=float)

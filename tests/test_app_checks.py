@@ -1,10 +1,10 @@
-"""AppTest: the Paper checks page (a table generated from core.claims.CLAIMS)."""
+"""AppTest: the Paper checks page (a table generated from core.claims.catalog.CLAIMS)."""
 import re
 
 import pytest
 
-from core.claims import CLAIMS, CLAIMS_BY_NAME, check
-from core.site import ALIASES, PAGE_FILES
+from core.claims.catalog import CLAIMS, CLAIMS_BY_NAME, check
+from core.report.site import ALIASES, PAGE_FILES
 from tests.app_helpers import ROOT, assert_clean, errors, table_rows
 from tests.extra_helpers import link_query, open_extra
 
@@ -74,6 +74,7 @@ def test_bad_query_parameter_is_reported():
     assert len(table_rows(at)) == len(QUICK)
 
 
+@pytest.mark.slow
 def test_claim_links_open_registered_pages_and_shallow_views_cleanly():
     registered = set(PAGE_FILES) | set(ALIASES)
     for claim in CLAIMS:

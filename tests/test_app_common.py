@@ -23,7 +23,7 @@ def url_page():
 def memory_page():
     import streamlit as st
 
-    from core.spec import SpecError
+    from core.kernel.spec import SpecError
     from ui.display import run_with_progress, show_error
 
     def task(progress):

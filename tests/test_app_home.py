@@ -4,7 +4,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from core.scenarios import PAGE_FILES, SCENARIOS
+from core.claims.scenarios import PAGE_FILES, SCENARIOS
 from tests.app_helpers import ROOT, assert_clean, charts, open_page
 
 

@@ -3,7 +3,7 @@ import pickle
 
 import numpy as np
 
-from core.claims import CLAIMS_BY_NAME
+from core.claims.catalog import CLAIMS_BY_NAME
 from tests.app_helpers import assert_clean, chart, charts, errors, table_rows, title, trace_names, values
 from tests.extra_helpers import link_query, open_extra
 

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import lab, lab_chart
+from core.analysis import lab
+from core.report import lab_chart
 from tests.app_helpers import assert_clean, charts, open_page, values
 
 QUERY = {"base": "dataset=worst_case&n=40&max_iters=200", "step_rule": "fixed",

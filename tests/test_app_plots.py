@@ -1,4 +1,4 @@
-"""The pure figure builders in core/plots.py (no streamlit involved)."""
+"""The pure figure builders in core/report/plots.py (no streamlit involved)."""
 import math
 import re
 import subprocess
@@ -7,12 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from core import analysis, plots
-from core.display_dynamics import build_history, history_figure
-from core.display_stepmap import orbit_figure
-from core.results import RunRecord, SweepResult
-from core.scaling import parse_curves, sweep_dimensions
-from core.spec import make_spec
+from core.analysis import sweeps as analysis
+from core.report import plots
+from core.report.display_dynamics import build_history, history_figure
+from core.report.display_stepmap import orbit_figure
+from core.engine.results import RunRecord, SweepResult
+from core.analysis.scaling import parse_curves, sweep_dimensions
+from core.kernel.spec import make_spec
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ def sweep(records, algorithm="gd", **fields):
 
 
 def test_plots_never_imports_streamlit():
-    code = "import sys, core.plots; assert 'streamlit' not in sys.modules, 'streamlit imported'"
+    code = "import sys, core.report.plots; assert 'streamlit' not in sys.modules, 'streamlit imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -247,7 +248,7 @@ def test_seeds_of_one_step_size_are_shades_under_one_legend_entry():
 
 
 def test_image_runs_tell_collapsed_apart_from_not_yet_solved():
-    from core import plots_images as pi
+    from core.report import plots_images as pi
 
     stuck, collapsed = record(1.0, [0.7, 0.6]), record(4.0, [0.7, 0.69])
     collapsed.extras["collapsed"] = True

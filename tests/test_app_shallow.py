@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from core.claims import CLAIMS_BY_NAME
+from core.claims.catalog import CLAIMS_BY_NAME
 from tests.app_helpers import shown_text, assert_clean, chart, charts, errors, table_rows, title, trace_names, values
 from tests.extra_helpers import link_query, open_extra
 
@@ -264,7 +264,7 @@ def test_catapult_view():
 
 
 def test_figure3_generic_init_from_the_claim_link_shows_the_blow_up_near_one_over_phi():
-    from core.claims import CLAIMS_BY_NAME
+    from core.claims.catalog import CLAIMS_BY_NAME
     from tests.extra_helpers import link_query
 
     _, query = link_query(CLAIMS_BY_NAME["figure3_scales"].link())

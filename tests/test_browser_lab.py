@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlparse
 
 import pytest
 
-from core.spec import RunSpec
+from core.kernel.spec import RunSpec
 from tests.browser_helpers import CHROMIUM, ROOT, set_input, start_server, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from core.scenarios import SCENARIOS
+from core.claims.scenarios import SCENARIOS
 from tests.browser_helpers import CHROMIUM, ROOT, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.heavy,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from core.site import PAGES
+from core.report.site import PAGES
 from tests.browser_helpers import CHROMIUM, ROOT, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow,

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from core.display import PAYLOAD_BYTES
+from core.report.display import PAYLOAD_BYTES
 from tests.browser_helpers import CHROMIUM, ROOT, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.heavy,

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from core.scenarios import SCENARIOS
+from core.claims.scenarios import SCENARIOS
 from tests.browser_helpers import CHROMIUM, ROOT, start_server, check_charts, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),

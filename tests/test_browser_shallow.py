@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from core.display import PAYLOAD_BYTES
+from core.report.display import PAYLOAD_BYTES
 from tests.browser_helpers import CHROMIUM, ROOT, start_server, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),

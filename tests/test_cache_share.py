@@ -11,9 +11,9 @@ import sys
 import time
 
 from core.api import run_spec
-from core.cache import LARGEST_SHARE, ORPHAN_GRACE_S, ResultCache, cache_key
+from core.store.cache import LARGEST_SHARE, ORPHAN_GRACE_S, ResultCache, cache_key
 from core.cli import main
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 from tests.browser_helpers import ROOT
 
 SMALL = [make_spec(dataset="two_point", step_sizes=(float(g),), max_iters=20) for g in range(1, 7)]

@@ -7,7 +7,7 @@ import tempfile
 import pytest
 
 from core.api import run_spec
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 from tests.browser_helpers import CHROMIUM, ROOT, Server, chart_data, launch_browser, wait_for_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM),

@@ -12,16 +12,16 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from core import datasets
-from core.algorithms import algorithms
-from core.engine import run_sweep
-from core.memory import RUNTIME_OVERHEAD, estimate_memory
-from core.models import build
-from core.registry import dataset_kind, model_kind, models, models_of
-from core.registry import datasets as registered_datasets
-from core.shallow import run_shallow
-from core.sharpness import hvp_at
-from core.spec import RunSpec, make_spec
+from core.datasets import builtin as datasets
+from core.algorithms.builtin import algorithms
+from core.engine.batched import run_sweep
+from core.engine.memory import RUNTIME_OVERHEAD, estimate_memory
+from core.models.builtin import build
+from core.kernel.registry import dataset_kind, model_kind, models, models_of
+from core.kernel.registry import datasets as registered_datasets
+from core.engine.shallow import run_shallow
+from core.analysis.sharpness import hvp_at
+from core.kernel.spec import RunSpec, make_spec
 
 MODELS = list(models())
 CLASSIFIERS = [name for name in MODELS if model_kind(name).build is not None]
@@ -105,7 +105,7 @@ def check_memory(spec: RunSpec) -> None:
         n, d = data.n, data.d
         work = lambda: run_sweep(spec, data)    # noqa: E731
     work()                                      # first-call set-up is not the run's
-    # The guard adds a fixed allowance for the runtime's own work areas (core.memory), which the
+    # The guard adds a fixed allowance for the runtime's own work areas (core.engine.memory), which the
     # profiler of these tiny runs does not see; the bound is on what the run itself allocates.
     peak, estimate = measured_peak(work), estimate_memory(spec, n, d) - RUNTIME_OVERHEAD
     assert peak <= estimate <= PEAK_RATIO * peak, (spec.canonical(), peak, estimate)
@@ -153,9 +153,9 @@ def test_model_hessian_vector_product_is_autograd(name):
 
 @pytest.mark.parametrize("name", [m for m in MODELS if m not in CLASSIFIERS])
 def test_unbatched_model_gradient_and_hessian_are_autograd(name):
-    """The a·b network (stepped by core/shallow.py): one GD step is θ − η∇L, and the closed-form
+    """The a·b network (stepped by core/engine/shallow.py): one GD step is θ − η∇L, and the closed-form
     top Hessian eigenvalue is autograd's."""
-    from core.shallow import sharpness
+    from core.engine.shallow import sharpness
 
     spec = tiny_spec(name).replace(step_sizes=(0.3,), seeds=(0,), max_iters=1, history_points=8)
     (record,) = run(spec).runs
@@ -198,7 +198,7 @@ def data_spec(name: str, tmp_path) -> RunSpec:
     if kind.needs_path:
         if not kind.upload:
             pytest.skip(f"{name} reads a folder of files this suite does not generate")
-        from core.uploads import save_upload
+        from core.store.uploads import save_upload
         rows = ["x1,x2,label"] + [f"{i % 5},{(3 * i) % 7},{i % 2}" for i in range(30)]
         fields["path"] = save_upload("\n".join(rows).encode())
     return tiny_spec(model, dataset=name, **fields)

@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.claims import (CLAIMS, CLAIMS_BY_NAME, Control, Measurement, batch_perceptron_reference,
-                         check, format_text, select)
+from core.claims.catalog import (CLAIMS, CLAIMS_BY_NAME, Control, Measurement, batch_perceptron_reference,
+                                 check, format_text, select)
 from core.cli import main
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 
 
 @pytest.mark.slow

@@ -43,6 +43,7 @@ def test_run_csv_has_one_row_per_recorded_iteration(capsys, tmp_path):
     assert rows[0]["iteration"] == "0" and "loss" in rows[0]
 
 
+@pytest.mark.slow
 def test_sweep_d_json_and_text(capsys):
     code, out, err = run(capsys, "sweep-d", "--models", "linear:batch_perceptron,two_layer_conv:gd:scaled",
                          "--d", "16,32,...,128", "--seed", "0:5", "--format", "json")

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import datasets
+from core.datasets import builtin as datasets
 from core.api import run_spec
-from core.sharpness import top_hessian_eigenvalue
-from core.models import build
-from core.spec import SpecError, make_spec
+from core.analysis.sharpness import top_hessian_eigenvalue
+from core.models.builtin import build
+from core.kernel.spec import SpecError, make_spec
 
 
 def prepared(spec, dtype=torch.float64):

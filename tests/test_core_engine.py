@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from core import datasets
+from core.datasets import builtin as datasets
 from core.api import run_spec
-from core.cache import ResultCache, cache_key, code_version, decode, encode
-from core.engine import coefficients, run_sweep
-from core.history import HistoryGrid
-from core.models import SharedData, build
-from core.spec import RunSpec, SpecError, make_spec
+from core.store.cache import ResultCache, cache_key, code_version, decode, encode
+from core.engine.batched import coefficients, run_sweep
+from core.engine.history import HistoryGrid
+from core.models.builtin import SharedData, build
+from core.kernel.spec import RunSpec, SpecError, make_spec
 
 from .conftest import ROOT
 
@@ -180,7 +180,7 @@ def test_same_spec_twice_is_bit_identical():
 
 
 def test_generalized_perceptron_on_two_homogeneous_model_keeps_the_init_norm():
-    from core.theory import minimal_step_size
+    from core.analysis.theory import minimal_step_size
     spec = make_spec(model="two_layer_conv", dataset="minimal", d=64, algorithm="generalized_perceptron",
                      step_sizes=(minimal_step_size(64, 0.7, 1.0),), seeds=(0, 1, 2), init_scale=2.0,
                      max_iters=500)
@@ -190,7 +190,7 @@ def test_generalized_perceptron_on_two_homogeneous_model_keeps_the_init_norm():
 
 
 def test_memory_guard_refuses_with_a_named_field(monkeypatch):
-    from core import memory
+    from core.engine import memory
 
     monkeypatch.setattr(memory, "memory_budget", lambda device: 1000)
     spec = make_spec(dataset="gaussian", n=500, d=400, step_sizes=(1.0,))
@@ -368,25 +368,28 @@ def test_cache_key_changes_with_code_version_device_and_data():
 
 def test_code_version_covers_the_compute_code_but_not_comments_or_docstrings(tmp_path):
     package = tmp_path / "pkg"
-    (package / "sub").mkdir(parents=True)
-    (package / "engine.py").write_text("def run():\n    from .a import f\n    return f()\n")
-    (package / "a.py").write_text('"""Doc."""\nfrom .sub import b\nX = 1  # a comment\n\n\n'
+    for folder in ("engine", "models", "report", "sub"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "engine" / "batched.py").write_text("def run():\n    from pkg.a import f\n    return f()\n")
+    (package / "a.py").write_text('"""Doc."""\nfrom pkg.sub import b\nX = 1  # a comment\n\n\n'
                                   'def f():\n    """Doc."""\n    return X\n')
     (package / "sub" / "b.py").write_text("Y = 2\n")
-    (package / "plots.py").write_text("COLOUR = 'red'\n")
+    (package / "report" / "plots.py").write_text("COLOUR = 'red'\n")
     base = code_version(package)
-    (package / "a.py").write_text('"""Other doc."""\n# new comment\nfrom .sub import b\nX = 1\n\n\n'
+    (package / "a.py").write_text('"""Other doc."""\n# new comment\nfrom pkg.sub import b\nX = 1\n\n\n'
                                   'def f():\n    return X\n')
     assert code_version(package) == base
-    (package / "plots.py").write_text("COLOUR = 'blue'\n")        # not compute code
+    (package / "report" / "plots.py").write_text("COLOUR = 'blue'\n")     # not compute code
     assert code_version(package) == base
-    (package / "sub" / "b.py").write_text("Y = 3\n")               # imported by what computes
+    (package / "sub" / "b.py").write_text("Y = 3\n")                       # imported by what computes
     changed = code_version(package)
     assert changed != base
-    (package / "model_new.py").write_text("Z = 0\n")              # a plug-in counts, unlisted
+    (package / "models" / "new.py").write_text("Z = 0\n")                  # a plug-in counts, unlisted
     assert code_version(package) != changed
 
 
+@pytest.mark.slow
 def test_the_cache_key_ignores_a_plot_change_and_follows_an_engine_change(tmp_path):
     import shutil
 
@@ -398,12 +401,18 @@ def test_the_cache_key_ignores_a_plot_change_and_follows_an_engine_change(tmp_pa
     key = lambda: cache_key(spec, "cpu", "", code_version(copy))    # noqa: E731
     base = key()
     assert base == cache_key(spec, "cpu", "", code_version())
-    plots = copy / "plots.py"
-    plots.write_text(plots.read_text() + "\nEXTRA_COLOUR = '#123456'\n")
+    for presentation in ("report/plots.py", "report/display.py", "claims/catalog.py", "cli.py"):
+        path = copy / presentation
+        path.write_text(path.read_text() + "\nEXTRA_COLOUR = '#123456'\n")
+        assert key() == base, presentation
+    for compute in ("engine/batched.py", "engine/shallow.py", "models/builtin.py", "algorithms/builtin.py",
+                    "datasets/builtin.py", "kernel/spec.py"):
+        path = copy / compute
+        original = path.read_text()
+        path.write_text(original + "\nEXTRA_CONSTANT = 1\n")
+        assert key() != base, compute
+        path.write_text(original)
     assert key() == base
-    engine = copy / "engine.py"
-    engine.write_text(engine.read_text() + "\nEXTRA_CONSTANT = 1\n")
-    assert key() != base
 
 
 def test_encode_decode_holds_no_pickles():
@@ -429,7 +438,7 @@ def test_allocator_tuning_is_on_by_default_and_can_be_turned_off():
     import subprocess
     import sys
 
-    code = "from core.runtime import tune_allocator as t; print(t(), t())"
+    code = "from core.engine.runtime import tune_allocator as t; print(t(), t())"
     for setting, expected in (("1", "True True"), ("0", "False False")):
         env = dict(os.environ, GDX_MALLOC_TUNING=setting)
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,

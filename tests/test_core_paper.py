@@ -7,11 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from core import datasets, theory
+from core.datasets import builtin as datasets
+from core.analysis import theory
 from core.api import run_spec
-from core.engine import run_sweep
-from core.scaling import parse_curves, sweep_dimensions
-from core.spec import make_spec
+from core.engine.batched import run_sweep
+from core.analysis.scaling import parse_curves, sweep_dimensions
+from core.kernel.spec import make_spec
 
 from .conftest import ROOT
 
@@ -40,6 +41,7 @@ def run_cli(*args):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_table1_through_the_cli():
     """Tyurin 2025, Table 1: worst-case dataset, n = 1000."""
     out = run_cli("run", "--model", "linear", "--dataset", "worst_case", "--n", "1000",

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from core import shallow
+from core.engine import shallow
 from core.api import run_spec
-from core.spec import SpecError, make_spec
+from core.kernel.spec import SpecError, make_spec
 
 A0 = (1.0, 0.5, -0.2)
 B0 = (0.3, -0.4, 0.6)

@@ -1,15 +1,15 @@
-"""The iris data set: registered in one file (core/data_iris.py), and the CLI, the schema and
+"""The iris data set: registered in one file (core/datasets/iris.py), and the CLI, the schema and
 the dashboard follow from its registry entry."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core import datasets
+from core.datasets import builtin as datasets
 from core.api import run_spec
 from core.cli import main
-from core.fields import json_schema
-from core.spec import SpecError, make_spec
+from core.kernel.fields import json_schema
+from core.kernel.spec import SpecError, make_spec
 from tests.app_helpers import errors, open_page
 
 
@@ -38,6 +38,7 @@ def test_setosa_against_versicolor_is_separable_and_versicolor_against_virginica
     assert batch_perceptron_steps(hard.features, hard.labels) is None     # negative control
 
 
+@pytest.mark.slow
 def test_gd_at_a_large_step_is_the_batch_perceptron_on_iris():
     spec = make_spec(dataset="iris", step_sizes=(1e6,), max_iters=1000)
     gd = run_spec(spec, use_cache=False).result.runs[0]

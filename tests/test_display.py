@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from core import display as dp
+from core.report import display as dp
 
 
 def test_budget_keeps_small_charts_whole_and_bounds_large_ones():
@@ -61,13 +61,13 @@ def test_ratio_sentence():
 # ---------------------------------------------------------------------- the named cases
 def _run(**fields):
     from core.api import run_spec
-    from core.spec import make_spec
+    from core.kernel.spec import make_spec
     return run_spec(make_spec(**fields)).result
 
 
 @pytest.mark.slow
 def test_two_layer_conv_gd_divergence_gives_a_true_caption_and_a_finite_y_range():
-    from core.display_dynamics import build_history
+    from core.report.display_dynamics import build_history
     common = dict(model="two_layer_conv", dataset="digits", classes=(3, 8),
                   step_sizes=(1.0, 10.0, 100.0, 1000.0), seeds=(0,), max_iters=400)
     results = [_run(algorithm=a, **common) for a in ("gd", "generalized_perceptron")]
@@ -90,7 +90,7 @@ def test_two_layer_conv_gd_divergence_gives_a_true_caption_and_a_finite_y_range(
 
 @pytest.mark.slow
 def test_step_size_map_on_gaussian_data_says_what_is_true():
-    from core.display_stepmap import build_step_map
+    from core.report.display_stepmap import build_step_map
     steps = tuple(float(g) for g in np.logspace(0, 4, 200))
     common = dict(model="linear", algorithm="gd", step_sizes=steps, seeds=(0,), max_iters=300,
                   tail_points=32, run_to_max=True, history_points=301)
@@ -110,7 +110,7 @@ def test_step_size_map_on_gaussian_data_says_what_is_true():
 def test_complexity_caption_follows_the_fitted_intervals():
     from types import SimpleNamespace as NS
 
-    from core.display_scaling import scaling_sentences
+    from core.report.display_scaling import scaling_sentences
 
     class Curve(NS):
         __hash__ = object.__hash__

@@ -6,14 +6,14 @@ import math
 import numpy as np
 import pytest
 
-from core import payload
-from core import plots_shallow as ps
+from core.report import payload
+from core.report import plots_shallow as ps
 from core.api import run_spec
-from core.display import MAX_FRAMES, human_number
-from core.display_orbit import OrbitColumn, OrbitDiagram
-from core.player import frame_positions
-from core.plots import missing_as_text
-from core.spec import make_spec
+from core.report.display import MAX_FRAMES, human_number
+from core.report.display_orbit import OrbitColumn, OrbitDiagram
+from core.report.player import frame_positions
+from core.report.plots import missing_as_text
+from core.kernel.spec import make_spec
 
 A, B = (1.0, 0.5, -0.2), (0.3, -0.4, 0.6)
 

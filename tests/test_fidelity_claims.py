@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from core import theory
+from core.analysis import theory
 from core.api import run_spec
-from core.claims import CLAIMS, CLAIMS_BY_NAME, check, numpy_two_layer_gd
-from core.spec import make_spec
+from core.claims.catalog import CLAIMS, CLAIMS_BY_NAME, check, numpy_two_layer_gd
+from core.kernel.spec import make_spec
 
 
 @pytest.mark.parametrize("d", [8, 32])
@@ -49,7 +49,7 @@ def test_the_repository_carries_its_own_science_and_the_readme_lists_every_claim
     assert "../shared" not in readme and "docs/science.md" in readme
     for claim in CLAIMS:
         assert f"| `{claim.name}` |" in readme, claim.name
-    for page in ("pages/shallow.py", "pages/checks.py", "core/claims.py"):
+    for page in ("pages/shallow.py", "pages/checks.py", "core/claims/catalog.py"):
         text = (root / page).read_text()
         assert "docs/science.md" in text and "../shared" not in text, page
 
@@ -57,7 +57,7 @@ def test_the_repository_carries_its_own_science_and_the_readme_lists_every_claim
 def test_the_p90_slope_window_is_declared_once_and_the_science_page_quotes_it():
     from pathlib import Path
 
-    from core.claims import P90_SLOPE
+    from core.claims.catalog import P90_SLOPE
 
     science = (Path(__file__).resolve().parent.parent / "docs" / "science.md").read_text()
     assert f"slope in [{P90_SLOPE[0]}, {P90_SLOPE[1]}]" in science
@@ -66,8 +66,8 @@ def test_the_p90_slope_window_is_declared_once_and_the_science_page_quotes_it():
 
 
 def test_unsolved_seeds_are_censored_at_the_budget_not_left_out():
-    from core.scaling import Curve, ScalingResult, censored_at, censored_quantile, fit_curve
-    from core.spec import make_spec
+    from core.analysis.scaling import Curve, ScalingResult, censored_at, censored_quantile, fit_curve
+    from core.kernel.spec import make_spec
 
     values = np.array([3, 5, 7, 9, 11, 13, 15, 17, np.inf, np.inf])
     # the p90 of ten seeds is the 9th smallest: an unsolved seed, so at least the budget

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from core.api import run_spec
-from core.datasets import load
-from core.models import build, collapsed_rows
-from core.spec import make_spec, validate
+from core.datasets.builtin import load
+from core.models.builtin import build, collapsed_rows
+from core.kernel.spec import make_spec, validate
 
 
 def cnn_parts(**fields):

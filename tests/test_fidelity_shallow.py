@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from core import shallow
+from core.engine import shallow
 from core.api import run_spec
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 
 
 def gd(**fields):

@@ -1,4 +1,4 @@
-"""The field table (core.fields) is the one declaration: validation, the CLI, the schema and
+"""The field table (core.kernel.fields) is the one declaration: validation, the CLI, the schema and
 the dashboard's ranges all come from it."""
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 import jsonschema
 import pytest
 
-from core.algorithms import algorithms_reading
+from core.algorithms.builtin import algorithms_reading
 
 from core.cli import build_parser, main
-from core.fields import BY_NAME, FIELDS, json_schema
-from core.spec import RunSpec, SpecError, make_spec
+from core.kernel.fields import BY_NAME, FIELDS, json_schema
+from core.kernel.spec import RunSpec, SpecError, make_spec
 from ui.state import FIELD_RANGES
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.site import PAGES
+from core.report.site import PAGES
 from tests.app_helpers import open_page, page_controls, shown_text
 
 PAGE_KEYS = {"pages/dynamics.py": "dynamics"}     # open_page's name where it differs

@@ -7,8 +7,8 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.spec import QUERY_NAMES
-from core.site import PAGES
+from core.kernel.spec import QUERY_NAMES
+from core.report.site import PAGES
 from tests.app_helpers import PAGE_FILES, TIMEOUT, open_page, page_controls, shown_text
 
 # Every URL name a page declares in its control table, and every spec field.

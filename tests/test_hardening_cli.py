@@ -142,14 +142,14 @@ def test_view_links_are_full_urls_under_gdx_base_url(monkeypatch, capsys):
     from core.cli import main
 
     monkeypatch.setenv("GDX_BASE_URL", "http://lab-server:8501/")
-    assert main(["reproduce", "table1"]) == 0
+    assert main(["reproduce", "two_point_loss"]) == 0
     out = capsys.readouterr().out
     assert "view:     http://lab-server:8501/dynamics?" in out
-    assert main(["reproduce", "table1", "--format", "json"]) == 0
+    assert main(["reproduce", "two_point_loss", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["link"].startswith("http://lab-server:8501/")
     monkeypatch.setenv("GDX_BASE_URL", "javascript:alert(1)")
-    assert main(["reproduce", "table1"]) == 2
+    assert main(["reproduce", "two_point_loss"]) == 2
     assert capsys.readouterr().err.startswith("error: GDX_BASE_URL:")
     monkeypatch.delenv("GDX_BASE_URL")
-    assert main(["reproduce", "table1"]) == 0
+    assert main(["reproduce", "two_point_loss"]) == 0
     assert "view:     http://localhost:8501/dynamics?" in capsys.readouterr().out   # the local dashboard

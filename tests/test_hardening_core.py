@@ -13,17 +13,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core import cache as cache_module
+from core.store import cache as cache_module
 from core.api import open_cache, run_spec
-from core.cache import ResultCache, cache_key
+from core.store.cache import ResultCache, cache_key
 from core.cli import check_output, format_summary, main
-from core.datasets import MAX_CSV_COLUMNS, parse_csv
-from core.errors import SpecError
-from core.lists import parse_list, parse_number
-from core.settings import env_number
-from core.spec import make_spec
-from core.uploads import (check_visitor_path, clear_uploads, save_upload, upload_directory,
-                          upload_usage)
+from core.datasets.builtin import MAX_CSV_COLUMNS, parse_csv
+from core.kernel.errors import SpecError
+from core.kernel.lists import parse_list, parse_number
+from core.kernel.settings import env_number
+from core.kernel.spec import make_spec
+from core.store.uploads import (check_visitor_path, clear_uploads, save_upload, upload_directory,
+                                upload_usage)
 
 
 # ---------------------------------------------------------------------- lists
@@ -334,7 +334,7 @@ def test_summary_is_a_table_without_json_tokens(capsys):
          max_iters=30, run_to_max=True),
 ])
 def test_a_cached_result_reads_back_array_for_array(fields):
-    from core.cache import decode, encode
+    from core.store.cache import decode, encode
 
     result = run_spec(make_spec(**fields), use_cache=False).result
     back = decode(encode(result))

@@ -9,13 +9,13 @@ import os
 import numpy as np
 import pytest
 
-from core import datasets
-from core.site import ALIASES, PAGES
+from core.datasets import builtin as datasets
+from core.report.site import ALIASES, PAGES
 from core.api import run_spec
-from core.datasets import parse_csv
-from core.errors import SpecError
-from core.spec import make_spec
-from core.uploads import VISITOR_PATH_REFUSAL, restrict_paths_to_visitors, save_upload
+from core.datasets.builtin import parse_csv
+from core.kernel.errors import SpecError
+from core.kernel.spec import make_spec
+from core.store.uploads import VISITOR_PATH_REFUSAL, restrict_paths_to_visitors, save_upload
 from tests.app_helpers import charts, errors
 from tests.browser_helpers import ROOT
 from tests.extra_helpers import open_extra

@@ -1,4 +1,4 @@
-"""The hypothesis lab (core.lab): the plan, the tidy table, censored fits, and the same
+"""The hypothesis lab (core.analysis.lab): the plan, the tidy table, censored fits, and the same
 answers as sweep-d and `run`."""
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import lab
+from core.analysis import lab
 from core.cli import main
-from core.fields import FIELDS
-from core.scaling import Curve, sweep_dimensions
-from core.spec import RunSpec, SpecError, make_spec
+from core.kernel.fields import FIELDS
+from core.analysis.scaling import Curve, sweep_dimensions
+from core.kernel.spec import RunSpec, SpecError, make_spec
 
 MINIMAL = "dataset=minimal&algorithm=gd&seed=0:7&max_iters=20000&history_points=16"
 

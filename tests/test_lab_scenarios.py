@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from core import lab
-from core.scenarios import SCENARIOS
+from core.analysis import lab
+from core.claims.scenarios import SCENARIOS
 from tests.app_helpers import assert_clean, charts, open_page
 
 LAB_SCENARIOS = [s for s in SCENARIOS if s.page == "lab"]

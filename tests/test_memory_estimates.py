@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
-from core import memory
+from core.engine import memory
 from core.api import run_spec
-from core.errors import SpecError
-from core.spec import make_spec, validate
+from core.kernel.errors import SpecError
+from core.kernel.spec import make_spec, validate
 from tests.browser_helpers import ROOT
 
 MEASURE = r"""
@@ -25,8 +25,8 @@ import json, os, sys
 import torch
 torch.set_num_threads(1)
 from core.api import run_spec
-from core.memory import estimate_memory
-from core.spec import make_spec, validate
+from core.engine.memory import estimate_memory
+from core.kernel.spec import make_spec, validate
 
 def status(field):
     with open("/proc/self/status") as lines:
@@ -43,7 +43,7 @@ before = status("VmRSS:")
 estimate = estimate_memory(spec, spec.n or 0, spec.d) if spec.d is not None else None
 outcome = run_spec(spec, use_cache=False)
 if estimate is None:
-    from core import datasets
+    from core.datasets import builtin as datasets
     dataset = datasets.load(spec)
     estimate = estimate_memory(spec, dataset.n, dataset.d)
 print(json.dumps({"estimate": estimate, "peak": status("VmHWM:") - before}))
@@ -121,19 +121,19 @@ def test_the_flow_estimate_counts_every_kept_state():
 
 def test_the_shallow_history_limit_is_the_guards_number(monkeypatch):
     """The a·b network keeps (a, b) per recorded step only up to the limit the guard assumes
-    (one declared number, core.history.PARAM_HISTORY_LIMIT): a sweep just under it keeps
+    (one declared number, core.engine.history.PARAM_HISTORY_LIMIT): a sweep just under it keeps
     them, the same sweep under a lower limit keeps none."""
-    import core.engine
-    import core.history
+    import core.engine.batched
+    import core.engine.history
 
-    limit = core.history.PARAM_HISTORY_LIMIT
-    assert memory.PARAM_HISTORY_LIMIT is limit and core.engine.PARAM_HISTORY_LIMIT is limit
+    limit = core.engine.history.PARAM_HISTORY_LIMIT
+    assert memory.PARAM_HISTORY_LIMIT is limit and core.engine.batched.PARAM_HISTORY_LIMIT is limit
     d = 1000
     points = limit // (2 * d) - 1                     # (points + 1) * 2d <= limit
     under = make_spec(model="shallow_linear", init="random", d=d, step_sizes=(0.01,),
                       max_iters=points, history_points=points)
     assert run_spec(under, use_cache=False).result.runs[0].params is not None
-    monkeypatch.setattr(core.engine, "PARAM_HISTORY_LIMIT", limit // 2)
+    monkeypatch.setattr(core.engine.batched, "PARAM_HISTORY_LIMIT", limit // 2)
     assert run_spec(under, use_cache=False).result.runs[0].params is None
 
 
@@ -152,8 +152,8 @@ def test_a_data_set_of_fixed_shape_is_checked_before_any_backend_runs(monkeypatc
 
 def test_a_stiff_flow_counts_radaus_dense_matrices():
     """Radau holds dense 2d x 2d matrices (about 12 of them measured at d = 1000: 392 MB);
-    the guard learns from core.shallow which integrator the runs get."""
-    from core.shallow import flow_is_stiff
+    the guard learns from core.engine.shallow which integrator the runs get."""
+    from core.engine.shallow import flow_is_stiff
 
     stiff = validate(make_spec(model="shallow_linear", algorithm="gradient_flow", init="random",
                                d=1000, step_sizes=(1e-3,), max_iters=200, phi=1e5,

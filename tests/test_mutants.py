@@ -1,4 +1,4 @@
-"""Mutation testing (core/mutants.py): each mutant is installed in-process and undone, runs
+"""Mutation testing (core/claims/mutants.py): each mutant is installed in-process and undone, runs
 uncached, and is killed by the claims meant to kill it. The full kill matrix (every mutant ×
 every claim) is ``python -m core reproduce --mutants``; these tests run a representative subset
 (fast tier) and every mutant against its own expected claims (slow tier)."""
@@ -7,9 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from core import algorithms, shallow
-from core.claims import CLAIMS_BY_NAME
-from core.mutants import MUTANTS, MUTANTS_BY_NAME, applied, claim_scope, judge_under
+from core.algorithms import builtin as algorithms
+from core.engine import shallow
+from core.claims.catalog import CLAIMS_BY_NAME
+from core.claims.mutants import MUTANTS, MUTANTS_BY_NAME, applied, claim_scope, judge_under
 
 
 def test_the_mutants_cover_every_kind_and_the_issue_table():
@@ -36,7 +37,7 @@ def test_a_mutant_is_installed_only_inside_its_context_with_an_empty_cache():
 
 def test_the_gauss_seidel_rewrite_changes_exactly_the_b_update():
     from core.api import run_spec
-    from core.spec import make_spec
+    from core.kernel.spec import make_spec
 
     spec = make_spec(model="shallow_linear", phi=1.0, a=(1.0, 0.5), b=(0.3, -0.4), step_sizes=(0.3,),
                      max_iters=1, run_to_max=True, history_points=8)
@@ -84,7 +85,10 @@ def test_reproduce_mutants_prints_the_kill_matrix(capsys):
 
 
 def test_every_mutant_installs_on_the_current_code_and_is_undone():
-    from core import engine, models, scaling, theory
+    from core.engine import batched as engine
+    from core.models import builtin as models
+    from core.analysis import scaling
+    from core.analysis import theory
 
     before = {name: getattr(module, name) for module, name in (
         (shallow, "gd_limit_sharpness"), (theory, "minimal_lambda2"), (scaling, "fit_loglog"),

@@ -2,7 +2,7 @@
 verdicts as they arrive (not only a percentage)."""
 from __future__ import annotations
 
-from core.claims import CLAIMS, check
+from core.claims.catalog import CLAIMS, check
 
 
 def checks_page():
@@ -34,7 +34,7 @@ def test_the_board_names_the_running_claim_the_verdicts_so_far_and_what_is_left(
 
 def test_a_failed_claim_shows_as_failed_on_the_board():
     page = checks_page()
-    from core.claims import Measurement, Verdict
+    from core.claims.catalog import Measurement, Verdict
 
     failed = Verdict(CLAIMS[0], Measurement("could not run: boom", False), 0.5, False)
     board = page.progress_board(CLAIMS[:2], [failed])

@@ -170,7 +170,7 @@ def test_a_reader_that_leaves_ends_the_command_quietly(monkeypatch, capsys):
 
 
 def test_ray_backend_without_ray_is_one_line_on_how_to_install(monkeypatch, capsys):
-    from core import distributed
+    from core.engine import distributed
 
     monkeypatch.setitem(sys.modules, "ray", None)            # import ray -> ImportError
     monkeypatch.setattr(distributed, "_connected_to", None, raising=False)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from core import api
-from core.claims import CLAIMS
-from core.site import ALIASES, PAGE_FILES
+from core.claims.catalog import CLAIMS
+from core.report.site import ALIASES, PAGE_FILES
 from streamlit.testing.v1 import AppTest
 from tests.app_helpers import APP, TIMEOUT, assert_clean
 from tests.extra_helpers import link_query

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from core.errors import SpecError
+from core.kernel.errors import SpecError
 from ui import compute
 
 
@@ -82,6 +82,6 @@ def test_a_page_load_that_only_reads_the_cache_takes_no_slot(clock, monkeypatch)
 
 
 def test_trim_heap_runs():
-    from core.runtime import trim_heap
+    from core.engine.runtime import trim_heap
 
     assert trim_heap() in (True, False)

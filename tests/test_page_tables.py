@@ -7,8 +7,8 @@ import ast
 
 import pytest
 
-from core.fields import BY_QUERY
-from core.site import PAGES
+from core.kernel.fields import BY_QUERY
+from core.report.site import PAGES
 from tests.app_helpers import ROOT, page_controls
 from ui.state import FIELD_RANGES, Field
 
@@ -74,7 +74,7 @@ def test_spec_fields_take_their_range_and_choices_from_the_field_table():
 
 
 def test_a_declared_range_is_checked_in_the_url_and_named():
-    from core.spec import SpecError
+    from core.kernel.spec import SpecError
     from ui.state import number
 
     declared = number("grid", 10, "Grid points", int, bounds=(5, 20))

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-import core.engine as engine
-from core import datasets
-from core.history import HistoryGrid
-from core.spec import make_spec
+import core.engine.batched as engine
+from core.datasets import builtin as datasets
+from core.engine.history import HistoryGrid
+from core.kernel.spec import make_spec
 
 from .conftest import ROOT
 
@@ -41,6 +41,7 @@ def assert_same(first, second):
             np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fields", SPECS, ids=range(len(SPECS)))
 def test_host_side_checks_equal_the_per_step_device_bookkeeping(fields, monkeypatch):
     spec = make_spec(**fields)

@@ -1,4 +1,4 @@
-"""The Ray backend (core/distributed.py): the shard plan, identity with the local backend in
+"""The Ray backend (core/engine/distributed.py): the shard plan, identity with the local backend in
 float64, shard caching, a killed worker, an unreachable cluster.
 
 The Ray tests share one local instance (2 CPUs, no dashboard) started by a module fixture
@@ -23,9 +23,10 @@ import torch
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")     # loopback test clusters, no tokens
 
-from core import distributed, make_spec  # noqa: E402
+from core import make_spec# noqa: E402
+from core.engine import distributed# noqa: E402
 from core.api import run_spec  # noqa: E402
-from core.cache import ResultCache, cache_key  # noqa: E402
+from core.store.cache import ResultCache, cache_key  # noqa: E402
 from core.cli import main  # noqa: E402
 
 from tests.conftest import ROOT  # noqa: E402
@@ -373,6 +374,6 @@ def test_sidebar_switches_this_sessions_backend(monkeypatch):
     switch.set_value("ray").run()
     assert_clean(at)
     assert at.session_state[BACKEND_STATE] == "ray"
-    # the caption is written from core.distributed.current_backend() inside the session
+    # the caption is written from core.engine.distributed.current_backend() inside the session
     assert any("Ray cluster at 10.0.0.7:6379" in caption.value for caption in at.sidebar.caption)
     assert distributed.current_backend().name == "local"      # other sessions, the CLI: unchanged

@@ -17,7 +17,8 @@ import torch
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")     # loopback test clusters, no tokens
 
-from core import distributed, make_spec  # noqa: E402
+from core import make_spec# noqa: E402
+from core.engine import distributed# noqa: E402
 from core.api import run_spec  # noqa: E402
 
 from tests.test_ray import assert_identical  # noqa: E402

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from core import distributed
+from core.engine import distributed
 from tests.app_helpers import assert_clean, open_page
 from tests.browser_helpers import ROOT
 

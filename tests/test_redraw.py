@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-import core.cache
+import core.store.cache as store_cache
 from core import api
 from core.api import open_cache, run_spec
-from core.spec import make_spec
+from core.kernel.spec import make_spec
 from tests.app_helpers import assert_clean, charts, open_page
 
 SMALL = dict(dataset="two_point", step_sizes=(1.0, 10.0), max_iters=5)
@@ -31,8 +31,8 @@ def test_a_hit_is_decoded_once_per_process_until_the_cache_is_cleared(tmp_path, 
     run_spec(spec, cache_dir=str(tmp_path))
     first = run_spec(spec, cache_dir=str(tmp_path))           # read from disk, remembered
     decodes = []
-    original = core.cache.decode
-    monkeypatch.setattr(core.cache, "decode", lambda blob: decodes.append(1) or original(blob))
+    original = store_cache.decode
+    monkeypatch.setattr(store_cache, "decode", lambda blob: decodes.append(1) or original(blob))
     again = run_spec(spec, cache_dir=str(tmp_path))
     assert again.cached and again.result is first.result and decodes == []
     # negative control: once the cache is cleared the remembered result is not used
@@ -53,7 +53,7 @@ def test_the_remembered_hits_are_bounded(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_rerun_draws_the_figures_it_built_before(monkeypatch):
-    from core import plots_shallow
+    from core.report import plots_shallow
 
     built = []
     original = plots_shallow.catapult_figure

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.api import run_spec
-from core.cache import ResultCache, encode
-from core.registry import dataset_kind
-from core.spec import (ACTIVATIONS, ALGORITHMS, DATASETS, MODELS, SpecError, make_spec,
-                       parse_field)
+from core.store.cache import ResultCache, encode
+from core.kernel.registry import dataset_kind
+from core.kernel.spec import SpecError, make_spec, parse_field
+from core.kernel.fields import ACTIVATIONS, ALGORITHMS, DATASETS, MODELS
 
 from .conftest import ROOT
 
@@ -195,6 +195,7 @@ def test_fuzzed_specs_run_or_are_refused_in_one_line(csv_files, monkeypatch, tmp
     assert SUMMARY["ran"] >= budget // 10 and sum(SUMMARY["refused"].values()) >= budget // 10
 
 
+@pytest.mark.slow
 def test_huge_step_sizes_diverge_as_results_not_errors():
     spec = make_spec(model="mlp", dataset="gaussian", n=20, d=4, width=4, activation="relu",
                      step_sizes=(1e-3, 1e12), max_iters=200, run_to_max=True)
@@ -220,7 +221,7 @@ def test_shallow_run_at_the_origin_exports_its_infinite_bound_as_null():
 # ---------------------------------------------------------------- cache faults and concurrency
 def _hammer(directory, worker, rounds, queue):
     """Write and read shared and private keys; report any wrong or lost value."""
-    from core.cache import ResultCache
+    from core.store.cache import ResultCache
 
     cache = ResultCache(directory)
     specs = [make_spec(dataset="two_point", step_sizes=(float(k + 1),), max_iters=3) for k in range(4)]
@@ -245,6 +246,7 @@ def _hammer(directory, worker, rounds, queue):
     queue.put((problems, operations))
 
 
+@pytest.mark.slow
 def test_two_processes_hammering_the_cache_lose_nothing(tmp_path):
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -274,6 +276,7 @@ def test_cache_size_limit_evicts_old_entries(tmp_path):
 
 
 # ---------------------------------------------------------------- determinism across processes
+@pytest.mark.slow
 def test_same_spec_in_two_processes_is_bit_identical(tmp_path):
     args = [sys.executable, "-m", "core", "run", "--model", "two_layer_conv", "--dataset", "gaussian",
             "--n", "40", "--d", "6", "--step-size", "0.1,3", "--seed", "0,1", "--max-iters", "60",

@@ -5,11 +5,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import datasets
-from core.models import build
-from core.sharpness import (SharpnessMeter, _functional_hvp, hvp_at, top_eigenvalues,
-                            top_hessian_eigenvalue)
-from core.spec import make_spec
+from core.datasets import builtin as datasets
+from core.models.builtin import build
+from core.analysis.sharpness import (SharpnessMeter, _functional_hvp, hvp_at, top_eigenvalues,
+                                     top_hessian_eigenvalue)
+from core.kernel.spec import make_spec
 
 CASES = [
     dict(model="linear", dataset="gaussian", n=40, d=20, bias=True),
@@ -88,7 +88,7 @@ def test_meter_in_float32_is_warm_started_and_agrees_with_float64():
     oracle = [top_hessian_eigenvalue(model, shared64, theta[row].double()) for row in (0, 1, 3)]
     np.testing.assert_allclose(first[[0, 1, 3]], oracle, rtol=1e-4)
 
-    import core.sharpness as sharpness
+    import core.analysis.sharpness as sharpness
 
     original = sharpness.hvp_at
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from core.api import run_spec
-from core.display_dynamics import HistoryDisplay, Line, build_history, divergence_sentence
-from core.plots import algorithm_label
-from core.spec import make_spec
+from core.report.display_dynamics import (HistoryDisplay, Line, build_history,
+                                          divergence_sentence)
+from core.report.plots import algorithm_label
+from core.kernel.spec import make_spec
 
 
 def _line(algorithm: str, step: float, diverged_at: int | None) -> Line:

@@ -1,4 +1,4 @@
-"""The stateful update rules (core.algorithms: heavy_ball, nesterov, adam, minibatch_gd), each
+"""The stateful update rules (core.algorithms.builtin: heavy_ball, nesterov, adam, minibatch_gd), each
 against an independent numpy loop and, where it has the same rule, torch.optim, to 1e-12 in
 float64, on the linear model, a nonlinear network and the a·b network; each with a wrong
 variant the comparison rejects (negative controls)."""
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from core import datasets
-from core.algorithms import algorithm, algorithms_on
-from core.engine import run_sweep
-from core.fields import ALGORITHM_FIELDS, BY_NAME, json_schema
-from core.shallow import run_shallow
-from core.spec import SpecError, make_spec
+from core.datasets import builtin as datasets
+from core.algorithms.builtin import algorithm, algorithms_on
+from core.engine.batched import run_sweep
+from core.kernel.fields import ALGORITHM_FIELDS, BY_NAME, json_schema
+from core.engine.shallow import run_shallow
+from core.kernel.spec import SpecError, make_spec
 
 ITERS = 40
 TOL = 1e-12

@@ -10,10 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-VIEW_FILES = sorted({*ROOT.glob("core/plots.py"), *ROOT.glob("core/plots_images.py"),
-                     *ROOT.glob("core/plots_shallow.py"), *ROOT.glob("core/player.py"),
-                     *ROOT.glob("core/payload.py"), ROOT / "pages" / "shallow.py",
-                     *ROOT.glob("core/display*.py"), *ROOT.glob("ui/*.py"),
+VIEW_FILES = sorted({*ROOT.glob("core/report/*.py"), *ROOT.glob("ui/*.py"), ROOT / "pages" / "shallow.py",
                      *(ROOT / "pages" / f"{name}.py" for name in
                        ("dynamics", "step_size_map", "complexity", "images", "home", "checks"))})
 LIMIT = 15
@@ -62,7 +59,7 @@ def test_view_functions_are_under_the_limit(path):
 
 if __name__ == "__main__":          # python tests/test_view_complexity.py: the table
     rows = [(score, f"{path.relative_to(ROOT)}:{line}", name)
-            for path in VIEW_FILES + sorted(ROOT.glob("core/plots_shallow.py"))
+            for path in VIEW_FILES
             for name, line, score in functions(path)]
     for score, where, name in sorted(rows, reverse=True)[:25]:
         print(f"{score:3d}  {where}  {name}")

@@ -10,7 +10,7 @@ from typing import Callable
 
 import streamlit as st
 
-from core.errors import SpecError
+from core.kernel.errors import SpecError
 
 from .display import show_error
 from .compute import VisitorLeft

@@ -21,8 +21,8 @@ import gc
 import threading
 import time
 
-from core.errors import SpecError
-from core.settings import env_number
+from core.kernel.errors import SpecError
+from core.kernel.settings import env_number
 
 
 class VisitorLeft(Exception):
@@ -113,10 +113,10 @@ def check_budget() -> None:
 
 def release_memory() -> None:
     """Hand memory freed by a finished computation back to the system: collect cycles, then
-    ask glibc to return free heap pages (core.runtime keeps them for speed while a loop
+    ask glibc to return free heap pages (core.engine.runtime keeps them for speed while a loop
     runs). Without it the server stayed at its peak after every heavy session had closed."""
     gc.collect()
-    from core.runtime import trim_heap
+    from core.engine.runtime import trim_heap
 
     trim_heap()
 

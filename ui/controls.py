@@ -14,24 +14,23 @@ from typing import Any, Sequence
 
 import streamlit as st
 
-from core.lists import DEFAULT_LIMIT
-from core.lists import parse_list as bounded_list
-from core.fields import ALGORITHM_FIELDS, BY_NAME, FIELDS, field_help, field_range
-from core.algorithms import algorithms as algorithm_entries
-from core.algorithms import algorithms_on
-from core.registry import Lookup, Names, dataset_kind, model_family, model_kind, models
-from core.registry import datasets as registered_datasets
-from core.settings import env_number
-from core.uploads import check_visitor_path, save_upload
-from core.spec import (ACTIVATIONS, DATASETS,
-                       MAX_DIMS,
-                       QUERY_NAMES, TRAINED_LAYERS, SpecError, parse_field)
+from core.kernel.lists import DEFAULT_LIMIT
+from core.kernel.lists import parse_list as bounded_list
+from core.kernel.fields import ALGORITHM_FIELDS, BY_NAME, FIELDS, field_help, field_range
+from core.algorithms.builtin import algorithms as algorithm_entries
+from core.algorithms.builtin import algorithms_on
+from core.kernel.registry import Lookup, Names, dataset_kind, model_family, model_kind, models
+from core.kernel.registry import datasets as registered_datasets
+from core.kernel.settings import env_number
+from core.store.uploads import check_visitor_path, save_upload
+from core.kernel.spec import QUERY_NAMES, SpecError, parse_field
+from core.kernel.fields import ACTIVATIONS, DATASETS, MAX_DIMS, TRAINED_LAYERS
 
 from .display import show_error
 from .state import Field, UrlState, choice, flag, number, spec_number, text
 
 # Models and algorithms, their labels and which goes with which: views of the registries
-# (core/registry.py, core/algorithms.py), read when used.
+# (core/kernel/registry.py, core/algorithms/builtin.py), read when used.
 MODEL_LABELS = Lookup(lambda: {name: kind.label for name, kind in models().items()})
 DATASET_LABELS = Lookup(lambda: {name: kind.label for name, kind in registered_datasets().items()})
 ACTIVATION_LABELS = {"identity": "identity", "relu": "ReLU", "leaky_relu": "leaky ReLU",
@@ -50,7 +49,7 @@ UPLOAD_LIMIT_MB = max(1, math.ceil(env_number("GDX_UPLOAD_LIMIT_MB")))
 
 
 # ---------------------------------------------------------------------- parsing
-# How many values a page's list box may hold (a bounded parse: core.lists).
+# How many values a page's list box may hold (a bounded parse: core.kernel.lists).
 # Spec list fields take theirs from the field table; a page's own lists declare theirs here
 # or pass ``limit``.
 PAGE_LIST_LIMITS = {**{f.url_name: f.list_limit for f in FIELDS if f.is_list},

@@ -11,10 +11,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.api import Outcome
-from core.distributed import shard_note
-from core.plots import figure_html
-from core.results import SweepResult
-from core.spec import SpecError
+from core.engine.distributed import shard_note
+from core.report.plots import figure_html
+from core.engine.results import SweepResult
+from core.kernel.spec import SpecError
 
 from .compute import ComputeGuard, check_budget
 

@@ -10,8 +10,8 @@ import streamlit as st
 
 from core.api import Outcome, run_spec
 from core.api import run_all
-from core.distributed import current_backend
-from core.spec import RunSpec
+from core.engine.distributed import current_backend
+from core.kernel.spec import RunSpec
 
 from .display import literal, run_with_progress
 from .navigation import require_app
@@ -82,7 +82,7 @@ def _read_flags(page: str) -> None:
 def scenario_header(page: str, state: UrlState) -> str | None:
     """The opened scenario's title, its look-for sentence and a way back; when the settings
     no longer match the scenario's, the sentence says so instead."""
-    from core.scenarios import SCENARIOS
+    from core.claims.scenarios import SCENARIOS
 
     by_key = {scenario.key: scenario for scenario in SCENARIOS}
     opened = st.session_state.get(SCENARIO_KEY)

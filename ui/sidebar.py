@@ -7,11 +7,11 @@ import sqlite3
 import streamlit as st
 import torch
 
-from core import distributed
+from core.engine import distributed
 from core.api import open_cache
-from core.cache import default_directory
-from core.loop import resolve_device
-from core.settings import env_number
+from core.store.cache import default_directory
+from core.engine.loop import resolve_device
+from core.kernel.settings import env_number
 
 from .display import literal
 from .state import PRESENT_KEY
@@ -29,7 +29,7 @@ def limit_torch_threads() -> None:
         torch.set_num_threads(wanted)
 
 
-BACKEND_STATE = "gdx_backend"            # this session's choice, read by core.distributed
+BACKEND_STATE = "gdx_backend"            # this session's choice, read by core.engine.distributed
 BACKEND_WIDGET = "gdx_backend_widget"
 
 

@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import streamlit as st
 
-from core.lists import parse_number
-from core.fields import BY_NAME, BY_QUERY, FIELDS
-from core.spec import SpecError, parse_field
+from core.kernel.lists import parse_number
+from core.kernel.fields import BY_NAME, BY_QUERY, FIELDS
+from core.kernel.spec import SpecError, parse_field
 
 PAGE_MARKER = "_gdx_page"
 PRESENT_KEY = "gdx_present"            # presentation mode (URL flag present=1), per session

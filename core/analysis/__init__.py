@@ -1,0 +1,1 @@
+"""Numbers read off results: closed forms, fits, sharpness, the hypothesis lab."""

@@ -1,0 +1,1 @@
+"""The paper claims, their mutants, and the scenario gallery."""

@@ -1,0 +1,1 @@
+"""Presentation: display objects and their plotly drawing, payload plans, the site map."""

@@ -1,0 +1,556 @@
+"""The perceptron-dynamics charts as display objects: a metric against the iteration for
+every run (GD and its perceptrons at several γ), with the window where the runs differ, the
+y range of the runs that stayed finite, where diverged runs left the chart, and a caption
+built from what was measured (see core/report/display.py for the pattern)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.report import display as dp
+from core.report.plots import (ALGORITHM_DASH, DIVERGED_COLOR, METRIC_TITLES, PERCEPTRONS, add_subtitle,
+                               algorithm_label, base_figure, empty_figure, format_step, metric_series, shade,
+                               step_colors, tidy_log_axis)
+from core.engine.results import RunRecord, SweepResult
+
+LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
+MAX_DECADES = 14                 # a log axis spans at most this many decades below its top
+PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
+MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
+WINDOW_PAD = 1.3                 # the x window ends 30 % after the last event it must show
+
+
+@dataclass
+class Line:
+    """One drawn run: its (thinned) points and what happened to it."""
+
+    algorithm: str
+    step_size: float
+    seed: int
+    name: str                    # legend name
+    group: str                   # legend group (seeds of one γ share it)
+    t: np.ndarray
+    y: np.ndarray
+    solved_at: int | None
+    diverged_at: int | None
+    last_t: int
+    pin: str = ""                # the pin's label ('' for the live view)
+    pin_index: int = -1
+    shade: int = 0               # index of the seed among the seeds of its γ
+    shades: int = 1
+    exit: tuple[int, float] | None = None      # where it leaves the view (set by the display)
+    exit_side: str = ""
+
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_at is not None
+
+
+@dataclass
+class HistoryDisplay(dp.Display):
+    """``metric`` against the iteration, one line per run."""
+
+    metric: str = "loss"
+    per_norm: bool = False
+    log_y: bool = False
+    y_title: str = ""
+    lines: list[Line] = field(default_factory=list)
+    x_window: tuple[float, float] = (0.0, 1.0)
+    x_full: tuple[float, float] = (0.0, 1.0)
+    y_range: tuple[float, float] | None = None          # axis units (log10 on a log axis)
+    budget: dp.Budget | None = None
+    zeros: int = 0                                      # values ≤ 0 a log axis cannot show
+    budget_iterations: int = 0
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def live(self) -> list[Line]:
+        return [line for line in self.lines if not line.pin]
+
+    @property
+    def diverged(self) -> list[Line]:
+        return [line for line in self.live if line.diverged]
+
+    @property
+    def out_of_view(self) -> dict[str, int]:
+        """Runs that leave the view upwards / downwards / to the right of the window."""
+        counts = {"above": 0, "below": 0, "right": 0}
+        for line in self.lines:
+            if line.exit_side:
+                counts[line.exit_side] += 1
+            end = line.diverged_at if line.diverged else line.last_t
+            if end is not None and end > self.x_window[1] and self.x_window[1] < self.x_full[1]:
+                counts["right"] += 1
+        return counts
+
+    def solve_times(self, algorithm: str | None = None) -> dict[float, int]:
+        """γ -> the slowest solve over its seeds, for runs of ``algorithm`` that all solved."""
+        times: dict[float, list[int | None]] = {}
+        for line in self.live:
+            if algorithm is None or line.algorithm == algorithm:
+                times.setdefault(line.step_size, []).append(line.solved_at)
+        return {g: max(ts) for g, ts in times.items() if all(t is not None for t in ts)}
+
+    def to_plotly(self, height: int = 400, legend: bool = True, font_size: int = 15) -> go.Figure:
+        return _draw(self, height, legend, font_size)
+
+
+def history_figure(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
+                   height: int = 400, legend: bool = True,
+                   pinned: Sequence[tuple[str, SweepResult]] = (), full_x: bool = False,
+                   font_size: int = 15) -> go.Figure:
+    """``metric`` against the iteration, one trace per (algorithm, step size, seed): the
+    drawing of :class:`HistoryDisplay`. Colour encodes the step size, the dash the algorithm
+    (perceptrons dotted) or the pin; a diverged run ends at a red ×."""
+    display = build_history(results, metric, per_norm=per_norm, pinned=pinned, full_x=full_x)
+    return display.to_plotly(height=height, legend=legend, font_size=font_size)
+
+
+# ---------------------------------------------------------------------- building
+def build_history(results: Sequence[SweepResult], metric: str, *, per_norm: bool = False,
+                  pinned: Sequence[tuple[str, SweepResult]] = (), full_x: bool = False,
+                  labels: dict[str, str] | None = None) -> HistoryDisplay:
+    """The display of ``metric`` for the live ``results`` and the ``pinned`` (label,
+    result) pairs. The drawing plan (which runs, how many points each) is fixed from the
+    counts before any series is copied."""
+
+    labels = labels or {}
+    sources = [("", -1, r) for r in results] + [(label, i, r) for i, (label, r) in enumerate(pinned)]
+    records = [(pin, index, result, record) for pin, index, result in sources for record in result.runs
+               if metric in record.history]
+    longest = max((len(record.history["iteration"]) for *_, record in records), default=0)
+    budget = dp.point_budget(len(records), longest)
+    drawn = [records[i] for i in dp.spread_indices(len(records), budget.drawn_traces)]
+    display = HistoryDisplay(metric=metric, per_norm=per_norm, budget=budget)
+    display.y_title = METRIC_TITLES.get(metric, metric) + (" / ‖θₜ‖" if per_norm else "")
+    display.title = display.y_title
+    for pin, index, result, record in drawn:
+        display.lines.append(_line(result, record, metric, per_norm, budget.points_per_trace,
+                                   pin, index, algorithm_label(result.spec.algorithm)))
+    display.log_y = metric in LOG_METRICS and any(np.any(np.isfinite(l.y) & (l.y > 0)) for l in display.lines)
+    display.budget_iterations = max((r.spec.max_iters for _, _, r in sources), default=0)
+    _windows(display, full_x)
+    _mark_exits(display)
+    display.notes = _notes(display)
+    display.facts = history_facts(display)
+    display.sentences = history_sentences(display, labels)
+    return display
+
+
+def _line(result: SweepResult, record: RunRecord, metric: str, per_norm: bool, points: int,
+          pin: str, pin_index: int, label: str) -> Line:
+
+    values = metric_series(record, metric, per_norm)
+    iterations = np.asarray(record.history["iteration"])
+    keep = dp.thin_indices(len(iterations), points, _event_indices(iterations, values, record))
+    seeds = list(result.spec.seeds)
+    name = f"{label} γ={format_step(record.step_size)}"
+    if len(seeds) > 1:
+        name += f" ({dp.seed_words(seeds)})"
+    if pin:
+        name = f"{pin}: {name}"
+    return Line(result.spec.algorithm, record.step_size, record.seed, name,
+                f"{pin}{result.spec.algorithm}:{record.step_size!r}", iterations[keep],
+                np.asarray(values, dtype=float)[keep], record.iterations_to_solve,
+                record.diverged_at if record.diverged else None, int(record.last_iteration),
+                pin, pin_index, seeds.index(record.seed) if record.seed in seeds else 0, len(seeds))
+
+
+def _event_indices(iterations: np.ndarray, values: np.ndarray, record: RunRecord) -> list[int]:
+    events = []
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size:
+        events.append(int(finite[-1]))
+    if record.iterations_to_solve is not None:
+        events.append(int(np.searchsorted(iterations, record.iterations_to_solve)))
+    return events
+
+
+def _windows(display: HistoryDisplay, full_x: bool) -> None:
+    """x: the whole run, or where the runs differ; y: the span of the runs that stayed
+    finite (within that window), at most MAX_DECADES tall on a log axis."""
+    ends = [line.last_t for line in display.lines] or [1]
+    display.x_full = (0.0, float(max(ends)))
+    display.x_window = display.x_full if full_x else _differ_window(display)
+    display.zeros = _zeros(display)
+    finite_runs = [line for line in display.lines if not line.diverged] or display.lines
+    span = dp.finite_span([_in_window(display, line) for line in finite_runs], display.log_y)
+    if span is not None and display.log_y and span[1] - span[0] > MAX_DECADES:
+        span = _densest_decades(display, finite_runs, span)
+    if display.metric == "accuracy" and not display.per_norm:
+        span = (-0.02, 1.02)
+    display.y_range = span
+
+
+def _densest_decades(display: HistoryDisplay, lines: list[Line],
+                     span: tuple[float, float]) -> tuple[float, float]:
+    """MAX_DECADES of a log axis taller than that: the window holding the most drawn values
+    (the higher one on a tie). Topping it at the largest value let one run's blow-up to 1e130
+    push every other run below the view; the runs outside are marked where they leave it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.sort(np.concatenate([np.log10(_in_window(display, line)) for line in lines]))
+    units = units[np.isfinite(units)]
+    if units.size == 0:
+        return (span[1] - MAX_DECADES, span[1])
+    counts = np.arange(1, units.size + 1) - np.searchsorted(units, units - MAX_DECADES, side="left")
+    top = units[np.flatnonzero(counts == counts.max())[-1]]
+    pad = 0.02 * MAX_DECADES
+    return (float(top - MAX_DECADES), float(min(top + pad, span[1])))
+
+
+def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
+    """Up to the slowest solve among the large-γ half of the live runs and every divergence
+    (30 % more), when all of those runs have such an event and it ends well before the
+    longest run; else the whole run."""
+    steps = sorted({line.step_size for line in display.live})
+    large = [line for line in display.live if line.step_size in set(steps[len(steps) // 2:])]
+    events = [line.solved_at for line in large if line.solved_at is not None]
+    events += [line.diverged_at for line in display.live if line.diverged]
+    if not events or len(events) < len(large):
+        return display.x_full
+    end = max(max(events) * WINDOW_PAD, 10.0)
+    return (0.0, float(math.ceil(end))) if end < 0.7 * display.x_full[1] else display.x_full
+
+
+def _zeros(display: HistoryDisplay) -> int:
+    if not display.log_y:
+        return 0
+    return sum(int(np.sum(np.isfinite(l.y) & (l.y <= 0))) for l in display.lines)
+
+
+def _in_window(display: HistoryDisplay, line: Line) -> np.ndarray:
+    return line.y[line.t <= display.x_window[1]]
+
+
+def _mark_exits(display: HistoryDisplay) -> None:
+    """The first point where each line leaves the y view (a diverged run: where it left)."""
+    if display.y_range is None:
+        return
+    for line in display.lines:
+        index, side = _first_exit(display, line)
+        if index is None:
+            line.exit = dp.divergence_point(line.t, line.y) if line.diverged else None
+            continue
+        edge = display.y_range[1] if side == "above" else display.y_range[0]
+        line.exit_side = side
+        line.exit = (int(line.t[index]), 10 ** edge if display.log_y else edge)
+
+
+def _first_exit(display: HistoryDisplay, line: Line) -> tuple[int | None, str]:
+    low, high = display.y_range
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.log10(line.y) if display.log_y else line.y
+    in_window = line.t <= display.x_window[1]
+    gone = ~np.isfinite(line.y) if line.diverged else np.zeros(len(line.y), bool)
+    under = (np.isfinite(line.y) & (line.y <= 0)) if display.log_y else np.zeros(len(line.y), bool)
+    above = np.flatnonzero(in_window & ((units > high) | gone))
+    below = np.flatnonzero(in_window & ((np.isfinite(units) & (units < low)) | under))
+    if above.size and (not below.size or above[0] < below[0]):
+        return int(above[0]), "above"
+    if below.size:
+        return int(below[0]), "below"
+    return None, ""
+
+
+def _verb(count: int, verb: str) -> str:
+    return verb + ("s" if count == 1 else "")
+
+
+def _notes(display: HistoryDisplay) -> list[str]:
+    notes = []
+    counts = display.out_of_view
+    if counts["above"]:
+        notes.append(f"{dp.plural(counts['above'], 'run')} {_verb(counts['above'], 'leave')} the view upwards (▲ where they leave"
+                     + (", × diverged)" if display.diverged else ")"))
+    if counts["below"]:
+        notes.append(f"{dp.plural(counts['below'], 'run')} {_verb(counts['below'], 'fall')} below the view (▼)")
+    if display.zeros:
+        notes.append(f"{dp.plural(display.zeros, 'value')} ≤ 0 not on a log axis")
+    if display.x_window != display.x_full:
+        notes.append(f"t ≤ {dp.human_count(int(display.x_window[1]))} shown, where the runs differ "
+                     f"(all {dp.human_count(int(display.x_full[1]))}: “all iterations” or ⤢ autoscale)")
+    if display.budget is not None:
+        notes.append(dp.thinning_note(display.budget))
+    return [n for n in notes if n]
+
+
+# ---------------------------------------------------------------------- facts and captions
+def history_facts(display: HistoryDisplay) -> dict[str, Any]:
+    live = display.live
+    return {
+        "runs": len(live),
+        "solved": sum(line.solved_at is not None for line in live),
+        "diverged": len(display.diverged),
+        "diverged_steps": sorted({line.step_size for line in display.diverged}),
+        "first_divergence": min((line.diverged_at for line in display.diverged), default=None),
+        "x_window": display.x_window,
+        "x_full": display.x_full,
+        "y_range": display.y_range,
+        "out_of_view": display.out_of_view,
+        "algorithms": list(dict.fromkeys(line.algorithm for line in live)),
+    }
+
+
+def _label(line: Line) -> str:
+    return line.name.split(" γ=")[0]
+
+
+def _gamma(step: float) -> str:
+    return f"γ = {dp.human_step(step)}"
+
+
+def solve_sentence(display: HistoryDisplay, what: str = "solves") -> str:
+    """Per algorithm: how the largest solved γ compares with the smallest solved γ."""
+    sentences = []
+    for algorithm in display.facts["algorithms"]:
+        lines = [l for l in display.live if l.algorithm == algorithm]
+        times = display.solve_times(algorithm)
+        label = _label(lines[0])
+        if len(times) >= 2:
+            small, large = min(times), max(times)
+            if times[large] < times[small]:
+                sentences.append(f"{label}: " + dp.ratio_sentence((_gamma(large), times[large]),
+                                                                  (_gamma(small), times[small]), what))
+            elif times[large] == times[small]:
+                sentences.append(f"{label}: every solving γ {what} at t = {times[small]}.")
+            else:
+                sentences.append(f"{label}: larger γ {what} later here ({_gamma(large)} at t = "
+                                 f"{times[large]}, {_gamma(small)} at t = {times[small]}).")
+        elif len(times) == 1:
+            (gamma, t), = times.items()
+            sentences.append(f"{label}: only {_gamma(gamma)} {what} (t = {t}).")
+        elif lines:
+            sentences.append(f"{label}: no run {what} within {dp.human_count(display.budget_iterations)} "
+                             "iterations.")
+    return " ".join(sentences)
+
+
+def divergence_sentence(display: HistoryDisplay) -> str:
+    """Which runs diverged, per algorithm: "γ ≥ 10" only when every run from that γ up
+    diverged (else the step sizes that did), and the largest step below them that stayed
+    finite."""
+    by_algorithm: dict[str, list[Line]] = {}
+    for line in display.diverged:
+        by_algorithm.setdefault(line.algorithm, []).append(line)
+    if not by_algorithm:
+        return ""
+    parts, advice = [], []
+    for algorithm, lines in by_algorithm.items():
+        part, stable = _diverged_part([l for l in display.live if l.algorithm == algorithm], lines)
+        parts.append(part)
+        if stable is not None:
+            advice.append(f"{_label(lines[0])} needs γ ≲ {dp.human_step(stable)}")
+    if len(advice) == 1 and len(by_algorithm) == 1:
+        tail = "; on this model and data it needs" + advice[0].split(" needs", 1)[1]
+    else:
+        tail = "; on this model and data " + dp.joined(advice) if advice else ""
+    return (dp.joined(parts) + tail + ". × marks where each left the chart; the y axis covers "
+            "the runs that stayed finite.")
+
+
+def _diverged_part(runs: list[Line], lines: list[Line]) -> tuple[str, float | None]:
+    """'2 of 4 GD runs diverged (γ ≥ 10, the first at t = 5)' and the largest stable step
+    below the divergences (None unless every run from the smallest diverged γ up diverged)."""
+    steps = sorted({l.step_size for l in lines})
+    upward = all(l.diverged for l in runs if l.step_size >= steps[0])
+    which = (f"γ ≥ {dp.human_step(steps[0])}" if upward else
+             "γ = " + ", ".join(dp.human_step(g) for g in steps))
+    first = min(l.diverged_at for l in lines)
+    below = [l.step_size for l in runs if not l.diverged and l.step_size < steps[0]]
+    part = (f"{len(lines)} of {len(runs)} {_label(lines[0])} runs diverged ({which}, the first "
+            f"at t = {first})")
+    return part, (max(below) if upward and below else None)
+
+
+def rise_sentence(display: HistoryDisplay) -> str:
+    """Loss only: which runs' loss rose at some recorded step (measured)."""
+    rising = [l for l in display.live if not l.diverged and _rises(l.y)]
+    finite = [l for l in display.live if not l.diverged]
+    if not finite:
+        return ""
+    if not rising:
+        return "Every finite run's loss falls at each recorded step."
+    steps = sorted({l.step_size for l in rising})
+    return (f"The loss rises before it falls in {len(rising)} of {len(finite)} finite runs "
+            f"({'γ = ' + ', '.join(dp.human_step(s) for s in steps[:6])}"
+            f"{'…' if len(steps) > 6 else ''}).")
+
+
+def _rises(values: np.ndarray) -> bool:
+    values = values[np.isfinite(values)]
+    return bool(values.size > 1 and np.any(np.diff(values) > 1e-12 * np.abs(values[:-1])))
+
+
+def accuracy_sentence(display: HistoryDisplay) -> str:
+    text = solve_sentence(display, "reaches 100 %")
+    stuck = [_stuck_words(display, algorithm) for algorithm in display.facts["algorithms"]]
+    stuck = [words for words in stuck if words]
+    return text + (" " + dp.joined(stuck) + "." if stuck else "")
+
+
+def _stuck_words(display: HistoryDisplay, algorithm: str) -> str:
+    """'generalized perceptron ends between 49 % and 51 % (best 71 %)' when no finite run
+    of ``algorithm`` reaches 100 %."""
+    lines = [l for l in display.live if l.algorithm == algorithm and not l.diverged
+             and np.isfinite(l.y).any()]
+    if not lines or any(l.solved_at is not None for l in lines):
+        return ""
+    best = max(float(np.nanmax(l.y)) for l in lines)
+    last = [float(l.y[np.isfinite(l.y)][-1]) for l in lines]
+    return (f"{_label(lines[0])} ends between {_percent(min(last))} and {_percent(max(last))} "
+            f"(best {_percent(best)})")
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}".replace("%", " %")
+
+
+def margin_sentence(display: HistoryDisplay) -> str:
+    crossed = [l for l in display.live if l.solved_at is not None]
+    if not crossed:
+        return "No run's smallest margin crosses 0: no run is solved."
+    first = min(crossed, key=lambda l: l.solved_at)
+    return (f"A run is solved when its smallest margin crosses 0: {len(crossed)} of "
+            f"{len(display.live)} runs do, first {first.name} at t = {first.solved_at}.")
+
+
+def spread_sentence(display: HistoryDisplay) -> str:
+    """Gradient norm: how many decades each γ spans (measured), largest first."""
+    spans = []
+    for line in display.live:
+        if line.diverged:
+            continue
+        finite = line.y[np.isfinite(line.y) & (line.y > 0)]
+        if finite.size > 1:
+            spans.append((math.log10(finite.max() / finite.min()), line))
+    if not spans:
+        return ""
+    widest = max(spans, key=lambda s: s[0])
+    narrowest = min(spans, key=lambda s: s[0])
+    if widest[1] is narrowest[1]:
+        return f"The gradient norm of {widest[1].name} spans {widest[0]:.1f} decades."
+    return (f"The gradient norm of {widest[1].name} spans {widest[0]:.1f} decades, "
+            f"that of {narrowest[1].name} {narrowest[0]:.1f}.")
+
+
+def gap_sentence(display: HistoryDisplay) -> str:
+    """Distance to the perceptron: its final value per γ, and whether it falls as γ grows."""
+    finals: dict[float, float] = {}
+    for line in display.live:
+        if line.diverged:
+            continue
+        finite = line.y[np.isfinite(line.y)]
+        if finite.size:
+            finals[line.step_size] = max(finals.get(line.step_size, 0.0), float(finite[-1]))
+    if len(finals) < 2:
+        return ""
+    steps = sorted(finals)
+    values = [finals[s] for s in steps]
+    trend = "falls" if all(b <= a for a, b in zip(values, values[1:])) else "does not fall steadily"
+    ending = " — GD turns into the perceptron." if trend == "falls" else "."
+    return (f"The last distance {trend} as γ grows: {dp.human_number(values[0])} at "
+            f"{_gamma(steps[0])}, {dp.human_number(values[-1])} at {_gamma(steps[-1])}{ending}")
+
+
+SENTENCES = {
+    "loss": (solve_sentence, rise_sentence),
+    "accuracy": (accuracy_sentence,),
+    "min_margin": (margin_sentence,),
+    "grad_norm": (spread_sentence,),
+    "perceptron_gap": (gap_sentence,),
+}
+
+
+def history_sentences(display: HistoryDisplay, labels: dict[str, str]) -> list[str]:
+    sentences = [rule(display) for rule in SENTENCES.get(display.metric, ())]
+    sentences.append(divergence_sentence(display))
+    return [s for s in sentences if s]
+
+
+# ---------------------------------------------------------------------- drawing
+def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) -> go.Figure:
+    if not display.lines:
+        return empty_figure(display.y_title, f"no run records {display.metric.replace('_', ' ')}",
+                            height)
+    figure = base_figure(display.title or display.y_title, "iteration t", display.y_title,
+                         log_y=display.log_y,
+                         height=height)
+    colors = _colors(display)
+    kind = go.Scattergl if display.budget and display.budget.points_per_trace > dp.GL_POINTS \
+        and len(display.lines) > 20 else go.Scatter
+    shown: set[str] = set()
+    for line in display.lines:
+        figure.add_trace(kind(**_line_trace(display, line, colors, line.group not in shown)))
+        shown.add(line.group)
+    _draw_exits(figure, display)
+    _axes(figure, display)
+    if display.note:
+        add_subtitle(figure, display.note)
+    legend_entries = len({line.group for line in display.lines})
+    figure.update_layout(showlegend=legend and legend_entries <= MAX_LEGEND, font=dict(size=font_size),
+                         title=dict(font=dict(size=font_size + 3)))
+    if legend and legend_entries > MAX_LEGEND:
+        add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
+    subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
+    lines = subtitle.count("<br>") + 1 if subtitle else 0
+    figure.update_layout(margin=dict(t=int(font_size * 2.4 + lines * (font_size - 1) * 1.25)))
+    return figure
+
+
+def _colors(display: HistoryDisplay) -> dict[float, str]:
+    return step_colors(line.step_size for line in display.lines)
+
+
+def _line_trace(display: HistoryDisplay, line: Line, colors: dict, show: bool) -> dict:
+    y = line.y.astype(float).copy()
+    if display.log_y:
+        y[~(y > 0)] = np.nan
+    if line.exit is not None and line.exit_side == "above":
+        y[line.t > line.exit[0]] = np.nan         # the part above the view is not sent
+    dash = PIN_DASHES[line.pin_index % len(PIN_DASHES)] if line.pin else \
+        ALGORITHM_DASH.get(line.algorithm, "solid")
+    return dict(
+        x=line.t.tolist(), y=[float(v) if math.isfinite(v) else None for v in y], mode="lines",
+        name=line.name, legendgroup=line.group, showlegend=show,
+        opacity=0.75 if line.pin else 1.0,
+        line=dict(color=shade(colors[line.step_size], line.shade, line.shades), dash=dash,
+                  width=2.5 if line.algorithm in PERCEPTRONS else 2),
+        hovertemplate=f"{line.name}<br>t=%{{x}}<br>value=%{{y:.4g}}<extra></extra>")
+
+
+def _draw_exits(figure: go.Figure, display: HistoryDisplay) -> None:
+    groups = {"×": [], "▲": [], "▼": []}
+    for line in display.lines:
+        if line.exit is None:
+            continue
+        symbol = "×" if line.diverged else ("▲" if line.exit_side == "above" else "▼")
+        what = (f"diverged at t = {line.diverged_at}" if line.diverged else
+                f"leaves the view at t = {line.exit[0]}")
+        groups[symbol].append((line.exit[0], line.exit[1], f"{line.name}: {what}"))
+    styles = {"×": ("x", DIVERGED_COLOR, "diverged"),
+              "▲": ("triangle-up", "#444", "leaves the view (▲)"),
+              "▼": ("triangle-down", "#444",
+                    "≤ 0 or below the view (▼)" if display.log_y else "below the view (▼)")}
+    for symbol, points in groups.items():
+        if not points:
+            continue
+        marker, color, name = styles[symbol]
+        figure.add_trace(go.Scatter(
+            x=[p[0] for p in points], y=[p[1] for p in points], mode="markers", name=name,
+            cliponaxis=False, meta="edge",
+            marker=dict(symbol=marker, size=12, color=color, line=dict(width=1)),
+            text=[p[2] for p in points], hovertemplate="%{text}<extra></extra>"))
+
+
+def _axes(figure: go.Figure, display: HistoryDisplay) -> None:
+    figure.update_xaxes(range=list(display.x_window), autorange=False)
+    if display.y_range is not None:
+        figure.update_yaxes(range=list(display.y_range), autorange=False)
+        if display.log_y:
+            tidy_log_axis(figure, values=[10 ** display.y_range[0], 10 ** display.y_range[1]])
+    if display.metric == "accuracy" and not display.per_norm:
+        figure.update_yaxes(tickformat=".0%")

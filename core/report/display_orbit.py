@@ -1,0 +1,333 @@
+"""The orbit diagram (bifurcation diagram) as a display object, shared by the shallow page
+(the last K residuals of the balanced a·b dynamics against η|Φ|) and the step-size map (the
+last K losses against γ).
+
+:class:`OrbitDiagram` holds the numbers of one diagram, worked out before anything is drawn:
+the y window (the bulk of the finite values, the count outside it), what is drawn (every dot
+when there are at most ``payload.SCATTER_POINTS``, otherwise a density image of at most
+``payload.DENSITY_CELLS`` cells), the runs that diverged, and the facts a caption states (where
+the last values stop being one value, where they fill bands). :meth:`OrbitDiagram.to_plotly`
+only draws. Every value stays in the downloads.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.report import payload
+from core.report.display import Display, human_count, human_number, plural, spread_indices
+from core.report.player import Frame, add_player
+from core.report.plots import DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, tidy_log_axis
+
+POINT_COLOR = "#1f3b73"
+BUILD_UP_FRAMES = 16       # the build-up plays the last K iterations in this many slices
+BAND_VALUES = 16            # more distinct last values than this: a band (chaos), not a cycle
+QUANTILE_SAMPLE = 256       # values per run used for the y window
+SETTLED_VALUES = 64         # last values of a run that say whether it settled or cycles
+
+
+@dataclass(frozen=True)
+class OrbitColumn:
+    """One run: its x (step size or η|Φ|), its last values and their iterations."""
+    x: float
+    values: np.ndarray
+    iterations: np.ndarray
+    diverged: bool = False
+    diverged_at: int | None = None
+
+
+@dataclass(kw_only=True)
+class OrbitDiagram(Display):
+    x_title: str
+    y_title: str
+    log_x: bool
+    log_y: bool
+    x_name: str                                   # "η|Φ|" or "γ" in hovers and captions
+    y_window: tuple[float, float] | None          # in axis units (log10 when log_y)
+    total_values: int                             # finite (positive on a log axis) last values
+    outside: int                                  # of them beyond the y window
+    underflow: int                                # zero or negative on a log axis
+    density: bool                                 # drawn as a density image
+    x_span: tuple[float, float] | None = None
+    points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # x, y, iteration
+    image: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None    # x edges, y edges, counts
+    diverged: list[tuple[float, int | None]] = field(default_factory=list)
+    distinct: list[tuple[float, int]] = field(default_factory=list)    # per settled run
+    selected: float | None = None
+    reference: tuple[float, str] | None = None    # a vertical line and its label
+
+    # ------------------------------------------------------------------ numbers
+    @classmethod
+    def build(cls, columns: Sequence[OrbitColumn], *, title: str, x_title: str, y_title: str,
+              x_name: str, log_x: bool = False, log_y: bool = False,
+              selected: float | None = None,
+              reference: tuple[float, str] | None = None) -> "OrbitDiagram":
+        """The numbers of the diagram. Diverged runs are marked, not drawn (their last finite
+        values are the blow-up, not an orbit)."""
+        kept, underflow = [], 0
+        diverged = []
+        for column in columns:
+            if column.diverged:
+                diverged.append((column.x, column.diverged_at))
+                continue
+            values = np.asarray(column.values, dtype=float)
+            good = np.isfinite(values) & (values > 0 if log_y else True)
+            underflow += int((np.isfinite(values) & ~good).sum())
+            kept.append((column.x, values[good], np.asarray(column.iterations)[good]))
+        total = sum(v.size for _, v, _ in kept)
+        window = _y_window(kept, log_y)
+        xs = [c.x for c in columns]
+        diagram = cls(title=title, x_title=x_title, y_title=y_title, log_x=log_x, log_y=log_y,
+                      x_name=x_name, y_window=window, total_values=total, outside=0,
+                      underflow=underflow, density=total > payload.SCATTER_POINTS,
+                      x_span=(min(xs), max(xs)) if xs else None, diverged=diverged,
+                      distinct=_distinct_counts(kept, window, log_y), selected=selected,
+                      reference=reference)
+        diagram.outside = _count_outside(kept, window, log_y)
+        if diagram.density:
+            diagram.image = _density(kept, window, log_x, log_y)
+        elif kept:
+            diagram.points = (np.concatenate([np.full(v.size, x) for x, v, _ in kept]),
+                              np.concatenate([v for _, v, _ in kept]),
+                              np.concatenate([k for _, _, k in kept]))
+        diagram.facts = diagram.regimes()
+        diagram.sentences = [diagram.look_for()]
+        diagram.notes = diagram.chart_notes()
+        return diagram
+
+    # ------------------------------------------------------------------ facts
+    def regimes(self) -> dict[str, float | int | None]:
+        """Where the last values are one value, a cycle of 2–16, or a band of more; the
+        smallest x of each (None when none) and how many runs diverged, the first where."""
+        ordered = sorted(self.distinct)
+        first_cycle = next((x for x, n in ordered if 1 < n <= BAND_VALUES), None)
+        first_band = next((x for x, n in ordered if n > BAND_VALUES), None)
+        last_fixed = max((x for x, n in ordered if n == 1), default=None)
+        return {"settled": sum(1 for _, n in ordered if n == 1),
+                "cycles": sum(1 for _, n in ordered if 1 < n <= BAND_VALUES),
+                "bands": sum(1 for _, n in ordered if n > BAND_VALUES),
+                "first_cycle": first_cycle, "first_band": first_band, "last_fixed": last_fixed,
+                "diverged": len(self.diverged),
+                "first_diverged": min((x for x, _ in self.diverged), default=None)}
+
+    def look_for(self) -> str:
+        """What to look for, read off these runs (true at any setting)."""
+        facts = self.regimes()
+        name = self.x_name
+        runs = human_count(len(self.distinct) + facts["diverged"])
+        if not self.distinct:
+            return (f"What to look for: all {runs} runs diverged (the first at {name} = "
+                    f"{human_number(facts['first_diverged'], 4)}); lower the step sizes.")
+        parts = []
+        if facts["settled"]:
+            parts.append(f"{human_count(facts['settled'])} runs settle to one value (a single dot), "
+                         f"up to {name} = {human_number(facts['last_fixed'], 4)}")
+        if facts["cycles"]:
+            parts.append(f"{human_count(facts['cycles'])} end on a cycle of 2–{BAND_VALUES} values "
+                         f"(period doubling), from {name} = {human_number(facts['first_cycle'], 4)}")
+        if facts["bands"]:
+            parts.append(f"{human_count(facts['bands'])} fill a band of more than {BAND_VALUES} values "
+                         f"(chaos), from {name} = {human_number(facts['first_band'], 4)}")
+        if facts["diverged"]:
+            parts.append(f"{human_count(facts['diverged'])} diverged (× on the top edge), from {name} = "
+                         f"{human_number(facts['first_diverged'], 4)}")
+        text = "What to look for: " + "; ".join(parts) + "."
+        if not facts["cycles"] and not facts["bands"]:
+            text += (" No period doubling before the runs diverge." if facts["diverged"] else
+                     " No period doubling in this window: widen it to larger step sizes.")
+        return text
+
+    def chart_notes(self) -> list[str]:
+        """What the chart does not show dot for dot (written on the chart)."""
+        out = []
+        if self.density and self.image is not None:
+            counts = self.image[2]
+            out.append(f"density image: {human_count(self.total_values)} values in "
+                       f"{counts.shape[0]} × {counts.shape[1]} cells (the downloads hold every value)")
+        if self.outside:
+            out.append(f"{plural(self.outside, 'value')} outside the view")
+        if self.underflow:
+            out.append(f"{plural(self.underflow, 'value')} underflow to 0 (not drawn)")
+        return out
+
+    # ------------------------------------------------------------------ drawing
+    def to_plotly(self, height: int = 480) -> go.Figure:
+        figure = base_figure(self.title, self.x_title, self.y_title, log_x=self.log_x,
+                             log_y=self.log_y, height=height, plain_x=self.log_x)
+        if self.image is not None:
+            self._draw_image(figure)
+        elif self.points is not None:
+            self._draw_points(figure)
+        self._draw_diverged(figure)
+        if self.y_window is not None:
+            figure.update_yaxes(range=list(self.y_window))
+            if self.log_y:
+                tidy_log_axis(figure, values=[10 ** self.y_window[0], 10 ** self.y_window[1]])
+        if self.x_span is not None:
+            self._set_x_range(figure)
+        if self.reference is not None:
+            figure.add_vline(x=self.reference[0], line=dict(color="#d62728", dash="dash", width=1.5))
+            figure.add_annotation(x=self.reference[0], y=1, yref="paper", yanchor="bottom",
+                                  text=self.reference[1], showarrow=False,
+                                  font=dict(size=FONT_SIZE - 3, color="#d62728"))
+        if self.selected is not None:
+            figure.add_vline(x=self.selected, line=dict(color="#2ca02c", width=2, dash="dash"))
+        for note in self.notes:
+            add_subtitle(figure, note)
+        if self.image is None and self.points is not None:
+            self._add_build_up(figure, go.Scattergl if self.points[0].size > 1500 else go.Scatter)
+        return figure
+
+    def _set_x_range(self, figure: go.Figure) -> None:
+        low, high = self.x_span
+        if self.log_x:
+            low, high = math.log10(low), math.log10(high)
+            figure.update_xaxes(range=[low - 0.03 * (high - low or 1), high + 0.03 * (high - low or 1)])
+            tidy_log_axis(figure, "x", [self.x_span[0], self.x_span[1]])
+        else:
+            pad = 0.02 * (high - low or abs(high) or 1.0)
+            figure.update_xaxes(range=[low - pad, high + pad])
+
+    def _draw_points(self, figure: go.Figure) -> None:
+        x, y, k = self.points
+        kind = go.Scattergl if x.size > 1500 else go.Scatter
+        figure.add_trace(kind(
+            x=payload.compact(x), y=payload.compact(y), mode="markers",
+            name=f"{self.y_title}", customdata=k.astype(np.int32),
+            marker=dict(size=3, color=POINT_COLOR, opacity=0.55),
+            hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>k=%{{customdata}}<br>value=%{{y:.6g}}"
+                          "<extra></extra>"))
+
+    def _add_build_up(self, figure: go.Figure, kind) -> None:
+        """Play/step the diagram building up over the kept iterations: slice j adds the values
+        of the j-th stretch of k. The full picture is shown first (the last frame); reset goes
+        to the first slice. The dots are sent twice at most (payload.SCATTER_POINTS bounds it)."""
+        x, y, k = self.points
+        if np.unique(k).size < 2:
+            return
+        edges = np.unique(np.quantile(k, np.linspace(0, 1, BUILD_UP_FRAMES + 1)))
+        slices = np.clip(np.searchsorted(edges, k, side="right") - 1, 0, edges.size - 2)
+        first = len(figure.data)
+        for index in range(edges.size - 1):
+            keep = slices == index
+            figure.add_trace(kind(x=payload.compact(x[keep]), y=payload.compact(y[keep]),
+                                  mode="markers", visible=False, showlegend=False, meta="skip",
+                                  name=f"slice {index + 1} of k",
+                                  hoverinfo="skip", marker=dict(size=3, color=POINT_COLOR, opacity=0.55)))
+        count = edges.size - 1
+        traces = [0, *range(first, first + count)]
+        frames = [Frame(f"≤ {int(k[slices <= j].max())}", [kind(visible=False)] +
+                        [kind(visible=i <= j) for i in range(count)], traces) for j in range(count)]
+        frames.append(Frame("all", [kind(visible=True)] + [kind(visible=False)] * count, traces))
+        add_player(figure, frames, prefix="iterations k ", start=len(frames) - 1)
+
+    def _draw_image(self, figure: go.Figure) -> None:
+        x_edges, y_edges, counts = self.image
+        with np.errstate(divide="ignore"):
+            shade = np.where(counts > 0, np.log10(np.maximum(counts, 1)), np.nan)
+        figure.add_trace(go.Heatmap(
+            x=x_edges, y=y_edges, z=payload.compact(shade.T, single=True), zsmooth=False,
+            name="density of the last values", showscale=False, hoverongaps=False,
+            colorscale=[[0.0, "#9ecae1"], [0.25, "#4292c6"], [0.6, "#1f3b73"], [1.0, "#08132b"]],
+            hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>value=%{{y:.4g}}<br>"
+                          "log₁₀(values in the cell)=%{z:.1f}<extra></extra>"))
+
+    def _draw_diverged(self, figure: go.Figure) -> None:
+        if not self.diverged:
+            return
+        chosen = spread_indices(len(self.diverged), 2_000)
+        marks = [self.diverged[i] for i in chosen]
+        top = self.y_window[1] if self.y_window is not None else 1.0
+        top = 10 ** top if self.log_y else top
+        figure.add_trace(go.Scatter(
+            x=[x for x, _ in marks], y=[top] * len(marks), mode="markers",
+            name="diverged (inf/NaN)", cliponaxis=False, meta="edge",
+            marker=dict(symbol="x", size=9, color=DIVERGED_COLOR),
+            text=[f"{self.x_name}={x:.4g} diverged at k={k}" for x, k in marks],
+            hovertemplate="%{text}<extra></extra>"))
+
+
+# ---------------------------------------------------------------------- numbers
+def _distinct(values: np.ndarray, resolution: float) -> int:
+    """Distinct values among a run's last :data:`SETTLED_VALUES` at ``resolution`` (a
+    thousandth of the view's height): what the eye sees as one dot, two dots or a smear. The
+    earlier values of the tail can still be the transient."""
+    last = values[-SETTLED_VALUES:]
+    if last.size == 0:
+        return 0
+    return int(np.unique(np.round(last / resolution)).size)
+
+
+def _distinct_counts(kept, window, log_y: bool) -> list[tuple[float, int]]:
+    resolution = (window[1] - window[0]) / 1000 if window is not None else 1.0
+    return [(x, _distinct(_axis(v, log_y), resolution or 1.0)) for x, v, _ in kept]
+
+
+def _axis(values: np.ndarray, log: bool) -> np.ndarray:
+    return np.log10(values) if log else values
+
+
+def _y_window(kept, log_y: bool) -> tuple[float, float] | None:
+    """The bulk of the finite last values (0.1 %–99.9 % of a sample of each run), padded;
+    in log10 units on a log axis."""
+    sample = [_axis(v[spread_indices(v.size, QUANTILE_SAMPLE)], log_y) for _, v, _ in kept
+              if v.size]
+    if not sample:
+        return None
+    values = np.concatenate(sample)
+    low, high = (float(q) for q in np.quantile(values, [0.001, 0.999]))
+    full_low, full_high = float(values.min()), float(values.max())
+    # Keep the whole range when it is not much wider than the bulk (no outlier to hide).
+    if full_high - full_low <= 3 * (high - low or 1e-300):
+        low, high = full_low, full_high
+    if log_y:   # solved runs drive the loss to 1e-70 and below: keep the decades where most values are
+        q10, q90 = (float(q) for q in np.quantile(values, [0.1, 0.9]))
+        low = max(low, q10 - max(3.0, 2 * (q90 - q10)))
+    pad = 0.25 if log_y else 0.04 * (high - low or abs(high) or 1.0)
+    return low - pad, high + pad
+
+
+def _count_outside(kept, window, log_y: bool) -> int:
+    if window is None:
+        return 0
+    count = 0
+    for _, values, _ in kept:
+        axis = _axis(values, log_y)
+        count += int(((axis < window[0]) | (axis > window[1])).sum())
+    return count
+
+
+def _x_edges(xs: np.ndarray, log_x: bool) -> np.ndarray:
+    """Cell edges across: one column per run (edges half way between neighbours) when the
+    runs fit, else ``payload.DENSITY_COLUMNS`` even cells."""
+    axis = np.log10(xs) if log_x else xs
+    unique = np.unique(axis)
+    if unique.size == 1:
+        edges = np.array([unique[0] - 0.5, unique[0] + 0.5]) if not log_x else unique[0] + np.array([-0.05, 0.05])
+    elif unique.size <= payload.DENSITY_COLUMNS:
+        middle = (unique[1:] + unique[:-1]) / 2
+        edges = np.concatenate([[2 * unique[0] - middle[0]], middle, [2 * unique[-1] - middle[-1]]])
+    else:
+        edges = np.linspace(unique[0], unique[-1], payload.DENSITY_COLUMNS + 1)
+    return 10 ** edges if log_x else edges
+
+
+def _density(kept, window, log_x: bool, log_y: bool):
+    """Counts of the last values in (x cell, y cell), built run by run (no list of every
+    value is made)."""
+    xs = np.array([x for x, _, _ in kept], dtype=float)
+    x_edges = _x_edges(xs, log_x)
+    axis_edges = np.log10(x_edges) if log_x else x_edges
+    y_axis_edges = np.linspace(window[0], window[1], payload.DENSITY_ROWS + 1)
+    counts = np.zeros((x_edges.size - 1, payload.DENSITY_ROWS))
+    columns = np.clip(np.searchsorted(axis_edges, _axis(xs, log_x), side="right") - 1,
+                      0, x_edges.size - 2)
+    for column, (_, values, _) in zip(columns, kept):
+        histogram, _ = np.histogram(_axis(values, log_y), bins=y_axis_edges)
+        counts[column] += histogram
+    y_edges = 10 ** y_axis_edges if log_y else y_axis_edges
+    return x_edges, y_edges, counts

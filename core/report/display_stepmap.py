@@ -1,0 +1,195 @@
+"""The step-size map as a display object: per γ of the grid, whether and when the run
+solved, whether it diverged, how its last K losses behave (settled, still falling, or
+oscillating) and whether its loss ever rose; the captions of the page's charts are built
+from these counts, so they hold at any setting (see core/report/display.py for the pattern)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.report import display as dp
+from core.report.display_orbit import OrbitColumn, OrbitDiagram
+from core.analysis.sweeps import loss_increase_fraction
+from core.engine.results import SweepResult
+
+
+# ---------------------------------------------------------------------- the orbit diagram
+def orbit_figure(result: SweepResult, selected: float | None = None,
+                 height: int = 480) -> "plotly.graph_objects.Figure":
+    """Bifurcation diagram: the last K losses of each run against its step size (log–log),
+    drawn by the shared :class:`core.report.display_orbit.OrbitDiagram` (a density image when the
+    dots would be too many to send; diverged runs as crosses on the top edge; the selected
+    step size a vertical line)."""
+    return orbit_diagram(result, selected).to_plotly(height)
+
+
+def orbit_diagram(result: SweepResult, selected: float | None = None):
+    """The numbers of the step-size map's orbit diagram (see :func:`orbit_figure`)."""
+    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["loss"] if r.tail else [], dtype=float),
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in result.runs]
+    return OrbitDiagram.build(columns, title="orbit diagram: the last K losses of each run "
+                              "against its step size", x_title="step size γ",
+                              y_title="loss f(θₜ), last K iterations", x_name="γ", log_x=True,
+                              log_y=True, selected=selected)
+
+SETTLED_DECADES = 0.3        # last K losses within this many decades: one dot on the diagram
+
+
+@dataclass
+class StepRow:
+    step_size: float
+    solved_at: int | None
+    diverged_at: int | None
+    tail_rises: float            # share of the last K steps that raised the loss (NaN: no tail)
+    ever_rose: bool              # the recorded loss rose at some step
+    tail_decades: float          # log10(max/min) of the positive finite last K losses (NaN: none)
+
+    @property
+    def behaviour(self) -> str:
+        if self.diverged_at is not None:
+            return "diverged"
+        if not math.isfinite(self.tail_decades):
+            return "no tail"
+        if self.tail_rises > 0:
+            return "oscillates"
+        return "settled" if self.tail_decades <= SETTLED_DECADES else "falls"
+
+
+@dataclass
+class StepMapDisplay(dp.Display):
+    rows: list[StepRow] = field(default_factory=list)
+    budget_iterations: int = 0
+    tail_points: int = 0
+
+    def count(self, behaviour: str) -> int:
+        return sum(row.behaviour == behaviour for row in self.rows)
+
+    def steps(self, behaviour: str) -> list[float]:
+        return [row.step_size for row in self.rows if row.behaviour == behaviour]
+
+    @property
+    def solved(self) -> list[StepRow]:
+        return [row for row in self.rows if row.solved_at is not None]
+
+    def caption_for(self, view: str) -> str:
+        return {"orbit": orbit_sentence, "solve": solve_sentence, "nonmonotone": rise_sentence,
+                "loss": lambda d: ""}.get(view, lambda d: "")(self)
+
+
+def build_step_map(result: SweepResult) -> StepMapDisplay:
+    display = StepMapDisplay(budget_iterations=result.spec.max_iters,
+                             tail_points=result.spec.tail_points)
+    for record in result.runs:
+        tail = np.asarray((record.tail or {}).get("loss", np.array([])), dtype=float)
+        positive = tail[np.isfinite(tail) & (tail > 0)]
+        decades = float(np.log10(positive.max() / positive.min())) if positive.size else math.nan
+        display.rows.append(StepRow(
+            record.step_size, record.iterations_to_solve,
+            record.diverged_at if record.diverged else None,
+            loss_increase_fraction(tail), bool(loss_increase_fraction(
+                np.asarray(record.history["loss"], dtype=float)) > 0), decades))
+    display.rows.sort(key=lambda row: row.step_size)
+    display.facts = {
+        "step_sizes": len(display.rows), "solved": len(display.solved),
+        **{b: display.count(b) for b in ("settled", "falls", "oscillates", "diverged")},
+        "ever_rose": sum(row.ever_rose for row in display.rows)}
+    display.sentences = [solve_sentence(display)]
+    return display
+
+
+def ranges(steps: list[float], grid: list[float]) -> str:
+    """'γ 1–4.6 and 300–10⁴': the runs of consecutive grid points among ``steps``."""
+    chosen, parts, start, previous = set(steps), [], None, None
+    for step in grid:
+        if step in chosen:
+            start = step if start is None else start
+            previous = step
+        elif start is not None:
+            parts.append((start, previous))
+            start = None
+    if start is not None:
+        parts.append((start, previous))
+    text = [dp.human_step(a) if a == b else f"{dp.human_step(a)}–{dp.human_step(b)}" for a, b in parts[:3]]
+    return "γ " + dp.joined(text) + (" …" if len(parts) > 3 else "")
+
+
+def _grid(display: StepMapDisplay) -> list[float]:
+    return [row.step_size for row in display.rows]
+
+
+def solve_sentence(display: StepMapDisplay) -> str:
+    total, solved = len(display.rows), display.solved
+    budget = dp.human_count(display.budget_iterations)
+    if not solved:
+        return f"No step size solves within T = {budget} iterations (are the data separable?)."
+    first, last = solved[0], solved[-1]
+    unsolved = [row.step_size for row in display.rows if row.solved_at is None]
+    head = (f"All {total} step sizes solve within T = {budget}." if not unsolved else
+            f"{len(solved)} of {total} step sizes solve within T = {budget}; "
+            f"{ranges(unsolved, _grid(display))} do not (▲/× on the top line).")
+    if first is last:
+        return head
+    if last.solved_at < first.solved_at:
+        trend = dp.ratio_sentence((f"γ = {dp.human_step(last.step_size)}", last.solved_at),
+                                  (f"γ = {dp.human_step(first.step_size)}", first.solved_at))
+    else:
+        trend = (f"Larger γ is not faster here: γ = {dp.human_step(last.step_size)} solves at "
+                 f"t = {last.solved_at}, γ = {dp.human_step(first.step_size)} at t = {first.solved_at}.")
+    fastest = min(solved, key=lambda row: (row.solved_at, -row.step_size))
+    if fastest is not last and fastest is not first:
+        trend += (f" Fastest: γ = {dp.human_step(fastest.step_size)} at t = "
+                  f"{dp.human_count(fastest.solved_at)}.")
+    return f"{head} {trend}"
+
+
+def orbit_sentence(display: StepMapDisplay) -> str:
+    grid = _grid(display)
+    parts = []
+    for behaviour, words in (("settled", "settle (one dot)"),
+                             ("falls", "still fall through the last K (a short vertical trail, "
+                                       "monotone)"),
+                             ("oscillates", "oscillate: the loss rises within the last K steps "
+                                            "(a smear)"),
+                             ("diverged", "diverged (× along the top)")):
+        steps = display.steps(behaviour)
+        if steps:
+            parts.append(f"{len(steps)} {words}, {ranges(steps, grid)}")
+    return f"Of {len(display.rows)} step sizes, " + "; ".join(parts) + "." if parts else ""
+
+
+def rise_sentence(display: StepMapDisplay) -> str:
+    grid = _grid(display)
+    rising = [row for row in display.rows if row.tail_rises > 0]
+    rose = [row.step_size for row in display.rows if row.ever_rose]
+    if rising:
+        worst = max(rising, key=lambda row: row.tail_rises)
+        head = (f"The loss rises in the last K steps for {len(rising)} of {len(display.rows)} "
+                f"step sizes ({ranges([r.step_size for r in rising], grid)}), most often at "
+                f"γ = {dp.human_step(worst.step_size)} ({worst.tail_rises:.0%} of the steps).")
+    else:
+        head = "At no step size does the loss rise in the last K steps (the line stays at 0 %)."
+    if rose:
+        return head + (f" Earlier, the recorded loss rose at some step for {len(rose)} step sizes "
+                       f"({ranges(rose, grid)}, orange ticks).")
+    return head + " The recorded loss never rose at any γ."
+
+
+def loss_sentence(record) -> str:
+    """The chosen γ's whole loss curve, in words measured from it."""
+    loss = np.asarray(record.history["loss"], dtype=float)
+    finite = loss[np.isfinite(loss)]
+    steps = np.diff(finite)
+    rises = int(np.sum(steps > 1e-12 * np.abs(finite[:-1]))) if finite.size > 1 else 0
+    status = dp.run_status(record.iterations_to_solve,
+                           record.diverged_at if record.diverged else None)
+    head = f"γ = {dp.human_step(record.step_size)}: {status}"
+    if record.iterations_to_solve is not None:
+        head += " (green line)"
+    if finite.size > 1:
+        rose = (f"the loss rose at {dp.plural(rises, 'recorded step')} of {dp.human_count(finite.size - 1)}"
+                if rises else "the loss fell at every recorded step")
+        head += (f"; {rose} and went from {dp.human_number(finite[0])} to {dp.human_number(finite[-1])}.")
+    return head

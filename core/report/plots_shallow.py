@@ -1,0 +1,1229 @@
+"""Plotly figures for the shallow linear network L(a, b) = ½(aᵀb − Φ)² (science.md §3).
+
+Pure builders: they take ``SweepResult`` objects of ``core.engine.shallow`` (GD and gradient flow)
+and return figures or table rows; nothing here imports streamlit. Every number drawn comes
+from the run histories and extras computed by ``core.engine.shallow`` (ε, λ, Q, C, sharpness,
+λ_GF = √(4Φ² + C₀), λ_GD = √(4Φ² + S²C₀), the Theorem-1 bound), never re-derived here except
+the plane coordinates of the trajectory, which are projections of the recorded (a, b).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+
+from core.report.display import (Display, divergence_point, finite_span, human_count, human_number, plural,
+                                 point_budget, spread_indices)
+from core.report.payload import compact, envelope_indices
+from core.report.player import Frame, add_player, frame_positions
+from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, GL_POINTS, HEIGHT, add_subtitle, base_figure, clean,
+                               empty_figure, format_step, step_colors, tidy_log_axis)
+from core.report.display_orbit import OrbitColumn, OrbitDiagram
+from core.engine.results import RunRecord, SweepResult
+
+GF_DASH = "dash"
+PIN_DASHES = ("dot", "dashdot", "longdashdot")   # one per pin (GD solid, GF dashed)
+RUNS_DRAWN = 12            # step sizes (× seeds) one chart draws; the table lists every run
+CHART_POINTS = 24_000      # points one shallow chart draws (float64 typed arrays: ≈ 0.5 MB)
+GUIDE_COLOR = "#555555"
+MINIMA_COLOR = "#2ca02c"
+SHALLOW_Y_TITLES = {"residual": "|ε|", "norm": "λ", "imbalance": "S(t)", "sharpness": "sharpness"}
+SHALLOW_TITLES = {
+    "residual": "|ε| = |aᵀb − Φ|",
+    "norm": "λ = ‖a‖² + ‖b‖²",
+    "imbalance": "S(t) = Qᵢ(t)/Qᵢ(0), every i",
+    "sharpness": "sharpness (top Hessian eigenvalue)",
+}
+
+
+# ---------------------------------------------------------------------- helpers
+def run_label(record: RunRecord, many_seeds: bool = False) -> str:
+    name = f"η={format_step(record.step_size)}"
+    return f"{name} seed {record.seed}" if many_seeds else name
+
+
+def status(record: RunRecord) -> str:
+    if record.diverged:
+        return f"diverged at k={record.diverged_at}"
+    if record.iterations_to_solve is not None:
+        return f"|ε| ≤ tol at k={record.iterations_to_solve}"
+    return "not converged"
+
+
+def split_params(record: RunRecord, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(a, b) at the recorded iterations (None when θ was not kept)."""
+    if record.params is None:
+        return None
+    params = np.asarray(record.params, dtype=float)
+    return params[:, :d], params[:, d:2 * d]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    if norm == 0 or not math.isfinite(norm):
+        unit = np.zeros_like(vector)
+        unit[0] = 1.0
+        return unit
+    return vector / norm
+
+
+def plane_coordinates(record: RunRecord, d: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The trajectory in a plane where it is exact.
+
+    d = 1: (a, b) itself. d ≥ 2: GD scales a+b by (1 − ηε) and a−b by (1 + ηε) (gradient
+    flow likewise), so both keep the directions u₀ = a₀+b₀ and v₀ = a₀−b₀ and the path is
+    (x, y) = ((a+b)·u₀/‖u₀‖, (a−b)·v₀/‖v₀‖), where the minima are x² − y² = 4Φ and
+    C = x²y²."""
+    split = split_params(record, d)
+    if split is None:
+        return None
+    a, b = split
+    if d == 1:
+        return a[:, 0], b[:, 0]
+    u0, v0 = _unit(a[0] + b[0]), _unit(a[0] - b[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (a + b) @ u0, (a - b) @ v0
+
+
+# ---------------------------------------------------------------------- shared drawing parts
+@dataclass(frozen=True)
+class Series:
+    """One drawn line: its name, legend group, style and (thinned) numbers."""
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    color: str
+    dash: str = "solid"
+    width: float = 2.0
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A horizontal reference line (2/η, λ_GF, 2|Φ|)."""
+    value: float
+    label: str
+    color: str
+    dash: str = "dot"
+
+
+def chosen_runs(runs: Sequence[RunRecord], limit: int = RUNS_DRAWN) -> tuple[list[RunRecord], int]:
+    """At most ``limit`` runs, evenly spread over the list (first and last kept), and how
+    many there were."""
+    return [runs[i] for i in spread_indices(len(runs), limit)], len(runs)
+
+
+def thinned(x: np.ndarray, y: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    keep = envelope_indices(y, limit)
+    return np.asarray(x)[keep], np.asarray(y)[keep]
+
+
+def split_guides(guides: Sequence[Guide], window: tuple[float, float] | None,
+                 log: bool = False) -> tuple[list[Guide], list[Guide]]:
+    """The guides inside the y window (drawn) and those off it (an edge label): a line far
+    off the data must not set the axis."""
+    if window is None:
+        return list(guides), []
+    inside, outside = [], []
+    for guide in guides:
+        if not math.isfinite(guide.value) or (log and guide.value <= 0):
+            continue
+        value = math.log10(guide.value) if log else guide.value
+        (inside if window[0] <= value <= window[1] else outside).append(guide)
+    return inside, outside
+
+
+def draw_series(figure: go.Figure, series: Sequence[Series], hover: str) -> None:
+    for line in series:
+        kind = go.Scattergl if line.x.size > GL_POINTS else go.Scatter
+        figure.add_trace(kind(
+            x=compact(line.x), y=compact(line.y), mode="lines", name=line.name,
+            legendgroup=line.group or None, line=dict(color=line.color, dash=line.dash, width=line.width),
+            hovertemplate=f"{line.name}<br>k=%{{x}}<br>{hover}=%{{y:.6g}}<extra></extra>"))
+
+
+def draw_guides(figure: go.Figure, inside: Sequence[Guide], outside: Sequence[Guide],
+                window: tuple[float, float] | None, x_span: tuple[float, float]) -> None:
+    """Guides in view as legend-named lines (no labels on the plot to collide); guides off
+    the view as one edge label saying where they are."""
+    for guide in inside:
+        figure.add_trace(go.Scatter(
+            x=list(x_span), y=[guide.value, guide.value], mode="lines", name=guide.label,
+            meta="skip", hoverinfo="skip", line=dict(color=guide.color, dash=guide.dash, width=1.4)))
+    above = [g for g in outside if window is None or g.value > window[1]]
+    below = [g for g in outside if g not in above]
+    for group, word in ((above, "↑ above"), (below, "↓ below")):
+        if group:
+            add_subtitle(figure, f"{word} the view: " + ", ".join(
+                f"{g.label} = {human_number(g.value)}" for g in group[:2])
+                + (f" and {len(group) - 2} more" if len(group) > 2 else ""))
+
+
+def legend_below(figure: go.Figure, rows: int = 1) -> None:
+    """A horizontal legend under the x-axis title whatever the chart's height (a legend at a
+    fixed fraction of the height sat on the axis title of short charts)."""
+    height = figure.layout.height or HEIGHT
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
+    bottom = 70 + 22 * rows
+    plot = max(height - top - bottom, 100)
+    figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-62 / plot, x=0),
+                         margin=dict(b=bottom))
+
+
+def window_of(series_by_run: Sequence[tuple[bool, np.ndarray]], log: bool,
+              guides: Sequence[Guide] = (), near: float = 0.25) -> tuple[float, float] | None:
+    """The y window (axis units) of the runs that stayed finite, widened to the guides that
+    lie within ``near`` of its height beyond it (a line just above the data is drawn, one far
+    off is an edge label). Diverged runs do not stretch it."""
+    span = finite_span([values for diverged, values in series_by_run if not diverged], log)
+    if span is None:
+        span = finite_span([values for _, values in series_by_run], log)
+    if span is None:
+        return None
+    low, high = span
+    reach = near * (high - low)
+    for guide in guides:
+        if not math.isfinite(guide.value) or (log and guide.value <= 0):
+            continue
+        value = math.log10(guide.value) if log else guide.value
+        if low - reach <= value <= high + reach:
+            low, high = min(low, value), max(high, value)
+    pad = 0.04 * (high - low or 1.0)
+    return low - pad, high + pad
+
+
+def thinning_line(drawn: int, total: int, noun: str = "runs") -> str:
+    return (f"{human_count(drawn)} of {human_count(total)} {noun} drawn, evenly spread "
+            "(the table and the downloads hold all)") if drawn < total else ""
+
+
+# ---------------------------------------------------------------------- GD against GF
+@dataclass(kw_only=True)
+class HistoryDisplay(Display):
+    """One quantity of §3 against the iteration k: GD solid and gradient flow dashed
+    (reported at t = kη), one colour per step size; the 2/η, λ_GF and 2|Φ| guides."""
+    metric: str
+    log_y: bool
+    series: list[Series] = field(default_factory=list)
+    inside: list[Guide] = field(default_factory=list)
+    outside: list[Guide] = field(default_factory=list)
+    window: tuple[float, float] | None = None
+    x_span: tuple[float, float] = (0.0, 1.0)
+    crosses: list[tuple[float, float, str]] = field(default_factory=list)
+    empty_message: str = ""
+    frames_at: np.ndarray | None = None            # iterations of the play/step frames
+
+    @classmethod
+    def build(cls, gd: SweepResult, gf: SweepResult | None, metric: str,
+              pins: Sequence[tuple[str, SweepResult]] = ()) -> "HistoryDisplay":
+        """``pins``: (label, GD result) of pinned views, drawn in the colour of their step
+        size with a dash of their own, named by what differs from the live view."""
+        display = cls(title=SHALLOW_TITLES[metric], metric=metric, log_y=metric == "residual")
+        runs, total = chosen_runs(gd.runs)
+        flows = _flows_by_run(gf)
+        many = len(gd.spec.seeds) > 1
+        colors = step_colors([r.step_size for r in gd.runs] +
+                             [r.step_size for _, pinned in pins for r in pinned.runs])
+        pairs = _drawn_pairs(runs, flows, pins)
+        budget = point_budget(len(pairs), max((len(run.history["iteration"]) for _, _, run in pairs),
+                                              default=0), total=CHART_POINTS, max_traces=3 * RUNS_DRAWN)
+        measured = []
+        for record, kind, run in pairs:
+            line, values = _history_series(record, kind, run, metric, colors, many,
+                                           budget.points_per_trace)
+            if line is None:
+                continue
+            display.series.append(line)
+            measured.append((run.diverged, values))
+            if kind == "GD" and run.diverged:
+                display.crosses.append(_divergence_mark(run, values, many))
+        display._place_guides(gd, metric, colors, measured)
+        display.empty_message = "" if display.series else (
+            "every Qᵢ(0) = 0: a balanced start stays balanced (Qᵢ = 0 for GD and GF)"
+            if metric == "imbalance" else "nothing to draw")
+        display.notes = [thinning_line(len(runs), total)] + (
+            [f"every line thinned to ≤ {human_count(budget.points_per_trace)} points (its "
+             "smallest and largest value per stretch)"] if budget.thinned_points else [])
+        return display
+
+    def _place_guides(self, gd: SweepResult, metric: str, colors, measured) -> None:
+        guides = _guides(gd, metric, colors)
+        self.window = window_of(measured, self.log_y, guides)
+        self.inside, self.outside = split_guides(guides, self.window, self.log_y)
+        ends = [float(np.nanmax(s.x)) for s in self.series if s.x.size]
+        self.x_span = (0.0, max(ends, default=1.0))
+
+    def to_plotly(self, height: int = HEIGHT) -> go.Figure:
+        if not self.series:
+            return empty_figure(self.title, self.empty_message, height)
+        figure = base_figure(self.title, "iteration k  (gradient flow at t = kη)",
+                             SHALLOW_Y_TITLES[self.metric], log_y=self.log_y, height=height)
+        draw_series(figure, self.series, self.metric)
+        if self.crosses:
+            figure.add_trace(go.Scatter(
+                x=[c[0] for c in self.crosses], y=[c[1] for c in self.crosses], mode="markers",
+                name="diverged", marker=dict(symbol="x", size=12, color=DIVERGED_COLOR),
+                text=[c[2] for c in self.crosses], hovertemplate="%{text}<extra></extra>"))
+        draw_guides(figure, self.inside, self.outside, self.window, self.x_span)
+        if self.window is not None:
+            figure.update_yaxes(range=list(self.window))
+            if self.log_y:
+                tidy_log_axis(figure, values=[10 ** self.window[0], 10 ** self.window[1]])
+        for note in self.notes:
+            if note:
+                add_subtitle(figure, note)
+        figure.update_layout(legend=dict(groupclick="togglegroup"))
+        return figure
+
+
+def _drawn_pairs(runs, flows, pins) -> list[tuple[RunRecord, Any, RunRecord]]:
+    """(GD record, kind, run drawn): GD and its gradient flow per run, then the pins' GD runs
+    (at most half a chart's runs each)."""
+    pairs = [(record, kind, run) for record in runs
+             for kind, run in (("GD", record), ("GF", flows.get((record.step_size, record.seed))))
+             if run is not None]
+    pairs += [(record, (label, PIN_DASHES[index]), record)
+              for index, (label, pinned) in enumerate(pins[:len(PIN_DASHES)])
+              for record in chosen_runs(pinned.runs, RUNS_DRAWN // 2)[0]]
+    return pairs
+
+
+def _flows_by_run(gf: SweepResult | None) -> dict:
+    if gf is None:
+        return {}
+    return {(r.step_size, r.seed): r for r in gf.runs if len(r.history.get("iteration", ())) > 0}
+
+
+def _history_series(record, kind, run, metric, colors, many, limit):
+    """``kind``: "GD", "GF" or a pin's (label, dash)."""
+    values = _metric_values(run, metric)
+    if values is None:
+        return None, None
+    x, y = thinned(np.asarray(run.history["iteration"], dtype=float), values, limit)
+    color, label = colors[record.step_size], run_label(record, many)
+    if kind == "GD":
+        line = Series(f"GD {label}", x, y, color, "solid", 2.2, f"{record.step_size!r}:{record.seed}")
+    elif kind == "GF":
+        line = Series(f"GF {label}", x, y, color, GF_DASH, 1.8, f"{record.step_size!r}:{record.seed}")
+    else:
+        line = Series(f"{kind[0]}: GD {label}", x, y, color, kind[1], 1.6, kind[0])
+    return line, values
+
+
+def spec_difference(pinned, live) -> str:
+    """What a pinned view changes against the live one ("Φ = 2, a₀ = 1,0.5"), at most three
+    fields; "same runs" when nothing differs."""
+    before, now = pinned.to_query(), live.to_query()
+    names = {"phi": "Φ", "a": "a₀", "b": "b₀", "step_sizes": "η", "init_scale": "s", "seeds": "seeds",
+             "max_iters": "T", "tol": "tol", "d": "d", "init": "init", "dtype": "precision"}
+    changed = [f"{names.get(key, key)} = {value}" for key, value in before.items()
+               if now.get(key) != value and key in names]
+    return ", ".join(changed[:3]) + (" …" if len(changed) > 3 else "") if changed else "same runs"
+
+
+def _divergence_mark(run: RunRecord, values: np.ndarray, many: bool):
+    point = divergence_point(np.asarray(run.history["iteration"]), values)
+    x, y = point if point is not None else (0, math.nan)
+    return float(x), y, f"GD {run_label(run, many)} diverged at k = {human_count(run.diverged_at or 0)}"
+
+
+def _guides(gd: SweepResult, metric: str, colors) -> list[Guide]:
+    if metric not in ("norm", "sharpness"):
+        return []
+    guides = [Guide(2 / step, f"2/η (η = {format_step(step)})", colors[step], "dot")
+              for step in sorted(colors)]
+    if not gd.runs:
+        return guides
+    flat = {r.extras.get("gf_sharpness") for r in gd.runs}
+    if metric == "norm" and len(flat) == 1 and None not in flat:
+        guides.append(Guide(float(gd.runs[0].extras["gf_sharpness"]), "λ_GF = √(4Φ² + C₀)",
+                            GUIDE_COLOR, "dash"))
+    phi = abs(float(gd.spec.phi))
+    if phi > 0:
+        guides.append(Guide(2 * phi, "2|Φ| (flattest minimum)", MINIMA_COLOR, "dashdot"))
+    return guides
+
+
+def history_display(gd: SweepResult, gf: SweepResult | None, metric: str) -> HistoryDisplay:
+    return HistoryDisplay.build(gd, gf, metric)
+
+
+def history_figure(gd: SweepResult, gf: SweepResult | None, metric: str,
+                   height: int = HEIGHT, pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
+    return HistoryDisplay.build(gd, gf, metric, pins).to_plotly(height)
+
+
+def _metric_values(run: RunRecord, metric: str) -> np.ndarray | None:
+    if metric == "residual":
+        values = np.abs(np.asarray(run.history["residual"], dtype=float))
+        return np.where(values > 0, values, np.nan)
+    if metric == "imbalance":
+        # Per coordinate, not the total Q: Q(0) = ‖a₀‖² − ‖b₀‖² can be 0 while the Qᵢ are not.
+        ratio = np.asarray(run.history["imbalance_ratio"], dtype=float)
+        return None if ratio.size == 0 or np.isnan(ratio[0]) else ratio
+    return np.asarray(run.history[metric], dtype=float)
+
+
+@dataclass(kw_only=True)
+class GdGfFacts(Display):
+    """What the GD-against-gradient-flow view states, read off the runs: per step size the
+    sharpness GD ends at, against gradient flow's λ_GF from the same start."""
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, gd: SweepResult, gf: SweepResult | None) -> "GdGfFacts":
+        facts = cls(title="GD against gradient flow")
+        flows = _flows_by_run(gf)
+        for record in gd.runs:
+            flow = flows.get((record.step_size, record.seed))
+            facts.rows.append({
+                "step": record.step_size, "seed": record.seed, "diverged": record.diverged,
+                "diverged_at": record.diverged_at, "solved": record.iterations_to_solve,
+                "gd_sharpness": record.extras.get("final_sharpness"),
+                "gf_sharpness": record.extras.get("gf_sharpness"),
+                "gf_final": None if flow is None else _finite(flow.history["norm"][-1]),
+                "ratio": record.extras.get("imbalance_ratio")})
+        facts.facts = {"gf_missing": gf is None or not flows}
+        facts.sentences = facts._sentences()
+        return facts
+
+    def _sentences(self) -> list[str]:
+        ended = [r for r in self.rows if _ended_at_a_minimum(r)]
+        gone = [r for r in self.rows if r["diverged"]]
+        moving = [r for r in self.rows if not r["diverged"] and r["solved"] is None]
+        out = [_flatter_sentence(ended), _diverged_sentence(gone)]
+        out.append(_moving_sentence(moving))
+        if not ended and not gone:
+            out.append("What to look for: no run has ended at a minimum yet: raise the iterations.")
+        if self.facts.get("gf_missing"):
+            out.append("Gradient flow did not finish for these values: only GD is drawn.")
+        return [line for line in out if line]
+
+
+def _ended_at_a_minimum(row: dict) -> bool:
+    return (not row["diverged"] and row["solved"] is not None and row["gd_sharpness"] is not None
+            and row["gf_sharpness"] is not None)
+
+
+def _flatter_sentence(ended: list[dict]) -> str:
+    """GD's final sharpness per step size (first seed of each, at most four) against λ_GF."""
+    if not ended:
+        return ""
+    first_per_step: dict[float, dict] = {}
+    for row in sorted(ended, key=lambda r: (r["step"], r["seed"])):
+        first_per_step.setdefault(row["step"], row)
+    shown = sorted(first_per_step.values(), key=lambda r: r["step"])
+    shown = [shown[i] for i in spread_indices(len(shown), 4)]
+    ends = ", ".join(f"{human_number(r['gd_sharpness'])} at η = {format_step(r['step'])}" for r in shown)
+    if len({r["seed"] for r in ended}) > 1:
+        ends += " (first seed of each)"
+    gf_values = sorted({round(r["gf_sharpness"], 12) for r in ended})
+    gf_text = " to ".join(dict.fromkeys(human_number(v) for v in (gf_values[0], gf_values[-1])))
+    flatter = sum(1 for r in ended if r["gd_sharpness"] < r["gf_sharpness"] * (1 - 1e-9))
+    verdict = ("at every step size that converged" if flatter == len(ended) else
+               f"at {flatter} of {len(ended)} step sizes")
+    return (f"What to look for: GD ends flatter than gradient flow {verdict}: final sharpness "
+            f"λ_∞ = {ends}, against λ_GF = {gf_text} from the same start (the λ chart, top right).")
+
+
+def _moving_sentence(moving: list[dict]) -> str:
+    if not moving:
+        return ""
+    return (f"{plural(len(moving), 'run')} did not reach |ε| ≤ tol within the budget (still moving "
+            "or oscillating: the last sharpness is no end point): "
+            + ", ".join(f"η = {format_step(r['step'])}" for r in moving[:4]) + ".")
+
+
+def _diverged_sentence(gone: list[dict]) -> str:
+    if not gone:
+        return ""
+    where = ", ".join(f"η = {format_step(r['step'])} at k = {human_count(r['diverged_at'] or 0)}"
+                      for r in gone[:4])
+    return f"{plural(len(gone), 'run')} diverged (× where it left the chart): {where}."
+
+
+# ---------------------------------------------------------------------- trajectory
+@dataclass(kw_only=True)
+class TrajectoryDisplay(Display):
+    """GD paths (markers at the recorded iterates) and the gradient-flow path in the plane of
+    :func:`plane_coordinates`, with the set of minima; frames that move a dot along each GD
+    path (play/step)."""
+    d: int
+    phi: float
+    x_title: str
+    y_title: str
+    gd_paths: list[tuple[Series, np.ndarray]] = field(default_factory=list)   # line, iterations
+    gf_paths: list[Series] = field(default_factory=list)
+    start: tuple[float, float] | None = None
+    box: tuple[tuple[float, float], tuple[float, float]] = ((-1.0, 1.0), (-1.0, 1.0))
+    frames_at: np.ndarray = field(default_factory=lambda: np.arange(0))
+
+    @classmethod
+    def build(cls, gd: SweepResult, gf: SweepResult | None) -> "TrajectoryDisplay":
+        d, phi = int(gd.spec.d), float(gd.spec.phi)
+        if d == 1:
+            title, x_title, y_title = "trajectory in the (a, b) plane", "a", "b"
+        else:
+            title = "trajectory in (a+b, a−b) coordinates"
+            x_title, y_title = "x = (a+b)·u₀/‖u₀‖", "y = (a−b)·v₀/‖v₀‖"
+        display = cls(title=title, d=d, phi=phi, x_title=x_title, y_title=y_title)
+        runs, total = chosen_runs(gd.runs)
+        many = len(gd.spec.seeds) > 1
+        colors = step_colors(r.step_size for r in gd.runs)
+        limit = max(CHART_POINTS // max(2 * len(runs), 1), 64)
+        for record in runs:
+            coords = plane_coordinates(record, d)
+            if coords is None:
+                continue
+            keep = envelope_indices(np.hypot(*coords), limit)
+            iterations = np.asarray(record.history["iteration"])[keep]
+            display.gd_paths.append((Series(f"GD {run_label(record, many)}", coords[0][keep],
+                                            coords[1][keep], colors[record.step_size], width=1.2),
+                                     iterations))
+        display.gf_paths = _gf_paths(gf, d, many, limit)
+        display._frame_and_box()
+        display.notes = [thinning_line(len(runs), total)]
+        return display
+
+    def _frame_and_box(self) -> None:
+        paths = [(s.x, s.y) for s, _ in self.gd_paths] + [(s.x, s.y) for s in self.gf_paths]
+        starts = [(float(x[0]), float(y[0])) for x, y in paths
+                  if x.size and np.isfinite(x[0]) and np.isfinite(y[0])]
+        self.start = starts[0] if starts else None
+        self.box = _view_box(starts, [(s.x, s.y) for s, _ in self.gd_paths],
+                             [(s.x, s.y) for s in self.gf_paths], self.phi)
+        longest = max((s.x.size for s, _ in self.gd_paths), default=0)
+        self.frames_at = frame_positions(longest)
+
+    def to_plotly(self, height: int = 560) -> go.Figure:
+        if not self.gd_paths and not self.gf_paths:
+            return empty_figure(self.title, "θ was not kept for these runs (too many coordinates); "
+                                "lower d or the number of step sizes", height)
+        figure = base_figure(self.title, self.x_title, self.y_title, height=height)
+        for line, iterations in self.gd_paths:
+            figure.add_trace(go.Scatter(
+                x=compact(line.x), y=compact(line.y), mode="lines+markers", name=line.name,
+                line=dict(color=line.color, width=line.width), marker=dict(size=5, color=line.color),
+                customdata=iterations.astype(np.int64),
+                hovertemplate=f"{line.name}<br>k=%{{customdata}}<br>x=%{{x:.5g}}<br>y=%{{y:.5g}}"
+                              "<extra></extra>"))
+        for line in self.gf_paths:
+            figure.add_trace(go.Scatter(
+                x=compact(line.x), y=compact(line.y), mode="lines", name=line.name,
+                line=dict(color="black", dash=GF_DASH, width=2.2),
+                hovertemplate="gradient flow<br>x=%{x:.5g}<br>y=%{y:.5g}<extra></extra>"))
+        if self.start is not None:
+            figure.add_trace(go.Scatter(
+                x=[self.start[0]], y=[self.start[1]], mode="markers", name="start",
+                marker=dict(symbol="star", size=15, color="#ff7f0e", line=dict(color="black", width=1))))
+        xlim, ylim = self.box
+        _add_minima(figure, self.phi, self.d, xlim, ylim)
+        figure.update_xaxes(range=list(xlim))
+        figure.update_yaxes(range=list(ylim), scaleanchor="x", scaleratio=1)
+        figure.update_layout(legend=dict(groupclick="toggleitem"))
+        self._add_frames(figure)
+        for note in self.notes:
+            if note:
+                add_subtitle(figure, note)
+        return figure
+
+    def _add_frames(self, figure: go.Figure) -> None:
+        """A dot per GD run at its k-th recorded iterate (every k-th, at most MAX_FRAMES)."""
+        if self.frames_at.size < 2:
+            return
+        first = len(figure.data)
+        for line, _ in self.gd_paths:
+            figure.add_trace(go.Scatter(x=[line.x[0]], y=[line.y[0]], mode="markers",
+                                        showlegend=False, hoverinfo="skip", meta="skip",
+                                        marker=dict(size=13, color=line.color,
+                                                    line=dict(color="black", width=1.5))))
+        frames = []
+        for position in self.frames_at:
+            data, label = [], ""
+            for line, iterations in self.gd_paths:
+                at = min(int(position), line.x.size - 1)
+                data.append(go.Scatter(x=[_num(line.x[at])], y=[_num(line.y[at])]))
+                label = label or human_count(int(iterations[at]))
+            frames.append(Frame(label, data, list(range(first, first + len(self.gd_paths)))))
+        add_player(figure, frames)
+
+
+def _num(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _gf_paths(gf: SweepResult | None, d: int, many: bool, limit: int) -> list[Series]:
+    if gf is None:
+        return []
+    paths, seen = [], set()
+    for record in sorted(gf.runs, key=lambda r: -r.step_size):   # longest time first
+        if record.seed in seen or len(record.history.get("iteration", ())) == 0:
+            continue
+        seen.add(record.seed)
+        coords = plane_coordinates(record, d)
+        if coords is None:
+            continue
+        keep = envelope_indices(np.hypot(*coords), limit)
+        paths.append(Series("gradient flow" + (f" seed {record.seed}" if many else ""),
+                            coords[0][keep], coords[1][keep], "black", GF_DASH, 2.2))
+        if len(paths) >= RUNS_DRAWN:
+            break
+    return paths
+
+
+def trajectory_display(gd: SweepResult, gf: SweepResult | None) -> TrajectoryDisplay:
+    return TrajectoryDisplay.build(gd, gf)
+
+
+def trajectory_figure(gd: SweepResult, gf: SweepResult | None, height: int = 560) -> go.Figure:
+    return TrajectoryDisplay.build(gd, gf).to_plotly(height)
+
+def _box_of(paths) -> list[float] | None:
+    xs = np.concatenate([np.asarray(p[0], dtype=float) for p in paths]) if paths else np.array([])
+    ys = np.concatenate([np.asarray(p[1], dtype=float) for p in paths]) if paths else np.array([])
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    if not keep.any():
+        return None
+    return [float(xs[keep].min()), float(xs[keep].max()), float(ys[keep].min()), float(ys[keep].max())]
+
+
+def _view_box(starts, gd_paths, gf_paths, phi: float):
+    """A square view (equal scales) around the start and the gradient-flow path, grown to
+    hold the GD paths unless they run far away (divergence, chaos)."""
+    core = [(np.array([s[0]]), np.array([s[1]])) for s in starts] + list(gf_paths)
+    box = _box_of(core) or [-1.0, 1.0, -1.0, 1.0]
+    size = max(box[1] - box[0], box[3] - box[2], 0.2 * math.sqrt(abs(phi)), 1e-3)
+    wide = _box_of(gd_paths)
+    if wide is not None and max(wide[1] - wide[0], wide[3] - wide[2]) <= 3 * size:
+        box = [min(box[0], wide[0]), max(box[1], wide[1]), min(box[2], wide[2]), max(box[3], wide[3])]
+    half = 0.6 * max(box[1] - box[0], box[3] - box[2], 0.2 * math.sqrt(abs(phi)), 1e-3)
+    cx, cy = (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
+    return (cx - half, cx + half), (cy - half, cy + half)
+
+
+def _add_minima(figure: go.Figure, phi: float, d: int, xlim, ylim) -> None:
+    """aᵀb = Φ: ab = Φ for d = 1, x² − y² = 4Φ in (a+b, a−b) coordinates (both branches),
+    drawn across the view."""
+    name = "minima ab = Φ" if d == 1 else "minima x² − y² = 4Φ"
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    xgrid = np.linspace(xlim[0], xlim[1], 1201)
+    ygrid = np.linspace(ylim[0], ylim[1], 1201)
+    inside_y = lambda v: (v >= ylim[0]) & (v <= ylim[1])     # noqa: E731
+    inside_x = lambda v: (v >= xlim[0]) & (v <= xlim[1])     # noqa: E731
+    if d == 1:
+        if phi == 0:
+            xs += [xlim[0], xlim[1], None, 0.0, 0.0]
+            ys += [0.0, 0.0, None, ylim[0], ylim[1]]
+        else:
+            for sign in (-1, 1):
+                part = xgrid[(xgrid * sign) > 0]
+                keep = inside_y(phi / part)
+                xs += part[keep].tolist() + [None]
+                ys += (phi / part[keep]).tolist() + [None]
+    elif phi >= 0:     # x = ±√(y² + 4Φ)
+        other = np.sqrt(ygrid**2 + 4 * phi)
+        for sign in (1, -1):
+            keep = inside_x(sign * other)
+            xs += (sign * other[keep]).tolist() + [None]
+            ys += ygrid[keep].tolist() + [None]
+    else:              # y = ±√(x² + 4|Φ|)
+        other = np.sqrt(xgrid**2 - 4 * phi)
+        for sign in (1, -1):
+            keep = inside_y(sign * other)
+            xs += xgrid[keep].tolist() + [None]
+            ys += (sign * other[keep]).tolist() + [None]
+    figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+                                line=dict(color=MINIMA_COLOR, width=3), opacity=0.6))
+
+
+# ---------------------------------------------------------------------- Theorem 1
+def thresholds(record: RunRecord, phi: float) -> list[tuple[str, float]]:
+    """Step-size thresholds of §3 for the run's initial point (name, η)."""
+    extras = record.extras
+    lam0 = extras["initial_norm"]
+    out = [("Theorem 1: η* = min{1/(2|ε₀|), 2/√(λ₀² + 4Φ²)}", extras["theorem1_step_bound"])]
+    if lam0 > 0:
+        out.append(("η = 2/λ(0)", 2 / lam0))
+    if phi != 0:
+        out.append(("η = 1/|Φ| (no stable minimum beyond)", 1 / abs(phi)))
+    return [(name, float(value)) for name, value in out if value is not None and math.isfinite(value)]
+
+
+def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
+    """The chosen step sizes (markers: steps to |ε| ≤ tol) on a log η axis with the
+    Theorem-1 bound and the other thresholds as vertical lines."""
+    figure = base_figure("η against Theorem 1's η*",
+                         "step size η", "steps to |ε| ≤ tol", log_x=True, log_y=True,
+                         height=height, plain_x=True, plain_y=True)
+    top = gd.spec.max_iters
+    runs = [gd.runs[i] for i in spread_indices(len(gd.runs), 400)]     # one marker trace
+    figure.add_trace(_theorem1_markers(runs, step_colors(r.step_size for r in gd.runs), top))
+    if len(runs) < len(gd.runs):
+        add_subtitle(figure, thinning_line(len(runs), len(gd.runs)))
+    marks = thresholds(gd.runs[0], float(gd.spec.phi)) if gd.runs else []
+    if len({round(r.extras["theorem1_step_bound"], 15) for r in gd.runs}) > 1:
+        marks = [m for m in marks if not m[0].startswith("Theorem")]   # random inits: per run
+    palette = ["#d62728", "#9467bd", "#8c564b"]
+    for (name, value), color in zip(marks, palette):
+        figure.add_vline(x=value, line=dict(color=color, dash="dash", width=2))
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{name} = {human_number(value, 4)}",
+                                    line=dict(color=color, dash="dash", width=2)))
+    xs = [r.step_size for r in gd.runs] + [v for _, v in marks]
+    low, high = min(xs) / 2, max(xs) * 2
+    figure.update_xaxes(range=[math.log10(low), math.log10(high)])
+    tidy_log_axis(figure, "x", [low, high])
+    ys = [max(r.iterations_to_solve or top, 1) for r in gd.runs] + [top]
+    tidy_log_axis(figure, "y", ys)
+    figure.update_yaxes(range=[-0.1, math.log10(max(ys)) + 0.3])
+    figure.update_layout(height=height + 22 * len(marks))
+    legend_below(figure, len(marks))
+    return figure
+
+
+def _marker_symbol(record: RunRecord) -> str:
+    if record.iterations_to_solve is not None:
+        return "circle"
+    return "x" if record.diverged else "triangle-up"
+
+
+def _theorem1_markers(runs: Sequence[RunRecord], colors: dict, top: int) -> go.Scatter:
+    solved = [r.iterations_to_solve for r in runs]
+    return go.Scatter(
+        x=[r.step_size for r in runs], y=[top if k is None else max(k, 1) for k in solved],
+        mode="markers", name="runs", showlegend=False,
+        marker=dict(size=13, color=[colors[r.step_size] for r in runs],
+                    symbol=[_marker_symbol(r) for r in runs], line=dict(color="black", width=1)),
+        text=[f"{status(r)}<br>η/η* = {human_number(r.step_size / r.extras['theorem1_step_bound'])}"
+              for r in runs],
+        hovertemplate="η=%{x:.6g}<br>%{text}<extra></extra>")
+
+
+def summary_rows(gd: SweepResult, gf: SweepResult | None) -> list[dict[str, Any]]:
+    """One row per GD run: where η sits and what GD and GF end with."""
+    flows = {(r.step_size, r.seed): r for r in gf.runs} if gf is not None else {}
+    rows = []
+    phi = float(gd.spec.phi)
+    for record in gd.runs:
+        extras = record.extras
+        bound = extras["theorem1_step_bound"]
+        flow = flows.get((record.step_size, record.seed))
+        row = {
+            "η": record.step_size,
+            "seed": record.seed,
+            "η / η* (Theorem 1)": record.step_size / bound if bound else None,
+            "ηλ(0)": extras["eta_lambda0"],
+            "η|Φ|": record.step_size * abs(phi),
+            "GD": status(record),
+            "S = Qᵢ(T)/Qᵢ(0)": extras.get("imbalance_ratio"),
+            "S = Π(1 − η²ε²)": extras.get("contraction"),
+            "GD final sharpness": extras.get("final_sharpness"),
+            "λ_GD = √(4Φ² + S²C₀)": extras.get("gd_limit_sharpness"),
+            "λ_GF = √(4Φ² + C₀)": extras.get("gf_sharpness"),
+            "2/η": 2 / record.step_size,
+        }
+        if flow is not None:
+            row["GF final λ (t = kη)"] = _finite(flow.history["norm"][-1])
+            row["GF steps to tol"] = flow.iterations_to_solve
+        rows.append(row)
+    return rows
+
+
+def _finite(value) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------- tail (exact last K)
+def tail_diagram(gd: SweepResult) -> OrbitDiagram:
+    """The last K residuals of each run (kept exactly) against η: one value = converged, a
+    few = a periodic orbit, many = chaos. The orbit diagram's numbers, on a log η axis."""
+    columns = [OrbitColumn(r.step_size, np.asarray(r.tail["residual"] if r.tail else [], dtype=float),
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in gd.runs]
+    return OrbitDiagram.build(columns, title="last K iterations: residual ε per step size",
+                              x_title="step size η", y_title="ε (last K iterations)", x_name="η",
+                              log_x=True)
+
+
+def tail_figure(gd: SweepResult, height: int = 380) -> go.Figure:
+    if not any(r.tail for r in gd.runs):
+        return empty_figure("last K iterations: residual ε per step size",
+                            "no tail kept (set tail_points > 0)", height)
+    return tail_diagram(gd).to_plotly(height)
+
+
+# ---------------------------------------------------------------------- Figure 3
+def scale_colors(scales: Sequence[float]) -> dict[float, str]:
+    unique = sorted(set(float(s) for s in scales))
+    if len(unique) == 1:
+        return {unique[0]: "#1f77b4"}
+    positions = [0.9 * i / (len(unique) - 1) for i in range(len(unique))]
+    return dict(zip(unique, sample_colorscale("Viridis", positions)))
+
+
+def robust_linear_range(values: Sequence[float], spread: float = 3.0,
+                        min_width: float = 0.5) -> tuple[float, float] | None:
+    """A y range from the bulk of the values: the quartiles widened by ``spread`` times the
+    interquartile range (at least ``min_width``), never wider than the data. One blown-up run
+    (S ≈ −2e292 in the chaotic regime) then cannot flatten the others onto a line."""
+    finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if not finite.size:
+        return None
+    q1, q3 = np.percentile(finite, [25, 75])
+    width = spread * max(q3 - q1, min_width)
+    return max(float(finite.min()), q1 - width), min(float(finite.max()), q3 + width)
+
+
+@dataclass(frozen=True)
+class ScaleCurve:
+    """One initial scale s of Figure 3: ηλ(0), the value drawn (S or steps; NaN where there
+    is none), each run's status, and the scale's regime lines."""
+    scale: float
+    lam0: float
+    x: np.ndarray
+    y: np.ndarray
+    solved: np.ndarray                # bool: |ε| ≤ tol reached
+    text: list[str]
+    color: str
+    flip_x: float | None              # ηλ(0) where η|ε(0)| = 1
+    unstable_x: float | None          # ηλ(0) where η|Φ| = 1 (when elsewhere)
+
+
+@dataclass(kw_only=True)
+class Figure3Display(Display):
+    """Figure 3 of the paper, one curve per initial scale s: S = Qᵢ(T)/Qᵢ(0) ("ratio") or the
+    steps to |ε| ≤ tol ("steps", log) against ηλ(0). The S axis covers the bulk of the values;
+    values beyond it are triangles on its edge, counted in a note."""
+    quantity: str
+    budget_iters: int
+    curves: list[ScaleCurve] = field(default_factory=list)
+    window: tuple[float, float] | None = None
+    below: list[tuple[float, float, str]] = field(default_factory=list)
+    above: list[tuple[float, float, str]] = field(default_factory=list)
+    missing: int = 0
+
+    @classmethod
+    def build(cls, results: Sequence[SweepResult], quantity: str,
+              scales: Sequence[float] | None = None) -> "Figure3Display":
+        steps = quantity == "steps"
+        display = cls(title=("steps to |ε| ≤ tol against ηλ(0)" if steps else
+                             "S = Qᵢ(T)/Qᵢ(0) against ηλ(0)"), quantity=quantity,
+                      budget_iters=max((r.spec.max_iters for r in results), default=1))
+        scales = [float(r.spec.init_scale) for r in results] if scales is None else list(scales)
+        colors = scale_colors(scales)
+        chosen = spread_indices(len(results), RUNS_DRAWN)
+        per_curve = max(CHART_POINTS // max(len(chosen), 1), 64)
+        for index in chosen:
+            display.curves.append(_scale_curve(results[index], scales[index], colors[scales[index]],
+                                               steps, per_curve))
+        display.missing = sum(int(np.isnan(c.y).sum()) for c in display.curves) if not steps else 0
+        if not steps:
+            display._s_window()
+        display.facts = _figure3_facts(display.curves, steps)
+        display.notes = [thinning_line(len(chosen), len(results), "initial scales")] + display._out_notes()
+        return display
+
+    def _s_window(self) -> None:
+        points = [(float(x), float(y), t) for c in self.curves for x, y, t in zip(c.x, c.y, c.text)
+                  if math.isfinite(y)]
+        span = robust_linear_range([p[1] for p in points])
+        low, high = (-0.05, 1.08) if span is None else (min(span[0], 0.0), max(span[1], 1.0))
+        if span is not None:
+            pad = 0.04 * (high - low)
+            low, high = low - pad, high + pad
+        self.window = (low, high)
+        self.below = [p for p in points if p[1] < low]
+        self.above = [p for p in points if p[1] > high]
+
+    def _out_notes(self) -> list[str]:
+        notes = []
+        outside = self.below + self.above
+        if outside:
+            extreme = max(outside, key=lambda p: abs(p[1]))[1]
+            notes.append(f"{plural(len(outside), 'value')} outside the view (▼/▲ on its edge; "
+                         f"the farthest S = {human_number(extreme, 2)}: the imbalance blew up)")
+        if self.missing:
+            notes.append(f"{plural(self.missing, 'run')} without an S (diverged)")
+        return notes
+
+    def to_plotly(self, height: int = 440) -> go.Figure:
+        steps = self.quantity == "steps"
+        figure = base_figure(self.title, "ηλ(0)", "steps to |ε| ≤ tol" if steps else "S = Qᵢ(T)/Qᵢ(0)",
+                             log_y=steps, height=height, plain_y=True)
+        for curve in self.curves:
+            self._draw_curve(figure, curve, steps)
+        self._draw_regimes(figure)
+        if steps:
+            self._draw_unsolved(figure)
+            tidy_log_axis(figure, values=[max(float(v), 1.0) for c in self.curves for v in c.y
+                                          if math.isfinite(v)] + [self.budget_iters])
+        else:
+            figure.add_hline(y=1.0, line=dict(color=GUIDE_COLOR, width=1))
+            figure.update_yaxes(range=list(self.window))
+            self._draw_edges(figure)
+        xs = [float(v) for c in self.curves for v in (c.x.min(), c.x.max()) if c.x.size]
+        if xs:
+            pad = 0.03 * (max(xs) - min(xs) or 1.0)
+            figure.update_xaxes(range=[min(xs) - pad, max(xs) + pad])
+        for note in self.notes:
+            if note:
+                add_subtitle(figure, note)
+        figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
+        return figure
+
+    def _draw_curve(self, figure: go.Figure, curve: ScaleCurve, steps: bool) -> None:
+        y = np.maximum(curve.y, 1.0) if steps else curve.y
+        figure.add_trace(go.Scatter(
+            x=compact(curve.x), y=compact(y), mode="lines+markers",
+            name=f"s = {curve.scale:g} (λ(0) = {human_number(curve.lam0, 4)})",
+            line=dict(color=curve.color, width=2), marker=dict(size=5, color=curve.color),
+            text=curve.text, hovertemplate=f"s = {curve.scale:g}<br>ηλ(0)=%{{x:.4g}}<br>%{{y:.6g}}"
+                                           "<br>%{text}<extra></extra>"))
+
+    def _draw_regimes(self, figure: go.Figure) -> None:
+        for curve in self.curves:
+            if curve.flip_x is not None:
+                figure.add_vline(x=curve.flip_x, line=dict(color=curve.color, dash="dot", width=1.5))
+            if curve.unstable_x is not None:
+                figure.add_vline(x=curve.unstable_x, line=dict(color=curve.color, dash="dashdot", width=1.5))
+        if any(c.unstable_x is not None for c in self.curves):
+            figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines",
+                                        name="η|Φ| = 1 per s (no stable minimum beyond)",
+                                        line=dict(color=GUIDE_COLOR, dash="dashdot", width=1.5)))
+        figure.add_vline(x=2.0, line=dict(color="black", dash="dash", width=1.5))
+        figure.add_vrect(x0=1.8, x1=2.2, fillcolor="rgba(255,165,0,0.12)", line_width=0)
+        # The shaded band is named in the legend: a label on the plot sat on the markers.
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="ηλ(0) ≈ 2: slow (shaded)",
+                                    marker=dict(symbol="square", size=12, color="rgba(255,165,0,0.35)")))
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="η = 1/|ε(0)| per s "
+                                    "(sign flips; chaos beyond η|Φ| = 1)",
+                                    line=dict(color=GUIDE_COLOR, dash="dot", width=1.5)))
+
+    def _draw_unsolved(self, figure: go.Figure) -> None:
+        fails = [(float(x), t) for c in self.curves for x, ok, t in zip(c.x, c.solved, c.text) if not ok]
+        if fails:
+            top = self.budget_iters
+            figure.add_trace(go.Scatter(
+                x=[f[0] for f in fails], y=[top] * len(fails), mode="markers",
+                name=f"not converged within {human_count(top)} (or diverged)",
+                marker=dict(symbol="x", size=8, color=DIVERGED_COLOR), text=[f[1] for f in fails],
+                hovertemplate="ηλ(0)=%{x:.4g}<br>%{text}<extra></extra>"))
+
+    def _draw_edges(self, figure: go.Figure) -> None:
+        for group, edge, symbol, word in ((self.below, self.window[0], "triangle-down", "below"),
+                                          (self.above, self.window[1], "triangle-up", "above")):
+            if group:
+                figure.add_trace(go.Scatter(
+                    x=[p[0] for p in group], y=[edge] * len(group), mode="markers", meta="edge",
+                    name=f"{len(group)} values {word} the view (hover for each)", cliponaxis=False,
+                    marker=dict(symbol=symbol, size=10, color=DIVERGED_COLOR),
+                    text=[f"{p[2]}<br>S = {human_number(p[1], 3)}" for p in group],
+                    hovertemplate="ηλ(0)=%{x:.4g}<br>%{text}<extra></extra>"))
+
+    def look_for(self) -> str:
+        return self.sentences[0] if self.sentences else ""
+
+
+def _scale_curve(result: SweepResult, scale: float, color: str, steps: bool, limit: int) -> ScaleCurve:
+    runs = [result.runs[i] for i in spread_indices(len(result.runs), limit)]
+    x = np.array([r.extras["eta_lambda0"] for r in runs], dtype=float)
+    if steps:
+        y = np.array([np.nan if r.iterations_to_solve is None else r.iterations_to_solve for r in runs],
+                     dtype=float)
+    else:
+        y = np.array([np.nan if r.extras.get("imbalance_ratio") is None else r.extras["imbalance_ratio"]
+                      for r in runs], dtype=float)
+    lam0 = float(result.runs[0].extras["initial_norm"])
+    eps0 = abs(float(result.runs[0].history["residual"][0]))
+    phi = abs(float(result.spec.phi))
+    return ScaleCurve(scale, lam0, x, y, np.array([r.iterations_to_solve is not None for r in runs]),
+                      [status(r) + ("; η|ε(0)| > 1" if _first_step_flips(r) else "") for r in runs],
+                      color, lam0 / eps0 if eps0 > 0 else None,
+                      lam0 / phi if phi > 0 and not math.isclose(eps0, phi) else None)
+
+
+def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
+    facts = {}                       # by the curve's position (two curves may share a scale)
+    for index, curve in enumerate(curves):
+        ok = curve.solved & np.isfinite(curve.y)
+        if not ok.any():
+            facts[index] = None
+            continue
+        xs, ys = curve.x[ok], curve.y[ok]
+        best = int(np.argmax(ys) if steps else np.argmin(ys))
+        facts[index] = {"first_x": float(xs[0]), "first_y": float(ys[0]),
+                        "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
+                        "unsolved": int((~curve.solved).sum())}
+        if steps:
+            # Small steps are slow (steps ∝ 1/η): the largest count is often at the smallest
+            # ηλ(0). What the figure shows is where the count bottoms out and the peak after it.
+            low = int(np.argmin(ys))
+            peak = low + int(np.argmax(ys[low:]))
+            facts[index].update(low_x=float(xs[low]), low_y=float(ys[low]),
+                                peak_x=float(xs[peak]), peak_y=float(ys[peak]))
+    return facts
+
+
+def _steps_clause(fact: dict[str, Any]) -> str:
+    """', and the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at 2'."""
+    text = (f", and the steps to converge fall to {human_count(int(fact['low_y']))} at "
+            f"ηλ(0) = {human_number(fact['low_x'])}")
+    if fact["peak_y"] > fact["low_y"]:
+        text += (f", then rise to {human_count(int(fact['peak_y']))} at "
+                 f"ηλ(0) = {human_number(fact['peak_x'])}")
+    return text
+
+
+def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
+    """One sentence per drawn scale (at most three: the smallest, a middle one, the largest),
+    from the converged runs: how far S falls, where the steps bottom out and the peak after."""
+    count = len(ratio.curves)
+    parts = []
+    for index in sorted({0, count // 2, count - 1}) if count else []:
+        scale = ratio.curves[index].scale
+        s_fact, k_fact = ratio.facts.get(index), steps.facts.get(index)
+        if s_fact is None:
+            parts.append(f"s = {scale:g}: no run converged within the budget")
+            continue
+        falls = s_fact["extreme_y"] < s_fact["first_y"] - 1e-9
+        part = (f"s = {scale:g}: S falls from {human_number(s_fact['first_y'])} at ηλ(0) = "
+                f"{human_number(s_fact['first_x'])} to {human_number(s_fact['extreme_y'])} at "
+                f"{human_number(s_fact['extreme_x'])}" if falls else
+                f"s = {scale:g}: S does not fall below its value at the smallest ηλ(0) "
+                f"({human_number(s_fact['first_y'])})")
+        if k_fact is not None:
+            part += _steps_clause(k_fact)
+        if s_fact["unsolved"]:
+            part += f" ({human_count(s_fact['unsolved'])} runs did not converge)"
+        parts.append(part)
+    if not parts:
+        return ""
+    return ("What to look for: " + "; ".join(parts) + ". Smaller S is more implicit "
+            "regularization (a flatter end point); it costs steps.")
+
+
+def figure3_display(results: Sequence[SweepResult], quantity: str,
+                    scales: Sequence[float] | None = None) -> Figure3Display:
+    return Figure3Display.build(results, quantity, scales)
+
+
+def figure3_figure(results: Sequence[SweepResult], quantity: str, height: int = 440,
+                   scales: Sequence[float] | None = None) -> go.Figure:
+    return Figure3Display.build(results, quantity, scales).to_plotly(height)
+
+
+def _first_step_flips(record: RunRecord) -> bool:
+    eps0 = float(record.history["residual"][0])
+    return record.step_size * abs(eps0) > 1
+
+
+def figure3_rows(results: Sequence[SweepResult],
+                 scales: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    rows = []
+    scales = [r.spec.init_scale for r in results] if scales is None else list(scales)
+    for scale, result in zip(scales, results):
+        for record in result.runs:
+            rows.append({"s": scale, "η": record.step_size,
+                         "ηλ(0)": record.extras["eta_lambda0"],
+                         "S = Qᵢ(T)/Qᵢ(0)": record.extras.get("imbalance_ratio"),
+                         "steps to tol": record.iterations_to_solve,
+                         "final sharpness": record.extras.get("final_sharpness"),
+                         "λ_GF": record.extras.get("gf_sharpness"),
+                         "status": status(record)})
+    return rows
+
+
+# ---------------------------------------------------------------------- orbit diagram
+def orbit_diagram(result: SweepResult, quantity: str = "residual") -> OrbitDiagram:
+    """Bifurcation diagram of the balanced dynamics a = b (d = 1): the last K values of ε
+    (or of aᵀb) of every run against η|Φ|. One dot per η: converged; 2, 4, 8, …: period
+    doubling; a smear: chaos. The numbers; :func:`orbit_figure` draws them."""
+    phi = float(result.spec.phi)
+    label = "ε = aᵀb − Φ" if quantity == "residual" else "aᵀb"
+    shift = 0.0 if quantity == "residual" else phi
+    columns = [OrbitColumn(r.step_size * abs(phi),
+                           np.asarray(r.tail["residual"] if r.tail else [], dtype=float) + shift,
+                           np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
+                           r.diverged, r.diverged_at) for r in result.runs]
+    return OrbitDiagram.build(
+        columns, title=f"orbit diagram of the balanced dynamics a = b: last K values of {label}",
+        x_title="η|Φ|", y_title=f"{label}, last K iterations", x_name="η|Φ|",
+        reference=(1.0, "η|Φ| = 1"))
+
+
+def orbit_figure(result: SweepResult, quantity: str = "residual", height: int = 520) -> go.Figure:
+    return orbit_diagram(result, quantity).to_plotly(height)
+
+
+# ---------------------------------------------------------------------- catapult
+@dataclass(kw_only=True)
+class CatapultDisplay(Display):
+    """Φ = 0: the loss (log, or linear to see the spike's size) or λ against k, one colour
+    per ηλ(0); λ with the 2/η lines. The x window is the spike (ten times the last loss peak
+    of the runs that stayed finite); frames move a dot along each curve (play/step)."""
+    metric: str
+    linear: bool
+    series: list[Series] = field(default_factory=list)
+    inside: list[Guide] = field(default_factory=list)
+    outside: list[Guide] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    window_y: tuple[float, float] | None = None
+    window_x: float | None = None
+    last: int = 0
+    frames_at: np.ndarray = field(default_factory=lambda: np.arange(0))
+
+    @classmethod
+    def build(cls, result: SweepResult, metric: str, linear: bool = False) -> "CatapultDisplay":
+        loss = metric == "loss"
+        display = cls(title=("loss ½ε²" + ("" if linear else " (log)")) if loss else
+                      "λ = ‖a‖² + ‖b‖² against 2/η", metric=metric, linear=linear or not loss)
+        runs, total = chosen_runs(result.runs)
+        colors = step_colors(r.step_size for r in result.runs)
+        display.window_x = catapult_window(result)
+        display.last = max((r.last_iteration for r in result.runs), default=0)
+        limit = max(CHART_POINTS // max(len(runs), 1), 64)
+        measured = [display._add_run(record, colors[record.step_size], limit) for record in runs]
+        guides = [] if loss else [
+            Guide(2 / r.step_size, f"2/η (ηλ(0) = {human_number(r.extras['eta_lambda0'])})",
+                  colors[r.step_size]) for r in runs]
+        display._windows(measured, guides, loss)
+        display.notes = [thinning_line(len(runs), total)]
+        return display
+
+    def _add_run(self, record: RunRecord, color: str, limit: int) -> tuple[bool, np.ndarray]:
+        """Its line (thinned), and its values inside the x window (for the y window)."""
+        loss = self.metric == "loss"
+        values = np.asarray(record.history["loss" if loss else "norm"], dtype=float)
+        if loss and not self.linear:
+            values = np.where(values > 0, values, np.nan)
+        name = f"ηλ(0) = {human_number(record.extras['eta_lambda0'])}"
+        iterations = np.asarray(record.history["iteration"], dtype=float)
+        x, y = thinned(iterations, values, limit)
+        self.series.append(Series(name + (" (diverged)" if record.diverged else ""), x, y, color))
+        if record.diverged:
+            self.gone.append(f"{name}: diverged at k = {human_count(record.diverged_at or 0)} "
+                             "(off the scale)")
+        inside = values if self.window_x is None else values[iterations <= self.window_x]
+        return record.diverged, inside
+
+    def _windows(self, measured, guides, loss: bool) -> None:
+        log = loss and not self.linear
+        self.window_y = window_of(measured, log, guides, near=0.5)
+        if self.window_y is not None and self.linear and loss:
+            self.window_y = (0.0, self.window_y[1])                 # a linear loss axis from 0
+        self.inside, self.outside = split_guides(guides, self.window_y, log)
+        longest = max((s.x.size for s in self.series), default=0)
+        shown = [int(np.sum(s.x <= (self.window_x or math.inf))) for s in self.series]
+        self.frames_at = frame_positions(max(shown, default=longest))
+
+    def to_plotly(self, height: int = 400) -> go.Figure:
+        loss = self.metric == "loss"
+        figure = base_figure(self.title, "iteration k", "½ε²" if loss else "λ",
+                             log_y=loss and not self.linear, height=height)
+        draw_series(figure, self.series, "½ε²" if loss else "λ")
+        end = self.window_x if self.window_x is not None else float(self.last or 1)
+        draw_guides(figure, self.inside, self.outside, self.window_y, (0.0, float(self.last or end)))
+        for line in self.gone:
+            # A legend entry, not a note on the plot: a long note ran across the axis ticks.
+            figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=line,
+                                        marker=dict(symbol="x", size=10, color=DIVERGED_COLOR)))
+        if self.window_y is not None:
+            figure.update_yaxes(range=list(self.window_y))
+            if loss and not self.linear:
+                tidy_log_axis(figure, values=[10 ** self.window_y[0], 10 ** self.window_y[1]])
+        if self.window_x is not None:
+            figure.update_xaxes(range=[-0.02 * self.window_x, self.window_x],
+                                title_text=f"iteration k (0–{self.window_x:g} of {self.last}; "
+                                           "double-click for all)")
+        self._add_frames(figure)
+        for note in self.notes:
+            if note:
+                add_subtitle(figure, note)
+        figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
+        return figure
+
+    def _add_frames(self, figure: go.Figure) -> None:
+        if self.frames_at.size < 2:
+            return
+        first = len(figure.data)
+        for line in self.series:
+            figure.add_trace(go.Scatter(x=[line.x[0]], y=[_num(line.y[0])], mode="markers",
+                                        showlegend=False, hoverinfo="skip", meta="skip",
+                                        marker=dict(size=11, color=line.color,
+                                                    line=dict(color="black", width=1.5))))
+        frames = []
+        for position in self.frames_at:
+            data = [go.Scatter(x=[float(s.x[min(int(position), s.x.size - 1)])],
+                               y=[_num(s.y[min(int(position), s.x.size - 1)])]) for s in self.series]
+            label = human_count(int(self.series[0].x[min(int(position), self.series[0].x.size - 1)]))
+            frames.append(Frame(label, data, list(range(first, first + len(self.series)))))
+        add_player(figure, frames)
+
+
+def catapult_display(result: SweepResult, metric: str, linear: bool = False) -> CatapultDisplay:
+    return CatapultDisplay.build(result, metric, linear)
+
+
+def catapult_figure(result: SweepResult, metric: str, height: int = 400,
+                    linear: bool = False) -> go.Figure:
+    return CatapultDisplay.build(result, metric, linear).to_plotly(height)
+
+
+def catapult_look_for(result: SweepResult) -> str:
+    """Per run, from its numbers: no spike, a spike of ×r then λ_∞ against 2/η, or divergence."""
+    parts = []
+    for record, row in zip(result.runs, catapult_rows(result)):
+        name = f"ηλ(0) = {human_number(row['ηλ(0)'])}"
+        if record.diverged:
+            parts.append(f"{name} diverges at k = {human_count(record.diverged_at or 0)}")
+            continue
+        peak = row["peak loss / initial loss"]
+        final = row["final sharpness λ_∞"]
+        end = ("" if final is None else
+               f", ending at λ_∞ = {human_number(final)} {'<' if final < row['2/η'] else '≥'} "
+               f"2/η = {human_number(row['2/η'])}")
+        if peak is not None and peak > 1.05:
+            parts.append(f"{name}: the loss spikes ×{human_number(peak, 2)}{end}")
+        else:
+            parts.append(f"{name}: the loss falls without a spike{end}")
+    return "What to look for: " + "; ".join(parts) + "." if parts else ""
+
+
+def catapult_window(result: SweepResult) -> float | None:
+    """The iterations worth seeing: ten times the last loss peak of the runs that did not
+    diverge (at least 30 steps), so a spike at k = 1 is not squeezed against the left edge of a
+    long run. None when the whole run fits (nothing is cut)."""
+    peaks = []
+    for record in result.runs:
+        loss = np.asarray(record.history["loss"], dtype=float)
+        if record.diverged or not np.isfinite(loss).any():
+            continue
+        peaks.append(int(record.history["iteration"][int(np.nanargmax(loss))]))
+    last = max((r.last_iteration for r in result.runs), default=0)
+    window = max(30, 10 * max(peaks, default=0))
+    return float(window) if window < last else None
+
+
+def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:
+    rows = []
+    for record in result.runs:
+        loss = np.asarray(record.history["loss"], dtype=float)
+        finite = loss[np.isfinite(loss)]
+        peak = (float(finite.max() / loss[0]) if finite.size and loss[0] > 0 and not record.diverged
+                else None)                       # a diverged run's last finite loss is the blow-up
+        final = record.extras.get("final_sharpness")
+        ended = final is not None and not record.diverged
+        rows.append({"ηλ(0)": record.extras["eta_lambda0"], "η": record.step_size,
+                     "peak loss / initial loss": "diverged" if record.diverged else peak,
+                     "final sharpness λ_∞": final if ended else
+                     ("diverged" if record.diverged else "no minimum reached"),
+                     "2/η": 2 / record.step_size,
+                     "λ_∞ < 2/η": (final < 2 / record.step_size) if ended else "—",
+                     "status": status(record)})
+    return rows

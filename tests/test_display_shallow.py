@@ -201,3 +201,8 @@ def test_figure3_caption_names_where_the_steps_bottom_out_and_the_peak_after_it(
     falling = _figure3(_curve(x, [358, 200, 100, 50, 20, 10, 5]), "steps")
     text = ps.figure3_look_for(ratio, falling)
     assert "fall to 5 at ηλ(0) = 3" in text and "rise" not in text
+    # S that moves by less than its written digits does not "fall from 1 to 1"
+    flat = _figure3(_curve(x, [1.0, 1.0, 0.99999, 0.99998, 0.99997, 0.99996, 0.99995]), "ratio")
+    text = ps.figure3_look_for(flat, steps)
+    assert "S does not fall below its value at the smallest ηλ(0) (1)" in text
+    assert "falls from 1 at ηλ(0) = 0.05 to 1" not in text

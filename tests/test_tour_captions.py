@@ -54,3 +54,50 @@ def test_one_runs_blow_up_does_not_push_the_other_runs_below_the_loss_axis():
     linear = build_history([run_spec(spec.replace(model="linear"), use_cache=False).result], "loss")
     top = max(float(np.log10(np.nanmax(line.y))) for line in linear.live)
     assert linear.y_range[1] >= top and linear.out_of_view["above"] == 0
+
+
+def test_runs_that_settle_to_float_jitter_are_not_called_period_doubling():
+    """The orbit view at η|Φ| = 0.5 … 0.95 (below the first doubling at 1): converged runs
+    jitter between neighbouring floats (residuals ~1e-16); on a view that thin the caption said
+    "50 end on a cycle of 2–16 values (period doubling), from η|Φ| = 0.876"."""
+    from core.report.display_orbit import OrbitColumn, OrbitDiagram
+
+    rng = np.random.default_rng(0)
+
+    def column(x, values):
+        values = np.asarray(values, dtype=float)
+        return OrbitColumn(x, values, np.arange(values.size), False, None)
+
+    jitter = [column(x, rng.choice([-2.2e-16, 0.0, 2.2e-16], 64)) for x in np.linspace(0.5, 0.95, 10)]
+    diagram = OrbitDiagram.build(jitter, title="orbit", x_title="η|Φ|", y_title="ε", x_name="η|Φ|")
+    assert diagram.facts["settled"] == 10 and diagram.facts["cycles"] == 0
+    assert "No period doubling in this window" in diagram.caption
+    # negative control: a true period-2 cycle of ±0.03 beside them is still read as one
+    cycle = column(1.05, np.tile([-0.03, 0.03], 32))
+    both = OrbitDiagram.build(jitter + [cycle], title="orbit", x_title="η|Φ|", y_title="ε",
+                              x_name="η|Φ|")
+    assert both.facts["settled"] == 10 and both.facts["cycles"] == 1
+
+
+def test_the_image_loss_caption_reads_when_no_loss_rose():
+    """Edge of stability at η = 0.1: every loss falls; the caption said "The loss rose at some
+    recorded step in 0 of 3 runs; the others fall at every recorded step"."""
+    from types import SimpleNamespace
+
+    from core.engine.results import RunRecord
+    from core.report.display_images import loss_sentence
+
+    def record(step, loss):
+        loss = np.asarray(loss, dtype=float)
+        return RunRecord(step, 0, None, False, None, loss.size - 1,
+                         {"iteration": np.arange(loss.size), "loss": loss})
+
+    falling = SimpleNamespace(label="CNN k=3", result=SimpleNamespace(
+        runs=[record(0.1, [0.7, 0.6, 0.5]), record(0.5, [0.7, 0.4, 0.2])]))
+    assert loss_sentence([falling]) == "The loss falls at every recorded step in all 2 runs."
+    # negative control: one run rose; the sentence names it and the others
+    rising = SimpleNamespace(label="CNN k=5", result=SimpleNamespace(
+        runs=[record(2.0, [0.7, 0.9, 0.2])]))
+    text = loss_sentence([falling, rising])
+    assert text.startswith("The loss rose at some recorded step in 1 of 3 runs (CNN k=5 η = 2)")
+    assert "the others fall at every recorded step" in text

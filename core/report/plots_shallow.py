@@ -991,7 +991,9 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
         if s_fact is None:
             parts.append(f"s = {scale:g}: no run converged within the budget")
             continue
-        falls = s_fact["extreme_y"] < s_fact["first_y"] - 1e-9
+        # "falls from 1 to 1" is no fall: the two values must differ as written (3 digits)
+        falls = (s_fact["extreme_y"] < s_fact["first_y"] - 1e-9
+                 and human_number(s_fact["extreme_y"]) != human_number(s_fact["first_y"]))
         part = (f"s = {scale:g}: S falls from {human_number(s_fact['first_y'])} at ηλ(0) = "
                 f"{human_number(s_fact['first_x'])} to {human_number(s_fact['extreme_y'])} at "
                 f"{human_number(s_fact['extreme_x'])}" if falls else

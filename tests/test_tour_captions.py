@@ -101,3 +101,26 @@ def test_the_image_loss_caption_reads_when_no_loss_rose():
     text = loss_sentence([falling, rising])
     assert text.startswith("The loss rose at some recorded step in 1 of 3 runs (CNN k=5 η = 2)")
     assert "the others fall at every recorded step" in text
+
+
+def test_when_every_catapult_run_diverges_the_axes_show_where_they_leave():
+    """Catapult at ηλ₀ = 4.5, 5 (both diverge): the loss axis ran to 1.6e169 and the λ axis
+    to 3e255, a blank chart."""
+    from core.report import plots_shallow as ps
+
+    a, b = (1.0, 0.3), (0.2, 0.9)
+    lam0 = sum(v * v for v in a + b)
+    spec = make_spec(model="shallow_linear", phi=0.0, a=a, b=b, max_iters=200, tol=1e-10,
+                     step_sizes=tuple(x / lam0 for x in (4.5, 5.0)))
+    result = run_spec(spec, use_cache=False).result
+    assert all(r.diverged for r in result.runs)
+    loss = ps.catapult_display(result, "loss", linear=True)
+    norm = ps.catapult_display(result, "norm")
+    start_loss = max(float(r.history["loss"][0]) for r in result.runs)
+    assert loss.window_y[1] < 1e4 * start_loss and norm.window_y[1] < 1e4 * lam0
+    assert norm.window_y[0] <= lam0 <= norm.window_y[1]                  # the start is in view
+    # negative control: with a run that converges, the window is that run's span
+    mixed = run_spec(spec.replace(step_sizes=(3.0 / lam0, 4.5 / lam0)), use_cache=False).result
+    spanned = ps.catapult_display(mixed, "norm")
+    converged = np.asarray(mixed.runs[0].history["norm"], dtype=float)
+    assert spanned.window_y[0] <= converged.min() and converged.max() <= spanned.window_y[1]

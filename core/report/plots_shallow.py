@@ -180,8 +180,8 @@ def window_of(series_by_run: Sequence[tuple[bool, np.ndarray]], log: bool,
     lie within ``near`` of its height beyond it (a line just above the data is drawn, one far
     off is an edge label). Diverged runs do not stretch it."""
     span = finite_span([values for diverged, values in series_by_run if not diverged], log)
-    if span is None:
-        span = finite_span([values for _, values in series_by_run], log)
+    if span is None:                 # every run diverged: their values until they escape
+        span = finite_span([_before_escape(values) for _, values in series_by_run], log)
     if span is None:
         return None
     low, high = span
@@ -194,6 +194,18 @@ def window_of(series_by_run: Sequence[tuple[bool, np.ndarray]], log: bool,
             low, high = min(low, value), max(high, value)
     pad = 0.04 * (high - low or 1.0)
     return low - pad, high + pad
+
+
+def _before_escape(values: np.ndarray, factor: float = 100.0) -> np.ndarray:
+    """A diverged run's values before the first that exceeds ``factor`` times its start in
+    size: where it leaves the view, not the 1e250 it reaches."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or not np.isfinite(values[0]):
+        return values
+    limit = factor * max(abs(float(values[0])), 1e-12)
+    with np.errstate(invalid="ignore"):
+        escaped = np.flatnonzero(~(np.abs(values) <= limit))
+    return values[: max(int(escaped[0]), 1)] if escaped.size else values
 
 
 def thinning_line(drawn: int, total: int, noun: str = "runs") -> str:

@@ -47,10 +47,11 @@ def _open_cache(directory: str) -> ResultCache:
 # Results read back from the cache stay decoded in this process: the dashboard reads the same
 # specs again on every rerun, and decoding a sweep of 64 runs (70 arrays) takes 30–80 ms.
 # Keyed by the cache folder and the cache key (a result is fixed by both); bounded in count
-# and in bytes. Only hits are kept, so a fresh folder still computes.
+# and in bytes; used only while the cache holds the same entry (ResultCache.stamp), so a
+# cleared cache or a value stored anew is read again. Only hits are kept: a fresh folder computes.
 HIT_MEMO_ENTRIES = 32
 HIT_MEMO_BYTES = 64 * 2**20
-_HITS: OrderedDict[tuple[str, str], tuple[SweepResult, int]] = OrderedDict()
+_HITS: OrderedDict[tuple[str, str], tuple[SweepResult, int, tuple]] = OrderedDict()
 _HITS_LOCK = threading.Lock()
 
 
@@ -64,21 +65,25 @@ def result_bytes(result: SweepResult) -> int:
     return total
 
 
-def _remembered_hit(place: tuple[str, str]) -> SweepResult | None:
+def _remembered_hit(place: tuple[str, str], stamp: tuple | None) -> SweepResult | None:
+    """The remembered result, while the cache still holds the same entry for its key."""
+    if stamp is None:
+        return None
     with _HITS_LOCK:
         entry = _HITS.get(place)
-        if entry is not None:
-            _HITS.move_to_end(place)
-        return None if entry is None else entry[0]
+        if entry is None or entry[2] != stamp:
+            return None
+        _HITS.move_to_end(place)
+        return entry[0]
 
 
-def _remember_hit(place: tuple[str, str], result: SweepResult) -> None:
+def _remember_hit(place: tuple[str, str], result: SweepResult, stamp: tuple | None) -> None:
     size = result_bytes(result)
-    if size > HIT_MEMO_BYTES // 4:
+    if stamp is None or size > HIT_MEMO_BYTES // 4:
         return
     with _HITS_LOCK:
-        _HITS[place] = (result, size)
-        while len(_HITS) > HIT_MEMO_ENTRIES or sum(s for _, s in _HITS.values()) > HIT_MEMO_BYTES:
+        _HITS[place] = (result, size, stamp)
+        while len(_HITS) > HIT_MEMO_ENTRIES or sum(e[1] for e in _HITS.values()) > HIT_MEMO_BYTES:
             _HITS.popitem(last=False)
 
 
@@ -110,11 +115,12 @@ def run_spec(spec: RunSpec, use_cache: bool = True, progress: Progress | None = 
     cache = open_cache(cache_dir) if use_cache else None
     if cache is not None:
         place = (cache.directory, key)
-        hit = _remembered_hit(place) if cache.holds(key) else None    # not cleared since
+        stamp = cache.stamp(key)
+        hit = _remembered_hit(place, stamp)
         if hit is None:
             hit = cache.get(key)
             if hit is not None:
-                _remember_hit(place, hit)
+                _remember_hit(place, hit, stamp)
         if hit is not None:
             # No progress report for a hit: a caller that spreads reports over several specs
             # would turn this one's 1.0 into a fraction < 1, which the dashboard reads as

@@ -123,7 +123,8 @@ class LabChart:
         sub = "<br><sup>" + "; ".join(self.notes) + "</sup>" if self.notes else ""
         fig.update_layout(title=dict(text=self.title + sub), height=360 * rows + 80,
                           clickmode="event+select", dragmode="pan",
-                          legend=dict(orientation="h", yanchor="top", y=-0.15),
+                          # beside the plots: below them it sat on the x-axis title
+                          legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
                           margin=dict(t=90, b=40), template="plotly_white")
         return fig
 

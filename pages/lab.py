@@ -16,7 +16,7 @@ from core.kernel.settings import env_number
 from core.report.site import PAGE_FILES
 from core.kernel.spec import SpecError
 from ui.display import cache_note, literal, run_with_progress, show_error
-from ui.page import open_page
+from ui.page import details_box, open_page
 from ui.state import UrlState, choice, hidden, text
 
 PAGE = "lab"
@@ -221,9 +221,10 @@ def main() -> None:
     table = result.table
     plan = result.plan
     specs = len(plan.specs)
-    cache_note(specs, specs if memoised else result.cached, seconds)
-    st.caption(literal(f"{len(table)} runs in {specs} batched runs · base: "
-                       f"{plan.base.canonical()}", limit=600))
+    with details_box():           # developer text: not shown in presentation mode
+        cache_note(specs, specs if memoised else result.cached, seconds)
+        st.caption(literal(f"{len(table)} runs in {specs} batched runs · base: "
+                           f"{plan.base.canonical()}", limit=600))
     try:
         chosen = plot_controls(state, table)
         fits = None

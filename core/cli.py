@@ -233,13 +233,31 @@ def _write(text: str, output: str | None) -> None:
     if not text.endswith("\n"):
         text += "\n"
     if not output:
-        sys.stdout.write(text)
+        _to_stdout(text)
         return
     try:
         with open(output, "w", encoding="utf-8") as stream:
             stream.write(text)
     except OSError as error:
         raise SpecError("output", f"could not write {output!r}: {error.strerror or error}") from None
+
+
+def _to_stdout(data: str | bytes) -> None:
+    """Write and flush stdout; a stdout that cannot take it (a full disk, /dev/full, an I/O
+    error) is one line naming --output (exit 2), not an internal error. A reader that left
+    (BrokenPipeError) is main's quiet exit."""
+    try:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as error:      # ValueError: "I/O operation on closed file"
+        _silence_stdout()                       # the interpreter's final flush must not fail
+        reason = getattr(error, "strerror", None) or str(error)
+        raise SpecError("output", f"could not write to stdout ({reason}); give --output FILE") from None
 
 
 def _progress_printer(enabled: bool):
@@ -467,8 +485,7 @@ def command_lab_sweep(args: argparse.Namespace) -> None:
                 raise SpecError("output", f"could not write {args.output!r}: "
                                 f"{error.strerror or error}") from None
         else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+            _to_stdout(data)
         print(f"view: {link}", file=sys.stderr)
         return
     if args.format == "csv":

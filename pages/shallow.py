@@ -170,6 +170,13 @@ def initial_norm(spec) -> float:
     return float(a0[0] @ a0[0] + b0[0] @ b0[0])
 
 
+def as_control(error: SpecError, controls: dict[str, str]) -> SpecError:
+    """A spec field's refusal under the name of the control the visitor set (a view builds
+    its spec from its own controls: 'scales', not 'init_scale')."""
+    name = controls.get(error.field)
+    return error if name is None else SpecError(name, str(error).split(": ", 1)[-1])
+
+
 def positive(name: str, value, low: float = 0.0, high: float = math.inf, kind=float):
     if value is None or not (low < value <= high if low == 0 else low <= value <= high):
         bounds = f"> {low:g}" if low == 0 else f"in [{low:g}, {high:g}]"
@@ -416,7 +423,7 @@ def figure3_view(state: UrlState) -> None:
             specs.append(base.replace(step_sizes=tuple(float(x / lam0) for x in grid)))
         outcomes, cached, seconds = run_specs(specs, f"{len(specs)} sweeps of {count} step sizes")
     except SpecError as error:
-        show_error(error)
+        show_error(as_control(error, {"init_scale": "scales", "step_size": "scales", "max_iters": "fig3_iters", "tol": "fig3_tol"}))
         return
     results = [o.result for o in outcomes]
     ratio_figure, steps_figure, caption = memoised(
@@ -470,7 +477,7 @@ def orbit_view(state: UrlState) -> None:
                          max_iters=iters, run_to_max=True, tail_points=tail, history_points=16)
         (outcome,), cached, seconds = run_specs([spec], f"{count} step sizes")
     except SpecError as error:
-        show_error(error)
+        show_error(as_control(error, {"a": "orbit_x0", "b": "orbit_x0", "step_size": "orbit_min", "max_iters": "orbit_iters", "tail_points": "orbit_tail"}))
         return
     result = outcome.result
     figure, caption = memoised(("shallow.orbit", result.spec.canonical(), quantity),
@@ -507,7 +514,7 @@ def catapult_view(state: UrlState) -> None:
         spec = base.replace(step_sizes=tuple(float(x / lam0) for x in xs))
         (outcome,), cached, seconds = run_specs([spec], "catapult runs")
     except SpecError as error:
-        show_error(error)
+        show_error(as_control(error, {"a": "cat_a", "b": "cat_b", "step_size": "cat_eta_lambda", "max_iters": "cat_iters"}))
         return
     result = outcome.result
     runs_key = ("shallow.catapult", result.spec.canonical())

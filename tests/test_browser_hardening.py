@@ -3,7 +3,8 @@
 * hostile URLs neither grow the server (peak RSS < 1.5 GB) nor stall it (health < 2 s), and
   nothing they carry becomes a link, an image fetch or a traceback on the page;
 * a visitor who leaves stops their computation;
-* five heavy sessions leave a sixth able to load a page within 2x its idle time.
+* five heavy sessions leave a sixth able to load a cached light page within 1.5x its idle
+  time (the computing thread runs at a lower priority: ui.compute.COMPUTE_NICE).
 """
 from __future__ import annotations
 
@@ -134,9 +135,6 @@ def first_chart_seconds(browser, url: str) -> float:
     return seconds
 
 
-@pytest.mark.xfail(reason="with Streamlit 1.67 (what requirements.txt resolves to today) the run goes on "
-                          "for about 12 s after the tab closes; it fails on the pre-session commit too, "
-                          "so the disconnect check needs a new hook, not yet found", strict=False)
 def test_a_visitor_who_leaves_stops_the_computation(server, browser):
     context = browser.new_context()
     page = context.new_page()
@@ -147,12 +145,13 @@ def test_a_visitor_who_leaves_stops_the_computation(server, browser):
     time.sleep(2)
     assert cpu_seconds(pid) - busy_before > 0.5           # it is computing
     context.close()                                       # the visitor leaves
-    time.sleep(4)                                         # disconnect and the next progress report
+    time.sleep(2)                # the disconnect, then the next progress report (every 0.25 s)
     idle_start = cpu_seconds(pid)
     time.sleep(3)
     assert cpu_seconds(pid) - idle_start < 0.6, "the computation kept running after the visitor left"
 
 
+@pytest.mark.heavy
 def test_heavy_sessions_leave_a_light_page_responsive(server, browser):
     first_chart_seconds(browser, server.url + LIGHT)                  # cache it
     idle = statistics.median(first_chart_seconds(browser, server.url + LIGHT) for _ in range(3))
@@ -168,4 +167,4 @@ def test_heavy_sessions_leave_a_light_page_responsive(server, browser):
             context.close()
     print(f"light page first chart: idle {idle:.2f} s, beside 5 heavy sessions {loaded:.2f} s "
           f"({loaded / idle:.2f}x)")
-    assert loaded <= 2 * idle, (idle, loaded)
+    assert loaded <= 1.5 * idle, (idle, loaded)

@@ -132,3 +132,17 @@ def test_pins_in_a_url_are_bounded_and_computed_under_the_guard(monkeypatch):
     at = open_page("dynamics", dict(view, pins=pin))
     assert not at.exception and not at.error
     assert any(fraction < 1 for fraction in seen)  # only the pin computed, through the guard
+
+
+@pytest.mark.parametrize("query, control", [
+    ({"view": "figure3", "scales": "1e150,1"}, "scales"),
+    ({"view": "catapult", "cat_a": "1e150", "cat_b": "1e-150", "cat_eta_lambda": "0.5"},
+     "cat_eta_lambda"),
+])
+def test_a_shallow_view_names_its_own_control_not_the_spec_field(query, control):
+    """The figure 3 and catapult views build their specs from their own controls: a refusal
+    names the control the visitor set ('scales', not the spec's 'init_scale')."""
+    at = open_page("shallow", query)
+    assert not at.exception
+    shown = [shown_text(e.value) for e in at.error]
+    assert any(text.startswith(f"{control}:") for text in shown), shown

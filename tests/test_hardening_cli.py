@@ -153,3 +153,15 @@ def test_view_links_are_full_urls_under_gdx_base_url(monkeypatch, capsys):
     monkeypatch.delenv("GDX_BASE_URL")
     assert main(["reproduce", "two_point_loss"]) == 0
     assert "view:     http://localhost:8501/dynamics?" in capsys.readouterr().out   # the local dashboard
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_2():
+    """A full disk (/dev/full) or an I/O error on stdout: one line naming --output, exit 2,
+    and no second message from the interpreter's last flush (was 'internal error', exit 1)."""
+    for command in ("schema", "cache info", "run --dataset two_point --step-size 1 --max-iters 3"):
+        done = subprocess.run(f"{sys.executable} -m core {command} >/dev/full", shell=True,
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, (command, done.stderr)
+        assert done.stderr.count("\n") == 1, (command, done.stderr)
+        assert done.stderr.startswith("error: --output: could not write to stdout"), done.stderr

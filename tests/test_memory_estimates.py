@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from core.engine import memory
 from core.api import run_spec
@@ -163,3 +164,139 @@ def test_a_stiff_flow_counts_radaus_dense_matrices():
     dense = 12 * (2 * 1000) ** 2 * 8
     assert memory.estimate_memory(stiff, 0, 1000, True) >= dense + memory.estimate_memory(
         mild, 0, 1000, False)
+
+
+# ---------------------------------------------------------------------- figures
+# Building and sending figures happens in the same process and budget as the computation, so
+# the guard counts a page load's figures too (core.engine.memory.page_figure_memory, from the display
+# plan's limits). Measured like the runs above: the growth of VmHWM while the figures are
+# built, serialised by plotly and put into Streamlit's message.
+MEASURE_FIGURES = r"""
+import gc, json, sys
+import numpy as np
+import plotly.io as pio
+from streamlit.proto.PlotlyChart_pb2 import PlotlyChart
+from core.engine import memory
+from core.report import display as dp, plots
+from core.report import plots_shallow as ps
+from core.api import run_spec
+from core.kernel.spec import make_spec
+
+def status(field):
+    with open("/proc/self/status") as lines:
+        return next(int(l.split()[1]) * 1024 for l in lines if l.startswith(field))
+
+def lines_chart(plan):
+    rng = np.random.default_rng(0)
+    figure = plots.base_figure("plan", "t", "loss")
+    for index in range(plan.drawn_traces):
+        y = np.cumsum(rng.normal(size=plan.points_per_trace))
+        figure.add_trace(plots._line(np.arange(plan.points_per_trace, dtype=float), y,
+                                     name=f"run {index}"))
+    return figure
+
+def sent(figure):
+    return PlotlyChart(spec=pio.to_json(figure, validate=False)).SerializeToString()
+
+def orbit():
+    steps = tuple(float(x) for x in np.linspace(0.5, 3.0, 512))
+    result = run_spec(make_spec(model="shallow_linear", phi=1.0, a=(0.3,), b=(0.3,),
+                                step_sizes=steps, max_iters=300, run_to_max=True,
+                                tail_points=100, history_points=16), use_cache=False).result
+    return lambda: [sent(ps.orbit_diagram(result).to_plotly(520))]
+
+def animation():
+    from core.datasets import builtin as datasets
+    spec = make_spec(dataset="gaussian", n=100_000, d=2, step_sizes=(1.0,), max_iters=400,
+                     history_points=400)
+    result = run_spec(spec, use_cache=False).result
+    data = datasets.load(spec)
+    return lambda: [sent(plots.boundary_animation(result.spec, data.features, data.labels,
+                                                  result.runs[0], "gd"))]
+
+MANY, LONG = dp.point_budget(1000, 5000), dp.point_budget(2, 10**6)
+CASES = {
+    "chart_of_many_lines": (lambda: lambda: [sent(lines_chart(MANY))],
+                            memory.figure_memory(MANY.estimated_bytes)),
+    "chart_of_long_lines": (lambda: lambda: [sent(lines_chart(LONG))],
+                            memory.figure_memory(LONG.estimated_bytes)),
+    # a page drawing charts at the plan's limit up to its payload bound, one after another,
+    # each sent message kept (Streamlit's queue holds them until they are flushed)
+    "page_at_the_payload_bound": (lambda: lambda: [sent(lines_chart(MANY)) for _ in range(
+        dp.PAYLOAD_BYTES // MANY.estimated_bytes)], memory.page_figure_memory()),
+    "orbit_density_image": (orbit, memory.page_figure_memory()),
+    "boundary_animation": (animation, memory.page_figure_memory()),
+}
+prepare, estimate = CASES[sys.argv[1]]
+build = prepare()
+sent(lines_chart(dp.point_budget(2, 10)))            # warm-up: plotly's validators, templates
+gc.collect()
+with open("/proc/self/clear_refs", "w") as handle:
+    handle.write("5")
+before = status("VmRSS:")
+messages = build()
+print(json.dumps({"estimate": estimate, "peak": status("VmHWM:") - before,
+                  "sent": sum(map(len, messages))}))
+"""
+
+
+def measure_figures(case: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GDX_MALLOC_TUNING="1")
+    done = subprocess.run([sys.executable, "-c", MEASURE_FIGURES, case], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+@pytest.mark.parametrize("case", [
+    "page_at_the_payload_bound",                     # the guard's number
+    pytest.param("chart_of_many_lines", marks=pytest.mark.heavy),
+    pytest.param("chart_of_long_lines", marks=pytest.mark.heavy)])
+def test_the_figure_estimate_covers_the_measured_peak_within_4x(case):
+    numbers = measure_figures(case)
+    estimate, peak = numbers["estimate"], numbers["peak"]
+    print(f"{case}: estimate {estimate / 2**20:.1f} MiB, measured peak {peak / 2**20:.1f} MiB "
+          f"({estimate / peak:.2f}x), {numbers['sent'] / 2**20:.2f} MiB sent")
+    assert peak > 4 * 2**20, "the case is too small to measure"
+    assert peak <= estimate <= 4 * peak, (case, estimate, peak)
+
+
+@pytest.mark.slow
+@pytest.mark.heavy
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc")
+@pytest.mark.parametrize("case", ["orbit_density_image", "boundary_animation"])
+def test_the_page_estimate_covers_the_other_figures_at_their_limits(case):
+    """The orbit's density image (DENSITY_CELLS) and the boundary animation (MAX_FRAMES
+    frames) plan less JSON than the largest chart the page estimate assumes."""
+    numbers = measure_figures(case)
+    print(f"{case}: page estimate {numbers['estimate'] / 2**20:.1f} MiB, measured peak "
+          f"{numbers['peak'] / 2**20:.1f} MiB")
+    assert numbers["peak"] <= numbers["estimate"], numbers
+
+
+def test_a_page_loads_figures_count_in_the_guard(monkeypatch):
+    """Inside a page load (ui.compute.page_load sets it) the guard adds the figures to the
+    run's own estimate; outside (the CLI) it does not."""
+    spec = validate(make_spec(dataset="gaussian", n=1000, d=50, step_sizes=(1.0, 2.0)))
+    run = memory.estimate_memory(spec, 1000, 50)
+    figures = memory.page_figure_memory()
+    monkeypatch.setattr(memory, "memory_budget", lambda device: run + figures // 2)
+    cpu = torch.device("cpu")
+    memory.check_memory(spec, 1000, 50, cpu)                      # the run alone fits
+    with memory.figures_to_draw(figures):
+        with pytest.raises(SpecError) as refused:
+            memory.check_memory(spec, 1000, 50, cpu)
+    assert "figures" in str(refused.value) and str(refused.value).startswith(("n:", "d:", "step_size:"))
+
+
+def test_the_dashboards_page_load_declares_its_figures():
+    from ui import compute
+
+    seen = []
+    real = memory.check_memory.__globals__["_PAGE_FIGURES"]
+    with compute.page_load():
+        seen.append(real.get())
+    seen.append(real.get())
+    assert seen == [memory.page_figure_memory(), 0]

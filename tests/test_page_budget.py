@@ -85,3 +85,87 @@ def test_trim_heap_runs():
     from core.engine.runtime import trim_heap
 
     assert trim_heap() in (True, False)
+
+
+# ---------------------------------------------------------------------- fragments
+def test_a_fragment_rerun_continues_its_page_loads_budget(clock):
+    """A fragment's own rerun (st.fragment) does not get a fresh budget: the page load used
+    4 s of 5, so the fragment's 2-s computation is refused."""
+    with compute.page_load():
+        computation(clock, 4.0)
+    with compute.page_load(fragment=True):
+        with pytest.raises(SpecError) as refused:
+            computation(clock, 2.0)
+    assert "fragments" in str(refused.value)
+
+
+def test_a_new_page_load_starts_a_fresh_budget(clock):
+    """Negative control: a full script run after the same 4 s is a new page load."""
+    with compute.page_load():
+        computation(clock, 4.0)
+    with compute.page_load():
+        computation(clock, 2.0)
+
+
+def test_fragment_reruns_add_up_and_drawing_counts(clock):
+    with compute.page_load():
+        computation(clock, 2.0)
+    for _ in range(2):                                # two reruns drawing 1 s each: 4 s of 5
+        with compute.page_load(fragment=True):
+            compute.check_budget()
+            clock[0] += 1.0                          # building and sending its figure
+    with compute.page_load(fragment=True):
+        clock[0] += 1.5                              # drawing only, no computation
+        with pytest.raises(SpecError):
+            compute.check_budget()
+
+
+def test_waiting_for_a_slot_does_not_count(clock, monkeypatch):
+    monkeypatch.setattr(compute, "_SLOTS", threading.BoundedSemaphore(1))
+
+    class SlowSlots:
+        def acquire(self, timeout=None):
+            clock[0] += 10.0                         # another visitor held the slot 10 s
+            return True
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(compute, "_slots", lambda: SlowSlots())
+    with compute.page_load():
+        computation(clock, 2.0)
+        compute.check_budget()
+
+
+def test_the_fragment_boundary_refuses_a_spent_budget_on_the_page(clock, monkeypatch):
+    """ui.boundary's fragment body: a rerun after the page load spent its budget shows the
+    refusal (naming the field) and does not run the fragment."""
+    from ui import boundary
+
+    shown, ran = [], []
+    monkeypatch.setattr(boundary, "show_error", shown.append)
+    with compute.page_load():
+        computation(clock, 4.0)
+        clock[0] += 1.5                              # drawing the page
+    boundary.fragment_run(lambda: ran.append(1))
+    assert not ran and len(shown) == 1 and str(shown[0]).startswith("max_iters:")
+    with compute.page_load():                         # a new page load: the fragment runs
+        boundary.fragment_run(lambda: ran.append(1))
+    assert ran == [1]
+
+
+@pytest.mark.slow
+def test_a_page_with_four_pins_stops_at_the_budget(monkeypatch):
+    """The dynamics page (AppTest) with GDX_SESSION_SECONDS=2 and four pins of ~1 s each:
+    the page load is refused by name once the pins together pass 2 s, instead of each pin
+    getting its own 2 s."""
+    from tests.app_helpers import open_page, shown_text
+
+    monkeypatch.setenv("GDX_SESSION_SECONDS", "2")
+    pin = ("model=linear&dataset=gaussian&n=1000&d=50&step_size=1e-3:1e3:log8&max_iters=300"
+           "&run_to_max=1&algorithm=gd&seed={}")
+    pins = ";".join(pin.format(seed) for seed in (8101, 8102, 8103, 8104))
+    at = open_page("dynamics", {"max_iters": "5", "step_size": "1", "pins": pins})
+    assert not at.exception
+    shown = [shown_text(e.value) for e in list(at.error) + list(at.warning)]
+    assert any("time budget of 2 s" in text for text in shown), shown

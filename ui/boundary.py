@@ -13,7 +13,7 @@ import streamlit as st
 from core.kernel.errors import SpecError
 
 from .display import show_error
-from .compute import VisitorLeft
+from .compute import VisitorLeft, check_budget, page_load
 
 LOG = logging.getLogger("gdx.dashboard")
 
@@ -40,11 +40,23 @@ def guarded(run: Callable[[], object]) -> None:
         report_unexpected(error)
 
 
+def fragment_run(run: Callable[[], object]) -> None:
+    """One run of a fragment's body: within a full script run, part of its page load; on
+    its own rerun, a continuation of that page load's budget (refused once it is spent)."""
+    def body():
+        check_budget()
+        run()
+    with page_load(fragment=True):
+        guarded(body)
+
+
 def fragment(function: Callable | None = None, **options):
-    """``st.fragment`` whose reruns go through the boundary too."""
+    """``st.fragment`` whose reruns go through the boundary too, and stay inside the budget of
+    the page load that drew them (within a full script run the page load governs; a
+    fragment's own rerun continues it: ui.compute.page_load)."""
     def wrap(inner: Callable):
         @functools.wraps(inner)
         def safe(*args, **kwargs):
-            guarded(lambda: inner(*args, **kwargs))
+            fragment_run(lambda: inner(*args, **kwargs))
         return st.fragment(safe, **options)
     return wrap(function) if function is not None else wrap

@@ -151,4 +151,13 @@ def result_downloads(result: SweepResult, cached: bool, name: str, container=Non
 
 
 def table(rows: list[dict], **kwargs) -> None:
+    """At most payload.TABLE_ROWS rows on the page (evenly spread), saying so; the downloads
+    hold every row (four pins of two algorithms × 4096 runs made a 4.9 MB table)."""
+    from core.report.display import human_count, spread_indices
+    from core.report.payload import TABLE_ROWS
+
+    if len(rows) > TABLE_ROWS:
+        st.caption(f"{human_count(TABLE_ROWS)} of {human_count(len(rows))} rows shown, evenly "
+                   "spread (the downloads hold every row).")
+        rows = [rows[i] for i in spread_indices(len(rows), TABLE_ROWS)]
     st.dataframe(pd.DataFrame(rows), hide_index=True, **kwargs)

@@ -1,6 +1,9 @@
 """The memory guard: what a spec needs, the budget, and a refusal naming the field to lower."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import torch
 
 from core.algorithms.builtin import algorithm
@@ -70,6 +73,49 @@ def estimate_flow_memory(spec: RunSpec, d: int, stiff: bool | None = None) -> in
     return RUNTIME_OVERHEAD + kept + transient + dense
 
 
+# ---------------------------------------------------------------------- figures
+# What building and serialising a figure holds at its peak, per byte of its planned JSON (the
+# display plan bounds the JSON before anything is built: core.report.display.Budget.estimated_bytes):
+# plotly's trace objects and validated lists, the JSON text, Streamlit's message and its
+# serialised copy. Measured peak / JSON: about 12 (tests/test_memory_estimates.py).
+FIGURE_BYTES_PER_JSON_BYTE = 16
+FIGURE_BASE_BYTES = 2 * 2**20       # a figure's layout, template and serialiser work areas
+SENT_COPIES = 2                     # charts already drawn: their message, and its sent frame
+_PAGE_FIGURES = contextvars.ContextVar("gdx_page_figure_bytes", default=0)
+
+
+def figure_memory(json_bytes: int) -> int:
+    """Bytes one figure of ``json_bytes`` planned JSON holds while it is built and sent (an
+    upper bound: tests/test_memory_estimates.py measures it)."""
+    return FIGURE_BASE_BYTES + FIGURE_BYTES_PER_JSON_BYTE * max(int(json_bytes), 0)
+
+
+def page_figure_memory() -> int:
+    """What one page load's figures hold at most, from the display plan's limits: the figures
+    are built one after another, so the largest one the plan allows (a chart of FIGURE_POINTS
+    points in MAX_TRACES lines, or an animation of MAX_FRAMES frames of MAX_SCATTER_POINTS
+    points) being built, beside the page's payload bound (PAYLOAD_BYTES) already drawn and
+    waiting to be sent."""
+    from core.report.display import (FIGURE_POINTS, MAX_FRAMES, MAX_SCATTER_POINTS, MAX_TRACES,
+                          PAYLOAD_BYTES, estimated_json_bytes)
+
+    largest = max(estimated_json_bytes(FIGURE_POINTS, MAX_TRACES),
+                  estimated_json_bytes(MAX_FRAMES * MAX_SCATTER_POINTS, 2 * MAX_FRAMES))
+    return figure_memory(largest) + SENT_COPIES * PAYLOAD_BYTES
+
+
+@contextlib.contextmanager
+def figures_to_draw(nbytes: int):
+    """Within this block (one page load of the dashboard) every spec is checked against the
+    budget with ``nbytes`` of figures on top of its own estimate: the figures are built from
+    the result after it is computed, in the same process and budget."""
+    token = _PAGE_FIGURES.set(int(nbytes))
+    try:
+        yield
+    finally:
+        _PAGE_FIGURES.reset(token)
+
+
 def memory_budget(device: torch.device) -> int:
     import os
 
@@ -89,16 +135,20 @@ def memory_budget(device: torch.device) -> int:
 def check_memory(spec: RunSpec, n: int, d: int, device: torch.device,
                  stiff: bool | None = None) -> None:
     """Refuse, naming the largest size parameter, a spec over the memory budget
-    (``GDX_MEMORY_FRACTION`` of RAM, default 25 %; 80 % of free GPU memory on CUDA)."""
-    need, budget = estimate_memory(spec, n, d, stiff), memory_budget(device)
+    (``GDX_MEMORY_FRACTION`` of RAM, default 25 %; 80 % of free GPU memory on CUDA). Inside a
+    dashboard page load the figures it will draw count too (:func:`figures_to_draw`)."""
+    figures = _PAGE_FIGURES.get()
+    need = estimate_memory(spec, n, d, stiff) + (figures if device.type == "cpu" else 0)
+    budget = memory_budget(device)
     if need > budget:
         sizes = [("d", d), ("n", n), ("step_size", spec.batch_size)]
         if model_family(spec.model) != "shallow":
             sizes.extend(build(spec).size_fields())
         biggest = max(sizes, key=lambda item: item[1])[0]
-        raise SpecError(biggest, f"this spec needs about {_gib(need)} on {device.type}, over the "
-                        f"budget of {_gib(budget)}; lower {biggest} (the sizes that count: n, d, "
-                        "step sizes x seeds)")
+        drawn = f" (its figures {_gib(figures)} included)" if figures and device.type == "cpu" else ""
+        raise SpecError(biggest, f"this spec needs about {_gib(need)} on {device.type}{drawn}, "
+                        f"over the budget of {_gib(budget)}; lower {biggest} (the sizes that "
+                        "count: n, d, step sizes x seeds)")
 
 
 def _gib(size: int) -> str:

@@ -5,6 +5,7 @@ import cycles."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 
@@ -36,10 +37,33 @@ def parents(name: str) -> list[str]:
     return [".".join(parts[:k]) for k in range(len(parts))]
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(path: Path, stamp: tuple[int, int]) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return None
+
+
+def parse(path: Path) -> ast.Module | None:
+    """The syntax tree of a file (None if it does not parse), read once per version of it.
+    Callers must not change the tree."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return _parsed(path, (status.st_mtime_ns, status.st_size))
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
 def _type_checking_only(tree: ast.AST) -> set[int]:
     skipped: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
             skipped.update(id(inner) for child in node.body for inner in ast.walk(child))
     return skipped
 
@@ -47,10 +71,7 @@ def _type_checking_only(tree: ast.AST) -> set[int]:
 def imported(root: Path, name: str) -> set[str]:
     """The modules of the package at ``root`` (named ``root.name``) that module ``name`` imports."""
     path = module_file(root, name)
-    try:
-        tree = ast.parse(path.read_bytes()) if path is not None else None
-    except (SyntaxError, ValueError):
-        tree = None
+    tree = parse(path) if path is not None else None
     if tree is None:
         return set()
     top, skipped = root.name, _type_checking_only(tree)

@@ -50,24 +50,28 @@ def code_version(root: Path | None = None) -> str:
     count; a file that does not parse is hashed as its bytes."""
     import ast
 
+    from core.kernel import imports
+
     digest = hashlib.sha256()
     here = Path(root) if root is not None else _PACKAGE
     for path in compute_modules(here):
         digest.update(path.relative_to(here).as_posix().encode())
-        source = path.read_bytes()
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            digest.update(source)
+        tree = imports.parse(path)          # shared with the import reader: restored below
+        if tree is None:
+            digest.update(path.read_bytes())
             continue
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                    and body and isinstance(body[0], ast.Expr)
-                    and isinstance(body[0].value, ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]
-        digest.update(ast.dump(tree, annotate_fields=False).encode())
+        stripped = [(node, node.body) for node in ast.walk(tree)
+                    if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                    and node.body and isinstance(node.body[0], ast.Expr)
+                    and isinstance(node.body[0].value, ast.Constant)
+                    and isinstance(node.body[0].value.value, str)]
+        for node, body in stripped:
+            node.body = body[1:] or [ast.Pass()]
+        try:
+            digest.update(ast.dump(tree, annotate_fields=False).encode())
+        finally:
+            for node, body in stripped:
+                node.body = body
     return digest.hexdigest()[:12]
 
 

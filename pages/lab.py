@@ -206,9 +206,8 @@ def show_table(table, chosen) -> None:
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Hypothesis lab", INTRO)
     scenario = LAB_SCENARIOS.get(state.get("scenario"))
-    if scenario is not None:
+    if scenario is not None:       # its title and look-for: open_page's scenario header
         state.mark_shown("scenario")
-        st.info(f"**{scenario.title}.** {scenario.look_for}", icon=":material/science:")
     try:
         values = controls(state)
         started = time.perf_counter()

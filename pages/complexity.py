@@ -13,12 +13,16 @@ from core.report.notes import identical_seeds
 from core.kernel.registry import model_family
 from core.kernel.spec import SpecError, make_spec
 from core.analysis.theory import minimal_lambda2
-from ui.display import cache_note, chart, memoised, run_with_progress, show_error, table
+from ui.display import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
 from core.report.display_scaling import scaling_sentences
 from ui.page import details_box, look_for, formulas_on_demand, open_page
-from ui.state import UrlState, many, number, spec_number, text, view
+from ui.pins import compact, differences, load_pins, pin_buttons, pins_field
+from core.kernel.spec import RunSpec
+from urllib.parse import parse_qsl, urlencode
+from ui.state import UrlState, check_range, many, number, spec_number, text, view
+from core.kernel.lists import parse_number
 
 PAGE = "complexity"
 DATASETS = ("minimal", "gaussian")
@@ -109,7 +113,10 @@ CONTROLS = [
     view("view", "slopes", VIEWS),
     *model_fields("two_layer_conv"),
     *dataset_fields("minimal", DATASETS),
+    pins_field(lambda pin: read_pin(pin)),
 ]
+# A pin's base-spec fields that each curve and d replace (never named in its label).
+REPLACED = ("model", "algorithm", "d", "step_size", "history_points")
 
 
 def controls(state: UrlState) -> dict:
@@ -154,6 +161,55 @@ def seeds_note(base, curves) -> None:
                    " (their medians and bands are one run each).")
 
 
+def sweep(base, curves: list[Curve], dims: list[int], c: float):
+    """(result, runs from the cache): the batched runs of every (curve, d), the last
+    MEMO_SIZE sweeps kept in memory."""
+    memo = recent_sweeps()
+    key = (base.canonical(), tuple(curve.label for curve in curves), tuple(dims), c)
+    result = memo.get(key)
+    if result is not None:
+        return result, len(curves) * len(result.dims)
+    result = run_with_progress(
+        lambda progress: sweep_dimensions(base, curves, dims, c=c, progress=progress),
+        "sweeping d")
+    memo[key] = result
+    while len(memo) > MEMO_SIZE:
+        memo.pop(next(iter(memo)))
+    return result, result.cached_runs
+
+
+def make_pin(base, chosen: list[str], dims: list[int], c: float) -> str:
+    """The view as text: its base spec (compacted), curves, dimensions and c."""
+    return urlencode({"spec": compact(base), "curves": ",".join(chosen),
+                      "dims": ",".join(str(d) for d in dims), "c": f"{c:g}"})
+
+
+def read_pin(pin: str) -> tuple:
+    """(base spec, curve texts, curves, dims, c) of a pin; raises SpecError naming the part."""
+    parts = dict(parse_qsl(pin, keep_blank_values=True))
+    if set(parts) != {"spec", "curves", "dims", "c"}:
+        raise SpecError("pins", "a pin here holds spec, curves, dims and c")
+    base = RunSpec.from_query(parts["spec"])
+    chosen = [text for text in parts["curves"].split(",") if text.strip()]
+    curves = read_curves(chosen)
+    dims = list(parse_list("dims", parts["dims"], int, geometric=True))
+    c = check_range("c", parse_number("c", parts["c"], float), C_RANGE)
+    return base, chosen, curves, dims, c
+
+
+def pin_difference(pin: str, live: dict[str, str]) -> str:
+    base, chosen, _, dims, c = read_pin(pin)
+    pinned = {**base.to_query(), "curves": ",".join(curve_label(t) for t in chosen),
+              "dims": ",".join(map(str, dims)), "c": f"{c:g}"}
+    return ", ".join(differences(pinned, live, REPLACED)[:3]) or "same settings"
+
+
+def load_pin(pin: str):
+    base, chosen, curves, dims, c = read_pin(pin)
+    return sweep(base, curves, dims, c)[0], {curve: curve_label(text)
+                                             for curve, text in zip(curves, chosen)}
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Iteration complexity", INTRO)
     formulas_on_demand(PAGE, "The minimal example, the curves and the step-size rules", FORMULAS)
@@ -169,19 +225,7 @@ def main() -> None:
         base = make_spec(model=curves[0].model, algorithm=curves[0].algorithm, d=dims[0],
                          history_points=16, **spec_fields(values))
         started = time.perf_counter()
-        memo = recent_sweeps()
-        key = (base.canonical(), tuple(curve.label for curve in curves), tuple(dims), c)
-        result = memo.get(key)
-        if result is None:
-            result = run_with_progress(
-                lambda progress: sweep_dimensions(base, curves, dims, c=c, progress=progress),
-                "sweeping d")
-            memo[key] = result
-            while len(memo) > MEMO_SIZE:
-                memo.pop(next(iter(memo)))
-            cached = result.cached_runs
-        else:
-            cached = len(curves) * len(result.dims)
+        result, cached = sweep(base, curves, dims, c)
         seconds = time.perf_counter() - started
     except SpecError as error:
         show_error(error)
@@ -190,10 +234,12 @@ def main() -> None:
 
     seeds_note(base, curves)
     labels = {curve: curve_label(text) for curve, text in zip(curves, chosen_texts)}
-    # Built once per process for this sweep and these labels: a cached view redraws faster.
-    drawn_as = tuple(sorted((curve.label, text) for curve, text in labels.items()))
-    chart(memoised(("complexity", key, drawn_as), lambda: plots.scaling_figure(result, labels=labels)),
-          "iterations_vs_d")
+    pin_buttons(state, make_pin(base, chosen_texts, dims, c))
+    live = {**base.to_query(), "curves": ",".join(labels.values()),
+            "dims": ",".join(map(str, dims)), "c": f"{c:g}"}
+    pinned = [(p.label, *p.value) for p in
+              load_pins(state, load_pin, lambda pin: pin_difference(pin, live))]
+    chart(plots.scaling_figure(result, labels=labels, pins=pinned), "iterations_vs_d")
     look_for(" ".join(scaling_sentences(result, labels)) + f" Each (curve, d) is one batched "
              f"run over {len(result.seeds)} seeds.")
     view = state.draw("view")

@@ -203,10 +203,10 @@ def trajectory(state: UrlState, results: list) -> None:
         if animate:
             figure = plots.boundary_animation(result.spec, features, labels, record,
                                               result.spec.algorithm)
-            left.caption("What to look for: press ▶ (three speeds) to watch the boundary move "
-                         "until no point has a red outline (solved); ❚❚ pauses, ↺ goes back to "
-                         "the start, and a click on the slider steps to one frame. The frames "
-                         "are the recorded θₜ: playing reruns nothing.")
+            left.caption("What to look for: press ▶ play (or ▶▶ fast) to watch the boundary "
+                         "move until no point has a red outline (solved); ❚❚ pauses, ◀ step and "
+                         "step ▶ go one frame back or on, ↺ reset goes back to the start. The "
+                         "frames are the recorded θₜ: playing and stepping rerun nothing.")
         else:
             t = time_slider(state, record, left)
             index = [int(v) for v in record.history["iteration"]].index(t)
@@ -321,8 +321,8 @@ def history(state: UrlState, results: list, metric: str, pinned: list, **options
 
 def draw_history(display, name: str, container, *, height: int = HEIGHT,
                  legend: bool = True) -> None:
-    chart(display.to_plotly(height=chart_height(height), legend=legend, font_size=font_size()),
-          name, container)
+    figure = display.to_plotly(height=chart_height(height), legend=legend, font_size=font_size())
+    chart(figure, name, container)
     look_for(display.caption, container)
 
 
@@ -342,6 +342,19 @@ def history_chart(state: UrlState, results: list, metric: str, pinned: list, nam
     figure, caption = memoised(key, build)
     chart(figure, name, container)
     look_for(caption, container)
+
+
+def legend_under(figure) -> None:
+    """A narrow panel keeps its plot area: the legend goes under the x-axis title, in a
+    margin grown by its rows (so both side-by-side panels keep the same plot height)."""
+    rows = sum(1 for trace in figure.data if trace.showlegend is not False)
+    top = figure.layout.margin.t or 80
+    bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 80
+    plot = figure.layout.height - top - bottom
+    extra = int(rows * font_size() * 2.0) + 20
+    figure.update_layout(legend=dict(orientation="v", yanchor="top", y=-(bottom + 10) / plot,
+                                     x=0, xanchor="left"),
+                         height=figure.layout.height + extra, margin=dict(b=bottom + extra))
 
 
 def more_charts(state: UrlState, results: list, pinned: list) -> None:
@@ -367,12 +380,26 @@ def loss_charts(state: UrlState, results: list, pinned: list) -> None:
     displays = [history(state, results, "loss", [])]
     displays += [history(state, pin_results, "loss", []) for _, pin_results in pinned]
     share_y(displays)
-    columns = st.columns(len(displays))
-    for index, (column, display) in enumerate(zip(columns, displays)):
-        if index:
-            display.title = pinned[index - 1][0]
-        draw_history(display, "loss" if index == 0 else f"loss_pin{index - 1}", column,
-                     height=460, legend=index == 0)
+    for index, display in enumerate(displays[1:]):
+        display.title = pinned[index][0]
+    figures = [d.to_plotly(height=chart_height(460), legend=i == 0, font_size=font_size())
+               for i, d in enumerate(displays)]
+    legend_under(figures[0])
+    align_panels(figures)
+    for index, (column, display, figure) in enumerate(zip(st.columns(len(displays)), displays,
+                                                          figures)):
+        chart(figure, "loss" if index == 0 else f"loss_pin{index - 1}", column)
+        look_for(display.caption, column)
+
+
+def align_panels(figures: list) -> None:
+    """Side-by-side panels share one plot box: the same top margin (the tallest subtitle's,
+    with room under it) and the same height and bottom margin."""
+    top = max(f.layout.margin.t or 80 for f in figures) + 22
+    height = max(f.layout.height for f in figures)
+    bottom = max(f.layout.margin.b if f.layout.margin.b is not None else 80 for f in figures)
+    for figure in figures:
+        figure.update_layout(height=height + 10, margin=dict(t=top, b=bottom))
 
 
 def share_y(displays: list) -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 from core.claims.scenarios import SCENARIOS
 from ui.navigation import require_app
 from ui.page import presentation_toggle
+from ui.previews import preview_path
 
 COLUMNS = 3
 
@@ -25,13 +26,17 @@ def main() -> None:
         for column, scenario in zip(columns, SCENARIOS[start:start + COLUMNS]):
             card = column.container(border=True, height="stretch")
             card.markdown(f"**{scenario.title}**")
+            preview = preview_path(scenario.key)
+            if preview.exists():             # made from the scenario's own runs (ui/previews.py)
+                card.image(str(preview), width="stretch")
             card.caption(f"**What to look for:** {scenario.look_for}"
                          + (f" ({scenario.source})" if scenario.source else ""))
             card.page_link(scenario.page_file, label="Open this view",
                            query_params={**scenario.query, "scenario": scenario.key}, icon=":material/play_circle:",
                            help=f"Permalink: {scenario.link()}")
     st.caption("Every page's URL holds its settings: copy it to share a view. Pins on "
-               "the perceptron-dynamics page keep earlier views in the URL for comparison.")
+               "the chart pages keep earlier views in the URL for comparison. Each card's "
+               "picture is its page's first chart, drawn small from the same runs.")
 
 
 if __name__ == "__main__":      # Streamlit runs a page as __main__

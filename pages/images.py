@@ -17,6 +17,8 @@ from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
 from ui.controls import MODEL_LABELS as REGISTERED_MODEL_LABELS
 from core.report import display_images as di
 from ui.page import details_box, formulas_on_demand, look_for, open_page, presenting, run_specs
+from ui.pins import (NOT_NAMED, differences, load_pins, pin_buttons, pin_specs, pins_field,
+                     spec_pin, spec_pin_check)
 from ui.state import UrlState, choice, flag, number, spec_number, text, view
 
 PAGE = "images"
@@ -81,6 +83,7 @@ CONTROLS = [
     spec_number("history_points", "Recorded points"),
     choice("dtype", "float32", DTYPES, "Precision"),
     view("view", "runs", VIEWS),
+    pins_field(spec_pin_check(MAX_KERNELS + 1)),
 ]
 # The CNN controls, in the table's order: the page's baseline and kernel-size list, and what the
 # CNN's registry entry reads (the leak is drawn only for leaky ReLU).
@@ -162,6 +165,38 @@ def pair():
     return (st.container(), st.container()) if presenting() else st.columns(2)
 
 
+def kernel_of(spec: RunSpec) -> int | None:
+    return spec.kernel_size if spec.model == "cnn" else None
+
+
+def pin_difference(pin: str, live: list[RunSpec]) -> str:
+    """What a pinned view changes: its data and run fields, its models, else its steps."""
+    pinned = pin_specs(pin)
+    differs = differences(pinned[0].to_query(), live[0].to_query(),
+                          NOT_NAMED + ("model", "kernel_size"))
+    models = [pi.Series(None, kernel_of(s)).label for s in pinned]
+    if models != [pi.Series(None, kernel_of(s)).label for s in live]:
+        differs.append(" + ".join(models))
+    if not differs and pinned[0].step_sizes != live[0].step_sizes:
+        differs.append("η " + ",".join(plots.format_step(g) for g in pinned[0].step_sizes))
+    return ", ".join(differs[:3]) or "same settings"
+
+
+def pinned_series(pin: str) -> list:
+    specs = pin_specs(pin)
+    weights = [10.0 if spec.model == "cnn" else 1.0 for spec in specs]
+    outcomes, _, _ = run_specs(specs, "loading a pin", weights, memory_field="pins")
+    return [(kernel_of(spec), outcome.result) for spec, outcome in zip(specs, outcomes)]
+
+
+def pins(state: UrlState, live_specs: list[RunSpec]) -> list:
+    """The pin buttons, and the pinned views as series drawn in their pin's dash."""
+    pin_buttons(state, spec_pin(live_specs))
+    return [pi.Series(result, kernel, pin.label, pin.index)
+            for pin in load_pins(state, pinned_series, lambda p: pin_difference(p, live_specs))
+            for kernel, result in pin.value]
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Image classifiers", INTRO, keep_hidden=True)
     formulas_on_demand(PAGE, "The models, the step and the sharpness, in formulas", FORMULAS)
@@ -176,20 +211,22 @@ def main() -> None:
         state.publish()
         return
     series = [pi.Series(outcome.result, kernel) for (kernel, _), outcome in zip(pairs, outcomes)]
+    pinned = pins(state, [spec for _, spec in pairs])
     first = outcomes[0].result
     st.caption(f"{first.spec.dataset}, classes {first.spec.classes[0]} (−1) and "
                f"{first.spec.classes[1]} (+1), N = {first.meta.get('n')}, d = {first.meta.get('d')} · "
                + " · ".join(f"{s.label}: {s.result.meta.get('param_count', '?')} parameters"
                             for s in series))
 
-    # Figures are built once per process for these runs (keyed by their canonical specs and
-    # kernels): a cached view redraws without rebuilding them.
-    runs_key = ("images",) + tuple((s.kernel, s.result.spec.canonical()) for s in series)
+    # Figures are built once per process for these runs and pins (keyed by their canonical
+    # specs, kernels and labels): a cached view redraws without rebuilding them.
+    drawn = series + pinned
+    runs_key = ("images",) + tuple((s.kernel, s.result.spec.canonical(), s.label) for s in drawn)
     left, right = pair()
-    chart(memoised(runs_key + ("sharpness",), lambda: pi.curves_figure(series, "sharpness")),
+    chart(memoised(runs_key + ("sharpness",), lambda: pi.curves_figure(drawn, "sharpness")),
           "images_sharpness", left)
     look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
-    chart(memoised(runs_key + ("loss",), lambda: pi.curves_figure(series, "loss")),
+    chart(memoised(runs_key + ("loss",), lambda: pi.curves_figure(drawn, "loss")),
           "images_loss", right)
     look_for(di.loss_sentence(series), right)
     # One more view at a time (the browser draws only what is asked for).
@@ -200,7 +237,7 @@ def main() -> None:
               "images_iterations_to_100", left)
         look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "
                  "lines: the linear model, same η.", left)
-        chart(memoised(runs_key + ("accuracy",), lambda: pi.curves_figure(series, "accuracy")),
+        chart(memoised(runs_key + ("accuracy",), lambda: pi.curves_figure(drawn, "accuracy")),
               "images_accuracy", right)
         look_for(di.solve_sentence(series) + " A run ends when it reaches 100 % unless "
                  "“keep iterating” is on.", right)

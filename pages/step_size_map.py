@@ -18,7 +18,9 @@ from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields
 from core.kernel.fields import STEP_SIZE_RANGE, field_range
 from core.report import display as dp
 from core.report.display_stepmap import build_step_map, loss_sentence, orbit_figure
-from ui.page import details_box, formulas_on_demand, look_for, open_page
+from ui.page import details_box, formulas_on_demand, look_for, open_page, run_specs
+from ui.pins import (NOT_NAMED, differences, load_pins, pin_buttons, pin_specs, pins_field,
+                     spec_pin, spec_pin_check)
 from ui.state import UrlState, choice, number, slider, spec_number, view, with_defaults
 
 PAGE = "step_size_map"
@@ -60,6 +62,7 @@ CONTROLS = [
     slider("gamma", None, "Step size γ shown in detail (green line)", bounds=STEP_SIZE_RANGE,
            format_func=plots.format_step),
     view("view", "solve", VIEWS),
+    pins_field(spec_pin_check(1)),
 ]
 
 
@@ -99,6 +102,26 @@ def build_spec(values: dict):
                      **spec_fields(values))
 
 
+def grid_words(spec) -> str:
+    steps = spec.step_sizes
+    return f"γ {dp.human_step(steps[0])}…{dp.human_step(steps[-1])} ×{len(steps)}"
+
+
+def pin_difference(pin: str, live) -> str:
+    """What a pinned grid changes against the live one: its fields, and the grid in words."""
+    (pinned,) = pin_specs(pin)
+    differs = differences(pinned.to_query(), live.to_query(), NOT_NAMED + ("step_size",))
+    if pinned.step_sizes != live.step_sizes:
+        differs.insert(0, grid_words(pinned))
+    return ", ".join(differs[:3]) or "same settings"
+
+
+def pinned_result(pin: str):
+    """A pin's sweep: from the cache, else computed under the page load's slot and budget."""
+    (outcome,), _, _ = run_specs(pin_specs(pin), "loading a pin", memory_field="pins")
+    return outcome.result
+
+
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Step-size map", INTRO)
     formulas_on_demand(PAGE, "What is drawn, in formulas", FORMULAS)
@@ -115,8 +138,11 @@ def main() -> None:
     st.caption(f"{plots.algorithm_label(spec.algorithm)} · n = {result.meta.get('n')}, "
                f"d = {result.meta.get('d')} · {len(spec.step_sizes)} step sizes from "
                f"{dp.human_step(spec.step_sizes[0])} to {dp.human_step(spec.step_sizes[-1])}")
-    # Displays and figures are built once per process for this spec (keyed by its canonical
-    # string and γ): a cached view redraws without rebuilding them.
+    pin_buttons(state, spec_pin([spec]), what="grid")
+    pinned = [(p.label, p.value) for p in
+              load_pins(state, pinned_result, lambda pin: pin_difference(pin, spec))]
+    # The display and the orbit figure are built once per process for this spec (keyed by its
+    # canonical string and γ): a cached view redraws without rebuilding them.
     runs_key = ("step_size_map", spec.canonical())
     step_map = memoised(runs_key, lambda: build_step_map(result))
     steps = list(spec.step_sizes)
@@ -133,16 +159,16 @@ def main() -> None:
     # One more chart at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
-        chart(memoised(runs_key + ("solve", gamma),
-                       lambda: plots.solve_vs_step_figure(result, gamma)), "iterations_vs_step")
+        chart(plots.solve_vs_step_figure(result, gamma, pins=pinned), "iterations_vs_step")
         look_for(step_map.caption_for("solve"))
     elif view == "nonmonotone":
-        chart(memoised(runs_key + ("nonmonotone", gamma),
-                       lambda: plots.nonmonotone_figure(result, gamma)), "nonmonotone")
+        chart(plots.nonmonotone_figure(result, gamma, pins=pinned), "nonmonotone")
         look_for(step_map.caption_for("nonmonotone"))
     elif view == "loss":
         record = result.run(gamma, spec.seeds[0])
-        chart(plots.loss_curve_figure(record, spec.algorithm), "loss_at_step")
+        chart(plots.loss_curve_figure(record, spec.algorithm, pins=[
+            (label, min(pin.runs, key=lambda r: abs(math.log(r.step_size / gamma))))
+            for label, pin in pinned]), "loss_at_step")
         look_for(loss_sentence(record))
     else:
         table(plots.display_rows(step_map_rows(result)), height=320)

@@ -109,3 +109,29 @@ def test_a_custom_curve_from_the_url_is_an_option():
     assert "mlp · gd · γ=0.5" in curves.options          # typed curves get a readable label
     names = list(medians(chart(at, "against the dimension d")))
     assert names == ["linear perceptron (median)", "mlp · gd · γ=0.5 (median)"]
+
+
+def test_pins_keep_a_curve_colour_and_name_what_differs():
+    small = {"dims": "8,16,32", "seed": "0:3", "max_iters": "2000"}
+    at = open_page("complexity", small)
+    assert_clean(at)
+    at.button(key=KEY + "pin").click().run()          # Pin this view
+    pins = at.query_params["pins"]
+    at.number_input(key=KEY + "c").set_value(2.0).run()
+    assert_clean(at)
+    figure = chart(at, "against the dimension d")
+    pinned = [t for t in figure["data"] if t["name"].startswith("pin 1 (c 1)")]
+    assert len(pinned) == 2                           # one p90 line per pinned curve
+    live = {t["name"].split(" (p90")[0]: t for t in figure["data"] if t["name"].endswith("(p90, fitted)")}
+    for trace in pinned:
+        curve = trace["name"].split(": ", 1)[1].split(" (p90")[0]
+        assert trace["line"]["color"] == live[curve]["line"]["color"]      # the curve's colour
+        assert trace["line"]["dash"] not in ("solid", "dash", "dot")       # a dash of its own
+        assert values(trace, "x").tolist() == [8, 16, 32]
+    # the link reproduces it; a pin that is not this page's is refused naming the field
+    again = open_page("complexity", {**small, "c": "2", "pins": pins})
+    assert_clean(again)
+    assert any(t["name"].startswith("pin 1 (c 1)") for t in chart(again, "against the dimension d")["data"])
+    refused = open_page("complexity", {**small, "pins": "spec=dataset%3Dminimal"})
+    assert not refused.exception
+    assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)

@@ -213,11 +213,18 @@ def test_the_decision_boundary_animates_from_recorded_frames():
     figure = chart(at, "decision boundary over the iterations")
     assert len(figure["frames"]) >= 10
     buttons = figure["layout"]["updatemenus"][0]["buttons"]
-    assert [b["label"] for b in buttons] == ["↺ reset", "▶ play ½×", "▶ play 1×", "▶ play 4×",
-                                             "❚❚ pause"]
+    assert [b["label"] for b in buttons] == ["▶ play", "▶▶ fast", "❚❚ pause", "◀ step", "step ▶",
+                                             "↺ reset"]
     assert len(figure["frames"]) <= 40                    # every k-th recorded iteration
-    durations = [b["args"][1]["frame"]["duration"] for b in buttons[1:4]]
-    assert durations == sorted(durations, reverse=True)   # ½× is the slowest
+    durations = [b["args"][1]["frame"]["duration"] for b in buttons[:2]]
+    assert durations[0] > durations[1]                    # fast is faster
+    names = [frame["name"] for frame in figure["frames"]]
+    # Each frame brings the step buttons pointing at its neighbours, and its own subtitle.
+    for index, frame in enumerate(figure["frames"]):
+        menu = {b["label"]: b["args"][0][0] for b in frame["layout"]["updatemenus"][0]["buttons"][3:]}
+        assert menu == {"◀ step": names[max(index - 1, 0)], "step ▶": names[min(index + 1, len(names) - 1)],
+                        "↺ reset": names[0]}
+        assert frame["layout"]["title"]["subtitle"]["text"].startswith(f"t = ")
     assert len(figure["layout"]["sliders"][0]["steps"]) == len(figure["frames"])
     assert all(frame["traces"] == [0, 1] for frame in figure["frames"])   # boundary + misses only
 

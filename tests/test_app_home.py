@@ -38,3 +38,43 @@ def test_each_scenario_opens_its_page_with_its_settings(scenario):
     assert charts(at), scenario.key
     for name, value in scenario.query.items():
         assert at.query_params.get(name) == value, (scenario.key, name)
+
+
+def test_every_card_shows_a_preview_made_from_its_runs():
+    from ui.previews import preview_path
+    at = open_page("home")
+    assert_clean(at)
+    assert all(preview_path(s.key).exists() for s in SCENARIOS)
+    assert len(at.get("image")) == len(SCENARIOS)
+    # a few kilobytes each: the landing page computes nothing and sends little
+    assert sum(preview_path(s.key).stat().st_size for s in SCENARIOS) < 120_000
+
+
+def _numbers(svg: str) -> list[float]:
+    import re
+    return [float(v) for v in re.findall(r"-?\d+\.?\d*", svg)]
+
+
+@pytest.mark.slow
+def test_a_preview_regenerated_from_its_runs_matches_the_committed_one():
+    from ui.previews import make_preview, preview_path
+    scenario = next(s for s in SCENARIOS if s.key == "two_point")
+    fresh, committed = make_preview(scenario), preview_path(scenario.key).read_text()
+    assert "<polyline" in fresh
+    assert fresh.count("<polyline") == committed.count("<polyline")
+    a, b = _numbers(fresh), _numbers(committed)
+    assert len(a) == len(b) and max(abs(x - y) for x, y in zip(a, b)) <= 0.5
+
+
+def test_a_preview_draws_the_chart_window_and_its_lines():
+    from ui.previews import HEIGHT, PAD, sparkline_svg
+    figure = {"data": [{"type": "scatter", "mode": "lines", "x": [1, 10, 100], "y": [1, 0.1, 0.01],
+                        "line": {"color": "#123456"}}],
+              "layout": {"xaxis": {"type": "log"}, "yaxis": {"type": "log", "range": [-2, 0]}}}
+    svg = sparkline_svg(figure, "a <title>")
+    assert 'stroke="#123456"' in svg and "a &lt;title&gt;" in svg
+    points = [tuple(map(float, p.split(","))) for p in
+              svg.split('points="')[1].split('"')[0].split()]
+    # log–log: a straight line from the top left to the bottom right of the window
+    assert points[0] == (PAD, PAD) and points[-1][1] == HEIGHT - PAD
+    assert abs(points[1][1] - HEIGHT / 2) < 0.2

@@ -171,3 +171,28 @@ def test_leaky_relu_shows_its_slope_and_the_runs_use_it():
     relu = open_extra("images", {"kernel_size": "3", "step_size": "2", "max_iters": "20",
                                 "sharpness_every": "0"})
     assert "leak" not in relu.query_params          # the slope only matters for leaky ReLU
+
+
+def test_pins_keep_the_step_size_colour_with_a_dash_of_their_own():
+    at = open_extra("images", SMALL)
+    assert_clean(at)
+    at.button(key=KEY + "pin").click().run()          # Pin this view
+    pins = at.query_params["pins"]
+    assert "kernel_size=3" in pins and pins.count("|") == 1      # the CNN and the baseline
+    at.text_input(key=KEY + "classes").set_value("1,7").run()
+    assert_clean(at)
+    loss = chart(at, "logistic loss")
+    live = {t["name"]: t for t in loss["data"] if not t["name"].startswith("pin")}
+    pinned = {t["name"]: t for t in loss["data"] if t["name"].startswith("pin 1 (classes 0,1)")}
+    assert set(pinned) == {"pin 1 (classes 0,1): CNN k=3 η=2", "pin 1 (classes 0,1): linear η=2"}
+    for name, trace in pinned.items():
+        twin = live[name.split(": ", 1)[1]]
+        assert trace["line"]["color"] == twin["line"]["color"]        # colour: the step size
+        assert trace["line"]["dash"] != twin["line"].get("dash", "solid")
+    assert any(t["name"].startswith("pin 1") for t in chart(at, "sharpness")["data"])
+    again = open_extra("images", {**SMALL, "classes": "1,7", "pins": pins})
+    assert_clean(again)
+    assert any(t["name"].startswith("pin 1 (classes 0,1)") for t in chart(again, "logistic loss")["data"])
+    refused = open_extra("images", {**SMALL, "pins": "model=cnn&kernel_size=99"})
+    assert not refused.exception
+    assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)

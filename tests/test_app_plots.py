@@ -274,3 +274,28 @@ def test_the_styled_figure_is_the_plain_template_figure():
     assert json.loads(fast.to_json()) == json.loads(plain.to_json())
     with pytest.raises(ValueError):
         fast.update_layout(heigth=3)                 # validation is back on after the template
+
+
+def test_table1_loss_window_shows_where_the_runs_are_and_counts_the_plunge():
+    # Table 1 (worst case, n = 1000): every run's loss lies within 1e-3.2 … 0.7, but normalized GD
+    # with γ = 100 drops to 2e-22 in its last step; the axis no longer runs to 1e-13 for that one value.
+    gd = sweep([record(g, np.geomspace(0.69, floor, length), solve=length - 1)
+                for g, floor, length in ((10.0, 1e-3, 730), (100.0, 7e-4, 309))])
+    normalized = sweep([record(100.0, [0.69, 0.075, 2.4e-22], solve=2),
+                        record(0.1, np.geomspace(0.69, 1.1e-3, 158), solve=157)],
+                       algorithm="normalized_gd")
+    display = build_history([gd, normalized], "loss")
+    low, high = display.y_range
+    assert -5.5 < low < math.log10(7e-4) and high > math.log10(0.69)
+    assert display.out_of_view["below"] == 1
+    assert "down to 2.4·10⁻²²" in display.note
+    # the solves at t = 2 … 729 span decades: a log t axis, t = 0 not sent
+    assert display.log_x and "log t axis" in display.note
+    figure = display.to_plotly()
+    assert figure.layout.xaxis.type == "log"
+    assert all(min(t.x) >= 1 for t in figure.data if t.mode == "lines")
+    # negative control: when every run falls as far, the axis keeps them all
+    together = sweep([record(g, np.geomspace(0.69, 1e-10, 50), solve=49) for g in (1.0, 10.0)])
+    display = build_history([together], "loss")
+    assert display.y_range[0] < -10 and display.out_of_view["below"] == 0
+    assert not display.log_x

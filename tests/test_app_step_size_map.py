@@ -91,3 +91,35 @@ def test_query_parameters_restore_a_diverging_view():
     statuses = [row["status"] for row in table_rows(at)]
     assert any(s.startswith("diverged") for s in statuses)
     assert any(s == "solved" for s in statuses)
+
+
+def test_pins_live_in_the_url_and_draw_in_their_own_dash():
+    small = {"max_iters": "60", "tail_points": "8"}
+    at = open_page("step_size_map", small)
+    assert_clean(at)
+    at.button(key=KEY + "pin").click().run()          # Pin this grid
+    pins = at.query_params["pins"]
+    assert "classes=1,8" in pins and "max_iters=60" in pins
+    at.text_input(key=KEY + "classes").set_value("1,7").run()
+    assert_clean(at)
+    solve = chart(at, "iterations to solve against")
+    (pin,) = [t for t in solve["data"] if t["name"].startswith("pin 1 (classes 1,8)")]
+    live = next(t for t in solve["data"] if t["name"] == "solved")
+    assert pin["line"]["dash"] != live["line"].get("dash", "solid")
+    assert pin["line"]["color"] == live["line"]["color"]
+    # the solved count in the label is the pinned sweep's own
+    assert pin["name"].endswith(f"solved {len(values(pin, 'x'))} of 200")
+    at.radio(key=KEY + "view").set_value("nonmonotone").run()
+    assert "pin 1 (classes 1,8)" in [t["name"] for t in chart(at, "non-monotone")["data"]]
+    at.radio(key=KEY + "view").set_value("loss").run()
+    assert any(t["name"].startswith("pin 1 (classes 1,8): γ = ")
+               for t in chart(at, "loss of the run with γ")["data"])
+    # the link reproduces the comparison; a bad pin or a fifth one is one line, no traceback
+    again = open_page("step_size_map", {**small, "classes": "1,7", "pins": pins})
+    assert_clean(again)
+    assert any(t["name"].startswith("pin 1 (classes 1,8)")
+               for t in chart(again, "iterations to solve against")["data"])
+    for bad in ("dataset=nonsense", ";".join([pins] * 5)):
+        refused = open_page("step_size_map", {**small, "pins": bad})
+        assert not refused.exception
+        assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)

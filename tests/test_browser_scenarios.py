@@ -133,3 +133,36 @@ def test_the_boundary_animation_plays_in_the_browser_without_a_rerun(server, pag
     # Playing is plotly frames in the browser: no script rerun marks anything stale.
     assert not page.evaluate("() => !!document.querySelector('[data-stale=\"true\"]')")
     assert page.evaluate("() => window.performance.getEntriesByType('resource').length") >= runs
+
+
+BOUNDARY_FRAME = """() => { const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(g => g.layout.title.text.startsWith('decision boundary'));
+    return [gd._fullLayout.sliders[0].active, gd._fullLayout.title.subtitle.text,
+            JSON.stringify(gd.data[1].x)]; }"""
+
+
+def test_a_step_moves_the_boundary_exactly_one_frame(server, page):
+    scenario = next(s for s in SCENARIOS if s.key == "boundary")
+    page.goto(server.url + scenario.link())
+    settle(page, 2)
+    chart = page.locator(".js-plotly-plot").filter(has=page.locator(".updatemenu-button")).first
+    chart.scroll_into_view_if_needed()
+    frames = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].find(g => "
+                           "g.layout.title.text.startsWith('decision boundary'))._transitionData"
+                           "._frames.map(f => f.layout.title.subtitle.text)")
+
+    def press(label: str) -> list:
+        chart.locator(".updatemenu-button", has_text=label).click()
+        page.wait_for_timeout(400)
+        return page.evaluate(BOUNDARY_FRAME)
+
+    start = page.evaluate(BOUNDARY_FRAME)
+    assert start[0] == 0 and start[1] == frames[0]
+    one = press("step ▶")
+    assert one[0] == 1 and one[1] == frames[1]                 # exactly one frame on
+    two = press("step ▶")
+    assert two[0] == 2 and two[1] == frames[2]
+    back = press("◀ step")
+    assert back[0] == 1 and back[1:] == one[1:]                # and one back
+    assert press("↺ reset")[1:] == start[1:]
+    assert not page.evaluate("() => !!document.querySelector('[data-stale=\"true\"]')")

@@ -133,7 +133,7 @@ def test_step_moves_one_frame_in_the_browser(server, page, path, charts, title):
     assert json.loads(two)[0] == 2                                # the slider follows
     press(page, index, "◀ step")
     assert json.loads(page.evaluate(FRAME_OF, index))[1:] == json.loads(one)[1:]
-    press(page, index, "⏮ reset")
+    press(page, index, "↺ reset")
     assert json.loads(page.evaluate(FRAME_OF, index))[1:] == json.loads(start)[1:]
 
 
@@ -209,7 +209,7 @@ def test_orbit_build_up_steps_in_the_browser(server, page, path):
     page.locator(".js-plotly-plot").nth(index).scroll_into_view_if_needed()
     full = json.loads(page.evaluate(VISIBLE, index))
     assert full[0] is True and full.count(False) >= 2          # every dot first, slices hidden
-    press(page, index, "⏮ reset")
+    press(page, index, "↺ reset")
     first = json.loads(page.evaluate(VISIBLE, index))
     press(page, index, "step ▶")
     second = json.loads(page.evaluate(VISIBLE, index))

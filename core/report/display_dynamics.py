@@ -19,8 +19,13 @@ from core.engine.results import RunRecord, SweepResult
 
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
 MAX_DECADES = 14                 # a log axis spans at most this many decades below its top
+BULK_METRICS = ("loss",)         # log axes whose lower edge follows where the runs are
+BULK_QUANTILES = (0.05, 0.95)    # ... the middle 90 % of the values, each run weighing the same
+BULK_DECADES = 1.5               # ... and at least this many decades below it
+BULK_MIN_POINTS = 10             # a run of fewer recorded points weighs less (its last plunge)
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
+LOG_X_RATIO = 30                 # events t₁ < t₂ with t₂ ≥ 30·t₁: a log t axis
 WINDOW_PAD = 1.3                 # the x window ends 30 % after the last event it must show
 
 
@@ -61,6 +66,7 @@ class HistoryDisplay(dp.Display):
     lines: list[Line] = field(default_factory=list)
     x_window: tuple[float, float] = (0.0, 1.0)
     x_full: tuple[float, float] = (0.0, 1.0)
+    log_x: bool = False                                 # the runs' events span decades of t
     y_range: tuple[float, float] | None = None          # axis units (log10 on a log axis)
     budget: dp.Budget | None = None
     zeros: int = 0                                      # values ≤ 0 a log axis cannot show
@@ -176,14 +182,44 @@ def _windows(display: HistoryDisplay, full_x: bool) -> None:
     ends = [line.last_t for line in display.lines] or [1]
     display.x_full = (0.0, float(max(ends)))
     display.x_window = display.x_full if full_x else _differ_window(display)
+    display.log_x = not full_x and _early_action(display)
     display.zeros = _zeros(display)
-    finite_runs = [line for line in display.lines if not line.diverged] or display.lines
-    span = dp.finite_span([_in_window(display, line) for line in finite_runs], display.log_y)
-    if span is not None and display.log_y and span[1] - span[0] > MAX_DECADES:
-        span = _densest_decades(display, finite_runs, span)
+    display.y_range = _y_span(display)
+
+
+def _y_span(display: HistoryDisplay) -> tuple[float, float] | None:
     if display.metric == "accuracy" and not display.per_norm:
-        span = (-0.02, 1.02)
-    display.y_range = span
+        return (-0.02, 1.02)
+    finite_runs = [line for line in display.lines if not line.diverged] or display.lines
+    series = [_in_window(display, line) for line in finite_runs]
+    span = dp.finite_span(series, display.log_y)
+    if span is None or not display.log_y:
+        return span
+    if display.metric in BULK_METRICS:
+        span = _bulk_window(span, series)
+    return _densest_decades(display, finite_runs, span) if span[1] - span[0] > MAX_DECADES else span
+
+
+def _bulk_window(span: tuple[float, float], series: list[np.ndarray]) -> tuple[float, float]:
+    """A log axis's lower edge at the decades where the runs are (each run weighs the same):
+    a few values far below the rest — normalized GD's loss dropping to 1e-22 in its last
+    step, while every other run lies within 1e-3…1 — are counted below the view (▼) instead
+    of stretching the axis over twenty decades. A run of only a few points weighs less, so
+    that one plunge among three points is not 'where the runs are'."""
+    values, weights = [], []
+    for line in series:
+        logs = np.log10(line[np.isfinite(line) & (line > 0)])
+        if logs.size:
+            values.append(logs)
+            weights.append(np.full(logs.size, 1.0 / max(logs.size, BULK_MIN_POINTS)))
+    if len(values) < 2:
+        return span
+    values, weights = np.concatenate(values), np.concatenate(weights)
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    low_q, high_q = (float(values[order][np.searchsorted(cumulative, q)]) for q in BULK_QUANTILES)
+    floor = low_q - max(BULK_DECADES, 0.5 * (high_q - low_q)) - 0.25
+    return (floor, span[1]) if floor - span[0] > BULK_DECADES else span
 
 
 def _densest_decades(display: HistoryDisplay, lines: list[Line],
@@ -214,6 +250,17 @@ def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
         return display.x_full
     end = max(max(events) * WINDOW_PAD, 10.0)
     return (0.0, float(math.ceil(end))) if end < 0.7 * display.x_full[1] else display.x_full
+
+
+def _early_action(display: HistoryDisplay) -> bool:
+    """A log t axis when the live runs' solves and divergences span LOG_X_RATIO or more
+    (Table 1: normalized GD solves at t = 2, 16, 157, GD at 308 and 729): on a linear axis
+    the early ones would be squeezed against t = 0."""
+    events = [line.solved_at for line in display.live if line.solved_at is not None]
+    events += [line.diverged_at for line in display.live if line.diverged]
+    events = [t for t in events if t is not None and t >= 1]
+    return (len(events) >= 2 and max(events) >= LOG_X_RATIO * min(events)
+            and min(events) <= 0.05 * display.x_window[1])
 
 
 def _zeros(display: HistoryDisplay) -> int:
@@ -256,6 +303,19 @@ def _first_exit(display: HistoryDisplay, line: Line) -> tuple[int | None, str]:
     return None, ""
 
 
+def _events(display: HistoryDisplay) -> list[int]:
+    return [t for line in display.live for t in (line.solved_at, line.diverged_at)
+            if t is not None and t >= 1] or [1]
+
+
+def _lowest_below(display: HistoryDisplay) -> float | None:
+    """The smallest finite (positive, on a log axis) value of the runs that fall below."""
+    values = [line.y[np.isfinite(line.y) & ((line.y > 0) if display.log_y else True)]
+              for line in display.lines if line.exit_side == "below"]
+    values = [v for v in values if v.size]
+    return float(min(v.min() for v in values)) if values else None
+
+
 def _verb(count: int, verb: str) -> str:
     return verb + ("s" if count == 1 else "")
 
@@ -267,9 +327,14 @@ def _notes(display: HistoryDisplay) -> list[str]:
         notes.append(f"{dp.plural(counts['above'], 'run')} {_verb(counts['above'], 'leave')} the view upwards (▲ where they leave"
                      + (", × diverged)" if display.diverged else ")"))
     if counts["below"]:
-        notes.append(f"{dp.plural(counts['below'], 'run')} {_verb(counts['below'], 'fall')} below the view (▼)")
+        lowest = _lowest_below(display)
+        notes.append(f"{dp.plural(counts['below'], 'run')} {_verb(counts['below'], 'fall')} below the view (▼"
+                     + (f", down to {dp.human_number(lowest)})" if lowest is not None else ")"))
     if display.zeros:
         notes.append(f"{dp.plural(display.zeros, 'value')} ≤ 0 not on a log axis")
+    if display.log_x:
+        notes.append("log t axis (the runs solve or diverge between t = "
+                     f"{min(_events(display))} and {max(_events(display))}; t = 0 not drawn)")
     if display.x_window != display.x_full:
         notes.append(f"t ≤ {dp.human_count(int(display.x_window[1]))} shown, where the runs differ "
                      f"(all {dp.human_count(int(display.x_full[1]))}: “all iterations” or ⤢ autoscale)")
@@ -495,10 +560,16 @@ def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) ->
                          title=dict(font=dict(size=font_size + 3)))
     if legend and legend_entries > MAX_LEGEND:
         add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
+    figure.update_layout(margin=dict(t=_top_margin(figure, font_size)))
+    return figure
+
+
+def _top_margin(figure: go.Figure, font_size: int) -> int:
+    """Room for the title and its subtitle lines (two or more: 12 px more, so that the last
+    line stays clear of the plot frame)."""
     subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
     lines = subtitle.count("<br>") + 1 if subtitle else 0
-    figure.update_layout(margin=dict(t=int(font_size * 2.4 + lines * (font_size - 1) * 1.25)))
-    return figure
+    return int(font_size * 2.4 + lines * (font_size - 1) * 1.25) + (12 if lines > 1 else 0)
 
 
 def _colors(display: HistoryDisplay) -> dict[float, str]:
@@ -511,10 +582,13 @@ def _line_trace(display: HistoryDisplay, line: Line, colors: dict, show: bool) -
         y[~(y > 0)] = np.nan
     if line.exit is not None and line.exit_side == "above":
         y[line.t > line.exit[0]] = np.nan         # the part above the view is not sent
+    x = line.t
+    if display.log_x:                             # t = 0 has no place on a log axis
+        x, y = x[line.t >= 1], y[line.t >= 1]
     dash = PIN_DASHES[line.pin_index % len(PIN_DASHES)] if line.pin else \
         ALGORITHM_DASH.get(line.algorithm, "solid")
     return dict(
-        x=line.t.tolist(), y=[float(v) if math.isfinite(v) else None for v in y], mode="lines",
+        x=x.tolist(), y=[float(v) if math.isfinite(v) else None for v in y], mode="lines",
         name=line.name, legendgroup=line.group, showlegend=show,
         opacity=0.75 if line.pin else 1.0,
         line=dict(color=shade(colors[line.step_size], line.shade, line.shades), dash=dash,
@@ -547,7 +621,11 @@ def _draw_exits(figure: go.Figure, display: HistoryDisplay) -> None:
 
 
 def _axes(figure: go.Figure, display: HistoryDisplay) -> None:
-    figure.update_xaxes(range=list(display.x_window), autorange=False)
+    if display.log_x:
+        figure.update_xaxes(type="log", range=[-0.05, math.log10(max(display.x_window[1], 2))],
+                            autorange=False)
+    else:
+        figure.update_xaxes(range=list(display.x_window), autorange=False)
     if display.y_range is not None:
         figure.update_yaxes(range=list(display.y_range), autorange=False)
         if display.log_y:

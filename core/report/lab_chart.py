@@ -20,6 +20,7 @@ from core.analysis import lab
 MAX_POINTS = 20_000          # runs drawn as points; medians and fits use every run
 MAX_FACETS = 12
 MAX_COLOURS = 24
+LEGEND_GAP_PX = 62        # x tick labels and the x title sit in the first ~55 px under a plot
 SVG_POINTS = 1_500           # more points than this are drawn with WebGL
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
            "#e377c2", "#7f7f7f", "#bcbd22")
@@ -121,11 +122,12 @@ class LabChart:
         fig.update_yaxes(type="log" if self.log_y else None)
         fig.update_yaxes(title_text=self.y_title, col=1)
         sub = "<br><sup>" + "; ".join(self.notes) + "</sup>" if self.notes else ""
-        fig.update_layout(title=dict(text=self.title + sub), height=360 * rows + 80,
+        height, top, bottom = 360 * rows + 120, 90, 110
+        below_axis_title = -LEGEND_GAP_PX / (height - top - bottom)   # the legend under the x title
+        fig.update_layout(title=dict(text=self.title + sub), height=height,
                           clickmode="event+select", dragmode="pan",
-                          # beside the plots: below them it sat on the x-axis title
-                          legend=dict(orientation="v", x=1.02, xanchor="left", y=1, yanchor="top"),
-                          margin=dict(t=90, b=40), template="plotly_white")
+                          legend=dict(orientation="h", yanchor="top", y=below_axis_title),
+                          margin=dict(t=top, b=bottom), template="plotly_white")
         return fig
 
     def _traces(self, group: Group) -> list:

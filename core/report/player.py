@@ -28,6 +28,7 @@ class Frame:
     label: str
     data: Sequence[go.Scatter]
     traces: Sequence[int]
+    layout: dict | None = None          # layout changes this frame brings (e.g. its subtitle)
 
 
 def frame_positions(count: int, max_frames: int = MAX_FRAMES) -> np.ndarray:
@@ -44,13 +45,13 @@ def _go(name: str, duration: int) -> list:
                      "transition": {"duration": 0}}]
 
 
-def _menus(index: int, names: list[str], y: float) -> list[dict]:
+def _menus(index: int, names: list[str], y: float, speeds: dict | None = None) -> list[dict]:
     last = len(names) - 1
     play = [dict(label=label, method="animate",
                  args=[None, {"mode": "immediate", "fromcurrent": True,
                               "frame": {"duration": ms, "redraw": True},
                               "transition": {"duration": 0}}])
-            for label, ms in SPEEDS_MS.items()]
+            for label, ms in (speeds or SPEEDS_MS).items()]
     return [dict(type="buttons", direction="left", showactive=False, x=0, xanchor="left",
                  y=y, yanchor="top", pad=dict(t=0, r=6), font=dict(size=12),
                  buttons=[*play,
@@ -61,11 +62,11 @@ def _menus(index: int, names: list[str], y: float) -> list[dict]:
                                args=_go(names[max(index - 1, 0)], 0)),
                           dict(label="step ▶", method="animate",
                                args=_go(names[min(index + 1, last)], 0)),
-                          dict(label="⏮ reset", method="animate", args=_go(names[0], 0))])]
+                          dict(label="↺ reset", method="animate", args=_go(names[0], 0))])]
 
 
 def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ",
-               start: int = 0) -> None:
+               start: int = 0, speeds: dict | None = None) -> None:
     """Attach ``frames`` with play / pause / step back / step / reset buttons and a slider.
     The figure's own data should show frame ``start`` (the first, or the last when the
     finished picture is shown first)."""
@@ -79,12 +80,12 @@ def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ",
     figure.update_layout(height=height + EXTRA_BOTTOM_MARGIN)
     y = -MENU_PIXELS / plot
     figure.frames = [go.Frame(name=name, data=list(frame.data), traces=list(frame.traces),
-                              layout=dict(updatemenus=_menus(i, names, y)))
+                              layout=dict(frame.layout or {}, updatemenus=_menus(i, names, y, speeds)))
                      for i, (name, frame) in enumerate(zip(names, frames))]
     steps = [dict(method="animate", label=frame.label, args=_go(name, 0))
              for name, frame in zip(names, frames)]
     figure.update_layout(
-        updatemenus=_menus(start, names, y),
+        updatemenus=_menus(start, names, y, speeds),
         # tick labels hidden (40 of them would overlap); the current frame is named above the rail
         sliders=[dict(active=start, steps=steps, x=0, len=1.0, y=y - 40 / plot, yanchor="top",
                       pad=dict(t=22, b=0), currentvalue=dict(prefix=prefix, font=dict(size=12),

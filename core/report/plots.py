@@ -25,6 +25,7 @@ from core.algorithms.builtin import algorithms
 from core.analysis.sweeps import status_text, step_map_rows
 from core.report.display import (MAX_FRAMES, MAX_SCATTER_POINTS, frame_stride, human_count, point_budget,
                                  spread_indices, thin_indices, thinning_note)
+from core.report.player import Frame, add_player
 from core.kernel.registry import Lookup, Names
 from core.engine.results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
@@ -578,14 +579,14 @@ def boundary_figure(spec, features: np.ndarray, labels: np.ndarray, record: RunR
     return figure
 
 
-SPEEDS = (("½×", 700), ("1×", 350), ("4×", 90))      # frame duration (ms) of each play speed
+BOUNDARY_SPEEDS_MS = {"▶ play": 350, "▶▶ fast": 90}     # frame duration of each play speed
 
 
 def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: RunRecord,
                        algorithm: str = "", max_frames: int = MAX_FRAMES, grid: int = 40,
                        height: int = 640) -> go.Figure:
     """The decision boundary of ``record`` through its recorded iterations as plotly frames:
-    play at three speeds, pause, reset, and the slider to go one frame at a time. Everything
+    play at two speeds, pause, one step back or on, reset, and the slider (core.player). Everything
     is computed here once from the recorded θₜ; playing never reruns anything.
 
     The size is fixed before anything is built (the payload bound): at most ``max_frames``
@@ -636,42 +637,17 @@ def boundary_animation(spec, features: np.ndarray, labels: np.ndarray, record: R
             marker=dict(color=color, symbol=symbol, size=(10 + 4 * np.log10(copies[keep])).tolist(),
                         line=dict(width=1, color="#333")),
             hovertemplate="b=(%{x:.3g}, %{y:.3g})<br>copies: %{customdata}<extra></extra>"))
-    frames, steps = [], []
+    frames = []
     for index in picked:
         data, note = frame_data(index)
-        name = str(int(iterations[index]))
-        frames.append(go.Frame(data=data, name=name, traces=[0, 1],
-                               layout=dict(title=dict(subtitle=dict(text=note)))))
-        steps.append(dict(method="animate", label=name, args=[[name], _jump()]))
-    figure.frames = frames
-    figure.update_layout(
-        title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=210), showlegend=False,
-        updatemenus=[dict(type="buttons", direction="left", x=0.0, y=-0.2, xanchor="left",
-                          yanchor="top", showactive=False, buttons=_player_buttons(picked, iterations))],
-        sliders=[dict(active=0, x=0.0, y=-0.33, len=1.0, xanchor="left", yanchor="top",
-                      currentvalue=dict(prefix="iteration t = ", font=dict(size=FONT_SIZE - 2)),
-                      pad=dict(t=10), steps=steps)])
+        frames.append(Frame(str(int(iterations[index])), data, [0, 1],
+                            layout=dict(title=dict(subtitle=dict(text=note)))))
+    figure.update_layout(title=dict(subtitle=dict(text=first_note)), margin=dict(t=120, b=60),
+                         showlegend=False)
+    add_player(figure, frames, prefix="iteration t = ", speeds=BOUNDARY_SPEEDS_MS)
     figure.update_xaxes(range=[x0, x1], constrain="domain")
     figure.update_yaxes(range=[y0, y1], scaleanchor="x", scaleratio=1, constrain="domain")
     return figure
-
-
-def _jump(duration: int = 0) -> dict:
-    return dict(mode="immediate", frame=dict(duration=duration, redraw=True),
-                transition=dict(duration=0))
-
-
-def _player_buttons(picked: Sequence[int], iterations: np.ndarray) -> list[dict]:
-    """↺ reset, ▶ play at three speeds, ❚❚ pause: all client-side (plotly frames)."""
-    first = str(int(iterations[picked[0]]))
-    buttons = [dict(label="↺ reset", method="animate", args=[[first], _jump()])]
-    for label, duration in SPEEDS:
-        buttons.append(dict(label=f"▶ play {label}", method="animate",
-                            args=[None, dict(_jump(duration), fromcurrent=True)]))
-    buttons.append(dict(label="❚❚ pause", method="animate",
-                        args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False),
-                                           transition=dict(duration=0))]))
-    return buttons
 
 
 def _add_zero_contour(figure, spec, theta, mesh, xs, ys, *, color, width, name, legend,
@@ -769,11 +745,14 @@ def _direction_path(figure: go.Figure, algorithm: str, record: RunRecord, coords
 
 
 # ---------------------------------------------------------------------- scaling in d
-def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.Figure:
+def scaling_figure(result, height: int = 500, labels: dict | None = None,
+                   pins: Sequence[tuple] = ()) -> go.Figure:
     """Iterations to solve against d (log–log): median per curve with its p10–p90 band,
     the fitted line (slope and bootstrap CI in the legend) and reference slopes 1 and ½.
     ``labels``: friendly curve names (the sidebar's), by curve. Fit lines are drawn last
-    (over the data, dashed and wider) so they are never hidden under a median line."""
+    (over the data, dashed and wider) so they are never hidden under a median line.
+    ``pins``: (label, result, labels) of pinned views: each curve's p90 in the colour of the
+    live curve of the same model · algorithm · step rule, in the pin's own dash."""
     labels = labels or {}
     figure = base_figure("iterations to solve against the dimension d", "dimension d",
                          "iterations to solve", log_x=True, log_y=True, height=height,
@@ -792,6 +771,7 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
             unsolved_notes.append(f"{name}: {missing} seed runs unsolved within the budget "
                                   "(counted at the budget: a lower bound)")
     _reference_slopes(figure, dims, anchor)
+    _pinned_scaling(figure, [curve.label for curve in result.curves], pins)
     for trace in fits:
         figure.add_trace(trace)
     if unsolved_notes:
@@ -799,7 +779,8 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
                               yref="paper", xanchor="left", yanchor="top", showarrow=False,
                               align="left", bgcolor="rgba(255,255,255,0.85)",
                               font=dict(size=FONT_SIZE - 3))
-    figure.update_xaxes(tickvals=dims.tolist(), ticktext=[str(int(d)) for d in dims])
+    ticks = sorted({int(d) for d in dims} | {int(d) for pin in pins for d in pin[1].dims})
+    figure.update_xaxes(tickvals=ticks, ticktext=[str(d) for d in ticks])
     honest_view(figure, log=True)
     tidy_log_axis(figure, values=_view_values(figure))
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
@@ -808,6 +789,23 @@ def scaling_figure(result, height: int = 500, labels: dict | None = None) -> go.
 
 
 SCALING_PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
+def _pinned_scaling(figure: go.Figure, live: list[str], pins: Sequence[tuple]) -> None:
+    """Each pinned curve's p90 (the fitted statistic) against d."""
+    order = list(live)
+    for index, (pin_label, pinned, pinned_labels) in enumerate(pins):
+        pinned_dims = np.asarray(pinned.dims, dtype=float)
+        for curve in pinned.curves:
+            if curve.label not in order:
+                order.append(curve.label)
+            color = SCALING_PALETTE[order.index(curve.label) % len(SCALING_PALETTE)]
+            p90 = np.array([pinned.stats(curve, d)["p90"] for d in pinned.dims])
+            name = f"{pin_label}: {pinned_labels.get(curve, curve.label)} (p90)"
+            figure.add_trace(go.Scatter(
+                x=pinned_dims.tolist(), y=clean(p90), mode="lines+markers", name=name,
+                opacity=0.8, line=pin_line(index, color, 2.0), marker=dict(size=5, symbol="diamond"),
+                hovertemplate="d=%{x}<br>p90=%{y:.4g}<extra>" + name + "</extra>"))
 
 
 def _scaling_curve(figure: go.Figure, result, curve, dims: np.ndarray, color: str,
@@ -901,9 +899,19 @@ def robust_log_range(values: Sequence[float], low_q: float = 0.01, high_q: float
     return float(low), float(high)
 
 
+# A pinned view's line: its own dash (these patterns are not used by any live line).
+PIN_PATTERNS = ("12px,4px,2px,4px", "2px,3px", "8px,3px,2px,3px,2px,3px", "16px,6px")
+
+
+def pin_line(index: int, color: str, width: float = 2.0) -> dict:
+    return dict(color=color, width=width, dash=PIN_PATTERNS[index % len(PIN_PATTERNS)])
+
+
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
-                         height: int = 380) -> go.Figure:
-    """Iterations to solve against the step size; unsolved runs along the top."""
+                         height: int = 380,
+                         pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
+    """Iterations to solve against the step size; unsolved runs along the top. ``pins``:
+    (label, result) of pinned views, each a line of its own dash."""
     figure = base_figure("iterations to solve against the step size", "step size γ",
                          "iterations to solve", log_x=True, log_y=True, height=height,
                          plain_x=True, plain_y=True)
@@ -918,13 +926,33 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
                                             result.spec.step_sizes[-1]]).tolist())
+    pinned_solves = _pinned_solves(figure, pins)
+    if pinned_solves and not solved:
+        figure.layout.annotations = ()
+        figure.update_yaxes(showticklabels=True)
     if selected is not None:
         figure.add_vline(x=selected, line=dict(color="#2ca02c", width=2, dash="dash"))
-    tidy_log_axis(figure, values=[i for _, i in solved] + [result.spec.max_iters])
-    tidy_log_axis(figure, "x", [r.step_size for r in result.runs])
+    tidy_log_axis(figure, values=[i for _, i in solved] + pinned_solves + [result.spec.max_iters])
+    tidy_log_axis(figure, "x", [r.step_size for r in result.runs]
+                  + [r.step_size for _, pinned in pins for r in pinned.runs])
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     return figure
+
+
+def _pinned_solves(figure: go.Figure, pins: Sequence[tuple[str, SweepResult]]) -> list[int]:
+    """Each pinned sweep's iterations to solve against γ (a line of the pin's dash)."""
+    pinned_solves = []
+    for index, (label, pinned) in enumerate(pins):
+        solves = [(r.step_size, r.iterations_to_solve) for r in pinned.runs
+                  if r.iterations_to_solve is not None]
+        pinned_solves += [i for _, i in solves]
+        figure.add_trace(go.Scatter(
+            x=[s for s, _ in solves], y=[i for _, i in solves], mode="lines",
+            name=f"{label}: solved {len(solves)} of {len(pinned.runs)}", opacity=0.8,
+            line=pin_line(index, "#1f77b4"),
+            hovertemplate=f"{label}<br>γ=%{{x:.4g}}<br>solved at t=%{{y}}<extra></extra>"))
+    return pinned_solves
 
 
 def _solved_and_unsolved(figure: go.Figure, result: SweepResult, solved: list) -> None:
@@ -947,8 +975,10 @@ def _solved_and_unsolved(figure: go.Figure, result: SweepResult, solved: list) -
 
 
 def nonmonotone_figure(result: SweepResult, selected: float | None = None,
-                       height: int = 380) -> go.Figure:
-    """Share of loss increases f(θ_{t+1}) > f(θ_t) in the last K iterations, per step size."""
+                       height: int = 380,
+                       pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
+    """Share of loss increases f(θ_{t+1}) > f(θ_t) in the last K iterations, per step size;
+    ``pins``: (label, result) of pinned views, each a line of its own dash."""
     figure = base_figure("where the loss is non-monotone", "step size γ",
                          "steps that raised the loss", log_x=True, height=height,
                          plain_x=True)
@@ -965,8 +995,18 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
             marker=dict(symbol="line-ns-open", size=6, color="rgba(255,127,14,0.5)",
                         line=dict(width=1)),
             hovertemplate="γ=%{x:.4g}: the recorded loss is non-monotone<extra></extra>"))
+    pinned_steps = []
+    for index, (label, pinned) in enumerate(pins):
+        pinned_rows = step_map_rows(pinned)
+        pinned_steps += [row["step size γ"] for row in pinned_rows]
+        figure.add_trace(go.Scatter(
+            x=[row["step size γ"] for row in pinned_rows],
+            y=clean([row["loss increases in tail"] for row in pinned_rows]), mode="lines",
+            name=label, opacity=0.8, line=pin_line(index, "#9467bd", 1.8),
+            hovertemplate=f"{label}<br>γ=%{{x:.4g}}<br>%{{y:.1%}} of the last steps raised "
+                          "the loss<extra></extra>"))
     figure.update_yaxes(range=[-0.08, 1.02], tickformat=".0%")
-    tidy_log_axis(figure, "x", [row["step size γ"] for row in rows])
+    tidy_log_axis(figure, "x", [row["step size γ"] for row in rows] + pinned_steps)
     figure.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.25, x=0),
                          margin=dict(b=110))
     if selected is not None:
@@ -974,8 +1014,10 @@ def nonmonotone_figure(result: SweepResult, selected: float | None = None,
     return figure
 
 
-def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> go.Figure:
-    """The full recorded loss curve of one run, with its exact tail overlaid."""
+def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400,
+                      pins: Sequence[tuple[str, RunRecord]] = ()) -> go.Figure:
+    """The full recorded loss curve of one run, with its exact tail overlaid; ``pins``:
+    (label, run) of pinned views at the nearest step size, each of its own dash."""
     title = f"loss of the run with γ = {format_step(record.step_size)} ({status_text(record)})"
     figure = base_figure(title, "iteration t", "logistic loss f(θₜ)", log_y=True, height=height)
     loss = np.asarray(record.history["loss"], dtype=float)
@@ -996,6 +1038,13 @@ def loss_curve_figure(record: RunRecord, algorithm: str, height: int = 400) -> g
             x=tail_t.tolist(), y=clean(np.where(tail > 0, tail, np.nan)),
             mode="markers", name="last K iterations (exact)",
             marker=dict(size=4, color="#ff7f0e")))
+    for index, (label, pinned) in enumerate(pins):
+        pinned_loss = np.asarray(pinned.history["loss"], dtype=float)
+        figure.add_trace(go.Scatter(        # SVG: WebGL lines know no custom dash
+            x=np.asarray(pinned.history["iteration"]).tolist(),
+            y=clean(np.where(pinned_loss > 0, pinned_loss, np.nan)), mode="lines",
+            name=f"{label}: γ = {format_step(pinned.step_size)} ({status_text(pinned)})",
+            line=pin_line(index, "#1f3b73", 1.8)))
     honest_view(figure, log=True, below=below)
     tidy_log_axis(figure, values=_view_values(figure))
     if record.iterations_to_solve is not None:

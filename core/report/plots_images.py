@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.report.display import point_budget, spread_indices, thin_indices, thinning_note
-from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, _view_values, add_subtitle, base_figure, clean,
+from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, PIN_PATTERNS, _view_values, add_subtitle, base_figure, clean,
                                empty_figure, format_step, honest_view, seed_range, shade, step_colors,
                                tidy_log_axis)
 from core.kernel.registry import dataset_kind
@@ -30,6 +30,8 @@ class Series:
     """One sweep on the page: a CNN with ``kernel`` (or the linear model, kernel None)."""
     result: SweepResult
     kernel: int | None = None
+    pin: str = ""                    # a pinned view's label ('' for the live view)
+    pin_index: int = -1
 
     @property
     def label(self) -> str:
@@ -43,18 +45,21 @@ def class_names(dataset: str) -> dict[int, str]:
 
 
 def _dash(series: Series, kernels: Sequence[int]) -> str:
+    if series.pin:
+        return PIN_PATTERNS[series.pin_index % len(PIN_PATTERNS)]
     if series.kernel is None:
         return LINEAR_DASH
     return KERNEL_DASHES[sorted(kernels).index(series.kernel) % len(KERNEL_DASHES)]
 
 
 def run_label(series: Series, record: RunRecord, many_seeds: bool) -> str:
-    name = f"{series.label} η={format_step(record.step_size)}"
+    name = f"{series.pin + ': ' if series.pin else ''}{series.label} η={format_step(record.step_size)}"
     return f"{name} seed {record.seed}" if many_seeds else name
 
 
 def _kernels(series_list: Sequence[Series]) -> list[int]:
-    return sorted({s.kernel for s in series_list if s.kernel is not None})
+    """The live view's kernel sizes (a pin's lines take the pin's dash)."""
+    return sorted({s.kernel for s in series_list if s.kernel is not None and not s.pin})
 
 
 def _colors(series_list: Sequence[Series]) -> dict[float, str]:
@@ -99,9 +104,29 @@ def curves_figure(series_list: Sequence[Series], metric: str, height: int = HEIG
     if log_y:
         honest_view(figure, log=True, below=context["below"])
         tidy_log_axis(figure, values=_view_values(figure))
+    _finish(figure, budget, series_list)
+    return figure
+
+
+def _finish(figure: go.Figure, budget, series_list: Sequence[Series]) -> None:
     if thinning_note(budget):
         add_subtitle(figure, thinning_note(budget))
-    return figure
+    if any(series.pin for series in series_list):
+        _legend_under(figure)
+
+
+def _legend_under(figure: go.Figure) -> None:
+    """With pins the legend names are long: in a half-width chart a legend beside the plot
+    squeezed it to 50 px, so the legend goes under the x-axis title, in a margin grown by
+    its rows (the plot keeps its height)."""
+    rows = sum(1 for trace in figure.data if trace.showlegend is not False)
+    bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 60
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
+    plot = max(figure.layout.height - top - bottom, 100)
+    extra = rows * 2 * FONT_SIZE + 20
+    figure.update_layout(legend=dict(orientation="v", yanchor="top", y=-(bottom + 10) / plot,
+                                     x=0, xanchor="left"),
+                         height=figure.layout.height + extra, margin=dict(b=bottom + extra))
 
 
 def _add_curve(figure: go.Figure, series: Series, record: RunRecord, metric: str, log_y: bool,
@@ -121,12 +146,12 @@ def _add_curve(figure: go.Figure, series: Series, record: RunRecord, metric: str
         context["below"].extend((float(t), f"{name}: {v:.3g} at t={int(t)}")
                                 for t, v in zip(iterations[zero], values[zero]))
         values = np.where(values > 0, values, np.nan)
-    group = f"{series.label}:{record.step_size!r}"
+    group = f"{series.pin}{series.label}:{record.step_size!r}"
     legend_name = run_label(series, record, False) + (f" ({seed_range(seeds)})" if len(seeds) > 1 else "")
     figure.add_trace(go.Scatter(
         x=iterations.tolist(), y=clean(values),
         mode="lines+markers" if metric == "sharpness" else "lines", name=legend_name,
-        legendgroup=group, showlegend=group not in context["shown"],
+        legendgroup=group, showlegend=group not in context["shown"], opacity=0.75 if series.pin else 1.0,
         line=dict(color=shade(context["colors"][record.step_size],
                               seeds.index(record.seed) if record.seed in seeds else 0, len(seeds)),
                   dash=_dash(series, context["kernels"]),

@@ -1,94 +1,119 @@
-"""Redraw after a change, in Chromium: a cached view of the app against a bare Streamlit page
-with one slider and one chart, measured in the same run (issue 23 §4: within 2×).
+"""Redraw after a change, in Chromium: every chart page of the app with its results cached,
+against a bare Streamlit page with one slider and one chart, measured in the same run
+(issue 23 §4: within 2×).
 
     .venv/bin/python benchmarks/bench_redraw.py [--rounds 5] [--format text|json]
+                                                [--cases dynamics,gd_gf,...]
 
-The app's perceptron-dynamics page is opened and its step sizes are switched between two
-lists (both computed once first, so every switch is a cached view); the clock runs from
-the committed change to the moment the chart's data differs. The bare page's slider is moved
-one step with the keyboard, timed the same way. A benchmark: it only prints.
+Each case opens a page, then switches one sidebar input between two values (both computed
+once first, so every timed switch is a cached view). The value is typed first; the clock runs
+from the Enter that commits it until the chart shows the new data and the script run has finished (no element of
+the page is stale any more). The bare page's slider is moved one step with the keyboard and
+timed the same way, interleaved with the cases. Two figures per case: the wall time, and the
+CPU time the servers and Chromium spent on the redraw (steadier on a shared, loaded machine);
+each with its ratio to the bare page's. A benchmark: it only prints.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_helpers import (Server, chart_data, launch_browser, set_input,  # noqa: E402
-                                   wait_for_app, wait_for_change)
+from benchmarks.common import (app_and_bare_page, descendants_cpu_seconds,  # noqa: E402
+                               median_ratios)
+from tests.browser_helpers import CHART_SCRIPT, chart_data, wait_for_app  # noqa: E402
 
-BARE_PAGE = '''
-import plotly.graph_objects as go
-import streamlit as st
+# name: (url path and query, charts on the page, sidebar input, its two values)
+CASES = {
+    "dynamics": ("perceptron_dynamics", 1, "Step sizes γ", "1,10,100,1000", "1,10,100"),
+    "complexity": ("complexity", 1, "Dimensions d", "16:1024:x2", "16:512:x2"),
+    "step_size_map": ("step_size_map", 2, "Smallest γ", "1", "2"),
+    "shallow_gd_gf": ("shallow?view=gd_gf", 4, "Step sizes η", "0.05, 0.3, 0.6", "0.05, 0.3"),
+    "shallow_orbit": ("shallow?view=orbit", 1, "Largest η|Φ|", "1.6", "1.5"),
+    "shallow_figure3": ("shallow?view=figure3", 2, "Largest ηλ(0)", "3", "2.5"),
+    "shallow_catapult": ("shallow?view=catapult", 2, "Values of ηλ₀", "1.5, 3, 3.9, 4.5",
+                         "1.5, 3, 3.9"),
+    "images": ("images", 2, "Step sizes η", "0.5, 2", "0.5"),
+}
+VIEWPORT = {"width": 1280, "height": 800}
+REDRAWN = f"""(old) => {{ const now = ({CHART_SCRIPT})(0);
+    return now !== null && now !== old && !document.querySelector('[data-stale="true"]'); }}"""
 
-k = st.slider("k", 1, 50, 1)
-figure = go.Figure(go.Scatter(x=list(range(500)), y=[(i * k % 37) / 37 for i in range(500)]))
-st.plotly_chart(figure, theme=None)
-'''
-APP_PATH = "perceptron_dynamics?dataset=two_point&step_size=1,10&max_iters=50"
-STEP_LISTS = ("1,10", "1,100")
+
+def sidebar_input(tab, label: str):
+    return tab.locator('section[data-testid="stSidebar"]').get_by_label(label, exact=True)
 
 
-def timed_change(page, change) -> float:
-    before = chart_data(page)
+def timed_change(tab, prepare, commit, timeout_ms: int = 600_000) -> tuple[float, float]:
+    """``prepare()`` (typing a value, untimed), then (wall seconds, CPU seconds of the servers
+    and the browser) from ``commit()`` (the key that sends it) until the first chart shows
+    other data and nothing on the page is stale (the script run has finished)."""
+    prepare()
+    before = chart_data(tab)
+    cpu = descendants_cpu_seconds()
     started = time.perf_counter()
-    change()
-    wait_for_change(page, before)
-    return time.perf_counter() - started
+    commit()
+    tab.wait_for_function(REDRAWN, arg=before, timeout=timeout_ms, polling=20)
+    wall = time.perf_counter() - started
+    return wall, descendants_cpu_seconds() - cpu
+
+
+def typed(tab, label: str, value: str) -> tuple:
+    """(prepare, commit) of typing ``value`` into a sidebar input and pressing Enter."""
+    box = sidebar_input(tab, label)
+    return (lambda: box.fill(value)), (lambda: box.press("Enter"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
-    work = Path(tempfile.mkdtemp(prefix="gdx-bench-redraw-"))
-    bare_script = work / "bare_page.py"
-    bare_script.write_text(BARE_PAGE)
-    app = Server(str(work / "cache"), work / "app.log")
-    bare = Server(str(work / "cache-bare"), work / "bare.log", script=str(bare_script))
-    times: dict[str, list[float]] = {"bare": [], "app": []}
-    try:
-        app.wait_ready()
-        bare.wait_ready()
-        with sync_playwright() as playwright:
-            browser = launch_browser(playwright)
-            bare_tab = browser.new_page(viewport={"width": 1280, "height": 800})
-            bare_tab.goto(bare.url)
-            wait_for_app(bare_tab, 1)
-            app_tab = browser.new_page(viewport={"width": 1280, "height": 800})
-            app_tab.goto(f"{app.url}/{APP_PATH}")
-            wait_for_app(app_tab, 1, timeout_ms=300_000)
-            for steps in STEP_LISTS:               # compute both once: later switches are cached
-                timed_change(app_tab, lambda s=steps: set_input(app_tab, "Step sizes γ", s))
-            for round_index in range(args.rounds):
-                slider = bare_tab.get_by_role("slider")
-                times["bare"].append(timed_change(bare_tab, lambda: slider.press("ArrowRight")))
-                steps = STEP_LISTS[round_index % 2]
-                times["app"].append(timed_change(
-                    app_tab, lambda s=steps: set_input(app_tab, "Step sizes γ", s)))
-            browser.close()
-    finally:
-        app.stop()
-        bare.stop()
-    bare_median, app_median = (statistics.median(times[k]) for k in ("bare", "app"))
-    report = {"rounds": args.rounds, "bare_redraw_s": round(bare_median, 3),
-              "app_redraw_s": round(app_median, 3), "ratio": round(app_median / bare_median, 2),
-              "all_s": {k: [round(t, 3) for t in v] for k, v in times.items()}}
+    cases = [name for name in args.cases.split(",") if name]
+    times: dict[str, list[tuple[float, float]]] = {"bare": [], **{name: [] for name in cases}}
+    with app_and_bare_page("gdx-bench-redraw-") as (app, bare, browser):
+        bare_tab = browser.new_page(viewport=VIEWPORT)
+        bare_tab.goto(bare.url)
+        wait_for_app(bare_tab, 1)
+        slider = bare_tab.get_by_role("slider")
+        tabs = {}
+        for name in cases:                     # open each page; compute both values once
+            path, charts, label, first, second = CASES[name]
+            tab = tabs[name] = browser.new_page(viewport=VIEWPORT)
+            tab.goto(f"{app.url}/{path}")
+            wait_for_app(tab, charts, timeout_ms=600_000)
+            for value in (second, first):
+                timed_change(tab, *typed(tab, label, value))
+        keys = ("ArrowRight", "ArrowLeft")
+        for round_index in range(args.rounds):
+            times["bare"].append(timed_change(
+                bare_tab, slider.focus, lambda k=keys[round_index % 2]: slider.press(k)))
+            for name in cases:
+                _, _, label, first, second = CASES[name]
+                value = (second, first)[round_index % 2]
+                times[name].append(timed_change(tabs[name], *typed(tabs[name], label, value)))
+    wall = median_ratios({name: [w for w, _ in values] for name, values in times.items()})
+    cpu = median_ratios({name: [c for _, c in values] for name, values in times.items()})
+    report = {"benchmark": "redraw", "rounds": args.rounds,
+              "bare_redraw_s": wall["bare"]["median_s"], "bare_redraw_cpu_s": cpu["bare"]["median_s"],
+              "cases": {name: {"wall": wall[name], "cpu": cpu[name]} for name in cases},
+              "bare_all_s": wall["bare"]["all_s"], "bare_all_cpu_s": cpu["bare"]["all_s"],
+              "load_average": os.getloadavg()}
     if args.format == "json":
         print(json.dumps(report, indent=1))
     else:
-        print(f"bare page (slider + chart): {bare_median:.2f} s; perceptron dynamics (cached): "
-              f"{app_median:.2f} s; ratio {report['ratio']:.2f} (median of {args.rounds})")
+        print(f"bare page (slider + chart): {wall['bare']['median_s']:.2f} s wall, "
+              f"{cpu['bare']['median_s']:.2f} s CPU (median of {args.rounds})")
+        for name in cases:
+            print(f"{name:18s} {wall[name]['median_s']:6.2f} s wall (ratio {wall[name]['ratio']:.2f})"
+                  f"  {cpu[name]['median_s']:6.2f} s CPU (ratio {cpu[name]['ratio']:.2f})")
     return 0
 
 

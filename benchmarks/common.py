@@ -3,6 +3,7 @@ machine description that goes with every figure."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -80,3 +81,86 @@ def emit(fmt: str, benchmark: str, seconds: dict, ratios: dict, info: dict, work
         print(json.dumps(document))
     else:
         print("\n".join(lines))
+
+
+# ---------------------------------------------------------------------- browser benchmarks
+# bench_first_chart.py and bench_redraw.py time the app in Chromium against a bare Streamlit
+# page measured in the same run: both servers, the browser and the median/ratio report are
+# shared here.
+BARE_PAGE = '''
+import plotly.graph_objects as go
+import streamlit as st
+
+st.title("Bare page")
+k = st.slider("k", 1, 50, 1)
+figure = go.Figure(go.Scatter(x=list(range(500)), y=[(i * k % 37) / 37 for i in range(500)]))
+st.plotly_chart(figure, theme=None)
+'''
+
+
+@contextlib.contextmanager
+def app_and_bare_page(prefix: str):
+    """Two ``streamlit run`` servers, the app (with a fresh result cache of its own) and
+    :data:`BARE_PAGE` (a title, one slider and one plotly chart), and a headless Chromium:
+    yields (app, bare, browser)."""
+    import tempfile
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_helpers import Server, launch_browser
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    script = work / "bare_page.py"
+    script.write_text(BARE_PAGE)
+    app = Server(str(work / "cache"), work / "app.log")
+    bare = Server(str(work / "cache-bare"), work / "bare.log", script=str(script))
+    try:
+        app.wait_ready()
+        bare.wait_ready()
+        with sync_playwright() as playwright:
+            browser = launch_browser(playwright)
+            try:
+                yield app, bare, browser
+            finally:
+                browser.close()
+    finally:
+        app.stop()
+        bare.stop()
+
+
+def descendants_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by every process this one started, however
+    deep (the Streamlit servers, Playwright's driver, Chromium and its renderers): the work a
+    redraw costs, which a busy shared machine does not inflate the way it inflates the wall
+    time. Linux only (/proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    mine, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - mine
+        mine |= frontier
+    return sum(times[pid] for pid in mine)
+
+
+def median_ratios(times: dict[str, list[float]], baseline: str = "bare") -> dict:
+    """Per variant: its median seconds, the ratio to the baseline's median (both measured in
+    the same run) and every round's seconds."""
+    import statistics
+
+    base = statistics.median(times[baseline])
+    return {name: {"median_s": round(statistics.median(values), 3),
+                   "ratio": round(statistics.median(values) / base, 2),
+                   "all_s": [round(v, 3) for v in values]}
+            for name, values in times.items()}

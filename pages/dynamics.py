@@ -12,8 +12,8 @@ from core.report import plots
 from core.api import run_spec
 from core.report.notes import identical_seeds
 from core.kernel.spec import RunSpec, SpecError, make_spec
-from ui.display import (cache_note, chart, literal, result_downloads, run_with_progress,
-                       show_error, table)
+from ui.display import (cache_note, chart, literal, memoised, result_downloads,
+                        run_with_progress, show_error, table)
 from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls, algorithm_fields,
                          algorithms_for, dataset_controls,
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
@@ -326,6 +326,24 @@ def draw_history(display, name: str, container, *, height: int = HEIGHT,
     look_for(display.caption, container)
 
 
+def history_chart(state: UrlState, results: list, metric: str, pinned: list, name: str,
+                  container, *, height: int = HEIGHT, legend: bool = True) -> None:
+    """draw_history(history(…)), its figure and caption built once per process for these
+    runs and pins (a cached view redraws without rebuilding them)."""
+    key = ("dynamics.history", metric, tuple(r.spec.canonical() for r in results),
+           tuple((label, r.spec.canonical()) for label, r in pinned),
+           bool(state.get("margin_per_norm")), bool(state.get("all_t")), chart_height(height),
+           legend, font_size())
+
+    def build():
+        display = history(state, results, metric, pinned)
+        return (display.to_plotly(height=chart_height(height), legend=legend,
+                                  font_size=font_size()), display.caption)
+    figure, caption = memoised(key, build)
+    chart(figure, name, container)
+    look_for(caption, container)
+
+
 def legend_under(figure) -> None:
     """A narrow panel keeps its plot area: the legend goes under the x-axis title, in a
     margin grown by its rows (so both side-by-side panels keep the same plot height)."""
@@ -345,8 +363,8 @@ def more_charts(state: UrlState, results: list, pinned: list) -> None:
     for start in range(0, len(chosen), per_row):
         columns = st.columns(per_row)
         for column, metric in zip(columns, chosen[start:start + per_row]):
-            display = history(state, results, metric, pinned)
-            draw_history(display, metric, column, legend=presenting() is False and per_row == 1)
+            history_chart(state, results, metric, pinned, metric, column,
+                          legend=presenting() is False and per_row == 1)
             if metric == "min_margin":
                 state.draw("margin_per_norm", column)
             column.caption(plots.metric_help(metric))
@@ -357,8 +375,7 @@ def loss_charts(state: UrlState, results: list, pinned: list) -> None:
     shared y axis."""
     side = bool(pinned) and state.get("pin_layout") == "side"
     if not side:
-        draw_history(history(state, results, "loss", pinned_traces(pinned)), "loss", st,
-                     height=460)
+        history_chart(state, results, "loss", pinned_traces(pinned), "loss", st, height=460)
         return
     displays = [history(state, results, "loss", [])]
     displays += [history(state, pin_results, "loss", []) for _, pin_results in pinned]

@@ -10,13 +10,13 @@ from core.report import plots
 from core.report import plots_images as pi
 from core.kernel.spec import IMAGE_DATASETS, RunSpec, SpecError, make_spec, parse_field
 from core.kernel.fields import ACTIVATIONS, DTYPES, READOUTS
-from ui.display import cache_note, chart, result_downloads, show_error, table
+from ui.display import cache_note, chart, memoised, result_downloads, show_error, table
 from core.kernel.fields import BY_NAME, field_range
 from core.kernel.registry import dataset_kind, model_kind
 from ui.controls import ACTIVATION_LABELS, DATASET_LABELS, parse_list
 from ui.controls import MODEL_LABELS as REGISTERED_MODEL_LABELS
 from core.report import display_images as di
-from ui.page import details_box, formulas_on_demand, look_for, open_page, run_specs
+from ui.page import details_box, formulas_on_demand, look_for, open_page, presenting, run_specs
 from ui.pins import (NOT_NAMED, differences, load_pins, pin_buttons, pin_specs, pins_field,
                      spec_pin, spec_pin_check)
 from ui.state import UrlState, choice, flag, number, spec_number, text, view
@@ -160,6 +160,11 @@ def gallery_data(canonical: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int
     return data.features[picked], data.labels[picked], data.image_shape
 
 
+def pair():
+    """Two charts side by side; one above the other (full width) in presentation mode."""
+    return (st.container(), st.container()) if presenting() else st.columns(2)
+
+
 def kernel_of(spec: RunSpec) -> int | None:
     return spec.kernel_size if spec.model == "cnn" else None
 
@@ -213,19 +218,27 @@ def main() -> None:
                + " · ".join(f"{s.label}: {s.result.meta.get('param_count', '?')} parameters"
                             for s in series))
 
-    left, right = st.columns(2)
-    chart(pi.curves_figure(series + pinned, "sharpness"), "images_sharpness", left)
+    # Figures are built once per process for these runs and pins (keyed by their canonical
+    # specs, kernels and labels): a cached view redraws without rebuilding them.
+    drawn = series + pinned
+    runs_key = ("images",) + tuple((s.kernel, s.result.spec.canonical(), s.label) for s in drawn)
+    left, right = pair()
+    chart(memoised(runs_key + ("sharpness",), lambda: pi.curves_figure(drawn, "sharpness")),
+          "images_sharpness", left)
     look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
-    chart(pi.curves_figure(series + pinned, "loss"), "images_loss", right)
+    chart(memoised(runs_key + ("loss",), lambda: pi.curves_figure(drawn, "loss")),
+          "images_loss", right)
     look_for(di.loss_sentence(series), right)
     # One more view at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
-        left, right = st.columns(2)
-        chart(pi.solve_figure(series), "images_iterations_to_100", left)
+        left, right = pair()
+        chart(memoised(runs_key + ("solve",), lambda: pi.solve_figure(series)),
+              "images_iterations_to_100", left)
         look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "
                  "lines: the linear model, same η.", left)
-        chart(pi.curves_figure(series + pinned, "accuracy"), "images_accuracy", right)
+        chart(memoised(runs_key + ("accuracy",), lambda: pi.curves_figure(drawn, "accuracy")),
+              "images_accuracy", right)
         look_for(di.solve_sentence(series) + " A run ends when it reaches 100 % unless "
                  "“keep iterating” is on.", right)
     elif view == "images":

@@ -206,9 +206,8 @@ def show_table(table, chosen) -> None:
 def main() -> None:
     state = open_page(PAGE, CONTROLS, "Hypothesis lab", INTRO)
     scenario = LAB_SCENARIOS.get(state.get("scenario"))
-    if scenario is not None:
+    if scenario is not None:       # its title and look-for: open_page's scenario header
         state.mark_shown("scenario")
-        st.info(f"**{scenario.title}.** {scenario.look_for}", icon=":material/science:")
     try:
         values = controls(state)
         started = time.perf_counter()
@@ -221,7 +220,7 @@ def main() -> None:
     table = result.table
     plan = result.plan
     specs = len(plan.specs)
-    with details_box():
+    with details_box():           # developer text: not shown in presentation mode
         cache_note(specs, specs if memoised else result.cached, seconds)
         st.caption(literal(f"{len(table)} runs in {specs} batched runs · base: "
                            f"{plan.base.canonical()}", limit=600))

@@ -10,15 +10,16 @@ import streamlit as st
 
 from core.analysis.sweeps import orbit_periods
 from core.report import plots_shallow as ps
+from core.report.plots import missing_as_text
 from core.engine.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.kernel.spec import SpecError, make_spec, parse_field
 from core.kernel.fields import DTYPES, SHALLOW_INITS
 from core.report.payload import TABLE_ROWS
 from core.report.display import human_count, spread_indices
-from ui.display import cache_note, chart, literal, result_downloads, show_error, table
+from ui.display import cache_note, chart, literal, memoised, result_downloads, show_error, table
 from ui.controls import parse_list
 from core.kernel.fields import MAX_BATCH, MAX_ITERS, field_range
-from ui.page import formulas_on_demand, open_page, run_specs
+from ui.page import details_box, formulas_on_demand, open_page, presenting, run_specs
 from ui.state import UrlState, choice, flag, hidden, number, spec_number, text, view
 from core.kernel.spec import RunSpec
 
@@ -220,11 +221,17 @@ def bounded_table(rows: list[dict], **kwargs) -> None:
         st.caption(f"{human_count(TABLE_ROWS)} of {human_count(len(rows))} rows shown, evenly "
                    "spread (the downloads hold every row).")
         rows = [rows[i] for i in spread_indices(len(rows), TABLE_ROWS)]
-    table(rows, **kwargs)
+    table(missing_as_text(rows), **kwargs)
 
 
-def spec_ids(outcomes) -> None:
-    with st.expander("Spec ids (cache keys and export row ids)"):
+def run_details(outcomes, cached: int, seconds: float, lines: tuple[str, ...] = ()) -> None:
+    """Developer text (cache, device, spec ids) behind one Details expander; none of it in
+    presentation mode."""
+    with details_box():
+        cache_note(len(outcomes), cached, seconds, outcomes[0].result.meta.get("device", ""))
+        for line in lines:
+            st.caption(line)
+        st.caption("Spec ids (cache keys and export row ids)")
         for outcome in outcomes:
             st.code(outcome.result.spec.canonical(), language=None, wrap_lines=True)
 
@@ -359,23 +366,29 @@ def gd_gf_view(state: UrlState) -> None:
     gd_result = gd_outcome.result
     gf_outcome, gf_cached, gf_seconds = flow_outcome(spec, gd_result)
     gf_result = gf_outcome.result if gf_outcome is not None else None
-    cache_note(2 if gf_outcome else 1, cached + gf_cached, seconds + gf_seconds,
-               gd_result.meta.get("device", ""))
-    if gf_result is not None:
-        st.caption(f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
-                   f"{gf_result.spec.max_iters}·η (GD's last step).")
-    look_for(ps.GdGfFacts.build(gd_result, gf_result).caption)
+    # Figures and captions are built once per process for these runs (a cached view redraws
+    # without rebuilding them): the key names the GD and flow runs.
+    runs_key = ("shallow.gd_gf", gd_result.spec.canonical(),
+                gf_result.spec.canonical() if gf_result is not None else "")
+    look_for(memoised(runs_key + ("caption",),
+                      lambda: ps.GdGfFacts.build(gd_result, gf_result).caption))
     charts_box = st.container()          # the charts come first; the pin buttons and text below them
     st.markdown(theorem1_text(gd_result))
     pinned = pins(state, spec)
+    pins_key = tuple((label, result.spec.canonical()) for label, result in pinned)
 
-    for row in (("residual", "norm"), ("imbalance", "sharpness")):
-        columns = charts_box.columns(2)
-        for column, metric in zip(columns, row):
-            chart(ps.history_figure(gd_result, gf_result, metric, pins=pinned), f"shallow_{metric}",
-                  column)
-    left, right = st.columns([3, 2])
-    chart(ps.trajectory_figure(gd_result, gf_result), "shallow_trajectory", left)
+    per_row = 1 if presenting() else 2              # presentation mode: full-width charts
+    metrics = ("residual", "norm", "imbalance", "sharpness")
+    for start in range(0, len(metrics), per_row):
+        columns = charts_box.columns(per_row)
+        for column, metric in zip(columns, metrics[start:start + per_row]):
+            figure = memoised(runs_key + (metric, pins_key),
+                              lambda m=metric: ps.history_figure(gd_result, gf_result, m,
+                                                                 pins=pinned))
+            chart(figure, f"shallow_{metric}", column)
+    left, right = (st.container(), st.container()) if presenting() else st.columns([3, 2])
+    chart(memoised(runs_key + ("trajectory",), lambda: ps.trajectory_figure(gd_result, gf_result)),
+          "shallow_trajectory", left)
     left.caption(("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. "
                   if gd_result.spec.d == 1 else
                   "a+b keeps the direction u₀ = a₀+b₀ and a−b the direction v₀ = a₀−b₀ (GD and "
@@ -383,15 +396,19 @@ def gd_gf_view(state: UrlState) -> None:
                   "y = (a−b)·v₀/‖v₀‖: the minima are x² − y² = 4Φ and C = x²y². ")
                  + "GF moves along C = const; GD also shrinks C by (1 − η²ε²)² per step and lands "
                    "closer to the balanced point.")
-    chart(ps.theorem1_figure(gd_result), "shallow_theorem1", right)
+    chart(memoised(runs_key + ("theorem1",), lambda: ps.theorem1_figure(gd_result)),
+          "shallow_theorem1", right)
     right.caption("Markers: steps until |ε| ≤ tol (▲ not within the budget, × diverged).")
     if gd_result.spec.tail_points:
-        chart(ps.tail_figure(gd_result), "shallow_tail")
+        chart(memoised(runs_key + ("tail",), lambda: ps.tail_figure(gd_result)), "shallow_tail")
     st.subheader("Where each run ends")
     bounded_table(ps.summary_rows(gd_result, gf_result))
     outcomes = [o for o in (gd_outcome, gf_outcome) if o is not None]
     downloads(outcomes, ["shallow_gd", "shallow_gradient_flow"][:len(outcomes)])
-    spec_ids(outcomes)
+    flow_line = () if gf_result is None else (
+        f"Gradient flow: {gf_result.meta.get('device', '')}, up to t = "
+        f"{gf_result.spec.max_iters}·η (GD's last step).",)
+    run_details(outcomes, cached + gf_cached, seconds + gf_seconds, flow_line)
 
 
 def figure3_view(state: UrlState) -> None:
@@ -427,16 +444,28 @@ def figure3_view(state: UrlState) -> None:
         show_error(as_control(error, {"init_scale": "scales", "step_size": "scales", "max_iters": "fig3_iters", "tol": "fig3_tol"}))
         return
     results = [o.result for o in outcomes]
-    cache_note(len(outcomes), cached, seconds, results[0].meta.get("device", ""))
-    ratio = ps.figure3_display(results, "ratio", scales)
-    steps = ps.figure3_display(results, "steps", scales)
-    look_for(ps.figure3_look_for(ratio, steps))
-    chart(ratio.to_plotly(), "figure3_imbalance")       # full width: legends beside the plot
-    chart(steps.to_plotly(), "figure3_steps")
+    ratio_figure, steps_figure, caption = memoised(
+        ("shallow.figure3", tuple(r.spec.canonical() for r in results), tuple(scales)),
+        lambda: figure3_charts(results, scales))
+    look_for(caption)
+    chart(ratio_figure, "figure3_imbalance")       # full width: legends beside the plot
+    chart(steps_figure, "figure3_steps")
     with st.expander("The numbers, one row per run"):
         bounded_table(ps.figure3_rows(results, scales), height=320)
     downloads(outcomes, [f"figure3_s{scale:g}" for scale in scales])
-    spec_ids(outcomes)
+    run_details(outcomes, cached, seconds)
+
+
+def figure3_charts(results: list, scales) -> tuple:
+    """Figure 3's two figures and the caption built from both displays."""
+    ratio = ps.figure3_display(results, "ratio", scales)
+    steps = ps.figure3_display(results, "steps", scales)
+    return ratio.to_plotly(), steps.to_plotly(), ps.figure3_look_for(ratio, steps)
+
+
+def orbit_chart(result, quantity: str) -> tuple:
+    diagram = ps.orbit_diagram(result, quantity)
+    return diagram.to_plotly(520), diagram.caption
 
 
 def orbit_view(state: UrlState) -> None:
@@ -469,15 +498,15 @@ def orbit_view(state: UrlState) -> None:
         show_error(as_control(error, {"a": "orbit_x0", "b": "orbit_x0", "step_size": "orbit_min", "max_iters": "orbit_iters", "tail_points": "orbit_tail"}))
         return
     result = outcome.result
-    cache_note(1, cached, seconds, result.meta.get("device", ""))
-    diagram = ps.orbit_diagram(result, quantity)
-    look_for(diagram.caption)
-    chart(diagram.to_plotly(520), "orbit_diagram")
+    figure, caption = memoised(("shallow.orbit", result.spec.canonical(), quantity),
+                               lambda: orbit_chart(result, quantity))
+    look_for(caption)
+    chart(figure, "orbit_diagram")
     rows = orbit_periods(result)
     with st.expander("Distinct values among the last K residuals, per η|Φ|"):
         bounded_table(rows, height=320)
     downloads([outcome], ["shallow_orbit"])
-    spec_ids([outcome])
+    run_details([outcome], cached, seconds)
 
 
 def catapult_view(state: UrlState) -> None:
@@ -506,14 +535,17 @@ def catapult_view(state: UrlState) -> None:
         show_error(as_control(error, {"a": "cat_a", "b": "cat_b", "step_size": "cat_eta_lambda", "max_iters": "cat_iters"}))
         return
     result = outcome.result
-    cache_note(1, cached, seconds, result.meta.get("device", ""))
-    look_for(ps.catapult_look_for(result))
+    runs_key = ("shallow.catapult", result.spec.canonical())
+    look_for(memoised(runs_key + ("caption",), lambda: ps.catapult_look_for(result)))
     # Full width, one above the other: the spike and the 2/η lines need the room.
-    chart(ps.catapult_figure(result, "loss", linear=not log_loss), "catapult_loss")
-    chart(ps.catapult_figure(result, "norm"), "catapult_norm")
-    table(ps.catapult_rows(result))
+    chart(memoised(runs_key + ("loss", bool(log_loss)),
+                   lambda: ps.catapult_figure(result, "loss", linear=not log_loss)),
+          "catapult_loss")
+    chart(memoised(runs_key + ("norm",), lambda: ps.catapult_figure(result, "norm")),
+          "catapult_norm")
+    table(missing_as_text(ps.catapult_rows(result)))
     downloads([outcome], ["shallow_catapult"])
-    spec_ids([outcome])
+    run_details([outcome], cached, seconds)
 
 
 def figures12_view(state: UrlState) -> None:

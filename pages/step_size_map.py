@@ -11,7 +11,8 @@ from core.analysis.sweeps import step_map_rows
 from core.report import plots
 from core.api import run_spec
 from core.kernel.spec import SpecError, make_spec
-from ui.display import cache_note, chart, result_downloads, run_with_progress, show_error, table
+from ui.display import (cache_note, chart, memoised, result_downloads, run_with_progress, show_error,
+                        table)
 from ui.controls import (LINEAR_ALGORITHMS, algorithm_controls, algorithm_fields, algorithms_for, dataset_controls, dataset_fields, model_controls,
                          model_fields, spec_fields)
 from core.kernel.fields import STEP_SIZE_RANGE, field_range
@@ -140,7 +141,10 @@ def main() -> None:
     pin_buttons(state, spec_pin([spec]), what="grid")
     pinned = [(p.label, p.value) for p in
               load_pins(state, pinned_result, lambda pin: pin_difference(pin, spec))]
-    step_map = build_step_map(result)
+    # The display and the orbit figure are built once per process for this spec (keyed by its
+    # canonical string and γ): a cached view redraws without rebuilding them.
+    runs_key = ("step_size_map", spec.canonical())
+    step_map = memoised(runs_key, lambda: build_step_map(result))
     steps = list(spec.step_sizes)
     solved = [r.step_size for r in result.runs if r.iterations_to_solve is not None]
     default = solved[len(solved) // 2] if solved else steps[len(steps) // 2]
@@ -149,7 +153,8 @@ def main() -> None:
         state.set("gamma", min(steps, key=lambda g: abs(math.log(g / current))))
     orbit_box = st.container()          # the orbit diagram first, its γ slider under it
     gamma = state.draw("gamma", st, options=steps, default=default)
-    chart(orbit_figure(result, gamma), "orbit_diagram", orbit_box)
+    chart(memoised(runs_key + ("orbit", gamma), lambda: orbit_figure(result, gamma)),
+          "orbit_diagram", orbit_box)
     look_for(step_map.caption_for("orbit"), orbit_box)
     # One more chart at a time (the browser draws only what is asked for).
     view = state.draw("view")

@@ -68,7 +68,7 @@ def test_changing_step_sizes_and_algorithms_changes_the_figures():
     # edge and counted, not left out silently.
     assert trace_names(after) == ["normalized GD γ=1", "normalized GD γ=1000",
                                   "≤ 0 or below the view (▼)"]
-    assert "runs fall below the view" in after["layout"]["title"]["subtitle"]["text"]
+    assert "1 run falls below the view (▼" in after["layout"]["title"]["subtitle"]["text"]
     caption = [c.value for c in at.caption if c.value.startswith("What to look for")][0]
     assert "γ = 1000 solves 8× sooner than γ = 1 (t = 2 against 16)" in caption
     assert trace_names(after) != trace_names(before)

@@ -239,9 +239,11 @@ def test_catapult_view():
     rows = table_rows(at)
     spike, beyond = rows
     assert math.isclose(spike["ηλ(0)"], 3.0) and math.isclose(beyond["ηλ(0)"], 4.5)
-    assert spike["peak loss / initial loss"] > 1 and spike["λ_∞ < 2/η"] is True
-    assert spike["final sharpness λ_∞"] < spike["2/η"]
+    # columns with a diverged run's words are text: numbers to 4 digits, words, never None
+    assert float(spike["peak loss / initial loss"]) > 1 and spike["λ_∞ < 2/η"] == "yes"
+    assert float(spike["final sharpness λ_∞"]) < spike["2/η"]
     assert beyond["status"].startswith("diverged")
+    assert beyond["peak loss / initial loss"] == beyond["final sharpness λ_∞"] == "diverged"
     norm = chart(at, "against 2/η")
     curves = [t for t in norm["data"] if t.get("name", "").startswith("ηλ(0)") and t.get("mode") == "lines"]
     assert len(curves) == 2
@@ -255,7 +257,7 @@ def test_catapult_view():
     assert f"0–30 of {solved};" in norm["layout"]["xaxis"]["title"]["text"]
     # the look-for text states each run's spike and end, from the table's numbers
     info = shown_text(" ".join(m.value for m in at.info))
-    assert f"the loss spikes ×{spike['peak loss / initial loss']:.2g}" in info, info
+    assert f"the loss spikes ×{float(spike['peak loss / initial loss']):.2g}" in info, info
     assert f"ηλ(0) = 4.5 diverges at k = {beyond['status'].split('k=')[1]}" in info, info
     at.text_input(key=KEY + "cat_b").set_value("0.2").run()
     assert any(m.startswith("cat_b:") for m in errors(at)), errors(at)

@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.heavy,
 
 VIEWPORT = {"width": 1280, "height": 800}
 SHOTS = ROOT / "artifacts" / "layout"
-PAGES = ["perceptron_dynamics", "step_size_map", "complexity", "images", "checks", ""]
-READY = {"checks": "Paper checks", "": "GD Dynamics Explorer"}
+PAGES = ["perceptron_dynamics", "step_size_map", "complexity", "shallow", "images", "checks", "lab",
+         ""]
+READY = {"checks": "Paper checks", "lab": "Hypothesis lab", "": "GD Dynamics Explorer"}
 
 # The boxes of a chart's text, and every pair of them that overlaps by more than 2 px.
 OVERLAP_SCRIPT = """() => [...document.querySelectorAll('.js-plotly-plot')].map((gd, index) => {
@@ -78,12 +79,7 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size(VIEWPORT)
 
 
-# The shallow a·b page belongs to another part of the work (issue 23 for the shallow views);
-# on 2026-12-05 its charts still had overlapping boxes (x title × legend on figure3, catapult,
-# flatter; '2/η' annotations on catapult) and Spec ids in presentation mode.
-SHALLOW_PENDING = pytest.mark.skip(reason="shallow a·b views: overlap fixes pending in that work")
-SCENARIO_PARAMS = [pytest.param(s, id=s.key, marks=[SHALLOW_PENDING] if s.page == "shallow" else [])
-                   for s in SCENARIOS]
+SCENARIO_PARAMS = [pytest.param(s, id=s.key) for s in SCENARIOS]
 
 
 @pytest.mark.parametrize("present", [False, True], ids=["normal", "present"])

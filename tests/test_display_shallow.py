@@ -12,6 +12,7 @@ from core.api import run_spec
 from core.report.display import MAX_FRAMES, human_number
 from core.report.display_orbit import OrbitColumn, OrbitDiagram
 from core.report.player import frame_positions
+from core.report.plots import missing_as_text
 from core.kernel.spec import make_spec
 
 A, B = (1.0, 0.5, -0.2), (0.3, -0.4, 0.6)
@@ -161,7 +162,47 @@ def test_catapult_window_shows_the_spike_on_a_linear_axis():
     assert f"ηλ(0) = 3: the loss spikes ×{spike}" in text
     assert "ηλ(0) = 1.5: the loss falls without a spike" in text
     assert f"ηλ(0) = 4.5 diverges at k = {result.runs[2].diverged_at}" in text
-    assert rows[2]["peak loss / initial loss"] is None                   # not the blow-up
+    assert rows[2]["peak loss / initial loss"] == "diverged"             # not the blow-up
+    assert rows[2]["final sharpness λ_∞"] == "diverged" and rows[2]["λ_∞ < 2/η"] == "—"
+    assert rows[1]["λ_∞ < 2/η"] is True and isinstance(rows[1]["final sharpness λ_∞"], float)
+    shown = [cell for row in missing_as_text(rows) for cell in row.values()]
+    assert None not in shown and not any(str(cell) in ("None", "nan") for cell in shown)
+    table = missing_as_text(rows)
+    assert table[2]["λ_∞ < 2/η"] == "—" and table[1]["λ_∞ < 2/η"] == "yes"
+    assert table[0]["η"] == rows[0]["η"]              # a column without gaps keeps its numbers
     # negative control: on the log axis the window spans many decades
     log = ps.catapult_display(result, "loss", linear=False)
     assert log.window_y[1] - log.window_y[0] > 5
+
+
+def _curve(x, y, solved=None) -> "ps.ScaleCurve":
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    solved = np.ones(x.size, bool) if solved is None else np.asarray(solved)
+    return ps.ScaleCurve(4.0, 20.0, x, y, solved, ["solved"] * x.size, "#000", None, None)
+
+
+def _figure3(curve, quantity) -> "ps.Figure3Display":
+    display = ps.Figure3Display(title="", quantity=quantity, budget_iters=3000, curves=[curve])
+    display.facts = ps._figure3_facts([curve], quantity == "steps")
+    return display
+
+
+def test_figure3_caption_names_where_the_steps_bottom_out_and_the_peak_after_it():
+    """At s = 4 the most steps are at the smallest ηλ(0) (small steps are slow): the caption
+    said "the steps peak at 358 at ηλ(0) = 0.05"; it now says where they bottom out and the
+    peak after it, the blow-up near ηλ(0) ≈ 2 that the figure is about."""
+    x = [0.05, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    steps = _figure3(_curve(x, [358, 30, 2, 40, 130, 20, 70]), "steps")
+    ratio = _figure3(_curve(x, [1.0, 0.9, 0.8, 0.5, 0.3, 0.2, 0.05]), "ratio")
+    text = ps.figure3_look_for(ratio, steps)
+    assert "the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at ηλ(0) = 2" in text
+    assert "358" not in text and "S falls from 1 at ηλ(0) = 0.05 to 0.05 at 3" in text
+    # negative control: steps that only fall name no rise
+    falling = _figure3(_curve(x, [358, 200, 100, 50, 20, 10, 5]), "steps")
+    text = ps.figure3_look_for(ratio, falling)
+    assert "fall to 5 at ηλ(0) = 3" in text and "rise" not in text
+    # S that moves by less than its written digits does not "fall from 1 to 1"
+    flat = _figure3(_curve(x, [1.0, 1.0, 0.99999, 0.99998, 0.99997, 0.99996, 0.99995]), "ratio")
+    text = ps.figure3_look_for(flat, steps)
+    assert "S does not fall below its value at the smallest ηλ(0) (1)" in text
+    assert "falls from 1 at ηλ(0) = 0.05 to 1" not in text

@@ -197,7 +197,7 @@ def _y_span(display: HistoryDisplay) -> tuple[float, float] | None:
         return span
     if display.metric in BULK_METRICS:
         span = _bulk_window(span, series)
-    return (span[1] - MAX_DECADES, span[1]) if span[1] - span[0] > MAX_DECADES else span
+    return _densest_decades(display, finite_runs, span) if span[1] - span[0] > MAX_DECADES else span
 
 
 def _bulk_window(span: tuple[float, float], series: list[np.ndarray]) -> tuple[float, float]:
@@ -220,6 +220,22 @@ def _bulk_window(span: tuple[float, float], series: list[np.ndarray]) -> tuple[f
     low_q, high_q = (float(values[order][np.searchsorted(cumulative, q)]) for q in BULK_QUANTILES)
     floor = low_q - max(BULK_DECADES, 0.5 * (high_q - low_q)) - 0.25
     return (floor, span[1]) if floor - span[0] > BULK_DECADES else span
+
+
+def _densest_decades(display: HistoryDisplay, lines: list[Line],
+                     span: tuple[float, float]) -> tuple[float, float]:
+    """MAX_DECADES of a log axis taller than that: the window holding the most drawn values
+    (the higher one on a tie). Topping it at the largest value let one run's blow-up to 1e130
+    push every other run below the view; the runs outside are marked where they leave it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.sort(np.concatenate([np.log10(_in_window(display, line)) for line in lines]))
+    units = units[np.isfinite(units)]
+    if units.size == 0:
+        return (span[1] - MAX_DECADES, span[1])
+    counts = np.arange(1, units.size + 1) - np.searchsorted(units, units - MAX_DECADES, side="left")
+    top = units[np.flatnonzero(counts == counts.max())[-1]]
+    pad = 0.02 * MAX_DECADES
+    return (float(top - MAX_DECADES), float(min(top + pad, span[1])))
 
 
 def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
@@ -379,24 +395,40 @@ def solve_sentence(display: HistoryDisplay, what: str = "solves") -> str:
 
 
 def divergence_sentence(display: HistoryDisplay) -> str:
-    diverged = display.diverged
-    if not diverged:
-        return ""
+    """Which runs diverged, per algorithm: "γ ≥ 10" only when every run from that γ up
+    diverged (else the step sizes that did), and the largest step below them that stayed
+    finite."""
     by_algorithm: dict[str, list[Line]] = {}
-    for line in diverged:
+    for line in display.diverged:
         by_algorithm.setdefault(line.algorithm, []).append(line)
-    parts = []
+    if not by_algorithm:
+        return ""
+    parts, advice = [], []
     for algorithm, lines in by_algorithm.items():
-        total = len([l for l in display.live if l.algorithm == algorithm])
-        smallest = min(l.step_size for l in lines)
-        first = min(l.diverged_at for l in lines)
-        parts.append(f"{len(lines)} of {total} {_label(lines[0])} runs diverged (γ ≥ "
-                     f"{dp.human_step(smallest)}, the first at t = {first})")
-    stable = [l.step_size for l in display.live if not l.diverged
-              and l.algorithm in by_algorithm]
-    advice = f"; on this model and data it needs γ ≲ {dp.human_step(max(stable))}" if stable else ""
-    return (dp.joined(parts) + advice + ". × marks where each left the chart; the y axis covers "
+        part, stable = _diverged_part([l for l in display.live if l.algorithm == algorithm], lines)
+        parts.append(part)
+        if stable is not None:
+            advice.append(f"{_label(lines[0])} needs γ ≲ {dp.human_step(stable)}")
+    if len(advice) == 1 and len(by_algorithm) == 1:
+        tail = "; on this model and data it needs" + advice[0].split(" needs", 1)[1]
+    else:
+        tail = "; on this model and data " + dp.joined(advice) if advice else ""
+    return (dp.joined(parts) + tail + ". × marks where each left the chart; the y axis covers "
             "the runs that stayed finite.")
+
+
+def _diverged_part(runs: list[Line], lines: list[Line]) -> tuple[str, float | None]:
+    """'2 of 4 GD runs diverged (γ ≥ 10, the first at t = 5)' and the largest stable step
+    below the divergences (None unless every run from the smallest diverged γ up diverged)."""
+    steps = sorted({l.step_size for l in lines})
+    upward = all(l.diverged for l in runs if l.step_size >= steps[0])
+    which = (f"γ ≥ {dp.human_step(steps[0])}" if upward else
+             "γ = " + ", ".join(dp.human_step(g) for g in steps))
+    first = min(l.diverged_at for l in lines)
+    below = [l.step_size for l in runs if not l.diverged and l.step_size < steps[0]]
+    part = (f"{len(lines)} of {len(runs)} {_label(lines[0])} runs diverged ({which}, the first "
+            f"at t = {first})")
+    return part, (max(below) if upward and below else None)
 
 
 def rise_sentence(display: HistoryDisplay) -> str:

@@ -67,9 +67,15 @@ def loss_sentence(series_list) -> str:
             diverged.append(_name(series, record))
         elif finite.size > 1 and np.any(np.diff(finite) > 1e-12 * np.abs(finite[:-1])):
             rose.append(_name(series, record))
-    parts = [f"The loss rose at some recorded step in {len(rose)} of {len(runs)} runs"
-             + (f" ({dp.joined(rose[:MAX_STATEMENTS])}{' …' if len(rose) > MAX_STATEMENTS else ''})"
-                if rose else "") + "; the others fall at every recorded step"]
+    finite = len(runs) - len(diverged)
+    if not rose:
+        parts = [f"The loss falls at every recorded step in {'all ' if finite > 1 else ''}"
+                 f"{dp.plural(finite, 'finite run') if diverged else dp.plural(finite, 'run')}"]
+    else:
+        others = "; the others fall at every recorded step" if len(rose) < finite else ""
+        parts = [f"The loss rose at some recorded step in {len(rose)} of {len(runs)} runs"
+                 f" ({dp.joined(rose[:MAX_STATEMENTS])}{' …' if len(rose) > MAX_STATEMENTS else ''})"
+                 + others]
     if diverged:
         parts.append(f"{dp.plural(len(diverged), 'run')} diverged ({dp.joined(diverged[:MAX_STATEMENTS])})")
     return ". ".join(parts) + "."

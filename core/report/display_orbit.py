@@ -264,7 +264,13 @@ def _distinct(values: np.ndarray, resolution: float) -> int:
 
 def _distinct_counts(kept, window, log_y: bool) -> list[tuple[float, int]]:
     resolution = (window[1] - window[0]) / 1000 if window is not None else 1.0
-    return [(x, _distinct(_axis(v, log_y), resolution or 1.0)) for x, v, _ in kept]
+    # A settled run can jitter between neighbouring floats (residuals of 1e-16): on a view
+    # that tall those read as many values. Below a billionth of the values' scale they are one.
+    with np.errstate(divide="ignore"):
+        sizes = [np.abs(_axis(v, log_y)) for _, v, _ in kept if v.size]
+    scale = max((float(a[np.isfinite(a)].max()) for a in sizes if np.isfinite(a).any()), default=1.0)
+    resolution = max(resolution, 1e-9 * max(scale, 1.0))
+    return [(x, _distinct(_axis(v, log_y), resolution)) for x, v, _ in kept]
 
 
 def _axis(values: np.ndarray, log: bool) -> np.ndarray:

@@ -388,6 +388,21 @@ def display_rows(rows: Sequence[dict[str, Any]], digits: int = 4,
     return out
 
 
+def missing_as_text(rows: Sequence[dict[str, Any]], digits: int = 4) -> list[dict[str, Any]]:
+    """Rows whose columns keep their numbers (a table sorts them) except the columns that hold
+    a missing value (None or NaN) or a word: those become text, "—" for the missing cells
+    and the numbers as :func:`display_value` writes them, so a table never shows "None" or
+    "nan" and no column mixes numbers and words."""
+    def missing(value: Any) -> bool:
+        return value is None or (isinstance(value, (float, np.floating)) and math.isnan(value))
+
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    gaps = {name for name in names
+            if any(missing(row.get(name)) or isinstance(row.get(name), str) for row in rows)}
+    return [{name: (str(display_value(value, digits)) if name in gaps else value)
+             for name, value in row.items()} for row in rows]
+
+
 def shade(color: str, index: int, count: int) -> str:
     """The ``index``-th of ``count`` shades of ``color`` (seeds of one step size): from the
     colour itself towards white, so seeds are told apart but keep their step size's hue."""

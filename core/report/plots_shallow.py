@@ -180,8 +180,8 @@ def window_of(series_by_run: Sequence[tuple[bool, np.ndarray]], log: bool,
     lie within ``near`` of its height beyond it (a line just above the data is drawn, one far
     off is an edge label). Diverged runs do not stretch it."""
     span = finite_span([values for diverged, values in series_by_run if not diverged], log)
-    if span is None:
-        span = finite_span([values for _, values in series_by_run], log)
+    if span is None:                 # every run diverged: their values until they escape
+        span = finite_span([_before_escape(values) for _, values in series_by_run], log)
     if span is None:
         return None
     low, high = span
@@ -194,6 +194,18 @@ def window_of(series_by_run: Sequence[tuple[bool, np.ndarray]], log: bool,
             low, high = min(low, value), max(high, value)
     pad = 0.04 * (high - low or 1.0)
     return low - pad, high + pad
+
+
+def _before_escape(values: np.ndarray, factor: float = 100.0) -> np.ndarray:
+    """A diverged run's values before the first that exceeds ``factor`` times its start in
+    size: where it leaves the view, not the 1e250 it reaches."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or not np.isfinite(values[0]):
+        return values
+    limit = factor * max(abs(float(values[0])), 1e-12)
+    with np.errstate(invalid="ignore"):
+        escaped = np.flatnonzero(~(np.abs(values) <= limit))
+    return values[: max(int(escaped[0]), 1)] if escaped.size else values
 
 
 def thinning_line(drawn: int, total: int, noun: str = "runs") -> str:
@@ -958,14 +970,31 @@ def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
         xs, ys = curve.x[ok], curve.y[ok]
         best = int(np.argmax(ys) if steps else np.argmin(ys))
         facts[index] = {"first_x": float(xs[0]), "first_y": float(ys[0]),
-                              "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
-                              "unsolved": int((~curve.solved).sum())}
+                        "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
+                        "unsolved": int((~curve.solved).sum())}
+        if steps:
+            # Small steps are slow (steps ∝ 1/η): the largest count is often at the smallest
+            # ηλ(0). What the figure shows is where the count bottoms out and the peak after it.
+            low = int(np.argmin(ys))
+            peak = low + int(np.argmax(ys[low:]))
+            facts[index].update(low_x=float(xs[low]), low_y=float(ys[low]),
+                                peak_x=float(xs[peak]), peak_y=float(ys[peak]))
     return facts
+
+
+def _steps_clause(fact: dict[str, Any]) -> str:
+    """', and the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at 2'."""
+    text = (f", and the steps to converge fall to {human_count(int(fact['low_y']))} at "
+            f"ηλ(0) = {human_number(fact['low_x'])}")
+    if fact["peak_y"] > fact["low_y"]:
+        text += (f", then rise to {human_count(int(fact['peak_y']))} at "
+                 f"ηλ(0) = {human_number(fact['peak_x'])}")
+    return text
 
 
 def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
     """One sentence per drawn scale (at most three: the smallest, a middle one, the largest),
-    from the converged runs: how far S falls, and where the steps peak."""
+    from the converged runs: how far S falls, where the steps bottom out and the peak after."""
     count = len(ratio.curves)
     parts = []
     for index in sorted({0, count // 2, count - 1}) if count else []:
@@ -974,15 +1003,16 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
         if s_fact is None:
             parts.append(f"s = {scale:g}: no run converged within the budget")
             continue
-        falls = s_fact["extreme_y"] < s_fact["first_y"] - 1e-9
+        # "falls from 1 to 1" is no fall: the two values must differ as written (3 digits)
+        falls = (s_fact["extreme_y"] < s_fact["first_y"] - 1e-9
+                 and human_number(s_fact["extreme_y"]) != human_number(s_fact["first_y"]))
         part = (f"s = {scale:g}: S falls from {human_number(s_fact['first_y'])} at ηλ(0) = "
                 f"{human_number(s_fact['first_x'])} to {human_number(s_fact['extreme_y'])} at "
                 f"{human_number(s_fact['extreme_x'])}" if falls else
                 f"s = {scale:g}: S does not fall below its value at the smallest ηλ(0) "
                 f"({human_number(s_fact['first_y'])})")
         if k_fact is not None:
-            part += (f", and the steps to converge peak at {human_count(int(k_fact['extreme_y']))} "
-                     f"at ηλ(0) = {human_number(k_fact['extreme_x'])}")
+            part += _steps_clause(k_fact)
         if s_fact["unsolved"]:
             part += f" ({human_count(s_fact['unsolved'])} runs did not converge)"
         parts.append(part)
@@ -1202,10 +1232,13 @@ def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:
         peak = (float(finite.max() / loss[0]) if finite.size and loss[0] > 0 and not record.diverged
                 else None)                       # a diverged run's last finite loss is the blow-up
         final = record.extras.get("final_sharpness")
+        ended = final is not None and not record.diverged
         rows.append({"ηλ(0)": record.extras["eta_lambda0"], "η": record.step_size,
-                     "peak loss / initial loss": peak,
-                     "final sharpness λ_∞": final, "2/η": 2 / record.step_size,
-                     "λ_∞ < 2/η": None if final is None or record.diverged else final < 2 / record.step_size,
+                     "peak loss / initial loss": "diverged" if record.diverged else peak,
+                     "final sharpness λ_∞": final if ended else
+                     ("diverged" if record.diverged else "no minimum reached"),
+                     "2/η": 2 / record.step_size,
+                     "λ_∞ < 2/η": (final < 2 / record.step_size) if ended else "—",
                      "status": status(record)})
     return rows
 

@@ -206,6 +206,19 @@ class ResultCache:
             self._discard(key)
             return None
 
+    def stamp(self, key: str) -> tuple | None:
+        """What identifies the stored entry of ``key`` (its row and store time: one index
+        lookup, no read of the value), None when there is none or on any fault. Another
+        value stored under the key, or a cleared cache, changes it."""
+        if self._store is None:
+            return None
+        try:
+            row = self._store._sql("SELECT rowid, store_time FROM Cache WHERE key = ? AND raw = 1",
+                                   (key,)).fetchone()
+        except Exception:
+            return None
+        return None if row is None else tuple(row)
+
     def _read(self, key: str):
         if self._store is not None:
             return self._store.get(key, default=None, retry=True)

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from core.engine import memory
+from core.report import display as dp
 from core.api import run_spec
 from core.kernel.errors import SpecError
 from core.kernel.spec import make_spec, validate
@@ -168,7 +169,7 @@ def test_a_stiff_flow_counts_radaus_dense_matrices():
 
 # ---------------------------------------------------------------------- figures
 # Building and sending figures happens in the same process and budget as the computation, so
-# the guard counts a page load's figures too (core.engine.memory.page_figure_memory, from the display
+# the guard counts a page load's figures too (core.report.display.page_figure_memory, from the display
 # plan's limits). Measured like the runs above: the growth of VmHWM while the figures are
 # built, serialised by plotly and put into Streamlit's message.
 MEASURE_FIGURES = r"""
@@ -223,9 +224,9 @@ CASES = {
     # a page drawing charts at the plan's limit up to its payload bound, one after another,
     # each sent message kept (Streamlit's queue holds them until they are flushed)
     "page_at_the_payload_bound": (lambda: lambda: [sent(lines_chart(MANY)) for _ in range(
-        dp.PAYLOAD_BYTES // MANY.estimated_bytes)], memory.page_figure_memory()),
-    "orbit_density_image": (orbit, memory.page_figure_memory()),
-    "boundary_animation": (animation, memory.page_figure_memory()),
+        dp.PAYLOAD_BYTES // MANY.estimated_bytes)], dp.page_figure_memory()),
+    "orbit_density_image": (orbit, dp.page_figure_memory()),
+    "boundary_animation": (animation, dp.page_figure_memory()),
 }
 prepare, estimate = CASES[sys.argv[1]]
 build = prepare()
@@ -281,7 +282,7 @@ def test_a_page_loads_figures_count_in_the_guard(monkeypatch):
     run's own estimate; outside (the CLI) it does not."""
     spec = validate(make_spec(dataset="gaussian", n=1000, d=50, step_sizes=(1.0, 2.0)))
     run = memory.estimate_memory(spec, 1000, 50)
-    figures = memory.page_figure_memory()
+    figures = dp.page_figure_memory()
     monkeypatch.setattr(memory, "memory_budget", lambda device: run + figures // 2)
     cpu = torch.device("cpu")
     memory.check_memory(spec, 1000, 50, cpu)                      # the run alone fits
@@ -299,4 +300,4 @@ def test_the_dashboards_page_load_declares_its_figures():
     with compute.page_load():
         seen.append(real.get())
     seen.append(real.get())
-    assert seen == [memory.page_figure_memory(), 0]
+    assert seen == [dp.page_figure_memory(), 0]

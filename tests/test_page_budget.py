@@ -156,13 +156,14 @@ def test_the_fragment_boundary_refuses_a_spent_budget_on_the_page(clock, monkeyp
 
 @pytest.mark.slow
 def test_a_page_with_four_pins_stops_at_the_budget(monkeypatch):
-    """The dynamics page (AppTest) with GDX_SESSION_SECONDS=2 and four pins of ~1 s each:
-    the page load is refused by name once the pins together pass 2 s, instead of each pin
-    getting its own 2 s."""
+    """The dynamics page (AppTest) with GDX_SESSION_SECONDS=2 and four pins of seconds each
+    (on a fast machine too): the page load is refused by name with the budget, and no
+    traceback. That the pins share one budget rather than get 2 s each is shown with a
+    clock by the tests above (a pin's length varies too much between machines here)."""
     from tests.app_helpers import open_page, shown_text
 
     monkeypatch.setenv("GDX_SESSION_SECONDS", "2")
-    pin = ("model=linear&dataset=gaussian&n=1000&d=50&step_size=1e-3:1e3:log8&max_iters=300"
+    pin = ("model=linear&dataset=gaussian&n=1000&d=50&step_size=1e-3:1e3:log8&max_iters=3000"
            "&run_to_max=1&algorithm=gd&seed={}")
     pins = ";".join(pin.format(seed) for seed in (8101, 8102, 8103, 8104))
     at = open_page("dynamics", {"max_iters": "5", "step_size": "1", "pins": pins})

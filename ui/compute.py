@@ -17,7 +17,7 @@
   (ui.boundary.fragment) continues the budget of the page load that drew it: what it spends
   (drawing or computing) adds to what the page load had spent. The memory guard of every
   computation in a page load counts the figures the page will build (the payload bound's
-  worth: core.engine.memory.page_figure_memory) on top of the run. When the page load ends,
+  worth: core.report.display.page_figure_memory) on top of the run. When the page load ends,
   memory freed by its computations and figures is handed back to the system.
 """
 from __future__ import annotations
@@ -160,7 +160,8 @@ def page_load(fragment: bool = False):
     _PAGE.active, _PAGE.holding, _PAGE.session = True, False, session
     _PAGE.spent_before = _spent_of(session) if fragment else 0.0
     _PAGE.started = time.monotonic()
-    from core.engine.memory import figures_to_draw, page_figure_memory
+    from core.engine.memory import figures_to_draw
+    from core.report.display import page_figure_memory
 
     try:
         with figures_to_draw(page_figure_memory()):   # the memory guard counts the figures

@@ -75,7 +75,8 @@ def estimate_flow_memory(spec: RunSpec, d: int, stiff: bool | None = None) -> in
 
 # ---------------------------------------------------------------------- figures
 # What building and serialising a figure holds at its peak, per byte of its planned JSON (the
-# display plan bounds the JSON before anything is built: core.report.display.Budget.estimated_bytes):
+# display plan bounds the JSON before anything is built: core.report.display.Budget.estimated_bytes;
+# a page load's worth is core.report.display.page_figure_memory):
 # plotly's trace objects and validated lists, the JSON text, Streamlit's message and its
 # serialised copy. Measured peak / JSON: about 12 (tests/test_memory_estimates.py).
 FIGURE_BYTES_PER_JSON_BYTE = 16
@@ -88,20 +89,6 @@ def figure_memory(json_bytes: int) -> int:
     """Bytes one figure of ``json_bytes`` planned JSON holds while it is built and sent (an
     upper bound: tests/test_memory_estimates.py measures it)."""
     return FIGURE_BASE_BYTES + FIGURE_BYTES_PER_JSON_BYTE * max(int(json_bytes), 0)
-
-
-def page_figure_memory() -> int:
-    """What one page load's figures hold at most, from the display plan's limits: the figures
-    are built one after another, so the largest one the plan allows (a chart of FIGURE_POINTS
-    points in MAX_TRACES lines, or an animation of MAX_FRAMES frames of MAX_SCATTER_POINTS
-    points) being built, beside the page's payload bound (PAYLOAD_BYTES) already drawn and
-    waiting to be sent."""
-    from core.report.display import (FIGURE_POINTS, MAX_FRAMES, MAX_SCATTER_POINTS, MAX_TRACES,
-                          PAYLOAD_BYTES, estimated_json_bytes)
-
-    largest = max(estimated_json_bytes(FIGURE_POINTS, MAX_TRACES),
-                  estimated_json_bytes(MAX_FRAMES * MAX_SCATTER_POINTS, 2 * MAX_FRAMES))
-    return figure_memory(largest) + SENT_COPIES * PAYLOAD_BYTES
 
 
 @contextlib.contextmanager

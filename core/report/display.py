@@ -263,3 +263,16 @@ def seed_words(seeds: Sequence[int]) -> str:
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"seeds {seeds[0]}–{seeds[-1]}"
     return "seeds " + ", ".join(str(s) for s in seeds)
+
+
+def page_figure_memory() -> int:
+    """What one page load's figures hold at most, from the display plan's limits: the figures
+    are built one after another, so the largest one the plan allows (a chart of FIGURE_POINTS
+    points in MAX_TRACES lines, or an animation of MAX_FRAMES frames of MAX_SCATTER_POINTS
+    points) being built, beside the page's payload bound (PAYLOAD_BYTES) already drawn and
+    waiting to be sent."""
+    from core.engine.memory import SENT_COPIES, figure_memory
+
+    largest = max(estimated_json_bytes(FIGURE_POINTS, MAX_TRACES),
+                  estimated_json_bytes(MAX_FRAMES * MAX_SCATTER_POINTS, 2 * MAX_FRAMES))
+    return figure_memory(largest) + SENT_COPIES * PAYLOAD_BYTES

@@ -9,7 +9,7 @@ then get one thing wrong); the two orders of the a·b update are rewritten from 
 solver's own syntax tree, and report ``not applied`` if that update can no longer be found.
 
 Under a mutant the claims run uncached: the result cache is keyed by the spec and a hash of the
-code's syntax trees, which a monkeypatch does not change, so for a mutant of that code (``core.cache.compute_modules``)
+code's syntax trees, which a monkeypatch does not change, so for a mutant of that code (``core.store.cache.compute_modules``)
 :func:`applied` points the cache at an empty temporary directory; a mutant of the judges'
 helpers only (theory, scaling, analysis) cannot change a run and keeps the shared cache, so the
 unmutated runs are computed once for all such mutants. Everything runs on the local backend (a

@@ -1111,7 +1111,10 @@ CLAIMS: tuple[Claim, ...] = (
           controls=(Control("the batch perceptron held to the normalized bound R²/μ² (no factor n)",
                             judge=partial(_perceptron_bounds,
                                           bound_of={"batch_perceptron": lambda n: 1,
-                                                    "normalized_batch_perceptron": lambda n: 1})),)),
+                                                    "normalized_batch_perceptron": lambda n: 1})),),
+          unique_note="its mutants (the normalized perceptron's 1/n, the batch perceptron's count, μ "
+                      "doubled) also break perceptron_theta_n, perceptron_limit or normalized_bound "
+                      "(measured); it stays as the classical R²/μ² guarantees, which no other claim checks"),
     Claim("loss_chaos", f"{TYURIN_GD}, experiments (and {TYURIN_LR})",
           "At large γ the dynamics are chaotic although every run is deterministic",
           "digits 3/8, LR+GD, runs at γ and γ(1 + 1e-12): at γ = 1e4 the gap of θ_t/γ grows ≥ 1e3-fold "

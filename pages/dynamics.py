@@ -27,8 +27,9 @@ from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number,
 
 PAGE = "dynamics"
 INTRO = """
-Gradient descent on the logistic loss at several step sizes γ (colour), next to the perceptron it
-becomes for large γ (dotted). The line under each chart says what the runs drawn there show.
+Gradient descent and its relatives on the logistic loss at several step sizes γ (colour; each
+algorithm has its own dash, named in the legend). For large γ, GD becomes a perceptron. The line
+under each chart says what the runs drawn there show.
 """
 FORMULAS = r"""
 Logistic loss $f(\theta) = \frac1n \sum_i \log(1 + e^{-m_i})$ with margins
@@ -39,8 +40,9 @@ For large margins $\sigma(-m_i) \approx 1[m_i < 0]$ and GD becomes the
 $S_t = \{i : m_i \le 0\}$. For the linear model $\theta_t/\gamma$ tends to the
 **batch perceptron** $\hat\theta_1 = \frac{1}{2n}\sum_i y_i b_i$,
 $\hat\theta_{t+1} = \hat\theta_t + \frac1n \sum_{i\in S_t} y_i b_i$.
-Colour is the step size $\gamma$ (seeds of one $\gamma$ are shades of its colour); solid lines
-are GD, dotted lines the perceptron with the same $\gamma$.
+Colour is the step size $\gamma$ (seeds of one $\gamma$ are shades of its colour); each algorithm
+has its own dash (the legend names it): GD is solid, and a perceptron drawn beside it takes the
+colour of its $\gamma$.
 A run is **solved** at the first $t \ge 1$ with $\min_i m_i > 0$.
 """
 DETAILS = FORMULAS + r"""
@@ -62,16 +64,6 @@ DETAILS = FORMULAS + r"""
 METRICS = ("accuracy", "min_margin", "grad_norm", "perceptron_gap")
 METRIC_LABELS = {"accuracy": "accuracy", "min_margin": "min margin", "grad_norm": "gradient norm",
                  "perceptron_gap": "distance to the perceptron"}
-LOOK_FOR = {
-    "loss": "What to look for: curves that jump up and oscillate (large γ, bright colours) yet "
-            "end sooner — a run ends when it solves (every margin > 0); dotted: the perceptron "
-            "with the same γ.",
-    "accuracy": "What to look for: large γ reaches 100 % sooner although its loss is higher.",
-    "min_margin": "What to look for: the run is solved when the smallest margin crosses 0.",
-    "grad_norm": "What to look for: the gradient of large-γ runs swings by orders of magnitude.",
-    "perceptron_gap": "What to look for: the distance falls as γ grows — GD turns into the "
-                      "perceptron.",
-}
 DEFAULT_CHARTS = ["accuracy", "perceptron_gap"]
 SECTIONS = {"table": "Iterations to solve", "charts": "More charts (accuracy, distance to the "
             "perceptron, …)", "trajectory": "Trajectory (decision boundary, animation)"}

@@ -573,16 +573,14 @@ def figures12_view(state: UrlState) -> None:
         show_error(error)
         return
     flows = [flow_outcome(spec, outcome.result) for spec, outcome in zip(specs, outcomes)]
-    cache_note(len(outcomes) + sum(1 for f in flows if f[0] is not None),
-               cached + sum(f[1] for f in flows), seconds + sum(f[2] for f in flows),
-               outcomes[0].result.meta.get("device", ""))
     display = ps.regions_display([o.result for o in outcomes],
                                  [f[0].result if f[0] is not None else None for f in flows])
     look_for(display.caption)
     chart(display.to_plotly(), "figures12_plane")
     chart(display.norm_plotly(), "figures12_norm")
     downloads(outcomes, [f"figures12_start{i + 1}" for i in range(len(outcomes))])
-    spec_ids(outcomes)
+    run_details(outcomes, cached + sum(f[1] for f in flows), seconds + sum(f[2] for f in flows),
+                (f"gradient flow from {sum(1 for f in flows if f[0] is not None)} start(s)",))
 
 
 VIEW_FUNCTIONS = {"gd_gf": gd_gf_view, "figure3": figure3_view, "figures12": figures12_view,

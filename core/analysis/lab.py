@@ -36,7 +36,7 @@ from core.kernel.errors import SpecError
 from core.kernel.fields import BY_NAME, BY_QUERY, FIELDS, MAX_BATCH, FieldSpec
 from core.kernel.lists import parse_list, parse_number
 from core.kernel.registry import model_family, model_kind
-from core.kernel.spec import RunSpec, make_spec, validate
+from core.kernel.spec import RunSpec, validate
 
 MAX_VARIED = 3              # fields varied in one sweep
 MAX_VALUES = 256            # values of one varied field that is not batched

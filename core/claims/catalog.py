@@ -523,7 +523,7 @@ def _bound_per_seed(curve: str, check_reference: bool = True):
                     mismatched.append(d)
             rows.append(f"d={d}: max {counts.max():g} ≤ {bound:.0f}")
         ok &= not mismatched
-        return Measurement("; ".join(rows) + (f"; engine = numpy per seed at every d" if check_reference and not mismatched
+        return Measurement("; ".join(rows) + ("; engine = numpy per seed at every d" if check_reference and not mismatched
                                              else f"; engine ≠ numpy at d = {_fmt(mismatched)}" if mismatched else ""),
                            ok)
     return judge

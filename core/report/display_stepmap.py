@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,10 +15,13 @@ from core.report.display_orbit import OrbitColumn, OrbitDiagram
 from core.analysis.sweeps import loss_increase_fraction
 from core.engine.results import SweepResult
 
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
 
 # ---------------------------------------------------------------------- the orbit diagram
 def orbit_figure(result: SweepResult, selected: float | None = None,
-                 height: int = 480) -> "plotly.graph_objects.Figure":
+                 height: int = 480) -> "go.Figure":
     """Bifurcation diagram: the last K losses of each run against its step size (log–log),
     drawn by the shared :class:`core.report.display_orbit.OrbitDiagram` (a density image when the
     dots would be too many to send; diverged runs as crosses on the top edge; the selected

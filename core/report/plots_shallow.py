@@ -20,7 +20,7 @@ from core.report.display import (Display, divergence_point, finite_span, human_c
                                  point_budget, spread_indices)
 from core.report.payload import compact, envelope_indices
 from core.report.player import Frame, add_player, frame_positions
-from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, GL_POINTS, HEIGHT, add_subtitle, base_figure, clean,
+from core.report.plots import (DIVERGED_COLOR, GL_POINTS, HEIGHT, add_subtitle, base_figure,
                                empty_figure, format_step, step_colors, tidy_log_axis)
 from core.report.display_orbit import OrbitColumn, OrbitDiagram
 from core.engine.results import RunRecord, SweepResult

@@ -165,6 +165,7 @@ def test_registries_refuse_inconsistent_entries():
     assert "bad" not in algorithms() and "bad" not in models()
 
 
+@pytest.mark.slow
 def test_the_dashboard_draws_the_controls_a_registered_model_reads(toy_model):
     """A new model's controls follow its entry's fields: linear_copy reads only `bias`."""
     from tests.app_helpers import open_page

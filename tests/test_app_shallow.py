@@ -3,6 +3,7 @@ catapult): defaults, widgets, errors, URL state, and the numbers of science.md Â
 import math
 
 import numpy as np
+import pytest
 
 from core.claims.catalog import CLAIMS_BY_NAME
 from tests.app_helpers import shown_text, assert_clean, chart, charts, errors, table_rows, title, trace_names, values
@@ -139,6 +140,7 @@ def test_a_claim_link_restores_its_run():
     assert [values(t, "x")[-1] for t in gd] == [200, 200]
 
 
+@pytest.mark.slow
 def test_period_doubling_claim_link_shows_the_tail():
     page, query = link_query(CLAIMS_BY_NAME["period_doubling"].link())
     at = open_extra(page, query)
@@ -214,6 +216,7 @@ def test_figure3_view():
     assert any(m.startswith("eta_lambda_max:") for m in errors(at)), errors(at)
 
 
+@pytest.mark.slow
 def test_orbit_view_period_doubling_in_one_sweep():
     at = open_extra("shallow", {"view": "orbit", "orbit_count": "200", "orbit_iters": "1500"})
     assert_clean(at)
@@ -263,6 +266,7 @@ def test_catapult_view():
     assert any(m.startswith("cat_b:") for m in errors(at)), errors(at)
 
 
+@pytest.mark.slow
 def test_figure3_generic_init_from_the_claim_link_shows_the_blow_up_near_one_over_phi():
     from core.claims.catalog import CLAIMS_BY_NAME
     from tests.extra_helpers import link_query
@@ -283,6 +287,7 @@ def test_figure3_generic_init_from_the_claim_link_shows_the_blow_up_near_one_ove
         assert y[below][-1] > 5 * y[below].min()
 
 
+@pytest.mark.slow
 def test_pins_keep_their_runs_with_their_own_dash_and_a_label_naming_the_change():
     at = open_extra("shallow")
     at.button[0].click().run()                         # "Pin these runs"

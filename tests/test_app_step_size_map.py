@@ -1,5 +1,6 @@
 """AppTest: the Step-size map page."""
 import numpy as np
+import pytest
 
 from tests.app_helpers import assert_clean, chart, charts, errors, open_page, table_rows, values
 
@@ -93,6 +94,7 @@ def test_query_parameters_restore_a_diverging_view():
     assert any(s == "solved" for s in statuses)
 
 
+@pytest.mark.slow
 def test_pins_live_in_the_url_and_draw_in_their_own_dash():
     small = {"max_iters": "60", "tail_points": "8"}
     at = open_page("step_size_map", small)

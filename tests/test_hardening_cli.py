@@ -155,6 +155,7 @@ def test_view_links_are_full_urls_under_gdx_base_url(monkeypatch, capsys):
     assert "view:     http://localhost:8501/dynamics?" in capsys.readouterr().out   # the local dashboard
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_a_stdout_that_cannot_be_written_is_one_line_and_exit_2():
     """A full disk (/dev/full) or an I/O error on stdout: one line naming --output, exit 2,

@@ -55,6 +55,7 @@ def test_a_mutant_is_installed_only_inside_its_context_with_an_empty_cache():
     assert os.environ.get("GDX_CACHE_DIR") == cache
 
 
+@pytest.mark.slow
 def test_only_mutants_of_the_judges_helpers_share_the_cache_of_unmutated_runs():
     import importlib
 
@@ -123,6 +124,7 @@ def test_reproduce_mutants_prints_the_kill_matrix(capsys):
     assert main(["reproduce", "--mutants", "--mutant", "no_such_mutant"]) == 2
 
 
+@pytest.mark.slow
 def test_every_mutant_installs_on_the_current_code_and_is_undone():
     from core.engine import batched as engine
     from core.models import builtin as models

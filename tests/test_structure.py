@@ -20,6 +20,7 @@ def imported_modules(code: str) -> set[str]:
     return set(done.stdout.split())
 
 
+@pytest.mark.slow
 def test_core_never_imports_streamlit():
     names = ["core." + name for name in imports.modules(ROOT / "core") if name and name != "__main__"]
     loaded = imported_modules("\n".join(f"import {name}" for name in names))
@@ -27,6 +28,7 @@ def test_core_never_imports_streamlit():
     assert not {name for name in loaded if name.split(".")[0] == "streamlit"}
 
 
+@pytest.mark.slow
 def test_ui_does_not_use_the_cli():
     loaded = imported_modules("import ui.boundary, ui.display, ui.compute, ui.controls, ui.state, "
                               "ui.sidebar, ui.page, ui.navigation")

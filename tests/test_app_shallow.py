@@ -83,6 +83,7 @@ def test_defaults_show_gd_against_gradient_flow_with_the_papers_numbers():
     assert any("computed" in c.value or "from cache" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_changing_step_sizes_and_phi_changes_the_figures():
     at = open_extra("shallow")
     before = chart(at, "|ε|")
@@ -98,6 +99,7 @@ def test_changing_step_sizes_and_phi_changes_the_figures():
     assert at.query_params["phi"] == "2" and at.query_params["step_size"] == "0.1, 0.2"
 
 
+@pytest.mark.slow
 def test_bad_inputs_name_the_field_and_the_page_recovers():
     at = open_extra("shallow")
     at.text_input(key=KEY + "step_size").set_value("0.1, abc").run()
@@ -180,6 +182,7 @@ def test_random_init_with_seeds():
         assert math.isclose(row["ηλ(0)"], 0.2 * 2 * 1.5**2, rel_tol=1e-12)
 
 
+@pytest.mark.slow
 def test_figure3_view():
     at = open_extra("shallow", {"view": "figure3", "scales": "1, 8", "eta_lambda_count": "40"})
     assert_clean(at)

@@ -54,6 +54,7 @@ def test_choosing_a_step_size_shows_its_loss_curve():
     assert np.isclose(float(at.query_params["gamma"]), gamma)
 
 
+@pytest.mark.slow
 def test_changing_the_grid_changes_the_orbit():
     at = open_page("step_size_map")
     at.number_input(key=KEY + "step_max").set_value(100.0).run()

@@ -127,6 +127,7 @@ def test_figure3_trends_more_regularisation_with_larger_steps():
     assert max(steps) == steps[3] > 10 * steps[0]                 # slowest right below ηλ(0) = 2
 
 
+@pytest.mark.slow
 def test_period_doubling_beyond_eta_phi_one():
     """a = b, d = 1: x ← x − η(x² − Φ)x; periods 1, 2, 4, then many values (chaos)."""
     etas = (0.9, 1.1, 1.25, 1.4)

@@ -114,6 +114,7 @@ def test_counts_in_a_url_are_refused_before_anything_is_built(page, query, field
         [shown_text(e.value) for e in at.error]
 
 
+@pytest.mark.slow
 def test_pins_in_a_url_are_bounded_and_computed_under_the_guard(monkeypatch):
     too_many = ";".join(["model=linear&dataset=two_point&step_size=1"] * 50)
     at = open_page("dynamics", {"pins": too_many})

@@ -65,6 +65,7 @@ def test_a_huge_range_is_refused_before_anything_is_allocated():
     assert peak < 100_000
 
 
+@pytest.mark.slow
 def test_a_wrong_parser_would_fail_the_count_check():
     """Negative control: building the list first (what the old parser did) allocates with
     the count; the bounded parser does not, which is what the test above measures."""

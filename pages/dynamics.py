@@ -22,6 +22,7 @@ from core.kernel.fields import MAX_ITERS
 from core.report.display_dynamics import build_history
 from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
                      presenting)
+from ui.pins import compact
 from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number, text, view,
                       with_defaults)
 
@@ -264,15 +265,6 @@ def load_pins(state: UrlState, specs: list | None = None) -> list[tuple[str, lis
             st.warning(literal(f"Pin {index + 1} could not be loaded ({error}); clear the "
                                "pins to remove it."), icon=":material/push_pin:")
     return out
-
-
-def compact(spec: RunSpec) -> str:
-    """The spec's canonical string without the fields at their defaults (a shorter URL;
-    RunSpec.from_query fills them back in, so the spec is the same)."""
-    defaults = RunSpec().to_query()
-    pairs = [(k, v) for k, v in spec.to_query().items() if defaults.get(k) != v]
-    compacted = "&".join(f"{k}={v}" for k, v in pairs)
-    return compacted if RunSpec.from_query(compacted) == spec else spec.canonical()
 
 
 def pin_controls(state: UrlState, specs: list, container) -> None:

@@ -231,8 +231,10 @@ class Display:
     def note(self) -> str:
         return "<br>".join(n for n in self.notes if n)
 
-    def to_plotly(self, **options):                    # pragma: no cover - abstract
-        raise NotImplementedError
+    def to_plotly(self, **options):
+        """Draw the numbers as a plotly figure. Each display object defines its own; the
+        base class holds only the shared caption and note, so it draws nothing."""
+        raise TypeError(f"{type(self).__name__} does not define to_plotly()")
 
 
 def ratio_sentence(fast: tuple[str, float], slow: tuple[str, float], what: str = "solves") -> str:

@@ -158,11 +158,15 @@ def main() -> None:
     look_for(step_map.caption_for("orbit"), orbit_box)
     # One more chart at a time (the browser draws only what is asked for).
     view = state.draw("view")
+    pins_key = tuple((label, pin.spec.canonical()) for label, pin in pinned)
     if view == "solve":
-        chart(plots.solve_vs_step_figure(result, gamma, pins=pinned), "iterations_vs_step")
+        chart(memoised(runs_key + ("solve", gamma, pins_key),
+                       lambda: plots.solve_vs_step_figure(result, gamma, pins=pinned)),
+              "iterations_vs_step")
         look_for(step_map.caption_for("solve"))
     elif view == "nonmonotone":
-        chart(plots.nonmonotone_figure(result, gamma, pins=pinned), "nonmonotone")
+        chart(memoised(runs_key + ("nonmonotone", gamma, pins_key),
+                       lambda: plots.nonmonotone_figure(result, gamma, pins=pinned)), "nonmonotone")
         look_for(step_map.caption_for("nonmonotone"))
     elif view == "loss":
         record = result.run(gamma, spec.seeds[0])

@@ -72,6 +72,13 @@ def values(trace: dict[str, Any], key: str) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in raw], dtype=float)
 
 
+def dot_values(figure: dict[str, Any], key: str) -> np.ndarray:
+    """The orbit diagram's dots (x or y): its slices of k (legend group "dots"), joined; a
+    chart without slices keeps its dots in the first trace."""
+    slices = [t for t in figure["data"] if t.get("legendgroup") == "dots"]
+    return np.concatenate([values(t, key) for t in slices or figure["data"][:1]])
+
+
 def trace_names(figure: dict[str, Any]) -> list[str]:
     return [trace.get("name", "") for trace in figure["data"]]
 

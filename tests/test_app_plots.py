@@ -126,9 +126,11 @@ def test_orbit_and_step_map_figures():
                            tail={"iteration": np.arange(2), "loss": np.array([1e300, math.inf])})],
                    run_to_max=True, tail_points=4)
     orbit = orbit_figure(result, selected=50.0)
-    points = orbit.data[0]
-    assert sorted(set(points.x)) == [1.0, 50.0] and len(points.x) == 8   # no blow-up drawn
-    assert [t.name for t in orbit.data][1] == "diverged (inf/NaN)"
+    dots = [t for t in orbit.data if t.legendgroup == "dots"]       # the slices of k
+    x = np.concatenate([t.x for t in dots])
+    assert sorted(set(x)) == [1.0, 50.0] and len(x) == 8              # no blow-up drawn, each dot once
+    assert [t.showlegend for t in dots] == [True] + [False] * (len(dots) - 1)
+    assert [t.name for t in orbit.data][len(dots)] == "diverged (inf/NaN)"
     assert orbit.layout.shapes[0].x0 == 50.0
     rows = analysis.step_map_rows(result)
     assert [row["loss increases in tail"] for row in rows][:2] == [0.0, pytest.approx(2 / 3)]

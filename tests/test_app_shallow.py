@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.claims.catalog import CLAIMS_BY_NAME
-from tests.app_helpers import shown_text, assert_clean, chart, charts, errors, table_rows, title, trace_names, values
+from tests.app_helpers import dot_values, shown_text, assert_clean, chart, charts, errors, table_rows, title, trace_names, values
 from tests.extra_helpers import link_query, open_extra
 
 KEY = "shallow."
@@ -224,7 +224,7 @@ def test_orbit_view_period_doubling_in_one_sweep():
     at = open_extra("shallow", {"view": "orbit", "orbit_count": "200", "orbit_iters": "1500"})
     assert_clean(at)
     orbit = chart(at, "orbit diagram")
-    x = values(orbit["data"][0], "x")
+    x = dot_values(orbit, "x")
     assert len(np.unique(x)) == 200                       # 200 step sizes, one batched sweep
     assert sum("1 batched sweep(s)" in c.value for c in at.caption) == 1
     periods = {round(row["η|Φ|"], 6): row["distinct values"] for row in table_rows(at)}

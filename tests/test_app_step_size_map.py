@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tests.app_helpers import assert_clean, chart, charts, errors, open_page, table_rows, values
+from tests.app_helpers import dot_values, assert_clean, chart, charts, errors, open_page, table_rows, values
 
 KEY = "step_size_map."
 
@@ -12,14 +12,13 @@ def test_defaults_draw_an_orbit_diagram_over_a_dense_grid():
     assert_clean(at)
     assert len(charts(at)) == 2                     # the orbit, then one view at a time
     orbit = chart(at, "orbit diagram")
-    points = orbit["data"][0]
-    steps = np.unique(values(points, "x"))
+    steps = np.unique(dot_values(orbit, "x"))
     assert len(steps) >= 200                        # one run per grid point, K losses each
-    assert len(values(points, "y")) > 5 * len(steps)
+    assert len(dot_values(orbit, "y")) > 5 * len(steps)
     assert orbit["layout"]["xaxis"]["type"] == "log" and orbit["layout"]["yaxis"]["type"] == "log"
     # Digits 1 against 8: small steps settle (one loss value), large steps oscillate.
-    ys = values(points, "y")
-    xs = values(points, "x")
+    ys = dot_values(orbit, "y")
+    xs = dot_values(orbit, "x")
     spread = {g: np.log10(ys[xs == g].max() / ys[xs == g].min()) for g in steps}
     assert spread[steps[0]] < 0.05 and spread[steps[-1]] > 0.3
     # … and the same defaults solve: iterations to solve show for the large steps.
@@ -59,7 +58,7 @@ def test_changing_the_grid_changes_the_orbit():
     at = open_page("step_size_map")
     at.number_input(key=KEY + "step_max").set_value(100.0).run()
     assert_clean(at)
-    steps = np.unique(values(chart(at, "orbit diagram")["data"][0], "x"))
+    steps = np.unique(dot_values(chart(at, "orbit diagram"), "x"))
     assert np.isclose(steps.max(), 100.0) and len(steps) == 200
     assert at.query_params["step_max"] == "100"
 

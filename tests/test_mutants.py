@@ -144,3 +144,22 @@ def test_every_mutant_installs_on_the_current_code_and_is_undone():
         (engine, "_gap"))} == before
     assert (models.TwoLayerConv.__dict__["prepare"], engine.RunBook.__dict__["mark"]) == methods
     assert algorithms.ALGORITHM_REGISTRY.entries() == entries
+
+
+def test_the_mlp_gradient_mutant_moves_counts_away_from_the_numpy_reference():
+    """What lets nonlinear_faster_real_data kill mlp_hidden_grad_without_output, on wine
+    (cheap): unmutated, the engine's counts equal numpy's; under the mutant they do not."""
+    from core.claims.catalog import numpy_gd_counts
+    from core.api import run_spec
+    from core.kernel.spec import make_spec
+
+    spec = make_spec(model="mlp", activation="identity", width=16, train="both", dataset="wine",
+                     classes=(0, 1), algorithm="gd", step_sizes=(1.0,), seeds=(0, 1, 2),
+                     max_iters=400, history_points=20, perceptron_gap=False)
+
+    def counts():
+        return [np.inf if r.iterations_to_solve is None else r.iterations_to_solve
+                for r in run_spec(spec, use_cache=False).result.runs]
+    assert counts() == numpy_gd_counts(spec)
+    with applied(MUTANTS_BY_NAME["mlp_hidden_grad_without_output"]):
+        assert counts() != numpy_gd_counts(spec)

@@ -262,6 +262,34 @@ def _two_layer_grad_drops_u2(stack):
     _set(stack, TwoLayerConv, "pullback", pullback)
 
 
+def _mlp_hidden_grad_without_output(stack):
+    from core.models.builtin import MLP
+
+    original = MLP.pullback
+
+    def pullback(self, theta, data, saved, coef):
+        pulled = original(self, theta, data, saved, coef)
+        width = self.spec.width
+        unit_output = theta.clone()
+        unit_output[:, -width:] = 1.0       # ∂g/∂Wⱼ without its vⱼ
+        pulled[:, :-width] = original(self, unit_output, data, saved, coef)[:, :-width]
+        return pulled
+    _set(stack, MLP, "pullback", pullback)
+
+
+def _tanh_slope_unsquared(stack):
+    from core.models import builtin as models
+
+    original = models.activation
+
+    def activation(name, z, leak):
+        value, slope = original(name, z, leak)
+        if name == "tanh":
+            slope = 1 - value            # tanh' = 1 − tanh², not 1 − tanh
+        return value, slope
+    _set(stack, models, "activation", activation)
+
+
 def _linear_unsigned(stack):
     from core.models.builtin import Linear
 
@@ -517,6 +545,12 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("two_layer_grad_drops_u2", "rule", "core.models.builtin.TwoLayerConv.pullback",
            "∂g/∂w without its u2·Pb term", _two_layer_grad_drops_u2, "classifier",
            ("minimal_two_layer_bound",)),
+    Mutant("mlp_hidden_grad_without_output", "rule", "core.models.builtin.MLP.pullback",
+           "∂g/∂Wⱼ of the MLP without its output weight vⱼ", _mlp_hidden_grad_without_output,
+           "classifier", ("nonlinear_faster_real_data",)),
+    Mutant("tanh_slope_unsquared", "rule", "core.models.builtin.activation",
+           "tanh′(z) = 1 − tanh z (not 1 − tanh² z)", _tanh_slope_unsquared, "classifier",
+           ("gd_step_any_model",)),
     Mutant("linear_unsigned_margins", "sign", "core.models.builtin.Linear.prepare",
            "the linear margins without the labels (m = vᵀb, not y·vᵀb)", _linear_unsigned,
            "classifier", ("two_point_loss",)),

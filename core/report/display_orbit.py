@@ -158,8 +158,11 @@ class OrbitDiagram(Display):
     def to_plotly(self, height: int = 480) -> go.Figure:
         figure = base_figure(self.title, self.x_title, self.y_title, log_x=self.log_x,
                              log_y=self.log_y, height=height, plain_x=self.log_x)
+        built_up = self.image is None and self.points is not None and np.unique(self.points[2]).size >= 2
         if self.image is not None:
             self._draw_image(figure)
+        elif built_up:
+            frames = self._draw_slices(figure)
         elif self.points is not None:
             self._draw_points(figure)
         self._draw_diverged(figure)
@@ -178,8 +181,8 @@ class OrbitDiagram(Display):
             figure.add_vline(x=self.selected, line=dict(color="#2ca02c", width=2, dash="dash"))
         for note in self.notes:
             add_subtitle(figure, note)
-        if self.image is None and self.points is not None:
-            self._add_build_up(figure, go.Scattergl if self.points[0].size > 1500 else go.Scatter)
+        if built_up:
+            add_player(figure, frames, prefix="iterations k ", start=len(frames) - 1)
         return figure
 
     def _set_x_range(self, figure: go.Figure) -> None:
@@ -202,28 +205,30 @@ class OrbitDiagram(Display):
             hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>k=%{{customdata}}<br>value=%{{y:.6g}}"
                           "<extra></extra>"))
 
-    def _add_build_up(self, figure: go.Figure, kind) -> None:
-        """Play/step the diagram building up over the kept iterations: slice j adds the values
-        of the j-th stretch of k. The full picture is shown first (the last frame); reset goes
-        to the first slice. The dots are sent twice at most (payload.SCATTER_POINTS bounds it)."""
+    def _draw_slices(self, figure: go.Figure) -> list:
+        """The dots as consecutive stretches of k, one trace each, all shown at first (the last
+        frame, "all"): play/step builds the diagram up, slice j adding the values of the j-th
+        stretch; reset goes to the first. Each dot is sent once: the frames only switch the
+        slices' visibility."""
         x, y, k = self.points
-        if np.unique(k).size < 2:
-            return
+        kind = go.Scattergl if x.size > 1500 else go.Scatter
         edges = np.unique(np.quantile(k, np.linspace(0, 1, BUILD_UP_FRAMES + 1)))
         slices = np.clip(np.searchsorted(edges, k, side="right") - 1, 0, edges.size - 2)
-        first = len(figure.data)
-        for index in range(edges.size - 1):
+        first, count = len(figure.data), edges.size - 1
+        for index in range(count):
             keep = slices == index
-            figure.add_trace(kind(x=payload.compact(x[keep]), y=payload.compact(y[keep]),
-                                  mode="markers", visible=False, showlegend=False, meta="skip",
-                                  name=f"slice {index + 1} of k",
-                                  hoverinfo="skip", marker=dict(size=3, color=POINT_COLOR, opacity=0.55)))
-        count = edges.size - 1
-        traces = [0, *range(first, first + count)]
-        frames = [Frame(f"≤ {int(k[slices <= j].max())}", [kind(visible=False)] +
-                        [kind(visible=i <= j) for i in range(count)], traces) for j in range(count)]
-        frames.append(Frame("all", [kind(visible=True)] + [kind(visible=False)] * count, traces))
-        add_player(figure, frames, prefix="iterations k ", start=len(frames) - 1)
+            figure.add_trace(kind(
+                x=payload.compact(x[keep]), y=payload.compact(y[keep]), mode="markers",
+                name=self.y_title, legendgroup="dots", showlegend=index == 0,
+                customdata=k[keep].astype(np.int32),
+                marker=dict(size=3, color=POINT_COLOR, opacity=0.55),
+                hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>k=%{{customdata}}<br>value=%{{y:.6g}}"
+                              "<extra></extra>"))
+        traces = list(range(first, first + count))
+        frames = [Frame(f"≤ {int(k[slices <= j].max())}", [kind(visible=i <= j) for i in range(count)],
+                        traces) for j in range(count)]
+        frames.append(Frame("all", [kind(visible=True)] * count, traces))
+        return frames
 
     def _draw_image(self, figure: go.Figure) -> None:
         x_edges, y_edges, counts = self.image

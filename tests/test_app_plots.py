@@ -128,7 +128,8 @@ def test_orbit_and_step_map_figures():
     orbit = orbit_figure(result, selected=50.0)
     dots = [t for t in orbit.data if t.legendgroup == "dots"]       # the slices of k
     x = np.concatenate([t.x for t in dots])
-    assert sorted(set(x)) == [1.0, 50.0] and len(x) == 8              # no blow-up drawn, each dot once
+    # no blow-up drawn; each distinct value once: γ = 1 settled (1 dot), γ = 50 a 2-cycle
+    assert sorted(set(x)) == [1.0, 50.0] and len(x) == 3
     assert [t.showlegend for t in dots] == [True] + [False] * (len(dots) - 1)
     assert [t.name for t in orbit.data][len(dots)] == "diverged (inf/NaN)"
     assert orbit.layout.shapes[0].x0 == 50.0

@@ -149,7 +149,7 @@ def test_period_doubling_claim_link_shows_the_tail():
     assert_clean(at)
     assert at.number_input(key=KEY + "tail_points").value == 64
     tail = chart(at, "last K iterations")
-    x, y = values(tail["data"][0], "x"), values(tail["data"][0], "y")
+    x, y = dot_values(tail, "x"), dot_values(tail, "y")
     distinct = [len(np.unique(np.round(y[x == eta], 8))) for eta in (0.9, 1.1, 1.25)]
     assert distinct == [1, 2, 4]
     # d = 1: the (a, b) plane, with the minima ab = Φ.

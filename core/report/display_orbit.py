@@ -91,9 +91,7 @@ class OrbitDiagram(Display):
         if diagram.density:
             diagram.image = _density(kept, window, log_x, log_y)
         elif kept:
-            diagram.points = (np.concatenate([np.full(v.size, x) for x, v, _ in kept]),
-                              np.concatenate([v for _, v, _ in kept]),
-                              np.concatenate([k for _, _, k in kept]))
+            diagram.points = _dots(kept, window, log_y)
         diagram.facts = diagram.regimes()
         diagram.sentences = [diagram.look_for()]
         diagram.notes = diagram.chart_notes()
@@ -267,15 +265,39 @@ def _distinct(values: np.ndarray, resolution: float) -> int:
     return int(np.unique(np.round(last / resolution)).size)
 
 
-def _distinct_counts(kept, window, log_y: bool) -> list[tuple[float, int]]:
+def _resolution(kept, window, log_y: bool) -> float:
+    """A thousandth of the view's height, in axis units: values closer than that are one dot."""
     resolution = (window[1] - window[0]) / 1000 if window is not None else 1.0
     # A settled run can jitter between neighbouring floats (residuals of 1e-16): on a view
     # that tall those read as many values. Below a billionth of the values' scale they are one.
     with np.errstate(divide="ignore"):
         sizes = [np.abs(_axis(v, log_y)) for _, v, _ in kept if v.size]
     scale = max((float(a[np.isfinite(a)].max()) for a in sizes if np.isfinite(a).any()), default=1.0)
-    resolution = max(resolution, 1e-9 * max(scale, 1.0))
+    return max(resolution, 1e-9 * max(scale, 1.0))
+
+
+def _distinct_counts(kept, window, log_y: bool) -> list[tuple[float, int]]:
+    resolution = _resolution(kept, window, log_y)
     return [(x, _distinct(_axis(v, log_y), resolution)) for x, v, _ in kept]
+
+
+def _dots(kept, window, log_y: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y and iteration of the dots drawn: per run each value once at a thousandth of the
+    view's height, at the first iteration it occurs (a settled run is one dot, a cycle of p
+    values p dots, a band every value). The picture, the build-up by iteration and the hovers
+    are those of drawing every value, for a fraction of the points the browser must draw
+    (64 per settled run before); the captions and counts read every value."""
+    resolution = _resolution(kept, window, log_y)
+    xs, ys, ks = [], [], []
+    for x, values, iterations in kept:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cells = np.round(_axis(values, log_y) / resolution)
+        _, first = np.unique(cells, return_index=True)
+        first.sort()
+        xs.append(np.full(first.size, x))
+        ys.append(values[first])
+        ks.append(np.asarray(iterations)[first])
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(ks)
 
 
 def _axis(values: np.ndarray, log: bool) -> np.ndarray:

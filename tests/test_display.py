@@ -211,3 +211,30 @@ def test_complexity_caption_names_no_reference_slope_an_interval_cannot_tell_apa
     text = " ".join(scaling_sentences(result))
     assert "grows" not in text and "sits at the budget at every d" in text
     assert "−1.04" in text
+
+
+def _step_map(**fields):
+    from core.report.display_stepmap import build_step_map
+    low, high = fields.pop("grid")
+    steps = tuple(float(g) for g in np.logspace(math.log10(low), math.log10(high), 200))
+    return build_step_map(_run(step_sizes=steps, seeds=(0,), tail_points=32, run_to_max=True,
+                               history_points=256, **fields))
+
+
+def test_step_map_orbit_caption_accounts_for_every_step_size():
+    # Two-layer model on the two-point data: 29 step sizes end with every last-K loss at 0;
+    # the caption counted 142 + 28 + 1 of 200 and said nothing of them. γ 45.5 solved at
+    # t = 1 and diverged at t = 91: "All 200 step sizes solve" said nothing of it.
+    two_point = _step_map(model="two_layer_conv", dataset="two_point", algorithm="gd",
+                          max_iters=100, grid=(0.01, 100))
+    counted = sum(two_point.facts[b] for b in ("settled", "falls", "oscillates", "diverged", "no tail"))
+    assert counted == 200 and two_point.facts["no tail"] == 29
+    assert "29 end with every last-K loss at exactly 0" in two_point.caption_for("orbit")
+    assert "1 of them diverged after solving (γ 45.5, the first at t = 91)" in two_point.caption_for("solve")
+    # Normalized GD on gaussian data: two tails span more than 308 decades; max/min overflowed
+    # and they were dropped ("62 settle; 136 oscillate" of 200) while 138 rise in the last K.
+    gaussian = _step_map(model="linear", dataset="gaussian", algorithm="normalized_gd",
+                         max_iters=200, grid=(0.001, 1e6))
+    assert gaussian.facts["no tail"] == 0
+    assert gaussian.facts["oscillates"] == sum(row.tail_rises > 0 for row in gaussian.rows
+                                               if row.diverged_at is None)

@@ -126,3 +126,115 @@ def test_complexity_caption_follows_the_fitted_intervals():
     # negative control: overlapping intervals are called so, and no reference claimed
     close = " ".join(scaling_sentences(result({"a": (0.8, 0.6, 0.9), "b": (0.75, 0.7, 0.85)})))
     assert "overlap: these settings do not separate" in close and "like d" not in close
+
+
+# ---------------------------------------------------------------------- captions at other settings
+TWO_POINT = dict(model="linear", dataset="two_point", step_sizes=(0.1, 1.0, 10.0, 1000.0), max_iters=200)
+
+
+def _history(metric, algorithms=("gd", "normalized_gd"), **fields):
+    from core.report.display_dynamics import build_history
+    return build_history([_run(algorithm=a, **{**TWO_POINT, **fields}) for a in algorithms], metric)
+
+
+def test_distance_to_the_perceptron_is_told_per_algorithm():
+    # GD's last distance falls 26 -> 0 while normalized GD's stays at 198: one sentence over
+    # both (the largest of each γ) said it "does not fall steadily: 198 at γ = 0.1, 198 at γ = 1000".
+    gap = _history("perceptron_gap", run_to_max=True)
+    assert "GD: the last distance falls as γ grows: 26 at γ = 0.1, 0 at γ = 1000" in gap.caption
+    assert "normalized GD: the last distance does not fall steadily" in gap.caption
+    # one algorithm: no label, as before
+    alone = _history("perceptron_gap", algorithms=("gd",), run_to_max=True)
+    assert alone.caption.startswith("The last distance falls as γ grows: 26 at γ = 0.1")
+
+
+def test_a_run_that_falls_to_zero_on_a_log_axis_falls_down_to_zero():
+    # The loss of γ = 1000 jumps to 0 (underflow) at t = 2; its smallest positive value is
+    # 0.693, inside the view: the note said "down to 0.693".
+    loss = _history("loss", algorithms=("gd",))
+    assert loss.out_of_view["below"] == 1
+    assert "1 run falls below the view (▼, down to 0)" in loss.note
+    assert "0.693" not in loss.note
+
+
+def test_gradient_norm_span_of_subnormal_values_is_a_number_of_decades():
+    grad = _history("grad_norm", run_to_max=True)
+    assert "inf" not in grad.caption and "∞" not in grad.caption
+    assert "normalized GD γ=10 spans 315.0 decades" in grad.caption
+
+
+def test_loss_rise_names_the_algorithm_and_a_rise_that_never_comes_back_down():
+    # Worst case: GD γ = 0.001 falls at every step; the batch perceptron's loss at γ = 0.001
+    # creeps up and ends at its highest. "rises before it falls in 5 of 6 (γ = 0.001, 10⁶)"
+    # read as GD γ = 0.001 rising and every rise falling back.
+    from core.report.display_dynamics import build_history
+    common = dict(model="linear", dataset="worst_case", n=200, step_sizes=(0.001, 1e6), max_iters=400)
+    loss = build_history([_run(algorithm=a, **common)
+                          for a in ("gd", "batch_perceptron", "normalized_batch_perceptron")], "loss")
+    assert ("The loss rises before it falls in 3 of 6 finite runs (GD γ = 10⁶; batch perceptron "
+            "γ = 10⁶; normalized batch perceptron γ = 10⁶)") in loss.caption
+    assert ("has not come back down by the end in 2 of 6 finite runs (batch perceptron γ = 0.001; "
+            "normalized batch perceptron γ = 0.001)") in loss.caption
+    assert "GD γ = 0.001" not in loss.caption.replace("perceptron γ = 0.001", "")
+
+
+def test_a_diverged_run_below_the_view_is_counted_as_diverged_not_as_a_fall():
+    # Two-layer model on gaussian data, γ ≥ 10 diverge: their smallest margin leaves the
+    # view downwards and is drawn as ×; the note said "▼, down to −1.59·10³⁰⁷".
+    from core.report.display_dynamics import build_history
+    common = dict(model="two_layer_conv", dataset="gaussian", step_sizes=(1.0, 10.0, 100.0), max_iters=300)
+    margin = build_history([_run(algorithm="gd", **common)], "min_margin")
+    assert len(margin.diverged) == 2 and margin.out_of_view["below"] == 2
+    assert "2 runs fall below the view (2 diverged: ×)" in margin.note
+    assert "10³⁰⁷" not in margin.note and "▼" not in margin.note
+
+
+def test_complexity_caption_names_no_reference_slope_an_interval_cannot_tell_apart():
+    # Seen at curves=linear:batch_perceptron:1,two_layer_conv:generalized_perceptron:scaled,
+    # dims 8,16,32, 4 seeds: slope 0.16 (95 % CI −0.50–1.16) was said to grow "like d".
+    from types import SimpleNamespace as NS
+
+    from core.report.display_scaling import scaling_sentences, slope_words
+
+    assert slope_words(0.16, -0.50, 1.16).startswith("at a rate these runs do not pin down")
+    assert "like d" not in slope_words(0.16, -0.50, 1.16)
+    assert "like √d" not in slope_words(0.39, -1.54, 0.77)        # holds 0 as well as ½
+    assert slope_words(0.98, 0.97, 0.99) == "like d (slope ≈ 1)"  # the defaults keep their words
+    assert slope_words(0.52, 0.45, 0.6) == "like √d (slope ≈ ½)"
+
+    class Curve(NS):
+        __hash__ = object.__hash__
+    # every seed at the budget (γ = 0.001, 200 iterations): the slope 0.00 is the budget's
+    curve = Curve(label="two_layer_conv · gd · γ=0.001")
+    result = NS(curves=[curve], dims=[8, 16], fits={curve: NS(slope=0.0, ci_low=-1.04, ci_high=0.0)},
+                stats=lambda c, d: {"unsolved": 2, "p90_lower_bound": True})
+    text = " ".join(scaling_sentences(result))
+    assert "grows" not in text and "sits at the budget at every d" in text
+    assert "−1.04" in text
+
+
+def _step_map(**fields):
+    from core.report.display_stepmap import build_step_map
+    low, high = fields.pop("grid")
+    steps = tuple(float(g) for g in np.logspace(math.log10(low), math.log10(high), 200))
+    return build_step_map(_run(step_sizes=steps, seeds=(0,), tail_points=32, run_to_max=True,
+                               history_points=256, **fields))
+
+
+def test_step_map_orbit_caption_accounts_for_every_step_size():
+    # Two-layer model on the two-point data: 29 step sizes end with every last-K loss at 0;
+    # the caption counted 142 + 28 + 1 of 200 and said nothing of them. γ 45.5 solved at
+    # t = 1 and diverged at t = 91: "All 200 step sizes solve" said nothing of it.
+    two_point = _step_map(model="two_layer_conv", dataset="two_point", algorithm="gd",
+                          max_iters=100, grid=(0.01, 100))
+    counted = sum(two_point.facts[b] for b in ("settled", "falls", "oscillates", "diverged", "no tail"))
+    assert counted == 200 and two_point.facts["no tail"] == 29
+    assert "29 end with every last-K loss at exactly 0" in two_point.caption_for("orbit")
+    assert "1 of them diverged after solving (γ 45.5, the first at t = 91)" in two_point.caption_for("solve")
+    # Normalized GD on gaussian data: two tails span more than 308 decades; max/min overflowed
+    # and they were dropped ("62 settle; 136 oscillate" of 200) while 138 rise in the last K.
+    gaussian = _step_map(model="linear", dataset="gaussian", algorithm="normalized_gd",
+                         max_iters=200, grid=(0.001, 1e6))
+    assert gaussian.facts["no tail"] == 0
+    assert gaussian.facts["oscillates"] == sum(row.tail_rises > 0 for row in gaussian.rows
+                                               if row.diverged_at is None)

@@ -214,3 +214,36 @@ def test_figure3_caption_names_where_the_steps_bottom_out_and_the_peak_after_it(
     text = ps.figure3_look_for(flat, steps)
     assert "S does not fall below its value at the smallest ηλ(0) (1)" in text
     assert "falls from 1 at ηλ(0) = 0.05 to 1" not in text
+
+
+def test_gd_gf_caption_says_as_flat_when_the_sharpness_agrees_to_the_digits_shown():
+    # A tiny random start (d = 50, s = 0.01) is already balanced: GD ends at λ_∞ = 2.0000000035
+    # and 2.0000000002, gradient flow at 2.0000000099; the caption said "GD ends flatter than
+    # gradient flow at every step size that converged: λ_∞ = 2 …, against λ_GF = 2".
+    spec = make_spec(model="shallow_linear", phi=1.0, init="random", d=50, init_scale=0.01,
+                     step_sizes=(0.1, 0.9), max_iters=3000)
+    gd = run_spec(spec).result
+    gf = run_spec(spec.replace(algorithm="gradient_flow",
+                               max_iters=max(r.last_iteration for r in gd.runs))).result
+    text = ps.GdGfFacts.build(gd, gf).caption
+    assert "GD ends flatter" not in text
+    assert text.startswith("What to look for: GD ends as flat as gradient flow (within 0.1 %) "
+                           "at every step size that converged")
+
+
+def test_figures12_note_counts_the_steps_that_grow_q():
+    # η = 1.5 from (2, 0.1): η|ε| > √2, so |1 − η²ε²| > 1 and |Q| grows (3.99 -> 1.8·10¹⁹¹);
+    # the note said "each step lands on a level set of smaller |Q|".
+    def regions(eta, a, b, iters=300):
+        specs = [make_spec(model="shallow_linear", phi=1.0, a=(x,), b=(y,), step_sizes=(eta,),
+                           max_iters=iters, tol=1e-10, history_points=max(iters, 8))
+                 for x, y in zip(a, b)]
+        return ps.regions_display([run_spec(s).result for s in specs], [None] * len(specs))
+    large = regions(1.5, (2.0, 0.1), (0.1, -2.0))
+    assert "smaller |Q|" not in large.note
+    assert large.note.startswith("|Q| grew at ") and "η|ε| > √2" in large.note
+    assert "holds to" not in large.caption and "is off by up to" in large.caption   # 8·10¹²⁶
+    # negative control: the view's defaults (η = 0.3) shrink |Q| at every step
+    small = regions(0.3, (1.5, 0.3, 1.2), (1.0, 1.2, -0.4))
+    assert small.note.startswith("each step lands on a level set of smaller |Q|")
+    assert "Q⁺ = (1 − η²ε²)Q holds to" in small.caption

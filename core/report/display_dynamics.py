@@ -308,12 +308,32 @@ def _events(display: HistoryDisplay) -> list[int]:
             if t is not None and t >= 1] or [1]
 
 
-def _lowest_below(display: HistoryDisplay) -> float | None:
-    """The smallest finite (positive, on a log axis) value of the runs that fall below."""
-    values = [line.y[np.isfinite(line.y) & ((line.y > 0) if display.log_y else True)]
-              for line in display.lines if line.exit_side == "below"]
+def _lowest_below(display: HistoryDisplay, lines: list[Line]) -> float | None:
+    """The smallest finite value of ``lines`` (runs that fall below the view): 0 on a log
+    axis when one of them reaches a value ≤ 0 (a loss that underflows to 0 falls to 0, not
+    to its smallest positive value, which may lie inside the view)."""
+    values = [line.y[np.isfinite(line.y)] for line in lines]
     values = [v for v in values if v.size]
-    return float(min(v.min() for v in values)) if values else None
+    if not values:
+        return None
+    if display.log_y:
+        if any(np.any(v <= 0) for v in values):
+            return 0.0
+    return float(min(v.min() for v in values))
+
+
+def _below_note(display: HistoryDisplay, count: int) -> str:
+    """'3 runs fall below the view (▼, down to 0; 1 diverged: ×)': a diverged run is drawn
+    as × where it left, so it is not counted among the ▼ nor in how far they fall."""
+    below = [line for line in display.lines if line.exit_side == "below"]
+    falling = [line for line in below if not line.diverged]
+    marks = []
+    if falling:
+        lowest = _lowest_below(display, falling)
+        marks.append("▼" + (f", down to {dp.human_number(lowest)}" if lowest is not None else ""))
+    if len(below) > len(falling):
+        marks.append(f"{len(below) - len(falling)} diverged: ×")
+    return f"{dp.plural(count, 'run')} {_verb(count, 'fall')} below the view ({'; '.join(marks)})"
 
 
 def _verb(count: int, verb: str) -> str:
@@ -327,9 +347,7 @@ def _notes(display: HistoryDisplay) -> list[str]:
         notes.append(f"{dp.plural(counts['above'], 'run')} {_verb(counts['above'], 'leave')} the view upwards (▲ where they leave"
                      + (", × diverged)" if display.diverged else ")"))
     if counts["below"]:
-        lowest = _lowest_below(display)
-        notes.append(f"{dp.plural(counts['below'], 'run')} {_verb(counts['below'], 'fall')} below the view (▼"
-                     + (f", down to {dp.human_number(lowest)})" if lowest is not None else ")"))
+        notes.append(_below_note(display, counts["below"]))
     if display.zeros:
         notes.append(f"{dp.plural(display.zeros, 'value')} ≤ 0 not on a log axis")
     if display.log_x:
@@ -432,22 +450,55 @@ def _diverged_part(runs: list[Line], lines: list[Line]) -> tuple[str, float | No
 
 
 def rise_sentence(display: HistoryDisplay) -> str:
-    """Loss only: which runs' loss rose at some recorded step (measured)."""
-    rising = [l for l in display.live if not l.diverged and _rises(l.y)]
+    """Loss only: which runs' loss rose at some recorded step and fell below that peak later
+    (measured), named by algorithm when several are drawn; runs whose loss rose and never came
+    back down are counted apart."""
     finite = [l for l in display.live if not l.diverged]
     if not finite:
         return ""
+    rising = [l for l in finite if _rises(l.y)]
     if not rising:
         return "Every finite run's loss falls at each recorded step."
-    steps = sorted({l.step_size for l in rising})
-    return (f"The loss rises before it falls in {len(rising)} of {len(finite)} finite runs "
-            f"({'γ = ' + ', '.join(dp.human_step(s) for s in steps[:6])}"
-            f"{'…' if len(steps) > 6 else ''}).")
+    named = len({l.algorithm for l in finite}) > 1
+    back = [l for l in rising if _falls_after_rising(l.y)]
+    stays = [l for l in rising if not _falls_after_rising(l.y)]
+    sentence = ""
+    if back:
+        sentence = (f"The loss rises before it falls in {len(back)} of {len(finite)} finite runs "
+                    f"({_run_words(back, named)}).")
+    if stays:
+        sentence += (f" The loss rises and has not come back down by the end in "
+                     f"{len(stays)} of {len(finite)} finite runs ({_run_words(stays, named)}).")
+    return sentence.strip()
+
+
+def _run_words(lines: list[Line], named: bool) -> str:
+    """'γ = 10, 1000' or, when several algorithms are drawn, 'GD γ = 10; normalized GD γ = 1'."""
+    groups: dict[str, list[float]] = {}
+    for line in lines:
+        groups.setdefault(_label(line) if named else "", []).append(line.step_size)
+    parts = []
+    for label, steps in groups.items():
+        steps = sorted(set(steps))
+        words = "γ = " + ", ".join(dp.human_step(s) for s in steps[:6]) + ("…" if len(steps) > 6 else "")
+        parts.append(f"{label} {words}".strip())
+    return "; ".join(parts)
 
 
 def _rises(values: np.ndarray) -> bool:
     values = values[np.isfinite(values)]
     return bool(values.size > 1 and np.any(np.diff(values) > 1e-12 * np.abs(values[:-1])))
+
+
+def _falls_after_rising(values: np.ndarray) -> bool:
+    """After its first rise, the loss comes down below the highest value it rose to."""
+    values = values[np.isfinite(values)]
+    up = np.flatnonzero(np.diff(values) > 1e-12 * np.abs(values[:-1]))
+    if not up.size:
+        return False
+    after = values[up[0] + 1:]
+    peak = int(np.argmax(after))
+    return bool(peak + 1 < after.size and after[peak + 1:].min() < after[peak])
 
 
 def accuracy_sentence(display: HistoryDisplay) -> str:
@@ -466,8 +517,9 @@ def _stuck_words(display: HistoryDisplay, algorithm: str) -> str:
         return ""
     best = max(float(np.nanmax(l.y)) for l in lines)
     last = [float(l.y[np.isfinite(l.y)][-1]) for l in lines]
-    return (f"{_label(lines[0])} ends between {_percent(min(last))} and {_percent(max(last))} "
-            f"(best {_percent(best)})")
+    where = (f"at {_percent(min(last))}" if _percent(min(last)) == _percent(max(last)) else
+             f"between {_percent(min(last))} and {_percent(max(last))}")
+    return f"{_label(lines[0])} ends {where} (best {_percent(best)})"
 
 
 def _percent(value: float) -> str:
@@ -490,8 +542,8 @@ def spread_sentence(display: HistoryDisplay) -> str:
         if line.diverged:
             continue
         finite = line.y[np.isfinite(line.y) & (line.y > 0)]
-        if finite.size > 1:
-            spans.append((math.log10(finite.max() / finite.min()), line))
+        if finite.size > 1:         # log10 of each: max/min of 1e-316 overflows to inf
+            spans.append((math.log10(finite.max()) - math.log10(finite.min()), line))
     if not spans:
         return ""
     widest = max(spans, key=lambda s: s[0])
@@ -503,21 +555,34 @@ def spread_sentence(display: HistoryDisplay) -> str:
 
 
 def gap_sentence(display: HistoryDisplay) -> str:
-    """Distance to the perceptron: its final value per γ, and whether it falls as γ grows."""
+    """Distance to the perceptron, per algorithm (each has its own matching perceptron): its
+    final value per γ, and whether it falls as γ grows."""
+    algorithms = [a for a in display.facts["algorithms"] if len(_last_gaps(display, a)) >= 2]
+    return " ".join(_gap_words(display, a, named=len(algorithms) > 1) for a in algorithms)
+
+
+def _last_gaps(display: HistoryDisplay, algorithm: str) -> dict[float, float]:
+    """γ -> the largest last finite distance over its seeds, for the finite runs of ``algorithm``."""
     finals: dict[float, float] = {}
     for line in display.live:
-        if line.diverged:
+        if line.diverged or line.algorithm != algorithm:
             continue
         finite = line.y[np.isfinite(line.y)]
         if finite.size:
             finals[line.step_size] = max(finals.get(line.step_size, 0.0), float(finite[-1]))
-    if len(finals) < 2:
-        return ""
+    return finals
+
+
+def _gap_words(display: HistoryDisplay, algorithm: str, named: bool) -> str:
+    finals = _last_gaps(display, algorithm)
+    label = _label(next(l for l in display.live if l.algorithm == algorithm))
     steps = sorted(finals)
     values = [finals[s] for s in steps]
-    trend = "falls" if all(b <= a for a, b in zip(values, values[1:])) else "does not fall steadily"
-    ending = " — GD turns into the perceptron." if trend == "falls" else "."
-    return (f"The last distance {trend} as γ grows: {dp.human_number(values[0])} at "
+    trend = "falls" if all(b <= a for a, b in zip(values, values[1:])) and values[-1] < values[0] \
+        else "does not fall steadily"
+    ending = f" — {label} turns into the perceptron." if trend == "falls" else "."
+    head = f"{label}: the last distance" if named else "The last distance"
+    return (f"{head} {trend} as γ grows: {dp.human_number(values[0])} at "
             f"{_gamma(steps[0])}, {dp.human_number(values[-1])} at {_gamma(steps[-1])}{ending}")
 
 

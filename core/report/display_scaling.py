@@ -9,15 +9,30 @@ NEAR = 0.05                  # a fitted interval this close to a reference slope
 COLOUR_NAMES = ("blue", "red", "green", "purple", "orange", "brown", "pink")
 
 
+REFERENCES = ((1.0, "like d (slope ≈ 1)"), (0.5, "like √d (slope ≈ ½)"), (0.0, "not at all (slope ≈ 0)"))
+
+
 def slope_words(slope: float, low: float, high: float) -> str:
-    """Which reference slope the fit follows, judged from its 95 % interval."""
-    if low - NEAR <= 1.0 <= high + NEAR:
-        return "like d (slope ≈ 1)"
-    if low - NEAR <= 0.5 <= high + NEAR:
-        return "like √d (slope ≈ ½)"
+    """Which reference slope the fit follows, judged from its 95 % interval: one only when
+    the interval holds no other (an interval from −0.5 to 1.16 holds 0, ½ and 1: it names
+    none of them)."""
+    inside = [(ref, words) for ref, words in REFERENCES if low - NEAR <= ref <= high + NEAR]
+    if len(inside) >= 2:
+        return ("at a rate these runs do not pin down (the interval holds slopes "
+                + dp.joined([_slope(ref) for ref, _ in sorted(inside)]) + ")")
+    if inside and inside[0][0] > 0:
+        return inside[0][1]
     if high < 0.5:
         return "slower than √d"
     return "between √d and d" if high < 1.0 else "faster than d"
+
+
+def _slope(ref: float) -> str:
+    return {0.0: "0", 0.5: "½", 1.0: "1"}[ref]
+
+
+def _number(value: float) -> str:
+    return f"{value:.2f}".replace("-", "−")
 
 
 def scaling_sentences(result, labels: dict | None = None) -> list[str]:
@@ -30,9 +45,14 @@ def scaling_sentences(result, labels: dict | None = None) -> list[str]:
         if fit is None:
             sentences.append(f"{name}: too few solved dimensions to fit a slope.")
             continue
+        fitted = (f"fitted slope of the 90th percentile {_number(fit.slope)} (95 % CI "
+                  f"{_number(fit.ci_low)}–{_number(fit.ci_high)})")
+        if all(result.stats(curve, d).get("p90_lower_bound") for d in result.dims):
+            sentences.append(f"{name}: the 90th percentile sits at the budget at every d, so the "
+                             f"{fitted} measures the budget, not the growth; raise the iterations.")
+            continue
         intervals.append((name, fit.ci_low, fit.ci_high))
-        sentences.append(f"{name} grows {slope_words(fit.slope, fit.ci_low, fit.ci_high)}: "
-                         f"fitted slope of the 90th percentile {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})"
+        sentences.append(f"{name} grows {slope_words(fit.slope, fit.ci_low, fit.ci_high)}: {fitted}"
                          + (f"; {dp.plural(unsolved, 'seed run')} unsolved within the budget "
                             "(counted at the budget in the fitted 90th percentile)" if unsolved else "") + ".")
     if len(intervals) >= 2:

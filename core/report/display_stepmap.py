@@ -89,7 +89,8 @@ def build_step_map(result: SweepResult) -> StepMapDisplay:
     for record in result.runs:
         tail = np.asarray((record.tail or {}).get("loss", np.array([])), dtype=float)
         positive = tail[np.isfinite(tail) & (tail > 0)]
-        decades = float(np.log10(positive.max() / positive.min())) if positive.size else math.nan
+        # log10 of each: max/min of losses near 1e-316 overflows to inf (read as 'no tail')
+        decades = float(np.log10(positive.max()) - np.log10(positive.min())) if positive.size else math.nan
         display.rows.append(StepRow(
             record.step_size, record.iterations_to_solve,
             record.diverged_at if record.diverged else None,
@@ -98,7 +99,7 @@ def build_step_map(result: SweepResult) -> StepMapDisplay:
     display.rows.sort(key=lambda row: row.step_size)
     display.facts = {
         "step_sizes": len(display.rows), "solved": len(display.solved),
-        **{b: display.count(b) for b in ("settled", "falls", "oscillates", "diverged")},
+        **{b: display.count(b) for b in ("settled", "falls", "oscillates", "diverged", "no tail")},
         "ever_rose": sum(row.ever_rose for row in display.rows)}
     display.sentences = [solve_sentence(display)]
     return display
@@ -134,6 +135,10 @@ def solve_sentence(display: StepMapDisplay) -> str:
     head = (f"All {total} step sizes solve within T = {budget}." if not unsolved else
             f"{len(solved)} of {total} step sizes solve within T = {budget}; "
             f"{ranges(unsolved, _grid(display))} do not (▲/× on the top line).")
+    later = [row for row in solved if row.diverged_at is not None]
+    if later:
+        head += (f" {len(later)} of them diverged after solving ({ranges([r.step_size for r in later], _grid(display))}"
+                 f", the first at t = {dp.human_count(min(r.diverged_at for r in later))}).")
     if first is last:
         return head
     if last.solved_at < first.solved_at:
@@ -157,7 +162,9 @@ def orbit_sentence(display: StepMapDisplay) -> str:
                                        "monotone)"),
                              ("oscillates", "oscillate: the loss rises within the last K steps "
                                             "(a smear)"),
-                             ("diverged", "diverged (× along the top)")):
+                             ("diverged", "diverged (× along the top)"),
+                             ("no tail", "end with every last-K loss at exactly 0 (underflow: "
+                                         "no dot on a log axis)")):
         steps = display.steps(behaviour)
         if steps:
             parts.append(f"{len(steps)} {words}, {ranges(steps, grid)}")

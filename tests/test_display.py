@@ -238,3 +238,16 @@ def test_step_map_orbit_caption_accounts_for_every_step_size():
     assert gaussian.facts["no tail"] == 0
     assert gaussian.facts["oscillates"] == sum(row.tail_rises > 0 for row in gaussian.rows
                                                if row.diverged_at is None)
+
+
+def test_a_step_map_where_nothing_solves_does_not_blame_the_data():
+    # Adam at γ ≤ 0.01 on digits 1 against 8 (separable: the default page solves them) said
+    # "(are the data separable?)"; the step sizes were too small for T = 100.
+    tiny = _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="adam",
+                     max_iters=100, grid=(1e-4, 1e-2))
+    text = tiny.caption_for("solve")
+    assert text.startswith("No step size solves within T = 100 iterations:")
+    assert "are the data separable?" not in text and "other step sizes may" in text
+    # negative control: the same data solve at larger step sizes and T
+    assert _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="gd",
+                     max_iters=1000, grid=(1.0, 1e4)).solved

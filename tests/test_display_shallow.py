@@ -247,3 +247,21 @@ def test_figures12_note_counts_the_steps_that_grow_q():
     small = regions(0.3, (1.5, 0.3, 1.2), (1.0, 1.2, -0.4))
     assert small.note.startswith("each step lands on a level set of smaller |Q|")
     assert "Q⁺ = (1 − η²ε²)Q holds to" in small.caption
+
+
+def test_values_beyond_the_orbit_view_are_marked_on_its_edges():
+    rng = np.random.default_rng(1)
+    columns = [column(x, rng.normal(0, 1, 50)) for x in np.linspace(0, 1, 100)]
+    columns.append(column(1.1, np.r_[rng.normal(0, 1, 47), 1e6, 2e6, -3e6]))   # 3 of 5 050 values
+    diagram = orbit(columns)
+    assert (1.1, 2, 1) in diagram.beyond
+    assert diagram.outside == sum(a + b for _, a, b in diagram.beyond) > 0
+    figure = diagram.to_plotly()
+    edges = {t.name: t for t in figure.data if t.meta == "edge"}
+    above, below = edges["values above the view"], edges["values below the view"]
+    assert 1.1 in above.x and 1.1 in below.x
+    assert set(above.y) == {diagram.y_window[1]} and set(below.y) == {diagram.y_window[0]}
+    assert "2 values above the view" in " ".join(above.text)
+    # negative control: values all inside the view, no edge marks
+    inside = orbit(columns[:100])
+    assert inside.outside == 0 and not any(t.meta == "edge" for t in inside.to_plotly().data)

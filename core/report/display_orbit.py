@@ -56,6 +56,7 @@ class OrbitDiagram(Display):
     points: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # x, y, iteration
     image: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None    # x edges, y edges, counts
     diverged: list[tuple[float, int | None]] = field(default_factory=list)
+    beyond: list[tuple[float, int, int]] = field(default_factory=list)  # per run: x, above, below
     distinct: list[tuple[float, int]] = field(default_factory=list)    # per settled run
     selected: float | None = None
     reference: tuple[float, str] | None = None    # a vertical line and its label
@@ -87,7 +88,8 @@ class OrbitDiagram(Display):
                       x_span=(min(xs), max(xs)) if xs else None, diverged=diverged,
                       distinct=_distinct_counts(kept, window, log_y), selected=selected,
                       reference=reference)
-        diagram.outside = _count_outside(kept, window, log_y)
+        diagram.beyond = _beyond(kept, window, log_y)
+        diagram.outside = sum(above + below for _, above, below in diagram.beyond)
         if diagram.density:
             diagram.image = _density(kept, window, log_x, log_y)
         elif kept:
@@ -164,6 +166,7 @@ class OrbitDiagram(Display):
         elif self.points is not None:
             self._draw_points(figure)
         self._draw_diverged(figure)
+        self._draw_beyond(figure)
         if self.y_window is not None:
             figure.update_yaxes(range=list(self.y_window))
             if self.log_y:
@@ -238,6 +241,25 @@ class OrbitDiagram(Display):
             colorscale=[[0.0, "#9ecae1"], [0.25, "#4292c6"], [0.6, "#1f3b73"], [1.0, "#08132b"]],
             hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>value=%{{y:.4g}}<br>"
                           "log₁₀(values in the cell)=%{z:.1f}<extra></extra>"))
+
+    def _draw_beyond(self, figure: go.Figure) -> None:
+        """A ▲ on the top edge (▼ on the bottom) at each run with values beyond the view."""
+        if not self.beyond or self.y_window is None:
+            return
+        chosen = [self.beyond[i] for i in spread_indices(len(self.beyond), 2_000)]
+        for side, edge, symbol in (("above", self.y_window[1], "triangle-up"),
+                                   ("below", self.y_window[0], "triangle-down")):
+            marks = [(x, above if side == "above" else below) for x, above, below in chosen
+                     if (above if side == "above" else below)]
+            if not marks:
+                continue
+            figure.add_trace(go.Scatter(
+                x=[x for x, _ in marks], y=[10 ** edge if self.log_y else edge] * len(marks),
+                mode="markers", name=f"values {side} the view", cliponaxis=False, meta="edge",
+                marker=dict(symbol=symbol, size=8, color="#7f7f7f"),
+                text=[f"{self.x_name}={x:.4g}: {plural(count, 'value')} {side} the view"
+                      for x, count in marks],
+                hovertemplate="%{text}<extra></extra>"))
 
     def _draw_diverged(self, figure: go.Figure) -> None:
         if not self.diverged:
@@ -324,14 +346,17 @@ def _y_window(kept, log_y: bool) -> tuple[float, float] | None:
     return low - pad, high + pad
 
 
-def _count_outside(kept, window, log_y: bool) -> int:
+def _beyond(kept, window, log_y: bool) -> list[tuple[float, int, int]]:
+    """Per run with values outside the y window: (x, how many above, how many below)."""
     if window is None:
-        return 0
-    count = 0
-    for _, values, _ in kept:
+        return []
+    out = []
+    for x, values, _ in kept:
         axis = _axis(values, log_y)
-        count += int(((axis < window[0]) | (axis > window[1])).sum())
-    return count
+        above, below = int((axis > window[1]).sum()), int((axis < window[0]).sum())
+        if above or below:
+            out.append((x, above, below))
+    return out
 
 
 def _x_edges(xs: np.ndarray, log_x: bool) -> np.ndarray:

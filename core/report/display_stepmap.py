@@ -125,12 +125,16 @@ def _grid(display: StepMapDisplay) -> list[float]:
     return [row.step_size for row in display.rows]
 
 
-def solve_sentence(display: StepMapDisplay) -> str:
+def _nothing_solves(display: StepMapDisplay, budget: str) -> str:
+    diverged = [row.step_size for row in display.rows if row.diverged_at is not None]
+    return (f"No step size solves within T = {budget} iterations"
+            + (f"; {ranges(diverged, _grid(display))} diverged" if diverged else "")
+            + ": more iterations or other step sizes may, unless the data are not separable.")
+
+
+def _solve_head(display: StepMapDisplay, budget: str) -> str:
+    """How many step sizes solve, which do not, and which solved and diverged later."""
     total, solved = len(display.rows), display.solved
-    budget = dp.human_count(display.budget_iterations)
-    if not solved:
-        return f"No step size solves within T = {budget} iterations (are the data separable?)."
-    first, last = solved[0], solved[-1]
     unsolved = [row.step_size for row in display.rows if row.solved_at is None]
     head = (f"All {total} step sizes solve within T = {budget}." if not unsolved else
             f"{len(solved)} of {total} step sizes solve within T = {budget}; "
@@ -139,8 +143,12 @@ def solve_sentence(display: StepMapDisplay) -> str:
     if later:
         head += (f" {len(later)} of them diverged after solving ({ranges([r.step_size for r in later], _grid(display))}"
                  f", the first at t = {dp.human_count(min(r.diverged_at for r in later))}).")
-    if first is last:
-        return head
+    return head
+
+
+def _solve_trend(solved: list) -> str:
+    """Whether the largest solving γ is faster than the smallest, and the fastest in between."""
+    first, last = solved[0], solved[-1]
     if last.solved_at < first.solved_at:
         trend = dp.ratio_sentence((f"γ = {dp.human_step(last.step_size)}", last.solved_at),
                                   (f"γ = {dp.human_step(first.step_size)}", first.solved_at))
@@ -151,7 +159,16 @@ def solve_sentence(display: StepMapDisplay) -> str:
     if fastest is not last and fastest is not first:
         trend += (f" Fastest: γ = {dp.human_step(fastest.step_size)} at t = "
                   f"{dp.human_count(fastest.solved_at)}.")
-    return f"{head} {trend}"
+    return trend
+
+
+def solve_sentence(display: StepMapDisplay) -> str:
+    solved = display.solved
+    budget = dp.human_count(display.budget_iterations)
+    if not solved:
+        return _nothing_solves(display, budget)
+    head = _solve_head(display, budget)
+    return head if solved[0] is solved[-1] else f"{head} {_solve_trend(solved)}"
 
 
 def orbit_sentence(display: StepMapDisplay) -> str:

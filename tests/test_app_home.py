@@ -78,3 +78,14 @@ def test_a_preview_draws_the_chart_window_and_its_lines():
     # log–log: a straight line from the top left to the bottom right of the window
     assert points[0] == (PAD, PAD) and points[-1][1] == HEIGHT - PAD
     assert abs(points[1][1] - HEIGHT / 2) < 0.2
+
+
+def test_a_preview_samples_a_group_of_dot_slices_as_one_trace():
+    from ui.previews import MAX_POINTS, sparkline_svg
+    slices = [{"type": "scattergl", "mode": "markers", "legendgroup": "dots", "marker": {"color": "#123"},
+               "x": list(range(i * 100, (i + 1) * 100)), "y": [1.0] * 100} for i in range(16)]
+    svg = sparkline_svg({"data": slices, "layout": {}})
+    assert svg.count("<circle") == MAX_POINTS          # 1 600 dots in 16 slices: one sample
+    # negative control: without a legend group each slice is sampled on its own
+    apart = sparkline_svg({"data": [dict(t, legendgroup=None) for t in slices], "layout": {}})
+    assert apart.count("<circle") == 16 * 100

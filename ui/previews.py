@@ -84,6 +84,24 @@ def _drawable(figure: dict) -> list[dict]:
             and t.get("visible", True) is True][:MAX_TRACES]
 
 
+def _joined_dots(traces: list[dict]) -> list[dict]:
+    """Markers-only traces of one legend group (the orbit diagram's slices of k) as one trace,
+    so the preview samples MAX_POINTS dots of the group, not of each slice."""
+    out, groups = [], {}
+    for trace in traces:
+        group = trace.get("legendgroup")
+        if not group or "lines" in str(trace.get("mode", "lines")):
+            out.append(trace)
+        elif group in groups:
+            joined = groups[group]
+            for key in ("x", "y"):
+                joined[key] = np.concatenate([joined[key], _array(trace, key)])
+        else:
+            groups[group] = dict(trace, x=_array(trace, "x"), y=_array(trace, "y"))
+            out.append(groups[group])
+    return out
+
+
 def _heatmaps(figure: dict) -> list[dict]:
     return [t for t in figure.get("data", []) if t.get("type") == "heatmap"]
 
@@ -104,7 +122,7 @@ def sparkline_svg(figure: dict, title: str = "") -> str:
     dots (markers-only traces) and heatmaps (coarse cells), in the figure's own axis window
     and axis types. Deterministic: coordinates rounded to 0.1 px."""
     layout = figure.get("layout", {})
-    traces, maps = _drawable(figure), _heatmaps(figure)
+    traces, maps = _joined_dots(_drawable(figure)), _heatmaps(figure)
     log_x, x_range = _axis(layout, "xaxis", _extent(traces, maps, "x"))
     log_y, y_range = _axis(layout, "yaxis", _extent(traces, maps, "y"))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '

@@ -139,6 +139,28 @@ def test_the_power_fit_is_the_slope_of_the_medians_the_page_states_and_draws():
     assert fit.intercept == pytest.approx(math.log(20))
 
 
+def test_a_flat_groups_slope_reads_0_not_float_noise():
+    """The lab_n_large_step scenario: normalized GD solves in 2 at every n, a slope the fit
+    returns as -1.15e-17; the comparison, the chart's fit legend and the page say 0."""
+    from core.report import lab_chart
+
+    rows = [{"n": n, "seed": 0, "algorithm": a, "max_iters": 5000,
+             "iterations_to_solve": n * 308 // 1000 if a == "gd" else 2}
+            for n in (125, 250, 500, 1000, 2000) for a in ("gd", "normalized_gd")]
+    table = pd.DataFrame(rows)
+    table["iterations_to_solve"] = table.iterations_to_solve.astype("Int64")
+    table.attrs.update({"varied": ["n", "algorithm"], "measures": ["iterations_to_solve"]})
+    fits = lab.fit(table, x="n")
+    assert fits.slope.iloc[1] != 0 and abs(fits.slope.iloc[1]) < 1e-12   # the noise is there
+    sentence = lab.compare(fits).sentence
+    assert "algorithm=normalized_gd: slope 0;" in sentence and "e-" not in sentence, sentence
+    figure = lab_chart.figure(table, "iterations_to_solve", "n", "algorithm", None, fits)
+    names = [t.name for t in figure.data if t.name and t.name.startswith("fit: slope")]
+    assert any(name.startswith("fit: slope 0 [0, 0]") for name in names), names
+    assert not any("e-" in name for name in names), names
+    assert lab.clean_slope(fits.slope.iloc[1]) == 0 and lab.slope_text(-0.2512) == "-0.251"
+
+
 def test_linear_fit_and_comparison_of_two_groups():
     rows = [{"n": n, "seed": s, "algorithm": a, "max_iters": 10**6,
              "iterations_to_solve": (3 * n if a == "gd" else 2) + s}

@@ -726,6 +726,21 @@ def _fit_linear(xs: list[float], per_x: list[np.ndarray], samples: int = 1000, s
     return CurveFit(float(slope), float(intercept), float(low), float(high), len(xs))
 
 
+SLOPE_NOISE = 1e-9    # a least-squares slope of constant values comes out as ±1e-17 or so
+
+
+def clean_slope(value: float) -> float:
+    """A fitted slope (or interval end) with float noise read as the 0 it is: a flat line's
+    slope is 0, not -1.15e-17."""
+    value = float(value)
+    return 0.0 if abs(value) < SLOPE_NOISE else value
+
+
+def slope_text(value: float) -> str:
+    """A slope as the lab writes it: three significant digits, noise read as 0."""
+    return f"{clean_slope(value):.3g}"
+
+
 @dataclass
 class Comparison:
     first: str
@@ -738,8 +753,8 @@ class Comparison:
     @property
     def sentence(self) -> str:
         relation = "do not overlap" if self.separated else "overlap"
-        text = (f"{self.first}: slope {self.first_slope:.3g}; {self.second}: slope "
-                f"{self.second_slope:.3g}; the 95 % intervals {relation}.")
+        text = (f"{self.first}: slope {slope_text(self.first_slope)}; {self.second}: slope "
+                f"{slope_text(self.second_slope)}; the 95 % intervals {relation}.")
         if self.single_runs:
             text += " (One run per x: the intervals have no width; vary the seeds for a spread.)"
         return text

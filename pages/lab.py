@@ -157,8 +157,8 @@ def show_fits(state: UrlState, fits, chosen) -> None:
     labels = [lab.group_label(row, by) for _, row in fits.iterrows()]
     shown = []
     for label, (_, row) in zip(labels, fits.iterrows()):
-        shown.append({"group": label, "slope": row.slope,
-                      "95 % interval": f"[{row.ci_low:.3g}, {row.ci_high:.3g}]",
+        shown.append({"group": label, "slope": lab.clean_slope(row.slope),
+                      "95 % interval": f"[{lab.slope_text(row.ci_low)}, {lab.slope_text(row.ci_high)}]",
                       "points (x values)": row.points, "runs": row.runs,
                       "unsolved (censored at max_iters)": row.censored})
     kind = "log–log slope" if chosen["fit"] == "power" else "slope"

@@ -62,3 +62,37 @@ def test_running_out_of_memory_is_an_error_naming_memory():
     at = AppTest.from_function(memory_page, default_timeout=TIMEOUT).run()
     assert not at.exception
     assert errors(at)[0].startswith("memory: the run did not fit in memory")
+
+
+def scenario_headers():
+    import streamlit as st
+
+    from core.claims.scenarios import SCENARIOS
+    from ui import page
+    from ui.state import SCENARIO_KEY
+
+    class Unchanged:                    # the page's state: the scenario's own settings
+        def query(self):
+            return {}
+
+    page_link = st.page_link            # no navigation here: the way back is not drawn
+    st.page_link = lambda *args, **kwargs: None
+    try:
+        for scenario in SCENARIOS:
+            st.session_state[SCENARIO_KEY] = (scenario.page, scenario.key)
+            page.scenario_header(scenario.page, Unchanged())
+    finally:
+        st.page_link = page_link
+
+
+def test_every_scenario_header_states_its_whole_look_for_sentence():
+    """An opened scenario's sentence is its answer: none is cut short (lab_sqrt_d_leaky's,
+    401 characters, ended "… the linear model's…")."""
+    from core.claims.scenarios import SCENARIOS
+
+    at = AppTest.from_function(scenario_headers, default_timeout=TIMEOUT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = [info.value.replace("\\", "").replace("\u200b", "") for info in at.info]
+    assert len(shown) == len(SCENARIOS)
+    for scenario, text in zip(SCENARIOS, shown):
+        assert scenario.look_for in text, (scenario.key, text[-80:])

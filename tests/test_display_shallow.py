@@ -265,3 +265,17 @@ def test_values_beyond_the_orbit_view_are_marked_on_its_edges():
     # negative control: values all inside the view, no edge marks
     inside = orbit(columns[:100])
     assert inside.outside == 0 and not any(t.meta == "edge" for t in inside.to_plotly().data)
+
+
+def test_theorem1_legend_states_eta_star_where_a_narrow_column_still_shows_it(gd_and_gf):
+    """The flatter scenario draws this chart in a ~420 px column: a one-line legend entry
+    "Theorem 1: η* = min{1/(2|ε₀|), 2/√(λ₀² + 4Φ²)} = 0.4902" was cut at the chart's edge
+    and read "… = 0". Each legend line fits in 40 characters and the value comes first."""
+    gd, _ = gd_and_gf
+    figure = ps.theorem1_figure(gd)
+    names = [trace.name for trace in figure.data if trace.showlegend is not False and trace.name]
+    lines = [line for name in names for line in name.split("<br>")]
+    assert all(len(line) <= 40 for line in lines), lines
+    bound = gd.runs[0].extras["theorem1_step_bound"]
+    (theorem,) = [name for name in names if "Theorem 1" in name]
+    assert f"η* = {human_number(bound, 4)}" in theorem.split("<br>")[0], theorem

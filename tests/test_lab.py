@@ -13,7 +13,7 @@ import pytest
 from core.analysis import lab
 from core.cli import main
 from core.kernel.fields import FIELDS
-from core.analysis.scaling import Curve, sweep_dimensions
+from core.analysis.scaling import Curve, fit_loglog, sweep_dimensions
 from core.kernel.spec import RunSpec, SpecError, make_spec
 
 MINIMAL = "dataset=minimal&algorithm=gd&seed=0:7&max_iters=20000&history_points=16"
@@ -44,10 +44,12 @@ def test_a_sweep_of_d_and_model_gives_the_counts_and_slopes_of_sweep_d():
             np.testing.assert_array_equal(got, expected)
             assert np.allclose(rows.step_size, reference.step_sizes[(curve, d)], rtol=1e-15)
     fits = lab.fit(table, x="d").set_index("model")
-    for curve in curves:
-        mine, theirs = fits.loc[curve.model], reference.fits[curve]
-        assert (mine.slope, mine.ci_low, mine.ci_high) == pytest.approx(
-            (theirs.slope, theirs.ci_low, theirs.ci_high), rel=1e-12)
+    for curve in curves:   # the lab fits the medians (sweep-d's own fit is of the p90)
+        medians = np.array([np.median(reference.iterations[(curve, d)]) for d in dims])
+        slope, intercept = fit_loglog(np.asarray(dims, dtype=float), medians)
+        mine = fits.loc[curve.model]
+        assert (mine.slope, mine.intercept) == pytest.approx((slope, intercept), rel=1e-12)
+        assert mine.ci_low <= mine.slope + 1e-12 and mine.slope <= mine.ci_high + 1e-12
     assert fits.loc["two_layer_conv"].slope < fits.loc["linear"].slope or \
         fits.loc["linear"].slope < 0.2          # linear GD at the scaled step solves in 2
 
@@ -125,6 +127,38 @@ def test_unsolved_runs_are_censored_at_the_budget_not_dropped():
     # negative control: dropping the unsolved runs would give the median 20, slope 1
     dropped = _synthetic({1.0: [10, 10, 10], 2.0: [20]})
     assert lab.fit(dropped, x="d").iloc[0].slope == pytest.approx(1.0)
+
+
+def test_the_power_fit_is_the_slope_of_the_medians_the_page_states_and_draws():
+    # medians 20 (of 10, 30) and 60 (of 20, 100): slope log2(3). The p90 (30 -> 100) or the
+    # lower middle value (10 -> 20) would give another slope; the lab's table, chart, CLI
+    # and scenarios all say "median".
+    table = _synthetic({1.0: [10, 30], 2.0: [20, 100]}, budget=1000)
+    fit = lab.fit(table, x="d").iloc[0]
+    assert fit.slope == pytest.approx(math.log2(3))
+    assert fit.intercept == pytest.approx(math.log(20))
+
+
+def test_a_flat_groups_slope_reads_0_not_float_noise():
+    """The lab_n_large_step scenario: normalized GD solves in 2 at every n, a slope the fit
+    returns as -1.15e-17; the comparison, the chart's fit legend and the page say 0."""
+    from core.report import lab_chart
+
+    rows = [{"n": n, "seed": 0, "algorithm": a, "max_iters": 5000,
+             "iterations_to_solve": n * 308 // 1000 if a == "gd" else 2}
+            for n in (125, 250, 500, 1000, 2000) for a in ("gd", "normalized_gd")]
+    table = pd.DataFrame(rows)
+    table["iterations_to_solve"] = table.iterations_to_solve.astype("Int64")
+    table.attrs.update({"varied": ["n", "algorithm"], "measures": ["iterations_to_solve"]})
+    fits = lab.fit(table, x="n")
+    assert fits.slope.iloc[1] != 0 and abs(fits.slope.iloc[1]) < 1e-12   # the noise is there
+    sentence = lab.compare(fits).sentence
+    assert "algorithm=normalized_gd: slope 0;" in sentence and "e-" not in sentence, sentence
+    figure = lab_chart.figure(table, "iterations_to_solve", "n", "algorithm", None, fits)
+    names = [t.name for t in figure.data if t.name and t.name.startswith("fit: slope")]
+    assert any(name.startswith("fit: slope 0 [0, 0]") for name in names), names
+    assert not any("e-" in name for name in names), names
+    assert lab.clean_slope(fits.slope.iloc[1]) == 0 and lab.slope_text(-0.2512) == "-0.251"
 
 
 def test_linear_fit_and_comparison_of_two_groups():

@@ -98,7 +98,7 @@ def scenario_header(page: str, state: UrlState) -> str | None:
                         "the captions under each chart describe what is drawn now."),
                 icon=":material/tune:")
     else:
-        st.info("**What to look for:** " + literal(scenario.look_for)
+        st.info("**What to look for:** " + literal(scenario.look_for, limit=2000)   # whole
                 + (f" ({literal(scenario.source)})" if scenario.source else ""),
                 icon=":material/visibility:")
     return scenario.key

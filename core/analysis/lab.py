@@ -637,11 +637,9 @@ FIT_KINDS = ("power", "linear")
 def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to_solve",
         by: Sequence[str] | None = None, kind: str = "power") -> pd.DataFrame:
     """One row per group (the other varied fields): the slope of the median of ``measure``
-    against ``x`` (power: log–log, as ``core.analysis.scaling.fit_curve``; linear: a straight line) with
+    against ``x`` (power: log–log through the medians; linear: a straight line through them) with
     a 95 % bootstrap interval over the runs of each x, the intercept, the points fitted and
     the runs censored at the budget (unsolved; counted at max_iters, never dropped)."""
-    from core.analysis.scaling import fit_curve
-
     if kind not in FIT_KINDS:
         raise SpecError("fit", f"{str(kind)[:40]!r} is not one of {', '.join(FIT_KINDS)}")
     if measure not in table.columns or measure not in MEASURE_BY_NAME:
@@ -669,7 +667,7 @@ def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to
         keep = [(v, arr[np.isfinite(arr)]) for v, arr in zip(xs, per_x)]
         keep = [(v, arr) for v, arr in keep if arr.size]
         if kind == "power":
-            fitted = fit_curve([v for v, _ in keep], [arr for _, arr in keep]) if keep else None
+            fitted = _fit_power([v for v, _ in keep], [arr for _, arr in keep]) if keep else None
         else:
             fitted = _fit_linear([v for v, _ in keep], [arr for _, arr in keep])
         row = {name: _plain(value) for name, value in zip(by, group_key)}
@@ -689,9 +687,29 @@ def _numeric(table: pd.DataFrame, column: str) -> bool:
         not pd.api.types.is_bool_dtype(table[column])
 
 
+def _fit_power(xs: list[float], per_x: list[np.ndarray], seed: int = 0):
+    """Log–log least-squares slope of the medians (the lines the lab draws), bootstrap over
+    the runs of each x. Not core.analysis.scaling.fit_curve: that one fits the p90 (the
+    complexity page's statistic), while the lab states and draws medians."""
+    from core.analysis.scaling import BOOTSTRAP_SAMPLES, CurveFit, _row_slopes, fit_loglog
+
+    x = np.asarray(xs, dtype=float)
+    medians = np.array([np.median(v) for v in per_x])
+    fitted = fit_loglog(x, medians)
+    if fitted is None:
+        return None
+    rng = np.random.default_rng(seed)
+    resampled = np.stack([np.median(v[rng.integers(0, len(v), (BOOTSTRAP_SAMPLES, len(v)))], axis=1)
+                          for v in per_x], axis=1)      # samples × len(xs)
+    slopes = _row_slopes(np.log(x), resampled)
+    low, high = np.percentile(slopes, [2.5, 97.5]) if slopes.size else (math.nan, math.nan)
+    return CurveFit(fitted[0], fitted[1], float(low), float(high),
+                    int(np.isfinite(medians).sum()))
+
+
 def _fit_linear(xs: list[float], per_x: list[np.ndarray], samples: int = 1000, seed: int = 0):
     """Least-squares line through the medians, bootstrap over the runs of each x (as
-    core.analysis.scaling.fit_curve does for the log–log slope)."""
+    _fit_power does for the log–log slope)."""
     from core.analysis.scaling import BOOTSTRAP_SAMPLES, CurveFit
 
     if len(xs) < 2:
@@ -708,6 +726,21 @@ def _fit_linear(xs: list[float], per_x: list[np.ndarray], samples: int = 1000, s
     return CurveFit(float(slope), float(intercept), float(low), float(high), len(xs))
 
 
+SLOPE_NOISE = 1e-9    # a least-squares slope of constant values comes out as ±1e-17 or so
+
+
+def clean_slope(value: float) -> float:
+    """A fitted slope (or interval end) with float noise read as the 0 it is: a flat line's
+    slope is 0, not -1.15e-17."""
+    value = float(value)
+    return 0.0 if abs(value) < SLOPE_NOISE else value
+
+
+def slope_text(value: float) -> str:
+    """A slope as the lab writes it: three significant digits, noise read as 0."""
+    return f"{clean_slope(value):.3g}"
+
+
 @dataclass
 class Comparison:
     first: str
@@ -720,8 +753,8 @@ class Comparison:
     @property
     def sentence(self) -> str:
         relation = "do not overlap" if self.separated else "overlap"
-        text = (f"{self.first}: slope {self.first_slope:.3g}; {self.second}: slope "
-                f"{self.second_slope:.3g}; the 95 % intervals {relation}.")
+        text = (f"{self.first}: slope {slope_text(self.first_slope)}; {self.second}: slope "
+                f"{slope_text(self.second_slope)}; the 95 % intervals {relation}.")
         if self.single_runs:
             text += " (One run per x: the intervals have no width; vary the seeds for a spread.)"
         return text

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from core.report import display as dp
 from core.report.plots import (ALGORITHM_DASH, DIVERGED_COLOR, METRIC_TITLES, PERCEPTRONS, add_subtitle,
                                algorithm_label, base_figure, empty_figure, format_step, metric_series, shade,
-                               step_colors, tidy_log_axis)
+                               step_colors, tidy_log_axis, title_room)
 from core.engine.results import RunRecord, SweepResult
 
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
@@ -630,11 +630,12 @@ def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) ->
 
 
 def _top_margin(figure: go.Figure, font_size: int) -> int:
-    """Room for the title and its subtitle lines (two or more: 12 px more, so that the last
-    line stays clear of the plot frame)."""
+    """Room for the title and its subtitle lines (two or more: 12 px more), and at least
+    what plotly's centred title needs for its last subtitle line to clear the plot frame."""
     subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
     lines = subtitle.count("<br>") + 1 if subtitle else 0
-    return int(font_size * 2.4 + lines * (font_size - 1) * 1.25) + (12 if lines > 1 else 0)
+    return max(int(font_size * 2.4 + lines * (font_size - 1) * 1.25) + (12 if lines > 1 else 0),
+               title_room(lines, font_size + 3))
 
 
 def _colors(display: HistoryDisplay) -> dict[float, str]:

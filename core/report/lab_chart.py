@@ -250,7 +250,8 @@ def _fit_line(fitted: dict, facet, facet_value, color, colour_value, xs) -> tupl
             y = np.exp(row.intercept) * grid ** row.slope
         else:
             y = row.intercept + row.slope * grid
-        text = (f"fit: slope {row.slope:.3g} [{row.ci_low:.3g}, {row.ci_high:.3g}]"
+        text = (f"fit: slope {lab.slope_text(row.slope)} [{lab.slope_text(row.ci_low)}, "
+                f"{lab.slope_text(row.ci_high)}]"
                 + (f" ({lab.group_label(row, by)})" if by else ""))
         return grid, y, text
     return None

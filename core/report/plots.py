@@ -327,15 +327,29 @@ def _count(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
+SUBTITLE_SIZE = FONT_SIZE - 3
+
+
+def title_room(lines: int, title_size: float) -> int:
+    """The top margin a title and ``lines`` subtitle lines need to stay clear of the plot
+    frame. Plotly centres the title in the top margin (title.y "auto") and hangs the
+    subtitle under it, so the margin is twice the way from the title's middle to the
+    subtitle's last line (half the title, 1.3 lines of SUBTITLE_SIZE per line, 5 px)."""
+    if lines <= 0:
+        return 0
+    return math.ceil(2 * (0.6 * title_size + 1.3 * SUBTITLE_SIZE * lines + 5))
+
+
 def add_subtitle(figure: go.Figure, text: str) -> None:
     """A line under the title (notes on what is not drawn): never over the data."""
     current = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
     text = f"{current}<br>{text}" if current else text
-    figure.update_layout(title=dict(subtitle=dict(text=text, font=dict(size=FONT_SIZE - 3,
+    figure.update_layout(title=dict(subtitle=dict(text=text, font=dict(size=SUBTITLE_SIZE,
                                                                        color="#444"))))
     top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
     lines = text.count("<br>") + 1
-    figure.update_layout(margin=dict(t=max(top, 70 + 15 * lines)))
+    title_size = figure.layout.title.font.size or 1.2 * (figure.layout.font.size or FONT_SIZE)
+    figure.update_layout(margin=dict(t=max(top, 70 + 15 * lines, title_room(lines, title_size))))
 
 
 def _edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,

@@ -674,7 +674,7 @@ def thresholds(record: RunRecord, phi: float) -> list[tuple[str, float]]:
     """Step-size thresholds of §3 for the run's initial point (name, η)."""
     extras = record.extras
     lam0 = extras["initial_norm"]
-    out = [("Theorem 1: η* = min{1/(2|ε₀|), 2/√(λ₀² + 4Φ²)}", extras["theorem1_step_bound"])]
+    out = [("Theorem 1: η*", extras["theorem1_step_bound"])]
     if lam0 > 0:
         out.append(("η = 2/λ(0)", 2 / lam0))
     if phi != 0:
@@ -699,8 +699,12 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     palette = ["#d62728", "#9467bd", "#8c564b"]
     for (name, value), color in zip(marks, palette):
         figure.add_vline(x=value, line=dict(color=color, dash="dash", width=2))
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"{name} = {human_number(value, 4)}",
+        label = f"{name} = {human_number(value, 4)}"
+        if name.startswith("Theorem"):     # the value first, the formula on a line of its own:
+            label += "<br>= min{1/(2|ε₀|), 2/√(λ₀² + 4Φ²)}"    # a narrow column cuts one long line
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
                                     line=dict(color=color, dash="dash", width=2)))
+    rows = len(marks) + any(name.startswith("Theorem") for name, _ in marks)
     xs = [r.step_size for r in gd.runs] + [v for _, v in marks]
     low, high = min(xs) / 2, max(xs) * 2
     figure.update_xaxes(range=[math.log10(low), math.log10(high)])
@@ -708,8 +712,8 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     ys = [max(r.iterations_to_solve or top, 1) for r in gd.runs] + [top]
     tidy_log_axis(figure, "y", ys)
     figure.update_yaxes(range=[-0.1, math.log10(max(ys)) + 0.3])
-    figure.update_layout(height=height + 22 * len(marks))
-    legend_below(figure, len(marks))
+    figure.update_layout(height=height + 22 * rows)
+    legend_below(figure, rows)
     return figure
 
 

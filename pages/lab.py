@@ -7,10 +7,12 @@ import json
 import time
 from urllib.parse import parse_qsl
 
+import pandas as pd
 import streamlit as st
 
 from core.analysis import lab
 from core.report import lab_chart
+from core.report.plots import display_rows
 from core.claims.scenarios import SCENARIOS
 from core.kernel.settings import env_number
 from core.report.site import PAGE_FILES
@@ -194,7 +196,8 @@ def downloads(table) -> None:
 def show_table(table, chosen) -> None:
     varied = [lab.column_of(table, n) for n in table.attrs["varied"]]
     columns = list(dict.fromkeys(varied + ["seed", "step_size"] + table.attrs["measures"] + ["view"]))
-    shown = table[columns].head(MAX_TABLE_ROWS)
+    # numbers to 4 significant digits and "—" for a missing measure (the downloads keep them raw)
+    shown = pd.DataFrame(display_rows(table[columns].head(MAX_TABLE_ROWS).to_dict("records")))
     st.dataframe(shown, hide_index=True, column_config={
         "view": st.column_config.LinkColumn("view", display_text="open run",
                                             help="this run's own page (its permalink)")})

@@ -31,6 +31,10 @@ def test_the_lab_page_answers_from_its_url():
     assert rows == list(range(8))
     assert any("the 95 % intervals" in s.value.replace("\\", "") for s in [*at.success, *at.info])
     assert len(at.dataframe) == 2
+    data = at.dataframe[1].value                    # every run: numbers for people, "—" if missing
+    cells = [str(v) for v in data.drop(columns="view").to_numpy().ravel()]
+    assert "—" in cells and not {"None", "nan", "<NA>"} & set(cells)
+    assert all(float(c) == float(f"{float(c):.4g}") for c in data["final_loss"])   # 4 digits
     for name, value in QUERY.items():
         assert at.query_params.get(name) == value, name
     assert at.query_params["color"] == "algorithm" and at.query_params["fit"] == "power"

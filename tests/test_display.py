@@ -211,6 +211,16 @@ def test_complexity_caption_names_no_reference_slope_an_interval_cannot_tell_apa
     text = " ".join(scaling_sentences(result))
     assert "grows" not in text and "sits at the budget at every d" in text
     assert "−1.04" in text
+    # at the budget at 4 of 5 d (c = 10): "grows slower than √d: slope −1.07" was said
+    dims = [16, 32, 64, 128, 256]
+    mixed = NS(curves=[curve], dims=dims, fits={curve: NS(slope=-1.07, ci_low=-3.24, ci_high=-1.03)},
+               stats=lambda c, d: {"unsolved": 4, "p90_lower_bound": d != 16})
+    text = " ".join(scaling_sentences(mixed))
+    assert "grows" not in text and "at 4 of 5 d (d = 32, 64, 128 and 256)" in text
+    # negative control: nowhere at the budget, the slope is read
+    free = NS(curves=[curve], dims=dims, fits={curve: NS(slope=0.5, ci_low=0.45, ci_high=0.55)},
+              stats=lambda c, d: {"unsolved": 0, "p90_lower_bound": False})
+    assert "grows like √d" in " ".join(scaling_sentences(free))
 
 
 def _step_map(**fields):

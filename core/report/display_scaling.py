@@ -47,8 +47,11 @@ def scaling_sentences(result, labels: dict | None = None) -> list[str]:
             continue
         fitted = (f"fitted slope of the 90th percentile {_number(fit.slope)} (95 % CI "
                   f"{_number(fit.ci_low)}–{_number(fit.ci_high)})")
-        if all(result.stats(curve, d).get("p90_lower_bound") for d in result.dims):
-            sentences.append(f"{name}: the 90th percentile sits at the budget at every d, so the "
+        capped = [d for d in result.dims if result.stats(curve, d).get("p90_lower_bound")]
+        if capped:
+            where = ("every d" if len(capped) == len(result.dims) else
+                     f"{len(capped)} of {len(result.dims)} d (d = {dp.joined([str(d) for d in capped])})")
+            sentences.append(f"{name}: the 90th percentile sits at the budget at {where}, so the "
                              f"{fitted} measures the budget, not the growth; raise the iterations.")
             continue
         intervals.append((name, fit.ci_low, fit.ci_high))

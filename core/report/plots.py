@@ -363,8 +363,9 @@ def _edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: 
 
 
 def display_value(value: Any, digits: int = 4) -> Any:
-    """A table cell: floats to ``digits`` significant digits (as text), None as "—"."""
-    if value is None:
+    """A table cell: floats to ``digits`` significant digits (as text), None (and pandas'
+    missing value) as "—"."""
+    if value is None or type(value).__name__ == "NAType":
         return "—"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"

@@ -696,14 +696,7 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     marks = thresholds(gd.runs[0], float(gd.spec.phi)) if gd.runs else []
     if len({round(r.extras["theorem1_step_bound"], 15) for r in gd.runs}) > 1:
         marks = [m for m in marks if not m[0].startswith("Theorem")]   # random inits: per run
-    palette = ["#d62728", "#9467bd", "#8c564b"]
-    for (name, value), color in zip(marks, palette):
-        figure.add_vline(x=value, line=dict(color=color, dash="dash", width=2))
-        label = f"{name} = {human_number(value, 4)}"
-        if name.startswith("Theorem"):     # the value first, the formula on a line of its own:
-            label += "<br>= min{1/(2|ε₀|), 2/√(λ₀² + 4Φ²)}"    # a narrow column cuts one long line
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
-                                    line=dict(color=color, dash="dash", width=2)))
+    _threshold_lines(figure, marks)
     rows = len(marks) + any(name.startswith("Theorem") for name, _ in marks)
     xs = [r.step_size for r in gd.runs] + [v for _, v in marks]
     low, high = min(xs) / 2, max(xs) * 2
@@ -715,6 +708,18 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     figure.update_layout(height=height + 22 * rows)
     legend_below(figure, rows)
     return figure
+
+
+def _threshold_lines(figure: go.Figure, marks: Sequence[tuple[str, float]]) -> None:
+    """A dashed vertical line per threshold and its legend entry."""
+    palette = ["#d62728", "#9467bd", "#8c564b"]
+    for (name, value), color in zip(marks, palette):
+        figure.add_vline(x=value, line=dict(color=color, dash="dash", width=2))
+        label = f"{name} = {human_number(value, 4)}"
+        if name.startswith("Theorem"):     # the value first, the formula on a line of its own:
+            label += "<br>= min{1/(2|ε₀|), 2/√(λ₀² + 4Φ²)}"    # a narrow column cuts one long line
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
+                                    line=dict(color=color, dash="dash", width=2)))
 
 
 def _marker_symbol(record: RunRecord) -> str:

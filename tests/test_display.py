@@ -261,3 +261,13 @@ def test_a_step_map_where_nothing_solves_does_not_blame_the_data():
     # negative control: the same data solve at larger step sizes and T
     assert _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="gd",
                      max_iters=1000, grid=(1.0, 1e4)).solved
+
+
+def test_the_fastest_step_size_is_not_one_of_several_that_tie():
+    # Iris, γ 0.1–1000: "Fastest: γ = 21.5 at t = 2" named one of the many γ solving at t = 2.
+    iris = _step_map(model="linear", dataset="iris", classes=(0, 1), algorithm="gd",
+                     max_iters=200, grid=(0.1, 1000))
+    best = min(row.solved_at for row in iris.solved)
+    tied = [row for row in iris.solved if row.solved_at == best]
+    assert len(tied) > 1
+    assert f"Fastest: t = {best}, at {len(tied)} step sizes (γ " in iris.caption_for("solve")

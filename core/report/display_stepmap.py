@@ -146,8 +146,10 @@ def _solve_head(display: StepMapDisplay, budget: str) -> str:
     return head
 
 
-def _solve_trend(solved: list) -> str:
-    """Whether the largest solving γ is faster than the smallest, and the fastest in between."""
+def _solve_trend(display: StepMapDisplay) -> str:
+    """Whether the largest solving γ is faster than the smallest, and the fastest in between
+    (all of them where several tie)."""
+    solved = display.solved
     first, last = solved[0], solved[-1]
     if last.solved_at < first.solved_at:
         trend = dp.ratio_sentence((f"γ = {dp.human_step(last.step_size)}", last.solved_at),
@@ -155,10 +157,13 @@ def _solve_trend(solved: list) -> str:
     else:
         trend = (f"Larger γ is not faster here: γ = {dp.human_step(last.step_size)} solves at "
                  f"t = {last.solved_at}, γ = {dp.human_step(first.step_size)} at t = {first.solved_at}.")
-    fastest = min(solved, key=lambda row: (row.solved_at, -row.step_size))
-    if fastest is not last and fastest is not first:
-        trend += (f" Fastest: γ = {dp.human_step(fastest.step_size)} at t = "
-                  f"{dp.human_count(fastest.solved_at)}.")
+    best = min(row.solved_at for row in solved)
+    fastest = [row.step_size for row in solved if row.solved_at == best]
+    if len(fastest) > 1:
+        trend += (f" Fastest: t = {dp.human_count(best)}, at {len(fastest)} step sizes "
+                  f"({ranges(fastest, _grid(display))}).")
+    elif fastest[0] not in (first.step_size, last.step_size):
+        trend += f" Fastest: γ = {dp.human_step(fastest[0])} at t = {dp.human_count(best)}."
     return trend
 
 
@@ -168,7 +173,7 @@ def solve_sentence(display: StepMapDisplay) -> str:
     if not solved:
         return _nothing_solves(display, budget)
     head = _solve_head(display, budget)
-    return head if solved[0] is solved[-1] else f"{head} {_solve_trend(solved)}"
+    return head if solved[0] is solved[-1] else f"{head} {_solve_trend(display)}"
 
 
 def orbit_sentence(display: StepMapDisplay) -> str:

@@ -35,6 +35,7 @@ def test_each_lab_scenario_states_what_its_sweep_measures(scenario):
     at = open_page("lab", query)
     assert_clean(at)
     assert charts(at)
-    assert any(scenario.title in info.value for info in at.info)
+    assert any(scenario.title == title.value for title in at.title)       # the scenario header
+    assert any("What to look for" in info.value for info in at.info)
     for name, value in query.items():
         assert at.query_params.get(name) == value, (scenario.key, name)

@@ -40,6 +40,8 @@ def _array(trace: dict, key: str) -> np.ndarray:
     raw = trace.get(key)
     if raw is None:
         return np.array([], dtype=float)
+    if isinstance(raw, np.ndarray):          # already decoded (joined dot slices)
+        return raw.astype(float)
     if isinstance(raw, dict) and "bdata" in raw:
         return np.frombuffer(base64.b64decode(raw["bdata"]), dtype=np.dtype(raw["dtype"])).astype(float)
     try:

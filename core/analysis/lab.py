@@ -640,6 +640,8 @@ def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to
     against ``x`` (power: log–log through the medians; linear: a straight line through them) with
     a 95 % bootstrap interval over the runs of each x, the intercept, the points fitted and
     the runs censored at the budget (unsolved; counted at max_iters, never dropped)."""
+    from core.analysis.scaling import fit_curve
+
     if kind not in FIT_KINDS:
         raise SpecError("fit", f"{str(kind)[:40]!r} is not one of {', '.join(FIT_KINDS)}")
     if measure not in table.columns or measure not in MEASURE_BY_NAME:
@@ -667,7 +669,8 @@ def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to
         keep = [(v, arr[np.isfinite(arr)]) for v, arr in zip(xs, per_x)]
         keep = [(v, arr) for v, arr in keep if arr.size]
         if kind == "power":
-            fitted = _fit_power([v for v, _ in keep], [arr for _, arr in keep]) if keep else None
+            fitted = (fit_curve([v for v, _ in keep], [arr for _, arr in keep], median=True)
+                      if keep else None)
         else:
             fitted = _fit_linear([v for v, _ in keep], [arr for _, arr in keep])
         row = {name: _plain(value) for name, value in zip(by, group_key)}
@@ -687,29 +690,9 @@ def _numeric(table: pd.DataFrame, column: str) -> bool:
         not pd.api.types.is_bool_dtype(table[column])
 
 
-def _fit_power(xs: list[float], per_x: list[np.ndarray], seed: int = 0):
-    """Log–log least-squares slope of the medians (the lines the lab draws), bootstrap over
-    the runs of each x. Not core.analysis.scaling.fit_curve: that one fits the p90 (the
-    complexity page's statistic), while the lab states and draws medians."""
-    from core.analysis.scaling import BOOTSTRAP_SAMPLES, CurveFit, _row_slopes, fit_loglog
-
-    x = np.asarray(xs, dtype=float)
-    medians = np.array([np.median(v) for v in per_x])
-    fitted = fit_loglog(x, medians)
-    if fitted is None:
-        return None
-    rng = np.random.default_rng(seed)
-    resampled = np.stack([np.median(v[rng.integers(0, len(v), (BOOTSTRAP_SAMPLES, len(v)))], axis=1)
-                          for v in per_x], axis=1)      # samples × len(xs)
-    slopes = _row_slopes(np.log(x), resampled)
-    low, high = np.percentile(slopes, [2.5, 97.5]) if slopes.size else (math.nan, math.nan)
-    return CurveFit(fitted[0], fitted[1], float(low), float(high),
-                    int(np.isfinite(medians).sum()))
-
-
 def _fit_linear(xs: list[float], per_x: list[np.ndarray], samples: int = 1000, seed: int = 0):
     """Least-squares line through the medians, bootstrap over the runs of each x (as
-    _fit_power does for the log–log slope)."""
+    core.analysis.scaling.fit_curve(median=True) does for the log–log slope)."""
     from core.analysis.scaling import BOOTSTRAP_SAMPLES, CurveFit
 
     if len(xs) < 2:

@@ -179,24 +179,29 @@ def fit_loglog(dims: np.ndarray, values: np.ndarray) -> tuple[float, float] | No
 
 
 def fit_curve(dims: list[int], per_d: list[np.ndarray], samples: int = BOOTSTRAP_SAMPLES,
-              seed: int = 0, budget: float = math.inf) -> CurveFit | None:
+              seed: int = 0, budget: float = math.inf, median: bool = False) -> CurveFit | None:
     """Slope of the p90 (FIT_QUANTILE, unsolved seeds censored at ``budget``) against d, with
-    a bootstrap (over seeds) 95 % interval. The resamples are drawn and fitted all at once
-    (one quantile per d over a samples × seeds array, then a least-squares slope per
-    resample)."""
+    a bootstrap (over seeds) 95 % interval; ``median``: of the medians instead (the lab states
+    and draws medians). The resamples are drawn and fitted all at once (one statistic per d
+    over a samples × seeds array, then a least-squares slope per resample)."""
     dims_array = np.asarray(dims, dtype=float)
-    quantiles = np.array([censored_quantile(v, FIT_QUANTILE, budget) for v in per_d])
-    fitted = fit_loglog(dims_array, quantiles)
+    points = np.array([float(np.median(v)) if median else censored_quantile(v, FIT_QUANTILE, budget)
+                       for v in per_d])
+    fitted = fit_loglog(dims_array, points)
     if fitted is None:
         return None
     rng = np.random.default_rng(seed)
-    resampled = np.stack([np.quantile(np.minimum(np.asarray(v, float), budget)[
-        rng.integers(0, len(v), (samples, len(v)))], FIT_QUANTILE, axis=1, method="inverted_cdf")
-        for v in per_d], axis=1)      # samples × len(dims)
+
+    def resampled_statistic(values: np.ndarray) -> np.ndarray:
+        draws = np.minimum(np.asarray(values, float), budget)[
+            rng.integers(0, len(values), (samples, len(values)))]
+        return (np.median(draws, axis=1) if median else
+                np.quantile(draws, FIT_QUANTILE, axis=1, method="inverted_cdf"))
+    resampled = np.stack([resampled_statistic(v) for v in per_d], axis=1)   # samples × len(dims)
     slopes = _row_slopes(np.log(dims_array), resampled)
     low, high = (np.percentile(slopes, [2.5, 97.5]) if slopes.size else (math.nan, math.nan))
     return CurveFit(fitted[0], fitted[1], float(low), float(high),
-                    int(np.isfinite(quantiles).sum()))
+                    int(np.isfinite(points).sum()))
 
 
 def _row_slopes(x: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -397,11 +397,11 @@ def numpy_gd_counts(spec: RunSpec, train: str = "both") -> list[float]:
     n, d = b.shape
     bilinear = spec.model == "mlp"
     width = spec.width if bilinear else 0
-    model = build(validate(spec))
+    start = (np.stack([build(validate(spec)).init(d, seed) for seed in spec.seeds]) if bilinear
+             else np.zeros((1, d)))
     counts = []
     for step in spec.step_sizes:
-        theta = (np.stack([model.init(d, seed) for seed in spec.seeds]) if bilinear
-                 else np.zeros((1, d)))
+        theta = start.copy()
         solved = np.full(len(theta), np.inf)
         for t in range(spec.max_iters + 1):
             if bilinear:
@@ -482,9 +482,12 @@ def reference_output(spec: RunSpec, theta, b, shift: int = 1):
     import torch
 
     def s(z):
-        return {"identity": lambda: z, "relu": lambda: torch.clamp(z, min=0),
-                "leaky_relu": lambda: torch.where(z > 0, z, spec.leak * z),
-                "tanh": lambda: torch.tanh(z)}[spec.activation or "identity"]()
+        name = spec.activation or "identity"
+        if name == "relu":
+            return torch.clamp(z, min=0)
+        if name == "leaky_relu":
+            return torch.where(z > 0, z, spec.leak * z)
+        return torch.tanh(z) if name == "tanh" else z
     if spec.model == "linear":
         return b @ theta
     if spec.model == "two_layer_conv":
@@ -518,10 +521,11 @@ def _any_model_steps(results, mean: bool = True, shift: int = 1):
                 loss = torch.nn.functional.softplus(-y * reference_output(spec, theta, b, shift))
                 (loss.mean() if mean else loss.sum()).backward()
                 grad = theta.grad.numpy().copy()
-                if spec.model == "mlp" and spec.train != "both":
-                    split = spec.width * b.shape[1]
-                    grad[split:] = 0.0 if spec.train == "hidden" else grad[split:]
-                    grad[:split] = 0.0 if spec.train == "output" else grad[:split]
+                split = spec.width * b.shape[1] if spec.model == "mlp" else 0
+                if spec.model == "mlp" and spec.train == "hidden":
+                    grad[split:] = 0.0              # the output layer is frozen
+                elif spec.model == "mlp" and spec.train == "output":
+                    grad[:split] = 0.0              # the hidden layer is frozen
                 expected = before - run.step_size * grad
                 scale = max(1.0, float(np.max(np.abs(expected))))
                 errors.append(float(np.max(np.abs(after - expected))) / scale)

@@ -19,9 +19,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.report import payload
-from core.report.display import Display, human_count, human_number, plural, spread_indices
+from core.report.display import GL_POINTS, Display, human_count, human_number, plural, spread_indices
 from core.report.player import Frame, add_player
-from core.report.plots import DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, tidy_log_axis
+from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, edge_trace,
+                                tidy_log_axis)
 
 POINT_COLOR = "#1f3b73"
 BUILD_UP_FRAMES = 16       # the build-up plays the last K iterations in this many slices
@@ -198,7 +199,7 @@ class OrbitDiagram(Display):
 
     def _draw_points(self, figure: go.Figure) -> None:
         x, y, k = self.points
-        kind = go.Scattergl if x.size > 1500 else go.Scatter
+        kind = go.Scattergl if x.size > GL_POINTS else go.Scatter
         figure.add_trace(kind(
             x=payload.compact(x), y=payload.compact(y), mode="markers",
             name=f"{self.y_title}", customdata=k.astype(np.int32),
@@ -212,7 +213,7 @@ class OrbitDiagram(Display):
         stretch; reset goes to the first. Each dot is sent once: the frames only switch the
         slices' visibility."""
         x, y, k = self.points
-        kind = go.Scattergl if x.size > 1500 else go.Scatter
+        kind = go.Scattergl if x.size > GL_POINTS else go.Scatter
         edges = np.unique(np.quantile(k, np.linspace(0, 1, BUILD_UP_FRAMES + 1)))
         slices = np.clip(np.searchsorted(edges, k, side="right") - 1, 0, edges.size - 2)
         first, count = len(figure.data), edges.size - 1
@@ -247,19 +248,13 @@ class OrbitDiagram(Display):
         if not self.beyond or self.y_window is None:
             return
         chosen = [self.beyond[i] for i in spread_indices(len(self.beyond), 2_000)]
-        for side, edge, symbol in (("above", self.y_window[1], "triangle-up"),
-                                   ("below", self.y_window[0], "triangle-down")):
-            marks = [(x, above if side == "above" else below) for x, above, below in chosen
-                     if (above if side == "above" else below)]
-            if not marks:
-                continue
-            figure.add_trace(go.Scatter(
-                x=[x for x, _ in marks], y=[10 ** edge if self.log_y else edge] * len(marks),
-                mode="markers", name=f"values {side} the view", cliponaxis=False, meta="edge",
-                marker=dict(symbol=symbol, size=8, color="#7f7f7f"),
-                text=[f"{self.x_name}={x:.4g}: {plural(count, 'value')} {side} the view"
-                      for x, count in marks],
-                hovertemplate="%{text}<extra></extra>"))
+        for side, edge, symbol, column in (("above", self.y_window[1], "triangle-up", 1),
+                                           ("below", self.y_window[0], "triangle-down", 2)):
+            marks = [(mark[0], mark[column]) for mark in chosen if mark[column]]
+            if marks:
+                edge_trace(figure, "y", [x for x, _ in marks], 10 ** edge if self.log_y else edge,
+                           symbol, [f"{self.x_name}={x:.4g}: {plural(count, 'value')} {side} the view"
+                                    for x, count in marks], f"values {side} the view")
 
     def _draw_diverged(self, figure: go.Figure) -> None:
         if not self.diverged:

@@ -300,12 +300,12 @@ def _draw_view(figure: go.Figure, axis: str, span: tuple[float, float], log: boo
     update(range=[view_low, view_high], autorange=False)
     edge_high, edge_low = (10 ** view_high, 10 ** view_low) if log else (view_high, view_low)
     if top:
-        _edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
+        edge_trace(figure, axis, [p[0] for p in top], edge_high, "triangle-up",
                     [f"{name}: {v:.4g} (above the view)" for _, v, name in top],
                     "outside the view (▲ above)")
     if bottom:
         label = "≤ 0 or below the view (▼)" if log else "outside the view (▼ below)"
-        _edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
+        edge_trace(figure, axis, [p[0] for p in bottom], edge_low, "triangle-down",
                     [p[1] for p in bottom], label)
 
 
@@ -352,8 +352,9 @@ def add_subtitle(figure: go.Figure, text: str) -> None:
     figure.update_layout(margin=dict(t=max(top, 70 + 15 * lines, title_room(lines, title_size))))
 
 
-def _edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,
-                text: list[str], name: str) -> None:
+def edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,
+               text: list[str], name: str) -> None:
+    """Marks on a plot edge (▲/▼) for what lies beyond the axis window, with their hover text."""
     position = [edge] * len(where)
     x, y = (where, position) if axis == "y" else (position, where)
     figure.add_trace(go.Scatter(

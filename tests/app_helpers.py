@@ -73,10 +73,24 @@ def values(trace: dict[str, Any], key: str) -> np.ndarray:
 
 
 def dot_values(figure: dict[str, Any], key: str) -> np.ndarray:
-    """The orbit diagram's dots (x or y): its slices of k (legend group "dots"), joined; a
-    chart without slices keeps its dots in the first trace."""
-    slices = [t for t in figure["data"] if t.get("legendgroup") == "dots"]
-    return np.concatenate([values(t, key) for t in slices or figure["data"][:1]])
+    """The orbit diagram's dots (x or y), one per cell of its dot raster (the heatmap named
+    after the y axis) that holds a dot: the x of the cell's column (its middle, in the
+    axis's units: a run's own x) or the y of its row's middle."""
+    dots = next(t for t in figure["data"] if t.get("type") == "heatmap")
+    layout = figure.get("layout", {})
+    middles = {}
+    for axis in ("x", "y"):
+        edges = values(dots, axis)
+        log = layout.get(f"{axis}axis", {}).get("type") == "log"
+        units = np.log10(edges) if log else edges
+        middle = (units[1:] + units[:-1]) / 2
+        middles[axis] = 10 ** middle if log else middle
+    raw = dots["z"]
+    shape = ([int(n) for n in raw["shape"].split(",")] if isinstance(raw, dict) and "shape" in raw
+             else (len(raw), -1))
+    z = values(dots, "z").reshape(shape)
+    rows, columns = np.nonzero(np.isfinite(z))
+    return middles[key][columns] if key == "x" else middles[key][rows]
 
 
 def trace_names(figure: dict[str, Any]) -> list[str]:

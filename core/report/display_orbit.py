@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.report import payload
-from core.report.display import GL_POINTS, Display, human_count, human_number, plural, spread_indices
+from core.report.display import Display, human_count, human_number, plural, spread_indices
 from core.report.player import Frame, add_player
 from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, edge_trace,
                                 tidy_log_axis)
@@ -159,13 +159,11 @@ class OrbitDiagram(Display):
     def to_plotly(self, height: int = 480) -> go.Figure:
         figure = base_figure(self.title, self.x_title, self.y_title, log_x=self.log_x,
                              log_y=self.log_y, height=height, plain_x=self.log_x)
-        built_up = self.image is None and self.points is not None and np.unique(self.points[2]).size >= 2
+        frames = []
         if self.image is not None:
             self._draw_image(figure)
-        elif built_up:
-            frames = self._draw_slices(figure)
-        elif self.points is not None:
-            self._draw_points(figure)
+        elif self.points is not None and self.points[0].size:
+            frames = self._draw_dots(figure)
         self._draw_diverged(figure)
         self._draw_beyond(figure)
         if self.y_window is not None:
@@ -183,7 +181,7 @@ class OrbitDiagram(Display):
             figure.add_vline(x=self.selected, line=dict(color="#2ca02c", width=2, dash="dash"))
         for note in self.notes:
             add_subtitle(figure, note)
-        if built_up:
+        if frames:
             add_player(figure, frames, prefix="iterations k ", start=len(frames) - 1)
         return figure
 
@@ -197,39 +195,34 @@ class OrbitDiagram(Display):
             pad = 0.02 * (high - low or abs(high) or 1.0)
             figure.update_xaxes(range=[low - pad, high + pad])
 
-    def _draw_points(self, figure: go.Figure) -> None:
-        x, y, k = self.points
-        kind = go.Scattergl if x.size > GL_POINTS else go.Scatter
-        figure.add_trace(kind(
-            x=payload.compact(x), y=payload.compact(y), mode="markers",
-            name=f"{self.y_title}", customdata=k.astype(np.int32),
-            marker=dict(size=3, color=POINT_COLOR, opacity=0.55),
-            hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>k=%{{customdata}}<br>value=%{{y:.6g}}"
+    def _draw_dots(self, figure: go.Figure) -> list:
+        """The dots as a raster (:func:`_dot_raster`): one heatmap, each cell holding the first
+        iteration k at which a value fell in it. Drawn as scatter markers, a few thousand dots
+        cost the browser half a second at every redraw (SVG nodes, or a WebGL context per
+        chart); an image of the same dots costs a tenth of that. The build-up plays by
+        colour alone: frame j shows the cells reached by the end of the j-th stretch of k, so
+        the frames send a colour scale each and no dot twice."""
+        x_edges, y_edges, first = _dot_raster(self.points, self.log_x, self.log_y, self.y_window)
+        k = self.points[2]
+        low, high = float(k.min()) - 0.5, float(k.max()) + 0.5
+        figure.add_trace(go.Heatmap(
+            x=payload.compact(x_edges), y=payload.compact(y_edges),
+            z=payload.compact(first.T, single=True), zmin=low, zmax=high, zauto=False,
+            zsmooth=False, showscale=False, hoverongaps=False, name=self.y_title,
+            colorscale=_reached(high, low, high),
+            hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>value≈%{{y:.4g}}<br>first at k=%{{z:.0f}}"
                           "<extra></extra>"))
-
-    def _draw_slices(self, figure: go.Figure) -> list:
-        """The dots as consecutive stretches of k, one trace each, all shown at first (the last
-        frame, "all"): play/step builds the diagram up, slice j adding the values of the j-th
-        stretch; reset goes to the first. Each dot is sent once: the frames only switch the
-        slices' visibility."""
-        x, y, k = self.points
-        kind = go.Scattergl if x.size > GL_POINTS else go.Scatter
         edges = np.unique(np.quantile(k, np.linspace(0, 1, BUILD_UP_FRAMES + 1)))
+        if edges.size < 2:
+            return []
         slices = np.clip(np.searchsorted(edges, k, side="right") - 1, 0, edges.size - 2)
-        first, count = len(figure.data), edges.size - 1
-        for index in range(count):
-            keep = slices == index
-            figure.add_trace(kind(
-                x=payload.compact(x[keep]), y=payload.compact(y[keep]), mode="markers",
-                name=self.y_title, legendgroup="dots", showlegend=index == 0,
-                customdata=k[keep].astype(np.int32),
-                marker=dict(size=3, color=POINT_COLOR, opacity=0.55),
-                hovertemplate=f"{self.x_name}=%{{x:.4g}}<br>k=%{{customdata}}<br>value=%{{y:.6g}}"
-                              "<extra></extra>"))
-        traces = list(range(first, first + count))
-        frames = [Frame(f"≤ {int(k[slices <= j].max())}", [kind(visible=i <= j) for i in range(count)],
-                        traces) for j in range(count)]
-        frames.append(Frame("all", [kind(visible=True)] * count, traces))
+        trace = len(figure.data) - 1
+        frames = []
+        for j in range(edges.size - 1):
+            reached = int(k[slices <= j].max())
+            frames.append(Frame(f"≤ {reached}", [go.Heatmap(colorscale=_reached(reached + 0.5, low, high))],
+                                [trace]))
+        frames.append(Frame("all", [go.Heatmap(colorscale=_reached(high, low, high))], [trace]))
         return frames
 
     def _draw_image(self, figure: go.Figure) -> None:
@@ -367,6 +360,54 @@ def _x_edges(xs: np.ndarray, log_x: bool) -> np.ndarray:
     else:
         edges = np.linspace(unique[0], unique[-1], payload.DENSITY_COLUMNS + 1)
     return 10 ** edges if log_x else edges
+
+
+DOT_COLOR = "rgba(31,59,115,0.8)"
+NO_DOT = "rgba(0,0,0,0)"
+DOT_ROWS = 150              # rows of the dot raster: a dot is about as tall as a 3 px marker
+DOT_WIDTH = 0.004           # a run's column: this share of the x span wide (when runs are apart)
+
+
+def _reached(threshold: float, low: float, high: float) -> list:
+    """A colour scale over [low, high] that shows the cells with k ≤ threshold and hides the
+    rest (plotly steps at a repeated stop)."""
+    cut = min(max((threshold - low) / ((high - low) or 1.0), 0.0), 1.0)
+    if cut >= 1.0:
+        return [[0.0, DOT_COLOR], [1.0, DOT_COLOR]]
+    return [[0.0, DOT_COLOR], [cut, DOT_COLOR], [cut, NO_DOT], [1.0, NO_DOT]]
+
+
+def _dot_raster(points, log_x: bool, log_y: bool, window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x edges, y edges and, per (column, row) cell, the first iteration k of a dot in it (NaN:
+    none). Each run has a column of its own, centred on its x: where runs are far apart (more
+    than twice :data:`DOT_WIDTH` of the span) a narrow one with an empty column between, so
+    dots read as dots; else the columns touch (edges half way between neighbours), and with
+    more runs than ``payload.DENSITY_COLUMNS`` they share that many even columns."""
+    x, y, k = points
+    runs = np.unique(x)
+    axis = np.log10(runs) if log_x else runs
+    span = float(axis[-1] - axis[0]) if runs.size > 1 else 1.0
+    gap = float(np.diff(axis).min()) if runs.size > 1 else span
+    if 2 * DOT_WIDTH * span >= gap:
+        x_edges = _x_edges(runs, log_x)
+        axis_edges = np.log10(x_edges) if log_x else x_edges
+        columns_of_runs = np.clip(np.searchsorted(axis_edges, axis, side="right") - 1, 0, x_edges.size - 2)
+    else:
+        half = DOT_WIDTH * span / 2
+        axis_edges = np.ravel(np.column_stack([axis - half, axis + half]))
+        x_edges = 10 ** axis_edges if log_x else axis_edges
+        columns_of_runs = 2 * np.arange(runs.size)           # the columns between are gaps
+    low, high = window if window is not None else (float(np.nanmin(y)), float(np.nanmax(y)))
+    y_axis_edges = np.linspace(low, high, DOT_ROWS + 1)
+    first = np.full((x_edges.size - 1, DOT_ROWS), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows = np.floor((_axis(y, log_y) - low) / ((high - low) or 1.0) * DOT_ROWS)
+    inside = np.isfinite(rows) & (rows >= 0) & (rows < DOT_ROWS)
+    columns = columns_of_runs[np.searchsorted(runs, x)]
+    np.minimum.at(first, (columns[inside], rows[inside].astype(int)), k[inside].astype(float))
+    first[np.isinf(first)] = np.nan
+    y_edges = 10 ** y_axis_edges if log_y else y_axis_edges
+    return x_edges, y_edges, first
 
 
 def _density(kept, window, log_x: bool, log_y: bool):

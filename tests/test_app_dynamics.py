@@ -1,5 +1,6 @@
 """AppTest: the Perceptron dynamics page (defaults, widgets, errors, URL state)."""
 import numpy as np
+from core.report.display import MAX_FRAMES
 
 from tests.app_helpers import (assert_clean, chart, charts, errors, open_page, table_rows,
                                trace_names, values)
@@ -215,7 +216,7 @@ def test_the_decision_boundary_animates_from_recorded_frames():
     buttons = figure["layout"]["updatemenus"][0]["buttons"]
     assert [b["label"] for b in buttons] == ["▶ play", "▶▶ fast", "❚❚ pause", "◀ step", "step ▶",
                                              "↺ reset"]
-    assert len(figure["frames"]) <= 40                    # every k-th recorded iteration
+    assert len(figure["frames"]) <= MAX_FRAMES + 1        # every k-th recorded iteration, and the last
     durations = [b["args"][1]["frame"]["duration"] for b in buttons[:2]]
     assert durations[0] > durations[1]                    # fast is faster
     names = [frame["name"] for frame in figure["frames"]]

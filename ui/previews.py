@@ -172,29 +172,47 @@ def _trace_svg(trace: dict, x: np.ndarray, y: np.ndarray) -> str:
     return f'<g fill="{color}" fill-opacity="{opacity * 0.8:.2f}">' + "".join(dots) + "</g>" if dots else ""
 
 
+def _grid(heat: dict) -> np.ndarray:
+    """A heatmap's z as a (rows, columns) float array (typed arrays decoded; NaN: no value)."""
+    raw = heat.get("z")
+    if isinstance(raw, dict) and "bdata" in raw and "shape" in raw:
+        shape = [int(n) for n in str(raw["shape"]).split(",")]
+        return _array(heat, "z").reshape(shape)
+    try:
+        return np.array([[np.nan if v is None else v for v in row] for row in raw or []], dtype=float)
+    except (TypeError, ValueError):
+        return np.empty((0, 0))
+
+
+def _middles(edges_or_centres: np.ndarray, count: int) -> np.ndarray:
+    if edges_or_centres.size == count + 1:
+        return (edges_or_centres[1:] + edges_or_centres[:-1]) / 2
+    return edges_or_centres[:count]
+
+
 def _heat_cells(heat: dict, to_x, to_y) -> Iterable[str]:
-    """The heatmap as at most GRID cells, darker where it counts more (log scale)."""
-    z = np.array([[np.nan if v is None else v for v in row] for row in heat.get("z", [])], dtype=float)
+    """The heatmap as at most GRID cells: a cell is drawn where any of its values is (a dot of
+    an orbit's raster, a count of a density image), darker where more are."""
+    z = _grid(heat)
     x, y = _array(heat, "x"), _array(heat, "y")
-    if z.ndim != 2 or z.size == 0 or x.size < 2 or y.size < 2:
+    if z.ndim != 2 or z.size == 0 or x.size < z.shape[1] or y.size < z.shape[0]:
         return []
-    rows, columns = z.shape
-    pick_c = np.unique(np.linspace(0, columns - 1, min(columns, GRID[0])).round().astype(int))
-    pick_r = np.unique(np.linspace(0, rows - 1, min(rows, GRID[1])).round().astype(int))
-    z = np.nan_to_num(z, nan=0.0)
-    top = float(np.log1p(z.max())) or 1.0
+    rows, columns = np.nonzero(np.isfinite(z))
+    if rows.size == 0:
+        return []
+    px = to_x(_middles(x, z.shape[1]))[columns]
+    py = to_y(_middles(y, z.shape[0]))[rows]
+    cell_x = np.clip((px / WIDTH * GRID[0]).astype(int), 0, GRID[0] - 1)
+    cell_y = np.clip((py / HEIGHT * GRID[1]).astype(int), 0, GRID[1] - 1)
+    counts = np.zeros((GRID[1], GRID[0]))
+    np.add.at(counts, (cell_y, cell_x), 1.0)
+    top = float(np.log1p(counts.max())) or 1.0
+    width, height = WIDTH / GRID[0], HEIGHT / GRID[1]
     cells = []
-    xs = to_x(x[np.minimum(pick_c, x.size - 1)])
-    ys = to_y(y[np.minimum(pick_r, y.size - 1)])
-    width = max(WIDTH / max(len(pick_c), 1), 1.0)
-    height = max(HEIGHT / max(len(pick_r), 1), 1.0)
-    for i, r in enumerate(pick_r):
-        for j, c in enumerate(pick_c):
-            value = float(np.log1p(z[r, c])) / top
-            if value > 0.02:
-                cells.append(f'<rect x="{xs[j] - width / 2:.1f}" y="{ys[i] - height / 2:.1f}" '
-                             f'width="{width:.1f}" height="{height:.1f}" fill="#1f3b73" '
-                             f'fill-opacity="{value:.2f}"/>')
+    for r, c in zip(*np.nonzero(counts)):
+        shade = 0.35 + 0.6 * float(np.log1p(counts[r, c])) / top
+        cells.append(f'<rect x="{c * width:.1f}" y="{r * height:.1f}" width="{width:.1f}" '
+                     f'height="{height:.1f}" fill="#1f3b73" fill-opacity="{shade:.2f}"/>')
     return cells
 
 

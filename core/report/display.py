@@ -34,7 +34,7 @@ BYTES_PER_TRACE = 600               # a trace's own keys (name, line, hovertempl
 FIGURE_POINTS = 60_000              # points one chart draws at most (≈ 1.5 MB of JSON)
 MAX_TRACES = 240                    # lines one chart draws at most
 MIN_TRACE_POINTS = 32               # a line thinner than this no longer shows its shape
-MAX_FRAMES = 40                     # frames of one animation at most
+MAX_FRAMES = 24                     # frames of one animation at most (each costs the browser ~1.5 ms at every redraw)
 MAX_SCATTER_POINTS = 3_000          # data points one scatter chart shows at most
 GL_POINTS = 1_500                   # longer traces are drawn with WebGL (scattergl)
 

@@ -47,6 +47,40 @@ def test_orbit_diagram_reads_fixed_points_cycles_bands_and_divergence():
     assert "No period doubling in this window" in calm.caption
 
 
+def test_orbit_dots_are_one_raster_whose_frames_build_it_up_by_iteration():
+    """The dots are drawn as one heatmap: each cell holds the first iteration k of a dot in
+    it, and build-up frame j shows exactly the cells reached by then (by colour scale alone)."""
+    diagram = orbit([column(0.5, np.full(64, 0.2)), column(0.9, np.tile([0.1, 0.4], 32)),
+                     column(1.3, np.linspace(-1, 1, 64))])
+    figure = diagram.to_plotly()
+    dots = figure.data[0]
+    assert dots.type == "heatmap" and [t.type for t in figure.data].count("heatmap") == 1
+    z = np.asarray(dots.z, dtype=float)                       # rows × columns
+    x_edges = np.asarray(dots.x)
+    # each run has a column of its own, centred on its x, with an empty column between
+    middles = (x_edges[1:] + x_edges[:-1]) / 2
+    filled = np.flatnonzero(np.isfinite(z).any(axis=0))
+    assert np.allclose(middles[filled], [0.5, 0.9, 1.3])
+    assert [int(np.isfinite(z[:, c]).sum()) for c in filled][:2] == [1, 2]   # a dot, a 2-cycle
+    # a cell's value is the first k of the values in it: the settled run's dot at k = 0,
+    # the band's values in the order they came
+    assert np.nanmin(z[:, filled[0]]) == 0 and np.nanmax(z[:, filled[2]]) > 32
+    low, high = dots.zmin, dots.zmax
+    for frame in figure.frames:
+        scale = frame.data[0].colorscale
+        cut = scale[1][0] if len(scale) > 2 else 1.0
+        reached = low + cut * (high - low)
+        shown = int((np.isfinite(z) & (z <= reached)).sum())
+        label = [s.label for s in figure.layout.sliders[0].steps][figure.frames.index(frame)]
+        expected = np.isfinite(z).sum() if label == "all" else \
+            int((np.isfinite(z) & (z <= int(label.removeprefix("≤ ")))).sum())
+        assert shown == expected, label
+    # negative control: the first frame hides some cells, the last shows them all
+    first = figure.frames[0].data[0].colorscale
+    assert len(first) == 4 and first[2][1].endswith(",0)")
+    assert len(figure.frames[-1].data[0].colorscale) == 2
+
+
 def test_orbit_diagram_becomes_a_bounded_density_image_above_the_scatter_limit():
     rng = np.random.default_rng(1)
     count, tail = 300, payload.SCATTER_POINTS // 300 + 10

@@ -386,8 +386,9 @@ def _dot_raster(points, log_x: bool, log_y: bool, window) -> tuple[np.ndarray, n
     x, y, k = points
     runs = np.unique(x)
     axis = np.log10(runs) if log_x else runs
-    span = float(axis[-1] - axis[0]) if runs.size > 1 else 1.0
-    gap = float(np.diff(axis).min()) if runs.size > 1 else span
+    # one run: the view is its x ± a few per cent (see _set_x_range), so is the column
+    span = float(axis[-1] - axis[0]) if runs.size > 1 else (0.06 if log_x else 0.04 * (abs(float(axis[0])) or 1.0))
+    gap = float(np.diff(axis).min()) if runs.size > 1 else math.inf
     if 2 * DOT_WIDTH * span >= gap:
         x_edges = _x_edges(runs, log_x)
         axis_edges = np.log10(x_edges) if log_x else x_edges

@@ -369,21 +369,11 @@ def loss_charts(state: UrlState, results: list, pinned: list) -> None:
     figures = [d.to_plotly(height=chart_height(460), legend=i == 0, font_size=font_size())
                for i, d in enumerate(displays)]
     legend_under(figures[0])
-    align_panels(figures)
+    plots.align_panels(figures)
     for index, (column, display, figure) in enumerate(zip(st.columns(len(displays)), displays,
                                                           figures)):
         chart(figure, "loss" if index == 0 else f"loss_pin{index - 1}", column)
         look_for(display.caption, column)
-
-
-def align_panels(figures: list) -> None:
-    """Side-by-side panels share one plot box: the same top margin (the tallest subtitle's,
-    with room under it) and the same height and bottom margin."""
-    top = max(f.layout.margin.t or 80 for f in figures) + 22
-    height = max(f.layout.height for f in figures)
-    bottom = max(f.layout.margin.b if f.layout.margin.b is not None else 80 for f in figures)
-    for figure in figures:
-        figure.update_layout(height=height + 10, margin=dict(t=top, b=bottom))
 
 
 def share_y(displays: list) -> None:

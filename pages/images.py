@@ -165,6 +165,15 @@ def pair():
     return (st.container(), st.container()) if presenting() else st.columns(2)
 
 
+def aligned(*figures):
+    """Side-by-side panels with one plot box (same top and bottom margins and height) and,
+    when they list the same runs, one legend."""
+    if not presenting():
+        plots.share_legend(list(figures))
+    plots.align_panels(list(figures))
+    return figures
+
+
 def kernel_of(spec: RunSpec) -> int | None:
     return spec.kernel_size if spec.model == "cnn" else None
 
@@ -223,22 +232,22 @@ def main() -> None:
     drawn = series + pinned
     runs_key = ("images",) + tuple((s.kernel, s.result.spec.canonical(), s.label) for s in drawn)
     left, right = pair()
-    chart(memoised(runs_key + ("sharpness",), lambda: pi.curves_figure(drawn, "sharpness")),
-          "images_sharpness", left)
+    sharpness, loss = memoised(runs_key + ("sharpness", "loss", presenting()), lambda: aligned(
+        pi.curves_figure(drawn, "sharpness"), pi.curves_figure(drawn, "loss")))
+    chart(sharpness, "images_sharpness", left)
     look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
-    chart(memoised(runs_key + ("loss",), lambda: pi.curves_figure(drawn, "loss")),
-          "images_loss", right)
+    chart(loss, "images_loss", right)
     look_for(di.loss_sentence(series), right)
     # One more view at a time (the browser draws only what is asked for).
     view = state.draw("view")
     if view == "solve":
         left, right = pair()
-        chart(memoised(runs_key + ("solve",), lambda: pi.solve_figure(series)),
-              "images_iterations_to_100", left)
+        solve, accuracy = memoised(runs_key + ("solve", "accuracy", presenting()), lambda: aligned(
+            pi.solve_figure(series), pi.curves_figure(drawn, "accuracy")))
+        chart(solve, "images_iterations_to_100", left)
         look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "
                  "lines: the linear model, same η.", left)
-        chart(memoised(runs_key + ("accuracy",), lambda: pi.curves_figure(drawn, "accuracy")),
-              "images_accuracy", right)
+        chart(accuracy, "images_accuracy", right)
         look_for(di.solve_sentence(series) + " A run ends when it reaches 100 % unless "
                  "“keep iterating” is on.", right)
     elif view == "images":

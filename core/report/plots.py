@@ -352,6 +352,28 @@ def add_subtitle(figure: go.Figure, text: str) -> None:
     figure.update_layout(margin=dict(t=max(top, 70 + 15 * lines, title_room(lines, title_size))))
 
 
+def align_panels(figures: list) -> None:
+    """Side-by-side panels share one plot box: the same top margin (the tallest subtitle's,
+    with room under it) and the same height and bottom margin."""
+    top = max(f.layout.margin.t or 80 for f in figures) + 22
+    height = max(f.layout.height for f in figures)
+    bottom = max(f.layout.margin.b if f.layout.margin.b is not None else 80 for f in figures)
+    for figure in figures:
+        figure.update_layout(height=height + 10, margin=dict(t=top, b=bottom))
+
+
+def share_legend(figures: list) -> None:
+    """Side-by-side panels whose legends list the same entries show it once, beside the last
+    panel: the others get their width back for the plot (a six-entry legend beside each of two
+    half-width panels left about 180 px of plot)."""
+    entries = [[t.name for t in f.data if t.showlegend is not False and t.name] for f in figures]
+    if len(figures) < 2 or not entries[0] or any(e != entries[0] for e in entries[1:]):
+        return
+    for figure in figures[:-1]:
+        figure.update_layout(showlegend=False)
+        add_subtitle(figure, "legend: beside the chart on the right")
+
+
 def edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,
                text: list[str], name: str) -> None:
     """Marks on a plot edge (▲/▼) for what lies beyond the axis window, with their hover text."""

@@ -175,17 +175,19 @@ def _add_crosses(figure: go.Figure, crosses: list) -> None:
 
 
 def _edge_of_stability(figure: go.Figure, colors: dict[float, str]) -> None:
-    """2/η for each step size (at most MAX_EDGE_LINES): a dotted line where it lies in the
-    view (within 3× the largest sharpness), else a label on the top edge."""
+    """2/η for each step size (at most MAX_EDGE_LINES): a dotted line in the run's colour where
+    it lies in the view (within 3× the largest sharpness), named in the subtitle; those above
+    the view are named there too."""
     top = max((v for t in figure.data for v in (t.y or ()) if v is not None), default=0.0)
     steps = sorted(colors)
     steps = [steps[i] for i in spread_indices(len(steps), MAX_EDGE_LINES)]
     inside = [s for s in steps if 2 / s <= 3 * max(top, 1e-9)]
     high = max([top] + [2 / s for s in inside])
     for step in inside:
-        figure.add_hline(y=2 / step, line=dict(color=colors[step], dash="dot", width=1.5),
-                         annotation_text=f"2/η = {2 / step:.3g}", annotation_position="top right",
-                         annotation_font=dict(size=FONT_SIZE - 4, color=colors[step]))
+        figure.add_hline(y=2 / step, line=dict(color=colors[step], dash="dot", width=1.5))
+    if inside:            # named over the plot, not on it (a label on the line sat on the runs)
+        add_subtitle(figure, "dotted: 2/η = " + ", ".join(f"{2 / s:.3g} (η = {format_step(s)})"
+                                                          for s in inside))
     _name_lines_above(figure, [s for s in steps if s not in inside])
     figure.update_yaxes(range=[0, 1.08 * high if high > 0 else 1])
 

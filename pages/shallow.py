@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.analysis.sweeps import orbit_periods
 from core.report import plots_shallow as ps
-from core.report.plots import missing_as_text
+from core.report.plots import align_panels, missing_as_text
 from core.engine.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.kernel.spec import SpecError, make_spec, parse_field
 from core.kernel.fields import DTYPES, SHALLOW_INITS
@@ -379,12 +379,19 @@ def gd_gf_view(state: UrlState) -> None:
 
     per_row = 1 if presenting() else 2              # presentation mode: full-width charts
     metrics = ("residual", "norm", "imbalance", "sharpness")
+
+    def metric_figures() -> tuple:
+        figures = [ps.history_figure(gd_result, gf_result, m, pins=pinned) for m in metrics]
+        if per_row > 1:                               # side by side: one plot box a row
+            for start in range(0, len(figures), per_row):
+                align_panels(figures[start:start + per_row])
+        return tuple(figures)
+
+    figures = memoised(runs_key + ("metrics", pins_key, per_row), metric_figures)
     for start in range(0, len(metrics), per_row):
         columns = charts_box.columns(per_row)
-        for column, metric in zip(columns, metrics[start:start + per_row]):
-            figure = memoised(runs_key + (metric, pins_key),
-                              lambda m=metric: ps.history_figure(gd_result, gf_result, m,
-                                                                 pins=pinned))
+        for column, metric, figure in zip(columns, metrics[start:start + per_row],
+                                          figures[start:start + per_row]):
             chart(figure, f"shallow_{metric}", column)
     left, right = (st.container(), st.container()) if presenting() else st.columns([3, 2])
     chart(memoised(runs_key + ("trajectory",), lambda: ps.trajectory_figure(gd_result, gf_result)),

@@ -161,6 +161,29 @@ def test_a_flat_groups_slope_reads_0_not_float_noise():
     assert lab.clean_slope(fits.slope.iloc[1]) == 0 and lab.slope_text(-0.2512) == "-0.251"
 
 
+def test_a_faceted_chart_names_each_facets_fit_and_every_group_once():
+    """Facets by model, colours by algorithm: each facet's own fit is in the legend, named with
+    its facet, and a group first drawn in the second facet is named too (the legend used to
+    list the first facet's entries only)."""
+    from core.report import lab_chart
+
+    rows = [{"n": n, "seed": 0, "model": m, "algorithm": a, "max_iters": 5000,
+             "iterations_to_solve": (n // 10 if m == "linear" else n // 100) + 1}
+            for n in (100, 200, 400, 800) for m in ("linear", "mlp")
+            for a in (("gd",) if m == "linear" else ("gd", "normalized_gd"))]
+    table = pd.DataFrame(rows)
+    table["iterations_to_solve"] = table.iterations_to_solve.astype("Int64")
+    table.attrs.update({"varied": ["n", "model", "algorithm"], "measures": ["iterations_to_solve"]})
+    fits = lab.fit(table, x="n")
+    figure = lab_chart.figure(table, "iterations_to_solve", "n", "algorithm", "model", fits)
+    named = [t.name for t in figure.data if t.showlegend is not False]
+    assert len(named) == len(set(named))                                   # each entry once
+    assert {"algorithm=gd", "algorithm=normalized_gd"} <= set(named)     # the second only in facet 2
+    fit_names = [n for n in named if "fit" in n]
+    assert any(n.startswith("model=linear: fit") for n in fit_names), fit_names
+    assert any(n.startswith("model=mlp: fit") for n in fit_names), fit_names
+
+
 def test_linear_fit_and_comparison_of_two_groups():
     rows = [{"n": n, "seed": s, "algorithm": a, "max_iters": 10**6,
              "iterations_to_solve": (3 * n if a == "gd" else 2) + s}

@@ -50,7 +50,6 @@ class Group:
     facet: int
     colour: str
     name: str
-    legend: bool
     solved: np.ndarray
     censored: np.ndarray
     median_x: list
@@ -114,9 +113,13 @@ class LabChart:
         rows = math.ceil(self.facets / columns)
         fig = make_subplots(rows=rows, cols=columns, shared_yaxes=True, subplot_titles=self.facet_titles,
                             horizontal_spacing=0.06, vertical_spacing=0.14 if rows > 1 else 0.1)
+        named: set[str] = set()      # each entry once, from whichever facet first draws it
         for group in self.groups:
             where = dict(row=group.facet // columns + 1, col=group.facet % columns + 1)
             for trace in self._traces(group):
+                if trace.showlegend is not False:
+                    trace.showlegend = trace.name not in named
+                    named.add(trace.name)
                 fig.add_trace(trace, **where)
         fig.update_xaxes(title_text=self.x_title, type="log" if self.log_x else None)
         fig.update_yaxes(type="log" if self.log_y else None)
@@ -140,7 +143,7 @@ class LabChart:
             traces.append(marker_type(
                 x=self.xs[index], y=self.values[index], mode="markers", customdata=index,
                 name=f"{group.name}: unsolved (drawn at max_iters)" if unsolved else group.name,
-                legendgroup=group.name, showlegend=group.legend,
+                legendgroup=group.name, showlegend=True,
                 marker=dict(color=group.colour, size=9 if unsolved else 7, opacity=0.55,
                             symbol="triangle-up-open" if unsolved else "circle"),
                 hovertemplate=f"{self.x}=%{{x}}<br>{self.measure}=%{{y:.4g}}"
@@ -153,8 +156,10 @@ class LabChart:
                                      line=dict(color=group.colour, width=2)))
         if group.fit is not None:
             fit_x, fit_y, text = group.fit
+            if self.facet_titles:          # each facet has its own fit: the legend names which
+                text = f"{self.facet_titles[group.facet]}: {text}"
             traces.append(go.Scatter(x=fit_x, y=fit_y, mode="lines", name=text, legendgroup=group.name,
-                                     showlegend=group.legend, hoverinfo="skip",
+                                     showlegend=True, hoverinfo="skip",
                                      line=dict(color=group.colour, width=1.5, dash="dash")))
         return traces
 
@@ -191,7 +196,7 @@ def _groups(table, x, color, facet, facet_values, values, censored, solved, fitt
             median_x, median_y = _medians(xs[mask], values[mask], numeric_x)
             groups.append(Group(
                 f_index, PALETTE[c_index % len(PALETTE)],
-                f"{color}={_label(colour_value)}" if color else "runs", f_index == 0,
+                f"{color}={_label(colour_value)}" if color else "runs",
                 np.flatnonzero(mask & solved), np.flatnonzero(mask & censored), median_x, median_y,
                 _fit_line(fitted, facet, facet_value, color, colour_value, median_x)))
     return groups

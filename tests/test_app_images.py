@@ -64,6 +64,12 @@ def test_defaults_render_every_chart_consistently():
     for trace in sharp["data"]:
         assert np.all(values(trace, "x") % 25 == 0)
     assert sorted(s["y0"] for s in sharp["layout"]["shapes"]) == [1.0, 4.0]
+    # named over the plot, not on it; the two panels share one plot box and one legend
+    assert "dotted: 2/η = 4 (η = 0.5), 1 (η = 2)" in sharp["layout"]["title"]["subtitle"]["text"]
+    assert not sharp["layout"].get("annotations")
+    assert sharp["layout"]["showlegend"] is False and loss["layout"].get("showlegend") is not False
+    assert [(f["layout"]["margin"]["t"], f["layout"]["height"]) for f in (sharp, loss)] == \
+        [(loss["layout"]["margin"]["t"], loss["layout"]["height"])] * 2
     # … and the k = 3 CNN at η = 2 hovers at its edge of stability 2/η = 1.
     eos = values(next(t for t in sharp["data"] if t["name"] == "CNN k=3 η=2"), "y")
     assert len(eos) >= 10 and np.all(np.abs(eos[len(eos) // 2:] - 1.0) < 0.35)

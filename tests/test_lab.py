@@ -162,9 +162,9 @@ def test_a_flat_groups_slope_reads_0_not_float_noise():
 
 
 def test_a_faceted_chart_names_each_facets_fit_and_every_group_once():
-    """Facets by model, colours by algorithm: each facet's own fit is in the legend, named with
-    its facet, and a group first drawn in the second facet is named too (the legend used to
-    list the first facet's entries only)."""
+    """Facets by model, colours by algorithm: each facet's own fit is in the legend (its name
+    says its group), and a group first drawn in the second facet is named too (the legend
+    used to list the first facet's entries only)."""
     from core.report import lab_chart
 
     rows = [{"n": n, "seed": 0, "model": m, "algorithm": a, "max_iters": 5000,
@@ -179,9 +179,9 @@ def test_a_faceted_chart_names_each_facets_fit_and_every_group_once():
     named = [t.name for t in figure.data if t.showlegend is not False]
     assert len(named) == len(set(named))                                   # each entry once
     assert {"algorithm=gd", "algorithm=normalized_gd"} <= set(named)     # the second only in facet 2
-    fit_names = [n for n in named if "fit" in n]
-    assert any(n.startswith("model=linear: fit") for n in fit_names), fit_names
-    assert any(n.startswith("model=mlp: fit") for n in fit_names), fit_names
+    fit_names = [n for n in named if n.startswith("fit: slope")]        # they name their group
+    assert any("model=linear" in n for n in fit_names), fit_names
+    assert any("model=mlp" in n for n in fit_names), fit_names
 
 
 def test_linear_fit_and_comparison_of_two_groups():

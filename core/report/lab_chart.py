@@ -20,6 +20,7 @@ from core.analysis import lab
 MAX_POINTS = 20_000          # runs drawn as points; medians and fits use every run
 MAX_FACETS = 12
 MAX_COLOURS = 24
+LEGEND_ROW_PX = 21           # one legend row
 LEGEND_GAP_PX = 62        # x tick labels and the x title sit in the first ~55 px under a plot
 SVG_POINTS = 1_500           # more points than this are drawn with WebGL
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -125,7 +126,9 @@ class LabChart:
         fig.update_yaxes(type="log" if self.log_y else None)
         fig.update_yaxes(title_text=self.y_title, col=1)
         sub = "<br><sup>" + "; ".join(self.notes) + "</sup>" if self.notes else ""
-        height, top, bottom = 360 * rows + 120, 90, 110
+        # the legend under the x title: a row per entry at worst (the fits' names are long)
+        bottom = max(110, 60 + LEGEND_ROW_PX * len(named))
+        height, top = 360 * rows + 10 + bottom, 90
         below_axis_title = -LEGEND_GAP_PX / (height - top - bottom)   # the legend under the x title
         fig.update_layout(title=dict(text=self.title + sub), height=height,
                           clickmode="event+select", dragmode="pan",
@@ -156,8 +159,6 @@ class LabChart:
                                      line=dict(color=group.colour, width=2)))
         if group.fit is not None:
             fit_x, fit_y, text = group.fit
-            if self.facet_titles:          # each facet has its own fit: the legend names which
-                text = f"{self.facet_titles[group.facet]}: {text}"
             traces.append(go.Scatter(x=fit_x, y=fit_y, mode="lines", name=text, legendgroup=group.name,
                                      showlegend=True, hoverinfo="skip",
                                      line=dict(color=group.colour, width=1.5, dash="dash")))

@@ -81,6 +81,29 @@ def test_orbit_dots_are_one_raster_whose_frames_build_it_up_by_iteration():
     assert len(figure.frames[-1].data[0].colorscale) == 2
 
 
+@pytest.mark.parametrize("kept,diverged,log_x", [
+    (np.geomspace(0.1, 10, 20)[:8], np.geomspace(0.1, 10, 20)[8:], True),   # diverged runs widen the view
+    ([0.1], [1.0, 2.0, 5.0], True),
+    ([0.5, 0.6], [1.5, 2.5], False),
+    ([0.1, 0.1001, 10.0], [], True),                                        # two runs closer than a pixel
+    (np.linspace(0.8, 1.6, 300), [], False),
+])
+def test_every_run_with_dots_has_a_column_of_a_pixel_or_more(kept, diverged, log_x):
+    """plotly rounds a heatmap cell's edges to whole pixels and skips a cell under one: each
+    run's column must be at least a pixel wide on a 700 px plot, in the view the chart shows."""
+    columns = [column(x, np.tile([0.1, 0.3], 8)) for x in kept]
+    columns += [OrbitColumn(x, np.array([1.0, np.inf]), np.arange(2), True, 1) for x in diverged]
+    figure = OrbitDiagram.build(columns, title="o", x_title="x", y_title="y", x_name="x",
+                                log_x=log_x).to_plotly()
+    dots = figure.data[0]
+    edges = np.log10(np.asarray(dots.x)) if log_x else np.asarray(dots.x)
+    low, high = figure.layout.xaxis.range
+    filled = np.isfinite(np.asarray(dots.z, dtype=float)).any(axis=0)
+    widths = np.diff(edges)[filled] / (high - low) * 700
+    assert widths.min() >= 1.0, widths
+    assert filled.sum() >= min(len(kept), 2)                   # no run lost
+
+
 def test_orbit_diagram_becomes_a_bounded_density_image_above_the_scatter_limit():
     rng = np.random.default_rng(1)
     count, tail = 300, payload.SCATTER_POINTS // 300 + 10

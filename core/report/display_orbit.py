@@ -202,7 +202,8 @@ class OrbitDiagram(Display):
         chart); an image of the same dots costs a tenth of that. The build-up plays by
         colour alone: frame j shows the cells reached by the end of the j-th stretch of k, so
         the frames send a colour scale each and no dot twice."""
-        x_edges, y_edges, first = _dot_raster(self.points, self.log_x, self.log_y, self.y_window)
+        x_edges, y_edges, first = _dot_raster(self.points, self.log_x, self.log_y, self.y_window,
+                                               self.x_span)
         k = self.points[2]
         low, high = float(k.min()) - 0.5, float(k.max()) + 0.5
         figure.add_trace(go.Heatmap(
@@ -365,7 +366,8 @@ def _x_edges(xs: np.ndarray, log_x: bool) -> np.ndarray:
 DOT_COLOR = "rgba(31,59,115,0.8)"
 NO_DOT = "rgba(0,0,0,0)"
 DOT_ROWS = 150              # rows of the dot raster: a dot is about as tall as a 3 px marker
-DOT_WIDTH = 0.004           # a run's column: this share of the x span wide (when runs are apart)
+DOT_WIDTH = 0.004           # a run's column: this share of the x view wide (when runs are apart)
+MIN_COLUMN_FRACTION = 1400  # half a column under this share of the view: under ~1 px, not drawn
 
 
 def _reached(threshold: float, low: float, high: float) -> list:
@@ -377,27 +379,50 @@ def _reached(threshold: float, low: float, high: float) -> list:
     return [[0.0, DOT_COLOR], [cut, DOT_COLOR], [cut, NO_DOT], [1.0, NO_DOT]]
 
 
-def _dot_raster(points, log_x: bool, log_y: bool, window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _view_width(x_span, log_x: bool) -> float:
+    """The x view's width in axis units (log10 on a log axis), padded as ``_set_x_range`` pads
+    it: the span of every run, diverged ones included."""
+    low, high = (math.log10(v) for v in x_span) if log_x else x_span
+    if high > low:
+        return (high - low) * (1.06 if log_x else 1.04)
+    return 0.06 if log_x else 0.04 * (abs(high) or 1.0)
+
+
+def _dot_columns(axis: np.ndarray, view: float) -> tuple[np.ndarray, np.ndarray]:
+    """Column edges (axis units) and each run's column. A run's column is centred on its x and
+    :data:`DOT_WIDTH` of the view wide, or reaches half way to a neighbour that is near (the
+    columns then touch); an empty column lies between runs that do not touch, so dots read as
+    dots. Runs closer than a pixel to a neighbour, or more than
+    ``payload.DENSITY_COLUMNS`` of them, share even columns instead (a column of under a pixel
+    is not drawn at all)."""
+    target = DOT_WIDTH * view / 2
+    # to a neighbour: half the gap when the empty column between would be thin anyway (fewer
+    # cells to send and draw), else the target
+    gaps = np.diff(axis)
+    sides = np.where(target > 0.3 * gaps, gaps / 2, target)
+    halves = np.minimum(np.r_[np.inf, sides], np.r_[sides, np.inf])
+    halves[np.isinf(halves)] = target                      # a single run
+    if axis.size > payload.DENSITY_COLUMNS or halves.min() < view / MIN_COLUMN_FRACTION:
+        pad = DOT_WIDTH * view / 2
+        edges = np.linspace(axis[0] - pad, axis[-1] + pad, payload.DENSITY_COLUMNS + 1)
+        return edges, np.clip(np.searchsorted(edges, axis, side="right") - 1, 0, edges.size - 2)
+    edges, columns = [axis[0] - halves[0]], []
+    for i, (centre, half) in enumerate(zip(axis, halves)):
+        if i and centre - half > edges[-1] + 1e-12 * view:
+            edges.append(centre - half)                       # an empty column before this run
+        columns.append(len(edges) - 1)
+        edges.append(centre + half)
+    return np.asarray(edges), np.asarray(columns)
+
+
+def _dot_raster(points, log_x: bool, log_y: bool, window, x_span) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x edges, y edges and, per (column, row) cell, the first iteration k of a dot in it (NaN:
-    none). Each run has a column of its own, centred on its x: where runs are far apart (more
-    than twice :data:`DOT_WIDTH` of the span) a narrow one with an empty column between, so
-    dots read as dots; else the columns touch (edges half way between neighbours), and with
-    more runs than ``payload.DENSITY_COLUMNS`` they share that many even columns."""
+    none); the columns are :func:`_dot_columns`'s, sized against the whole x view."""
     x, y, k = points
     runs = np.unique(x)
     axis = np.log10(runs) if log_x else runs
-    # one run: the view is its x ± a few per cent (see _set_x_range), so is the column
-    span = float(axis[-1] - axis[0]) if runs.size > 1 else (0.06 if log_x else 0.04 * (abs(float(axis[0])) or 1.0))
-    gap = float(np.diff(axis).min()) if runs.size > 1 else math.inf
-    if 2 * DOT_WIDTH * span >= gap:
-        x_edges = _x_edges(runs, log_x)
-        axis_edges = np.log10(x_edges) if log_x else x_edges
-        columns_of_runs = np.clip(np.searchsorted(axis_edges, axis, side="right") - 1, 0, x_edges.size - 2)
-    else:
-        half = DOT_WIDTH * span / 2
-        axis_edges = np.ravel(np.column_stack([axis - half, axis + half]))
-        x_edges = 10 ** axis_edges if log_x else axis_edges
-        columns_of_runs = 2 * np.arange(runs.size)           # the columns between are gaps
+    axis_edges, columns_of_runs = _dot_columns(axis, _view_width(x_span or (runs[0], runs[-1]), log_x))
+    x_edges = 10 ** axis_edges if log_x else axis_edges
     low, high = window if window is not None else (float(np.nanmin(y)), float(np.nanmax(y)))
     y_axis_edges = np.linspace(low, high, DOT_ROWS + 1)
     first = np.full((x_edges.size - 1, DOT_ROWS), np.inf)

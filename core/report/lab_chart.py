@@ -21,6 +21,7 @@ MAX_POINTS = 20_000          # runs drawn as points; medians and fits use every 
 MAX_FACETS = 12
 MAX_COLOURS = 24
 LEGEND_ROW_PX = 21           # one legend row
+MAX_LEGEND_ROWS = 40         # the margin grows for this many at most
 LEGEND_GAP_PX = 62        # x tick labels and the x title sit in the first ~55 px under a plot
 SVG_POINTS = 1_500           # more points than this are drawn with WebGL
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
@@ -126,8 +127,9 @@ class LabChart:
         fig.update_yaxes(type="log" if self.log_y else None)
         fig.update_yaxes(title_text=self.y_title, col=1)
         sub = "<br><sup>" + "; ".join(self.notes) + "</sup>" if self.notes else ""
-        # the legend under the x title: a row per entry at worst (the fits' names are long)
-        bottom = max(110, 60 + LEGEND_ROW_PX * len(named))
+        # the legend under the x title: plotly stacks a legend group's entries (a colour and
+        # its fits, whose names are long) a row each, so a row per entry, up to a cap
+        bottom = max(110, 60 + LEGEND_ROW_PX * min(len(named), MAX_LEGEND_ROWS))
         height, top = 360 * rows + 10 + bottom, 90
         below_axis_title = -LEGEND_GAP_PX / (height - top - bottom)   # the legend under the x title
         fig.update_layout(title=dict(text=self.title + sub), height=height,

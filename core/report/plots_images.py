@@ -185,14 +185,15 @@ def _edge_of_stability(figure: go.Figure, colors: dict[float, str]) -> None:
     high = max([top] + [2 / s for s in inside])
     for step in inside:
         figure.add_hline(y=2 / step, line=dict(color=colors[step], dash="dot", width=1.5))
-    if inside:            # named over the plot, not on it (a label on the line sat on the runs)
-        add_subtitle(figure, "dotted: 2/η = " + ", ".join(f"{2 / s:.3g} (η = {format_step(s)})"
-                                                          for s in inside))
-    _name_lines_above(figure, [s for s in steps if s not in inside])
+    _name_edge_lines(figure, inside, [s for s in steps if s not in inside])
     figure.update_yaxes(range=[0, 1.08 * high if high > 0 else 1])
 
 
-def _name_lines_above(figure: go.Figure, above: list[float]) -> None:
+def _name_edge_lines(figure: go.Figure, inside: list[float], above: list[float]) -> None:
+    """The 2/η lines named over the plot, not on it (a label on a line sat on the runs)."""
+    if inside:
+        add_subtitle(figure, "dotted: 2/η = " + ", ".join(f"{2 / s:.3g} (η = {format_step(s)})"
+                                                          for s in inside))
     if above:
         add_subtitle(figure, "2/η above the view for η = " + ", ".join(format_step(s) for s in above)
                      + " (" + ", ".join(f"{2 / s:.3g}" for s in above) + ")")

@@ -24,7 +24,6 @@ from core.report.player import Frame, add_player
 from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, add_subtitle, base_figure, edge_trace,
                                 tidy_log_axis)
 
-POINT_COLOR = "#1f3b73"
 BUILD_UP_FRAMES = 16       # the build-up plays the last K iterations in this many slices
 BAND_VALUES = 16            # more distinct last values than this: a band (chaos), not a cycle
 QUANTILE_SAMPLE = 256       # values per run used for the y window
@@ -186,14 +185,9 @@ class OrbitDiagram(Display):
         return figure
 
     def _set_x_range(self, figure: go.Figure) -> None:
-        low, high = self.x_span
+        figure.update_xaxes(range=list(_x_view(self.x_span, self.log_x)))
         if self.log_x:
-            low, high = math.log10(low), math.log10(high)
-            figure.update_xaxes(range=[low - 0.03 * (high - low or 1), high + 0.03 * (high - low or 1)])
             tidy_log_axis(figure, "x", [self.x_span[0], self.x_span[1]])
-        else:
-            pad = 0.02 * (high - low or abs(high) or 1.0)
-            figure.update_xaxes(range=[low - pad, high + pad])
 
     def _draw_dots(self, figure: go.Figure) -> list:
         """The dots as a raster (:func:`_dot_raster`): one heatmap, each cell holding the first
@@ -363,7 +357,7 @@ def _x_edges(xs: np.ndarray, log_x: bool) -> np.ndarray:
     return 10 ** edges if log_x else edges
 
 
-DOT_COLOR = "rgba(31,59,115,0.8)"
+DOT_COLOR = "rgba(31,59,115,0.8)"   # the dots' #1f3b73, a little see-through
 NO_DOT = "rgba(0,0,0,0)"
 DOT_ROWS = 150              # rows of the dot raster: a dot is about as tall as a 3 px marker
 DOT_WIDTH = 0.004           # a run's column: this share of the x view wide (when runs are apart)
@@ -379,13 +373,12 @@ def _reached(threshold: float, low: float, high: float) -> list:
     return [[0.0, DOT_COLOR], [cut, DOT_COLOR], [cut, NO_DOT], [1.0, NO_DOT]]
 
 
-def _view_width(x_span, log_x: bool) -> float:
-    """The x view's width in axis units (log10 on a log axis), padded as ``_set_x_range`` pads
-    it: the span of every run, diverged ones included."""
+def _x_view(x_span, log_x: bool) -> tuple[float, float]:
+    """The x view in axis units (log10 on a log axis): the span of every run, diverged ones
+    included, padded 3 % (log) or 2 % each side."""
     low, high = (math.log10(v) for v in x_span) if log_x else x_span
-    if high > low:
-        return (high - low) * (1.06 if log_x else 1.04)
-    return 0.06 if log_x else 0.04 * (abs(high) or 1.0)
+    pad = 0.03 * (high - low or 1.0) if log_x else 0.02 * (high - low or abs(high) or 1.0)
+    return low - pad, high + pad
 
 
 def _dot_columns(axis: np.ndarray, view: float) -> tuple[np.ndarray, np.ndarray]:
@@ -421,7 +414,8 @@ def _dot_raster(points, log_x: bool, log_y: bool, window, x_span) -> tuple[np.nd
     x, y, k = points
     runs = np.unique(x)
     axis = np.log10(runs) if log_x else runs
-    axis_edges, columns_of_runs = _dot_columns(axis, _view_width(x_span or (runs[0], runs[-1]), log_x))
+    view_low, view_high = _x_view(x_span or (runs[0], runs[-1]), log_x)
+    axis_edges, columns_of_runs = _dot_columns(axis, view_high - view_low)
     x_edges = 10 ** axis_edges if log_x else axis_edges
     low, high = window if window is not None else (float(np.nanmin(y)), float(np.nanmax(y)))
     y_axis_edges = np.linspace(low, high, DOT_ROWS + 1)

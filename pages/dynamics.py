@@ -328,19 +328,6 @@ def history_chart(state: UrlState, results: list, metric: str, pinned: list, nam
     look_for(caption, container)
 
 
-def legend_under(figure) -> None:
-    """A narrow panel keeps its plot area: the legend goes under the x-axis title, in a
-    margin grown by its rows (so both side-by-side panels keep the same plot height)."""
-    rows = sum(1 for trace in figure.data if trace.showlegend is not False)
-    top = figure.layout.margin.t or 80
-    bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 80
-    plot = figure.layout.height - top - bottom
-    extra = int(rows * font_size() * 2.0) + 20
-    figure.update_layout(legend=dict(orientation="v", yanchor="top", y=-(bottom + 10) / plot,
-                                     x=0, xanchor="left"),
-                         height=figure.layout.height + extra, margin=dict(b=bottom + extra))
-
-
 def more_charts(state: UrlState, results: list, pinned: list) -> None:
     chosen = state.draw("charts", st)
     per_row = 1 if presenting() else 2
@@ -368,7 +355,7 @@ def loss_charts(state: UrlState, results: list, pinned: list) -> None:
         display.title = pinned[index][0]
     figures = [d.to_plotly(height=chart_height(460), legend=i == 0, font_size=font_size())
                for i, d in enumerate(displays)]
-    legend_under(figures[0])
+    plots.legend_under(figures[0])
     plots.align_panels(figures)
     for index, (column, display, figure) in enumerate(zip(st.columns(len(displays)), displays,
                                                           figures)):

@@ -304,3 +304,47 @@ def test_table1_loss_window_shows_where_the_runs_are_and_counts_the_plunge():
     display = build_history([together], "loss")
     assert display.y_range[0] < -10 and display.out_of_view["below"] == 0
     assert not display.log_x
+
+
+def panel(names, *, height=400, top=60, bottom=60, font=15):
+    figure = plots.base_figure("panel", "t", "loss")
+    for name in names:
+        figure.add_scatter(x=[0, 1], y=[1, 2], name=name)
+    figure.update_layout(height=height, margin=dict(t=top, b=bottom), font=dict(size=font))
+    return figure
+
+
+def plot_box(figure):
+    return figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+
+
+def test_a_legend_under_a_narrow_panel_keeps_the_plot_box_and_grows_with_its_rows():
+    few, many, large = panel(["a", "b"]), panel(list("abcdef")), panel(["a", "b"], font=24)
+    for figure in (few, many, large):
+        before = plot_box(figure)
+        plots.legend_under(figure)
+        assert plot_box(figure) == before                       # the plot keeps its height
+        assert figure.layout.legend.y < 0 and figure.layout.legend.yanchor == "top"
+    assert many.layout.margin.b > few.layout.margin.b            # more rows, more room
+    assert large.layout.margin.b > few.layout.margin.b           # a larger font, more room
+    hidden = panel(["a", "b"])
+    hidden.data[1].showlegend = False                            # not listed, no room for it
+    plots.legend_under(hidden)
+    assert hidden.layout.margin.b < few.layout.margin.b
+
+
+def test_side_by_side_panels_share_one_plot_box_and_one_legend_when_they_list_the_same_runs():
+    left, right = panel(["a", "b"], top=60), panel(["a", "b"], top=110, height=450)
+    plots.align_panels([left, right])
+    assert left.layout.margin.t == right.layout.margin.t >= 110
+    assert plot_box(left) == plot_box(right)
+    plots.share_legend([left, right])
+    assert left.layout.showlegend is False and right.layout.showlegend is not False
+    assert "with the next chart" in left.layout.title.subtitle.text
+    other_left, other_right = panel(["a", "b"]), panel(["a", "c"])    # different runs: both keep theirs
+    plots.share_legend([other_left, other_right])
+    assert other_left.layout.showlegend is not False
+    under_left, under_right = panel(["a"]), panel(["a"])              # a legend under its plot stays
+    plots.legend_under(under_left)
+    plots.share_legend([under_left, under_right])
+    assert under_left.layout.showlegend is not False

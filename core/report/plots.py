@@ -362,6 +362,20 @@ def align_panels(figures: list) -> None:
         figure.update_layout(height=height + 10, margin=dict(t=top, b=bottom))
 
 
+def legend_under(figure: go.Figure) -> None:
+    """A narrow panel keeps its plot area: its legend goes under the x-axis title, in a bottom
+    margin grown by the legend's rows (a legend beside a half-width plot squeezed it to 50 px);
+    the plot keeps its height, so side-by-side panels keep the same plot box."""
+    rows = sum(1 for trace in figure.data if trace.showlegend is not False)
+    top = figure.layout.margin.t if figure.layout.margin.t is not None else 80
+    bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 80
+    plot = max(figure.layout.height - top - bottom, 100)
+    extra = int(rows * 2 * (figure.layout.font.size or FONT_SIZE)) + 20
+    figure.update_layout(legend=dict(orientation="v", yanchor="top", y=-(bottom + 10) / plot,
+                                     x=0, xanchor="left"),
+                         height=figure.layout.height + extra, margin=dict(b=bottom + extra))
+
+
 def share_legend(figures: list) -> None:
     """Side-by-side panels whose legends list the same entries (beside the plot) show it once,
     with the last panel: the others get their width back for the plot (a six-entry legend beside each of two

@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 
 from core.report.display import point_budget, spread_indices, thin_indices, thinning_note
 from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, PIN_PATTERNS, _view_values, add_subtitle, base_figure, clean,
-                               empty_figure, format_step, honest_view, seed_range, shade, step_colors,
-                               tidy_log_axis)
+                               empty_figure, format_step, honest_view, legend_under, seed_range, shade,
+                               step_colors, tidy_log_axis)
 from core.kernel.registry import dataset_kind
 from core.engine.results import RunRecord, SweepResult
 
@@ -112,21 +112,7 @@ def _finish(figure: go.Figure, budget, series_list: Sequence[Series]) -> None:
     if thinning_note(budget):
         add_subtitle(figure, thinning_note(budget))
     if any(series.pin for series in series_list):
-        _legend_under(figure)
-
-
-def _legend_under(figure: go.Figure) -> None:
-    """With pins the legend names are long: in a half-width chart a legend beside the plot
-    squeezed it to 50 px, so the legend goes under the x-axis title, in a margin grown by
-    its rows (the plot keeps its height)."""
-    rows = sum(1 for trace in figure.data if trace.showlegend is not False)
-    bottom = figure.layout.margin.b if figure.layout.margin.b is not None else 60
-    top = figure.layout.margin.t if figure.layout.margin.t is not None else 60
-    plot = max(figure.layout.height - top - bottom, 100)
-    extra = rows * 2 * FONT_SIZE + 20
-    figure.update_layout(legend=dict(orientation="v", yanchor="top", y=-(bottom + 10) / plot,
-                                     x=0, xanchor="left"),
-                         height=figure.layout.height + extra, margin=dict(b=bottom + extra))
+        legend_under(figure)
 
 
 def _add_curve(figure: go.Figure, series: Series, record: RunRecord, metric: str, log_y: bool,

@@ -94,7 +94,14 @@ def test_the_image_loss_caption_reads_when_no_loss_rose():
 
     falling = SimpleNamespace(label="CNN k=3", result=SimpleNamespace(
         runs=[record(0.1, [0.7, 0.6, 0.5]), record(0.5, [0.7, 0.4, 0.2])]))
-    assert loss_sentence([falling]) == "The loss falls at every recorded step in all 2 runs."
+    assert loss_sentence([falling]) == "The loss falls at every recorded step in both runs."
+    three = SimpleNamespace(label="linear", result=SimpleNamespace(runs=[record(0.2, [0.7, 0.3])]))
+    assert loss_sentence([falling, three]).endswith("in all 3 runs.")
+    gone = RunRecord(9.0, 0, None, True, 2, 2, {"iteration": np.arange(3),
+                                                "loss": np.array([0.7, 40.0, np.inf])})
+    diverged = SimpleNamespace(label="linear", result=SimpleNamespace(runs=[gone]))
+    # every run diverged: no sentence about runs that fall (it said "... in 0 finite runs")
+    assert loss_sentence([diverged]) == "1 run diverged (linear η = 9)."
     # negative control: one run rose; the sentence names it and the others
     rising = SimpleNamespace(label="CNN k=5", result=SimpleNamespace(
         runs=[record(2.0, [0.7, 0.9, 0.2])]))

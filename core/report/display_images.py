@@ -57,6 +57,14 @@ def sharpness_sentence(series_list) -> str:
     return "; ".join(parts) + "."
 
 
+def _every(count: int, some_diverged: bool) -> str:
+    """"the 1 run", "both runs", "all 3 finite runs"."""
+    noun = "finite run" if some_diverged else "run"
+    if count == 2:
+        return f"both {noun}s"
+    return f"all {dp.plural(count, noun)}" if count > 2 else dp.plural(count, noun)
+
+
 def loss_sentence(series_list) -> str:
     runs = list(_runs(series_list))
     rose, diverged = [], []
@@ -69,8 +77,7 @@ def loss_sentence(series_list) -> str:
             rose.append(_name(series, record))
     finite = len(runs) - len(diverged)
     if not rose:
-        parts = [f"The loss falls at every recorded step in {'all ' if finite > 1 else ''}"
-                 f"{dp.plural(finite, 'finite run') if diverged else dp.plural(finite, 'run')}"]
+        parts = [f"The loss falls at every recorded step in {_every(finite, bool(diverged))}"] if finite else []
     else:
         others = "; the others fall at every recorded step" if len(rose) < finite else ""
         parts = [f"The loss rose at some recorded step in {len(rose)} of {len(runs)} runs"

@@ -12,7 +12,9 @@ the wall time until the first chart shows the new data (what the visitor sees re
 wall time until the page has settled as well (the script run has finished and no element is
 stale), and the CPU time the servers and Chromium spent until then (steadier on a shared,
 loaded machine). The bare page's slider is moved one step with the keyboard and timed the same
-way, interleaved with the cases. A benchmark: it only prints.
+way, interleaved with the cases. So is ``bare_furnished``: the same bare page with the
+Streamlit widgets of a view around its chart (see FURNISHED), the share of a view's ratio that
+its furniture alone accounts for. A benchmark: it only prints.
 """
 from __future__ import annotations
 
@@ -43,6 +45,10 @@ CASES = {
     "images": ("images", 2, "Step sizes η", "0.5, 2", "0.5"),
 }
 VIEWPORT = {"width": 1280, "height": 800}
+# The bare page with the Streamlit furniture of a view and none of the app's code (20 sidebar
+# inputs, 15 paragraphs, a chart of nine lines with a legend and a log axis, 10 download
+# buttons): how much of a view's ratio the page's widgets alone account for.
+FURNISHED = "bare_furnished"
 # A fingerprint of the first chart: per trace its name, and the length and first, middle and
 # last values of x and y. Cheap on purpose: the polling runs every 20 ms during the redraw it
 # times, and serialising every point (CHART_SCRIPT) took the browser's main thread for
@@ -90,12 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     args = parser.parse_args(argv)
     cases = [name for name in args.cases.split(",") if name]
-    times: dict[str, list[tuple[float, float, float]]] = {"bare": [], **{name: [] for name in cases}}
+    times: dict[str, list[tuple[float, float, float]]] = {"bare": [], FURNISHED: [],
+                                                          **{name: [] for name in cases}}
     with app_and_bare_page("gdx-bench-redraw-") as (app, bare, browser):
         bare_tab = browser.new_page(viewport=VIEWPORT)
         bare_tab.goto(bare.url)
         wait_for_app(bare_tab, 1)
         slider = bare_tab.get_by_role("slider")
+        furnished_tab = browser.new_page(viewport=VIEWPORT)
+        furnished_tab.goto(f"{bare.url}/?furnished=1")
+        wait_for_app(furnished_tab, 1)
+        furnished_slider = furnished_tab.get_by_role("slider")
         tabs = {}
         for name in cases:                     # open each page; compute both values once
             path, charts, label, first, second = CASES[name]
@@ -108,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         for round_index in range(args.rounds):
             times["bare"].append(timed_change(
                 bare_tab, slider.focus, lambda k=keys[round_index % 2]: slider.press(k)))
+            times[FURNISHED].append(timed_change(
+                furnished_tab, furnished_slider.focus,
+                lambda k=keys[round_index % 2]: furnished_slider.press(k)))
             for name in cases:
                 _, _, label, first, second = CASES[name]
                 value = (second, first)[round_index % 2]
@@ -118,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"benchmark": "redraw", "rounds": args.rounds,
               "bare_redraw_s": wall["bare"]["median_s"], "bare_redraw_cpu_s": cpu["bare"]["median_s"],
               "bare_first_chart_s": first["bare"]["median_s"],
+              FURNISHED: {"first_chart": first[FURNISHED], "wall": wall[FURNISHED],
+                          "cpu": cpu[FURNISHED]},
               "cases": {name: {"first_chart": first[name], "wall": wall[name], "cpu": cpu[name]}
                         for name in cases},
               "bare_all_s": wall["bare"]["all_s"], "bare_all_cpu_s": cpu["bare"]["all_s"],
@@ -128,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bare page (slider + chart): first chart {first['bare']['median_s']:.3f} s, settled "
               f"{wall['bare']['median_s']:.3f} s wall, {cpu['bare']['median_s']:.3f} s CPU "
               f"(median of {args.rounds})")
-        for name in cases:
+        for name in [FURNISHED, *cases]:
             print(f"{name:18s} first chart {first[name]['median_s']:6.3f} s (ratio {first[name]['ratio']:.2f})"
                   f"  settled {wall[name]['median_s']:6.3f} s (ratio {wall[name]['ratio']:.2f})"
                   f"  {cpu[name]['median_s']:6.3f} s CPU (ratio {cpu[name]['ratio']:.2f})")

@@ -93,8 +93,23 @@ import streamlit as st
 
 st.title("Bare page")
 k = st.slider("k", 1, 50, 1)
-figure = go.Figure(go.Scatter(x=list(range(500)), y=[(i * k % 37) / 37 for i in range(500)]))
+if st.query_params.get("furnished") != "1":
+    figure = go.Figure(go.Scatter(x=list(range(500)), y=[(i * k % 37) / 37 for i in range(500)]))
+    st.plotly_chart(figure, theme=None)
+    st.stop()
+# ?furnished=1: the Streamlit furniture of one of the app's views, none of the app's code
+with st.sidebar:
+    for i in range(20):
+        st.number_input(f"input {i}", 0, 100, 5)
+for i in range(15):
+    st.markdown(f"A paragraph {i} with **bold** words, as the captions and notes are.")
+figure = go.Figure([go.Scatter(x=list(range(90)), y=[((i * k + j) % 37) / 37 + j + 0.1
+                                                    for i in range(90)], name=f"run {j}")
+                    for j in range(9)])
+figure.update_layout(title="nine lines, a legend and a log axis", yaxis_type="log")
 st.plotly_chart(figure, theme=None)
+for i in range(10):
+    st.download_button(f"Download {i}", data=f"a,b\\n{i},{k}", file_name=f"f{i}.csv")
 '''
 
 

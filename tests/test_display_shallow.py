@@ -497,3 +497,49 @@ def test_figure3_s_axis_ignores_a_blow_up_among_two_values_and_names_far_regime_
     assert "s = 2: η|ε(0)| = 1 at ηλ(0) = 5" in note and "s = 1" not in note
     # negative control: lines inside the range are drawn, not named
     assert ps._off_view_lines(curves[:1]) == ""
+
+
+def test_a_loose_tolerance_is_not_read_as_gd_ending_flatter():
+    """tol=0.3: GD stops at |ε| ≤ 0.3 after 12, 2 and 1 steps with sharpness 2.23, 2.28,
+    2.68 (limits λ_GD = 2.74, 2.62, 2.33); the caption called those 'final sharpness λ_∞' and
+    said 'GD ends flatter than gradient flow at every step size'. tol=1e5: no step at all."""
+    for tol in (0.3, 1e5):
+        spec = make_spec(model="shallow_linear", phi=1.0, a=A, b=B, step_sizes=(0.05, 0.3, 0.6),
+                         max_iters=2000, tol=tol)
+        gd = run_spec(spec, use_cache=False).result
+        text = ps.GdGfFacts.build(gd, None).caption
+        assert "GD ends flatter" not in text and "λ_∞ =" not in text, tol
+        assert "3 runs stopped at |ε| ≤ tol" in text and "lower the tolerance" in text
+        assert "raise the iterations" not in text
+    # negative control: at the default tol every run is at its limit and GD ends flatter
+    gd = run_spec(spec.replace(tol=1e-10), use_cache=False).result
+    text = ps.GdGfFacts.build(gd, None).caption
+    assert text.startswith("What to look for: GD ends flatter") and "stopped at" not in text
+
+
+def test_trajectory_view_keeps_the_paths_that_stay_near_beside_one_that_diverges():
+    """step_size=0.05,0.6,1.5,5: the two diverged paths kept the box from growing to the
+    converged η = 0.6 path, which ended below the view without a word."""
+    gd, gf = _gd_gf((0.05, 0.6, 1.5, 5.0))
+    display = ps.trajectory_display(gd, gf)
+    (x0, x1), (y0, y1) = display.box
+    for line, _ in display.gd_paths[:2]:                     # η = 0.05 and 0.6: converged
+        assert x0 <= line.x[-1] <= x1 and y0 <= line.y[-1] <= y1, line.name
+    note = display.notes[1]
+    assert note.startswith("GD η=1.5, GD η=5 end outside the view")
+    # negative control: converged runs only: no note
+    calm = ps.trajectory_display(*_gd_gf((0.05, 0.6)))
+    assert calm.notes[1] == ""
+
+
+def test_figure3_steps_that_are_fewest_at_the_first_value_do_not_fall():
+    """phi=0 (axes init): every start is a minimum, 0 steps everywhere; the caption said
+    'the steps to converge fall to 0 at ηλ(0) = 0.05', the smallest ηλ(0)."""
+    x = [0.05, 1.0, 2.0]
+    steps = _figure3(_curve(x, [0, 0, 0]), "steps")
+    ratio = _figure3(_curve(x, [1.0, 1.0, 1.0]), "ratio")
+    text = ps.figure3_look_for(ratio, steps)
+    assert "are fewest (0) at the smallest ηλ(0) = 0.05" in text and "fall to 0" not in text
+    # negative control: steps that do fall say so
+    falling = _figure3(_curve(x, [50, 3, 40]), "steps")
+    assert "fall to 3 at ηλ(0) = 1" in ps.figure3_look_for(ratio, falling)

@@ -432,6 +432,7 @@ class GdGfFacts(Display):
                 "step": record.step_size, "seed": record.seed, "diverged": record.diverged,
                 "diverged_at": record.diverged_at, "solved": record.iterations_to_solve,
                 "gd_sharpness": record.extras.get("final_sharpness"),
+                "gd_limit": record.extras.get("gd_limit_sharpness"),
                 "gf_sharpness": record.extras.get("gf_sharpness"),
                 "gf_final": None if flow is None else _finite(flow.history["norm"][-1]),
                 "ratio": record.extras.get("imbalance_ratio")})
@@ -443,10 +444,11 @@ class GdGfFacts(Display):
     def _sentences(self) -> list[str]:
         ended = [r for r in self.rows if _ended_at_a_minimum(r)]
         gone = [r for r in self.rows if r["diverged"]]
-        moving = [r for r in self.rows if not r["diverged"] and r["solved"] is None]
-        out = [_flatter_sentence(ended), _diverged_sentence(gone)]
+        moving = [r for r in self.rows if _still_moving(r)]
+        early = [r for r in self.rows if _stopped_early(r)]
+        out = [_flatter_sentence(ended), _diverged_sentence(gone), _early_sentence(early, self.facts["tol"])]
         out.append(_moving_sentence(moving))
-        if not ended and not gone:
+        if not any((ended, gone, early)):
             out.append(_nothing_ended_sentence(self.facts))
         if self.facts.get("gf_missing"):
             out.append("Gradient flow did not finish for these values: only GD is drawn.")
@@ -470,9 +472,36 @@ def _nothing_ended_sentence(facts: dict) -> str:
     return "What to look for: no run has ended at a minimum yet: raise the iterations."
 
 
+def _at_its_limit(row: dict) -> bool:
+    """GD's last sharpness is its limit λ_GD = √(4Φ² + S²C₀) (within 0.1 %): |ε| ≤ tol was
+    reached at the minimum, not by a loose tolerance on the way (tol = 0.3 stopped η = 0.6 at
+    sharpness 2.68, its limit 2.33)."""
+    limit = row.get("gd_limit")
+    return limit is None or abs(row["gd_sharpness"] - limit) <= SAME_SHARPNESS * abs(limit)
+
+
 def _ended_at_a_minimum(row: dict) -> bool:
     return (not row["diverged"] and row["solved"] is not None and row["gd_sharpness"] is not None
-            and row["gf_sharpness"] is not None)
+            and row["gf_sharpness"] is not None and _at_its_limit(row))
+
+
+def _still_moving(row: dict) -> bool:
+    return not row["diverged"] and row["solved"] is None
+
+
+def _stopped_early(row: dict) -> bool:
+    return (not row["diverged"] and row["solved"] is not None and row["gd_sharpness"] is not None
+            and not _at_its_limit(row))
+
+
+def _early_sentence(early: list[dict], tol: float) -> str:
+    if not early:
+        return ""
+    where = ", ".join(f"η = {format_step(r['step'])} at {human_number(r['gd_sharpness'])} (limit "
+                      f"{human_number(r['gd_limit'])})" for r in early[:4])
+    return (f"{plural(len(early), 'run')} stopped at |ε| ≤ tol = {human_number(tol)} short of a "
+            f"minimum (the last sharpness is no λ_∞): {where}; lower the tolerance to compare "
+            "with gradient flow.")
 
 
 def _flatter_sentence(ended: list[dict]) -> str:
@@ -567,8 +596,24 @@ class TrajectoryDisplay(Display):
                                      iterations))
         display.gf_paths = _gf_paths(gf, d, many, limit)
         display._frame_and_box()
-        display.notes = [thinning_line(len(runs), total)]
+        display.notes = [thinning_line(len(runs), total), display._outside_note()]
         return display
+
+    def _outside_note(self) -> str:
+        """The GD paths whose last finite point lies outside the view box (a far minimum, a
+        divergence): named, since the box is set by the start and the flow."""
+        (x0, x1), (y0, y1) = self.box
+        names = []
+        for line, _ in self.gd_paths:
+            keep = np.isfinite(line.x) & np.isfinite(line.y)
+            if keep.any():
+                x, y = float(line.x[keep][-1]), float(line.y[keep][-1])
+                if not (x0 <= x <= x1 and y0 <= y <= y1):
+                    names.append(line.name)
+        if not names:
+            return ""
+        return (", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                + (" ends" if len(names) == 1 else " end") + " outside the view (double-click to see all)")
 
     def _frame_and_box(self) -> None:
         paths = [(s.x, s.y) for s, _ in self.gd_paths] + [(s.x, s.y) for s in self.gf_paths]
@@ -679,9 +724,10 @@ def _view_box(starts, gd_paths, gf_paths, phi: float):
     core = [(np.array([s[0]]), np.array([s[1]])) for s in starts] + list(gf_paths)
     box = _box_of(core) or [-1.0, 1.0, -1.0, 1.0]
     size = max(box[1] - box[0], box[3] - box[2], 0.2 * math.sqrt(abs(phi)), 1e-3)
-    wide = _box_of(gd_paths)
-    if wide is not None and max(wide[1] - wide[0], wide[3] - wide[2]) <= 3 * size:
-        box = [min(box[0], wide[0]), max(box[1], wide[1]), min(box[2], wide[2]), max(box[3], wide[3])]
+    for path in gd_paths:            # each path that stays near: one that runs away does not
+        wide = _box_of([path])       # keep the others out (η = 0.6 beside a diverged η = 1.5)
+        if wide is not None and max(wide[1] - wide[0], wide[3] - wide[2]) <= 3 * size:
+            box = [min(box[0], wide[0]), max(box[1], wide[1]), min(box[2], wide[2]), max(box[3], wide[3])]
     half = 0.6 * max(box[1] - box[0], box[3] - box[2], 0.2 * math.sqrt(abs(phi)), 1e-3)
     cx, cy = (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
     return (cx - half, cx + half), (cy - half, cy + half)
@@ -1086,8 +1132,10 @@ def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
 
 def _steps_clause(fact: dict[str, Any]) -> str:
     """', and the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at 2'."""
-    text = (f", and the steps to converge fall to {human_count(int(fact['low_y']))} at "
-            f"ηλ(0) = {human_number(fact['low_x'])}")
+    low, at = human_count(int(fact["low_y"])), human_number(fact["low_x"])
+    text = (f", and the steps to converge are fewest ({low}) at the smallest ηλ(0) = {at}"
+            if fact["low_x"] == fact["first_x"] else          # nothing to fall from
+            f", and the steps to converge fall to {low} at ηλ(0) = {at}")
     if fact["peak_y"] > fact["low_y"]:
         text += (f", then rise to {human_count(int(fact['peak_y']))} at "
                  f"ηλ(0) = {human_number(fact['peak_x'])}")

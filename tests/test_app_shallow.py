@@ -342,3 +342,39 @@ def test_figures12_view_gd_crosses_to_smaller_q_while_gradient_flow_keeps_it():
     assert any(m.startswith("fig12_b:") for m in errors(at)), errors(at)
     at.text_input(key=KEY + "fig12_a").set_value("1, 2, 3, 4, 5, 6, 7").run()
     assert any(m.startswith("fig12_a:") for m in errors(at)), errors(at)
+
+
+def test_non_default_settings_draw_what_the_runs_did():
+    """Audit B, on the page: diverged runs' × on the edge they leave (not at |ε| = 10²²⁸ off
+    the view); float32 GD beside its gradient flow; a diverged Figures 1–2 path does not
+    stretch the plane to ±10¹⁴³; a 5-step orbit is no period doubling."""
+    at = open_extra("shallow", {"step_size": "0.05,0.6,1.5,5"})
+    assert_clean(at)
+    residual = chart(at, "|ε| = |aᵀb − Φ|")
+    low, high = residual["layout"]["yaxis"]["range"]
+    crosses = [t for t in residual["data"] if t.get("name") == "diverged"][0]
+    assert np.allclose(np.log10(values(crosses, "y")), high)        # on the top edge, in view
+    assert any("× where it left the chart" in shown_text(m.value) for m in at.info)
+
+    at = open_extra("shallow", {"dtype": "float32", "step_size": "0.05,0.6"})
+    assert_clean(at)
+    names = trace_names(chart(at, "λ = ‖a‖² + ‖b‖²"))
+    assert "GF η=0.05" in names and "GF η=0.6" in names
+    assert "GF final λ (t = kη)" in table_rows(at)[0]
+
+    at = open_extra("shallow", {"view": "figures12", "fig12_eta": "1.5", "fig12_iters": "50"})
+    assert_clean(at)
+    plane = chart(at, "Figures 1–2")
+    x0, x1 = plane["layout"]["xaxis"]["range"]
+    assert x1 - x0 < 50
+    norm = chart(at, "λ = a² + b² along GD")
+    assert norm["layout"]["yaxis"]["range"][1] < 50
+
+    at = open_extra("shallow", {"view": "orbit", "orbit_iters": "5", "orbit_tail": "3"})
+    assert_clean(at)
+    text = " ".join(shown_text(m.value) for m in at.info)
+    assert "still moving" in text and "period doubling" not in text
+    # negative control: the default orbit still reads period doubling and chaos
+    at = open_extra("shallow", {"view": "orbit"})
+    text = " ".join(shown_text(m.value) for m in at.info)
+    assert "(period doubling), from η|Φ| = 1.0" in text and "(chaos)" in text and "still moving" not in text

@@ -336,3 +336,210 @@ def test_theorem1_legend_states_eta_star_where_a_narrow_column_still_shows_it(gd
     bound = gd.runs[0].extras["theorem1_step_bound"]
     (theorem,) = [name for name in names if "Theorem 1" in name]
     assert f"η* = {human_number(bound, 4)}" in theorem.split("<br>")[0], theorem
+
+
+# ---------------------------------------------------------------------- audit B (non-default settings)
+def _gd_gf(step_sizes, dtype="float64", max_iters=2000, phi=1.0):
+    spec = make_spec(model="shallow_linear", phi=phi, a=A, b=B, step_sizes=step_sizes,
+                     max_iters=max_iters, tol=1e-10, dtype=dtype)
+    gd = run_spec(spec, use_cache=False).result
+    horizon = min(max([r.last_iteration for r in gd.runs] + [10]), max_iters)
+    gf = run_spec(spec.replace(algorithm="gradient_flow", max_iters=horizon, dtype="float64"),
+                  use_cache=False).result
+    return gd, gf
+
+
+def test_a_diverged_runs_cross_sits_on_the_edge_it_leaves_not_at_its_last_finite_value():
+    """step_size=0.05,0.6,1.5,5: the × of η = 1.5 and 5 sat at |ε| = 4.8·10²²⁸ and 2.3·10¹²⁹,
+    far above the log view [10⁻¹³, 10¹·³], so the '× where it left the chart' of the caption
+    was on no chart."""
+    gd, gf = _gd_gf((0.05, 0.6, 1.5, 5.0))
+    for metric in ("residual", "norm", "imbalance", "sharpness"):
+        display = ps.history_display(gd, gf, metric)
+        low, high = display.window
+        assert len(display.crosses) == 2, metric
+        for k, y, text in display.crosses:
+            units = math.log10(y) if display.log_y else y
+            assert math.isclose(units, low) or math.isclose(units, high), (metric, y)
+            assert "diverged at k =" in text
+    # S(t) of a diverged run falls to −8·10²²⁸: its × is on the bottom edge
+    imbalance = ps.history_display(gd, gf, "imbalance")
+    assert all(math.isclose(y, imbalance.window[0]) for _, y, _ in imbalance.crosses)
+    # negative control: a run that stays finite has no ×, and one that leaves no view (no
+    # window) keeps its last finite point
+    calm = ps.history_display(*_gd_gf((0.05, 0.6)), "residual")
+    assert not calm.crosses
+    record = gd.runs[2]
+    values = np.abs(np.asarray(record.history["residual"], dtype=float))
+    assert ps._divergence_mark(record, values, False)[1] == values[np.isfinite(values)][-1]
+
+
+def test_float32_gd_is_drawn_beside_its_gradient_flow():
+    """dtype=float32: GD keeps η = 0.6000000238418579, the flow 0.6, and every GF line, the
+    table's GF columns and the flow's part of the caption went missing without a word."""
+    gd, gf = _gd_gf((0.05, 0.6), dtype="float32")
+    names = [s.name for s in ps.history_display(gd, gf, "norm").series]
+    assert "GF η=0.05" in names and "GF η=0.6" in names
+    rows = ps.summary_rows(gd, gf)
+    assert all("GF final λ (t = kη)" in row for row in rows)
+    text = ps.GdGfFacts.build(gd, gf).caption
+    # tol 10⁻¹⁰ is below float32's 1.2·10⁻⁷ near Φ = 1: more iterations would not help
+    assert "raise the iterations" not in text and "raise the tolerance or use float64" in text
+    # negative control: float64 runs match their flow as before, and with a reachable tol the
+    # float32 caption says where GD ends
+    assert "GF η=0.6" in [s.name for s in ps.history_display(*_gd_gf((0.05, 0.6)), "norm").series]
+    spec = gd.spec.replace(tol=1e-5)
+    reachable = run_spec(spec, use_cache=False).result
+    assert ps.GdGfFacts.build(reachable, gf).caption.startswith("What to look for: GD ends flatter")
+
+
+def test_catapult_states_no_lambda_infinity_for_a_run_that_has_not_converged():
+    """cat_eta_lambda=3&cat_iters=50: |ε| = 3·10⁻¹⁰ > tol at k = 50 ('not converged'), yet
+    the caption said 'ending at λ_∞ = 0.0967 < 2/η' and the table 'λ_∞ < 2/η: True'."""
+    a, b = (1.0, 0.3), (0.2, 0.9)
+    lam0 = sum(v * v for v in a + b)
+    spec = make_spec(model="shallow_linear", phi=0.0, a=a, b=b, max_iters=50, tol=1e-10,
+                     step_sizes=(1.5 / lam0, 3.0 / lam0))
+    result = run_spec(spec, use_cache=False).result
+    assert result.runs[1].iterations_to_solve is None and not result.runs[1].diverged
+    rows = ps.catapult_rows(result)
+    assert rows[1]["final sharpness λ_∞"] == "no minimum reached" and rows[1]["λ_∞ < 2/η"] == "—"
+    text = ps.catapult_look_for(result)
+    assert "ηλ(0) = 3: the loss spikes" in text and "not at a minimum within 50 steps" in text
+    assert text.count("ending at λ_∞") == 1
+    # negative control: the run that converged (k = 12) keeps its λ_∞ and comparison
+    assert rows[0]["λ_∞ < 2/η"] is True and "ηλ(0) = 1.5: the loss falls without a spike, ending at" in text
+
+
+def _regions(eta, a, b, iters=50, phi=1.0):
+    specs = [make_spec(model="shallow_linear", phi=phi, a=(x,), b=(y,), step_sizes=(eta,),
+                       max_iters=iters, tol=1e-10, history_points=max(iters, 8))
+             for x, y in zip(a, b)]
+    return ps.regions_display([run_spec(s, use_cache=False).result for s in specs], [None] * len(specs))
+
+
+def test_figures12_views_are_set_by_the_paths_that_stay_finite():
+    """fig12_eta=1.5&fig12_iters=50: the start (1.2, −0.4) diverges (λ = 10²⁸⁶), and the
+    (a, b) plane spanned ±10¹⁴³ and the λ axis 10²⁸⁶: the two other paths were dots."""
+    display = _regions(1.5, (1.5, 0.3, 1.2), (1.0, 1.2, -0.4))
+    assert [p.diverged for p in display.paths] == [False, False, True]
+    (x0, x1), (y0, y1) = display.box
+    assert x1 - x0 < 50 and y1 - y0 < 50
+    figure = display.norm_plotly()
+    low, high = figure.layout.yaxis.range
+    assert high < 50 and max(float(np.max(p.norm)) for p in display.paths[:2]) <= high
+    marks = [t for t in figure.data if t.name == "diverged (leaves the view)"]
+    assert len(marks) == 1 and math.isclose(marks[0].y[0], high)
+    # negative control: without a diverged path the λ axis is left to plotly and no ×
+    calm = _regions(0.3, (1.5, 0.3), (1.0, 1.2), iters=300).norm_plotly()
+    assert calm.layout.yaxis.range is None and not [t for t in calm.data if t.name and "diverged" in t.name]
+
+
+def test_figures12_a_start_on_the_minima_is_named_and_not_called_thinned():
+    """fig12_a=1,0.5&fig12_b=1,0.5: (1, 1) is a minimum of Φ = 1 (no step): the caption said
+    '(1, 1) starts in —' and the chart '1 path recorded thinned'."""
+    display = _regions(0.3, (1.0, 0.5), (1.0, 0.5), iters=3)
+    assert "(1, 1) starts on the minima aᵀb = Φ" in display.caption and "starts in —" not in display.caption
+    assert not any("thinned" in note for note in display.notes)
+    # negative control: the other start still names its region
+    assert "(0.5, 0.5) starts in ε < 0 < aᵀb" in display.caption
+
+
+def test_orbit_transients_of_a_short_run_are_not_called_period_doubling_or_chaos():
+    """orbit_iters=5&orbit_tail=3: the 3 last values of converging runs (η|Φ| = 0.8 …) were
+    '199 end on a cycle of 2–16 values (period doubling), from η|Φ| = 0.8'; with
+    orbit_iters=100 'chaos from η|Φ| = 0.977', below the first doubling at η|Φ| = 1."""
+    def diagram(iters, tail, low=0.8, high=1.6, count=200):
+        steps = tuple(float(x) for x in np.linspace(low, high, count))
+        spec = make_spec(model="shallow_linear", phi=1.0, a=(0.7,), b=(0.7,), step_sizes=steps,
+                         max_iters=iters, run_to_max=True, tail_points=tail, history_points=16)
+        return ps.orbit_diagram(run_spec(spec, use_cache=False).result)
+    short = diagram(5, 3)
+    assert short.facts["cycles"] == short.facts["bands"] == 0 and short.facts["moving"] > 190
+    assert "still moving" in short.caption and "period doubling" not in short.caption
+    hundred = diagram(100, 64)
+    assert hundred.facts["first_cycle"] > 1 and hundred.facts["first_band"] > 1
+    # negative control: with the default 2000 iterations the cycles start just past 1 and the
+    # chaos past 1.3, and none of them is a transient
+    full = diagram(2000, 64)
+    assert 1 < full.facts["first_cycle"] < 1.01 and 1.29 < full.facts["first_band"] < 1.32
+    assert full.facts["moving"] == 0
+
+
+def test_a_true_period_two_cycle_and_a_decaying_alternation_are_told_apart():
+    decaying = column(0.99, 0.3 * (-0.95) ** np.arange(64))
+    cycle = column(1.05, np.tile([-0.03, 0.03], 32))
+    facts = orbit([decaying, cycle]).facts
+    assert facts["cycles"] == 1 and facts["first_cycle"] == 1.05 and facts["moving"] == 1
+
+
+def test_orbit_with_a_negative_target_says_the_balanced_runs_settle_at_the_saddle():
+    spec = make_spec(model="shallow_linear", phi=-2.0, a=(0.7,), b=(0.7,),
+                     step_sizes=tuple(float(x) for x in np.linspace(0.4, 0.8, 8)), max_iters=500,
+                     run_to_max=True, tail_points=16, history_points=16)
+    text = ps.orbit_diagram(run_spec(spec, use_cache=False).result, "product").caption
+    assert "saddle a = b = 0" in text
+    # negative control: Φ > 0 says nothing of a saddle
+    positive = ps.orbit_diagram(run_spec(spec.replace(phi=2.0), use_cache=False).result).caption
+    assert "saddle" not in positive
+
+
+def test_figure3_s_axis_ignores_a_blow_up_among_two_values_and_names_far_regime_lines():
+    """scales=1&eta_lambda_count=2&fig3_iters=5: S = 0.99 and −2.6·10⁵⁰ gave the S axis
+    [−2.7·10⁵⁰, 10⁴⁹] (0.99 on the zero line); the default's η|ε(0)| = 1 lines of s = 2, 4, 8
+    (ηλ(0) = 5, 20, 80) lay right of the view [0, 3] without a word."""
+    assert ps.robust_linear_range([0.9934, -2.553e50]) == (0.9934, 0.9934)
+    assert ps.robust_linear_range([-2.553e50, 1e49]) == (-2.553e50, 1e49)      # only blow-ups: kept
+    curves = [ps.ScaleCurve(s, 1.25 * s * s, np.array([0.05, 3.0]), np.array([1.0, 0.5]),
+                            np.array([True, True]), ["", ""], "#000", 1.25 * s * s, None)
+              for s in (1.0, 2.0)]
+    note = ps._off_view_lines(curves)
+    assert "s = 2: η|ε(0)| = 1 at ηλ(0) = 5" in note and "s = 1" not in note
+    # negative control: lines inside the range are drawn, not named
+    assert ps._off_view_lines(curves[:1]) == ""
+
+
+def test_a_loose_tolerance_is_not_read_as_gd_ending_flatter():
+    """tol=0.3: GD stops at |ε| ≤ 0.3 after 12, 2 and 1 steps with sharpness 2.23, 2.28,
+    2.68 (limits λ_GD = 2.74, 2.62, 2.33); the caption called those 'final sharpness λ_∞' and
+    said 'GD ends flatter than gradient flow at every step size'. tol=1e5: no step at all."""
+    for tol in (0.3, 1e5):
+        spec = make_spec(model="shallow_linear", phi=1.0, a=A, b=B, step_sizes=(0.05, 0.3, 0.6),
+                         max_iters=2000, tol=tol)
+        gd = run_spec(spec, use_cache=False).result
+        text = ps.GdGfFacts.build(gd, None).caption
+        assert "GD ends flatter" not in text and "λ_∞ =" not in text, tol
+        assert "3 runs stopped at |ε| ≤ tol" in text and "lower the tolerance" in text
+        assert "raise the iterations" not in text
+    # negative control: at the default tol every run is at its limit and GD ends flatter
+    gd = run_spec(spec.replace(tol=1e-10), use_cache=False).result
+    text = ps.GdGfFacts.build(gd, None).caption
+    assert text.startswith("What to look for: GD ends flatter") and "stopped at" not in text
+
+
+def test_trajectory_view_keeps_the_paths_that_stay_near_beside_one_that_diverges():
+    """step_size=0.05,0.6,1.5,5: the two diverged paths kept the box from growing to the
+    converged η = 0.6 path, which ended below the view without a word."""
+    gd, gf = _gd_gf((0.05, 0.6, 1.5, 5.0))
+    display = ps.trajectory_display(gd, gf)
+    (x0, x1), (y0, y1) = display.box
+    for line, _ in display.gd_paths[:2]:                     # η = 0.05 and 0.6: converged
+        assert x0 <= line.x[-1] <= x1 and y0 <= line.y[-1] <= y1, line.name
+    note = display.notes[1]
+    assert note.startswith("GD η=1.5, GD η=5 end outside the view")
+    # negative control: converged runs only: no note
+    calm = ps.trajectory_display(*_gd_gf((0.05, 0.6)))
+    assert calm.notes[1] == ""
+
+
+def test_figure3_steps_that_are_fewest_at_the_first_value_do_not_fall():
+    """phi=0 (axes init): every start is a minimum, 0 steps everywhere; the caption said
+    'the steps to converge fall to 0 at ηλ(0) = 0.05', the smallest ηλ(0)."""
+    x = [0.05, 1.0, 2.0]
+    steps = _figure3(_curve(x, [0, 0, 0]), "steps")
+    ratio = _figure3(_curve(x, [1.0, 1.0, 1.0]), "ratio")
+    text = ps.figure3_look_for(ratio, steps)
+    assert "are fewest (0) at the smallest ηλ(0) = 0.05" in text and "fall to 0" not in text
+    # negative control: steps that do fall say so
+    falling = _figure3(_curve(x, [50, 3, 40]), "steps")
+    assert "fall to 3 at ηλ(0) = 1" in ps.figure3_look_for(ratio, falling)

@@ -58,6 +58,7 @@ class OrbitDiagram(Display):
     diverged: list[tuple[float, int | None]] = field(default_factory=list)
     beyond: list[tuple[float, int, int]] = field(default_factory=list)  # per run: x, above, below
     distinct: list[tuple[float, int]] = field(default_factory=list)    # per settled run
+    kinds: list[str] = field(default_factory=list)  # per run of ``distinct``: settled, cycle, band, moving
     selected: float | None = None
     reference: tuple[float, str] | None = None    # a vertical line and its label
 
@@ -87,7 +88,7 @@ class OrbitDiagram(Display):
                       underflow=underflow, density=total > payload.SCATTER_POINTS,
                       x_span=(min(xs), max(xs)) if xs else None, diverged=diverged,
                       distinct=_distinct_counts(kept, window, log_y), selected=selected,
-                      reference=reference)
+                      reference=reference, kinds=_kinds(kept, window, log_y))
         diagram.beyond = _beyond(kept, window, log_y)
         diagram.outside = sum(above + below for _, above, below in diagram.beyond)
         if diagram.density:
@@ -103,14 +104,17 @@ class OrbitDiagram(Display):
     def regimes(self) -> dict[str, float | int | None]:
         """Where the last values are one value, a cycle of 2–16, or a band of more; the
         smallest x of each (None when none) and how many runs diverged, the first where."""
-        ordered = sorted(self.distinct)
-        first_cycle = next((x for x, n in ordered if 1 < n <= BAND_VALUES), None)
-        first_band = next((x for x, n in ordered if n > BAND_VALUES), None)
-        last_fixed = max((x for x, n in ordered if n == 1), default=None)
-        return {"settled": sum(1 for _, n in ordered if n == 1),
-                "cycles": sum(1 for _, n in ordered if 1 < n <= BAND_VALUES),
-                "bands": sum(1 for _, n in ordered if n > BAND_VALUES),
-                "first_cycle": first_cycle, "first_band": first_band, "last_fixed": last_fixed,
+        ordered = sorted((x, kind) for (x, _), kind in zip(self.distinct, self.kinds))
+
+        def first(kind: str):
+            return next((x for x, k in ordered if k == kind), None)
+
+        count = {kind: sum(1 for _, k in ordered if k == kind)
+                 for kind in ("settled", "cycle", "band", "moving")}
+        return {"settled": count["settled"], "cycles": count["cycle"], "bands": count["band"],
+                "moving": count["moving"], "first_cycle": first("cycle"),
+                "first_band": first("band"), "first_moving": first("moving"),
+                "last_fixed": max((x for x, k in ordered if k == "settled"), default=None),
                 "diverged": len(self.diverged),
                 "first_diverged": min((x for x, _ in self.diverged), default=None)}
 
@@ -132,14 +136,14 @@ class OrbitDiagram(Display):
         if facts["bands"]:
             parts.append(f"{human_count(facts['bands'])} fill a band of more than {BAND_VALUES} values "
                          f"(chaos), from {name} = {human_number(facts['first_band'], 4)}")
+        if facts["moving"]:
+            parts.append(f"{human_count(facts['moving'])} are still moving at the end (their last values "
+                         f"do not repeat yet: a transient, no cycle or band to read; raise the "
+                         f"iterations), from {name} = {human_number(facts['first_moving'], 4)}")
         if facts["diverged"]:
             parts.append(f"{human_count(facts['diverged'])} diverged (× on the top edge), from {name} = "
                          f"{human_number(facts['first_diverged'], 4)}")
-        text = "What to look for: " + "; ".join(parts) + "."
-        if not facts["cycles"] and not facts["bands"]:
-            text += (" No period doubling before the runs diverge." if facts["diverged"] else
-                     " No period doubling in this window: widen it to larger step sizes.")
-        return text
+        return "What to look for: " + "; ".join(parts) + "." + _no_doubling(facts)
 
     def chart_notes(self) -> list[str]:
         """What the chart does not show dot for dot (written on the chart)."""
@@ -279,6 +283,59 @@ def _resolution(kept, window, log_y: bool) -> float:
         sizes = [np.abs(_axis(v, log_y)) for _, v, _ in kept if v.size]
     scale = max((float(a[np.isfinite(a)].max()) for a in sizes if np.isfinite(a).any()), default=1.0)
     return max(resolution, 1e-9 * max(scale, 1.0))
+
+
+def _no_doubling(facts: dict) -> str:
+    """The closing remark when no run ends on a cycle or a band."""
+    if facts["cycles"] or facts["bands"]:
+        return ""
+    if facts["moving"]:
+        return " No cycle or band is settled in this window yet."
+    return (" No period doubling before the runs diverge." if facts["diverged"] else
+            " No period doubling in this window: widen it to larger step sizes.")
+
+
+def _period(last: np.ndarray, resolution: float) -> int | None:
+    """The smallest p ≤ BAND_VALUES with last[t] = last[t − p] (to ``resolution``) over every
+    value of ``last``, seen at least twice; None when the values do not repeat."""
+    for p in range(1, min(BAND_VALUES, last.size // 2) + 1):
+        if float(np.max(np.abs(last[p:] - last[:-p]))) <= resolution:
+            return p
+    return None
+
+
+def _contracting(last: np.ndarray, ratio: float = 0.6) -> bool:
+    """A transient: the spread (largest − smallest) of the last quarter of the values is
+    under ``ratio`` times that of the first quarter (a run closing in on a fixed point or a
+    cycle: ε = ±A with A shrinking by |1 − 2η|Φ|| a step); a cycle or a chaotic band keeps
+    its spread."""
+    quarter = last.size // 4
+    return quarter >= 2 and float(np.ptp(last[-quarter:])) < ratio * float(np.ptp(last[:quarter]))
+
+
+def _kind(values: np.ndarray, resolution: float) -> str:
+    """settled (one value), cycle (values that repeat with a period of 2–16), band (more than
+    16 values that do not close in) or moving (a transient: the last values do not repeat
+    yet). A short run's last values are its transient: with 5 iterations the 3 last values of
+    a converging run were read as a cycle of 3 (period doubling) below η|Φ| = 1."""
+    last = values[-SETTLED_VALUES:]
+    count = _distinct(values, resolution)
+    if count <= 1 or float(np.ptp(last)) <= 2 * resolution:    # one dot, maybe across a rounding edge
+        return "settled"
+    period = _period(last, resolution)
+    if period == 1:
+        return "settled"
+    if period is not None:     # ±A with A shrinking slowly also repeats to the resolution,
+        quarter = last.size // 4   # but a cycle keeps its spread to the resolution
+        shrinks = float(np.ptp(last[:quarter])) - float(np.ptp(last[-quarter:])) > 2 * resolution
+        return "moving" if quarter >= 2 and (shrinks or _contracting(last)) else "cycle"
+    return "band" if count > BAND_VALUES and not _contracting(last) else "moving"
+
+
+def _kinds(kept, window, log_y: bool) -> list[str]:
+    resolution = _resolution(kept, window, log_y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return [_kind(_axis(v, log_y), resolution) for _, v, _ in kept]
 
 
 def _distinct_counts(kept, window, log_y: bool) -> list[tuple[float, int]]:

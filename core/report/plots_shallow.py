@@ -236,14 +236,14 @@ class HistoryDisplay(Display):
         size with a dash of their own, named by what differs from the live view."""
         display = cls(title=SHALLOW_TITLES[metric], metric=metric, log_y=metric == "residual")
         runs, total = chosen_runs(gd.runs)
-        flows = _flows_by_run(gf)
+        flows = _flows_by_run(gf, gd.spec.dtype)
         many = len(gd.spec.seeds) > 1
         colors = step_colors([r.step_size for r in gd.runs] +
                              [r.step_size for _, pinned in pins for r in pinned.runs])
         pairs = _drawn_pairs(runs, flows, pins)
         budget = point_budget(len(pairs), max((len(run.history["iteration"]) for _, _, run in pairs),
                                               default=0), total=CHART_POINTS, max_traces=3 * RUNS_DRAWN)
-        measured = []
+        measured, gone = [], []
         for record, kind, run in pairs:
             line, values = _history_series(record, kind, run, metric, colors, many,
                                            budget.points_per_trace)
@@ -252,8 +252,10 @@ class HistoryDisplay(Display):
             display.series.append(line)
             measured.append((run.diverged, values))
             if kind == "GD" and run.diverged:
-                display.crosses.append(_divergence_mark(run, values, many))
+                gone.append((run, values))
         display._place_guides(gd, metric, colors, measured)
+        display.crosses = [_divergence_mark(run, values, many, display.window, display.log_y)
+                           for run, values in gone]
         display.empty_message = "" if display.series else (
             "every Qᵢ(0) = 0: a balanced start stays balanced (Qᵢ = 0 for GD and GF)"
             if metric == "imbalance" else "nothing to draw")
@@ -279,7 +281,7 @@ class HistoryDisplay(Display):
             figure.add_trace(go.Scatter(
                 x=[c[0] for c in self.crosses], y=[c[1] for c in self.crosses], mode="markers",
                 name="diverged", marker=dict(symbol="x", size=12, color=DIVERGED_COLOR),
-                text=[c[2] for c in self.crosses], hovertemplate="%{text}<extra></extra>"))
+                cliponaxis=False, text=[c[2] for c in self.crosses], hovertemplate="%{text}<extra></extra>"))
         draw_guides(figure, self.inside, self.outside, self.window, self.x_span)
         if self.window is not None:
             figure.update_yaxes(range=list(self.window))
@@ -304,10 +306,16 @@ def _drawn_pairs(runs, flows, pins) -> list[tuple[RunRecord, Any, RunRecord]]:
     return pairs
 
 
-def _flows_by_run(gf: SweepResult | None) -> dict:
+def _flows_by_run(gf: SweepResult | None, dtype: str = "float64", every: bool = False) -> dict:
+    """The flow runs by (η, seed) as GD records them: GD in float32 keeps η rounded to
+    float32 (0.6000000238418579) while the flow runs in float64 (0.6), so the flow's η is
+    rounded the same way before it is matched (without it every flow line went missing).
+    ``every``: also the runs that recorded nothing."""
     if gf is None:
         return {}
-    return {(r.step_size, r.seed): r for r in gf.runs if len(r.history.get("iteration", ())) > 0}
+    cast = np.dtype(dtype).type
+    return {(float(cast(r.step_size)), r.seed): r for r in gf.runs
+            if every or len(r.history.get("iteration", ())) > 0}
 
 
 def _history_series(record, kind, run, metric, colors, many, limit):
@@ -337,10 +345,38 @@ def spec_difference(pinned, live) -> str:
     return ", ".join(changed[:3]) + (" …" if len(changed) > 3 else "") if changed else "same runs"
 
 
-def _divergence_mark(run: RunRecord, values: np.ndarray, many: bool):
-    point = divergence_point(np.asarray(run.history["iteration"]), values)
+def _divergence_mark(run: RunRecord, values: np.ndarray, many: bool,
+                     window: tuple[float, float] | None = None, log: bool = False):
+    """The × of a diverged run: where it leaves the y view, on the edge it crosses (its last
+    finite value, 10²²⁸ say, lies far off the view); where it stops being finite when it
+    never leaves the view before."""
+    iterations = np.asarray(run.history["iteration"])
+    text = f"GD {run_label(run, many)} diverged at k = {human_count(run.diverged_at or 0)}"
+    exit_point = _view_exit(iterations, values, window, log)
+    if exit_point is not None:
+        return exit_point + (text,)
+    point = divergence_point(iterations, values)
     x, y = point if point is not None else (0, math.nan)
-    return float(x), y, f"GD {run_label(run, many)} diverged at k = {human_count(run.diverged_at or 0)}"
+    return float(x), y, text
+
+
+def _view_exit(iterations: np.ndarray, values: np.ndarray, window: tuple[float, float] | None,
+               log: bool) -> tuple[float, float] | None:
+    """(k, edge) where the values leave the y window (axis units: log10 on a log axis) for
+    good: the first finite value beyond it after the last one inside; the edge in data
+    units. None when the values stay inside until they stop being finite."""
+    if window is None:
+        return None
+    values = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.log10(values) if log else values
+    finite = np.isfinite(units)
+    inside = np.flatnonzero(finite & (units >= window[0]) & (units <= window[1]))
+    first = int(inside[-1]) + 1 if inside.size else 0
+    if first >= units.size or not finite[first]:
+        return None
+    edge = window[0] if units[first] < window[0] else window[1]
+    return float(iterations[first]), float(10 ** edge if log else edge)
 
 
 def _guides(gd: SweepResult, metric: str, colors) -> list[Guide]:
@@ -389,36 +425,83 @@ class GdGfFacts(Display):
     @classmethod
     def build(cls, gd: SweepResult, gf: SweepResult | None) -> "GdGfFacts":
         facts = cls(title="GD against gradient flow")
-        flows = _flows_by_run(gf)
+        flows = _flows_by_run(gf, gd.spec.dtype)
         for record in gd.runs:
             flow = flows.get((record.step_size, record.seed))
             facts.rows.append({
                 "step": record.step_size, "seed": record.seed, "diverged": record.diverged,
                 "diverged_at": record.diverged_at, "solved": record.iterations_to_solve,
                 "gd_sharpness": record.extras.get("final_sharpness"),
+                "gd_limit": record.extras.get("gd_limit_sharpness"),
                 "gf_sharpness": record.extras.get("gf_sharpness"),
                 "gf_final": None if flow is None else _finite(flow.history["norm"][-1]),
                 "ratio": record.extras.get("imbalance_ratio")})
-        facts.facts = {"gf_missing": gf is None or not flows}
+        facts.facts = {"gf_missing": gf is None or not flows,
+                       "tol": float(gd.spec.tol), "floor": _precision_floor(gd.spec)}
         facts.sentences = facts._sentences()
         return facts
 
     def _sentences(self) -> list[str]:
         ended = [r for r in self.rows if _ended_at_a_minimum(r)]
         gone = [r for r in self.rows if r["diverged"]]
-        moving = [r for r in self.rows if not r["diverged"] and r["solved"] is None]
-        out = [_flatter_sentence(ended), _diverged_sentence(gone)]
+        moving = [r for r in self.rows if _still_moving(r)]
+        early = [r for r in self.rows if _stopped_early(r)]
+        out = [_flatter_sentence(ended), _diverged_sentence(gone), _early_sentence(early, self.facts["tol"])]
         out.append(_moving_sentence(moving))
-        if not ended and not gone:
-            out.append("What to look for: no run has ended at a minimum yet: raise the iterations.")
+        if not any((ended, gone, early)):
+            out.append(_nothing_ended_sentence(self.facts))
         if self.facts.get("gf_missing"):
             out.append("Gradient flow did not finish for these values: only GD is drawn.")
         return [line for line in out if line]
 
 
+def _precision_floor(spec) -> float | None:
+    """The smallest |ε| the run's precision resolves near aᵀb = Φ (machine epsilon times
+    max(|Φ|, 1)) when the tolerance lies below it, else None."""
+    floor = float(np.finfo(np.dtype(spec.dtype)).eps) * max(abs(float(spec.phi)), 1.0)
+    return floor if float(spec.tol) < floor else None
+
+
+def _nothing_ended_sentence(facts: dict) -> str:
+    """More iterations help only when the precision can reach the tolerance (float32 stops
+    near |ε| ≈ 10⁻⁷, above the default tol 10⁻¹⁰)."""
+    if facts.get("floor") is not None:
+        return (f"What to look for: no run reached |ε| ≤ tol = {human_number(facts['tol'])}: that "
+                f"is below what this precision resolves (|ε| ≈ {human_number(facts['floor'], 2)}); "
+                "raise the tolerance or use float64.")
+    return "What to look for: no run has ended at a minimum yet: raise the iterations."
+
+
+def _at_its_limit(row: dict) -> bool:
+    """GD's last sharpness is its limit λ_GD = √(4Φ² + S²C₀) (within 0.1 %): |ε| ≤ tol was
+    reached at the minimum, not by a loose tolerance on the way (tol = 0.3 stopped η = 0.6 at
+    sharpness 2.68, its limit 2.33)."""
+    limit = row.get("gd_limit")
+    return limit is None or abs(row["gd_sharpness"] - limit) <= SAME_SHARPNESS * abs(limit)
+
+
 def _ended_at_a_minimum(row: dict) -> bool:
     return (not row["diverged"] and row["solved"] is not None and row["gd_sharpness"] is not None
-            and row["gf_sharpness"] is not None)
+            and row["gf_sharpness"] is not None and _at_its_limit(row))
+
+
+def _still_moving(row: dict) -> bool:
+    return not row["diverged"] and row["solved"] is None
+
+
+def _stopped_early(row: dict) -> bool:
+    return (not row["diverged"] and row["solved"] is not None and row["gd_sharpness"] is not None
+            and not _at_its_limit(row))
+
+
+def _early_sentence(early: list[dict], tol: float) -> str:
+    if not early:
+        return ""
+    where = ", ".join(f"η = {format_step(r['step'])} at {human_number(r['gd_sharpness'])} (limit "
+                      f"{human_number(r['gd_limit'])})" for r in early[:4])
+    return (f"{plural(len(early), 'run')} stopped at |ε| ≤ tol = {human_number(tol)} short of a "
+            f"minimum (the last sharpness is no λ_∞): {where}; lower the tolerance to compare "
+            "with gradient flow.")
 
 
 def _flatter_sentence(ended: list[dict]) -> str:
@@ -513,8 +596,24 @@ class TrajectoryDisplay(Display):
                                      iterations))
         display.gf_paths = _gf_paths(gf, d, many, limit)
         display._frame_and_box()
-        display.notes = [thinning_line(len(runs), total)]
+        display.notes = [thinning_line(len(runs), total), display._outside_note()]
         return display
+
+    def _outside_note(self) -> str:
+        """The GD paths whose last finite point lies outside the view box (a far minimum, a
+        divergence): named, since the box is set by the start and the flow."""
+        (x0, x1), (y0, y1) = self.box
+        names = []
+        for line, _ in self.gd_paths:
+            keep = np.isfinite(line.x) & np.isfinite(line.y)
+            if keep.any():
+                x, y = float(line.x[keep][-1]), float(line.y[keep][-1])
+                if not (x0 <= x <= x1 and y0 <= y <= y1):
+                    names.append(line.name)
+        if not names:
+            return ""
+        return (", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                + (" ends" if len(names) == 1 else " end") + " outside the view (double-click to see all)")
 
     def _frame_and_box(self) -> None:
         paths = [(s.x, s.y) for s, _ in self.gd_paths] + [(s.x, s.y) for s in self.gf_paths]
@@ -625,9 +724,10 @@ def _view_box(starts, gd_paths, gf_paths, phi: float):
     core = [(np.array([s[0]]), np.array([s[1]])) for s in starts] + list(gf_paths)
     box = _box_of(core) or [-1.0, 1.0, -1.0, 1.0]
     size = max(box[1] - box[0], box[3] - box[2], 0.2 * math.sqrt(abs(phi)), 1e-3)
-    wide = _box_of(gd_paths)
-    if wide is not None and max(wide[1] - wide[0], wide[3] - wide[2]) <= 3 * size:
-        box = [min(box[0], wide[0]), max(box[1], wide[1]), min(box[2], wide[2]), max(box[3], wide[3])]
+    for path in gd_paths:            # each path that stays near: one that runs away does not
+        wide = _box_of([path])       # keep the others out (η = 0.6 beside a diverged η = 1.5)
+        if wide is not None and max(wide[1] - wide[0], wide[3] - wide[2]) <= 3 * size:
+            box = [min(box[0], wide[0]), max(box[1], wide[1]), min(box[2], wide[2]), max(box[3], wide[3])]
     half = 0.6 * max(box[1] - box[0], box[3] - box[2], 0.2 * math.sqrt(abs(phi)), 1e-3)
     cx, cy = (box[0] + box[1]) / 2, (box[2] + box[3]) / 2
     return (cx - half, cx + half), (cy - half, cy + half)
@@ -742,7 +842,7 @@ def _theorem1_markers(runs: Sequence[RunRecord], colors: dict, top: int) -> go.S
 
 def summary_rows(gd: SweepResult, gf: SweepResult | None) -> list[dict[str, Any]]:
     """One row per GD run: where η sits and what GD and GF end with."""
-    flows = {(r.step_size, r.seed): r for r in gf.runs} if gf is not None else {}
+    flows = _flows_by_run(gf, gd.spec.dtype, every=True)
     rows = []
     phi = float(gd.spec.phi)
     for record in gd.runs:
@@ -803,12 +903,19 @@ def scale_colors(scales: Sequence[float]) -> dict[float, str]:
     return dict(zip(unique, sample_colorscale("Viridis", positions)))
 
 
+BLOWN_UP = 1e3     # |S| beyond this is a blow-up (S = −2.6·10⁵⁰ after 5 chaotic steps)
+
+
 def robust_linear_range(values: Sequence[float], spread: float = 3.0,
-                        min_width: float = 0.5) -> tuple[float, float] | None:
+                        min_width: float = 0.5, blown_up: float = BLOWN_UP) -> tuple[float, float] | None:
     """A y range from the bulk of the values: the quartiles widened by ``spread`` times the
     interquartile range (at least ``min_width``), never wider than the data. One blown-up run
-    (S ≈ −2e292 in the chaotic regime) then cannot flatten the others onto a line."""
+    (S ≈ −2e292 in the chaotic regime) then cannot flatten the others onto a line. Values
+    beyond ``blown_up`` in size never set the range while others are there: among two or
+    three values the quartiles are no bulk (0.99 and −2.6·10⁵⁰ made a range of 10⁵⁰)."""
     finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    if (np.abs(finite) <= blown_up).any():
+        finite = finite[np.abs(finite) <= blown_up]
     if not finite.size:
         return None
     q1, q3 = np.percentile(finite, [25, 75])
@@ -862,7 +969,8 @@ class Figure3Display(Display):
         if not steps:
             display._s_window()
         display.facts = _figure3_facts(display.curves, steps)
-        display.notes = [thinning_line(len(chosen), len(results), "initial scales")] + display._out_notes()
+        display.notes = ([thinning_line(len(chosen), len(results), "initial scales")] + display._out_notes()
+                         + [_off_view_lines(display.curves)])
         return display
 
     def _s_window(self) -> None:
@@ -984,6 +1092,22 @@ def _scale_curve(result: SweepResult, scale: float, color: str, steps: bool, lim
                       lam0 / phi if phi > 0 and not math.isclose(eps0, phi) else None)
 
 
+def _off_view_lines(curves: Sequence[ScaleCurve]) -> str:
+    """The regime lines that lie right of the ηλ(0) range (η|ε(0)| = 1 at ηλ(0) = 1.25·s² for
+    the axes init: 5, 20, 80 for s = 2, 4, 8 against a range up to 3): named, not drawn in
+    view, so a reader does not take the one in view for every scale's."""
+    xs = [float(v) for c in curves for v in (c.x.min(), c.x.max()) if c.x.size]
+    if not xs:
+        return ""
+    high = max(xs) + 0.03 * (max(xs) - min(xs) or 1.0)
+    off = [f"s = {c.scale:g}: {name} at ηλ(0) = {human_number(x, 3)}" for c in curves
+           for name, x in (("η|ε(0)| = 1", c.flip_x), ("η|Φ| = 1", c.unstable_x))
+           if x is not None and x > high]
+    if not off:
+        return ""
+    return "→ right of the view: " + ", ".join(off[:3]) + (f" and {len(off) - 3} more" if len(off) > 3 else "")
+
+
 def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
     facts = {}                       # by the curve's position (two curves may share a scale)
     for index, curve in enumerate(curves):
@@ -1008,8 +1132,10 @@ def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
 
 def _steps_clause(fact: dict[str, Any]) -> str:
     """', and the steps to converge fall to 2 at ηλ(0) = 1, then rise to 130 at 2'."""
-    text = (f", and the steps to converge fall to {human_count(int(fact['low_y']))} at "
-            f"ηλ(0) = {human_number(fact['low_x'])}")
+    low, at = human_count(int(fact["low_y"])), human_number(fact["low_x"])
+    text = (f", and the steps to converge are fewest ({low}) at the smallest ηλ(0) = {at}"
+            if fact["low_x"] == fact["first_x"] else          # nothing to fall from
+            f", and the steps to converge fall to {low} at ηλ(0) = {at}")
     if fact["peak_y"] > fact["low_y"]:
         text += (f", then rise to {human_count(int(fact['peak_y']))} at "
                  f"ηλ(0) = {human_number(fact['peak_x'])}")
@@ -1038,7 +1164,7 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
         if k_fact is not None:
             part += _steps_clause(k_fact)
         if s_fact["unsolved"]:
-            part += f" ({human_count(s_fact['unsolved'])} runs did not converge)"
+            part += f" ({plural(s_fact['unsolved'], 'run')} did not converge)"
         parts.append(part)
     if not parts:
         return ""
@@ -1089,10 +1215,16 @@ def orbit_diagram(result: SweepResult, quantity: str = "residual") -> OrbitDiagr
                            np.asarray(r.tail["residual"] if r.tail else [], dtype=float) + shift,
                            np.asarray(r.tail["iteration"] if r.tail else [], dtype=int),
                            r.diverged, r.diverged_at) for r in result.runs]
-    return OrbitDiagram.build(
+    diagram = OrbitDiagram.build(
         columns, title=f"orbit diagram of the balanced dynamics a = b: last K values of {label}",
         x_title="η|Φ|", y_title=f"{label}, last K iterations", x_name="η|Φ|",
         reference=(1.0, "η|Φ| = 1"))
+    if phi < 0:      # the map's fixed points are x = 0 and x² = Φ: only the saddle for Φ < 0
+        diagram.sentences.append(
+            "With Φ < 0 no minimum lies on the line a = b (aᵀb = a² ≥ 0 > Φ): a run that settles "
+            "here sits at the saddle a = b = 0 (aᵀb = 0, ε = −Φ), not at a minimum; the line "
+            "η|Φ| = 1 is where the minima lose stability for Φ > 0.")
+    return diagram
 
 
 def orbit_figure(result: SweepResult, quantity: str = "residual", height: int = 520) -> go.Figure:
@@ -1222,15 +1354,23 @@ def catapult_look_for(result: SweepResult) -> str:
             parts.append(f"{name} diverges at k = {human_count(record.diverged_at or 0)}")
             continue
         peak = row["peak loss / initial loss"]
-        final = row["final sharpness λ_∞"]
-        end = ("" if final is None else
-               f", ending at λ_∞ = {human_number(final)} {'<' if final < row['2/η'] else '≥'} "
-               f"2/η = {human_number(row['2/η'])}")
+        end = _catapult_end(record, row)
         if peak is not None and peak > 1.05:
             parts.append(f"{name}: the loss spikes ×{human_number(peak, 2)}{end}")
         else:
             parts.append(f"{name}: the loss falls without a spike{end}")
     return "What to look for: " + "; ".join(parts) + "." if parts else ""
+
+
+def _catapult_end(record: RunRecord, row: dict) -> str:
+    """', ending at λ_∞ = 0.0967 < 2/η = 1.29' for a run that reached |ε| ≤ tol; a run
+    still moving when the budget ran out has no λ_∞ to compare."""
+    final = row["final sharpness λ_∞"]
+    if isinstance(final, str):
+        return (f", not at a minimum within {human_count(record.last_iteration)} steps (|ε| > tol: "
+                "no λ_∞ yet)" if record.iterations_to_solve is None else "")
+    return (f", ending at λ_∞ = {human_number(final)} {'<' if final < row['2/η'] else '≥'} "
+            f"2/η = {human_number(row['2/η'])}")
 
 
 def catapult_window(result: SweepResult) -> float | None:
@@ -1256,7 +1396,7 @@ def catapult_rows(result: SweepResult) -> list[dict[str, Any]]:
         peak = (float(finite.max() / loss[0]) if finite.size and loss[0] > 0 and not record.diverged
                 else None)                       # a diverged run's last finite loss is the blow-up
         final = record.extras.get("final_sharpness")
-        ended = final is not None and not record.diverged
+        ended = final is not None and not record.diverged and record.iterations_to_solve is not None
         rows.append({"ηλ(0)": record.extras["eta_lambda0"], "η": record.step_size,
                      "peak loss / initial loss": "diverged" if record.diverged else peak,
                      "final sharpness λ_∞": final if ended else
@@ -1307,6 +1447,7 @@ class RegionPath:
     flow_b: np.ndarray | None
     flow_q_end: float | None
     status: str
+    diverged: bool = False
 
 
 @dataclass(kw_only=True)
@@ -1341,7 +1482,7 @@ class RegionsDisplay(Display):
         self.facts = {"steps_per_region": dict(zip(REGIONS, steps)), "middle_steps": middle,
                       "middle_grew": grew, "outside_steps": outside, "outside_grew": outside_grew,
                       "factor_error": max(errors) if errors else None, "eta": self.eta, "phi": self.phi}
-        self.sentences = ["What to look for: " + "; ".join(_start_sentence(p) for p in self.paths) + ".",
+        self.sentences = ["What to look for: " + "; ".join(_start_sentence(p, self.phi) for p in self.paths) + ".",
                           _norm_sentence(middle, grew, outside, outside_grew)]
         if errors:
             self.sentences.append(_factor_sentence(max(errors)))
@@ -1398,8 +1539,29 @@ class RegionsDisplay(Display):
                                                     color=REGION_FILLS[index], line=dict(color="#555", width=1.5))))
         figure.add_hline(y=2 * abs(self.phi), line=dict(color=GUIDE_COLOR, dash="dot"),
                          annotation_text="2|Φ| (flattest minimum)", annotation_position="bottom right")
+        self._norm_view(figure)
         figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
         return figure
+
+    def _norm_view(self, figure: go.Figure) -> None:
+        """With a diverged path: the λ axis from the paths that stayed finite (λ ≈ 10²⁸⁶
+        flattened them onto 0) and a × on the edge where the diverged path leaves it."""
+        gone = [p for p in self.paths if p.diverged]
+        if not gone:
+            return
+        window = window_of([(p.diverged, p.norm) for p in self.paths], False,
+                           [Guide(2 * abs(self.phi), "2|Φ|", GUIDE_COLOR)])
+        if window is None:
+            return
+        figure.update_yaxes(range=list(window))
+        marks = [(_view_exit(np.arange(p.norm.size), p.norm, window, False), p) for p in gone]
+        marks = [(point, p) for point, p in marks if point is not None]
+        if marks:
+            figure.add_trace(go.Scatter(
+                x=[m[0][0] for m in marks], y=[m[0][1] for m in marks], mode="markers",
+                name="diverged (leaves the view)", cliponaxis=False,
+                marker=dict(symbol="x", size=12, color=DIVERGED_COLOR),
+                text=[f"{p.name}: {p.status}" for _, p in marks], hovertemplate="%{text}<extra></extra>"))
 
 
 def _q_steps(path: RegionPath) -> tuple[int, int]:
@@ -1433,14 +1595,14 @@ def _factor_sentence(error: float) -> str:
 
 
 def _thinned_notes(paths: Sequence[RegionPath]) -> list[str]:
-    thinned = [p.name for p in paths if not math.isfinite(p.factor_error)]
+    thinned = [p.name for p in paths if p.regions.size and not math.isfinite(p.factor_error)]
     return [f"{plural(len(thinned), 'path')} recorded thinned: the per-step factor is not checked "
             "there"] if thinned else []
 
 
-def _start_sentence(path: RegionPath) -> str:
+def _start_sentence(path: RegionPath, phi: float) -> str:
     """Where a start lies and what GD and the flow do to its Q."""
-    start = f"{path.name} starts in {REGIONS[int(path.regions[0])] if path.regions.size else '—'}"
+    start = f"{path.name} starts {_start_region(path, phi)}"
     if path.q0 == 0:
         return f"{start}: Q(0) = 0 (balanced), and Q stays 0; {path.status}"
     flow = ("" if path.flow_q_end is None else
@@ -1448,6 +1610,16 @@ def _start_sentence(path: RegionPath) -> str:
     return (f"{start}: GD takes Q from {human_number(path.q0, 4)} to {human_number(path.q_end, 4)} "
             f"(×{human_number(path.q_end / path.q0, 4)} = Π(1 − η²ε²) = "
             f"{human_number(path.product_of_factors, 4)}){flow}; {path.status}")
+
+
+def _start_region(path: RegionPath, phi: float) -> str:
+    """'in ε > 0' (the region of the first step), or 'on the minima' for a start where GD
+    took no step (|ε(0)| ≤ tol)."""
+    if path.regions.size:
+        return f"in {REGIONS[int(path.regions[0])]}"
+    if path.status.startswith("|ε| ≤ tol"):
+        return "on the minima aᵀb = Φ (|ε(0)| ≤ tol: no step taken)"
+    return f"in {REGIONS[int(region_index(path.a[:1] * path.b[:1], phi)[0])]}"
 
 
 def _norm_sentence(middle: int, grew: int, outside: int, outside_grew: int) -> str:
@@ -1493,14 +1665,29 @@ def _region_path(result: SweepResult, flow: SweepResult | None, color: str) -> R
     return RegionPath(name, color, a, b, regions, norm, float(q[0]), float(q[-1]),
                       float(np.prod(factors)) if every_step else math.nan, error,
                       int(middle.sum()), int(grew.sum()), int(outside.sum()), int(outside_grew.sum()),
-                      flow_a, flow_b, flow_q, status(record))
+                      flow_a, flow_b, flow_q, status(record), record.diverged)
+
+
+def _before_escape_plane(path: RegionPath, factor: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """A diverged path's points before the first that lies ``factor`` times farther from the
+    origin than its start (at least 1): where it leaves the view, not the 10¹⁴³ it reaches.
+    Every point of a path that did not diverge."""
+    if not path.diverged or path.a.size == 0:
+        return path.a, path.b
+    radius = np.hypot(path.a, path.b)
+    escaped = np.flatnonzero(radius > factor * max(float(radius[0]), 1.0))
+    end = int(escaped[0]) if escaped.size else radius.size
+    return path.a[:max(end, 1)], path.b[:max(end, 1)]
 
 
 def _region_box(paths: Sequence[RegionPath], phi: float):
     """A square window around every GD and flow path, padded by a third of its span (at least
     ±0.25), so the steps and the level sets they cross are large enough to see."""
-    xs = [v for p in paths for v in np.concatenate([p.a] + ([p.flow_a] if p.flow_a is not None else []))]
-    ys = [v for p in paths for v in np.concatenate([p.b] + ([p.flow_b] if p.flow_b is not None else []))]
+    kept = [_before_escape_plane(p) for p in paths]
+    xs = [v for p, (a, _) in zip(paths, kept)
+          for v in np.concatenate([a] + ([p.flow_a] if p.flow_a is not None else []))]
+    ys = [v for p, (_, b) in zip(paths, kept)
+          for v in np.concatenate([b] + ([p.flow_b] if p.flow_b is not None else []))]
     xs, ys = [v for v in xs if math.isfinite(v)] or [0.0], [v for v in ys if math.isfinite(v)] or [0.0]
     span = max(max(xs) - min(xs), max(ys) - min(ys), 0.5)
     pad = span / 3

@@ -109,9 +109,10 @@ $\lambda^+ - \lambda = \eta^2\varepsilon^2\lambda - 4\eta\varepsilon\,a^\top b$:
 $\varepsilon < 0 < a^\top b$ and, for small $\eta|\varepsilon|$, falls in the other two.
 """
 CATAPULT_TEXT = r"""
-With $\Phi = 0$ (Lewkowycz et al. 2020): for $2 < \eta\lambda_0 < 4$ the loss first **spikes** — the
-start is sharper than $2/\eta$ — then GD settles at a flatter minimum with $\lambda_\infty < 2/\eta$;
-for $\eta\lambda_0 > 4$ it diverges. $\eta = x/\lambda_0$ for the chosen values $x$ of $\eta\lambda_0$.
+With $\Phi = 0$ (Lewkowycz et al. 2020): for $2 < \eta\lambda_0 < 4$ the start is sharper than
+$2/\eta$, so the loss can first **spike** (the catapult; not every start shows one: the caption
+under the chart says what these runs did), then GD settles at a flatter minimum with $\lambda_\infty < 2/\eta$; for $\eta\lambda_0 > 4$ it
+diverges. $\eta = x/\lambda_0$ for the chosen values $x$ of $\eta\lambda_0$.
 """
 
 
@@ -394,15 +395,10 @@ def gd_gf_view(state: UrlState) -> None:
                                           figures[start:start + per_row]):
             chart(figure, f"shallow_{metric}", column)
     left, right = (st.container(), st.container()) if presenting() else st.columns([3, 2])
-    chart(memoised(runs_key + ("trajectory",), lambda: ps.trajectory_figure(gd_result, gf_result)),
-          "shallow_trajectory", left)
-    left.caption(("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. "
-                  if gd_result.spec.d == 1 else
-                  "a+b keeps the direction u₀ = a₀+b₀ and a−b the direction v₀ = a₀−b₀ (GD and "
-                  "GF only rescale them), so the path is exact in x = (a+b)·u₀/‖u₀‖, "
-                  "y = (a−b)·v₀/‖v₀‖: the minima are x² − y² = 4Φ and C = x²y². ")
-                 + "GF moves along C = const; GD also shrinks C by (1 − η²ε²)² per step and lands "
-                   "closer to the balanced point.")
+    trajectory = memoised(runs_key + ("trajectory display",),
+                          lambda: ps.TrajectoryDisplay.build(gd_result, gf_result))
+    chart(memoised(runs_key + ("trajectory", "figure"), trajectory.to_plotly), "shallow_trajectory", left)
+    left.caption(trajectory.caption())
     chart(memoised(runs_key + ("theorem1",), lambda: ps.theorem1_figure(gd_result)),
           "shallow_theorem1", right)
     right.caption("Markers: steps until |ε| ≤ tol (▲ not within the budget, × diverged).")

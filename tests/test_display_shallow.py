@@ -36,7 +36,7 @@ def test_orbit_diagram_reads_fixed_points_cycles_bands_and_divergence():
     assert (facts["last_fixed"], facts["first_cycle"], facts["first_band"]) == (0.5, 0.9, 1.3)
     assert facts["first_diverged"] == 1.7
     text = diagram.caption
-    assert "1 runs settle" in text and "from x = 0.9" in text and "(chaos), from x = 1.3" in text
+    assert "1 run settles" in text and "1 runs" not in text and "from x = 0.9" in text and "(chaos), from x = 1.3" in text
     assert "1 diverged" in text and "No period doubling" not in text
     # each value once at a thousandth of the view's height: 1 dot, 2 dots, the band's 62
     assert not diagram.density and diagram.points[0].size == 1 + 2 + 62   # the diverged run is a mark
@@ -336,6 +336,20 @@ def test_theorem1_legend_states_eta_star_where_a_narrow_column_still_shows_it(gd
     bound = gd.runs[0].extras["theorem1_step_bound"]
     (theorem,) = [name for name in names if "Theorem 1" in name]
     assert f"η* = {human_number(bound, 4)}" in theorem.split("<br>")[0], theorem
+    assert "differs per start" not in (figure.layout.title.subtitle.text or "")
+
+
+def test_theorem1_chart_says_why_it_draws_no_eta_star_for_random_starts():
+    """Random inits with several seeds: η* is one per start, so no line was drawn, without a
+    word, on the chart titled "η against Theorem 1's η*"."""
+    spec = make_spec(model="shallow_linear", init="random", d=3, seeds=(0, 1, 2),
+                     step_sizes=(0.05, 0.3), max_iters=300, tol=1e-10)
+    gd = run_spec(spec, use_cache=False).result
+    figure = ps.theorem1_figure(gd)
+    bounds = sorted(r.extras["theorem1_step_bound"] for r in gd.runs)
+    assert not any("Theorem 1" in (t.name or "") for t in figure.data)
+    assert (f"η* differs per start: {human_number(bounds[0], 3)} to {human_number(bounds[-1], 3)}"
+            in figure.layout.title.subtitle.text)
 
 
 # ---------------------------------------------------------------------- audit B (non-default settings)
@@ -540,6 +554,40 @@ def test_figure3_steps_that_are_fewest_at_the_first_value_do_not_fall():
     ratio = _figure3(_curve(x, [1.0, 1.0, 1.0]), "ratio")
     text = ps.figure3_look_for(ratio, steps)
     assert "are fewest (0) at the smallest ηλ(0) = 0.05" in text and "fall to 0" not in text
-    # negative control: steps that do fall say so
+    assert "costs steps" not in text                     # no step is spent anywhere
+    # negative control: steps that do fall say so, and that a rise after costs steps
     falling = _figure3(_curve(x, [50, 3, 40]), "steps")
     assert "fall to 3 at ηλ(0) = 1" in ps.figure3_look_for(ratio, falling)
+    assert "it costs steps" in ps.figure3_look_for(ratio, falling)
+
+
+@pytest.mark.parametrize("a, b, d", [((1.0, 0.5), (1.0, 0.5), 2), ((0.8,), (0.8,), 1)])
+def test_the_trajectory_caption_says_a_balanced_start_stays_balanced(gd_and_gf, a, b, d):
+    """A balanced start (a = b: C₀ = 0) has no C for GD to shrink: the caption said GD "lands
+    closer to the balanced point" there too."""
+    spec = make_spec(model="shallow_linear", phi=1.0, a=a, b=b, step_sizes=(0.05, 0.3),
+                     max_iters=500, tol=1e-10)
+    balanced = ps.TrajectoryDisplay.build(run_spec(spec, use_cache=False).result, None)
+    assert balanced.balanced_start()
+    assert "balanced (C = 0)" in balanced.caption() and "lands closer" not in balanced.caption()
+    assert ("(a, b) plane" in balanced.caption()) == (d == 1)
+    # negative control: the default unbalanced start keeps the sentence on shrinking C
+    unbalanced = ps.TrajectoryDisplay.build(*gd_and_gf)
+    assert not unbalanced.balanced_start()
+    assert "shrinks C" in unbalanced.caption() and "balanced (C = 0)" not in unbalanced.caption()
+
+
+def test_the_gradient_flow_path_merges_every_flow_run_into_one_dense_curve_on_c_const():
+    """Every flow run of a start follows one curve (C = x²y² const), sampled at t = kη: the
+    path came from the largest η's run alone, 3 samples at η = 5: a chord across the curve."""
+    gd, gf = _gd_gf((0.05, 5.0))
+    display = ps.TrajectoryDisplay.build(gd, gf)
+    (flow,) = display.gf_paths
+    alone = max(gf.runs, key=lambda r: r.step_size)
+    assert flow.x.size > len(alone.history["iteration"])          # denser than that run
+    conserved = (flow.x * flow.y) ** 2
+    assert np.allclose(conserved, conserved[0], rtol=1e-6), conserved     # on C = C₀
+    # negative control: GD's own path (η = 0.05) shrinks C, so it is not that curve
+    path = next(line for line, _ in display.gd_paths if "0.05" in line.name)
+    c_gd = (path.x * path.y) ** 2
+    assert c_gd[-1] < 0.99 * c_gd[0]

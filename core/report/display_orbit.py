@@ -128,16 +128,16 @@ class OrbitDiagram(Display):
                     f"{human_number(facts['first_diverged'], 4)}); lower the step sizes.")
         parts = []
         if facts["settled"]:
-            parts.append(f"{human_count(facts['settled'])} runs settle to one value (a single dot), "
+            parts.append(f"{_runs(facts['settled'], 'settles', 'settle')} to one value (a single dot), "
                          f"up to {name} = {human_number(facts['last_fixed'], 4)}")
         if facts["cycles"]:
-            parts.append(f"{human_count(facts['cycles'])} end on a cycle of 2–{BAND_VALUES} values "
+            parts.append(f"{_runs(facts['cycles'], 'ends', 'end', noun=False)} on a cycle of 2–{BAND_VALUES} values "
                          f"(period doubling), from {name} = {human_number(facts['first_cycle'], 4)}")
         if facts["bands"]:
-            parts.append(f"{human_count(facts['bands'])} fill a band of more than {BAND_VALUES} values "
+            parts.append(f"{_runs(facts['bands'], 'fills', 'fill', noun=False)} a band of more than {BAND_VALUES} values "
                          f"(chaos), from {name} = {human_number(facts['first_band'], 4)}")
         if facts["moving"]:
-            parts.append(f"{human_count(facts['moving'])} are still moving at the end (their last values "
+            parts.append(f"{_runs(facts['moving'], 'is', 'are', noun=False)} still moving at the end (their last values "
                          f"do not repeat yet: a transient, no cycle or band to read; raise the "
                          f"iterations), from {name} = {human_number(facts['first_moving'], 4)}")
         if facts["diverged"]:
@@ -283,6 +283,12 @@ def _resolution(kept, window, log_y: bool) -> float:
         sizes = [np.abs(_axis(v, log_y)) for _, v, _ in kept if v.size]
     scale = max((float(a[np.isfinite(a)].max()) for a in sizes if np.isfinite(a).any()), default=1.0)
     return max(resolution, 1e-9 * max(scale, 1.0))
+
+
+def _runs(count: int, one: str, many: str, noun: bool = True) -> str:
+    """"1 run settles", "40 runs settle"; without the noun "1 ends", "40 end"."""
+    head = plural(count, "run") if noun else human_count(count)
+    return f"{head} {one if count == 1 else many}"
 
 
 def _no_doubling(facts: dict) -> str:

@@ -615,6 +615,26 @@ class TrajectoryDisplay(Display):
         return (", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
                 + (" ends" if len(names) == 1 else " end") + " outside the view (double-click to see all)")
 
+    def balanced_start(self) -> bool:
+        """Every GD path starts balanced, C₀ = 0 (a = ±b, or x·y = 0 in the plane's
+        coordinates, where x·y = ‖a‖² − ‖b‖² up to a factor): GD and GF then keep C = 0."""
+        starts = [(float(line.x[0]), float(line.y[0])) for line, _ in self.gd_paths if line.x.size]
+        if self.d == 1:
+            starts = [(a + b, a - b) for a, b in starts]
+        return bool(starts) and all(abs(x * y) <= 1e-12 * (x * x + y * y) for x, y in starts)
+
+    def caption(self) -> str:
+        """What the plane shows, and what GD does to C there, for these starts."""
+        plane = ("d = 1: the (a, b) plane; the minima are the hyperbola ab = Φ. " if self.d == 1 else
+                 "a+b keeps the direction u₀ = a₀+b₀ and a−b the direction v₀ = a₀−b₀ (GD and GF "
+                 "only rescale them), so the path is exact in x = (a+b)·u₀/‖u₀‖, y = (a−b)·v₀/‖v₀‖: "
+                 "the minima are x² − y² = 4Φ and C = x²y². ")
+        if self.balanced_start():
+            return plane + ("The start is balanced (C = 0): GF and GD both keep C = 0, on the "
+                            "line the start lies on; GD has nothing to shrink there.")
+        return plane + ("GF moves along C = const; GD also shrinks C by (1 − η²ε²)² per step and "
+                        "lands closer to the balanced point.")
+
     def _frame_and_box(self) -> None:
         paths = [(s.x, s.y) for s, _ in self.gd_paths] + [(s.x, s.y) for s in self.gf_paths]
         starts = [(float(x[0]), float(y[0])) for x, y in paths
@@ -684,21 +704,24 @@ def _num(value) -> float | None:
 
 
 def _gf_paths(gf: SweepResult | None, d: int, many: bool, limit: int) -> list[Series]:
+    """One gradient-flow path per start: the flow runs of every η follow the same curve,
+    sampled at t = kη, so their samples merged by t draw it densely (the run of the largest η
+    alone, 3 samples at η = 5, drew a chord across the curve C = const)."""
     if gf is None:
         return []
-    paths, seen = [], set()
-    for record in sorted(gf.runs, key=lambda r: -r.step_size):   # longest time first
-        if record.seed in seen or len(record.history.get("iteration", ())) == 0:
-            continue
-        seen.add(record.seed)
-        coords = plane_coordinates(record, d)
-        if coords is None:
-            continue
-        keep = envelope_indices(np.hypot(*coords), limit)
-        paths.append(Series("gradient flow" + (f" seed {record.seed}" if many else ""),
-                            coords[0][keep], coords[1][keep], "black", GF_DASH, 2.2))
-        if len(paths) >= RUNS_DRAWN:
-            break
+    samples: dict[int, list] = {}
+    for record in gf.runs:
+        coords = plane_coordinates(record, d) if len(record.history.get("iteration", ())) else None
+        if coords is not None:
+            times = np.asarray(record.history["iteration"], dtype=float) * record.step_size
+            samples.setdefault(record.seed, []).append((times, *coords))
+    paths = []
+    for seed, parts in list(samples.items())[:RUNS_DRAWN]:
+        times, x, y = (np.concatenate([part[i] for part in parts]) for i in range(3))
+        _, first = np.unique(times, return_index=True)       # sorted by t, one sample per t
+        keep = first[envelope_indices(np.hypot(x[first], y[first]), limit)]
+        paths.append(Series("gradient flow" + (f" seed {seed}" if many else ""),
+                            x[keep], y[keep], "black", GF_DASH, 2.2))
     return paths
 
 
@@ -708,6 +731,7 @@ def trajectory_display(gd: SweepResult, gf: SweepResult | None) -> TrajectoryDis
 
 def trajectory_figure(gd: SweepResult, gf: SweepResult | None, height: int = 560) -> go.Figure:
     return TrajectoryDisplay.build(gd, gf).to_plotly(height)
+
 
 def _box_of(paths) -> list[float] | None:
     xs = np.concatenate([np.asarray(p[0], dtype=float) for p in paths]) if paths else np.array([])
@@ -794,8 +818,11 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     if len(runs) < len(gd.runs):
         add_subtitle(figure, thinning_line(len(runs), len(gd.runs)))
     marks = thresholds(gd.runs[0], float(gd.spec.phi)) if gd.runs else []
-    if len({round(r.extras["theorem1_step_bound"], 15) for r in gd.runs}) > 1:
-        marks = [m for m in marks if not m[0].startswith("Theorem")]   # random inits: per run
+    bounds = sorted({round(r.extras["theorem1_step_bound"], 15) for r in gd.runs})
+    if len(bounds) > 1:                                              # random inits: per run
+        marks = [m for m in marks if not m[0].startswith("Theorem")]
+        add_subtitle(figure, f"η* differs per start: {human_number(bounds[0], 3)} to "
+                             f"{human_number(bounds[-1], 3)} (no line drawn)")
     _threshold_lines(figure, marks)
     rows = len(marks) + any(name.startswith("Theorem") for name, _ in marks)
     xs = [r.step_size for r in gd.runs] + [v for _, v in marks]
@@ -1168,8 +1195,10 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
         parts.append(part)
     if not parts:
         return ""
+    # "it costs steps" only where the drawn steps rise again past their fewest
+    costs = any(f is not None and f["peak_y"] > f["low_y"] for f in steps.facts.values())
     return ("What to look for: " + "; ".join(parts) + ". Smaller S is more implicit "
-            "regularization (a flatter end point); it costs steps.")
+            "regularization (a flatter end point)" + ("; it costs steps." if costs else "."))
 
 
 def figure3_display(results: Sequence[SweepResult], quantity: str,

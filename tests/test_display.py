@@ -271,3 +271,42 @@ def test_the_fastest_step_size_is_not_one_of_several_that_tie():
     tied = [row for row in iris.solved if row.solved_at == best]
     assert len(tied) > 1
     assert f"Fastest: t = {best}, at {len(tied)} step sizes (γ " in iris.caption_for("solve")
+
+
+# ---------------------------------------------------------------------- several seeds per γ
+MLP_SEEDS = dict(model="mlp", dataset="gaussian", n=50, d=2, step_sizes=(0.1, 10.0, 1000.0),
+                 max_iters=200)
+
+
+def test_a_step_size_solved_by_some_seeds_is_not_said_to_fail():
+    # dynamics?model=mlp&dataset=gaussian&n=50&d=2&step_size=0.1,10,1000&seed=0,1,2&
+    # max_iters=200&algorithm=gd,generalized_perceptron: seed 2 of the generalized perceptron
+    # solves at t = 1 at γ = 10 and 1000, yet the caption said "only γ = 0.1 solves (t = 8)";
+    # with γ = 10, 1000 alone it said "no run solves within 200 iterations".
+    from core.report.display_dynamics import build_history
+    seeds = [_run(algorithm=a, seeds=(0, 1, 2), **MLP_SEEDS) for a in ("gd", "generalized_perceptron")]
+    loss = build_history(seeds, "loss")
+    partial = {(l.step_size, l.seed) for l in loss.live if l.algorithm == "generalized_perceptron"
+               and l.solved_at is not None and l.step_size > 1}
+    assert partial == {(10.0, 2), (1000.0, 2)}
+    assert "generalized perceptron: only γ = 0.1 solves with every seed (t = 8, its slowest seed)." in loss.caption
+    assert "At γ = 10 and 1000 only 2 of 6 seed runs solve." in loss.caption
+    assert "At γ = 1000 only 1 of 3 seed runs solves." in loss.caption       # GD's seed 1
+    assert "GD (slowest seed of each γ): larger γ solves later" in loss.caption
+    accuracy = build_history(seeds, "accuracy")
+    assert "only 2 of 6 seed runs reach 100 %" in accuracy.caption
+    large = build_history([_run(algorithm="generalized_perceptron", seeds=(0, 1, 2),
+                                **{**MLP_SEEDS, "step_sizes": (10.0, 1000.0)})], "loss")
+    assert "no run solves" not in large.caption
+    assert "no γ solves with every seed within 200 iterations" in large.caption
+    # A run's own seed is named, not its γ's seed list (read as every seed solving at t = 1).
+    margin = build_history(seeds, "min_margin")
+    assert "first GD γ=0.1 seed 2 at t = 1" in margin.caption and "(seeds" not in margin.caption
+    assert "(seeds" not in build_history(seeds, "grad_norm").caption
+    # negative control: one seed, where γ = 10 and 1000 do fail, keeps the plain words
+    one = build_history([_run(algorithm="generalized_perceptron", seeds=(0,), **MLP_SEEDS)], "loss")
+    assert one.caption.startswith("generalized perceptron: only γ = 0.1 solves (t = 8).")
+    assert "seed" not in one.caption
+    budget = build_history([_run(algorithm="gd", model="linear", dataset="digits", classes=(3, 8),
+                                 step_sizes=(100.0,), max_iters=1)], "loss")
+    assert "no run solves within 1 iteration." in budget.caption

@@ -382,34 +382,74 @@ def _label(line: Line) -> str:
     return line.name.split(" γ=")[0]
 
 
+def _run_name(line: Line) -> str:
+    """One run's name: its legend name, with its own seed in place of its γ's seed list
+    ('GD γ=10 seed 2', not 'GD γ=10 (seeds 0–2)', which reads as every seed)."""
+    if line.shades <= 1:
+        return line.name
+    return f"{line.name.rsplit(' (seeds ', 1)[0]} seed {line.seed}"
+
+
 def _gamma(step: float) -> str:
     return f"γ = {dp.human_step(step)}"
 
 
 def solve_sentence(display: HistoryDisplay, what: str = "solves") -> str:
-    """Per algorithm: how the largest solved γ compares with the smallest solved γ."""
+    """Per algorithm: how the largest solved γ compares with the smallest solved γ (a γ
+    counts when every one of its seeds solved, at its slowest seed), and the γ where only
+    some seeds solved, counted apart (an "only γ = 0.1 solves" must not hide them)."""
     sentences = []
     for algorithm in display.facts["algorithms"]:
         lines = [l for l in display.live if l.algorithm == algorithm]
-        times = display.solve_times(algorithm)
-        label = _label(lines[0])
-        if len(times) >= 2:
-            small, large = min(times), max(times)
-            if times[large] < times[small]:
-                sentences.append(f"{label}: " + dp.ratio_sentence((_gamma(large), times[large]),
-                                                                  (_gamma(small), times[small]), what))
-            elif times[large] == times[small]:
-                sentences.append(f"{label}: every solving γ {what} at t = {times[small]}.")
-            else:
-                sentences.append(f"{label}: larger γ {what} later here ({_gamma(large)} at t = "
-                                 f"{times[large]}, {_gamma(small)} at t = {times[small]}).")
-        elif len(times) == 1:
-            (gamma, t), = times.items()
-            sentences.append(f"{label}: only {_gamma(gamma)} {what} (t = {t}).")
-        elif lines:
-            sentences.append(f"{label}: no run {what} within {dp.human_count(display.budget_iterations)} "
-                             "iterations.")
+        if lines:
+            sentences.append(_solve_words(display, algorithm, lines, what))
     return " ".join(sentences)
+
+
+def _solve_words(display: HistoryDisplay, algorithm: str, lines: list[Line], what: str) -> str:
+    times = display.solve_times(algorithm)
+    seeds = any(l.shades > 1 for l in lines)
+    label = _label(lines[0]) + (" (slowest seed of each γ)" if len(times) >= 2 and seeds else "")
+    partial = _partial_words(lines, what)
+    every = " with every seed" if partial else ""
+    if len(times) >= 2:
+        small, large = min(times), max(times)
+        if times[large] < times[small]:
+            text = dp.ratio_sentence((_gamma(large), times[large]), (_gamma(small), times[small]), what)
+        elif times[large] == times[small]:
+            text = (f"every γ whose seeds all {_plural_verb(what)} does so at t = {times[small]}."
+                    if partial else f"every solving γ {what} at t = {times[small]}.")
+        else:
+            text = (f"larger γ {what} later here ({_gamma(large)} at t = {times[large]}, "
+                    f"{_gamma(small)} at t = {times[small]}).")
+    elif len(times) == 1:
+        (gamma, t), = times.items()
+        text = f"only {_gamma(gamma)} {what}{every} (t = {t}{', its slowest seed' if seeds else ''})."
+    else:
+        text = (f"no {'γ' if partial else 'run'} {what}{every} within "
+                f"{dp.plural(display.budget_iterations, 'iteration')}.")
+    return f"{label}: {text}" + (f" {partial}" if partial else "")
+
+
+def _plural_verb(what: str) -> str:
+    """'solves' -> 'solve', 'reaches 100 %' -> 'reach 100 %'."""
+    return what.replace("solves", "solve").replace("reaches", "reach")
+
+
+def _partial_words(lines: list[Line], what: str) -> str:
+    """'At γ = 10 and 1000 only 2 of 6 seed runs solve.': the γ where some, not all, of the
+    seeds solved ('' when there is none)."""
+    runs: dict[float, list[bool]] = {}
+    for line in lines:
+        runs.setdefault(line.step_size, []).append(line.solved_at is not None)
+    partial = sorted(g for g, solved in runs.items() if 0 < sum(solved) < len(solved))
+    if not partial:
+        return ""
+    solved = sum(sum(runs[g]) for g in partial)
+    total = sum(len(runs[g]) for g in partial)
+    verb = what if solved == 1 else _plural_verb(what)
+    return (f"At γ = {dp.joined([dp.human_step(g) for g in partial])} only {solved} of {total} "
+            f"seed runs {verb}.")
 
 
 def divergence_sentence(display: HistoryDisplay) -> str:
@@ -532,7 +572,7 @@ def margin_sentence(display: HistoryDisplay) -> str:
         return "No run's smallest margin crosses 0: no run is solved."
     first = min(crossed, key=lambda l: l.solved_at)
     return (f"A run is solved when its smallest margin crosses 0: {len(crossed)} of "
-            f"{len(display.live)} runs do, first {first.name} at t = {first.solved_at}.")
+            f"{len(display.live)} runs do, first {_run_name(first)} at t = {first.solved_at}.")
 
 
 def spread_sentence(display: HistoryDisplay) -> str:
@@ -549,9 +589,9 @@ def spread_sentence(display: HistoryDisplay) -> str:
     widest = max(spans, key=lambda s: s[0])
     narrowest = min(spans, key=lambda s: s[0])
     if widest[1] is narrowest[1]:
-        return f"The gradient norm of {widest[1].name} spans {widest[0]:.1f} decades."
-    return (f"The gradient norm of {widest[1].name} spans {widest[0]:.1f} decades, "
-            f"that of {narrowest[1].name} {narrowest[0]:.1f}.")
+        return f"The gradient norm of {_run_name(widest[1])} spans {widest[0]:.1f} decades."
+    return (f"The gradient norm of {_run_name(widest[1])} spans {widest[0]:.1f} decades, "
+            f"that of {_run_name(narrowest[1])} {narrowest[0]:.1f}.")
 
 
 def gap_sentence(display: HistoryDisplay) -> str:

@@ -237,7 +237,7 @@ def test_step_map_orbit_caption_accounts_for_every_step_size():
     # t = 1 and diverged at t = 91: "All 200 step sizes solve" said nothing of it.
     two_point = _step_map(model="two_layer_conv", dataset="two_point", algorithm="gd",
                           max_iters=100, grid=(0.01, 100))
-    counted = sum(two_point.facts[b] for b in ("settled", "falls", "oscillates", "diverged", "no tail"))
+    counted = sum(two_point.facts[b] for b in ("settled", "falls", "oscillates", "grows", "diverged", "no tail"))
     assert counted == 200 and two_point.facts["no tail"] == 29
     assert "29 end with every last-K loss at exactly 0" in two_point.caption_for("orbit")
     assert "1 of them diverged after solving (γ 45.5, the first at t = 91)" in two_point.caption_for("solve")
@@ -246,7 +246,7 @@ def test_step_map_orbit_caption_accounts_for_every_step_size():
     gaussian = _step_map(model="linear", dataset="gaussian", algorithm="normalized_gd",
                          max_iters=200, grid=(0.001, 1e6))
     assert gaussian.facts["no tail"] == 0
-    assert gaussian.facts["oscillates"] == sum(row.tail_rises > 0 for row in gaussian.rows
+    assert gaussian.facts["oscillates"] + gaussian.facts["grows"] == sum(row.tail_rises > 0 for row in gaussian.rows
                                                if row.diverged_at is None)
 
 
@@ -310,3 +310,23 @@ def test_a_step_size_solved_by_some_seeds_is_not_said_to_fail():
     budget = build_history([_run(algorithm="gd", model="linear", dataset="digits", classes=(3, 8),
                                  step_sizes=(100.0,), max_iters=1)], "loss")
     assert "no run solves within 1 iteration." in budget.caption
+
+
+def test_a_step_map_tail_that_climbs_to_a_blow_up_is_not_called_an_oscillation():
+    # step_size_map?model=mlp&dataset=gaussian&n=50&d=2&step_min=0.01&step_max=1e4&max_iters=100:
+    # at γ 6.37–47.7 the last 32 losses climb from ~1e62 to ~1e92 … 1e303 (still finite at
+    # T = 100, so not "diverged"); the caption said "29 oscillate: the loss rises within the
+    # last K steps (a smear)".
+    mlp = _step_map(model="mlp", dataset="gaussian", n=50, d=2, algorithm="gd", max_iters=100,
+                    grid=(0.01, 1e4))
+    grows = [row for row in mlp.rows if row.behaviour == "grows"]
+    assert len(grows) == 29 and mlp.facts["oscillates"] == 0
+    assert all(row.tail_decades > 10 and row.tail_trend > 0.99 for row in grows)
+    orbit = mlp.caption_for("orbit")
+    assert "29 grow: the last K losses climb" in orbit and "oscillate" not in orbit
+    assert "1 ends with every last-K loss at exactly 0" in orbit          # one: singular verb
+    # negative control: the chaos of linear GD on digits 1 against 8 stays an oscillation
+    digits = _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="gd",
+                       max_iters=300, grid=(1.0, 1e4))
+    assert digits.facts["grows"] == 0 and digits.facts["oscillates"] == 111
+    assert "111 oscillate: the loss rises within the last K steps" in digits.caption_for("orbit")

@@ -330,3 +330,32 @@ def test_a_step_map_tail_that_climbs_to_a_blow_up_is_not_called_an_oscillation()
                        max_iters=300, grid=(1.0, 1e4))
     assert digits.facts["grows"] == 0 and digits.facts["oscillates"] == 111
     assert "111 oscillate: the loss rises within the last K steps" in digits.caption_for("orbit")
+
+
+def test_image_captions_name_seeds_read_ratios_and_only_the_marks_drawn():
+    # images?n=40&max_iters=100&sharpness_every=20&step_size=1e5,1e8&kernel_size=3&seed=0,1&
+    # baseline=0&view=solve: "(CNN k=3 η = 10⁵, CNN k=3 η = 10⁵, CNN k=3 η = 10⁸ and CNN k=3
+    # η = 10⁸)" named two seeds alike, "up to 40223413.7× it" was a raw float, and the solve
+    # chart's caption promised "dotted horizontal lines: the linear model" with no linear run.
+    from core.report import display_images as di
+    from core.report.plots_images import Series, curves_figure
+    common = dict(dataset="digits", classes=(0, 1), n=40, max_iters=100, sharpness_every=20,
+                  dtype="float32", perceptron_gap=False)
+    cnn = Series(_run(model="cnn", kernel_size=3, step_sizes=(1e5, 1e8), seeds=(0, 1), **common), 3)
+    loss = di.loss_sentence([cnn])
+    assert "CNN k=3 η = 10⁵ seed 0, CNN k=3 η = 10⁵ seed 1" in loss
+    sharp = di.sharpness_sentence([cnn])
+    assert "up to 4.02·10⁷× it" in sharp and "40223413" not in sharp
+    assert sharp.endswith("Dotted: 2/η in the run's colour.")
+    subtitle = curves_figure([cnn], "sharpness").layout.title.subtitle.text
+    assert "2·10⁻⁵ (η = 10⁵)" in subtitle and "e-0" not in subtitle
+    solve = di.solve_chart_sentence([cnn])
+    assert "▲: not within the budget" in solve and "linear model" not in solve
+    # negative control: the linear model alone (one seed) has dotted lines, no ▲, no seeds,
+    # and no 2/η line to speak of when no sharpness was measured
+    linear = Series(_run(model="linear", step_sizes=(1.0, 1e6), seeds=(0,),
+                         **{**common, "classes": (3, 8), "sharpness_every": 0, "max_iters": 60}))
+    solve = di.solve_chart_sentence([linear])
+    assert "dotted horizontal lines: the linear model, same η" in solve and "▲" not in solve
+    assert "seed" not in di.loss_sentence([linear])
+    assert di.sharpness_sentence([linear]) == "No sharpness was measured (set the interval K > 0)."

@@ -26,6 +26,7 @@ from core.analysis.sweeps import status_text, step_map_rows
 from core.report.display import (MAX_FRAMES, MAX_SCATTER_POINTS, frame_stride, human_count, point_budget,
                                  spread_indices, thin_indices, thinning_note)
 from core.report.player import Frame, add_player
+from core.report.display_scaling import slope_number
 from core.kernel.registry import Lookup, Names
 from core.engine.results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
@@ -880,7 +881,8 @@ def _fit_trace(result, curve, dims: np.ndarray, color: str, name: str) -> list[g
     fitted = np.exp(fit.intercept) * dims**fit.slope
     return [go.Scatter(
         x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
-        name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
+        name=f"fit: slope {slope_number(fit.slope)} (95 % CI {slope_number(fit.ci_low)}–"
+             f"{slope_number(fit.ci_high)})",
         line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip")]
 
 
@@ -913,10 +915,11 @@ def fit_rows(result, labels: dict | None = None) -> list[dict[str, Any]]:
     rows = []
     for curve in result.curves:
         fit = result.fits.get(curve)
+        # four decimals (+ 0.0: no −0): a flat fit's −5.571e-17 is no slope to read
         rows.append({"curve": (labels or {}).get(curve, curve.label),
-                     "slope": None if fit is None else fit.slope,
-                     "95 % CI low": None if fit is None else fit.ci_low,
-                     "95 % CI high": None if fit is None else fit.ci_high,
+                     "slope": None if fit is None else round(fit.slope, 4) + 0.0,
+                     "95 % CI low": None if fit is None else round(fit.ci_low, 4) + 0.0,
+                     "95 % CI high": None if fit is None else round(fit.ci_high, 4) + 0.0,
                      "dimensions fitted": 0 if fit is None else fit.points})
     return rows
 

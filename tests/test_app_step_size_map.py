@@ -125,3 +125,20 @@ def test_pins_live_in_the_url_and_draw_in_their_own_dash():
         refused = open_page("step_size_map", {**small, "pins": bad})
         assert not refused.exception
         assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)
+
+
+def test_losses_down_to_the_smallest_subnormal_draw_their_ticks():
+    # step_size_map?algorithm=normalized_gd&dataset=two_point&step_min=0.001&step_max=1e6&
+    # max_iters=50: last-K losses reach 5e-324; the axis ticks went to 10.0**-324 == 0 and
+    # tick_text(0) raised "math domain error" (the page showed "Something went wrong").
+    from core.report.plots import log_ticks, tick_text
+    at = open_page("step_size_map", {"algorithm": "normalized_gd", "dataset": "two_point",
+                                     "step_min": "0.001", "step_max": "1e6", "max_iters": "50"})
+    assert_clean(at)
+    axis = chart(at, "orbit diagram")["layout"]["yaxis"]
+    assert axis["range"][0] < -300 and all(v > 0 for v in axis["tickvals"])
+    assert axis["ticktext"][0] == "10⁻³²³"
+    assert [tick_text(t) for t in log_ticks([5e-324, 1.7e308])]        # no 0, no 10.0**309
+    # negative control: ordinary ticks keep their labels
+    assert [tick_text(t) for t in log_ticks([0.5, 2])] == ["0.5", "1", "2"]
+    assert tick_text(2e-5) == "2·10⁻⁵" and tick_text(1e5) == "10⁵"

@@ -122,10 +122,15 @@ def tick_text(value: float) -> str:
     """0.05, 20, 1000 as plain numbers; 10⁻⁶ or 2·10⁸ outside 1e-3…1e5."""
     if 1e-3 <= value < 1e5:
         return f"{value:g}"
-    exponent = math.floor(math.log10(value) + 1e-9)
-    mantissa = round(value / 10**exponent)
+    # read off the float's own decimal form: 10**-324 is 0, and subnormal values such as
+    # 1e-323 lose the digits that value / 10**exponent needs
+    digits, exponent = f"{value:.0e}".split("e")
+    mantissa, exponent = int(digits), int(exponent)
     power = "10" + str(exponent).translate(SUPERSCRIPTS)
     return power if mantissa == 1 else f"{mantissa}·{power}"
+
+
+FLOAT_DECADES = (-323, 308)      # the powers of ten a double holds (10⁻³²³ is subnormal)
 
 
 def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
@@ -136,9 +141,11 @@ def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
     if array.size == 0:
         return []
     low, high = float(array.min()), float(array.max())
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    # within the decades a float holds: 10.0**-324 is 0 (no log), 10.0**309 raises
+    first = max(math.floor(math.log10(low)), FLOAT_DECADES[0])
+    last = min(math.ceil(math.log10(high)), FLOAT_DECADES[1])
     ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2]
+    ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2 and 0 < t < math.inf]
     if sum(low <= t <= high for t in ticks) < 2 and high > low:
         # a narrow range (280 … 300): a few rounded values inside it, so the axis has numbers
         ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 3)})

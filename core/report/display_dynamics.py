@@ -572,7 +572,8 @@ def margin_sentence(display: HistoryDisplay) -> str:
         return "No run's smallest margin crosses 0: no run is solved."
     first = min(crossed, key=lambda l: l.solved_at)
     return (f"A run is solved when its smallest margin crosses 0: {len(crossed)} of "
-            f"{len(display.live)} runs do, first {_run_name(first)} at t = {first.solved_at}.")
+            f"{len(display.live)} runs {'does' if len(crossed) == 1 else 'do'}, first "
+            f"{_run_name(first)} at t = {first.solved_at}.")
 
 
 def spread_sentence(display: HistoryDisplay) -> str:

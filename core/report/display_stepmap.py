@@ -41,6 +41,7 @@ def orbit_diagram(result: SweepResult, selected: float | None = None):
 
 SETTLED_DECADES = 0.3        # last K losses within this many decades: one dot on the diagram
 GROWING_TREND = 0.9          # last K losses that climb this share of their span, first to last: growing
+GROWING_POINTS = 3           # ... over at least this many of them (one step up is no trend)
 
 
 BEHAVIOURS = ("settled", "falls", "oscillates", "grows", "diverged", "no tail")
@@ -100,7 +101,7 @@ def build_step_map(result: SweepResult) -> StepMapDisplay:
         # log10 of each: max/min of losses near 1e-316 overflows to inf (read as 'no tail')
         decades = float(np.log10(positive.max()) - np.log10(positive.min())) if positive.size else math.nan
         trend = (float(np.log10(positive[-1]) - np.log10(positive[0])) / decades
-                 if positive.size > 1 and decades > 0 else 0.0)
+                 if positive.size >= GROWING_POINTS and decades > 0 else 0.0)
         display.rows.append(StepRow(
             record.step_size, record.iterations_to_solve,
             record.diverged_at if record.diverged else None,
@@ -190,8 +191,8 @@ ORBIT_WORDS = (   # behaviour, verb for one step size, for several, what the dia
     ("settled", "settles", "settle", " (one dot)"),
     ("falls", "still falls", "still fall", " through the last K (a short vertical trail, monotone)"),
     ("oscillates", "oscillates", "oscillate", ": the loss rises within the last K steps (a smear)"),
-    ("grows", "grows", "grow", ": the last K losses climb, ending far above where they start (a "
-                               "blow-up still finite at T, a tall trail)"),
+    ("grows", "grows", "grow", ": the last K losses climb, ending far above where they start "
+                               "(still finite at T; a tall trail, not a smear)"),
     ("diverged", "diverged", "diverged", " (× along the top)"),
     ("no tail", "ends", "end", " with every last-K loss at exactly 0 (underflow: no dot on a log axis)"),
 )

@@ -359,3 +359,21 @@ def test_image_captions_name_seeds_read_ratios_and_only_the_marks_drawn():
     assert "dotted horizontal lines: the linear model, same η" in solve and "▲" not in solve
     assert "seed" not in di.loss_sentence([linear])
     assert di.sharpness_sentence([linear]) == "No sharpness was measured (set the interval K > 0)."
+
+
+def test_the_trajectory_caption_says_large_steps_jump_only_where_they_do():
+    # dynamics?dataset=breast_cancer&algorithm=gd&section=trajectory: every step turns θₜ/‖θₜ‖
+    # by at most 11°, yet the caption said "large γ runs jump between directions before
+    # settling" at any setting.
+    from core.report.display_dynamics import direction_sentence
+    common = dict(model="linear", algorithm="gd", step_sizes=(1.0, 1000.0), max_iters=400,
+                  history_points=512)                  # the page's: every iteration recorded
+    calm = direction_sentence([_run(dataset="breast_cancer", **common)])
+    import re
+    assert calm.startswith("No run jumps between directions here (largest turn between "
+                           "recorded iterations: γ = 1000 ")
+    assert all(int(angle) < 30 for angle in re.findall(r"(\d+)°", calm)) and "Large γ" not in calm
+    # negative control: on digits 3 against 8 the large step turns by 98° in one step
+    jumps = direction_sentence([_run(dataset="digits", classes=(3, 8), **common)])
+    assert jumps == ("Large γ runs jump between directions (largest turn between recorded "
+                     "iterations: γ = 1000 98°, γ = 1 7°).")

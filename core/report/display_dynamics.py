@@ -739,3 +739,49 @@ def _axes(figure: go.Figure, display: HistoryDisplay) -> None:
             tidy_log_axis(figure, values=[10 ** display.y_range[0], 10 ** display.y_range[1]])
     if display.metric == "accuracy" and not display.per_norm:
         figure.update_yaxes(tickformat=".0%")
+
+
+# ---------------------------------------------------------------------- the trajectory view
+JUMP_DEGREES = 30.0          # a turn of θₜ/‖θₜ‖ this large between recorded iterations: a jump
+
+
+def largest_turn(params: np.ndarray) -> float:
+    """The largest angle (degrees) between θₜ/‖θₜ‖ at consecutive recorded iterations (0 for
+    fewer than two non-zero finite θₜ)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.max(np.abs(params), axis=1)        # scale first: ‖θ‖² of a blow-up overflows
+        units = params / np.where(scale > 0, scale, 1)[:, None]
+        norms = np.linalg.norm(units, axis=1)
+    keep = np.isfinite(norms) & (norms > 0)
+    directions = units[keep] / norms[keep, None]
+    if len(directions) < 2:
+        return 0.0
+    cosines = np.clip(np.sum(directions[1:] * directions[:-1], axis=1), -1.0, 1.0)
+    return float(np.degrees(np.arccos(cosines)).max())
+
+
+def direction_sentence(results: Sequence[SweepResult]) -> str:
+    """How far the direction of each algorithm's largest and smallest γ turns between recorded
+    iterations, measured: "large γ runs jump between directions" only where they do and the
+    small γ do not (a perceptron's direction does not depend on γ)."""
+    turns: dict[str, dict[float, float]] = {}
+    for result in results:
+        for record in result.runs:
+            if record.params is not None:
+                mine = turns.setdefault(algorithm_label(result.spec.algorithm), {})
+                mine[record.step_size] = max(mine.get(record.step_size, 0.0),
+                                             largest_turn(np.asarray(record.params, dtype=float)))
+    if not turns:
+        return ""
+    ends = {label: (steps[max(steps)], steps[min(steps)], max(steps), min(steps))
+            for label, steps in turns.items()}
+    if any(large >= JUMP_DEGREES > small for large, small, *_ in ends.values()):
+        head = "Large γ runs jump between directions"
+    elif any(large >= JUMP_DEGREES for large, *_ in ends.values()):
+        head = "Runs jump between directions at the smallest γ as well as the largest"
+    else:
+        head = "No run jumps between directions here"
+    words = [(f"{label} " if len(ends) > 1 else "") + f"γ = {dp.human_step(high)} {large:.0f}°"
+             + ("" if high == low else f", γ = {dp.human_step(low)} {small:.0f}°")
+             for label, (large, small, high, low) in ends.items()]
+    return f"{head} (largest turn between recorded iterations: {'; '.join(words)})."

@@ -91,6 +91,13 @@ def read_curves(chosen: list[str]) -> list[Curve]:
         raise SpecError("curves", str(error).split(": ", 1)[-1]) from None
 
 
+def control_error(error: SpecError) -> SpecError:
+    """An error of the spec's d is one of this page's "dims" (there is no d control here)."""
+    if error.field == "d":
+        return SpecError("dims", str(error).split(": ", 1)[-1])
+    return error
+
+
 def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
     if curve.step == "scaled":
         return (f"scaled: γ = c·n/λ₂(d, μ) = {c:g}·{n}/√((2+{mu:g})² + 2(d−2))")
@@ -229,7 +236,7 @@ def main() -> None:
         result, cached = sweep(base, curves, dims, c)
         seconds = time.perf_counter() - started
     except SpecError as error:
-        show_error(error)
+        show_error(control_error(error))
         state.publish()
         return
 

@@ -162,3 +162,15 @@ def test_a_flat_fit_reads_zero_not_minus_zero_or_a_raw_float():
     assert "fitted slope of the 90th percentile 0.94" in look_for_text(at)
     assert look_for_text(at).endswith("one batched run over 1 seed.")
     assert float(table_rows(at)[0]["slope"]) == 0.9372
+
+
+def test_a_dimension_out_of_range_names_the_dims_control():
+    # complexity?dims=1: the error named "d", a field this page has no control for.
+    for dims in ("1", "16:1e9:x2"):
+        at = open_page("complexity", {"dims": dims, "seed": "0"})
+        assert not at.exception
+        assert any(m.startswith("dims: must be in [") for m in errors(at)), errors(at)
+        assert not any(m.startswith("d:") for m in errors(at))
+    # negative control: another field keeps its own name
+    at = open_page("complexity", {"dims": "16,32", "seed": ""})
+    assert any(m.startswith("seed:") for m in errors(at)), errors(at)

@@ -162,3 +162,16 @@ def test_last_losses_that_climb_to_1e300_do_not_stretch_the_orbit_axis():
     # negative control: the default view (16 decades) keeps its window
     default = chart(open_page("step_size_map"), "orbit diagram")["layout"]["yaxis"]["range"]
     assert default[1] - default[0] > 15.5
+
+
+def test_no_kept_tail_is_not_called_an_underflow():
+    # step_size_map?tail_points=0: "Of 200 step sizes, 200 end with every last-K loss at
+    # exactly 0 (underflow …)" where no last loss was kept at all.
+    at = open_page("step_size_map", {"tail_points": "0"})
+    assert_clean(at)
+    look = [c.value for c in at.caption if c.value.startswith("What to look for")]
+    assert "No last-K losses were kept (K = 0)" in look[0] and "underflow" not in look[0]
+    # negative control: with K = 32 the orbit caption counts the step sizes
+    at = open_page("step_size_map", {"tail_points": "32"})
+    look = [c.value for c in at.caption if c.value.startswith("What to look for")]
+    assert look[0].startswith("What to look for: Of 200 step sizes, 70 settle")

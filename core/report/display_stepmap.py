@@ -199,6 +199,8 @@ ORBIT_WORDS = (   # behaviour, verb for one step size, for several, what the dia
 
 
 def orbit_sentence(display: StepMapDisplay) -> str:
+    if display.tail_points == 0:      # no last losses kept: nothing underflowed, nothing drawn
+        return "No last-K losses were kept (K = 0): set K > 0 to draw the orbit diagram."
     grid = _grid(display)
     parts = []
     for behaviour, one, many, words in ORBIT_WORDS:

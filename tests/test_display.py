@@ -377,3 +377,20 @@ def test_the_trajectory_caption_says_large_steps_jump_only_where_they_do():
     jumps = direction_sentence([_run(dataset="digits", classes=(3, 8), **common)])
     assert jumps == ("Large γ runs jump between directions (largest turn between recorded "
                      "iterations: γ = 1000 98°, γ = 1 7°).")
+
+
+def test_a_pinned_view_keeps_the_window_where_its_own_runs_differ():
+    # dynamics?step_size=1,1000&max_iters=300&algorithm=gd, pinned, then classes 1,7: the live
+    # runs solve by t = 6, so the loss chart showed t ≤ 10, while the pin (classes 3,8) solves
+    # at t = 84 and 278: the pinned curves were cut off where they start to differ.
+    from core.report.display_dynamics import build_history
+    common = dict(model="linear", algorithm="gd", dataset="digits", step_sizes=(1.0, 1000.0),
+                  max_iters=300)
+    live = [_run(classes=(1, 7), **common)]
+    pin = _run(classes=(3, 8), **common)
+    assert max(r.iterations_to_solve for r in pin.runs) == 278
+    overlaid = build_history(live, "loss", pinned=[("pin 1", pin)])
+    assert overlaid.x_window[1] >= 84 * 1.3 and "t ≤ 110 shown" in overlaid.note
+    # negative control: a pin of the same data keeps the live view's short window
+    same = build_history(live, "loss", pinned=[("pin 1", _run(classes=(1, 7), **common))])
+    assert same.x_window[1] <= 10

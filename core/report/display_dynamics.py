@@ -239,17 +239,30 @@ def _densest_decades(display: HistoryDisplay, lines: list[Line],
 
 
 def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
-    """Up to the slowest solve among the large-γ half of the live runs and every divergence
-    (30 % more), when all of those runs have such an event and it ends well before the
-    longest run; else the whole run."""
-    steps = sorted({line.step_size for line in display.live})
-    large = [line for line in display.live if line.step_size in set(steps[len(steps) // 2:])]
-    events = [line.solved_at for line in large if line.solved_at is not None]
-    events += [line.diverged_at for line in display.live if line.diverged]
-    if not events or len(events) < len(large):
+    """Up to the slowest solve among the large-γ half of the runs and every divergence (30 %
+    more), when all of those runs have such an event and it ends well before the longest
+    run; else the whole run. The live view and each pin are judged alike (a pin whose runs
+    solve at t = 278 is not cut at the live view's t = 10)."""
+    groups: dict[str, list[Line]] = {}
+    for line in display.lines:
+        groups.setdefault(line.pin, []).append(line)
+    ends = [_last_event(lines) for lines in groups.values()]
+    if not ends or any(end is None for end in ends):
         return display.x_full
-    end = max(max(events) * WINDOW_PAD, 10.0)
+    end = max(max(ends) * WINDOW_PAD, 10.0)
     return (0.0, float(math.ceil(end))) if end < 0.7 * display.x_full[1] else display.x_full
+
+
+def _last_event(lines: list[Line]) -> int | None:
+    """The slowest solve of the large-γ half of ``lines`` and their last divergence (None when
+    a large-γ run has neither: it differs up to its end)."""
+    steps = sorted({line.step_size for line in lines})
+    large = [line for line in lines if line.step_size in set(steps[len(steps) // 2:])]
+    events = [line.solved_at for line in large if line.solved_at is not None]
+    events += [line.diverged_at for line in lines if line.diverged]
+    if not events or len(events) < len(large):
+        return None
+    return max(events)
 
 
 def _early_action(display: HistoryDisplay) -> bool:

@@ -394,3 +394,19 @@ def test_a_pinned_view_keeps_the_window_where_its_own_runs_differ():
     # negative control: a pin of the same data keeps the live view's short window
     same = build_history(live, "loss", pinned=[("pin 1", _run(classes=(1, 7), **common))])
     assert same.x_window[1] <= 10
+
+
+def test_a_distance_that_only_shrinks_is_not_said_to_reach_the_perceptron():
+    # dynamics?run_to_max=1&algorithm=gd,normalized_gd&step_size=0.01,1,100&max_iters=300&
+    # section=charts&charts=perceptron_gap: normalized GD's last distance falls 187 -> 53.9 and
+    # the caption said "normalized GD turns into the perceptron".
+    from core.report.display_dynamics import build_history
+    common = dict(model="linear", dataset="digits", classes=(3, 8), step_sizes=(0.01, 1.0, 100.0),
+                  max_iters=300, run_to_max=True)
+    gap = build_history([_run(algorithm=a, **common) for a in ("gd", "normalized_gd")],
+                        "perceptron_gap").caption
+    assert ("normalized GD: the last distance falls as γ grows: 187 at γ = 0.01, 53.9 at γ = 100 "
+            "— normalized GD comes closer to the perceptron, yet stays far from it.") in gap
+    assert "normalized GD turns into" not in gap
+    # negative control: GD's 88.6 -> 0.0726 does turn into the perceptron
+    assert "0.0726 at γ = 100 — GD turns into the perceptron." in gap

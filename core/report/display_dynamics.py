@@ -26,6 +26,7 @@ BULK_MIN_POINTS = 10             # a run of fewer recorded points weighs less (i
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
 LOG_X_RATIO = 30                 # events t₁ < t₂ with t₂ ≥ 30·t₁: a log t axis
+PERCEPTRON_CLOSE = 0.1          # the last distance at the largest γ within a tenth of the smallest γ's: "turns into"
 WINDOW_PAD = 1.3                 # the x window ends 30 % after the last event it must show
 
 
@@ -634,7 +635,12 @@ def _gap_words(display: HistoryDisplay, algorithm: str, named: bool) -> str:
     values = [finals[s] for s in steps]
     trend = "falls" if all(b <= a for a, b in zip(values, values[1:])) and values[-1] < values[0] \
         else "does not fall steadily"
-    ending = f" — {label} turns into the perceptron." if trend == "falls" else "."
+    if trend != "falls":
+        ending = "."
+    elif values[-1] <= PERCEPTRON_CLOSE * values[0]:
+        ending = f" — {label} turns into the perceptron."
+    else:       # 187 -> 53.9: closer, but not the perceptron
+        ending = f" — {label} comes closer to the perceptron, yet stays far from it."
     head = f"{label}: the last distance" if named else "The last distance"
     return (f"{head} {trend} as γ grows: {dp.human_number(values[0])} at "
             f"{_gamma(steps[0])}, {dp.human_number(values[-1])} at {_gamma(steps[-1])}{ending}")

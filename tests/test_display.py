@@ -406,7 +406,7 @@ def test_a_distance_that_only_shrinks_is_not_said_to_reach_the_perceptron():
     gap = build_history([_run(algorithm=a, **common) for a in ("gd", "normalized_gd")],
                         "perceptron_gap").caption
     assert ("normalized GD: the last distance falls as γ grows: 187 at γ = 0.01, 53.9 at γ = 100 "
-            "— normalized GD comes closer to the perceptron, yet stays far from it.") in gap
+            "— normalized GD comes closer to the perceptron but does not reach it here.") in gap
     assert "normalized GD turns into" not in gap
     # negative control: GD's 88.6 -> 0.0726 does turn into the perceptron
     assert "0.0726 at γ = 100 — GD turns into the perceptron." in gap

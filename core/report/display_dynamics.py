@@ -640,7 +640,7 @@ def _gap_words(display: HistoryDisplay, algorithm: str, named: bool) -> str:
     elif values[-1] <= PERCEPTRON_CLOSE * values[0]:
         ending = f" — {label} turns into the perceptron."
     else:       # 187 -> 53.9: closer, but not the perceptron
-        ending = f" — {label} comes closer to the perceptron, yet stays far from it."
+        ending = f" — {label} comes closer to the perceptron but does not reach it here."
     head = f"{label}: the last distance" if named else "The last distance"
     return (f"{head} {trend} as γ grows: {dp.human_number(values[0])} at "
             f"{_gamma(steps[0])}, {dp.human_number(values[-1])} at {_gamma(steps[-1])}{ending}")

@@ -410,3 +410,23 @@ def test_a_distance_that_only_shrinks_is_not_said_to_reach_the_perceptron():
     assert "normalized GD turns into" not in gap
     # negative control: GD's 88.6 -> 0.0726 does turn into the perceptron
     assert "0.0726 at γ = 100 — GD turns into the perceptron." in gap
+
+
+def test_the_step_size_where_the_loss_rises_most_often_is_not_one_of_several_that_tie():
+    # step_size_map?model=mlp&dataset=gaussian&n=50&d=2&step_min=0.01&step_max=1e4&
+    # max_iters=100&view=nonmonotone: "most often at γ = 6.83 (100% of the steps)" named one
+    # of the many step sizes whose loss rose at every one of the last K steps.
+    mlp = _step_map(model="mlp", dataset="gaussian", n=50, d=2, algorithm="gd", max_iters=100,
+                    grid=(0.01, 1e4))
+    tied = [row for row in mlp.rows if row.tail_rises == 1.0]
+    assert len(tied) > 1
+    assert f"most often at {len(tied)} step sizes (γ " in mlp.caption_for("nonmonotone")
+    assert "(100 % of the steps)" in mlp.caption_for("nonmonotone")
+    # (the default view, digits 1 against 8, ties too: γ = 148 and 10⁴ at 45 %)
+    digits = _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="gd",
+                       max_iters=300, grid=(1.0, 1e4))
+    assert "most often at 2 step sizes (γ 148 and 10000) (45 % of the steps)" in digits.caption_for("nonmonotone")
+    # negative control: digits 3 against 8 at T = 100 has one step size where it rises most often
+    single = _step_map(model="linear", dataset="digits", classes=(3, 8), algorithm="gd",
+                       max_iters=100, grid=(1.0, 1e4))
+    assert "most often at γ = 1720 (29 % of the steps)" in single.caption_for("nonmonotone")

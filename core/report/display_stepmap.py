@@ -215,10 +215,13 @@ def rise_sentence(display: StepMapDisplay) -> str:
     rising = [row for row in display.rows if row.tail_rises > 0]
     rose = [row.step_size for row in display.rows if row.ever_rose]
     if rising:
-        worst = max(rising, key=lambda row: row.tail_rises)
+        most = max(row.tail_rises for row in rising)
+        tied = [row.step_size for row in rising if row.tail_rises == most]
+        where = (f"γ = {dp.human_step(tied[0])}" if len(tied) == 1 else
+                 f"{len(tied)} step sizes ({ranges(tied, grid)})")
         head = (f"The loss rises in the last K steps for {len(rising)} of {len(display.rows)} "
                 f"step sizes ({ranges([r.step_size for r in rising], grid)}), most often at "
-                f"γ = {dp.human_step(worst.step_size)} ({worst.tail_rises:.0%} of the steps).")
+                f"{where} ({most:.0%} of the steps).".replace("%", " %"))
     else:
         head = "At no step size does the loss rise in the last K steps (the line stays at 0 %)."
     if rose:

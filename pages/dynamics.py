@@ -382,7 +382,7 @@ def share_y(displays: list) -> None:
     if spans and len({d.log_y for d in displays}) == 1:
         joint = (min(s[0] for s in spans), max(s[1] for s in spans))
         for display in displays:
-            display.y_range = joint
+            display.set_y_range(joint)
 
 
 def run_details(outcomes: list, cached: int, seconds: float, results: list) -> None:

@@ -102,6 +102,16 @@ class HistoryDisplay(dp.Display):
                 times.setdefault(line.step_size, []).append(line.solved_at)
         return {g: max(ts) for g, ts in times.items() if all(t is not None for t in ts)}
 
+    def set_y_range(self, y_range: tuple[float, float] | None) -> None:
+        """Another y view (side-by-side panels share one): where each line leaves it, the
+        notes and the facts are worked out again for it."""
+        self.y_range = y_range
+        for line in self.lines:
+            line.exit, line.exit_side = None, ""
+        _mark_exits(self)
+        self.notes = _notes(self)
+        self.facts = history_facts(self)
+
     def to_plotly(self, height: int = 400, legend: bool = True, font_size: int = 15) -> go.Figure:
         return _draw(self, height, legend, font_size)
 

@@ -175,3 +175,18 @@ def test_no_kept_tail_is_not_called_an_underflow():
     at = open_page("step_size_map", {"tail_points": "32"})
     look = [c.value for c in at.caption if c.value.startswith("What to look for")]
     assert look[0].startswith("What to look for: Of 200 step sizes, 70 settle")
+
+
+def test_a_grid_where_every_run_diverges_does_not_blame_the_data():
+    # step_size_map?model=mlp&dataset=gaussian&n=50&d=2&step_min=100&step_max=1e4&max_iters=100:
+    # all 200 runs diverge; the solve chart said "no run solved within 100 iterations (are
+    # the data linearly separable?)" — gaussian data are separable, the steps are too large.
+    at = open_page("step_size_map", {"model": "mlp", "dataset": "gaussian", "n": "50", "d": "2",
+                                     "step_min": "100", "step_max": "1e4", "max_iters": "100"})
+    assert_clean(at)
+    (note,) = [a["text"] for a in chart(at, "iterations to solve")["layout"]["annotations"]]
+    assert "every run diverged" in note and "linearly separable?" not in note
+    # negative control: tiny steps that diverge nowhere get the "more iterations" words
+    at = open_page("step_size_map", {"step_min": "1e-6", "step_max": "1e-5", "max_iters": "20"})
+    (note,) = [a["text"] for a in chart(at, "iterations to solve")["layout"]["annotations"]]
+    assert "more iterations or other step sizes may" in note and "diverged" not in note

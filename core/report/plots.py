@@ -956,6 +956,15 @@ def pin_line(index: int, color: str, width: float = 2.0) -> dict:
     return dict(color=color, width=width, dash=PIN_PATTERNS[index % len(PIN_PATTERNS)])
 
 
+def _nothing_solved(result: SweepResult) -> str:
+    """The solve chart's word when no run solved: every run diverged, or more iterations or
+    other step sizes may solve (the caption's words; the data are not blamed)."""
+    budget = f"no run solved within {human_count(result.spec.max_iters)} iterations"
+    if result.runs and all(r.diverged for r in result.runs):
+        return budget + "<br>(every run diverged: try smaller step sizes)"
+    return budget + "<br>(more iterations or other step sizes may, unless the data are not separable)"
+
+
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          height: int = 380,
                          pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
@@ -969,8 +978,7 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     if solved:
         _solved_and_unsolved(figure, result, solved)
     else:
-        figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations<br>"
-                              "(are the data linearly separable?)", x=0.5, y=0.5,
+        figure.add_annotation(text=_nothing_solved(result), x=0.5, y=0.5,
                               xref="paper", yref="paper", showarrow=False)
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],

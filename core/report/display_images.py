@@ -19,7 +19,7 @@ def _runs(series_list):
 
 def _name(series, record) -> str:
     """'CNN k=3 η = 10⁵', with the run's seed when its sweep has several ('… seed 1')."""
-    seeds = series.result.spec.seeds
+    seeds = {run.seed for run in series.result.runs}
     return (f"{series.label} η = {dp.human_step(record.step_size)}"
             + (f" seed {record.seed}" if len(seeds) > 1 else ""))
 

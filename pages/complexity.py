@@ -16,6 +16,7 @@ from core.analysis.theory import minimal_lambda2
 from ui.display import cache_note, chart, run_with_progress, show_error, table
 from ui.controls import (CLASSIFIER_MODELS, dataset_controls, dataset_fields, model_controls, model_fields,
                          parse_list, spec_fields)
+from core.report.display import plural
 from core.report.display_scaling import scaling_sentences
 from ui.page import details_box, look_for, formulas_on_demand, open_page
 from ui.pins import compact, differences, load_pins, pin_buttons, pins_field
@@ -88,6 +89,13 @@ def read_curves(chosen: list[str]) -> list[Curve]:
         return parse_curves(",".join(chosen), "gd", "scaled")
     except SpecError as error:
         raise SpecError("curves", str(error).split(": ", 1)[-1]) from None
+
+
+def control_error(error: SpecError) -> SpecError:
+    """An error of the spec's d is one of this page's "dims" (there is no d control here)."""
+    if error.field == "d":
+        return SpecError("dims", str(error).split(": ", 1)[-1])
+    return error
 
 
 def rule_text(curve: Curve, c: float, mu: float, n: int) -> str:
@@ -228,7 +236,7 @@ def main() -> None:
         result, cached = sweep(base, curves, dims, c)
         seconds = time.perf_counter() - started
     except SpecError as error:
-        show_error(error)
+        show_error(control_error(error))
         state.publish()
         return
 
@@ -241,7 +249,7 @@ def main() -> None:
               load_pins(state, load_pin, lambda pin: pin_difference(pin, live))]
     chart(plots.scaling_figure(result, labels=labels, pins=pinned), "iterations_vs_d")
     look_for(" ".join(scaling_sentences(result, labels)) + f" Each (curve, d) is one batched "
-             f"run over {len(result.seeds)} seeds.")
+             f"run over {plural(len(result.seeds), 'seed')}.")
     view = state.draw("view")
     if view == "slopes":
         table(plots.display_rows(plots.fit_rows(result, labels)))

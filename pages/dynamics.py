@@ -19,7 +19,7 @@ from ui.controls import (LINEAR_ALGORITHMS, adapt_algorithms, algorithm_controls
                          dataset_fields, model_controls, model_fields, parse_list, spec_fields)
 from ui.boundary import fragment
 from core.kernel.fields import MAX_ITERS
-from core.report.display_dynamics import build_history
+from core.report.display_dynamics import build_history, direction_sentence
 from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
                      presenting)
 from ui.pins import compact
@@ -213,9 +213,9 @@ def trajectory(state: UrlState, results: list) -> None:
         figure = plots.direction_figure(results, (result.spec.algorithm, record.step_size,
                                                   record.seed), t)
         left.caption("What to look for: the path of θₜ/‖θₜ‖ of every run, projected on the "
-                     "two principal directions of all of them together; large γ runs jump "
-                     "between directions before settling. The chosen run is bold, the star "
-                     "marks iteration t.")
+                     "two principal directions of all of them together. "
+                     + direction_sentence(results) + " The chosen run is bold, the star marks "
+                     "iteration t.")
     chart(figure, "trajectory", right)
     state.publish()
 
@@ -369,7 +369,7 @@ def share_y(displays: list) -> None:
     if spans and len({d.log_y for d in displays}) == 1:
         joint = (min(s[0] for s in spans), max(s[1] for s in spans))
         for display in displays:
-            display.y_range = joint
+            display.set_y_range(joint)
 
 
 def run_details(outcomes: list, cached: int, seconds: float, results: list) -> None:

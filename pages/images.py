@@ -235,7 +235,7 @@ def main() -> None:
     sharpness, loss = memoised(runs_key + ("sharpness", "loss", presenting()), lambda: aligned(
         pi.curves_figure(drawn, "sharpness"), pi.curves_figure(drawn, "loss")))
     chart(sharpness, "images_sharpness", left)
-    look_for(di.sharpness_sentence(series) + " Dotted: 2/η in the run's colour.", left)
+    look_for(di.sharpness_sentence(series), left)
     chart(loss, "images_loss", right)
     look_for(di.loss_sentence(series), right)
     # One more view at a time (the browser draws only what is asked for).
@@ -245,8 +245,7 @@ def main() -> None:
         solve, accuracy = memoised(runs_key + ("solve", "accuracy", presenting()), lambda: aligned(
             pi.solve_figure(series), pi.curves_figure(drawn, "accuracy")))
         chart(solve, "images_iterations_to_100", left)
-        look_for(di.solve_sentence(series) + " ▲: not within the budget; dotted horizontal "
-                 "lines: the linear model, same η.", left)
+        look_for(di.solve_chart_sentence(series), left)
         chart(accuracy, "images_accuracy", right)
         look_for(di.solve_sentence(series) + " A run ends when it reaches 100 % unless "
                  "“keep iterating” is on.", right)

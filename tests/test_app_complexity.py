@@ -135,3 +135,42 @@ def test_pins_keep_a_curve_colour_and_name_what_differs():
     refused = open_page("complexity", {**small, "pins": "spec=dataset%3Dminimal"})
     assert not refused.exception
     assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)
+
+
+def look_for_text(at):
+    return " ".join(c.value for c in at.caption if c.value.startswith("What to look for"))
+
+
+def test_a_flat_fit_reads_zero_not_minus_zero_or_a_raw_float():
+    # complexity?dims=16,32,64&seed=0:3&max_iters=5&curves=linear:batch_perceptron:1,
+    # mlp:gd:scaled: every run sits at the budget, the fitted slope is −5.571e-17: the caption
+    # and legend read "−0.00" / "-0.00", the table "-5.571e-17".
+    at = open_page("complexity", {"dims": "16,32,64", "seed": "0:3", "max_iters": "5",
+                                  "curves": "linear:batch_perceptron:1,mlp:gd:scaled"})
+    assert_clean(at)
+    text = look_for_text(at)
+    assert "fitted slope of the 90th percentile 0.00 (95 % CI 0.00–0.00)" in text
+    assert "−0.00" not in text and "over 4 seeds." in text
+    fits = [n for n in trace_names(chart(at, "against the dimension d")) if n.startswith("fit:")]
+    assert fits and not any("-0.00" in n or "−0.00" in n for n in fits), fits
+    rows = table_rows(at)
+    assert all("e-" not in str(row["slope"]) and str(row["slope"]) == "0" for row in rows), rows
+    # negative control: real slopes keep their digits; one seed is "1 seed"
+    at = open_page("complexity", {"dims": "16,32,64", "seed": "0", "max_iters": "2000",
+                                  "curves": "linear:batch_perceptron:1"})
+    assert_clean(at)
+    assert "fitted slope of the 90th percentile 0.94" in look_for_text(at)
+    assert look_for_text(at).endswith("one batched run over 1 seed.")
+    assert float(table_rows(at)[0]["slope"]) == 0.9372
+
+
+def test_a_dimension_out_of_range_names_the_dims_control():
+    # complexity?dims=1: the error named "d", a field this page has no control for.
+    for dims in ("1", "16:1e9:x2"):
+        at = open_page("complexity", {"dims": dims, "seed": "0"})
+        assert not at.exception
+        assert any(m.startswith("dims: must be in [") for m in errors(at)), errors(at)
+        assert not any(m.startswith("d:") for m in errors(at))
+    # negative control: another field keeps its own name
+    at = open_page("complexity", {"dims": "16,32", "seed": ""})
+    assert any(m.startswith("seed:") for m in errors(at)), errors(at)

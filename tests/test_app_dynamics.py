@@ -240,3 +240,24 @@ def test_sections_draw_only_what_is_asked_for():
     assert at.query_params["section"] == "charts"
     at.radio(key=KEY + "section").set_value("trajectory").run()
     assert chart(at, "decision boundary")
+
+
+def test_side_by_side_pins_mark_their_exits_on_the_shared_axis():
+    # dynamics?algorithm=gd&step_size=1,1000&max_iters=300&classes=1,7&pins=<classes 3,8>&
+    # pin_layout=side: the panels share one y axis (down to 5.3e-7), but the pin's ▼ "below
+    # the view" stayed at its own old bottom edge (0.0011), in the middle of the shared view.
+    base = {"step_size": "1,1000", "max_iters": "300", "algorithm": "gd", "classes": "3,8"}
+    at = open_page("dynamics", base)
+    at.button[0].click().run()
+    side = open_page("dynamics", {**base, "classes": "1,7", "pins": at.query_params["pins"],
+                                  "pin_layout": "side"})
+    assert_clean(side)
+    live, pin = charts(side)
+    low = pin["layout"]["yaxis"]["range"][0]
+    assert live["layout"]["yaxis"]["range"] == pin["layout"]["yaxis"]["range"]
+    (below,) = [t for t in pin["data"] if t["name"].startswith("≤ 0 or below the view")]
+    assert np.allclose(np.log10(values(below, "y")), low)          # on the shared bottom edge
+    # the note, worked out for the shared view, still counts it (1.24e-7 < 5.3e-7), and the
+    # live panel, all of it within the shared view, marks nothing
+    assert "1 run falls below the view (▼, down to 1.24·10⁻⁷)" in pin["layout"]["title"]["subtitle"]["text"]
+    assert not any(t["name"].startswith("≤ 0 or below") for t in live["data"])

@@ -125,3 +125,68 @@ def test_pins_live_in_the_url_and_draw_in_their_own_dash():
         refused = open_page("step_size_map", {**small, "pins": bad})
         assert not refused.exception
         assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)
+
+
+def test_losses_down_to_the_smallest_subnormal_draw_their_ticks():
+    # step_size_map?algorithm=normalized_gd&dataset=two_point&step_min=0.001&step_max=1e6&
+    # max_iters=50: last-K losses reach 5e-324; the axis ticks went to 10.0**-324 == 0 and
+    # tick_text(0) raised "math domain error" (the page showed "Something went wrong").
+    from core.report.plots import log_ticks, tick_text
+    at = open_page("step_size_map", {"algorithm": "normalized_gd", "dataset": "two_point",
+                                     "step_min": "0.001", "step_max": "1e6", "max_iters": "50"})
+    assert_clean(at)
+    axis = chart(at, "orbit diagram")["layout"]["yaxis"]
+    assert all(v > 0 for v in axis["tickvals"])
+    assert [tick_text(t) for t in log_ticks([5e-324, 1.7e308])]        # no 0, no 10.0**309
+    assert tick_text(log_ticks([5e-324, 1e-300])[0]) == "10⁻³²³"
+    # negative control: ordinary ticks keep their labels
+    assert [tick_text(t) for t in log_ticks([0.5, 2])] == ["0.5", "1", "2"]
+    assert tick_text(2e-5) == "2·10⁻⁵" and tick_text(1e5) == "10⁵"
+
+
+def test_last_losses_that_climb_to_1e300_do_not_stretch_the_orbit_axis():
+    # step_size_map?model=two_layer_conv&dataset=gaussian&step_min=0.01&step_max=1000&max_iters=100:
+    # 40 runs whose last K losses climb to 1e302 while still finite made the y axis 306
+    # decades tall; the 101 settled runs (1e-3 … 1) sat in its bottom hundredth.
+    at = open_page("step_size_map", {"model": "two_layer_conv", "dataset": "gaussian",
+                                     "step_min": "0.01", "step_max": "1000", "max_iters": "100"})
+    assert_clean(at)
+    figure = chart(at, "orbit diagram")
+    low, high = figure["layout"]["yaxis"]["range"]
+    assert high - low <= 31 and high < 2
+    above = [t for t in figure["data"] if t.get("name") == "values above the view"]
+    assert above and len(above[0]["x"]) == 40
+    assert "values outside the view" in figure["layout"]["title"]["subtitle"]["text"]
+    look = " ".join(c.value for c in at.caption if c.value.startswith("What to look for"))
+    assert "40 grow: the last K losses climb" in look
+    # negative control: the default view (16 decades) keeps its window
+    default = chart(open_page("step_size_map"), "orbit diagram")["layout"]["yaxis"]["range"]
+    assert default[1] - default[0] > 15.5
+
+
+def test_no_kept_tail_is_not_called_an_underflow():
+    # step_size_map?tail_points=0: "Of 200 step sizes, 200 end with every last-K loss at
+    # exactly 0 (underflow …)" where no last loss was kept at all.
+    at = open_page("step_size_map", {"tail_points": "0"})
+    assert_clean(at)
+    look = [c.value for c in at.caption if c.value.startswith("What to look for")]
+    assert "No last-K losses were kept (K = 0)" in look[0] and "underflow" not in look[0]
+    # negative control: with K = 32 the orbit caption counts the step sizes
+    at = open_page("step_size_map", {"tail_points": "32"})
+    look = [c.value for c in at.caption if c.value.startswith("What to look for")]
+    assert look[0].startswith("What to look for: Of 200 step sizes, 70 settle")
+
+
+def test_a_grid_where_every_run_diverges_does_not_blame_the_data():
+    # step_size_map?model=mlp&dataset=gaussian&n=50&d=2&step_min=100&step_max=1e4&max_iters=100:
+    # all 200 runs diverge; the solve chart said "no run solved within 100 iterations (are
+    # the data linearly separable?)" — gaussian data are separable, the steps are too large.
+    at = open_page("step_size_map", {"model": "mlp", "dataset": "gaussian", "n": "50", "d": "2",
+                                     "step_min": "100", "step_max": "1e4", "max_iters": "100"})
+    assert_clean(at)
+    (note,) = [a["text"] for a in chart(at, "iterations to solve")["layout"]["annotations"]]
+    assert "every run diverged" in note and "linearly separable?" not in note
+    # negative control: tiny steps that diverge nowhere get the "more iterations" words
+    at = open_page("step_size_map", {"step_min": "1e-6", "step_max": "1e-5", "max_iters": "20"})
+    (note,) = [a["text"] for a in chart(at, "iterations to solve")["layout"]["annotations"]]
+    assert "more iterations or other step sizes may" in note and "diverged" not in note

@@ -237,7 +237,7 @@ def test_step_map_orbit_caption_accounts_for_every_step_size():
     # t = 1 and diverged at t = 91: "All 200 step sizes solve" said nothing of it.
     two_point = _step_map(model="two_layer_conv", dataset="two_point", algorithm="gd",
                           max_iters=100, grid=(0.01, 100))
-    counted = sum(two_point.facts[b] for b in ("settled", "falls", "oscillates", "diverged", "no tail"))
+    counted = sum(two_point.facts[b] for b in ("settled", "falls", "oscillates", "grows", "diverged", "no tail"))
     assert counted == 200 and two_point.facts["no tail"] == 29
     assert "29 end with every last-K loss at exactly 0" in two_point.caption_for("orbit")
     assert "1 of them diverged after solving (γ 45.5, the first at t = 91)" in two_point.caption_for("solve")
@@ -246,7 +246,7 @@ def test_step_map_orbit_caption_accounts_for_every_step_size():
     gaussian = _step_map(model="linear", dataset="gaussian", algorithm="normalized_gd",
                          max_iters=200, grid=(0.001, 1e6))
     assert gaussian.facts["no tail"] == 0
-    assert gaussian.facts["oscillates"] == sum(row.tail_rises > 0 for row in gaussian.rows
+    assert gaussian.facts["oscillates"] + gaussian.facts["grows"] == sum(row.tail_rises > 0 for row in gaussian.rows
                                                if row.diverged_at is None)
 
 
@@ -271,3 +271,162 @@ def test_the_fastest_step_size_is_not_one_of_several_that_tie():
     tied = [row for row in iris.solved if row.solved_at == best]
     assert len(tied) > 1
     assert f"Fastest: t = {best}, at {len(tied)} step sizes (γ " in iris.caption_for("solve")
+
+
+# ---------------------------------------------------------------------- several seeds per γ
+MLP_SEEDS = dict(model="mlp", dataset="gaussian", n=50, d=2, step_sizes=(0.1, 10.0, 1000.0),
+                 max_iters=200)
+
+
+def test_a_step_size_solved_by_some_seeds_is_not_said_to_fail():
+    # dynamics?model=mlp&dataset=gaussian&n=50&d=2&step_size=0.1,10,1000&seed=0,1,2&
+    # max_iters=200&algorithm=gd,generalized_perceptron: seed 2 of the generalized perceptron
+    # solves at t = 1 at γ = 10 and 1000, yet the caption said "only γ = 0.1 solves (t = 8)";
+    # with γ = 10, 1000 alone it said "no run solves within 200 iterations".
+    from core.report.display_dynamics import build_history
+    seeds = [_run(algorithm=a, seeds=(0, 1, 2), **MLP_SEEDS) for a in ("gd", "generalized_perceptron")]
+    loss = build_history(seeds, "loss")
+    partial = {(l.step_size, l.seed) for l in loss.live if l.algorithm == "generalized_perceptron"
+               and l.solved_at is not None and l.step_size > 1}
+    assert partial == {(10.0, 2), (1000.0, 2)}
+    assert "generalized perceptron: only γ = 0.1 solves with every seed (t = 8, its slowest seed)." in loss.caption
+    assert "At γ = 10 and 1000 only 2 of 6 seed runs solve." in loss.caption
+    assert "At γ = 1000 only 1 of 3 seed runs solves." in loss.caption       # GD's seed 1
+    assert "GD (slowest seed of each γ): larger γ solves later" in loss.caption
+    accuracy = build_history(seeds, "accuracy")
+    assert "only 2 of 6 seed runs reach 100 %" in accuracy.caption
+    large = build_history([_run(algorithm="generalized_perceptron", seeds=(0, 1, 2),
+                                **{**MLP_SEEDS, "step_sizes": (10.0, 1000.0)})], "loss")
+    assert "no run solves" not in large.caption
+    assert "no γ solves with every seed within 200 iterations" in large.caption
+    # A run's own seed is named, not its γ's seed list (read as every seed solving at t = 1).
+    margin = build_history(seeds, "min_margin")
+    assert "first GD γ=0.1 seed 2 at t = 1" in margin.caption and "(seeds" not in margin.caption
+    assert "(seeds" not in build_history(seeds, "grad_norm").caption
+    # negative control: one seed, where γ = 10 and 1000 do fail, keeps the plain words
+    one = build_history([_run(algorithm="generalized_perceptron", seeds=(0,), **MLP_SEEDS)], "loss")
+    assert one.caption.startswith("generalized perceptron: only γ = 0.1 solves (t = 8).")
+    assert "seed" not in one.caption
+    budget = build_history([_run(algorithm="gd", model="linear", dataset="digits", classes=(3, 8),
+                                 step_sizes=(100.0,), max_iters=1)], "loss")
+    assert "no run solves within 1 iteration." in budget.caption
+
+
+def test_a_step_map_tail_that_climbs_to_a_blow_up_is_not_called_an_oscillation():
+    # step_size_map?model=mlp&dataset=gaussian&n=50&d=2&step_min=0.01&step_max=1e4&max_iters=100:
+    # at γ 6.37–47.7 the last 32 losses climb from ~1e62 to ~1e92 … 1e303 (still finite at
+    # T = 100, so not "diverged"); the caption said "29 oscillate: the loss rises within the
+    # last K steps (a smear)".
+    mlp = _step_map(model="mlp", dataset="gaussian", n=50, d=2, algorithm="gd", max_iters=100,
+                    grid=(0.01, 1e4))
+    grows = [row for row in mlp.rows if row.behaviour == "grows"]
+    assert len(grows) == 29 and mlp.facts["oscillates"] == 0
+    assert all(row.tail_decades > 10 and row.tail_trend > 0.99 for row in grows)
+    orbit = mlp.caption_for("orbit")
+    assert "29 grow: the last K losses climb" in orbit and "oscillate" not in orbit
+    assert "1 ends with every last-K loss at exactly 0" in orbit          # one: singular verb
+    # negative control: the chaos of linear GD on digits 1 against 8 stays an oscillation
+    digits = _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="gd",
+                       max_iters=300, grid=(1.0, 1e4))
+    assert digits.facts["grows"] == 0 and digits.facts["oscillates"] == 111
+    assert "111 oscillate: the loss rises within the last K steps" in digits.caption_for("orbit")
+
+
+def test_image_captions_name_seeds_read_ratios_and_only_the_marks_drawn():
+    # images?n=40&max_iters=100&sharpness_every=20&step_size=1e5,1e8&kernel_size=3&seed=0,1&
+    # baseline=0&view=solve: "(CNN k=3 η = 10⁵, CNN k=3 η = 10⁵, CNN k=3 η = 10⁸ and CNN k=3
+    # η = 10⁸)" named two seeds alike, "up to 40223413.7× it" was a raw float, and the solve
+    # chart's caption promised "dotted horizontal lines: the linear model" with no linear run.
+    from core.report import display_images as di
+    from core.report.plots_images import Series, curves_figure
+    common = dict(dataset="digits", classes=(0, 1), n=40, max_iters=100, sharpness_every=20,
+                  dtype="float32", perceptron_gap=False)
+    cnn = Series(_run(model="cnn", kernel_size=3, step_sizes=(1e5, 1e8), seeds=(0, 1), **common), 3)
+    loss = di.loss_sentence([cnn])
+    assert "CNN k=3 η = 10⁵ seed 0, CNN k=3 η = 10⁵ seed 1" in loss
+    sharp = di.sharpness_sentence([cnn])
+    assert "up to 4.02·10⁷× it" in sharp and "40223413" not in sharp
+    assert sharp.endswith("Dotted: 2/η in the run's colour.")
+    subtitle = curves_figure([cnn], "sharpness").layout.title.subtitle.text
+    assert "2·10⁻⁵ (η = 10⁵)" in subtitle and "e-0" not in subtitle
+    solve = di.solve_chart_sentence([cnn])
+    assert "▲: not within the budget" in solve and "linear model" not in solve
+    # negative control: the linear model alone (one seed) has dotted lines, no ▲, no seeds,
+    # and no 2/η line to speak of when no sharpness was measured
+    linear = Series(_run(model="linear", step_sizes=(1.0, 1e6), seeds=(0,),
+                         **{**common, "classes": (3, 8), "sharpness_every": 0, "max_iters": 60}))
+    solve = di.solve_chart_sentence([linear])
+    assert "dotted horizontal lines: the linear model, same η" in solve and "▲" not in solve
+    assert "seed" not in di.loss_sentence([linear])
+    assert di.sharpness_sentence([linear]) == "No sharpness was measured (set the interval K > 0)."
+
+
+def test_the_trajectory_caption_says_large_steps_jump_only_where_they_do():
+    # dynamics?dataset=breast_cancer&algorithm=gd&section=trajectory: every step turns θₜ/‖θₜ‖
+    # by at most 11°, yet the caption said "large γ runs jump between directions before
+    # settling" at any setting.
+    from core.report.display_dynamics import direction_sentence
+    common = dict(model="linear", algorithm="gd", step_sizes=(1.0, 1000.0), max_iters=400,
+                  history_points=512)                  # the page's: every iteration recorded
+    calm = direction_sentence([_run(dataset="breast_cancer", **common)])
+    import re
+    assert calm.startswith("No run jumps between directions here (largest turn between "
+                           "recorded iterations: γ = 1000 ")
+    assert all(int(angle) < 30 for angle in re.findall(r"(\d+)°", calm)) and "Large γ" not in calm
+    # negative control: on digits 3 against 8 the large step turns by 98° in one step
+    jumps = direction_sentence([_run(dataset="digits", classes=(3, 8), **common)])
+    assert jumps == ("Large γ runs jump between directions (largest turn between recorded "
+                     "iterations: γ = 1000 98°, γ = 1 7°).")
+
+
+def test_a_pinned_view_keeps_the_window_where_its_own_runs_differ():
+    # dynamics?step_size=1,1000&max_iters=300&algorithm=gd, pinned, then classes 1,7: the live
+    # runs solve by t = 6, so the loss chart showed t ≤ 10, while the pin (classes 3,8) solves
+    # at t = 84 and 278: the pinned curves were cut off where they start to differ.
+    from core.report.display_dynamics import build_history
+    common = dict(model="linear", algorithm="gd", dataset="digits", step_sizes=(1.0, 1000.0),
+                  max_iters=300)
+    live = [_run(classes=(1, 7), **common)]
+    pin = _run(classes=(3, 8), **common)
+    assert max(r.iterations_to_solve for r in pin.runs) == 278
+    overlaid = build_history(live, "loss", pinned=[("pin 1", pin)])
+    assert overlaid.x_window[1] >= 84 * 1.3 and "t ≤ 110 shown" in overlaid.note
+    # negative control: a pin of the same data keeps the live view's short window
+    same = build_history(live, "loss", pinned=[("pin 1", _run(classes=(1, 7), **common))])
+    assert same.x_window[1] <= 10
+
+
+def test_a_distance_that_only_shrinks_is_not_said_to_reach_the_perceptron():
+    # dynamics?run_to_max=1&algorithm=gd,normalized_gd&step_size=0.01,1,100&max_iters=300&
+    # section=charts&charts=perceptron_gap: normalized GD's last distance falls 187 -> 53.9 and
+    # the caption said "normalized GD turns into the perceptron".
+    from core.report.display_dynamics import build_history
+    common = dict(model="linear", dataset="digits", classes=(3, 8), step_sizes=(0.01, 1.0, 100.0),
+                  max_iters=300, run_to_max=True)
+    gap = build_history([_run(algorithm=a, **common) for a in ("gd", "normalized_gd")],
+                        "perceptron_gap").caption
+    assert ("normalized GD: the last distance falls as γ grows: 187 at γ = 0.01, 53.9 at γ = 100 "
+            "— normalized GD comes closer to the perceptron but does not reach it here.") in gap
+    assert "normalized GD turns into" not in gap
+    # negative control: GD's 88.6 -> 0.0726 does turn into the perceptron
+    assert "0.0726 at γ = 100 — GD turns into the perceptron." in gap
+
+
+def test_the_step_size_where_the_loss_rises_most_often_is_not_one_of_several_that_tie():
+    # step_size_map?model=mlp&dataset=gaussian&n=50&d=2&step_min=0.01&step_max=1e4&
+    # max_iters=100&view=nonmonotone: "most often at γ = 6.83 (100% of the steps)" named one
+    # of the many step sizes whose loss rose at every one of the last K steps.
+    mlp = _step_map(model="mlp", dataset="gaussian", n=50, d=2, algorithm="gd", max_iters=100,
+                    grid=(0.01, 1e4))
+    tied = [row for row in mlp.rows if row.tail_rises == 1.0]
+    assert len(tied) > 1
+    assert f"most often at {len(tied)} step sizes (γ " in mlp.caption_for("nonmonotone")
+    assert "(100 % of the steps)" in mlp.caption_for("nonmonotone")
+    # (the default view, digits 1 against 8, ties too: γ = 148 and 10⁴ at 45 %)
+    digits = _step_map(model="linear", dataset="digits", classes=(1, 8), algorithm="gd",
+                       max_iters=300, grid=(1.0, 1e4))
+    assert "most often at 2 step sizes (γ 148 and 10000) (45 % of the steps)" in digits.caption_for("nonmonotone")
+    # negative control: digits 3 against 8 at T = 100 has one step size where it rises most often
+    single = _step_map(model="linear", dataset="digits", classes=(3, 8), algorithm="gd",
+                       max_iters=100, grid=(1.0, 1e4))
+    assert "most often at γ = 1720 (29 % of the steps)" in single.caption_for("nonmonotone")

@@ -26,6 +26,7 @@ BULK_MIN_POINTS = 10             # a run of fewer recorded points weighs less (i
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
 LOG_X_RATIO = 30                 # events t₁ < t₂ with t₂ ≥ 30·t₁: a log t axis
+PERCEPTRON_CLOSE = 0.1          # the last distance at the largest γ within a tenth of the smallest γ's: "turns into"
 WINDOW_PAD = 1.3                 # the x window ends 30 % after the last event it must show
 
 
@@ -100,6 +101,16 @@ class HistoryDisplay(dp.Display):
             if algorithm is None or line.algorithm == algorithm:
                 times.setdefault(line.step_size, []).append(line.solved_at)
         return {g: max(ts) for g, ts in times.items() if all(t is not None for t in ts)}
+
+    def set_y_range(self, y_range: tuple[float, float] | None) -> None:
+        """Another y view (side-by-side panels share one): where each line leaves it, the
+        notes and the facts are worked out again for it."""
+        self.y_range = y_range
+        for line in self.lines:
+            line.exit, line.exit_side = None, ""
+        _mark_exits(self)
+        self.notes = _notes(self)
+        self.facts = history_facts(self)
 
     def to_plotly(self, height: int = 400, legend: bool = True, font_size: int = 15) -> go.Figure:
         return _draw(self, height, legend, font_size)
@@ -239,17 +250,30 @@ def _densest_decades(display: HistoryDisplay, lines: list[Line],
 
 
 def _differ_window(display: HistoryDisplay) -> tuple[float, float]:
-    """Up to the slowest solve among the large-γ half of the live runs and every divergence
-    (30 % more), when all of those runs have such an event and it ends well before the
-    longest run; else the whole run."""
-    steps = sorted({line.step_size for line in display.live})
-    large = [line for line in display.live if line.step_size in set(steps[len(steps) // 2:])]
-    events = [line.solved_at for line in large if line.solved_at is not None]
-    events += [line.diverged_at for line in display.live if line.diverged]
-    if not events or len(events) < len(large):
+    """Up to the slowest solve among the large-γ half of the runs and every divergence (30 %
+    more), when all of those runs have such an event and it ends well before the longest
+    run; else the whole run. The live view and each pin are judged alike (a pin whose runs
+    solve at t = 278 is not cut at the live view's t = 10)."""
+    groups: dict[str, list[Line]] = {}
+    for line in display.lines:
+        groups.setdefault(line.pin, []).append(line)
+    ends = [_last_event(lines) for lines in groups.values()]
+    if not ends or any(end is None for end in ends):
         return display.x_full
-    end = max(max(events) * WINDOW_PAD, 10.0)
+    end = max(max(ends) * WINDOW_PAD, 10.0)
     return (0.0, float(math.ceil(end))) if end < 0.7 * display.x_full[1] else display.x_full
+
+
+def _last_event(lines: list[Line]) -> int | None:
+    """The slowest solve of the large-γ half of ``lines`` and their last divergence (None when
+    a large-γ run has neither: it differs up to its end)."""
+    steps = sorted({line.step_size for line in lines})
+    large = [line for line in lines if line.step_size in set(steps[len(steps) // 2:])]
+    events = [line.solved_at for line in large if line.solved_at is not None]
+    events += [line.diverged_at for line in lines if line.diverged]
+    if not events or len(events) < len(large):
+        return None
+    return max(events)
 
 
 def _early_action(display: HistoryDisplay) -> bool:
@@ -382,34 +406,74 @@ def _label(line: Line) -> str:
     return line.name.split(" γ=")[0]
 
 
+def _run_name(line: Line) -> str:
+    """One run's name: its legend name, with its own seed in place of its γ's seed list
+    ('GD γ=10 seed 2', not 'GD γ=10 (seeds 0–2)', which reads as every seed)."""
+    if line.shades <= 1:
+        return line.name
+    return f"{line.name.rsplit(' (seeds ', 1)[0]} seed {line.seed}"
+
+
 def _gamma(step: float) -> str:
     return f"γ = {dp.human_step(step)}"
 
 
 def solve_sentence(display: HistoryDisplay, what: str = "solves") -> str:
-    """Per algorithm: how the largest solved γ compares with the smallest solved γ."""
+    """Per algorithm: how the largest solved γ compares with the smallest solved γ (a γ
+    counts when every one of its seeds solved, at its slowest seed), and the γ where only
+    some seeds solved, counted apart (an "only γ = 0.1 solves" must not hide them)."""
     sentences = []
     for algorithm in display.facts["algorithms"]:
         lines = [l for l in display.live if l.algorithm == algorithm]
-        times = display.solve_times(algorithm)
-        label = _label(lines[0])
-        if len(times) >= 2:
-            small, large = min(times), max(times)
-            if times[large] < times[small]:
-                sentences.append(f"{label}: " + dp.ratio_sentence((_gamma(large), times[large]),
-                                                                  (_gamma(small), times[small]), what))
-            elif times[large] == times[small]:
-                sentences.append(f"{label}: every solving γ {what} at t = {times[small]}.")
-            else:
-                sentences.append(f"{label}: larger γ {what} later here ({_gamma(large)} at t = "
-                                 f"{times[large]}, {_gamma(small)} at t = {times[small]}).")
-        elif len(times) == 1:
-            (gamma, t), = times.items()
-            sentences.append(f"{label}: only {_gamma(gamma)} {what} (t = {t}).")
-        elif lines:
-            sentences.append(f"{label}: no run {what} within {dp.human_count(display.budget_iterations)} "
-                             "iterations.")
+        if lines:
+            sentences.append(_solve_words(display, algorithm, lines, what))
     return " ".join(sentences)
+
+
+def _solve_words(display: HistoryDisplay, algorithm: str, lines: list[Line], what: str) -> str:
+    times = display.solve_times(algorithm)
+    seeds = any(l.shades > 1 for l in lines)
+    label = _label(lines[0]) + (" (slowest seed of each γ)" if len(times) >= 2 and seeds else "")
+    partial = _partial_words(lines, what)
+    every = " with every seed" if partial else ""
+    if len(times) >= 2:
+        small, large = min(times), max(times)
+        if times[large] < times[small]:
+            text = dp.ratio_sentence((_gamma(large), times[large]), (_gamma(small), times[small]), what)
+        elif times[large] == times[small]:
+            text = (f"every γ whose seeds all {_plural_verb(what)} does so at t = {times[small]}."
+                    if partial else f"every solving γ {what} at t = {times[small]}.")
+        else:
+            text = (f"larger γ {what} later here ({_gamma(large)} at t = {times[large]}, "
+                    f"{_gamma(small)} at t = {times[small]}).")
+    elif len(times) == 1:
+        (gamma, t), = times.items()
+        text = f"only {_gamma(gamma)} {what}{every} (t = {t}{', its slowest seed' if seeds else ''})."
+    else:
+        text = (f"no {'γ' if partial else 'run'} {what}{every} within "
+                f"{dp.plural(display.budget_iterations, 'iteration')}.")
+    return f"{label}: {text}" + (f" {partial}" if partial else "")
+
+
+def _plural_verb(what: str) -> str:
+    """'solves' -> 'solve', 'reaches 100 %' -> 'reach 100 %'."""
+    return what.replace("solves", "solve").replace("reaches", "reach")
+
+
+def _partial_words(lines: list[Line], what: str) -> str:
+    """'At γ = 10 and 1000 only 2 of 6 seed runs solve.': the γ where some, not all, of the
+    seeds solved ('' when there is none)."""
+    runs: dict[float, list[bool]] = {}
+    for line in lines:
+        runs.setdefault(line.step_size, []).append(line.solved_at is not None)
+    partial = sorted(g for g, solved in runs.items() if 0 < sum(solved) < len(solved))
+    if not partial:
+        return ""
+    solved = sum(sum(runs[g]) for g in partial)
+    total = sum(len(runs[g]) for g in partial)
+    verb = what if solved == 1 else _plural_verb(what)
+    return (f"At γ = {dp.joined([dp.human_step(g) for g in partial])} only {solved} of {total} "
+            f"seed runs {verb}.")
 
 
 def divergence_sentence(display: HistoryDisplay) -> str:
@@ -532,7 +596,8 @@ def margin_sentence(display: HistoryDisplay) -> str:
         return "No run's smallest margin crosses 0: no run is solved."
     first = min(crossed, key=lambda l: l.solved_at)
     return (f"A run is solved when its smallest margin crosses 0: {len(crossed)} of "
-            f"{len(display.live)} runs do, first {first.name} at t = {first.solved_at}.")
+            f"{len(display.live)} runs {'does' if len(crossed) == 1 else 'do'}, first "
+            f"{_run_name(first)} at t = {first.solved_at}.")
 
 
 def spread_sentence(display: HistoryDisplay) -> str:
@@ -549,9 +614,9 @@ def spread_sentence(display: HistoryDisplay) -> str:
     widest = max(spans, key=lambda s: s[0])
     narrowest = min(spans, key=lambda s: s[0])
     if widest[1] is narrowest[1]:
-        return f"The gradient norm of {widest[1].name} spans {widest[0]:.1f} decades."
-    return (f"The gradient norm of {widest[1].name} spans {widest[0]:.1f} decades, "
-            f"that of {narrowest[1].name} {narrowest[0]:.1f}.")
+        return f"The gradient norm of {_run_name(widest[1])} spans {widest[0]:.1f} decades."
+    return (f"The gradient norm of {_run_name(widest[1])} spans {widest[0]:.1f} decades, "
+            f"that of {_run_name(narrowest[1])} {narrowest[0]:.1f}.")
 
 
 def gap_sentence(display: HistoryDisplay) -> str:
@@ -580,7 +645,12 @@ def _gap_words(display: HistoryDisplay, algorithm: str, named: bool) -> str:
     values = [finals[s] for s in steps]
     trend = "falls" if all(b <= a for a, b in zip(values, values[1:])) and values[-1] < values[0] \
         else "does not fall steadily"
-    ending = f" — {label} turns into the perceptron." if trend == "falls" else "."
+    if trend != "falls":
+        ending = "."
+    elif values[-1] <= PERCEPTRON_CLOSE * values[0]:
+        ending = f" — {label} turns into the perceptron."
+    else:       # 187 -> 53.9: closer, but not the perceptron
+        ending = f" — {label} comes closer to the perceptron but does not reach it here."
     head = f"{label}: the last distance" if named else "The last distance"
     return (f"{head} {trend} as γ grows: {dp.human_number(values[0])} at "
             f"{_gamma(steps[0])}, {dp.human_number(values[-1])} at {_gamma(steps[-1])}{ending}")
@@ -698,3 +768,49 @@ def _axes(figure: go.Figure, display: HistoryDisplay) -> None:
             tidy_log_axis(figure, values=[10 ** display.y_range[0], 10 ** display.y_range[1]])
     if display.metric == "accuracy" and not display.per_norm:
         figure.update_yaxes(tickformat=".0%")
+
+
+# ---------------------------------------------------------------------- the trajectory view
+JUMP_DEGREES = 30.0          # a turn of θₜ/‖θₜ‖ this large between recorded iterations: a jump
+
+
+def largest_turn(params: np.ndarray) -> float:
+    """The largest angle (degrees) between θₜ/‖θₜ‖ at consecutive recorded iterations (0 for
+    fewer than two non-zero finite θₜ)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = np.max(np.abs(params), axis=1)        # scale first: ‖θ‖² of a blow-up overflows
+        units = params / np.where(scale > 0, scale, 1)[:, None]
+        norms = np.linalg.norm(units, axis=1)
+    keep = np.isfinite(norms) & (norms > 0)
+    directions = units[keep] / norms[keep, None]
+    if len(directions) < 2:
+        return 0.0
+    cosines = np.clip(np.sum(directions[1:] * directions[:-1], axis=1), -1.0, 1.0)
+    return float(np.degrees(np.arccos(cosines)).max())
+
+
+def direction_sentence(results: Sequence[SweepResult]) -> str:
+    """How far the direction of each algorithm's largest and smallest γ turns between recorded
+    iterations, measured: "large γ runs jump between directions" only where they do and the
+    small γ do not (a perceptron's direction does not depend on γ)."""
+    turns: dict[str, dict[float, float]] = {}
+    for result in results:
+        for record in result.runs:
+            if record.params is not None:
+                mine = turns.setdefault(algorithm_label(result.spec.algorithm), {})
+                mine[record.step_size] = max(mine.get(record.step_size, 0.0),
+                                             largest_turn(np.asarray(record.params, dtype=float)))
+    if not turns:
+        return ""
+    ends = {label: (steps[max(steps)], steps[min(steps)], max(steps), min(steps))
+            for label, steps in turns.items()}
+    if any(large >= JUMP_DEGREES > small for large, small, *_ in ends.values()):
+        head = "Large γ runs jump between directions"
+    elif any(large >= JUMP_DEGREES for large, *_ in ends.values()):
+        head = "Runs jump between directions at the smallest γ as well as the largest"
+    else:
+        head = "No run jumps between directions here"
+    words = [(f"{label} " if len(ends) > 1 else "") + f"γ = {dp.human_step(high)} {large:.0f}°"
+             + ("" if high == low else f", γ = {dp.human_step(low)} {small:.0f}°")
+             for label, (large, small, high, low) in ends.items()]
+    return f"{head} (largest turn between recorded iterations: {'; '.join(words)})."

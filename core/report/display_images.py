@@ -18,7 +18,10 @@ def _runs(series_list):
 
 
 def _name(series, record) -> str:
-    return f"{series.label} η = {dp.human_step(record.step_size)}"
+    """'CNN k=3 η = 10⁵', with the run's seed when its sweep has several ('… seed 1')."""
+    seeds = {run.seed for run in series.result.runs}
+    return (f"{series.label} η = {dp.human_step(record.step_size)}"
+            + (f" seed {record.seed}" if len(seeds) > 1 else ""))
 
 
 def _peaks(series_list) -> list[tuple]:
@@ -53,8 +56,15 @@ def sharpness_sentence(series_list) -> str:
                      f"below 2/η (highest {max(m[2] for m in below):.0%} of it)")
     if above:
         parts.append(f"{dp.plural(len(above), 'run')} {_verb(len(above), 'crosses', 'cross')} "
-                     f"2/η (up to {max(m[2] for m in above):.1f}× it)")
-    return "; ".join(parts) + "."
+                     f"2/η (up to {dp.human_ratio(max(m[2] for m in above))} it)")
+    return "; ".join(parts) + ". Dotted: 2/η in the run's colour."
+
+
+def _some(names: list[str]) -> str:
+    """'A, B and C', or 'A, B, C, D and 3 more' past MAX_STATEMENTS names."""
+    if len(names) <= MAX_STATEMENTS:
+        return dp.joined(names)
+    return ", ".join(names[:MAX_STATEMENTS]) + f" and {len(names) - MAX_STATEMENTS} more"
 
 
 def _every(count: int, some_diverged: bool) -> str:
@@ -81,10 +91,9 @@ def loss_sentence(series_list) -> str:
     else:
         others = "; the others fall at every recorded step" if len(rose) < finite else ""
         parts = [f"The loss rose at some recorded step in {len(rose)} of {len(runs)} runs"
-                 f" ({dp.joined(rose[:MAX_STATEMENTS])}{' …' if len(rose) > MAX_STATEMENTS else ''})"
-                 + others]
+                 f" ({_some(rose)})" + others]
     if diverged:
-        parts.append(f"{dp.plural(len(diverged), 'run')} diverged ({dp.joined(diverged[:MAX_STATEMENTS])})")
+        parts.append(f"{dp.plural(len(diverged), 'run')} diverged ({_some(diverged)})")
     return ". ".join(parts) + "."
 
 
@@ -100,3 +109,15 @@ def solve_sentence(series_list) -> str:
     return (f"{len(solved)} of {total} runs reach 100 % training accuracy, first {fastest}"
             + (f"; {total - len(solved)} do not within {dp.human_count(budget)}" if len(solved) < total else "")
             + ".")
+
+
+def solve_chart_sentence(series_list) -> str:
+    """The iterations-to-100 % chart's caption: :func:`solve_sentence` and the marks that
+    chart draws for these runs only (▲ for a CNN run not at 100 %, a dotted line per run of
+    the linear model)."""
+    missed = any(record.iterations_to_solve is None for series, record in _runs(series_list)
+                 if series.kernel is not None)
+    linear = any(series.kernel is None for series in series_list)
+    marks = (["▲: not within the budget"] if missed else []) + \
+        (["dotted horizontal lines: the linear model, same η"] if linear else [])
+    return solve_sentence(series_list) + (" " + "; ".join(marks) + "." if marks else "")

@@ -28,6 +28,7 @@ BUILD_UP_FRAMES = 16       # the build-up plays the last K iterations in this ma
 BAND_VALUES = 16            # more distinct last values than this: a band (chaos), not a cycle
 QUANTILE_SAMPLE = 256       # values per run used for the y window
 SETTLED_VALUES = 64         # last values of a run that say whether it settled or cycles
+MAX_DECADES = 30            # a log y axis spans at most this many decades (the densest ones)
 
 
 @dataclass(frozen=True)
@@ -388,8 +389,20 @@ def _y_window(kept, log_y: bool) -> tuple[float, float] | None:
     if log_y:   # solved runs drive the loss to 1e-70 and below: keep the decades where most values are
         q10, q90 = (float(q) for q in np.quantile(values, [0.1, 0.9]))
         low = max(low, q10 - max(3.0, 2 * (q90 - q10)))
+        if high - low > MAX_DECADES:
+            low, high = _densest_decades(values, low, high)
     pad = 0.25 if log_y else 0.04 * (high - low or abs(high) or 1.0)
     return low - pad, high + pad
+
+
+def _densest_decades(units: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    """MAX_DECADES of a log axis taller than that, where the most values lie (the higher window
+    on a tie): runs whose last K losses climb to 1e303 while still finite pushed every settled
+    run into the bottom hundredth of the view; the values outside are marked ▲/▼ and counted."""
+    units = np.sort(units[(units >= low) & (units <= high)])
+    counts = np.arange(1, units.size + 1) - np.searchsorted(units, units - MAX_DECADES, side="left")
+    top = float(units[np.flatnonzero(counts == counts.max())[-1]])
+    return top - MAX_DECADES, top
 
 
 def _beyond(kept, window, log_y: bool) -> list[tuple[float, int, int]]:

@@ -31,8 +31,13 @@ def _slope(ref: float) -> str:
     return {0.0: "0", 0.5: "½", 1.0: "1"}[ref]
 
 
-def _number(value: float) -> str:
-    return f"{value:.2f}".replace("-", "−")
+def slope_number(value: float) -> str:
+    """A fitted slope to two decimals: 0.94, −0.25, and 0.00 (never −0.00) for a fit of
+    flat data whose slope is −6·10⁻¹⁷."""
+    return f"{round(value, 2) + 0.0:.2f}".replace("-", "−")
+
+
+_number = slope_number
 
 
 def scaling_sentences(result, labels: dict | None = None) -> list[str]:

@@ -40,6 +40,11 @@ def orbit_diagram(result: SweepResult, selected: float | None = None):
                               log_y=True, selected=selected)
 
 SETTLED_DECADES = 0.3        # last K losses within this many decades: one dot on the diagram
+GROWING_TREND = 0.9          # last K losses that climb this share of their span, first to last: growing
+GROWING_POINTS = 3           # ... over at least this many of them (one step up is no trend)
+
+
+BEHAVIOURS = ("settled", "falls", "oscillates", "grows", "diverged", "no tail")
 
 
 @dataclass
@@ -50,6 +55,7 @@ class StepRow:
     tail_rises: float            # share of the last K steps that raised the loss (NaN: no tail)
     ever_rose: bool              # the recorded loss rose at some step
     tail_decades: float          # log10(max/min) of the positive finite last K losses (NaN: none)
+    tail_trend: float = 0.0      # log10(last/first) of those losses, as a share of tail_decades
 
     @property
     def behaviour(self) -> str:
@@ -58,7 +64,10 @@ class StepRow:
         if not math.isfinite(self.tail_decades):
             return "no tail"
         if self.tail_rises > 0:
-            return "oscillates"
+            # Climbing from its lowest to its highest through the last K (1e62 -> 1e92): a
+            # blow-up not yet overflowed at T, not an oscillation around a level.
+            growing = self.tail_decades > SETTLED_DECADES and self.tail_trend >= GROWING_TREND
+            return "grows" if growing else "oscillates"
         return "settled" if self.tail_decades <= SETTLED_DECADES else "falls"
 
 
@@ -91,15 +100,17 @@ def build_step_map(result: SweepResult) -> StepMapDisplay:
         positive = tail[np.isfinite(tail) & (tail > 0)]
         # log10 of each: max/min of losses near 1e-316 overflows to inf (read as 'no tail')
         decades = float(np.log10(positive.max()) - np.log10(positive.min())) if positive.size else math.nan
+        trend = (float(np.log10(positive[-1]) - np.log10(positive[0])) / decades
+                 if positive.size >= GROWING_POINTS and decades > 0 else 0.0)
         display.rows.append(StepRow(
             record.step_size, record.iterations_to_solve,
             record.diverged_at if record.diverged else None,
             loss_increase_fraction(tail), bool(loss_increase_fraction(
-                np.asarray(record.history["loss"], dtype=float)) > 0), decades))
+                np.asarray(record.history["loss"], dtype=float)) > 0), decades, trend))
     display.rows.sort(key=lambda row: row.step_size)
     display.facts = {
         "step_sizes": len(display.rows), "solved": len(display.solved),
-        **{b: display.count(b) for b in ("settled", "falls", "oscillates", "diverged", "no tail")},
+        **{b: display.count(b) for b in BEHAVIOURS},
         "ever_rose": sum(row.ever_rose for row in display.rows)}
     display.sentences = [solve_sentence(display)]
     return display
@@ -176,20 +187,26 @@ def solve_sentence(display: StepMapDisplay) -> str:
     return head if solved[0] is solved[-1] else f"{head} {_solve_trend(display)}"
 
 
+ORBIT_WORDS = (   # behaviour, verb for one step size, for several, what the diagram shows
+    ("settled", "settles", "settle", " (one dot)"),
+    ("falls", "still falls", "still fall", " through the last K (a short vertical trail, monotone)"),
+    ("oscillates", "oscillates", "oscillate", ": the loss rises within the last K steps (a smear)"),
+    ("grows", "grows", "grow", ": the last K losses climb, ending far above where they start "
+                               "(still finite at T; a tall trail, not a smear)"),
+    ("diverged", "diverged", "diverged", " (× along the top)"),
+    ("no tail", "ends", "end", " with every last-K loss at exactly 0 (underflow: no dot on a log axis)"),
+)
+
+
 def orbit_sentence(display: StepMapDisplay) -> str:
+    if display.tail_points == 0:      # no last losses kept: nothing underflowed, nothing drawn
+        return "No last-K losses were kept (K = 0): set K > 0 to draw the orbit diagram."
     grid = _grid(display)
     parts = []
-    for behaviour, words in (("settled", "settle (one dot)"),
-                             ("falls", "still fall through the last K (a short vertical trail, "
-                                       "monotone)"),
-                             ("oscillates", "oscillate: the loss rises within the last K steps "
-                                            "(a smear)"),
-                             ("diverged", "diverged (× along the top)"),
-                             ("no tail", "end with every last-K loss at exactly 0 (underflow: "
-                                         "no dot on a log axis)")):
+    for behaviour, one, many, words in ORBIT_WORDS:
         steps = display.steps(behaviour)
         if steps:
-            parts.append(f"{len(steps)} {words}, {ranges(steps, grid)}")
+            parts.append(f"{len(steps)} {one if len(steps) == 1 else many}{words}, {ranges(steps, grid)}")
     return f"Of {len(display.rows)} step sizes, " + "; ".join(parts) + "." if parts else ""
 
 
@@ -198,10 +215,13 @@ def rise_sentence(display: StepMapDisplay) -> str:
     rising = [row for row in display.rows if row.tail_rises > 0]
     rose = [row.step_size for row in display.rows if row.ever_rose]
     if rising:
-        worst = max(rising, key=lambda row: row.tail_rises)
+        most = max(row.tail_rises for row in rising)
+        tied = [row.step_size for row in rising if row.tail_rises == most]
+        where = (f"γ = {dp.human_step(tied[0])}" if len(tied) == 1 else
+                 f"{len(tied)} step sizes ({ranges(tied, grid)})")
         head = (f"The loss rises in the last K steps for {len(rising)} of {len(display.rows)} "
                 f"step sizes ({ranges([r.step_size for r in rising], grid)}), most often at "
-                f"γ = {dp.human_step(worst.step_size)} ({worst.tail_rises:.0%} of the steps).")
+                f"{where} ({most:.0%} of the steps).".replace("%", " %"))
     else:
         head = "At no step size does the loss rise in the last K steps (the line stays at 0 %)."
     if rose:

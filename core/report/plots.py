@@ -26,6 +26,7 @@ from core.analysis.sweeps import status_text, step_map_rows
 from core.report.display import (MAX_FRAMES, MAX_SCATTER_POINTS, frame_stride, human_count, point_budget,
                                  spread_indices, thin_indices, thinning_note)
 from core.report.player import Frame, add_player
+from core.report.display_scaling import slope_number
 from core.kernel.registry import Lookup, Names
 from core.engine.results import METRIC_DESCRIPTIONS, RunRecord, SweepResult
 
@@ -121,10 +122,15 @@ def tick_text(value: float) -> str:
     """0.05, 20, 1000 as plain numbers; 10⁻⁶ or 2·10⁸ outside 1e-3…1e5."""
     if 1e-3 <= value < 1e5:
         return f"{value:g}"
-    exponent = math.floor(math.log10(value) + 1e-9)
-    mantissa = round(value / 10**exponent)
+    # read off the float's own decimal form: 10**-324 is 0, and subnormal values such as
+    # 1e-323 lose the digits that value / 10**exponent needs
+    digits, exponent = f"{value:.0e}".split("e")
+    mantissa, exponent = int(digits), int(exponent)
     power = "10" + str(exponent).translate(SUPERSCRIPTS)
     return power if mantissa == 1 else f"{mantissa}·{power}"
+
+
+FLOAT_DECADES = (-323, 308)      # the powers of ten a double holds (10⁻³²³ is subnormal)
 
 
 def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
@@ -135,9 +141,11 @@ def log_ticks(values: Iterable[float], max_ticks: int = 10) -> list[float]:
     if array.size == 0:
         return []
     low, high = float(array.min()), float(array.max())
-    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    # within the decades a float holds: 10.0**-324 is 0 (no log), 10.0**309 raises
+    first = max(math.floor(math.log10(low)), FLOAT_DECADES[0])
+    last = min(math.ceil(math.log10(high)), FLOAT_DECADES[1])
     ticks = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
-    ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2]
+    ticks = [t for t in ticks if low / 2.2 <= t <= high * 2.2 and 0 < t < math.inf]
     if sum(low <= t <= high for t in ticks) < 2 and high > low:
         # a narrow range (280 … 300): a few rounded values inside it, so the axis has numbers
         ticks = sorted({float(f"{v:.2g}") for v in np.geomspace(low, high, 3)})
@@ -894,7 +902,8 @@ def _fit_trace(result, curve, dims: np.ndarray, color: str, name: str) -> list[g
     fitted = np.exp(fit.intercept) * dims**fit.slope
     return [go.Scatter(
         x=dims.tolist(), y=fitted.tolist(), mode="lines", legendgroup=name,
-        name=f"fit: slope {fit.slope:.2f} (95 % CI {fit.ci_low:.2f}–{fit.ci_high:.2f})",
+        name=f"fit: slope {slope_number(fit.slope)} (95 % CI {slope_number(fit.ci_low)}–"
+             f"{slope_number(fit.ci_high)})",
         line=dict(color=color, dash="dash", width=3), opacity=0.9, hoverinfo="skip")]
 
 
@@ -927,10 +936,11 @@ def fit_rows(result, labels: dict | None = None) -> list[dict[str, Any]]:
     rows = []
     for curve in result.curves:
         fit = result.fits.get(curve)
+        # four decimals (+ 0.0: no −0): a flat fit's −5.571e-17 is no slope to read
         rows.append({"curve": (labels or {}).get(curve, curve.label),
-                     "slope": None if fit is None else fit.slope,
-                     "95 % CI low": None if fit is None else fit.ci_low,
-                     "95 % CI high": None if fit is None else fit.ci_high,
+                     "slope": None if fit is None else round(fit.slope, 4) + 0.0,
+                     "95 % CI low": None if fit is None else round(fit.ci_low, 4) + 0.0,
+                     "95 % CI high": None if fit is None else round(fit.ci_high, 4) + 0.0,
                      "dimensions fitted": 0 if fit is None else fit.points})
     return rows
 
@@ -960,6 +970,15 @@ def pin_line(index: int, color: str, width: float = 2.0) -> dict:
     return dict(color=color, width=width, dash=PIN_PATTERNS[index % len(PIN_PATTERNS)])
 
 
+def _nothing_solved(result: SweepResult) -> str:
+    """The solve chart's word when no run solved: every run diverged, or more iterations or
+    other step sizes may solve (the caption's words; the data are not blamed)."""
+    budget = f"no run solved within {human_count(result.spec.max_iters)} iterations"
+    if result.runs and all(r.diverged for r in result.runs):
+        return budget + "<br>(every run diverged: try smaller step sizes)"
+    return budget + "<br>(more iterations or other step sizes may, unless the data are not separable)"
+
+
 def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
                          height: int = 380,
                          pins: Sequence[tuple[str, SweepResult]] = ()) -> go.Figure:
@@ -973,8 +992,7 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     if solved:
         _solved_and_unsolved(figure, result, solved)
     else:
-        figure.add_annotation(text=f"no run solved within {result.spec.max_iters} iterations<br>"
-                              "(are the data linearly separable?)", x=0.5, y=0.5,
+        figure.add_annotation(text=_nothing_solved(result), x=0.5, y=0.5,
                               xref="paper", yref="paper", showarrow=False)
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],

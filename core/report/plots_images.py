@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.report.display import point_budget, spread_indices, thin_indices, thinning_note
+from core.report.display import human_number, point_budget, spread_indices, thin_indices, thinning_note
 from core.report.plots import (DIVERGED_COLOR, FONT_SIZE, HEIGHT, PIN_PATTERNS, _view_values, add_subtitle, base_figure, clean,
                                empty_figure, format_step, honest_view, legend_under, seed_range, shade,
                                step_colors, tidy_log_axis)
@@ -178,11 +178,11 @@ def _edge_of_stability(figure: go.Figure, colors: dict[float, str]) -> None:
 def _name_edge_lines(figure: go.Figure, inside: list[float], above: list[float]) -> None:
     """The 2/η lines named over the plot, not on it (a label on a line sat on the runs)."""
     if inside:
-        add_subtitle(figure, "dotted: 2/η = " + ", ".join(f"{2 / s:.3g} (η = {format_step(s)})"
+        add_subtitle(figure, "dotted: 2/η = " + ", ".join(f"{human_number(2 / s)} (η = {format_step(s)})"
                                                           for s in inside))
     if above:
         add_subtitle(figure, "2/η above the view for η = " + ", ".join(format_step(s) for s in above)
-                     + " (" + ", ".join(f"{2 / s:.3g}" for s in above) + ")")
+                     + " (" + ", ".join(human_number(2 / s) for s in above) + ")")
 
 
 # ---------------------------------------------------------------------- iterations to 100 %

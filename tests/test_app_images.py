@@ -202,3 +202,26 @@ def test_pins_keep_the_step_size_colour_with_a_dash_of_their_own():
     refused = open_extra("images", {**SMALL, "pins": "model=cnn&kernel_size=99"})
     assert not refused.exception
     assert any(m.startswith("URL parameter pins") for m in errors(refused)), errors(refused)
+
+
+def test_with_several_seeds_the_solve_chart_draws_medians_not_a_zigzag_across_seeds():
+    """Seeds 0–2: the CNN line joined every seed's value in turn (up and down at each kernel
+    size) and the legend listed "linear η=2: 1" once per seed."""
+    at = open_extra("images", {**SMALL, "max_iters": "120", "kernel_size": "3,5", "seed": "0,1,2",
+                               "sharpness_every": "0", "view": "solve"})
+    assert_clean(at)
+    figure = chart(at, "by kernel size")
+    lines = [t for t in figure["data"] if t["name"].startswith("CNN") and t.get("showlegend") is not False]
+    assert len(lines) == 1 and "median of 3 seeds" in lines[0]["name"]
+    kernels = list(values(lines[0], "x"))
+    assert kernels == sorted(set(kernels)) == [3, 5]            # one point per kernel size
+    by_name = {t["name"]: t for t in figure["data"]}
+    seeds = by_name[lines[0]["name"] + ": each seed"]
+    missed = by_name.get("not 100 % within the budget")
+    for k, median in zip(kernels, values(lines[0], "y")):
+        times = [y for x, y in zip(values(seeds, "x"), values(seeds, "y")) if x == k]
+        times += [120] * (0 if missed is None else int(np.sum(values(missed, "x") == k)))
+        assert len(times) == 3                                     # every seed, solved or not
+        assert np.isnan(median) if np.median(times) >= 120 else median == np.median(times)
+    linear = [t["name"] for t in figure["data"] if t["name"].startswith("linear")]
+    assert len(linear) == 1 and "seeds" in linear[0]              # once, naming the seeds

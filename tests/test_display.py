@@ -148,6 +148,18 @@ def test_distance_to_the_perceptron_is_told_per_algorithm():
     assert alone.caption.startswith("The last distance falls as γ grows: 26 at γ = 0.1")
 
 
+def test_a_distance_that_starts_at_zero_is_a_start_not_a_fall_below_the_log_axis():
+    # θ₀ = 0 is the perceptron's start too: every distance is 0 at t = 0, which was counted
+    # among the values "≤ 0 not on a log axis" and could make a run "fall below the view".
+    gap = _history("perceptron_gap", run_to_max=True)
+    assert gap.zero_starts == len(gap.lines) and "every run starts at 0 (t = 0)" in gap.note
+    after = sum(int(np.sum((line.y <= 0) & (line.t > 0))) for line in gap.lines)
+    assert gap.zeros == after                  # the starts at t = 0 are not among them
+    # negative control: the loss starts at log 2 > 0: no such note
+    loss = _history("loss", algorithms=("gd",))
+    assert loss.zero_starts == 0 and "starts at 0" not in loss.note
+
+
 def test_a_run_that_falls_to_zero_on_a_log_axis_falls_down_to_zero():
     # The loss of γ = 1000 jumps to 0 (underflow) at t = 2; its smallest positive value is
     # 0.693, inside the view: the note said "down to 0.693".

@@ -71,6 +71,7 @@ class HistoryDisplay(dp.Display):
     y_range: tuple[float, float] | None = None          # axis units (log10 on a log axis)
     budget: dp.Budget | None = None
     zeros: int = 0                                      # values ≤ 0 a log axis cannot show
+    zero_starts: int = 0                                # runs starting at 0 (θ₀ = 0) on a log axis
     budget_iterations: int = 0
 
     # ------------------------------------------------------------------ facts
@@ -195,6 +196,7 @@ def _windows(display: HistoryDisplay, full_x: bool) -> None:
     display.x_window = display.x_full if full_x else _differ_window(display)
     display.log_x = not full_x and _early_action(display)
     display.zeros = _zeros(display)
+    display.zero_starts = _zero_starts(display)
     display.y_range = _y_span(display)
 
 
@@ -290,7 +292,18 @@ def _early_action(display: HistoryDisplay) -> bool:
 def _zeros(display: HistoryDisplay) -> int:
     if not display.log_y:
         return 0
-    return sum(int(np.sum(np.isfinite(l.y) & (l.y <= 0))) for l in display.lines)
+    return sum(int(np.sum(_off_log_axis(line))) for line in display.lines)
+
+
+def _off_log_axis(line: Line) -> np.ndarray:
+    """Values ≤ 0 a log axis cannot draw, after t = 0: a start at 0 (the distance to the
+    perceptron from θ₀ = 0) is where the run begins, not a fall below the view."""
+    return np.isfinite(line.y) & (line.y <= 0) & (line.t > 0)
+
+
+def _zero_starts(display: HistoryDisplay) -> int:
+    return sum(1 for line in display.lines if display.log_y and line.y.size and line.t[0] == 0
+               and np.isfinite(line.y[0]) and line.y[0] <= 0)
 
 
 def _in_window(display: HistoryDisplay, line: Line) -> np.ndarray:
@@ -317,7 +330,7 @@ def _first_exit(display: HistoryDisplay, line: Line) -> tuple[int | None, str]:
         units = np.log10(line.y) if display.log_y else line.y
     in_window = line.t <= display.x_window[1]
     gone = ~np.isfinite(line.y) if line.diverged else np.zeros(len(line.y), bool)
-    under = (np.isfinite(line.y) & (line.y <= 0)) if display.log_y else np.zeros(len(line.y), bool)
+    under = _off_log_axis(line) if display.log_y else np.zeros(len(line.y), bool)
     above = np.flatnonzero(in_window & ((units > high) | gone))
     below = np.flatnonzero(in_window & ((np.isfinite(units) & (units < low)) | under))
     if above.size and (not below.size or above[0] < below[0]):
@@ -336,7 +349,7 @@ def _lowest_below(display: HistoryDisplay, lines: list[Line]) -> float | None:
     """The smallest finite value of ``lines`` (runs that fall below the view): 0 on a log
     axis when one of them reaches a value ≤ 0 (a loss that underflows to 0 falls to 0, not
     to its smallest positive value, which may lie inside the view)."""
-    values = [line.y[np.isfinite(line.y)] for line in lines]
+    values = [line.y[np.isfinite(line.y) & (line.t > 0)] for line in lines]     # not a start at 0
     values = [v for v in values if v.size]
     if not values:
         return None
@@ -374,6 +387,10 @@ def _notes(display: HistoryDisplay) -> list[str]:
         notes.append(_below_note(display, counts["below"]))
     if display.zeros:
         notes.append(f"{dp.plural(display.zeros, 'value')} ≤ 0 not on a log axis")
+    if display.zero_starts:
+        notes.append(("every run starts" if display.zero_starts == len(display.lines) else
+                      f"{dp.plural(display.zero_starts, 'run')} {_verb(display.zero_starts, 'start')}")
+                     + " at 0 (t = 0), off the log axis")
     if display.log_x:
         notes.append("log t axis (the runs solve or diverge between t = "
                      f"{min(_events(display))} and {max(_events(display))}; t = 0 not drawn)")

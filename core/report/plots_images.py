@@ -220,36 +220,82 @@ def solve_figure(series_list: Sequence[Series], height: int = HEIGHT) -> go.Figu
 
 def _cnn_solve_line(figure: go.Figure, cnn: list, step: float, color: str, values: list,
                     missed: list) -> None:
-    xs, ys = [], []
+    """One line through the kernel sizes: each kernel's run, or with several seeds the median
+    of its seeds (an unsolved seed counts as the budget) with every seed's own mark beside it
+    (the seeds' values joined in turn drew a zigzag up and down each kernel size)."""
+    xs, ys, seed_x, seed_y, seeds = [], [], [], [], 1
     for series in cnn:
-        for record in (r for r in series.result.runs if r.step_size == step):
-            xs.append(series.kernel)
-            ys.append(record.iterations_to_solve)
-            if record.iterations_to_solve is None:
-                missed.append((series.kernel, f"k={series.kernel}, η={format_step(step)}: "
-                               + (f"diverged at t={record.diverged_at}" if record.diverged
-                                  else f"not 100 % within {series.result.spec.max_iters}")))
-            else:
-                values.append(record.iterations_to_solve)
-    if xs:
+        records = [r for r in series.result.runs if r.step_size == step]
+        if not records:
+            continue
+        seeds = max(seeds, len(records))
+        solved = _kernel_solves(series, records, step, missed)
+        values.extend(solved)
+        seed_x += [series.kernel] * len(solved)
+        seed_y += solved
+        budget = series.result.spec.max_iters
+        middle = float(np.median(solved + [budget] * (len(records) - len(solved))))
+        xs.append(series.kernel)
+        ys.append(None if middle >= budget else middle)      # unsolved: ▲ on the top line
+    if not xs:
+        return
+    name = f"CNN η={format_step(step)}" + (f" (median of {seeds} seeds)" if seeds > 1 else "")
+    figure.add_trace(go.Scatter(
+        x=xs, y=ys, mode="lines+markers", name=name, legendgroup=name,
+        line=dict(color=color, width=2.2), marker=dict(size=10),
+        hovertemplate=f"{name}<br>k=%{{x}}<br>t=%{{y}}<extra></extra>"))
+    if seeds > 1 and seed_x:
         figure.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines+markers", name=f"CNN η={format_step(step)}",
-            line=dict(color=color, width=2.2), marker=dict(size=10),
-            hovertemplate=f"CNN η={format_step(step)}<br>k=%{{x}}<br>t=%{{y}}<extra></extra>"))
+            x=seed_x, y=seed_y, mode="markers", name=f"{name}: each seed", legendgroup=name,
+            showlegend=False, marker=dict(size=6, color=color, opacity=0.5),
+            hovertemplate=f"CNN η={format_step(step)}, one seed<br>k=%{{x}}<br>t=%{{y}}<extra></extra>"))
+
+
+def _kernel_solves(series, records: list, step: float, missed: list) -> list[int]:
+    """The iterations to 100 % of one kernel size's runs that solved; the others go to
+    ``missed`` (a ▲ on the top line, its hover saying why)."""
+    solved = []
+    for record in records:
+        if record.iterations_to_solve is not None:
+            solved.append(record.iterations_to_solve)
+            continue
+        missed.append((series.kernel, f"k={series.kernel}, η={format_step(step)}"
+                       + (f", seed {record.seed}" if len(records) > 1 else "") + ": "
+                       + (f"diverged at t={record.diverged_at}" if record.diverged
+                          else f"not 100 % within {series.result.spec.max_iters}")))
+    return solved
 
 
 def _linear_solve_lines(figure: go.Figure, linear: list, step: float, color: str, budget: int,
                         values: list) -> None:
+    """The linear model's iterations as a dotted line across the chart, one per step size:
+    with several seeds at their median, the legend naming their range."""
     for series in linear:
-        for record in (r for r in series.result.runs if r.step_size == step):
-            solved = record.iterations_to_solve
-            y = solved if solved is not None else budget
-            values.append(y)
-            label = (f"linear η={format_step(step)}: {solved}" if solved is not None else
-                     f"linear η={format_step(step)}: not 100 % within {series.result.spec.max_iters}")
-            figure.add_hline(y=y, line=dict(color=color, dash=LINEAR_DASH, width=2))
-            figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
-                                        line=dict(color=color, dash=LINEAR_DASH, width=2)))
+        records = [r for r in series.result.runs if r.step_size == step]
+        if not records:
+            continue
+        limit = series.result.spec.max_iters
+        times = [r.iterations_to_solve for r in records]
+        y = float(np.median([t if t is not None else budget for t in times]))
+        values.append(y)
+        label = f"linear η={format_step(step)}: " + _seeds_text(times, y, limit)
+        figure.add_hline(y=y, line=dict(color=color, dash=LINEAR_DASH, width=2))
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=label,
+                                    line=dict(color=color, dash=LINEAR_DASH, width=2)))
+
+
+def _seeds_text(times: list, middle: float, limit: int) -> str:
+    """'84', 'not 100 % within 300', '84 (all 3 seeds)' or 'median 84 over 3 seeds (solved:
+    62–188; 1 not within 300)'."""
+    solved = sorted(t for t in times if t is not None)
+    if len(times) == 1:
+        return f"{solved[0]}" if solved else f"not 100 % within {limit}"
+    if len(solved) == len(times) and solved[0] == solved[-1]:
+        return f"{solved[0]} (all {len(times)} seeds)"
+    spread = f"{solved[0]}–{solved[-1]}" if solved else "none"
+    unsolved = len(times) - len(solved)
+    return (f"median {human_number(middle)} over {len(times)} seeds (solved: {spread}"
+            + (f"; {unsolved} not within {limit})" if unsolved else ")"))
 
 
 def _missed_markers(figure: go.Figure, missed: list, budget: int) -> None:

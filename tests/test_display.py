@@ -442,3 +442,18 @@ def test_the_step_size_where_the_loss_rises_most_often_is_not_one_of_several_tha
     single = _step_map(model="linear", dataset="digits", classes=(3, 8), algorithm="gd",
                        max_iters=100, grid=(1.0, 1e4))
     assert "most often at γ = 1720 (29 % of the steps)" in single.caption_for("nonmonotone")
+
+
+def test_a_linear_axis_spans_the_runs_that_stayed_bounded_not_one_blown_up_run():
+    # two-layer MLP on gaussian data: one finite run's min margin reached −1.6·10¹²⁹ and the
+    # linear axis ran to ±10¹²⁹, every other run flat on one line
+    from core.report.display import finite_span
+    from core.report.display_dynamics import _bounded_runs_span
+
+    runs = [np.array([-1.0, 0.5]), np.array([-2.0, 1.0]), np.array([0.3, 0.8]),
+            np.array([0.0, -1.6e129])]
+    low, high = _bounded_runs_span(finite_span(runs, False), runs)
+    assert low > -10 and high < 10                               # the bounded runs fill it
+    # negative control: runs of comparable size keep the span of all of them
+    alike = runs[:3] + [np.array([0.0, 40.0])]
+    assert _bounded_runs_span(finite_span(alike, False), alike) == finite_span(alike, False)

@@ -23,6 +23,7 @@ BULK_METRICS = ("loss",)         # log axes whose lower edge follows where the r
 BULK_QUANTILES = (0.05, 0.95)    # ... the middle 90 % of the values, each run weighing the same
 BULK_DECADES = 1.5               # ... and at least this many decades below it
 BULK_MIN_POINTS = 10             # a run of fewer recorded points weighs less (its last plunge)
+BLOWN_UP = 1e6                   # a linear axis leaves out runs this many times the typical size
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
 LOG_X_RATIO = 30                 # events t₁ < t₂ with t₂ ≥ 30·t₁: a log t axis
@@ -206,11 +207,30 @@ def _y_span(display: HistoryDisplay) -> tuple[float, float] | None:
     finite_runs = [line for line in display.lines if not line.diverged] or display.lines
     series = [_in_window(display, line) for line in finite_runs]
     span = dp.finite_span(series, display.log_y)
-    if span is None or not display.log_y:
+    if span is None:
         return span
+    if not display.log_y:
+        return _bounded_runs_span(span, series)
     if display.metric in BULK_METRICS:
         span = _bulk_window(span, series)
     return _densest_decades(display, finite_runs, span) if span[1] - span[0] > MAX_DECADES else span
+
+
+def _bounded_runs_span(span: tuple[float, float], series: list[np.ndarray]) -> tuple[float, float]:
+    """A linear axis spans the runs that stayed bounded: a run still finite but blown up
+    (a min margin of 1.8·10¹²⁹ while the others stay within ±2) would flatten every other
+    run onto one line, so runs beyond BLOWN_UP times the typical run's size are left out of
+    the span (they are marked where they leave the view and counted in the notes)."""
+    sizes = []
+    for line in series:
+        finite = np.abs(line[np.isfinite(line)])
+        sizes.append(float(finite.max()) if finite.size else math.nan)
+    known = [size for size in sizes if math.isfinite(size)]
+    typical = float(np.median(known)) if known else 0.0
+    if typical <= 0 or max(known) <= BLOWN_UP * typical:
+        return span
+    kept = [line for line, size in zip(series, sizes) if size <= BLOWN_UP * typical]
+    return dp.finite_span(kept, False) or span
 
 
 def _bulk_window(span: tuple[float, float], series: list[np.ndarray]) -> tuple[float, float]:

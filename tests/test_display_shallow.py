@@ -555,10 +555,16 @@ def test_figure3_steps_that_are_fewest_at_the_first_value_do_not_fall():
     text = ps.figure3_look_for(ratio, steps)
     assert "are fewest (0) at the smallest ηλ(0) = 0.05" in text and "fall to 0" not in text
     assert "costs steps" not in text                     # no step is spent anywhere
+    drawn = steps.to_plotly()
+    (line,) = [t for t in drawn.data if (t.name or "").startswith("s = 4")]
+    assert list(line.y) == [1.0, 1.0, 1.0] and list(line.customdata) == [0.0, 0.0, 0.0]
+    assert "customdata" in line.hovertemplate             # the hover reads 0, not the axis's 1
+    assert "0 steps (a start already within tol) drawn at 1" in drawn.layout.title.subtitle.text
     # negative control: steps that do fall say so, and that a rise after costs steps
     falling = _figure3(_curve(x, [50, 3, 40]), "steps")
     assert "fall to 3 at ηλ(0) = 1" in ps.figure3_look_for(ratio, falling)
     assert "it costs steps" in ps.figure3_look_for(ratio, falling)
+    assert "drawn at 1" not in (falling.to_plotly().layout.title.subtitle.text or "")
 
 
 @pytest.mark.parametrize("a, b, d", [((1.0, 0.5), (1.0, 0.5), 2), ((0.8,), (0.8,), 1)])

@@ -1032,6 +1032,8 @@ class Figure3Display(Display):
         self._draw_regimes(figure)
         if steps:
             self._draw_unsolved(figure)
+            if any(np.any(np.isfinite(c.y) & (c.y < 1)) for c in self.curves):
+                add_subtitle(figure, "0 steps (a start already within tol) drawn at 1: a log axis has no 0")
             tidy_log_axis(figure, values=[max(float(v), 1.0) for c in self.curves for v in c.y
                                           if math.isfinite(v)] + [self.budget_iters])
         else:
@@ -1049,13 +1051,14 @@ class Figure3Display(Display):
         return figure
 
     def _draw_curve(self, figure: go.Figure, curve: ScaleCurve, steps: bool) -> None:
-        y = np.maximum(curve.y, 1.0) if steps else curve.y
+        y = np.maximum(curve.y, 1.0) if steps else curve.y        # 0 steps sits at 1 on a log axis
         figure.add_trace(go.Scatter(
             x=compact(curve.x), y=compact(y), mode="lines+markers",
             name=f"s = {curve.scale:g} (λ(0) = {human_number(curve.lam0, 4)})",
             line=dict(color=curve.color, width=2), marker=dict(size=5, color=curve.color),
-            text=curve.text, hovertemplate=f"s = {curve.scale:g}<br>ηλ(0)=%{{x:.4g}}<br>%{{y:.6g}}"
-                                           "<br>%{text}<extra></extra>"))
+            text=curve.text, customdata=compact(curve.y),              # the hover: the value itself
+            hovertemplate=f"s = {curve.scale:g}<br>ηλ(0)=%{{x:.4g}}<br>%{{customdata:.6g}}"
+                          "<br>%{text}<extra></extra>"))
 
     def _draw_regimes(self, figure: go.Figure) -> None:
         for curve in self.curves:

@@ -1031,11 +1031,7 @@ class Figure3Display(Display):
             self._draw_curve(figure, curve, steps)
         self._draw_regimes(figure)
         if steps:
-            self._draw_unsolved(figure)
-            if any(np.any(np.isfinite(c.y) & (c.y < 1)) for c in self.curves):
-                add_subtitle(figure, "0 steps (a start already within tol) drawn at 1: a log axis has no 0")
-            tidy_log_axis(figure, values=[max(float(v), 1.0) for c in self.curves for v in c.y
-                                          if math.isfinite(v)] + [self.budget_iters])
+            self._steps_axis(figure)
         else:
             figure.add_hline(y=1.0, line=dict(color=GUIDE_COLOR, width=1))
             figure.update_yaxes(range=list(self.window))
@@ -1049,6 +1045,13 @@ class Figure3Display(Display):
                 add_subtitle(figure, note)
         figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
         return figure
+
+    def _steps_axis(self, figure: go.Figure) -> None:
+        self._draw_unsolved(figure)
+        if any(np.any(np.isfinite(c.y) & (c.y < 1)) for c in self.curves):
+            add_subtitle(figure, "0 steps (a start already within tol) drawn at 1: a log axis has no 0")
+        tidy_log_axis(figure, values=[max(float(v), 1.0) for c in self.curves for v in c.y
+                                      if math.isfinite(v)] + [self.budget_iters])
 
     def _draw_curve(self, figure: go.Figure, curve: ScaleCurve, steps: bool) -> None:
         y = np.maximum(curve.y, 1.0) if steps else curve.y        # 0 steps sits at 1 on a log axis

@@ -10,7 +10,7 @@ import streamlit as st
 
 from core.analysis.sweeps import orbit_periods
 from core.report import plots_shallow as ps
-from core.report.plots import align_panels, missing_as_text
+from core.report.plots import align_panels, missing_as_text, share_legend
 from core.engine.shallow import FIG3_INITS, figure3_spec_fields, initial_points
 from core.kernel.spec import SpecError, make_spec, parse_field
 from core.kernel.fields import DTYPES, SHALLOW_INITS
@@ -385,6 +385,7 @@ def gd_gf_view(state: UrlState) -> None:
         figures = [ps.history_figure(gd_result, gf_result, m, pins=pinned) for m in metrics]
         if per_row > 1:                               # side by side: one plot box a row
             for start in range(0, len(figures), per_row):
+                share_legend(figures[start:start + per_row])    # the same runs: one legend a row
                 align_panels(figures[start:start + per_row])
         return tuple(figures)
 

@@ -344,6 +344,12 @@ def test_side_by_side_panels_share_one_plot_box_and_one_legend_when_they_list_th
     other_left, other_right = panel(["a", "b"]), panel(["a", "c"])    # different runs: both keep theirs
     plots.share_legend([other_left, other_right])
     assert other_left.layout.showlegend is not False
+    fewer, more = panel(["a", "b"]), panel(["a", "b", "2/η"])       # the next one lists them all
+    plots.share_legend([fewer, more])
+    assert fewer.layout.showlegend is False and more.layout.showlegend is not False
+    more_first, fewer_last = panel(["a", "b", "2/η"]), panel(["a", "b"])   # it would lose 2/η
+    plots.share_legend([more_first, fewer_last])
+    assert more_first.layout.showlegend is not False
     under_left, under_right = panel(["a"]), panel(["a"])              # a legend under its plot stays
     plots.legend_under(under_left)
     plots.share_legend([under_left, under_right])

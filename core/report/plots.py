@@ -385,16 +385,19 @@ def legend_under(figure: go.Figure) -> None:
 
 
 def share_legend(figures: list) -> None:
-    """Side-by-side panels whose legends list the same entries (beside the plot) show it once,
-    with the last panel: the others get their width back for the plot (a six-entry legend beside each of two
-    half-width panels left about 180 px of plot)."""
+    """Side-by-side panels: a panel whose every legend entry (beside the plot) the last panel's
+    legend also lists shows none of its own, and gets its width back for the plot (a six-entry
+    legend beside each of two half-width panels left about 180 px of plot). The last panel may
+    list more (its own reference lines)."""
     entries = [[t.name for t in f.data if t.showlegend is not False and t.name] for f in figures]
     under = any(f.layout.legend.y is not None and f.layout.legend.y < 0 for f in figures)
-    if len(figures) < 2 or under or not entries[0] or any(e != entries[0] for e in entries[1:]):
+    if len(figures) < 2 or under:
         return                    # a legend under its plot (pins) stays: its margin is its own
-    for figure in figures[:-1]:
-        figure.update_layout(showlegend=False)
-        add_subtitle(figure, "legend: with the next chart")
+    listed = set(entries[-1])
+    for figure, names in zip(figures[:-1], entries[:-1]):
+        if names and set(names) <= listed:
+            figure.update_layout(showlegend=False)
+            add_subtitle(figure, "legend: with the next chart")
 
 
 def edge_trace(figure: go.Figure, axis: str, where: list, edge: float, symbol: str,

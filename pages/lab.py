@@ -4,6 +4,7 @@ law with its 95 % interval per group, and the table of runs (CSV, JSON, Parquet)
 from __future__ import annotations
 
 import json
+import math
 import time
 from urllib.parse import parse_qsl
 
@@ -132,12 +133,32 @@ def open_clicked_run(event, table) -> None:
             st.switch_page(PAGE_FILES[page], query_params=dict(parse_qsl(query)))
 
 
+def measure_options(table) -> list[str]:
+    """The measures with a value in some run; iterations to solve also when no run solves
+    (every run is drawn and fitted at its budget, censored)."""
+    return [m for m in table.attrs["measures"]
+            if table[m].notna().any() or lab.MEASURE_BY_NAME[m].censored_at]
+
+
+def draw_measure(state: UrlState, table) -> str:
+    """The measure control; a measure asked for (the URL) that no run has a value of is
+    named, not swapped for another in silence."""
+    asked = state.get("measure")
+    measure = state.draw("measure", options=measure_options(table) or list(MEASURE_LABELS))
+    if asked in MEASURE_LABELS and asked != measure:
+        entry = lab.MEASURE_BY_NAME[asked]
+        why = (f"it needs {entry.needs}" if entry.needs else
+               "every run diverged, did not finish or is one it does not apply to")
+        st.info(literal(f"No run of this sweep has a value of {entry.label}: {why}. Showing "
+                        f"{MEASURE_LABELS[measure]} instead.", limit=600), icon=":material/info:")
+    return measure
+
+
 def plot_controls(state: UrlState, table) -> dict:
     varied = [name for name in table.attrs["varied"]]
     numeric = [name for name in varied if lab._numeric(table, lab.column_of(table, name))]
     st.sidebar.header("Answer")
-    measures = [m for m in table.attrs["measures"] if table[m].notna().any()]
-    chosen = {"measure": state.draw("measure", options=measures or list(MEASURE_LABELS))}
+    chosen = {"measure": draw_measure(state, table)}
     x_options = [n for n in varied if n != "seed"] or varied
     chosen["x"] = state.draw("x", options=x_options)
     others = [n for n in varied if n not in (chosen["x"], "seed")]
@@ -154,20 +175,60 @@ def plot_controls(state: UrlState, table) -> dict:
     return chosen
 
 
+def fit_rows(fits, labels, censored: bool) -> list[dict]:
+    """The fit table as read: slopes to three digits, "—" where a group has no fit; the
+    unsolved count for a censored measure, the runs without a value where there are any."""
+    def text(value):
+        return lab.slope_text(value) if math.isfinite(float(value)) else "—"
+
+    missing = bool(fits["no_value"].any())
+    shown = []
+    for label, (_, row) in zip(labels, fits.iterrows()):
+        line = {"group": label, "slope": text(row.slope),
+                "95 % interval": f"[{text(row.ci_low)}, {text(row.ci_high)}]"
+                if math.isfinite(float(row.slope)) else "—",
+                "points (x values)": row.points, "runs": row.runs}
+        if censored:
+            line["unsolved (censored at max_iters)"] = row.censored
+        if missing:
+            line["without a value (left out)"] = row.no_value
+        shown.append(line)
+    return shown
+
+
+def fit_notes(fits, labels, chosen) -> list[str]:
+    """What the fit table's numbers leave unsaid: groups with no fit, x values a power law
+    cannot use, groups whose every run is censored at the budget."""
+    notes = []
+    unfitted = [label for label, slope in zip(labels, fits.slope) if not math.isfinite(slope)]
+    if unfitted:
+        notes.append(f"No fit for {', '.join(unfitted)}: a fit needs two x values with a value"
+                     + (" (x and the median > 0 for a power law)" if chosen["fit"] == "power" else "")
+                     + ".")
+    left_out = int(fits["left_out"].sum())
+    if left_out:
+        notes.append(f"{left_out} x value{'s' if left_out > 1 else ''} left out of the power "
+                     "law: x ≤ 0 or a median ≤ 0 has no logarithm (the straight-line fit uses "
+                     "every x).")
+    budget = [label for label, (_, row) in zip(labels, fits.iterrows())
+              if row.censored and row.censored == row.runs]
+    if budget:
+        notes.append(f"Every run of {', '.join(budget)} is unsolved: its slope is that of the "
+                     "budget (max_iters), not of the runs.")
+    return notes
+
+
 def show_fits(state: UrlState, fits, chosen) -> None:
     by = [c for c in fits.columns if c not in lab.FIT_COLUMNS]
     labels = [lab.group_label(row, by) for _, row in fits.iterrows()]
-    shown = []
-    for label, (_, row) in zip(labels, fits.iterrows()):
-        shown.append({"group": label, "slope": lab.clean_slope(row.slope),
-                      "95 % interval": f"[{lab.slope_text(row.ci_low)}, {lab.slope_text(row.ci_high)}]",
-                      "points (x values)": row.points, "runs": row.runs,
-                      "unsolved (censored at max_iters)": row.censored})
+    censored = bool(lab.MEASURE_BY_NAME[chosen["measure"]].censored_at)
     kind = "log–log slope" if chosen["fit"] == "power" else "slope"
     st.markdown(f"**Fitted {kind} of the median {MEASURE_LABELS[chosen['measure']]} against "
-                f"{chosen['x']}** (95 % bootstrap intervals over the runs at each x; unsolved "
-                "runs count at their budget)")
-    st.dataframe(shown, hide_index=True)
+                f"{literal(chosen['x'])}** (95 % bootstrap intervals over the runs at each x"
+                + ("; unsolved runs count at their budget)" if censored else ")"))
+    st.dataframe(fit_rows(fits, labels, censored), hide_index=True)
+    for note in fit_notes(fits, labels, chosen):
+        st.caption(literal(note, limit=600))
     if len(fits) >= 2:
         left, right = st.columns(2)
         first = state.draw("group_a", left, options=labels)

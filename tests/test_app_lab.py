@@ -69,3 +69,59 @@ def test_the_chart_of_the_largest_sweep_stays_under_the_payload_bound():
     from pages.lab import MAX_TABLE_ROWS
     shown = table.head(MAX_TABLE_ROWS)
     assert len(shown.to_json(orient="split")) < PAYLOAD_BOUND / 2
+
+
+ONE = {"step_rule": "fixed", "field2": "", "values2": "", "field3": "", "values3": ""}
+
+
+def test_a_power_fit_against_a_field_that_takes_0_is_answered_not_a_traceback():
+    """momentum = 0, 0.5, 0.9: the log–log fit used to reach log 0 (an 'unexpected error')."""
+    from tests.app_helpers import shown_text
+
+    at = open_page("lab", {**ONE, "field1": "momentum", "values1": "0,0.5,0.9",
+                           "base": "dataset=worst_case&n=40&max_iters=500&algorithm=heavy_ball"
+                                   "&history_points=16"})
+    assert_clean(at)
+    [figure] = charts(at)
+    [line] = [t for t in figure["data"] if t.get("name", "").startswith("fit: slope")]
+    assert list(values(line, "x")) == [0.5, 0.9]                 # drawn where it was fitted
+    captions = [shown_text(c.value) for c in at.caption]
+    assert any("1 x value left out of the power law" in c for c in captions), captions
+    assert at.dataframe[0].value.to_dict("records")[0]["points (x values)"] == 2
+
+
+def test_a_sweep_where_no_run_solves_still_answers_in_iterations_and_one_x_shows_no_nan():
+    """Every run unsolved: iterations to solve used to vanish from the measures and the page
+    showed the final loss instead, under the URL's measure; one x value: the fit table read
+    NaN and [nan, nan]."""
+    from tests.app_helpers import shown_text
+
+    query = {**ONE, "base": "dataset=worst_case&max_iters=3&step_size=0.01&seed=0:3"
+                            "&history_points=16", "field1": "n", "values1": "20,40,80",
+             "measure": "iterations_to_solve"}
+    at = open_page("lab", query)
+    assert_clean(at)
+    assert at.query_params["measure"] == "iterations_to_solve"
+    [figure] = charts(at)
+    assert "12 unsolved runs at their budget" in figure["layout"]["title"]["text"]
+    captions = [shown_text(c.value) for c in at.caption]
+    assert any("Every run of all runs is unsolved" in c for c in captions), captions
+    # a measure no run has: named, not swapped in silence
+    at = open_page("lab", {**query, "base": "dataset=worst_case&n=40&max_iters=200",
+                           "measure": "sharpness"})
+    assert_clean(at)
+    assert any("No run of this sweep has a value of sharpness" in shown_text(i.value)
+               and "sharpness_every" in shown_text(i.value) for i in at.info)
+    # negative control: a measure the runs have is drawn without a note
+    at = open_page("lab", {**query, "base": "dataset=worst_case&n=40&max_iters=200",
+                           "measure": "final_loss"})
+    assert_clean(at)
+    assert not at.info, [i.value for i in at.info]
+    assert at.query_params["measure"] == "final_loss"
+    at = open_page("lab", {**ONE, "base": "dataset=worst_case&max_iters=300", "field1": "n",
+                           "values1": "40", "field2": "algorithm", "values2": "gd,normalized_gd"})
+    assert_clean(at)
+    cells = [str(v) for v in at.dataframe[0].value.to_numpy().ravel()]
+    assert not {"nan", "NaN", "None"} & set(cells) and not any("nan" in c for c in cells), cells
+    sentences = [shown_text(s.value) for s in [*at.success, *at.info]]
+    assert any(s.startswith("No slopes to compare") for s in sentences), sentences

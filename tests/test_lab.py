@@ -285,3 +285,81 @@ def test_the_docs_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     namespace = runpy.run_path(str(ROOT / "docs" / "lab_example.py"), run_name="__main__")
     assert namespace["fits"].slope.notna().all()
+
+
+# ---------------------------------------------------------------------- off the defaults
+def test_a_power_fit_leaves_out_x_at_0_and_medians_at_or_below_0_and_counts_them():
+    """momentum = 0, 0.5, 0.9 (or a margin that turns positive): a log–log fit has no point at
+    x = 0 or a median ≤ 0. It used to reach the least squares with log 0 = -inf (a traceback
+    on the page), or count such points as fitted and draw the line over them."""
+    from core.report import lab_chart
+
+    table = _synthetic({0.0: [100, 100], 0.5: [50, 50], 0.9: [20, 20]}, budget=1000)
+    fit = lab.fit(table, x="d").iloc[0]
+    assert fit.points == 2 and fit.left_out == 1
+    assert fit.slope == pytest.approx(math.log(20 / 50) / math.log(0.9 / 0.5))
+    linear = lab.fit(table, x="d", kind="linear").iloc[0]          # a straight line uses every x
+    assert linear.points == 3 and linear.left_out == 0
+    # negative control: without x = 0 the same slope, and nothing left out
+    positive = lab.fit(_synthetic({0.5: [50, 50], 0.9: [20, 20]}, budget=1000), x="d").iloc[0]
+    assert positive.slope == pytest.approx(fit.slope) and positive.left_out == 0
+    # a signed measure: only the positive medians are fitted, and the line is drawn over them
+    rows = [{"d": x, "seed": 0, "max_iters": 100, "min_margin": m}
+            for x, m in ((1.0, -1.0), (10.0, -0.5), (100.0, 2.0), (1000.0, 20.0))]
+    signed = pd.DataFrame(rows)
+    signed.attrs.update({"varied": ["d"], "measures": ["min_margin"]})
+    fits = lab.fit(signed, x="d", measure="min_margin")
+    assert (fits.points.iloc[0], fits.left_out.iloc[0]) == (2, 2)
+    assert fits.slope.iloc[0] == pytest.approx(1.0)
+    figure = lab_chart.figure(signed, "min_margin", "d", None, None, fits)
+    [line] = [t for t in figure.data if t.name and t.name.startswith("fit: slope")]
+    assert list(line.x) == [100.0, 1000.0]
+
+
+def test_a_diverged_runs_peak_loss_is_inf_whatever_its_thinned_history_kept():
+    """η = 10 on the a·b network: the recorded loss is [0.63, nan] (it passed 1e263 between
+    the recorded iterations); the peak loss was read as 0.63, the starting loss."""
+    from types import SimpleNamespace
+
+    history = {"loss": np.array([0.63, math.nan])}
+    diverged = SimpleNamespace(history=history, tail=None, diverged=True)
+    assert lab._peak_loss(diverged, None, None) == math.inf
+    bounded = SimpleNamespace(history={"loss": np.array([0.63, 0.2])}, tail=None, diverged=False)
+    assert lab._peak_loss(bounded, None, None) == pytest.approx(0.63)      # negative control
+
+
+def test_a_comparison_says_when_an_interval_has_no_width_or_a_group_no_fit():
+    """Identical runs at every x (the linear model on the minimal example, 8 seeds): its
+    interval [0.956, 0.956] 'does not overlap' any other, which says nothing of a spread; a
+    group with one x value has no slope ('slope nan; the intervals overlap' before)."""
+    def fits(*rows):
+        return pd.DataFrame([{"model": name, "x": "d", "measure": "iterations_to_solve",
+                              "kind": "power", "slope": slope, "ci_low": low, "ci_high": high,
+                              "intercept": 0.0, "points": points, "runs": 32, "censored": 0,
+                              "no_value": 0, "left_out": 0}
+                             for name, slope, low, high, points in rows])
+
+    flat = lab.compare(fits(("linear", 0.956, 0.956, 0.956, 4), ("conv", 0.257, -0.41, 0.854, 4)))
+    assert flat.separated and "The interval of model=linear has no width" in flat.sentence
+    spread = lab.compare(fits(("linear", 0.956, 0.9, 1.0, 4), ("conv", 0.257, -0.41, 0.854, 4)))
+    assert spread.separated and "no width" not in spread.sentence          # negative control
+    none = lab.compare(fits(("linear", math.nan, math.nan, math.nan, 0),
+                            ("conv", math.nan, math.nan, math.nan, 0)))
+    assert not none.separated and "nan" not in none.sentence
+    assert none.sentence.startswith("No slopes to compare: model=linear and model=conv have no fit")
+
+
+def test_the_chart_says_how_many_unsolved_runs_diverged():
+    from core.report import lab_chart
+
+    rows = [{"step_size": g, "seed": s, "max_iters": 100, "iterations_to_solve": solved,
+             "diverged": diverged}
+            for g, s, solved, diverged in ((0.1, 0, 50, False), (1.0, 0, None, False),
+                                           (10.0, 0, None, True), (10.0, 1, None, True))]
+    table = pd.DataFrame(rows)
+    table["iterations_to_solve"] = table.iterations_to_solve.astype("Int64")
+    table.attrs.update({"varied": ["step_size", "seed"], "measures": ["iterations_to_solve"]})
+    title = lab_chart.figure(table, "iterations_to_solve", "step_size").layout.title.text
+    assert "3 unsolved runs at their budget (open triangles, 2 of them diverged)" in title
+    calm = table.assign(diverged=False)                                    # negative control
+    assert "diverged" not in lab_chart.figure(calm, "iterations_to_solve", "step_size").layout.title.text

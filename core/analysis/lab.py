@@ -85,6 +85,8 @@ def _last(record, key: str) -> float | None:
 
 
 def _peak_loss(record, spec, result) -> float | None:
+    if record.diverged:       # it left the floats: its loss overflowed, whatever the thinned
+        return math.inf       # history kept (0.63 then nan at η = 10 on the a·b network)
     parts = [np.asarray(record.history.get("loss", []), dtype=float)]
     if record.tail and "loss" in record.tail:
         parts.append(np.asarray(record.tail["loss"], dtype=float))
@@ -638,8 +640,10 @@ def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to
         by: Sequence[str] | None = None, kind: str = "power") -> pd.DataFrame:
     """One row per group (the other varied fields): the slope of the median of ``measure``
     against ``x`` (power: log–log through the medians; linear: a straight line through them) with
-    a 95 % bootstrap interval over the runs of each x, the intercept, the points fitted and
-    the runs censored at the budget (unsolved; counted at max_iters, never dropped)."""
+    a 95 % bootstrap interval over the runs of each x, the intercept, the points fitted, the
+    runs censored at the budget (unsolved; counted at max_iters, never dropped), the runs
+    without a value (``no_value``: a diverged run's final loss; left out of the medians) and the
+    x values a power law cannot use (``left_out``: x ≤ 0 or a median ≤ 0)."""
     from core.analysis.scaling import fit_curve
 
     if kind not in FIT_KINDS:
@@ -664,10 +668,7 @@ def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to
     groups = frame.groupby(by, sort=False, dropna=False) if by else [((), frame)]
     for group_key, part in groups:
         group_key = group_key if isinstance(group_key, tuple) else (group_key,)
-        xs = sorted(v for v in part["x"].unique() if math.isfinite(v))
-        per_x = [part.loc[part["x"] == v, "y"].to_numpy(dtype=float) for v in xs]
-        keep = [(v, arr[np.isfinite(arr)]) for v, arr in zip(xs, per_x)]
-        keep = [(v, arr) for v, arr in keep if arr.size]
+        keep, left_out = _fit_points(part, kind)
         if kind == "power":
             fitted = (fit_curve([v for v, _ in keep], [arr for _, arr in keep], median=True)
                       if keep else None)
@@ -680,9 +681,27 @@ def fit(table: pd.DataFrame, x: str | None = None, measure: str = "iterations_to
                     "ci_high": math.nan if fitted is None else fitted.ci_high,
                     "intercept": math.nan if fitted is None else fitted.intercept,
                     "points": 0 if fitted is None else fitted.points,
-                    "runs": int(len(part)), "censored": int(part["censored"].sum())})
+                    "runs": int(len(part)), "censored": int(part["censored"].sum()),
+                    "no_value": int((~np.isfinite(part["y"].to_numpy(dtype=float))).sum()),
+                    "left_out": left_out})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _fit_points(part: pd.DataFrame, kind: str) -> tuple[list[tuple[float, np.ndarray]], int]:
+    """The x values of one group with its runs' finite values there (a run without a value is
+    left out of the median), and how many of those x values a power law cannot use: x ≤ 0 or
+    a median ≤ 0 has no logarithm (momentum = 0, a negative margin)."""
+    keep = []
+    for v in sorted(v for v in part["x"].unique() if math.isfinite(v)):
+        values = part.loc[part["x"] == v, "y"].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        if values.size:
+            keep.append((float(v), values))
+    if kind != "power":
+        return keep, 0
+    usable = [(v, values) for v, values in keep if v > 0 and np.median(values) > 0]
+    return usable, len(keep) - len(usable)
 
 
 def _numeric(table: pd.DataFrame, column: str) -> bool:
@@ -732,14 +751,27 @@ class Comparison:
     second_slope: float
     separated: bool          # the 95 % intervals do not overlap
     single_runs: bool = False   # one run per x: the intervals have no width
+    no_width: tuple[str, ...] = ()   # groups whose interval has no width all the same
 
     @property
     def sentence(self) -> str:
+        unfitted = [name for name, slope in ((self.first, self.first_slope),
+                                             (self.second, self.second_slope))
+                    if not math.isfinite(slope)]
+        if unfitted:
+            return (f"No slopes to compare: {' and '.join(unfitted)} "
+                    f"{'has' if len(unfitted) == 1 else 'have'} no fit (a fit needs two x values "
+                    "with a value).")
         relation = "do not overlap" if self.separated else "overlap"
         text = (f"{self.first}: slope {slope_text(self.first_slope)}; {self.second}: slope "
                 f"{slope_text(self.second_slope)}; the 95 % intervals {relation}.")
         if self.single_runs:
             text += " (One run per x: the intervals have no width; vary the seeds for a spread.)"
+        elif self.no_width:
+            subject = ("The interval of {} has" if len(self.no_width) == 1 else
+                       "The intervals of {} have").format(" and ".join(self.no_width))
+            text += (f" ({subject} no width: every bootstrap resample of the runs gives the "
+                     "same slope.)")
         return text
 
 
@@ -774,12 +806,14 @@ def compare(fits: pd.DataFrame, first: int = 0, second: int = 1) -> Comparison:
     a, b = fits.iloc[first], fits.iloc[second]
     finite = all(math.isfinite(float(v)) for v in (a.ci_low, a.ci_high, b.ci_low, b.ci_high))
     separated = finite and (a.ci_high < b.ci_low or b.ci_high < a.ci_low)
+    no_width = tuple(group_label(row, by) for row in (a, b)
+                     if math.isfinite(float(row.ci_low)) and clean_slope(row.ci_high - row.ci_low) == 0)
     return Comparison(group_label(a, by), group_label(b, by), float(a.slope), float(b.slope),
-                      bool(separated), bool(a.runs <= a.points or b.runs <= b.points))
+                      bool(separated), bool(a.runs <= a.points or b.runs <= b.points), no_width)
 
 
 FIT_COLUMNS = ("x", "measure", "kind", "slope", "ci_low", "ci_high", "intercept", "points",
-               "runs", "censored")
+               "runs", "censored", "no_value", "left_out")
 
 
 # ---------------------------------------------------------------------- exports

@@ -201,7 +201,7 @@ def _groups(table, x, color, facet, facet_values, values, censored, solved, fitt
                 f_index, PALETTE[c_index % len(PALETTE)],
                 f"{color}={_label(colour_value)}" if color else "runs",
                 np.flatnonzero(mask & solved), np.flatnonzero(mask & censored), median_x, median_y,
-                _fit_line(fitted, facet, facet_value, color, colour_value, median_x)))
+                _fit_line(fitted, facet, facet_value, color, colour_value, median_x, median_y)))
     return groups
 
 
@@ -211,7 +211,10 @@ def _notes(table, stride, censored, finite, color, facet) -> list[str]:
         notes.append(f"every {stride}-th of {total} runs drawn as a point; lines and fits use all")
     if censored.any():
         count = int(censored.sum())
-        notes.append(f"{count} unsolved run{'s' if count > 1 else ''} at their budget (open triangles)")
+        diverged = _diverged(table) & censored
+        why = f", {int(diverged.sum())} of them diverged" if diverged.any() else ""
+        notes.append(f"{count} unsolved run{'s' if count > 1 else ''} at their budget (open "
+                     f"triangles{why})")
     missing = int((~finite).sum())
     if missing:
         notes.append(f"{missing} run{'s' if missing > 1 else ''} without a value (diverged or "
@@ -222,6 +225,13 @@ def _notes(table, stride, censored, finite, color, facet) -> list[str]:
     return notes
 
 
+def _diverged(table: pd.DataFrame) -> np.ndarray:
+    """Which runs diverged (none known when the table has no ``diverged`` column)."""
+    if "diverged" not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    return table["diverged"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
 def _key(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
@@ -229,18 +239,21 @@ def _key(value: Any) -> Any:
 
 
 def _medians(xs: np.ndarray, values: np.ndarray, numeric: bool) -> tuple[list, list]:
-    """The median of the values (unsolved at their budget) at each x, in x order."""
+    """The median of the values (unsolved at their budget) at each x, in x order; a run without
+    a finite value (a diverged run's inf) is left out, as the fits leave it out."""
     if not len(xs):
         return [], []
-    frame = pd.DataFrame({"x": xs, "y": values}).dropna()
+    frame = pd.DataFrame({"x": xs, "y": values})
+    frame = frame[np.isfinite(frame["y"].to_numpy(dtype=float))].dropna()
     if frame.empty:
         return [], []
     medians = frame.groupby("x", sort=numeric)["y"].median()
     return list(medians.index), list(medians.to_numpy())
 
 
-def _fit_line(fitted: dict, facet, facet_value, color, colour_value, xs) -> tuple | None:
-    """The dashed fit of the group drawn here (its other varied fields), over its x range."""
+def _fit_line(fitted: dict, facet, facet_value, color, colour_value, xs, ys) -> tuple | None:
+    """The dashed fit of the group drawn here (its other varied fields), over the x range it
+    was fitted on (a power law: where x and the median are positive)."""
     if not fitted or len(xs) < 2:
         return None
     for key, (by, row) in fitted.items():
@@ -255,6 +268,7 @@ def _fit_line(fitted: dict, facet, facet_value, color, colour_value, xs) -> tupl
             return None
         grid = np.asarray(xs, dtype=float)
         if row.kind == "power":
+            grid = grid[(grid > 0) & (np.asarray(ys, dtype=float) > 0)]
             y = np.exp(row.intercept) * grid ** row.slope
         else:
             y = row.intercept + row.slope * grid

@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.analysis import lab
 from core.report import lab_chart
+from core.report.display import plural
 from core.report.plots import display_rows
 from core.claims.scenarios import SCENARIOS
 from core.kernel.settings import env_number
@@ -110,7 +111,7 @@ def compute(values: dict):
     if key in memo:
         return memo[key], True
     result = run_with_progress(lambda progress: lab.run(lab_plan, progress=progress),
-                               f"sweeping {lab_plan.runs} runs in {len(lab_plan.specs)} batched runs")
+                               f"sweeping {plural(lab_plan.runs, 'run')} in {plural(len(lab_plan.specs), 'batched run')}")
     memo[key] = result
     while len(memo) > MEMO_SIZE:
         memo.pop(next(iter(memo)))
@@ -286,7 +287,7 @@ def main() -> None:
     specs = len(plan.specs)
     with details_box():           # developer text: not shown in presentation mode
         cache_note(specs, specs if memoised else result.cached, seconds)
-        st.caption(literal(f"{len(table)} runs in {specs} batched runs · base: "
+        st.caption(literal(f"{plural(len(table), 'run')} in {plural(specs, 'batched run')} · base: "
                            f"{plan.base.canonical()}", limit=600))
     try:
         chosen = plot_controls(state, table)

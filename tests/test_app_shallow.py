@@ -226,7 +226,8 @@ def test_orbit_view_period_doubling_in_one_sweep():
     orbit = chart(at, "orbit diagram")
     x = dot_values(orbit, "x")
     assert len(np.unique(x)) == 200                       # 200 step sizes, one batched sweep
-    assert sum("1 batched sweep(s)" in c.value for c in at.caption) == 1
+    assert sum("1 batched sweep from cache" in c.value or "1 batched sweep computed" in c.value
+               for c in at.caption) == 1
     periods = {round(row["η|Φ|"], 6): row["distinct values"] for row in table_rows(at)}
     grid = sorted(periods)
     assert periods[grid[0]] == 1                          # η|Φ| = 0.8: converges

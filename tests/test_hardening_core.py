@@ -351,3 +351,16 @@ def test_a_cached_result_reads_back_array_for_array(fields):
         assert (original.params is None) == (copy.params is None)
         if original.params is not None:
             assert np.array_equal(original.params, copy.params, equal_nan=True)
+
+
+def test_a_list_over_its_limit_names_the_count_it_asks_for_in_full():
+    # 5001 values read "this asks for 5e+03"
+    from core.kernel.lists import parse_list
+    from core.kernel.spec import SpecError
+
+    with pytest.raises(SpecError) as error:
+        parse_list("values1", ",".join(["0.1"] * 5001), limit=4096)
+    assert "this asks for 5,001" in str(error.value) and "e+" not in str(error.value)
+    with pytest.raises(SpecError) as huge:                      # a range's count, worked out first
+        parse_list("values1", "1:1e300:x1.0000001", limit=4096)
+    assert "this asks for 6,907,755,621" in str(huge.value)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.api import Outcome
 from core.engine.distributed import shard_note
+from core.report.display import plural
 from core.report.plots import figure_html
 from core.engine.results import SweepResult
 from core.kernel.spec import SpecError
@@ -76,12 +77,13 @@ def run_with_progress(task: Callable[[Callable[[float], None]], T], label: str,
 def cache_note(runs: int, cached: int, seconds: float, device: str = "") -> None:
     """One caption: how many runs, whether they came from the cache, the time taken."""
     where = f" on {device}" if device else ""
+    sweeps = plural(runs, "batched sweep")
     if cached == runs:
-        text = f"{runs} batched sweep(s) from cache in {seconds:.2f} s"
+        text = f"{sweeps} from cache in {seconds:.2f} s"
     elif cached:
-        text = f"{runs} batched sweep(s), {cached} from cache, {runs - cached} computed{where} in {seconds:.2f} s"
+        text = f"{sweeps}, {cached} from cache, {runs - cached} computed{where} in {seconds:.2f} s"
     else:
-        text = f"{runs} batched sweep(s) computed{where} in {seconds:.2f} s"
+        text = f"{sweeps} computed{where} in {seconds:.2f} s"
     st.caption(text)
 
 

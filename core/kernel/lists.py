@@ -38,7 +38,7 @@ def parse_number(field: str, text: str, kind: type = float) -> int | float:
 
 
 def _too_many(field: str, count: float, limit: int) -> SpecError:
-    shown = f"{count:.3g}" if count < 1e15 else "more than 1e15"
+    shown = f"{math.ceil(count):,}" if count < 1e15 else "more than 1e15"
     return SpecError(field, f"at most {limit} values, this asks for {shown}")
 
 

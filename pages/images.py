@@ -167,9 +167,10 @@ def pair():
 
 def aligned(*figures):
     """Side-by-side panels with one plot box (same top and bottom margins and height) and,
-    when they list the same runs, one legend."""
+    when they list the same runs, one legend; a legend goes under its plot."""
     if not presenting():
         plots.share_legend(list(figures))
+        plots.legends_under(list(figures))
     plots.align_panels(list(figures))
     return figures
 

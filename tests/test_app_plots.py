@@ -354,3 +354,51 @@ def test_side_by_side_panels_share_one_plot_box_and_one_legend_when_they_list_th
     plots.legend_under(under_left)
     plots.share_legend([under_left, under_right])
     assert under_left.layout.showlegend is not False
+
+
+# ---------------------------------------------------------------------- room for long notes
+def test_a_chart_with_long_notes_keeps_its_plot_and_its_legend_room():
+    """Five subtitle lines left a 400 px panel a 150 px plot (its y title ran up into the
+    subtitle) and a nine-entry legend scrolled: the chart grows until its plot keeps
+    MIN_PLOT px and its legend's rows, and the last subtitle line stands EDGE_GAP clear of the
+    ▲/× marks on the frame. Negative control: a chart without notes keeps its height."""
+    from core.report import display_dynamics as dd
+    plain = history_figure([sweep([record(1.0, [0.7, 0.5, 0.3, 0.2])])], "loss", height=400)
+    assert plain.layout.height == 400
+    figure = history_figure([sweep([record(1.0, [0.7, 0.5, 0.3, 0.2])])], "loss", height=400)
+    for note in ("one", "two", "three", "four", "five"):
+        plots.add_subtitle(figure, note)
+    figure.update_layout(margin=dict(t=dd._top_margin(figure, 15)))
+    assert figure.layout.margin.t >= plots.title_room(5, 18) + dd.EDGE_GAP
+    dd._plot_room(figure, 15)
+    layout = figure.layout
+    assert layout.height - layout.margin.t - layout.margin.b == dd.MIN_PLOT
+    for step in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0):
+        figure.add_trace(dict(type="scatter", x=[0], y=[1], name=f"γ={step}"))
+    dd._plot_room(figure, 15)
+    assert figure.layout.height - layout.margin.t - layout.margin.b >= 10 * 2 * 15 + 24
+
+
+def test_side_by_side_legends_go_under_their_plots():
+    """A legend beside a half-width panel (two long run names) left its plot 90 px wide: it
+    goes under the plot. Negative controls: a hidden legend and one already under stay."""
+    def panel(names):
+        figure = plots.base_figure("t", "x", "y")
+        for name in names:
+            figure.add_trace(dict(type="scatter", x=[0], y=[1], name=name))
+        return figure
+    beside = panel(["CNN k=3 η=10⁵ (seeds 0, 1)", "CNN k=3 η=10⁸ (seeds 0, 1)"])
+    hidden = panel(["a"])
+    hidden.update_layout(showlegend=False)
+    under = panel(["b"])
+    plots.legend_under(under)
+    before = (hidden.layout.height, under.layout.height, under.layout.legend.y)
+    plots.legends_under([beside, hidden, under])
+    assert beside.layout.legend.y < 0 and beside.layout.height > 400
+    assert (hidden.layout.height, under.layout.height, under.layout.legend.y) == before
+
+
+def test_the_nothing_solved_note_stands_on_white_over_the_chosen_step_line():
+    result = sweep([record(g, [0.7, 0.5, 0.3, 0.2], diverged_at=3) for g in (1.0, 10.0)])
+    figure = plots.solve_vs_step_figure(result, selected=3.0)
+    assert figure.layout.annotations[0].bgcolor not in (None, "rgba(0,0,0,0)")

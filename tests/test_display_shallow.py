@@ -597,3 +597,35 @@ def test_the_gradient_flow_path_merges_every_flow_run_into_one_dense_curve_on_c_
     path = next(line for line, _ in display.gd_paths if "0.05" in line.name)
     c_gd = (path.x * path.y) ** 2
     assert c_gd[-1] < 0.99 * c_gd[0]
+
+
+@pytest.mark.parametrize("log_y", [False, True])
+def test_an_orbit_diagram_of_only_diverged_runs_says_so_and_shows_no_y_scale(log_y):
+    """Every run diverged: the × marks sat at an arbitrary height (loss 10) on an unlabelled
+    1–100 axis with no note; now the axis has no tick labels, the × lie on the top edge and
+    the chart says why nothing else is drawn. Negative control: one finite run keeps its scale."""
+    diverged = [OrbitColumn(x, np.array([1.0, np.inf]), np.arange(2), True, 1)
+                for x in (1.0, 2.0, 3.0)]
+    build = lambda cols: OrbitDiagram.build(cols, title="o", x_title="x", y_title="y",
+                                            x_name="x", log_y=log_y)
+    figure = build(diverged).to_plotly()
+    assert figure.layout.yaxis.showticklabels is False
+    low, high = figure.layout.yaxis.range
+    top = math.log10(figure.data[-1].y[0]) if log_y else figure.data[-1].y[0]
+    assert top == high
+    assert "every run diverged" in figure.layout.title.subtitle.text
+    kept = build(diverged + [column(0.5, np.tile([0.1, 0.3], 8))]).to_plotly()
+    assert kept.layout.yaxis.showticklabels is not False
+    subtitle = kept.layout.title.subtitle.text if kept.layout.title.subtitle else ""
+    assert "every run diverged" not in (subtitle or "")
+
+
+def test_the_player_names_its_frame_in_a_visible_colour():
+    """The slider's tick labels are transparent (40 would overlap); the current frame's name
+    above the rail inherited that colour and was invisible. Negative control: the ticks stay
+    transparent."""
+    figure = OrbitDiagram.build([column(x, np.tile([0.1, 0.3], 8)) for x in (1.0, 2.0)],
+                                title="o", x_title="x", y_title="y", x_name="x").to_plotly()
+    slider = figure.layout.sliders[0]
+    assert slider.currentvalue.font.color not in (None, "rgba(0,0,0,0)")
+    assert slider.font.color == "rgba(0,0,0,0)"

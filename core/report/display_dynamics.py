@@ -26,6 +26,9 @@ BULK_MIN_POINTS = 10             # a run of fewer recorded points weighs less (i
 BLOWN_UP = 1e6                   # a linear axis leaves out runs this many times the typical size
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
+MIN_PLOT = 240                   # px of plot a chart keeps under its title and subtitle
+MAX_LEGEND_PLOT = 480            # the plot grows to its legend's height up to this
+EDGE_GAP = 8                     # px between the last subtitle line and the plot frame's marks
 LOG_X_RATIO = 30                 # events t₁ < t₂ with t₂ ≥ 30·t₁: a log t axis
 PERCEPTRON_CLOSE = 0.1          # the last distance at the largest γ within a tenth of the smallest γ's: "turns into"
 WINDOW_PAD = 1.3                 # the x window ends 30 % after the last event it must show
@@ -733,16 +736,32 @@ def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) ->
     if legend and legend_entries > MAX_LEGEND:
         add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
     figure.update_layout(margin=dict(t=_top_margin(figure, font_size)))
+    _plot_room(figure, font_size)
     return figure
 
 
 def _top_margin(figure: go.Figure, font_size: int) -> int:
     """Room for the title and its subtitle lines (two or more: 12 px more), and at least
-    what plotly's centred title needs for its last subtitle line to clear the plot frame."""
+    what plotly's centred title needs for its last subtitle line to clear the plot frame,
+    plus EDGE_GAP: the ▲/× marks on the top edge stand half their size above the frame
+    (they sat on the last subtitle line, 5 px above it)."""
     subtitle = figure.layout.title.subtitle.text if figure.layout.title.subtitle else None
     lines = subtitle.count("<br>") + 1 if subtitle else 0
     return max(int(font_size * 2.4 + lines * (font_size - 1) * 1.25) + (12 if lines > 1 else 0),
-               title_room(lines, font_size + 3))
+               title_room(lines, font_size + 3) + (EDGE_GAP if lines else 0))
+
+
+def _plot_room(figure: go.Figure, font_size: int) -> None:
+    """The chart grows so that its plot keeps MIN_PLOT px under a long subtitle, and the
+    height of its legend beside it (two font sizes a row, and its padding): five subtitle lines left a
+    half-width panel a 150 px plot whose y title ran up into the subtitle, and a nine-entry
+    legend scrolled with its last entry hidden."""
+    rows = sum(1 for trace in figure.data if trace.showlegend is not False) \
+        if figure.layout.showlegend else 0
+    need = max(MIN_PLOT, min(rows * 2 * font_size + 24, MAX_LEGEND_PLOT))  # 24: its padding
+    plot = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+    if plot < need:
+        figure.update_layout(height=figure.layout.height + need - plot)
 
 
 def _colors(display: HistoryDisplay) -> dict[float, str]:

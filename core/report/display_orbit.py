@@ -157,6 +157,9 @@ class OrbitDiagram(Display):
             out.append(f"{plural(self.outside, 'value')} outside the view")
         if self.underflow:
             out.append(f"{plural(self.underflow, 'value')} underflow to 0 (not drawn)")
+        if self.y_window is None and self.diverged:
+            out.append("every run diverged (× along the top): no finite last values to draw,"
+                       " so the y axis has no scale")
         return out
 
     # ------------------------------------------------------------------ drawing
@@ -174,6 +177,8 @@ class OrbitDiagram(Display):
             figure.update_yaxes(range=list(self.y_window))
             if self.log_y:
                 tidy_log_axis(figure, values=[10 ** self.y_window[0], 10 ** self.y_window[1]])
+        elif self.diverged:       # only × marks: no values, so no y scale to read off them
+            figure.update_yaxes(range=[0, 1], showticklabels=False)   # × at 1 (10¹ on log)
         if self.x_span is not None:
             self._set_x_range(figure)
         if self.reference is not None:

@@ -88,7 +88,9 @@ def add_player(figure: go.Figure, frames: Sequence[Frame], prefix: str = "k = ",
         updatemenus=_menus(start, names, y, speeds),
         # tick labels hidden (40 of them would overlap); the current frame is named above the rail
         sliders=[dict(active=start, steps=steps, x=0, len=1.0, y=y - 40 / plot, yanchor="top",
-                      pad=dict(t=22, b=0), currentvalue=dict(prefix=prefix, font=dict(size=12),
-                                                             xanchor="right"),
+                      pad=dict(t=22, b=0), currentvalue=dict(prefix=prefix, xanchor="right",
+                                                             # its own colour: it inherits the
+                                                             # slider's (transparent) otherwise
+                                                             font=dict(size=12, color="#444")),
                       font=dict(size=1, color="rgba(0,0,0,0)"), ticklen=2)],
         margin=dict(b=bottom + EXTRA_BOTTOM_MARGIN))

@@ -384,6 +384,17 @@ def legend_under(figure: go.Figure) -> None:
                          height=figure.layout.height + extra, margin=dict(b=bottom + extra))
 
 
+def legends_under(figures: list) -> None:
+    """Side-by-side panels: each legend still beside its plot goes under it
+    (:func:`legend_under`); two entries such as "CNN k=3 η=10⁸ (seeds 0, 1)" beside a
+    half-width panel left its plot 90 px wide."""
+    for figure in figures:
+        entries = [t for t in figure.data if t.showlegend is not False and t.name]
+        beside = figure.layout.legend.y is None or figure.layout.legend.y >= 0
+        if entries and figure.layout.showlegend is not False and beside:
+            legend_under(figure)
+
+
 def share_legend(figures: list) -> None:
     """Side-by-side panels: a panel whose every legend entry (beside the plot) the last panel's
     legend also lists shows none of its own, and gets its width back for the plot (a six-entry
@@ -995,8 +1006,9 @@ def solve_vs_step_figure(result: SweepResult, selected: float | None = None,
     if solved:
         _solved_and_unsolved(figure, result, solved)
     else:
-        figure.add_annotation(text=_nothing_solved(result), x=0.5, y=0.5,
-                              xref="paper", yref="paper", showarrow=False)
+        figure.add_annotation(text=_nothing_solved(result), x=0.5, y=0.5,   # over the γ line
+                              xref="paper", yref="paper", showarrow=False,
+                              bgcolor="rgba(255,255,255,0.9)")
         figure.update_yaxes(showticklabels=False)
         figure.update_xaxes(range=np.log10([result.spec.step_sizes[0],
                                             result.spec.step_sizes[-1]]).tolist())

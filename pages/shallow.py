@@ -116,6 +116,7 @@ diverges. $\eta = x/\lambda_0$ for the chosen values $x$ of $\eta\lambda_0$.
 """
 
 
+SIDE_BY_SIDE_ENTRIES = 8           # GD vs GF panels with longer legends go one a row
 RATIO_RANGE = (1e-9, 1e3)          # ηλ(0) and η|Φ|: multiples of the critical step size
 CONTROLS = [
     view("view", "gd_gf", VIEWS),
@@ -378,18 +379,22 @@ def gd_gf_view(state: UrlState) -> None:
     pinned = pins(state, spec)
     pins_key = tuple((label, result.spec.canonical()) for label, result in pinned)
 
-    per_row = 1 if presenting() else 2              # presentation mode: full-width charts
     metrics = ("residual", "norm", "imbalance", "sharpness")
 
     def metric_figures() -> tuple:
+        """The four panels, and how many a row: two, or one (full width) in presentation mode
+        and when a legend has more than SIDE_BY_SIDE_ENTRIES entries (beside a half-width
+        plot, ten entries left it 140 px wide with a scrolling legend)."""
         figures = [ps.history_figure(gd_result, gf_result, m, pins=pinned) for m in metrics]
+        entries = max(sum(1 for t in f.data if t.showlegend is not False and t.name) for f in figures)
+        per_row = 1 if presenting() or entries > SIDE_BY_SIDE_ENTRIES else 2
         if per_row > 1:                               # side by side: one plot box a row
             for start in range(0, len(figures), per_row):
                 share_legend(figures[start:start + per_row])    # the same runs: one legend a row
                 align_panels(figures[start:start + per_row])
-        return tuple(figures)
+        return tuple(figures), per_row
 
-    figures = memoised(runs_key + ("metrics", pins_key, per_row), metric_figures)
+    figures, per_row = memoised(runs_key + ("metrics", pins_key, presenting()), metric_figures)
     for start in range(0, len(metrics), per_row):
         columns = charts_box.columns(per_row)
         for column, metric, figure in zip(columns, metrics[start:start + per_row],

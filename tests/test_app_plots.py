@@ -370,12 +370,12 @@ def test_a_chart_with_long_notes_keeps_its_plot_and_its_legend_room():
         plots.add_subtitle(figure, note)
     figure.update_layout(margin=dict(t=dd._top_margin(figure, 15)))
     assert figure.layout.margin.t >= plots.title_room(5, 18) + dd.EDGE_GAP
-    dd._plot_room(figure, 15)
+    plots.room_for_legend(figure, 15)
     layout = figure.layout
-    assert layout.height - layout.margin.t - layout.margin.b == dd.MIN_PLOT
+    assert layout.height - layout.margin.t - layout.margin.b == plots.MIN_PLOT
     for step in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0):
         figure.add_trace(dict(type="scatter", x=[0], y=[1], name=f"γ={step}"))
-    dd._plot_room(figure, 15)
+    plots.room_for_legend(figure, 15)
     assert figure.layout.height - layout.margin.t - layout.margin.b >= 10 * 2 * 15 + 24
 
 

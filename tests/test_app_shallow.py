@@ -379,3 +379,17 @@ def test_non_default_settings_draw_what_the_runs_did():
     at = open_extra("shallow", {"view": "orbit"})
     text = " ".join(shown_text(m.value) for m in at.info)
     assert "(period doubling), from η|Φ| = 1.0" in text and "(chaos)" in text and "still moving" not in text
+
+
+def test_gd_gf_panels_go_one_a_row_when_their_legends_are_long():
+    """Four step sizes: ten legend entries beside a half-width panel left a 140 px plot.
+    The four panels then go full width, each with its legend; three step sizes stay two a row
+    with one legend a row."""
+    def with_next(at):
+        return [title(f) for f in charts(at)[:4]
+                if "legend: with the next chart" in f["layout"]["title"].get("subtitle", {}).get("text", "")]
+    many = open_extra("shallow", {"view": "gd_gf", "step_size": "0.05,0.3,0.6,1.5"})
+    assert_clean(many)
+    assert with_next(many) == []
+    default = open_extra("shallow", {"view": "gd_gf"})         # negative control
+    assert len(with_next(default)) == 2

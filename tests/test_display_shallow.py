@@ -629,3 +629,17 @@ def test_the_player_names_its_frame_in_a_visible_colour():
     slider = figure.layout.sliders[0]
     assert slider.currentvalue.font.color not in (None, "rgba(0,0,0,0)")
     assert slider.font.color == "rgba(0,0,0,0)"
+
+
+def test_shallow_panels_grow_to_show_their_whole_legend(gd_and_gf):
+    """Four step sizes on GD vs GF: ten legend entries beside a 226 px plot scrolled, hiding
+    runs; the catapult's λ chart with 14 entries likewise. The chart grows (up to a cap)."""
+    from core.report import plots
+    gd, gf = _gd_gf((0.05, 0.6, 1.5, 5.0))
+    figure = ps.history_figure(gd, gf, "norm", height=360)
+    rows = sum(1 for t in figure.data if t.showlegend is not False and t.name)
+    plot = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+    assert rows >= 9 and plot >= min(rows * 2 * figure.layout.legend.font.size + 24, plots.MAX_LEGEND_PLOT)
+    # negative control: one step size, a short legend: the chart keeps its height
+    small = ps.history_figure(*_gd_gf((0.05,)), "norm", height=460)
+    assert small.layout.height == 460

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from core.report import display as dp
 from core.report.plots import (ALGORITHM_DASH, DIVERGED_COLOR, METRIC_TITLES, PERCEPTRONS, add_subtitle,
                                algorithm_label, base_figure, empty_figure, format_step, metric_series, shade,
-                               step_colors, tidy_log_axis, title_room)
+                               room_for_legend, step_colors, tidy_log_axis, title_room)
 from core.engine.results import RunRecord, SweepResult
 
 LOG_METRICS = ("loss", "grad_norm", "param_norm", "perceptron_gap")
@@ -26,8 +26,6 @@ BULK_MIN_POINTS = 10             # a run of fewer recorded points weighs less (i
 BLOWN_UP = 1e6                   # a linear axis leaves out runs this many times the typical size
 PIN_DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 MAX_LEGEND = 24                  # more legend entries than this: no legend (hover names a line)
-MIN_PLOT = 240                   # px of plot a chart keeps under its title and subtitle
-MAX_LEGEND_PLOT = 480            # the plot grows to its legend's height up to this
 EDGE_GAP = 8                     # px between the last subtitle line and the plot frame's marks
 LOG_X_RATIO = 30                 # events t₁ < t₂ with t₂ ≥ 30·t₁: a log t axis
 PERCEPTRON_CLOSE = 0.1          # the last distance at the largest γ within a tenth of the smallest γ's: "turns into"
@@ -736,7 +734,7 @@ def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) ->
     if legend and legend_entries > MAX_LEGEND:
         add_subtitle(figure, f"Colour is γ ({legend_entries} lines, no legend: hover a line for its name)")
     figure.update_layout(margin=dict(t=_top_margin(figure, font_size)))
-    _plot_room(figure, font_size)
+    room_for_legend(figure, font_size)
     return figure
 
 
@@ -749,19 +747,6 @@ def _top_margin(figure: go.Figure, font_size: int) -> int:
     lines = subtitle.count("<br>") + 1 if subtitle else 0
     return max(int(font_size * 2.4 + lines * (font_size - 1) * 1.25) + (12 if lines > 1 else 0),
                title_room(lines, font_size + 3) + (EDGE_GAP if lines else 0))
-
-
-def _plot_room(figure: go.Figure, font_size: int) -> None:
-    """The chart grows so that its plot keeps MIN_PLOT px under a long subtitle, and the
-    height of its legend beside it (two font sizes a row, and its padding): five subtitle lines left a
-    half-width panel a 150 px plot whose y title ran up into the subtitle, and a nine-entry
-    legend scrolled with its last entry hidden."""
-    rows = sum(1 for trace in figure.data if trace.showlegend is not False) \
-        if figure.layout.showlegend else 0
-    need = max(MIN_PLOT, min(rows * 2 * font_size + 24, MAX_LEGEND_PLOT))  # 24: its padding
-    plot = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
-    if plot < need:
-        figure.update_layout(height=figure.layout.height + need - plot)
 
 
 def _colors(display: HistoryDisplay) -> dict[float, str]:

@@ -158,12 +158,13 @@ def _decade_ticks(first: int, last: int, max_ticks: int) -> list[float]:
     return [10.0**e for e in decades[::stride]]
 
 
-def tidy_log_axis(figure: go.Figure, axis: str = "y", values: Iterable[float] | None = None) -> None:
+def tidy_log_axis(figure: go.Figure, axis: str = "y", values: Iterable[float] | None = None,
+                  max_ticks: int = 10) -> None:
     """Readable ticks on a log axis: 1-2-5 steps (or decades) with full labels."""
     if values is None:
         values = [v for trace in figure.data for v in (getattr(trace, axis) or ())
                   if isinstance(v, (int, float))]
-    ticks = log_ticks(values)
+    ticks = log_ticks(values, max_ticks)
     if ticks:
         update = figure.update_yaxes if axis == "y" else figure.update_xaxes
         update(tickvals=ticks, ticktext=[tick_text(t) for t in ticks])
@@ -368,6 +369,25 @@ def align_panels(figures: list) -> None:
     bottom = max(f.layout.margin.b if f.layout.margin.b is not None else 80 for f in figures)
     for figure in figures:
         figure.update_layout(height=height + 10, margin=dict(t=top, b=bottom))
+
+
+MIN_PLOT = 240                   # px of plot a chart keeps under its title and subtitle
+MAX_LEGEND_PLOT = 480            # the plot grows to its legend's height up to this
+
+
+def room_for_legend(figure: go.Figure, font_size: float | None = None) -> None:
+    """The chart grows so that its plot keeps MIN_PLOT px under a long subtitle, and the
+    height of its legend beside it (two font sizes a row, and its padding): five subtitle
+    lines left a half-width panel a 150 px plot whose y title ran up into the subtitle, and a
+    nine-entry legend scrolled with its last entry hidden."""
+    size = font_size or figure.layout.font.size or FONT_SIZE
+    beside = figure.layout.legend.y is None or figure.layout.legend.y >= 0
+    rows = sum(1 for trace in figure.data if trace.showlegend is not False and trace.name) \
+        if figure.layout.showlegend is not False and beside else 0
+    need = max(MIN_PLOT, min(rows * 2 * size + 24, MAX_LEGEND_PLOT))     # 24: its padding
+    plot = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+    if plot < need:
+        figure.update_layout(height=figure.layout.height + need - plot)
 
 
 def legend_under(figure: go.Figure) -> None:

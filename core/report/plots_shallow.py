@@ -21,7 +21,7 @@ from core.report.display import (Display, divergence_point, finite_span, human_c
 from core.report.payload import compact, envelope_indices
 from core.report.player import Frame, add_player, frame_positions
 from core.report.plots import (DIVERGED_COLOR, GL_POINTS, HEIGHT, add_subtitle, base_figure,
-                               empty_figure, format_step, step_colors, tidy_log_axis)
+                               empty_figure, format_step, room_for_legend, step_colors, tidy_log_axis)
 from core.report.display_orbit import OrbitColumn, OrbitDiagram
 from core.engine.results import RunRecord, SweepResult
 
@@ -291,6 +291,7 @@ class HistoryDisplay(Display):
             if note:
                 add_subtitle(figure, note)
         figure.update_layout(legend=dict(groupclick="togglegroup"))
+        room_for_legend(figure, figure.layout.legend.font.size)   # a legend that scrolled hid runs
         return figure
 
 
@@ -827,8 +828,9 @@ def theorem1_figure(gd: SweepResult, height: int = 360) -> go.Figure:
     rows = len(marks) + any(name.startswith("Theorem") for name, _ in marks)
     xs = [r.step_size for r in gd.runs] + [v for _, v in marks]
     low, high = min(xs) / 2, max(xs) * 2
-    figure.update_xaxes(range=[math.log10(low), math.log10(high)])
-    tidy_log_axis(figure, "x", [low, high])
+    figure.update_xaxes(range=[math.log10(low), math.log10(high)], tickangle=0)
+    # a narrow column: few x ticks, upright (8 ticks turned 90° pushed the x title into the legend)
+    tidy_log_axis(figure, "x", [low, high], max_ticks=5)
     ys = [max(r.iterations_to_solve or top, 1) for r in gd.runs] + [top]
     tidy_log_axis(figure, "y", ys)
     figure.update_yaxes(range=[-0.1, math.log10(max(ys)) + 0.3])
@@ -1351,6 +1353,7 @@ class CatapultDisplay(Display):
             if note:
                 add_subtitle(figure, note)
         figure.update_layout(legend=dict(x=1.02, xanchor="left", y=1, yanchor="top"))
+        room_for_legend(figure, figure.layout.legend.font.size)
         return figure
 
     def _add_frames(self, figure: go.Figure) -> None:

@@ -154,6 +154,7 @@ def test_last_losses_that_climb_to_1e300_do_not_stretch_the_orbit_axis():
     figure = chart(at, "orbit diagram")
     low, high = figure["layout"]["yaxis"]["range"]
     assert high - low <= 31 and high < 2
+    assert low > -5                                  # down to the lowest drawn loss, ~10⁻³
     above = [t for t in figure["data"] if t.get("name") == "values above the view"]
     assert above and len(above[0]["x"]) == 40
     assert "values outside the view" in figure["layout"]["title"]["subtitle"]["text"]

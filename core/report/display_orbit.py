@@ -407,7 +407,8 @@ def _densest_decades(units: np.ndarray, low: float, high: float) -> tuple[float,
     units = np.sort(units[(units >= low) & (units <= high)])
     counts = np.arange(1, units.size + 1) - np.searchsorted(units, units - MAX_DECADES, side="left")
     top = float(units[np.flatnonzero(counts == counts.max())[-1]])
-    return top - MAX_DECADES, top
+    inside = units[units >= top - MAX_DECADES]       # down to the lowest value in the window:
+    return float(inside.min()), top                  # no empty decades under the data
 
 
 def _beyond(kept, window, log_y: bool) -> list[tuple[float, int, int]]:

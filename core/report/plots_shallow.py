@@ -1100,7 +1100,7 @@ class Figure3Display(Display):
             if group:
                 figure.add_trace(go.Scatter(
                     x=[p[0] for p in group], y=[edge] * len(group), mode="markers", meta="edge",
-                    name=f"{len(group)} values {word} the view (hover for each)", cliponaxis=False,
+                    name=f"{plural(len(group), 'value')} {word} the view (hover for each)", cliponaxis=False,
                     marker=dict(symbol=symbol, size=10, color=DIVERGED_COLOR),
                     text=[f"{p[2]}<br>S = {human_number(p[1], 3)}" for p in group],
                     hovertemplate="ηλ(0)=%{x:.4g}<br>%{text}<extra></extra>"))

@@ -643,3 +643,17 @@ def test_shallow_panels_grow_to_show_their_whole_legend(gd_and_gf):
     # negative control: one step size, a short legend: the chart keeps its height
     small = ps.history_figure(*_gd_gf((0.05,)), "norm", height=460)
     assert small.layout.height == 460
+
+
+def test_figures12_caption_reads_q_at_rounding_level_and_names_regions_it_counts():
+    """fig12_eta=1.5: (0.3, 1.2) ends with Q = a² − b² = 0 at rounding level, and the caption
+    read "×0 = Π(1 − η²ε²) = −1.16·10⁻¹⁶"; phi=-1 from (1, −0.5), whose steps all lie outside
+    ε < 0 < aᵀb, read "In the other two regions λ fell at 0 of 21 steps and grew at 21"."""
+    caption = _regions(1.5, (1.5, 0.3, 1.2), (1.0, 1.2, -0.4)).caption
+    assert "(0.3, 1.2) starts in ε < 0 < aᵀb: GD takes Q from −1.35 to ≈ 0, the rounding level" in caption
+    assert "×0 =" not in caption
+    one = _regions(0.3, (1.0,), (-0.5,), phi=-1.0).caption
+    assert "other two regions" not in one and "fell at 0 of" not in one
+    assert "λ grew at every one of the 21 steps taken outside ε < 0 < aᵀb" in one
+    # negative control: a Q that shrinks by a readable factor keeps its ratio
+    assert "(×0.9773 = Π(1 − η²ε²) = 0.9773)" in _regions(0.3, (1.5,), (1.0,)).caption

@@ -1645,9 +1645,12 @@ def _start_sentence(path: RegionPath, phi: float) -> str:
         return f"{start}: Q(0) = 0 (balanced), and Q stays 0; {path.status}"
     flow = ("" if path.flow_q_end is None else
             f"; gradient flow ends with Q = {human_number(path.flow_q_end, 4)}")
+    product = human_number(path.product_of_factors, 4)
+    if abs(path.q_end) <= 1e-12 * abs(path.q0):     # Q = a² − b² at rounding level: no ratio to read
+        return (f"{start}: GD takes Q from {human_number(path.q0, 4)} to ≈ 0, the rounding level of "
+                f"a² − b² (Π(1 − η²ε²) = {product}){flow}; {path.status}")
     return (f"{start}: GD takes Q from {human_number(path.q0, 4)} to {human_number(path.q_end, 4)} "
-            f"(×{human_number(path.q_end / path.q0, 4)} = Π(1 − η²ε²) = "
-            f"{human_number(path.product_of_factors, 4)}){flow}; {path.status}")
+            f"(×{human_number(path.q_end / path.q0, 4)} = Π(1 − η²ε²) = {product}){flow}; {path.status}")
 
 
 def _start_region(path: RegionPath, phi: float) -> str:
@@ -1668,9 +1671,12 @@ def _norm_sentence(middle: int, grew: int, outside: int, outside_grew: int) -> s
                      "in ε < 0 < aᵀb (λ⁺ − λ = η²ε²λ − 4ηε·aᵀb > 0 there)"
                      + ("." if grew == middle else "; where it did not, η²ε²λ is too small to matter."))
     if outside:
-        parts.append(f"In the other two regions λ fell at {outside - outside_grew} of {outside} steps"
-                     + ("." if not outside_grew else
-                        f" and grew at {outside_grew} (η|ε| large enough that η²ε²λ > 4ηε·aᵀb)."))
+        where = f"the {outside} steps taken outside ε < 0 < aᵀb" if outside > 1 else \
+            "the one step taken outside ε < 0 < aᵀb"
+        why = " (η|ε| large enough that η²ε²λ > 4ηε·aᵀb)"
+        parts.append(f"λ fell at every one of {where}." if not outside_grew else
+                     f"λ grew at every one of {where}{why}." if outside_grew == outside else
+                     f"λ fell at {outside - outside_grew} of {where} and grew at {outside_grew}{why}.")
     return " ".join(parts)
 
 

@@ -355,7 +355,7 @@ def test_non_default_settings_draw_what_the_runs_did():
     low, high = residual["layout"]["yaxis"]["range"]
     crosses = [t for t in residual["data"] if t.get("name") == "diverged"][0]
     assert np.allclose(np.log10(values(crosses, "y")), high)        # on the top edge, in view
-    assert any("× where it left the chart" in shown_text(m.value) for m in at.info)
+    assert any("2 runs diverged (× where each left the chart)" in shown_text(m.value) for m in at.info)
 
     at = open_extra("shallow", {"dtype": "float32", "step_size": "0.05,0.6"})
     assert_clean(at)

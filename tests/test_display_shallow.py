@@ -657,3 +657,19 @@ def test_figures12_caption_reads_q_at_rounding_level_and_names_regions_it_counts
     assert "λ grew at every one of the 21 steps taken outside ε < 0 < aᵀb" in one
     # negative control: a Q that shrinks by a readable factor keeps its ratio
     assert "(×0.9773 = Π(1 − η²ε²) = 0.9773)" in _regions(0.3, (1.5,), (1.0,)).caption
+
+
+def test_figure3_reads_s_by_its_size_and_says_where_the_imbalance_grew():
+    """scales=0.5: S went to −9.24 at ηλ(0) = 1 (|Q| grew ninefold, its sign flipped) and the
+    caption said "S falls from 0.859 … to −9.24", then "smaller S is more regularization"."""
+    x = [0.05, 0.5, 1.0, 1.5]
+    ratio = _figure3(_curve(x, [0.86, 0.3, -9.24, 0.5]), "ratio")
+    steps = _figure3(_curve(x, [300, 20, 4, 40]), "steps")
+    text = ps.figure3_look_for(ratio, steps)
+    assert "S falls from 0.86 at ηλ(0) = 0.05 to 0.3 at 0.5" in text and "to −9.24" not in text
+    assert "|S| > 1 at 1 value of ηλ(0): the imbalance grew there" in text
+    assert "Smaller |S| is more implicit regularization" in text
+    # negative control: S within [0, 1] names no growth
+    calm = _figure3(_curve(x, [0.86, 0.3, 0.1, 0.5]), "ratio")
+    assert "|S| > 1" not in ps.figure3_look_for(calm, steps)
+    assert "to 0.1 at 1" in ps.figure3_look_for(calm, steps)

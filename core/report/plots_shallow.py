@@ -554,7 +554,8 @@ def _diverged_sentence(gone: list[dict]) -> str:
         return ""
     where = ", ".join(f"η = {format_step(r['step'])} at k = {human_count(r['diverged_at'] or 0)}"
                       for r in gone[:4])
-    return f"{plural(len(gone), 'run')} diverged (× where it left the chart): {where}."
+    return (f"{plural(len(gone), 'run')} diverged (× where {'it' if len(gone) == 1 else 'each'} "
+            f"left the chart): {where}{' …' if len(gone) > 4 else ''}.")
 
 
 # ---------------------------------------------------------------------- trajectory
@@ -1151,10 +1152,12 @@ def _figure3_facts(curves: Sequence[ScaleCurve], steps: bool) -> dict[str, Any]:
             facts[index] = None
             continue
         xs, ys = curve.x[ok], curve.y[ok]
-        best = int(np.argmax(ys) if steps else np.argmin(ys))
+        # S: the value nearest 0 (|S| is what shrank: S = −9 is an imbalance grown ninefold)
+        best = int(np.argmax(ys) if steps else np.argmin(np.abs(ys)))
         facts[index] = {"first_x": float(xs[0]), "first_y": float(ys[0]),
                         "extreme_x": float(xs[best]), "extreme_y": float(ys[best]),
-                        "unsolved": int((~curve.solved).sum())}
+                        "unsolved": int((~curve.solved).sum()),
+                        "grew": 0 if steps else int(np.sum(np.abs(ys) > 1 + 1e-9))}
         if steps:
             # Small steps are slow (steps ∝ 1/η): the largest count is often at the smallest
             # ηλ(0). What the figure shows is where the count bottoms out and the peak after it.
@@ -1177,6 +1180,21 @@ def _steps_clause(fact: dict[str, Any]) -> str:
     return text
 
 
+def _s_clause(fact: dict[str, Any]) -> str:
+    """'S falls from 0.986 at ηλ(0) = 0.05 to 0.0643 at 1.2' (to the value nearest 0), or that
+    it does not; and where |S| > 1: the imbalance grew there, no regularization."""
+    # "falls from 1 to 1" is no fall: the two values must differ as written (3 digits)
+    falls = (abs(fact["extreme_y"]) < abs(fact["first_y"]) - 1e-9
+             and human_number(fact["extreme_y"]) != human_number(fact["first_y"]))
+    text = (f"S falls from {human_number(fact['first_y'])} at ηλ(0) = {human_number(fact['first_x'])} "
+            f"to {human_number(fact['extreme_y'])} at {human_number(fact['extreme_x'])}" if falls else
+            f"S does not fall below its value at the smallest ηλ(0) ({human_number(fact['first_y'])})")
+    if fact["grew"]:
+        text += (f"; |S| > 1 at {plural(fact['grew'], 'value')} of ηλ(0): the imbalance grew there "
+                 "(a step with η|ε| > √2)")
+    return text
+
+
 def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
     """One sentence per drawn scale (at most three: the smallest, a middle one, the largest),
     from the converged runs: how far S falls, where the steps bottom out and the peak after."""
@@ -1188,14 +1206,7 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
         if s_fact is None:
             parts.append(f"s = {scale:g}: no run converged within the budget")
             continue
-        # "falls from 1 to 1" is no fall: the two values must differ as written (3 digits)
-        falls = (s_fact["extreme_y"] < s_fact["first_y"] - 1e-9
-                 and human_number(s_fact["extreme_y"]) != human_number(s_fact["first_y"]))
-        part = (f"s = {scale:g}: S falls from {human_number(s_fact['first_y'])} at ηλ(0) = "
-                f"{human_number(s_fact['first_x'])} to {human_number(s_fact['extreme_y'])} at "
-                f"{human_number(s_fact['extreme_x'])}" if falls else
-                f"s = {scale:g}: S does not fall below its value at the smallest ηλ(0) "
-                f"({human_number(s_fact['first_y'])})")
+        part = f"s = {scale:g}: " + _s_clause(s_fact)
         if k_fact is not None:
             part += _steps_clause(k_fact)
         if s_fact["unsolved"]:
@@ -1205,7 +1216,7 @@ def figure3_look_for(ratio: Figure3Display, steps: Figure3Display) -> str:
         return ""
     # "it costs steps" only where the drawn steps rise again past their fewest
     costs = any(f is not None and f["peak_y"] > f["low_y"] for f in steps.facts.values())
-    return ("What to look for: " + "; ".join(parts) + ". Smaller S is more implicit "
+    return ("What to look for: " + "; ".join(parts) + ". Smaller |S| is more implicit "
             "regularization (a flatter end point)" + ("; it costs steps." if costs else "."))
 
 

@@ -53,7 +53,7 @@ def sharpness_sentence(series_list) -> str:
                      "sharpness within 15 % of its 2/η)")
     if below:
         parts.append(f"{dp.plural(len(below), 'run')} {_verb(len(below), 'stays', 'stay')} "
-                     f"below 2/η (highest {max(m[2] for m in below):.0%} of it)")
+                     f"below 2/η (highest {100 * max(m[2] for m in below):.0f} % of it)")
     if above:
         parts.append(f"{dp.plural(len(above), 'run')} {_verb(len(above), 'crosses', 'cross')} "
                      f"2/η (up to {dp.human_ratio(max(m[2] for m in above))} it)")

@@ -45,9 +45,9 @@ CASES = {
     "images": ("images", 2, "Step sizes η", "0.5, 2", "0.5"),
 }
 VIEWPORT = {"width": 1280, "height": 800}
-# The bare page with the Streamlit furniture of a view and none of the app's code (20 sidebar
-# inputs, 15 paragraphs, a chart of nine lines with a legend and a log axis, 10 download
-# buttons): how much of a view's ratio the page's widgets alone account for.
+# The bare page with the Streamlit widgets of the perceptron-dynamics view and none of the app's
+# code (12 sidebar inputs, 8 lines of text, a nine-line log chart with a legend, a table, 5
+# downloads; see benchmarks.common.BARE_PAGE): how much of a view's ratio its widgets account for.
 FURNISHED = "bare_furnished"
 # A fingerprint of the first chart: per trace its name, and the length and first, middle and
 # last values of x and y. Cheap on purpose: the polling runs every 20 ms during the redraw it

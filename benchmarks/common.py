@@ -97,18 +97,25 @@ if st.query_params.get("furnished") != "1":
     figure = go.Figure(go.Scatter(x=list(range(500)), y=[(i * k % 37) / 37 for i in range(500)]))
     st.plotly_chart(figure, theme=None)
     st.stop()
-# ?furnished=1: the Streamlit furniture of one of the app's views, none of the app's code
+# ?furnished=1: the Streamlit widgets of the perceptron-dynamics view (12 sidebar inputs, 8 lines
+# of text, a chart of nine lines with a legend and a log axis, a table of 8 rows, 5 downloads),
+# none of the app's code
 with st.sidebar:
-    for i in range(20):
+    for i in range(6):
         st.number_input(f"input {i}", 0, 100, 5)
-for i in range(15):
-    st.markdown(f"A paragraph {i} with **bold** words, as the captions and notes are.")
+    for i in range(4):
+        st.text_input(f"text {i}", "1,10,100")
+    st.selectbox("choice", ["a", "b", "c"])
+    st.checkbox("option")
+for i in range(8):
+    st.caption(f"A line {i} of text with **bold** words, as the captions and notes are.")
 figure = go.Figure([go.Scatter(x=list(range(90)), y=[((i * k + j) % 37) / 37 + j + 0.1
                                                     for i in range(90)], name=f"run {j}")
                     for j in range(9)])
 figure.update_layout(title="nine lines, a legend and a log axis", yaxis_type="log")
 st.plotly_chart(figure, theme=None)
-for i in range(10):
+st.dataframe([{"run": j, "k": k, "value": (j * k) % 7 / 7} for j in range(8)])
+for i in range(5):
     st.download_button(f"Download {i}", data=f"a,b\\n{i},{k}", file_name=f"f{i}.csv")
 '''
 

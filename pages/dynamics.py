@@ -23,7 +23,7 @@ from core.report.display_dynamics import build_history, direction_sentence
 from ui.page import (HEIGHT, chart_height, details_box, font_size, formulas_on_demand, look_for, open_page,
                      presenting)
 from ui.pins import compact
-from ui.state import (UrlState, choice, flag, hidden, many, slider, spec_number, text, view,
+from ui.state import (UrlState, bool_parser, choice, flag, hidden, many, slider, spec_number, text, view,
                       with_defaults)
 
 PAGE = "dynamics"
@@ -102,6 +102,9 @@ CONTROLS = [
                 help="Evenly spaced iterations kept per run (first, solve and last always); a "
                      "claim's link sets it so that its cached run is read back"),
     flag("run_to_max", False, "Keep iterating after a run solves"),
+    # no widget: a claim's link turns it off (its runs carry no perceptron twins), so that the
+    # page asks for the claim's very spec and reads its cached run back
+    hidden("perceptron_gap", True, bool_parser("perceptron_gap")),
     flag("margin_per_norm", False, "divide by ‖θₜ‖"),
     flag("all_t", False, "All iterations",
          help="Off: the x axis ends where the runs differ (after the slowest solve of the "
@@ -134,6 +137,7 @@ def controls(state: UrlState) -> dict:
     values["max_iters"] = state.draw("max_iters")
     values["history_points"] = state.draw("history_points")
     values["run_to_max"] = state.draw("run_to_max")
+    values["perceptron_gap"] = state.get("perceptron_gap")
     return values
 
 

@@ -10,14 +10,16 @@ from core import api
 from core.claims.catalog import CLAIMS
 from core.report.site import ALIASES, PAGE_FILES
 from streamlit.testing.v1 import AppTest
-from tests.app_helpers import APP, TIMEOUT, assert_clean
+from tests.app_helpers import APP, TIMEOUT, assert_clean, charts, title
 from tests.extra_helpers import link_query
 
 # Links that show a related view, not the claim's own first spec (not held to this test):
 # the Figure-3 claims open the page's Figure-3 scan (21 ratios per scale, 32 recorded points),
-# wider than the claim's five ratios; gf_conservation's gradient flow runs to t = 5000·η, while
-# the GD-vs-GF view integrates the flow only up to GD's last step.
-FIGURE_LINKS = {"figure3_trends", "figure3_scales", "gf_conservation"}
+# wider than the claim's five or six ratios; gf_conservation's gradient flow runs to t = 5000·η,
+# while the GD-vs-GF view integrates the flow only up to GD's last step; figure12_regions checks
+# every step to |ε| ≤ 1e-12 over 2000 iterations, while the Figures 1–2 view stops at 1e-10.
+FIGURE_LINKS = {"figure3_trends", "figure3_scales", "figure3_paper_axes", "gf_conservation",
+                "figure12_regions"}
 WITH_SPECS = [claim for claim in CLAIMS if claim.specs and claim.name not in FIGURE_LINKS]
 
 
@@ -58,3 +60,16 @@ def test_the_catapult_claim_opens_the_catapult_view():
     claim = next(c for c in CLAIMS if c.name == "catapult")
     page, query = link_query(claim.link())
     assert (page, query["view"]) == ("shallow", "catapult")
+
+
+def test_a_link_without_perceptron_twins_says_why_the_distance_is_missing():
+    """A claim's link sets perceptron_gap=0 (its runs carry no perceptron twins) so that the
+    page asks for the claim's own spec; the distance chart then says why it is empty."""
+    at = open_link("/dynamics?perceptron_gap=0&section=charts&charts=perceptron_gap&max_iters=50")
+    assert_clean(at)
+    (empty,) = [f for f in charts(at) if title(f) == "distance to the perceptron"]
+    assert "perceptron_gap=0" in empty["layout"]["annotations"][0]["text"]
+    # negative control: by default the twins are run and the distance is drawn
+    drawn = open_link("/dynamics?section=charts&charts=perceptron_gap&max_iters=50")
+    (full,) = [f for f in charts(drawn) if title(f) == "distance to the perceptron"]
+    assert full["data"] and not full["layout"].get("annotations")

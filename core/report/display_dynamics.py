@@ -712,8 +712,10 @@ def history_sentences(display: HistoryDisplay, labels: dict[str, str]) -> list[s
 # ---------------------------------------------------------------------- drawing
 def _draw(display: HistoryDisplay, height: int, legend: bool, font_size: int) -> go.Figure:
     if not display.lines:
-        return empty_figure(display.y_title, f"no run records {display.metric.replace('_', ' ')}",
-                            height)
+        why = ("no run records it: these runs carry no perceptron twins (the link's "
+               "perceptron_gap=0)" if display.metric == "perceptron_gap" else
+               f"no run records {display.metric.replace('_', ' ')}")
+        return empty_figure(display.y_title, why, height)
     figure = base_figure(display.title or display.y_title, "iteration t", display.y_title,
                          log_y=display.log_y,
                          height=height)

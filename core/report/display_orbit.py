@@ -88,8 +88,8 @@ class OrbitDiagram(Display):
                       x_name=x_name, y_window=window, total_values=total, outside=0,
                       underflow=underflow, density=total > payload.SCATTER_POINTS,
                       x_span=(min(xs), max(xs)) if xs else None, diverged=diverged,
-                      distinct=_distinct_counts(kept, window, log_y), selected=selected,
-                      reference=reference, kinds=_kinds(kept, window, log_y))
+                      selected=selected, reference=reference)
+        diagram.distinct, diagram.kinds = _read_runs(kept, window, log_y)
         diagram.beyond = _beyond(kept, window, log_y)
         diagram.outside = sum(above + below for _, above, below in diagram.beyond)
         if diagram.density:
@@ -325,13 +325,12 @@ def _contracting(last: np.ndarray, ratio: float = 0.6) -> bool:
     return quarter >= 2 and float(np.ptp(last[-quarter:])) < ratio * float(np.ptp(last[:quarter]))
 
 
-def _kind(values: np.ndarray, resolution: float) -> str:
+def _kind(values: np.ndarray, resolution: float, count: int) -> str:
     """settled (one value), cycle (values that repeat with a period of 2–16), band (more than
     16 values that do not close in) or moving (a transient: the last values do not repeat
     yet). A short run's last values are its transient: with 5 iterations the 3 last values of
     a converging run were read as a cycle of 3 (period doubling) below η|Φ| = 1."""
     last = values[-SETTLED_VALUES:]
-    count = _distinct(values, resolution)
     if count <= 1 or float(np.ptp(last)) <= 2 * resolution:    # one dot, maybe across a rounding edge
         return "settled"
     period = _period(last, resolution)
@@ -344,15 +343,18 @@ def _kind(values: np.ndarray, resolution: float) -> str:
     return "band" if count > BAND_VALUES and not _contracting(last) else "moving"
 
 
-def _kinds(kept, window, log_y: bool) -> list[str]:
+def _read_runs(kept, window, log_y: bool) -> tuple[list[tuple[float, int]], list[str]]:
+    """Per run, read once at the view's resolution: (x, how many distinct last values) and
+    what the run does (settled, cycle, band or moving)."""
     resolution = _resolution(kept, window, log_y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return [_kind(_axis(v, log_y), resolution) for _, v, _ in kept]
-
-
-def _distinct_counts(kept, window, log_y: bool) -> list[tuple[float, int]]:
-    resolution = _resolution(kept, window, log_y)
-    return [(x, _distinct(_axis(v, log_y), resolution)) for x, v, _ in kept]
+    distinct, kinds = [], []
+    for x, values, _ in kept:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            axis = _axis(values, log_y)
+        count = _distinct(axis, resolution)
+        distinct.append((x, count))
+        kinds.append(_kind(axis, resolution, count))
+    return distinct, kinds
 
 
 def _dots(kept, window, log_y: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
